@@ -1,0 +1,114 @@
+//! The API's error type and the single JSON error shape of API.md:
+//! `{"error": {"code": "<snake_case>", "message": "<human text>"}}`.
+//!
+//! Handlers return [`ApiError`]; warp's own rejections (unknown route, wrong
+//! method, bad body) are mapped here too. Internal details are logged, never
+//! sent to the client.
+
+use std::convert::Infallible;
+
+use serde::Serialize;
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+
+use crate::store::StoreError;
+
+/// An error a handler answers with: a status, a stable code and a message.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    Status {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    #[error("database error")]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Status {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            ApiError::Status { status, code, message } => (*status, code, message.clone()),
+            ApiError::Store(e) => {
+                tracing::error!(error = %e, "request failed on the database");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the database could not complete the request".to_owned(),
+                )
+            }
+        }
+    }
+}
+
+impl warp::reject::Reject for ApiError {}
+
+impl Reply for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        error_response(status, code, &message)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+/// The JSON error shape with `status`.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail { code, message },
+    };
+    warp::reply::with_status(warp::reply::json(&body), status).into_response()
+}
+
+/// Turns every rejection into the JSON error shape.
+pub async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
+    if let Some(e) = rejection.find::<ApiError>() {
+        let (status, code, message) = e.parts();
+        return Ok(error_response(status, code, &message));
+    }
+    let (status, code, message) = if rejection.is_not_found() {
+        (StatusCode::NOT_FOUND, "not_found", "no such route".to_owned())
+    } else if let Some(e) = rejection.find::<warp::filters::body::BodyDeserializeError>() {
+        (StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
+    } else if rejection.find::<warp::reject::UnsupportedMediaType>().is_some() {
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "unsupported content type".to_owned(),
+        )
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body too large".to_owned())
+    } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
+        (StatusCode::LENGTH_REQUIRED, "length_required", "a Content-Length is required".to_owned())
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route".to_owned())
+    } else if let Some(e) = rejection.find::<warp::reject::InvalidQuery>() {
+        (StatusCode::BAD_REQUEST, "invalid_query", e.to_string())
+    } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {
+        (StatusCode::BAD_REQUEST, "missing_header", e.to_string())
+    } else if let Some(e) = rejection.find::<warp::reject::InvalidHeader>() {
+        (StatusCode::BAD_REQUEST, "invalid_header", e.to_string())
+    } else {
+        tracing::warn!(?rejection, "unhandled rejection");
+        (StatusCode::BAD_REQUEST, "bad_request", "the request could not be handled".to_owned())
+    };
+    Ok(error_response(status, code, &message))
+}

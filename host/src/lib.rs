@@ -1,0 +1,14 @@
+//! wasap: a self-hosted WhatsApp automation server.
+//!
+//! The crate is the whole server; `main.rs` only parses the configuration and
+//! calls [`run`]. Tests start the server the same way, through [`Server`], so
+//! what they exercise is what production runs.
+
+pub mod admin_token;
+pub mod api;
+pub mod config;
+pub mod server;
+pub mod store;
+
+pub use config::Config;
+pub use server::{Server, run};

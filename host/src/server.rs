@@ -1,0 +1,116 @@
+//! Starting and stopping the server.
+//!
+//! [`Server::bind`] does everything that can fail at start-up (open and
+//! migrate the database, resolve the admin token, bind the port) before any
+//! request is served; [`Server::run`] serves until the shutdown future
+//! resolves, then closes the database. Production (`main.rs`) and the tests
+//! both go through here.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::admin_token::{self, TokenSource};
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::store::{Store, StoreError, redact};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot use data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A server that has started up and is ready to serve.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Opens the database, resolves the admin token and binds the listening port.
+    pub async fn bind(config: Config) -> Result<Server, StartError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let database_url = config.database_url();
+        let store = Store::open(&database_url).await?;
+        tracing::info!(database = %redact(&database_url), "database ready");
+
+        let (token, source) = admin_token::resolve(config.api_token.as_deref(), &config.data_dir)
+            .map_err(|source| StartError::DataDir {
+                path: config.data_dir.display().to_string(),
+                source,
+            })?;
+        match source {
+            TokenSource::Configured => tracing::info!("admin token from WASAP_API_TOKEN"),
+            TokenSource::Generated(path) => {
+                // Printed once, on the start that creates it; later starts only say where it is.
+                println!("wasap: generated admin API token (kept in {}): {token}", path.display());
+            }
+            TokenSource::Stored(path) => tracing::info!(path = %path.display(), "admin token read from the data directory"),
+        }
+
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        Ok(Server {
+            listener,
+            state: AppState {
+                store,
+                admin_token: Arc::from(token),
+            },
+        })
+    }
+
+    /// The address the server listens on (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has a local address")
+    }
+
+    /// The admin token in effect.
+    pub fn admin_token(&self) -> &str {
+        &self.state.admin_token
+    }
+
+    /// Serves requests until `shutdown` resolves, then drains and closes the database.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let addr = self.local_addr();
+        let store = self.state.store.clone();
+        tracing::info!(%addr, "wasap listening");
+        warp::serve(api::routes(self.state))
+            .incoming(self.listener)
+            .graceful(shutdown)
+            .run()
+            .await;
+        store.close().await;
+        tracing::info!("wasap stopped");
+    }
+}
+
+/// Starts the server with `config` and serves until `shutdown` resolves.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+    Server::bind(config).await?.run(shutdown).await;
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! Errors at the database boundary.
+
+use thiserror::Error;
+
+/// What can go wrong opening or using the database.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot open database {url}: {source}")]
+    Open {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("unsupported database URL {0}: use postgres://... or sqlite://...")]
+    UnsupportedUrl(String),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Wraps a connection error with the (redacted) URL it concerns.
+    pub(crate) fn open(url: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+        move |source| StoreError::Open {
+            url: super::redact(url),
+            source,
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Black-box tests of the server: a real `wasap` server on a loopback port,
+//! real HTTP requests, on the database `wasap_tests::TestDb` selects.
+
+mod startup;

@@ -7,9 +7,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::engine::EngineKind;
+use crate::instances::Settings;
 use crate::store::Store;
 
 /// Command line of the `wasap` binary.
@@ -47,6 +50,38 @@ pub struct Config {
     #[arg(long, env = "WASAP_API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
 
+    /// Which WhatsApp to talk to: the real network, or the simulated one.
+    #[arg(long, env = "WASAP_ENGINE", value_enum, default_value = "whatsapp")]
+    pub engine: EngineKind,
+
+    /// The name the phone shows under Linked Devices.
+    #[arg(long, env = "WASAP_DEVICE_NAME", default_value = "wasap")]
+    pub device_name: String,
+
+    /// WhatsApp's WebSocket URL, to point the real engine at a relay or a test listener.
+    #[arg(long, env = "WASAP_WHATSAPP_URL")]
+    pub whatsapp_url: Option<String>,
+
+    /// Seconds between presence announcements of an online instance.
+    #[arg(long, env = "WASAP_PRESENCE_INTERVAL", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub presence_interval_secs: u64,
+
+    /// First reconnect delay after a dropped connection, in milliseconds; it doubles per attempt.
+    #[arg(long, env = "WASAP_RECONNECT_MIN_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub reconnect_min_ms: u64,
+
+    /// Longest reconnect delay, in milliseconds.
+    #[arg(long, env = "WASAP_RECONNECT_MAX_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub reconnect_max_ms: u64,
+
+    /// Seconds `GET /qr` waits for WhatsApp's first QR code.
+    #[arg(long, env = "WASAP_QR_WAIT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub qr_wait_secs: u64,
+
+    /// Seconds between QR rotations of the simulated network.
+    #[arg(long, env = "WASAP_SIM_QR_INTERVAL", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sim_qr_interval_secs: u64,
+
     /// Log filter, in tracing's env-filter syntax (e.g. `info`, `wasap=debug`).
     #[arg(long, env = "WASAP_LOG", default_value = "info")]
     pub log: String,
@@ -67,6 +102,16 @@ impl Config {
         match &self.database_url {
             Some(url) if !url.trim().is_empty() => url.trim().to_owned(),
             _ => Store::sqlite_url_in(&self.data_dir),
+        }
+    }
+
+    /// The instance lifecycle timings.
+    pub fn instance_settings(&self) -> Settings {
+        Settings {
+            presence_interval: Duration::from_secs(self.presence_interval_secs),
+            reconnect_min: Duration::from_millis(self.reconnect_min_ms),
+            reconnect_max: Duration::from_millis(self.reconnect_max_ms.max(self.reconnect_min_ms)),
+            qr_wait: Duration::from_secs(self.qr_wait_secs),
         }
     }
 }

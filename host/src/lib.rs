@@ -7,6 +7,9 @@
 pub mod admin_token;
 pub mod api;
 pub mod config;
+pub mod engine;
+pub mod events;
+pub mod instances;
 pub mod server;
 pub mod store;
 

@@ -15,6 +15,11 @@ use tokio::net::TcpListener;
 use crate::admin_token::{self, TokenSource};
 use crate::api::{self, AppState};
 use crate::config::Config;
+use crate::engine::sim::{SimEngine, SimNetwork};
+use crate::engine::whatsapp::{WhatsappEngine, WhatsappEngineConfig};
+use crate::engine::{Engine, EngineKind};
+use crate::events::Bus;
+use crate::instances::{InstanceError, InstanceManager};
 use crate::store::{Store, StoreError, redact};
 
 /// Why the server could not start.
@@ -28,6 +33,8 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot start the instances: {0}")]
+    Instances(#[from] InstanceError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -40,6 +47,8 @@ pub enum StartError {
 pub struct Server {
     listener: TcpListener,
     state: AppState,
+    bus: Bus,
+    sim: Option<SimNetwork>,
 }
 
 impl Server {
@@ -67,18 +76,42 @@ impl Server {
             TokenSource::Stored(path) => tracing::info!(path = %path.display(), "admin token read from the data directory"),
         }
 
+        // Bind before the instances start, so a taken port fails fast
+        // without having opened any WhatsApp connection.
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Listen {
                 addr: config.listen,
                 source,
             })?;
+
+        let (engine, sim): (Arc<dyn Engine>, Option<SimNetwork>) = match config.engine {
+            EngineKind::Whatsapp => (
+                Arc::new(WhatsappEngine::new(WhatsappEngineConfig {
+                    device_name: config.device_name.clone(),
+                    transport_url: config.whatsapp_url.clone(),
+                })),
+                None,
+            ),
+            EngineKind::Sim => {
+                let network = SimNetwork::new();
+                let interval = std::time::Duration::from_secs(config.sim_qr_interval_secs);
+                (Arc::new(SimEngine::new(network.clone(), interval)), Some(network))
+            }
+        };
+        tracing::info!(engine = ?config.engine, "engine ready");
+        let bus = Bus::new();
+        let instances = InstanceManager::new(store.clone(), engine, bus.clone(), config.instance_settings());
+
         Ok(Server {
             listener,
             state: AppState {
                 store,
+                instances,
                 admin_token: Arc::from(token),
             },
+            bus,
+            sim,
         })
     }
 
@@ -94,23 +127,33 @@ impl Server {
         &self.state.admin_token
     }
 
-    /// Serves requests until `shutdown` resolves, then drains and closes the database.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+    /// The event bus: everything that happens to instances is published here.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Resumes the stored instances (linked ones reconnect), serves requests
+    /// until `shutdown` resolves, then closes every WhatsApp connection
+    /// (flushing its state) and the database.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let addr = self.local_addr();
         let store = self.state.store.clone();
+        let instances = self.state.instances.clone();
+        instances.resume().await?;
         tracing::info!(%addr, "wasap listening");
-        warp::serve(api::routes(self.state))
+        warp::serve(api::routes(self.state, self.sim))
             .incoming(self.listener)
             .graceful(shutdown)
             .run()
             .await;
+        instances.shutdown().await;
         store.close().await;
         tracing::info!("wasap stopped");
+        Ok(())
     }
 }
 
 /// Starts the server with `config` and serves until `shutdown` resolves.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
-    Server::bind(config).await?.run(shutdown).await;
-    Ok(())
+    Server::bind(config).await?.run(shutdown).await
 }

@@ -1,4 +1,6 @@
 //! Black-box tests of the server: a real `wasap` server on a loopback port,
 //! real HTTP requests, on the database `wasap_tests::TestDb` selects.
 
+mod instances;
+mod real_engine;
 mod startup;

@@ -61,8 +61,8 @@ async fn generated_admin_token_survives_a_restart() {
 #[tokio::test]
 async fn default_database_is_an_sqlite_file_in_the_data_directory() {
     let dir = data_dir();
-    let mut config = wasap::Config::with_data_dir(dir.path());
-    config.listen = "127.0.0.1:0".parse().unwrap();
+    let db = TestDb::new().await;
+    let mut config = wasap_tests::sim_config(&db, dir.path());
     config.database_url = None;
     let server = TestServer::start_with(config).await;
 

@@ -107,18 +107,29 @@ pub struct TestServer {
     pub addr: std::net::SocketAddr,
     pub admin_token: String,
     pub data_dir: PathBuf,
+    /// Every event the server published since it started.
+    pub events: Events,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// The configuration black-box tests use: the simulated network, a free
+/// port, the test's database, and short reconnect delays.
+pub fn sim_config(db: &TestDb, data_dir: &std::path::Path) -> wasap::Config {
+    let mut config = wasap::Config::with_data_dir(data_dir);
+    config.listen = "127.0.0.1:0".parse().expect("loopback address");
+    config.database_url = Some(db.url().to_owned());
+    config.api_token = None;
+    config.engine = wasap::engine::EngineKind::Sim;
+    config.reconnect_min_ms = 20;
+    config.reconnect_max_ms = 200;
+    config
+}
+
 impl TestServer {
-    /// Starts a server on `db`, keeping its data in `data_dir`.
+    /// Starts a server on the simulated network and `db`, data in `data_dir`.
     pub async fn start(db: &TestDb, data_dir: &std::path::Path) -> TestServer {
-        let mut config = wasap::Config::with_data_dir(data_dir);
-        config.listen = "127.0.0.1:0".parse().expect("loopback address");
-        config.database_url = Some(db.url().to_owned());
-        config.api_token = None;
-        Self::start_with(config).await
+        Self::start_with(sim_config(db, data_dir)).await
     }
 
     /// Starts a server with a configuration of the test's own.
@@ -127,14 +138,22 @@ impl TestServer {
         let server = wasap::Server::bind(config).await.expect("server starts");
         let addr = server.local_addr();
         let admin_token = server.admin_token().to_owned();
+        // Subscribed before `run` resumes the instances: no event is missed.
+        let events = Events(server.bus().subscribe());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(async move {
+            server
+                .run(async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("server runs");
+        });
         TestServer {
             addr,
             admin_token,
             data_dir,
+            events,
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -143,6 +162,16 @@ impl TestServer {
     /// `http://127.0.0.1:<port><path>`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// An HTTP client that sends the admin token.
+    pub fn admin(&self) -> Api {
+        Api::new(self, Some(&self.admin_token))
+    }
+
+    /// An HTTP client that sends `token` (or none).
+    pub fn client(&self, token: Option<&str>) -> Api {
+        Api::new(self, token)
     }
 
     /// Stops the server gracefully and waits until it has closed its database.
@@ -161,5 +190,131 @@ impl Drop for TestServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// How long a test waits for something the server should do promptly.
+pub const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The server's event stream, as a test reads it.
+pub struct Events(tokio::sync::broadcast::Receiver<std::sync::Arc<wasap::events::Event>>);
+
+impl Events {
+    /// Waits (up to [`WAIT`]) for the first event that `matches`, returning it
+    /// and every event seen before it.
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        matches: impl Fn(&wasap::events::Event) -> bool,
+    ) -> (std::sync::Arc<wasap::events::Event>, Vec<std::sync::Arc<wasap::events::Event>>) {
+        let mut before = Vec::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.0.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}; saw {before:#?}"))
+                .unwrap_or_else(|e| panic!("event stream broke waiting for {what}: {e}"));
+            if matches(&next) {
+                return (next, before);
+            }
+            before.push(next);
+        }
+    }
+
+    /// Waits until every instance of `ids` has reached `status`, in any order;
+    /// returns every other event seen meanwhile.
+    pub async fn wait_statuses(&mut self, ids: &[&str], status: &str) -> Vec<std::sync::Arc<wasap::events::Event>> {
+        let mut waiting: Vec<&str> = ids.to_vec();
+        let mut seen = Vec::new();
+        while !waiting.is_empty() {
+            let what = format!("{waiting:?} to become {status}");
+            let (event, before) = self
+                .wait_for(&what, |e| {
+                    waiting.contains(&e.instance_id.as_str())
+                        && matches!(&e.kind, wasap::events::EventKind::StatusChanged { status: s, .. } if s == status)
+                })
+                .await;
+            waiting.retain(|id| *id != event.instance_id);
+            seen.extend(before);
+        }
+        seen
+    }
+
+    /// Waits for instance `id` to reach `status`; returns the events before it.
+    pub async fn wait_status(&mut self, id: &str, status: &str) -> Vec<std::sync::Arc<wasap::events::Event>> {
+        let what = format!("{id} to become {status}");
+        self.wait_for(&what, |e| {
+            e.instance_id == id
+                && matches!(&e.kind, wasap::events::EventKind::StatusChanged { status: s, .. } if s == status)
+        })
+        .await
+        .1
+    }
+}
+
+/// A small HTTP client for the API: JSON in, status and JSON out.
+pub struct Api {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn new(server: &TestServer, token: Option<&str>) -> Api {
+        Api {
+            base: format!("http://{}", server.addr),
+            token: token.map(str::to_owned),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{}", self.base, path));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// Sends a request and returns the status and the JSON body (`null` if none).
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+        let mut request = self.request(method.clone(), path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.expect("response body");
+        let json = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{method} {path}: body is not JSON ({e}): {bytes:?}"))
+        };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn post_empty(&self, path: &str) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::POST, path, None).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+
+    /// A raw response, for non-JSON answers (the QR image).
+    pub async fn get_raw(&self, path: &str, accept: Option<&str>) -> reqwest::Response {
+        let mut request = self.request(reqwest::Method::GET, path);
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        request.send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 }

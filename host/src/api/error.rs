@@ -11,6 +11,8 @@ use serde::Serialize;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
+use crate::engine::EngineError;
+use crate::instances::InstanceError;
 use crate::store::StoreError;
 
 /// An error a handler answers with: a status, a stable code and a message.
@@ -51,6 +53,44 @@ impl ApiError {
 }
 
 impl warp::reject::Reject for ApiError {}
+
+impl From<InstanceError> for ApiError {
+    fn from(e: InstanceError) -> ApiError {
+        let message = e.to_string();
+        let (status, code) = match e {
+            InstanceError::NotFound => (StatusCode::NOT_FOUND, "instance_not_found"),
+            InstanceError::AlreadyExists => (StatusCode::CONFLICT, "instance_exists"),
+            InstanceError::InvalidId => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_instance_id"),
+            InstanceError::AlreadyOnline => (StatusCode::CONFLICT, "instance_online"),
+            InstanceError::Linked => (StatusCode::CONFLICT, "instance_linked"),
+            InstanceError::NotLinked => (StatusCode::CONFLICT, "instance_not_linked"),
+            InstanceError::NotConnected => (StatusCode::SERVICE_UNAVAILABLE, "instance_not_connected"),
+            InstanceError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "whatsapp_timeout"),
+            InstanceError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "instance_unavailable"),
+            InstanceError::Store(e) => return ApiError::Store(e),
+            InstanceError::Engine(e) => return ApiError::from(e),
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> ApiError {
+        let message = e.to_string();
+        let (status, code) = match e {
+            EngineError::NotConnected => (StatusCode::SERVICE_UNAVAILABLE, "instance_not_connected"),
+            EngineError::InvalidRecipient(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_recipient"),
+            EngineError::InvalidPhone(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone"),
+            EngineError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "whatsapp_timeout"),
+            EngineError::Store(e) => return ApiError::Store(e),
+            EngineError::Protocol(_) => {
+                tracing::warn!(error = %message, "WhatsApp refused a request");
+                (StatusCode::SERVICE_UNAVAILABLE, "whatsapp_error")
+            }
+        };
+        ApiError::new(status, code, message)
+    }
+}
 
 impl Reply for ApiError {
     fn into_response(self) -> Response {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use warp::Filter;
+use warp::reply::{Reply, Response};
 
 use super::error::ApiError;
 use super::{AppState, with_state};
@@ -16,7 +17,7 @@ struct Health {
 
 pub fn routes(
     state: AppState,
-) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     warp::path!("health")
         .and(warp::get())
         .and(with_state(state))
@@ -26,9 +27,12 @@ pub fn routes(
                 .count_instances_by_status()
                 .await
                 .map_err(|e| warp::reject::custom(ApiError::from(e)))?;
-            Ok::<_, warp::Rejection>(warp::reply::json(&Health {
-                status: "ok",
-                instances,
-            }))
+            Ok::<_, warp::Rejection>(
+                warp::reply::json(&Health {
+                    status: "ok",
+                    instances,
+                })
+                .into_response(),
+            )
         })
 }

@@ -3,28 +3,44 @@
 //! Every answer that is not a success goes through [`error`], so clients see
 //! one JSON error shape whatever went wrong, including unknown routes.
 
+pub mod auth;
+mod body;
 pub mod error;
 mod health;
+mod instances;
+mod phone;
+mod qr_png;
+mod sim;
 
 use std::sync::Arc;
 
 use warp::Filter;
 
+use crate::engine::sim::SimNetwork;
+use crate::instances::InstanceManager;
 use crate::store::Store;
 
 /// What every handler may need, shared by all routes.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub instances: InstanceManager,
     /// The admin token; compared in constant time, never logged.
     pub admin_token: Arc<str>,
 }
 
 /// All routes of the server, with errors turned into the JSON error shape.
+/// The `/sim/` routes exist only when the simulated network runs.
 pub fn routes(
     state: AppState,
+    sim: Option<SimNetwork>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
-    health::routes(state).recover(error::recover)
+    let api = health::routes(state.clone()).or(instances::routes(state.clone())).unify();
+    let all = match sim {
+        Some(network) => api.or(sim::routes(state, network)).unify().boxed(),
+        None => api.boxed(),
+    };
+    all.recover(error::recover)
 }
 
 /// Hands a clone of the state to each request.

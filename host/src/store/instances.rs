@@ -2,7 +2,28 @@
 
 use std::collections::BTreeMap;
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_pool, unix_now};
+
+/// One stored instance.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InstanceRow {
+    pub id: String,
+    pub name: String,
+    /// Hex SHA-256 of the instance token.
+    pub token_hash: String,
+    pub status: String,
+    /// The linked whatsapp-rust device, while there is one.
+    pub device_id: Option<i32>,
+    pub jid: Option<String>,
+    pub phone_number: Option<String>,
+    pub push_name: Option<String>,
+    pub created_at: i64,
+    pub connected_at: Option<i64>,
+    pub last_seen: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "id, name, token_hash, status, device_id, jid, phone_number, push_name, created_at, connected_at, last_seen";
 
 impl Store {
     /// How many instances are in each status (statuses with none are absent).
@@ -13,5 +34,152 @@ impl Store {
         .fetch_all(p)
         .await)?;
         Ok(rows.into_iter().collect())
+    }
+
+    /// Inserts a new instance; `false` when the id is taken.
+    pub async fn insert_instance(&self, row: &InstanceRow) -> Result<bool, StoreError> {
+        let inserted = on_pool!(self.pool(), |p| sqlx::query(
+            "INSERT INTO instances (id, name, token_hash, status, device_id, jid, phone_number, push_name, \
+                 created_at, connected_at, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING"
+        )
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(&row.token_hash)
+        .bind(&row.status)
+        .bind(row.device_id)
+        .bind(&row.jid)
+        .bind(&row.phone_number)
+        .bind(&row.push_name)
+        .bind(row.created_at)
+        .bind(row.connected_at)
+        .bind(row.last_seen)
+        .execute(p)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(inserted == 1)
+    }
+
+    pub async fn get_instance(&self, id: &str) -> Result<Option<InstanceRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM instances WHERE id = $1");
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?)
+    }
+
+    /// Every instance, oldest first.
+    pub async fn list_instances(&self) -> Result<Vec<InstanceRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM instances ORDER BY created_at, id");
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql).fetch_all(p).await)?)
+    }
+
+    /// Removes an instance (its webhooks go with it); `false` if there was none.
+    pub async fn delete_instance(&self, id: &str) -> Result<bool, StoreError> {
+        let deleted = on_pool!(self.pool(), |p| sqlx::query("DELETE FROM instances WHERE id = $1")
+            .bind(id)
+            .execute(p)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(deleted == 1)
+    }
+
+    /// Records a status change; `last_seen` moves to now.
+    pub async fn set_instance_status(&self, id: &str, status: &str) -> Result<(), StoreError> {
+        self.update_instance(
+            "UPDATE instances SET status = $2, last_seen = $3 WHERE id = $1",
+            id,
+            status,
+            unix_now(),
+        )
+        .await
+    }
+
+    /// Records that the instance is online as `jid`, now.
+    pub async fn set_instance_online(
+        &self,
+        id: &str,
+        jid: &str,
+        phone_number: &str,
+        push_name: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let now = unix_now();
+        on_pool!(self.pool(), |p| sqlx::query(
+            "UPDATE instances SET status = 'online', jid = $2, phone_number = $3, \
+                 push_name = COALESCE($4, push_name), connected_at = $5, last_seen = $5 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(jid)
+        .bind(phone_number)
+        .bind(push_name)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Records the link to a phone (before the connection is up).
+    pub async fn set_instance_linked(
+        &self,
+        id: &str,
+        jid: &str,
+        phone_number: &str,
+        push_name: Option<&str>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| sqlx::query(
+            "UPDATE instances SET jid = $2, phone_number = $3, push_name = COALESCE($4, push_name) WHERE id = $1"
+        )
+        .bind(id)
+        .bind(jid)
+        .bind(phone_number)
+        .bind(push_name)
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Attaches a device to the instance.
+    pub async fn set_instance_device(&self, id: &str, device_id: i32) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| sqlx::query("UPDATE instances SET device_id = $2 WHERE id = $1")
+            .bind(id)
+            .bind(device_id)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Forgets the link: no device, no JID, the given status. The device's
+    /// own rows are wiped separately (`wipe_device`).
+    pub async fn unlink_instance(&self, id: &str, status: &str) -> Result<(), StoreError> {
+        self.update_instance(
+            "UPDATE instances SET status = $2, device_id = NULL, jid = NULL, phone_number = NULL, \
+                 connected_at = NULL, last_seen = $3 WHERE id = $1",
+            id,
+            status,
+            unix_now(),
+        )
+        .await
+    }
+
+    /// Moves `last_seen` to now.
+    pub async fn touch_instance(&self, id: &str) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| sqlx::query("UPDATE instances SET last_seen = $2 WHERE id = $1")
+            .bind(id)
+            .bind(unix_now())
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    async fn update_instance(&self, sql: &'static str, id: &str, status: &str, now: i64) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| sqlx::query(sql)
+            .bind(id)
+            .bind(status)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
     }
 }

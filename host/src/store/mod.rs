@@ -9,7 +9,7 @@
 
 pub mod device;
 mod error;
-mod instances;
+pub mod instances;
 
 use std::path::Path;
 use std::str::FromStr;

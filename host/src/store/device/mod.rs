@@ -101,6 +101,21 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Rows held for devices across every device table (the device rows
+    /// included): zero once every device has been wiped.
+    pub async fn device_row_count(&self) -> Result<i64, StoreError> {
+        let mut total = 0;
+        for table in DEVICE_TABLES.iter().copied().chain(["wa_devices"]) {
+            let (count,): (i64,) = on_pool!(self.pool(), |p| sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(p)
+                .await)?;
+            total += count;
+        }
+        Ok(total)
+    }
+}
+
 /// Maps a driver error to whatsapp-rust's store error.
 pub(super) fn db(e: sqlx::Error) -> WaStoreError {
     WaStoreError::Database(Box::new(e))

@@ -1,0 +1,340 @@
+//! The simulated network's control routes (`/sim/`, admin token), mounted only
+//! with `--engine sim` (API.md, "Simulated WhatsApp").
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use warp::Filter;
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+
+use super::auth::{Credentials, credentials};
+use super::error::ApiError;
+use super::{AppState, body, phone, with_state};
+use crate::engine::sim::{SimContact, SimError, SimNetwork};
+use crate::events::{GroupAction, InboundEvent, InboundKind, ReceiptType};
+
+type Result<T> = std::result::Result<T, warp::Rejection>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanBody {
+    phone: Option<String>,
+    push_name: Option<String>,
+}
+
+/// `POST /sim/instances/{id}/incoming` (API.md). Fields beyond these are the
+/// full message model's and are accepted here so clients can send them now.
+#[derive(Debug, Deserialize)]
+struct IncomingBody {
+    from: String,
+    push_name: Option<String>,
+    group: Option<String>,
+    id: Option<String>,
+    kind: Option<String>,
+    text: Option<String>,
+    caption: Option<String>,
+    #[serde(default)]
+    from_me: bool,
+    #[serde(flatten)]
+    _rest: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReceiptBody {
+    from: String,
+    ids: Vec<String>,
+    #[serde(rename = "type")]
+    receipt: ReceiptType,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupParticipantsBody {
+    group: String,
+    #[serde(rename = "type")]
+    action: GroupAction,
+    jids: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContactBody {
+    phone: String,
+    on_whatsapp: bool,
+    push_name: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SimInstance {
+    instance_id: String,
+    connected: bool,
+    presence_announcements: u64,
+}
+
+/// Message kinds the simulated phone can send (API.md).
+const KINDS: &[&str] = &[
+    "text", "image", "video", "audio", "document", "sticker", "contact", "location", "reaction", "revoke", "edit",
+    "delete_for_me",
+];
+/// At most this many ids in one receipt or group event.
+const MAX_IDS: usize = 1000;
+
+pub fn routes(state: AppState, network: SimNetwork) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    let net = warp::any().map(move || network.clone());
+    let base = || credentials().and(with_state(state.clone())).and(net.clone());
+
+    let scan = warp::path!("sim" / "instances" / String / "scan")
+        .and(warp::post())
+        .and(body::json_or_default::<ScanBody>())
+        .and(base())
+        .and_then(scan);
+    let incoming = warp::path!("sim" / "instances" / String / "incoming")
+        .and(warp::post())
+        .and(body::json::<IncomingBody>())
+        .and(base())
+        .and_then(incoming);
+    let receipt = warp::path!("sim" / "instances" / String / "receipt")
+        .and(warp::post())
+        .and(body::json::<ReceiptBody>())
+        .and(base())
+        .and_then(receipt);
+    let group = warp::path!("sim" / "instances" / String / "group-participants")
+        .and(warp::post())
+        .and(body::json::<GroupParticipantsBody>())
+        .and(base())
+        .and_then(group_participants);
+    let sent = warp::path!("sim" / "instances" / String / "sent")
+        .and(warp::get())
+        .and(base())
+        .and_then(sent);
+    let disconnect = warp::path!("sim" / "instances" / String / "disconnect")
+        .and(warp::post())
+        .and(base())
+        .and_then(disconnect);
+    let unlink = warp::path!("sim" / "instances" / String / "unlink")
+        .and(warp::post())
+        .and(base())
+        .and_then(unlink);
+    let show = warp::path!("sim" / "instances" / String)
+        .and(warp::get())
+        .and(base())
+        .and_then(show);
+    let contacts = warp::path!("sim" / "contacts")
+        .and(warp::post())
+        .and(body::json::<ContactBody>())
+        .and(base())
+        .and_then(add_contact);
+
+    scan.or(incoming)
+        .unify()
+        .or(receipt)
+        .unify()
+        .or(group)
+        .unify()
+        .or(sent)
+        .unify()
+        .or(disconnect)
+        .unify()
+        .or(unlink)
+        .unify()
+        .or(show)
+        .unify()
+        .or(contacts)
+        .unify()
+}
+
+fn reject(e: impl Into<ApiError>) -> warp::Rejection {
+    warp::reject::custom(e.into())
+}
+
+impl From<SimError> for ApiError {
+    fn from(e: SimError) -> ApiError {
+        let (status, code) = match e {
+            SimError::NoSession(_) => (StatusCode::CONFLICT, "no_connection"),
+            SimError::NotPairing(_) => (StatusCode::CONFLICT, "not_pairing"),
+            SimError::NotConnected(_) => (StatusCode::CONFLICT, "instance_not_connected"),
+            SimError::TooManyContacts => (StatusCode::UNPROCESSABLE_ENTITY, "too_many_contacts"),
+            SimError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+/// Admin only, and the instance must exist.
+fn check(state: &AppState, credentials: &Credentials, id: &str) -> std::result::Result<(), warp::Rejection> {
+    state.require_admin(credentials).map_err(reject)?;
+    state.instances.status(id).map_err(reject)?;
+    Ok(())
+}
+
+/// A contact's JID from a phone number or a JID.
+fn contact_jid(raw: &str) -> std::result::Result<String, ApiError> {
+    if raw.contains('@') {
+        return Ok(raw.to_owned());
+    }
+    Ok(format!("{}@s.whatsapp.net", phone::normalize(raw)?))
+}
+
+fn group_jid(raw: &str) -> std::result::Result<String, ApiError> {
+    if raw.ends_with("@g.us") {
+        Ok(raw.to_owned())
+    } else {
+        Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_group", format!("{raw:?} is not a group JID (…@g.us)")))
+    }
+}
+
+fn bounded(ids: &[String]) -> std::result::Result<(), ApiError> {
+    if ids.is_empty() || ids.len() > MAX_IDS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_ids",
+            format!("between 1 and {MAX_IDS} ids"),
+        ));
+    }
+    Ok(())
+}
+
+async fn scan(id: String, body: ScanBody, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
+    check(&state, &credentials, &id)?;
+    let phone = match body.phone {
+        Some(raw) => phone::normalize(&raw).map_err(reject)?,
+        None => format!("6281{:09}", rand::rng().random_range(0..1_000_000_000u32)),
+    };
+    let jid = network.scan(&id, &phone, body.push_name).await.map_err(reject)?;
+    Ok(warp::reply::json(&serde_json::json!({ "instance_id": id, "jid": jid, "phone": phone })).into_response())
+}
+
+async fn incoming(id: String, body: IncomingBody, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
+    check(&state, &credentials, &id)?;
+    let kind = body.kind.unwrap_or_else(|| "text".to_owned());
+    if !KINDS.contains(&kind.as_str()) {
+        return Err(reject(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_kind",
+            format!("unknown message kind {kind:?}; one of {}", KINDS.join(", ")),
+        )));
+    }
+    let sender = contact_jid(&body.from).map_err(reject)?;
+    let chat = match &body.group {
+        Some(group) => group_jid(group).map_err(reject)?,
+        None => sender.clone(),
+    };
+    let message_id = body.id.unwrap_or_else(new_message_id);
+    let event = InboundEvent {
+        message_id: message_id.clone(),
+        is_group: body.group.is_some(),
+        chat,
+        sender,
+        push_name: body.push_name,
+        from_me: body.from_me,
+        timestamp: crate::store::unix_now(),
+        kind: InboundKind::Message {
+            message_kind: kind,
+            text: body.text.or(body.caption),
+        },
+    };
+    network.deliver(&id, event).await.map_err(reject)?;
+    Ok(warp::reply::json(&serde_json::json!({ "message_id": message_id })).into_response())
+}
+
+async fn receipt(id: String, body: ReceiptBody, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
+    check(&state, &credentials, &id)?;
+    bounded(&body.ids).map_err(reject)?;
+    let sender = contact_jid(&body.from).map_err(reject)?;
+    let event = InboundEvent {
+        message_id: body.ids[0].clone(),
+        chat: sender.clone(),
+        sender,
+        push_name: None,
+        from_me: false,
+        is_group: false,
+        timestamp: crate::store::unix_now(),
+        kind: InboundKind::Receipt {
+            receipt: body.receipt,
+            ids: body.ids,
+        },
+    };
+    network.deliver(&id, event).await.map_err(reject)?;
+    Ok(warp::reply::json(&serde_json::json!({ "delivered": true })).into_response())
+}
+
+async fn group_participants(
+    id: String,
+    body: GroupParticipantsBody,
+    credentials: Credentials,
+    state: AppState,
+    network: SimNetwork,
+) -> Result<Response> {
+    check(&state, &credentials, &id)?;
+    bounded(&body.jids).map_err(reject)?;
+    let group = group_jid(&body.group).map_err(reject)?;
+    let jids = body
+        .jids
+        .iter()
+        .map(|jid| contact_jid(jid))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(reject)?;
+    let event = InboundEvent {
+        message_id: new_message_id(),
+        chat: group.clone(),
+        sender: group,
+        push_name: None,
+        from_me: false,
+        is_group: true,
+        timestamp: crate::store::unix_now(),
+        kind: InboundKind::GroupParticipants {
+            action: body.action,
+            jids,
+        },
+    };
+    network.deliver(&id, event).await.map_err(reject)?;
+    Ok(warp::reply::json(&serde_json::json!({ "delivered": true })).into_response())
+}
+
+async fn sent(id: String, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
+    check(&state, &credentials, &id)?;
+    Ok(warp::reply::json(&serde_json::json!({ "messages": network.sent(&id) })).into_response())
+}
+
+async fn disconnect(id: String, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
+    check(&state, &credentials, &id)?;
+    network.disconnect(&id).await.map_err(reject)?;
+    Ok(warp::reply::json(&serde_json::json!({ "instance_id": id, "disconnected": true })).into_response())
+}
+
+async fn unlink(id: String, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
+    check(&state, &credentials, &id)?;
+    network.unlink(&id).await.map_err(reject)?;
+    Ok(warp::reply::json(&serde_json::json!({ "instance_id": id, "unlinked": true })).into_response())
+}
+
+async fn show(id: String, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
+    check(&state, &credentials, &id)?;
+    let presence = network.presence_announcements(&id);
+    Ok(warp::reply::json(&SimInstance {
+        instance_id: id,
+        connected: presence.is_some(),
+        presence_announcements: presence.unwrap_or(0),
+    })
+    .into_response())
+}
+
+async fn add_contact(body: ContactBody, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
+    state.require_admin(&credentials).map_err(reject)?;
+    let phone = phone::normalize(&body.phone).map_err(reject)?;
+    network
+        .add_contact(
+            &phone,
+            SimContact {
+                on_whatsapp: body.on_whatsapp,
+                push_name: body.push_name,
+            },
+        )
+        .map_err(reject)?;
+    Ok(warp::reply::json(&serde_json::json!({ "phone": phone, "on_whatsapp": body.on_whatsapp })).into_response())
+}
+
+fn new_message_id() -> String {
+    format!("3EB0{:016X}", rand::rng().random::<u64>())
+}

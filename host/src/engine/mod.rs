@@ -1,0 +1,161 @@
+//! The WhatsApp seam: what the rest of the host asks of a WhatsApp connection.
+//!
+//! An [`Engine`] opens one [`Session`] per instance. A session is one
+//! connection attempt's worth of life: it reports what happens on it (QR codes,
+//! pairing, connected, dropped, logged out, inbound traffic) as
+//! [`EngineEvent`]s on the channel it was given, and carries out requests
+//! (send, check numbers, presence, pair code, logout). When a session drops,
+//! it does not reconnect by itself: the instance supervisor decides when to
+//! open the next one, so the reconnect policy lives in one place for every
+//! engine.
+//!
+//! Two engines implement this: `whatsapp` (whatsapp-rust, the real network)
+//! and `sim` (a simulated network in the process, for tests and demos).
+//! Nothing above this module knows which one is running.
+
+pub mod sim;
+pub mod whatsapp;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::events::InboundEvent;
+use crate::store::{DeviceBackend, StoreError};
+
+/// Which engine the server runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineKind {
+    /// The real WhatsApp network, through whatsapp-rust.
+    Whatsapp,
+    /// A simulated network inside the process, driven by the `/sim/` routes.
+    Sim,
+}
+
+/// Everything an engine needs to open a session for one instance.
+pub struct SessionRequest {
+    pub instance_id: String,
+    /// The instance's device store: keys and protocol state live here, so a
+    /// paired device reconnects after a restart without a new QR.
+    pub device: DeviceBackend,
+    /// Where the session reports what happens on it. Bounded: a session that
+    /// outpaces its supervisor waits instead of growing a queue.
+    pub events: mpsc::Sender<EngineEvent>,
+}
+
+/// Opens sessions. One engine serves every instance of the server.
+#[async_trait]
+pub trait Engine: Send + Sync + 'static {
+    /// Starts a session for one instance and returns at once; progress
+    /// (QR codes, connected, ...) arrives as events.
+    async fn open(&self, request: SessionRequest) -> Result<Arc<dyn Session>, EngineError>;
+
+    /// The instance was deleted: drop anything kept about it.
+    fn forget(&self, _instance_id: &str) {}
+}
+
+/// One instance's live connection.
+#[async_trait]
+pub trait Session: Send + Sync {
+    /// Asks for a code to link by phone number instead of QR (`XXXX-XXXX`).
+    async fn pair_code(&self, phone: &str) -> Result<String, EngineError>;
+
+    /// Sends a text message to a JID, optionally quoting `reply_to`.
+    async fn send_text(&self, to: &str, text: &str, reply_to: Option<&str>) -> Result<SentMessage, EngineError>;
+
+    /// Sends an image, video, audio or document to a JID.
+    async fn send_media(&self, to: &str, media: OutgoingMedia) -> Result<SentMessage, EngineError>;
+
+    /// Asks WhatsApp which of these phone numbers (digits only) have an account.
+    async fn check_numbers(&self, phones: &[String]) -> Result<Vec<NumberCheck>, EngineError>;
+
+    /// Announces the device as available (the presence heartbeat).
+    async fn announce_available(&self) -> Result<(), EngineError>;
+
+    /// Unlinks this device from the account. The session then reports `LoggedOut`.
+    async fn logout(&self) -> Result<(), EngineError>;
+
+    /// Closes the connection after flushing its state. No event follows.
+    async fn close(&self);
+}
+
+/// What a session reports, in the order it happens.
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    /// A QR code to scan with the phone; the next one replaces it after `valid_for`.
+    Qr { code: String, valid_for: Duration },
+    /// The phone accepted the link: the device now belongs to `jid`.
+    Paired { jid: String, push_name: Option<String> },
+    /// The connection is up and logged in as `jid`.
+    Connected { jid: String, push_name: Option<String> },
+    /// The connection dropped; the device is still linked.
+    Disconnected { reason: String },
+    /// The device was unlinked (from the phone, by the server, or by `logout`):
+    /// its keys are void and it must pair again.
+    LoggedOut { reason: String },
+    /// Another client took over this device's connection.
+    StreamReplaced,
+    /// The account is temporarily banned from connecting.
+    TemporaryBan { reason: String, expires_in: Duration },
+    /// WhatsApp refuses this client version.
+    ClientOutdated,
+    /// An incoming message, receipt or group event.
+    Inbound(InboundEvent),
+}
+
+/// A message the engine accepted for sending.
+#[derive(Debug, Clone)]
+pub struct SentMessage {
+    pub message_id: String,
+    /// The recipient's JID as WhatsApp addressed it.
+    pub to: String,
+    /// Unix seconds.
+    pub timestamp: i64,
+}
+
+/// The kinds of media that can be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Image,
+    Video,
+    Audio,
+    Document,
+}
+
+/// A media message to send.
+#[derive(Debug, Clone)]
+pub struct OutgoingMedia {
+    pub kind: MediaKind,
+    pub data: bytes::Bytes,
+    pub mime_type: String,
+    pub file_name: Option<String>,
+    pub caption: Option<String>,
+}
+
+/// Whether a phone number has a WhatsApp account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberCheck {
+    pub phone: String,
+    pub on_whatsapp: bool,
+    pub jid: Option<String>,
+}
+
+/// What can go wrong talking to WhatsApp.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the instance is not connected")]
+    NotConnected,
+    #[error("invalid recipient {0}")]
+    InvalidRecipient(String),
+    #[error("invalid phone number {0}")]
+    InvalidPhone(String),
+    #[error("whatsapp: {0}")]
+    Protocol(String),
+    #[error("the request timed out")]
+    Timeout,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,14 @@
+//! The simulated WhatsApp network (`--engine sim`).
+//!
+//! No WhatsApp server is contacted: [`SimNetwork`] plays the phones, the
+//! contacts and the WhatsApp servers, and the `/sim/` control routes drive it
+//! (scan a QR, deliver a message, drop a connection, unlink from the phone).
+//! Pairing is persisted in the instance's device store exactly where the real
+//! engine keeps it, so restarts, logouts and wipes behave the same way above
+//! this module.
+
+mod network;
+mod session;
+
+pub use network::{SentRecord, SimContact, SimError, SimNetwork};
+pub use session::SimEngine;

@@ -1,0 +1,201 @@
+//! The simulated network's shared state: live sessions, contacts and what was sent.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use super::session::SimSession;
+use crate::engine::{EngineEvent, NumberCheck};
+use crate::events::InboundEvent;
+
+/// Sent messages kept per instance for `/sim/.../sent`; older ones are dropped.
+const SENT_LOG_CAPACITY: usize = 10_000;
+/// Contacts registered through `/sim/contacts`, at most.
+const CONTACTS_CAPACITY: usize = 100_000;
+
+/// A contact registered with the simulated network.
+#[derive(Debug, Clone)]
+pub struct SimContact {
+    pub on_whatsapp: bool,
+    pub push_name: Option<String>,
+}
+
+/// One message an instance sent, as the simulated network received it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SentRecord {
+    pub to: String,
+    pub message_id: String,
+    /// `text`, `image`, `video`, `audio` or `document`.
+    pub kind: String,
+    pub text: Option<String>,
+    pub caption: Option<String>,
+    /// Hex SHA-256 of the media bytes, for byte-exact checks.
+    pub media_sha256: Option<String>,
+    pub reply_to: Option<String>,
+    pub mime_type: Option<String>,
+    pub file_name: Option<String>,
+}
+
+/// Why a simulated action could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("instance {0} has no open connection")]
+    NoSession(String),
+    #[error("instance {0} is not waiting for a QR scan")]
+    NotPairing(String),
+    #[error("instance {0} is not connected")]
+    NotConnected(String),
+    #[error("too many simulated contacts")]
+    TooManyContacts,
+    #[error("cannot save the simulated pairing: {0}")]
+    Store(String),
+}
+
+/// The simulated network. Cheap to clone; clones share everything.
+#[derive(Clone, Default)]
+pub struct SimNetwork {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: Mutex<HashMap<String, Arc<SimSession>>>,
+    contacts: Mutex<HashMap<String, SimContact>>,
+    sent: Mutex<HashMap<String, VecDeque<SentRecord>>>,
+}
+
+impl SimNetwork {
+    pub fn new() -> SimNetwork {
+        SimNetwork::default()
+    }
+
+    pub(super) fn register(&self, instance_id: &str, session: Arc<SimSession>) {
+        let previous = lock(&self.inner.sessions).insert(instance_id.to_owned(), session);
+        if let Some(previous) = previous {
+            previous.mark_closed();
+        }
+    }
+
+    /// Forgets `session` if it is still the instance's current one.
+    pub(super) fn unregister(&self, instance_id: &str, session: &SimSession) {
+        let mut sessions = lock(&self.inner.sessions);
+        if sessions
+            .get(instance_id)
+            .is_some_and(|current| std::ptr::eq(current.as_ref(), session))
+        {
+            sessions.remove(instance_id);
+        }
+    }
+
+    fn session(&self, instance_id: &str) -> Result<Arc<SimSession>, SimError> {
+        lock(&self.inner.sessions)
+            .get(instance_id)
+            .cloned()
+            .ok_or_else(|| SimError::NoSession(instance_id.to_owned()))
+    }
+
+    /// The phone scans the instance's current QR (or confirms its pair code).
+    pub async fn scan(&self, instance_id: &str, phone: &str, push_name: Option<String>) -> Result<String, SimError> {
+        self.session(instance_id)?.complete_pairing(phone, push_name).await
+    }
+
+    /// Drops the instance's connection; the device stays linked.
+    pub async fn disconnect(&self, instance_id: &str) -> Result<(), SimError> {
+        let session = self.session(instance_id)?;
+        self.unregister(instance_id, &session);
+        session
+            .drop_connection(EngineEvent::Disconnected {
+                reason: "connection dropped by the simulated network".to_owned(),
+            })
+            .await;
+        Ok(())
+    }
+
+    /// The phone removes the linked device.
+    pub async fn unlink(&self, instance_id: &str) -> Result<(), SimError> {
+        let session = self.session(instance_id)?;
+        self.unregister(instance_id, &session);
+        session
+            .drop_connection(EngineEvent::LoggedOut {
+                reason: "the device was removed from the phone".to_owned(),
+            })
+            .await;
+        Ok(())
+    }
+
+    /// Delivers an inbound message, receipt or group event to a connected instance.
+    pub async fn deliver(&self, instance_id: &str, event: InboundEvent) -> Result<(), SimError> {
+        self.session(instance_id)?.deliver(event).await
+    }
+
+    /// Registers a contact (on WhatsApp or not).
+    pub fn add_contact(&self, phone: &str, contact: SimContact) -> Result<(), SimError> {
+        let mut contacts = lock(&self.inner.contacts);
+        if contacts.len() >= CONTACTS_CAPACITY && !contacts.contains_key(phone) {
+            return Err(SimError::TooManyContacts);
+        }
+        contacts.insert(phone.to_owned(), contact);
+        Ok(())
+    }
+
+    /// A registered contact.
+    pub fn contact(&self, phone: &str) -> Option<SimContact> {
+        lock(&self.inner.contacts).get(phone).cloned()
+    }
+
+    /// Whether each number is on WhatsApp: registered contacts as registered,
+    /// any other well-formed number counts as on WhatsApp.
+    pub fn check(&self, phones: &[String]) -> Vec<NumberCheck> {
+        let contacts = lock(&self.inner.contacts);
+        phones
+            .iter()
+            .map(|phone| {
+                let on_whatsapp = contacts.get(phone).is_none_or(|c| c.on_whatsapp);
+                NumberCheck {
+                    phone: phone.clone(),
+                    on_whatsapp,
+                    jid: on_whatsapp.then(|| format!("{phone}@s.whatsapp.net")),
+                }
+            })
+            .collect()
+    }
+
+    pub(super) fn record_sent(&self, instance_id: &str, record: SentRecord) {
+        let mut sent = lock(&self.inner.sent);
+        let log = sent.entry(instance_id.to_owned()).or_default();
+        if log.len() >= SENT_LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(record);
+    }
+
+    /// What an instance has sent, oldest first.
+    pub fn sent(&self, instance_id: &str) -> Vec<SentRecord> {
+        lock(&self.inner.sent)
+            .get(instance_id)
+            .map(|log| log.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// How many times the instance's current session announced itself available.
+    pub fn presence_announcements(&self, instance_id: &str) -> Option<u64> {
+        lock(&self.inner.sessions)
+            .get(instance_id)
+            .map(|session| session.presence_announcements())
+    }
+
+    /// Forgets everything about an instance (it was deleted).
+    pub fn forget(&self, instance_id: &str) {
+        if let Some(session) = lock(&self.inner.sessions).remove(instance_id) {
+            session.mark_closed();
+        }
+        lock(&self.inner.sent).remove(instance_id);
+    }
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it: the
+/// simulated state stays usable for the other instances.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

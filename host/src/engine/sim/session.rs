@@ -1,0 +1,321 @@
+//! The simulated engine and its sessions: one [`SimSession`] per open connection.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use whatsapp_rust::wacore::store::traits::DeviceStore;
+
+use super::network::{SentRecord, SimError, SimNetwork};
+use crate::engine::{
+    Engine, EngineError, EngineEvent, NumberCheck, OutgoingMedia, SentMessage, Session, SessionRequest,
+};
+use crate::events::InboundEvent;
+use crate::store::DeviceBackend;
+
+/// The simulated engine: opens sessions on a [`SimNetwork`].
+pub struct SimEngine {
+    network: SimNetwork,
+    qr_interval: Duration,
+}
+
+impl SimEngine {
+    /// An engine on `network` whose QR codes rotate every `qr_interval`.
+    pub fn new(network: SimNetwork, qr_interval: Duration) -> SimEngine {
+        SimEngine { network, qr_interval }
+    }
+}
+
+#[async_trait]
+impl Engine for SimEngine {
+    async fn open(&self, request: SessionRequest) -> Result<Arc<dyn Session>, EngineError> {
+        let device = &request.device;
+        if !device.exists().await.map_err(store_error)? {
+            device.create().await.map_err(store_error)?;
+        }
+        let stored = device.load().await.map_err(store_error)?;
+        // A device with a phone number was paired on an earlier start: it
+        // logs straight in, as a real linked device does.
+        let linked = stored.as_ref().and_then(|d| d.pn.as_ref().map(|pn| (pn.to_string(), d.push_name.clone())));
+
+        let session = Arc::new(SimSession {
+            instance_id: request.instance_id.clone(),
+            device: request.device.clone(),
+            events: request.events,
+            network: self.network.clone(),
+            state: Mutex::new(if linked.is_some() { State::Connected } else { State::AwaitingScan }),
+            closed: AtomicBool::new(false),
+            presence: AtomicU64::new(0),
+            qr_task: Mutex::new(None),
+        });
+        self.network.register(&request.instance_id, session.clone());
+
+        match linked {
+            Some((jid, push_name)) => {
+                let push_name = Some(push_name).filter(|n| !n.is_empty());
+                session.emit_later(EngineEvent::Connected { jid, push_name });
+            }
+            None => session.start_qr_rotation(self.qr_interval),
+        }
+        Ok(session)
+    }
+
+    fn forget(&self, instance_id: &str) {
+        self.network.forget(instance_id);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    AwaitingScan,
+    Connected,
+}
+
+/// One simulated connection.
+pub struct SimSession {
+    instance_id: String,
+    device: DeviceBackend,
+    events: mpsc::Sender<EngineEvent>,
+    network: SimNetwork,
+    state: Mutex<State>,
+    closed: AtomicBool,
+    presence: AtomicU64,
+    qr_task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SimSession {
+    fn state(&self) -> State {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_state(&self, state: State) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = state;
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Sends an event from a task of its own, so `open` returns before its
+    /// supervisor starts reading.
+    fn emit_later(&self, event: EngineEvent) {
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let _ = events.send(event).await;
+        });
+    }
+
+    async fn emit(&self, event: EngineEvent) {
+        if !self.is_closed() {
+            let _ = self.events.send(event).await;
+        }
+    }
+
+    fn start_qr_rotation(self: &Arc<Self>, interval: Duration) {
+        let session = Arc::downgrade(self);
+        let events = self.events.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Some(this) = session.upgrade() else { return };
+                if this.is_closed() || this.state() != State::AwaitingScan {
+                    return;
+                }
+                drop(this);
+                let event = EngineEvent::Qr {
+                    code: new_qr_code(),
+                    valid_for: interval,
+                };
+                if events.send(event).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(interval).await;
+            }
+        });
+        *self.qr_task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
+
+    pub(super) fn mark_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+        if let Some(task) = self.qr_task.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            task.abort();
+        }
+    }
+
+    /// The phone confirms the link: the pairing is saved in the device store
+    /// (as the real engine saves it), then the session reports paired and connected.
+    pub(super) async fn complete_pairing(&self, phone: &str, push_name: Option<String>) -> Result<String, SimError> {
+        if self.is_closed() || self.state() != State::AwaitingScan {
+            return Err(SimError::NotPairing(self.instance_id.clone()));
+        }
+        let jid = format!("{phone}:1@s.whatsapp.net");
+        let mut device = self
+            .device
+            .load()
+            .await
+            .map_err(|e| SimError::Store(e.to_string()))?
+            .ok_or_else(|| SimError::Store("the device row is missing".to_owned()))?;
+        device.pn = Some(jid.parse().map_err(|e| SimError::Store(format!("bad phone {phone}: {e}")))?);
+        device.push_name = push_name.clone().unwrap_or_default();
+        self.device.save(&device).await.map_err(|e| SimError::Store(e.to_string()))?;
+
+        self.set_state(State::Connected);
+        if let Some(task) = self.qr_task.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            task.abort();
+        }
+        self.emit(EngineEvent::Paired {
+            jid: jid.clone(),
+            push_name: push_name.clone(),
+        })
+        .await;
+        self.emit(EngineEvent::Connected {
+            jid: jid.clone(),
+            push_name,
+        })
+        .await;
+        Ok(jid)
+    }
+
+    /// Ends the connection with `event` (dropped, or unlinked from the phone).
+    pub(super) async fn drop_connection(&self, event: EngineEvent) {
+        if self.is_closed() {
+            return;
+        }
+        self.emit(event).await;
+        self.mark_closed();
+    }
+
+    pub(super) async fn deliver(&self, event: InboundEvent) -> Result<(), SimError> {
+        self.require_connected()
+            .map_err(|_| SimError::NotConnected(self.instance_id.clone()))?;
+        self.emit(EngineEvent::Inbound(event)).await;
+        Ok(())
+    }
+
+    pub(super) fn presence_announcements(&self) -> u64 {
+        self.presence.load(Ordering::Relaxed)
+    }
+
+    fn require_connected(&self) -> Result<(), EngineError> {
+        if self.is_closed() || self.state() != State::Connected {
+            return Err(EngineError::NotConnected);
+        }
+        Ok(())
+    }
+
+    fn accept(&self, to: &str, record: SentRecord) -> SentMessage {
+        let message_id = record.message_id.clone();
+        self.network.record_sent(&self.instance_id, record);
+        SentMessage {
+            message_id,
+            to: to.to_owned(),
+            timestamp: crate::store::unix_now(),
+        }
+    }
+}
+
+#[async_trait]
+impl Session for SimSession {
+    async fn pair_code(&self, phone: &str) -> Result<String, EngineError> {
+        if self.is_closed() || self.state() != State::AwaitingScan {
+            return Err(EngineError::Protocol("the instance is not pairing".to_owned()));
+        }
+        if phone.is_empty() || !phone.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(EngineError::InvalidPhone(phone.to_owned()));
+        }
+        // The simulated phone accepts any code; `/sim/.../scan` completes the link.
+        const LETTERS: &[u8] = b"ABCDEFGHJKLMNPQRSTVWXYZ123456789";
+        let mut rng = rand::rng();
+        let code: String = (0..8).map(|_| LETTERS[rng.random_range(0..LETTERS.len())] as char).collect();
+        Ok(format!("{}-{}", &code[..4], &code[4..]))
+    }
+
+    async fn send_text(&self, to: &str, text: &str, reply_to: Option<&str>) -> Result<SentMessage, EngineError> {
+        self.require_connected()?;
+        Ok(self.accept(
+            to,
+            SentRecord {
+                to: to.to_owned(),
+                message_id: new_message_id(),
+                kind: "text".to_owned(),
+                text: Some(text.to_owned()),
+                caption: None,
+                media_sha256: None,
+                reply_to: reply_to.map(str::to_owned),
+                mime_type: None,
+                file_name: None,
+            },
+        ))
+    }
+
+    async fn send_media(&self, to: &str, media: OutgoingMedia) -> Result<SentMessage, EngineError> {
+        self.require_connected()?;
+        let sha = Sha256::digest(&media.data);
+        Ok(self.accept(
+            to,
+            SentRecord {
+                to: to.to_owned(),
+                message_id: new_message_id(),
+                kind: serde_json::to_value(media.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                text: None,
+                caption: media.caption,
+                media_sha256: Some(hex::encode(sha)),
+                reply_to: None,
+                mime_type: Some(media.mime_type),
+                file_name: media.file_name,
+            },
+        ))
+    }
+
+    async fn check_numbers(&self, phones: &[String]) -> Result<Vec<NumberCheck>, EngineError> {
+        self.require_connected()?;
+        Ok(self.network.check(phones))
+    }
+
+    async fn announce_available(&self) -> Result<(), EngineError> {
+        self.require_connected()?;
+        self.presence.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn logout(&self) -> Result<(), EngineError> {
+        if self.is_closed() {
+            return Err(EngineError::NotConnected);
+        }
+        self.network.unregister(&self.instance_id, self);
+        self.drop_connection(EngineEvent::LoggedOut {
+            reason: "logged out".to_owned(),
+        })
+        .await;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.network.unregister(&self.instance_id, self);
+        self.mark_closed();
+    }
+}
+
+fn store_error(e: whatsapp_rust::wacore::store::error::StoreError) -> EngineError {
+    EngineError::Protocol(format!("device store: {e}"))
+}
+
+/// A message id in WhatsApp Web's style (`3EB0` and 16 hex digits).
+fn new_message_id() -> String {
+    let n: u64 = rand::rng().random();
+    format!("3EB0{n:016X}")
+}
+
+/// A QR payload shaped like WhatsApp's (`ref,noise key,identity key,adv secret`).
+fn new_qr_code() -> String {
+    let mut rng = rand::rng();
+    let mut part = |len: usize| -> String { (0..len).map(|_| format!("{:02x}", rng.random::<u8>())).collect() };
+    format!("2@{},{},{},{}", part(24), part(32), part(32), part(32))
+}

@@ -1,0 +1,446 @@
+//! The event bridge: whatsapp-rust's event bus in, [`EngineEvent`]s out.
+//!
+//! This file owns the per-session state the bridge keeps (closed, ended,
+//! restart-after-pairing, the last reason heard for a drop), the
+//! [`EventHandler`] registered on the client, and the forwarder task that
+//! hands events to the supervisor's channel.
+//!
+//! whatsapp-rust calls [`Bridge::handle_event`] inline on its dispatch path,
+//! so the handler never waits: it maps the event and pushes it onto an
+//! internal queue. The forwarder drains that queue into the supervisor's
+//! bounded channel with `send().await`, so a slow supervisor slows only the
+//! forwarder. Lifecycle events are rare and always queued; inbound traffic is
+//! counted and dropped beyond [`MAX_PENDING_INBOUND`], so a stalled supervisor
+//! costs bounded memory and never stalls the client's receive loop. One queue
+//! for both keeps their order.
+//!
+//! A session ends with exactly one terminal event (`Disconnected`,
+//! `LoggedOut`, `StreamReplaced`, `TemporaryBan` or `ClientOutdated`): the
+//! first one claims [`Shared::claim_end`], later ones are dropped, and if the
+//! client's run loop stops without having said why, the driver reports
+//! `Disconnected` with the last reason heard. Once `close()` is called the
+//! bridge queues nothing more; what was queued before is still delivered,
+//! except QR codes.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+use whatsapp_rust::Client;
+use whatsapp_rust::types::events::{Event, EventHandler, EventInterest, EventKind, LoggedOut};
+use whatsapp_rust::wacore::types::events::ConnectFailureReason;
+
+use super::inbound;
+use crate::engine::EngineEvent;
+
+/// Inbound events waiting for the supervisor before newer ones are dropped.
+pub(super) const MAX_PENDING_INBOUND: usize = 4096;
+
+/// What one session knows about itself, shared by the handler, the driver,
+/// the forwarder and the session handle.
+pub(super) struct Shared {
+    pub(super) instance_id: String,
+    /// Set once the client is built; weak because the client owns the handler.
+    client: OnceLock<Weak<Client>>,
+    /// `close()` was called (or the handle dropped): report nothing more.
+    closed: AtomicBool,
+    /// A terminal event has been reported (or the session closed).
+    ended: AtomicBool,
+    /// The phone accepted the link and the server is about to restart the
+    /// stream (the 515 that follows every pairing); see `drive`.
+    restart_after_pairing: AtomicBool,
+    /// The connection logged in at least once.
+    logged_in: AtomicBool,
+    /// The last thing heard that explains a drop the library reports no
+    /// `Disconnected` for (a connect failure, a stream error, QR expiry).
+    last_reason: Mutex<Option<String>>,
+}
+
+impl Shared {
+    pub(super) fn new(instance_id: String) -> Shared {
+        Shared {
+            instance_id,
+            client: OnceLock::new(),
+            closed: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+            restart_after_pairing: AtomicBool::new(false),
+            logged_in: AtomicBool::new(false),
+            last_reason: Mutex::new(None),
+        }
+    }
+
+    pub(super) fn set_client(&self, client: &Arc<Client>) {
+        let _ = self.client.set(Arc::downgrade(client));
+    }
+
+    fn client(&self) -> Option<Arc<Client>> {
+        self.client.get().and_then(Weak::upgrade)
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Marks the session closed; true the first time.
+    pub(super) fn mark_closed(&self) -> bool {
+        !self.closed.swap(true, Ordering::AcqRel)
+    }
+
+    pub(super) fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// Claims the one terminal event of the session; true for the first caller.
+    pub(super) fn claim_end(&self) -> bool {
+        !self.ended.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether the stream should be restarted once after pairing; consumes the flag.
+    pub(super) fn take_restart_after_pairing(&self) -> bool {
+        self.restart_after_pairing.swap(false, Ordering::AcqRel)
+    }
+
+    fn note_reason(&self, reason: String) {
+        *self.last_reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+    }
+
+    /// Why the connection ended, when the library said nothing itself.
+    pub(super) fn fallback_reason(&self) -> String {
+        let noted = self.last_reason.lock().unwrap_or_else(|p| p.into_inner()).take();
+        noted.unwrap_or_else(|| {
+            if self.logged_in.load(Ordering::Acquire) {
+                "connection closed".to_owned()
+            } else {
+                "connection closed before login".to_owned()
+            }
+        })
+    }
+}
+
+/// One entry of the internal queue.
+pub(super) enum Item {
+    Event(EngineEvent),
+    /// The session is over: the forwarder stops after this.
+    End,
+}
+
+/// The sending side of the internal queue. Never blocks.
+#[derive(Clone)]
+pub(super) struct Queue {
+    tx: mpsc::UnboundedSender<Item>,
+    pending_inbound: Arc<AtomicUsize>,
+}
+
+/// Creates the internal queue and its receiving side for [`forward`].
+pub(super) fn queue() -> (Queue, Receiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pending_inbound = Arc::new(AtomicUsize::new(0));
+    (
+        Queue {
+            tx,
+            pending_inbound: pending_inbound.clone(),
+        },
+        Receiver { rx, pending_inbound },
+    )
+}
+
+impl Queue {
+    /// Queues a lifecycle event. These are few, so they are never dropped
+    /// here; the forwarder stops once the supervisor is gone.
+    pub(super) fn push(&self, event: EngineEvent) {
+        let _ = self.tx.send(Item::Event(event));
+    }
+
+    /// Queues an inbound event, or drops it when the supervisor is too far behind.
+    fn push_inbound(&self, shared: &Shared, event: EngineEvent) {
+        if self.pending_inbound.fetch_add(1, Ordering::AcqRel) >= MAX_PENDING_INBOUND {
+            self.pending_inbound.fetch_sub(1, Ordering::AcqRel);
+            warn!(instance = %shared.instance_id, "supervisor too far behind: inbound event dropped");
+            return;
+        }
+        if self.tx.send(Item::Event(event)).is_err() {
+            self.pending_inbound.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    pub(super) fn end(&self) {
+        let _ = self.tx.send(Item::End);
+    }
+}
+
+/// The receiving side of the internal queue.
+pub(super) struct Receiver {
+    rx: mpsc::UnboundedReceiver<Item>,
+    pending_inbound: Arc<AtomicUsize>,
+}
+
+/// Hands queued events to the supervisor, in order, until the session ends,
+/// the supervisor drops its receiver, or the queue closes.
+pub(super) async fn forward(mut queue: Receiver, events: mpsc::Sender<EngineEvent>, shared: Arc<Shared>) {
+    while let Some(item) = queue.rx.recv().await {
+        let event = match item {
+            Item::End => break,
+            Item::Event(event) => event,
+        };
+        if matches!(event, EngineEvent::Inbound(_)) {
+            queue.pending_inbound.fetch_sub(1, Ordering::AcqRel);
+        }
+        // The bridge queues nothing once the session is closed; what happened
+        // before still counts (a `LoggedOut` from `logout()` followed at once
+        // by `close()` must arrive), but a QR code dies with its connection.
+        if shared.is_closed() && matches!(event, EngineEvent::Qr { .. }) {
+            continue;
+        }
+        if events.send(event).await.is_err() {
+            debug!(instance = %shared.instance_id, "supervisor gone: events dropped");
+            break;
+        }
+    }
+}
+
+/// The handler registered on the client's event bus.
+pub(super) struct Bridge {
+    shared: Arc<Shared>,
+    queue: Queue,
+}
+
+impl Bridge {
+    pub(super) fn new(shared: Arc<Shared>, queue: Queue) -> Bridge {
+        Bridge { shared, queue }
+    }
+
+    /// Reports a terminal event unless one was reported already.
+    fn end_with(&self, event: EngineEvent) {
+        if self.shared.claim_end() {
+            self.queue.push(event);
+        }
+    }
+
+    /// Reports a non-terminal lifecycle event while the session is live.
+    fn lifecycle(&self, event: EngineEvent) {
+        if !self.shared.has_ended() {
+            self.queue.push(event);
+        }
+    }
+
+    fn connected(&self) {
+        let shared = &self.shared;
+        shared.restart_after_pairing.store(false, Ordering::Release);
+        shared.logged_in.store(true, Ordering::Release);
+        let Some(client) = shared.client() else { return };
+        let jid = client.pn().or_else(|| client.lid()).map(|j| j.to_string()).unwrap_or_default();
+        let push_name = Some(client.push_name()).filter(|n| !n.is_empty());
+        info!(instance = %shared.instance_id, %jid, "connected to WhatsApp");
+        self.lifecycle(EngineEvent::Connected { jid, push_name });
+    }
+}
+
+impl EventHandler for Bridge {
+    fn handle_event(&self, event: Arc<Event>) {
+        if self.shared.is_closed() {
+            return;
+        }
+        let instance = &self.shared.instance_id;
+        match &*event {
+            Event::PairingQrCode(qr) => self.lifecycle(EngineEvent::Qr {
+                code: qr.code.clone(),
+                valid_for: qr.timeout,
+            }),
+            Event::PairSuccess(paired) => {
+                info!(instance = %instance, jid = %paired.id, "paired with a phone");
+                self.shared.restart_after_pairing.store(true, Ordering::Release);
+                self.lifecycle(EngineEvent::Paired {
+                    jid: paired.id.to_string(),
+                    push_name: None,
+                });
+            }
+            Event::PairError(failed) => {
+                warn!(instance = %instance, error = %failed.error, "pairing failed");
+            }
+            Event::PairingQrCodesExhausted(exhausted) => {
+                if exhausted.disconnected {
+                    self.shared.note_reason("QR codes expired without a scan".to_owned());
+                }
+            }
+            Event::Connected(_) => self.connected(),
+            Event::Disconnected(dropped) => self.end_with(EngineEvent::Disconnected {
+                reason: dropped.reason.to_string(),
+            }),
+            Event::LoggedOut(out) => self.end_with(EngineEvent::LoggedOut {
+                reason: logout_reason(out),
+            }),
+            Event::StreamReplaced(_) => self.end_with(EngineEvent::StreamReplaced),
+            Event::TemporaryBan(ban) => {
+                let mut reason = ban.code.to_string();
+                if let Some(message) = ban.message.as_deref().filter(|m| !m.is_empty()) {
+                    reason = format!("{reason} ({message})");
+                }
+                self.end_with(EngineEvent::TemporaryBan {
+                    reason,
+                    expires_in: ban.expire.to_std().unwrap_or_default(),
+                });
+            }
+            Event::ClientOutdated(_) => self.end_with(EngineEvent::ClientOutdated),
+            Event::ConnectFailure(failure) => {
+                let mut reason = format!("connect failure {:?}", failure.reason);
+                if let Some(message) = failure.message.as_deref().filter(|m| !m.is_empty()) {
+                    reason = format!("{reason}: {message}");
+                }
+                warn!(instance = %instance, %reason, "WhatsApp refused the connection");
+                self.shared.note_reason(reason);
+            }
+            Event::StreamError(error) => {
+                self.shared.note_reason(format!("stream error {}", error.code));
+            }
+            Event::Messages(batch) => {
+                for message in batch.iter() {
+                    if let Some(inbound) = inbound::message(message) {
+                        self.queue.push_inbound(&self.shared, EngineEvent::Inbound(inbound));
+                    }
+                }
+            }
+            Event::Receipt(receipt) => {
+                if let Some(inbound) = inbound::receipt(receipt) {
+                    self.queue.push_inbound(&self.shared, EngineEvent::Inbound(inbound));
+                }
+            }
+            Event::GroupUpdate(update) => {
+                if let Some(inbound) = inbound::group_update(update) {
+                    self.queue.push_inbound(&self.shared, EngineEvent::Inbound(inbound));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn interest(&self) -> EventInterest {
+        // Only these are materialised for us; the bus skips the rest.
+        EventInterest::of(&[
+            EventKind::PairingQrCode,
+            EventKind::PairSuccess,
+            EventKind::PairError,
+            EventKind::PairingQrCodesExhausted,
+            EventKind::Connected,
+            EventKind::Disconnected,
+            EventKind::LoggedOut,
+            EventKind::StreamReplaced,
+            EventKind::TemporaryBan,
+            EventKind::ClientOutdated,
+            EventKind::ConnectFailure,
+            EventKind::StreamError,
+            EventKind::Messages,
+            EventKind::Receipt,
+            EventKind::GroupUpdate,
+        ])
+    }
+}
+
+fn logout_reason(out: &LoggedOut) -> String {
+    match out.reason {
+        ConnectFailureReason::LoggedOut => "the device was unlinked".to_owned(),
+        ConnectFailureReason::AccountLocked => "the account is locked".to_owned(),
+        ConnectFailureReason::UnknownLogout => "logged out by WhatsApp".to_owned(),
+        other => format!("logged out ({other:?})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use whatsapp_rust::types::events::{Disconnected, PairingQrCode, StreamReplaced};
+    use whatsapp_rust::wacore::net::DisconnectReason;
+
+    use super::*;
+
+    fn bridge() -> (Bridge, Arc<Shared>, Receiver) {
+        let shared = Arc::new(Shared::new("test".to_owned()));
+        let (queue, rx) = queue();
+        (Bridge::new(shared.clone(), queue), shared, rx)
+    }
+
+    fn queued(rx: &mut Receiver) -> Vec<EngineEvent> {
+        let mut events = Vec::new();
+        while let Ok(Item::Event(event)) = rx.rx.try_recv() {
+            events.push(event);
+        }
+        events
+    }
+
+    fn qr() -> Arc<Event> {
+        Arc::new(Event::PairingQrCode(
+            PairingQrCode::builder()
+                .code("2@ref,key".to_owned())
+                .timeout(Duration::from_secs(60))
+                .build(),
+        ))
+    }
+
+    fn dropped() -> Arc<Event> {
+        Arc::new(Event::Disconnected(
+            Disconnected::builder().reason(DisconnectReason::StreamEnded).build(),
+        ))
+    }
+
+    #[test]
+    fn a_session_ends_once_and_then_stays_silent() {
+        let (bridge, shared, mut rx) = bridge();
+        bridge.handle_event(qr());
+        bridge.handle_event(dropped());
+        bridge.handle_event(Arc::new(Event::StreamReplaced(StreamReplaced::builder().build())));
+        bridge.handle_event(qr());
+        let events = queued(&mut rx);
+        assert!(
+            matches!(&events[..], [EngineEvent::Qr { code, valid_for }, EngineEvent::Disconnected { reason }]
+                if code == "2@ref,key" && *valid_for == Duration::from_secs(60) && reason.contains("EOF")),
+            "{events:?}"
+        );
+        // The driver's fallback finds the end already claimed.
+        assert!(!shared.claim_end());
+    }
+
+    #[test]
+    fn nothing_is_queued_after_close() {
+        let (bridge, shared, mut rx) = bridge();
+        shared.mark_closed();
+        bridge.handle_event(qr());
+        bridge.handle_event(dropped());
+        assert!(queued(&mut rx).is_empty());
+    }
+
+    #[test]
+    fn the_fallback_reason_names_what_was_heard() {
+        let shared = Shared::new("test".to_owned());
+        assert_eq!(shared.fallback_reason(), "connection closed before login");
+        shared.note_reason("QR codes expired without a scan".to_owned());
+        assert_eq!(shared.fallback_reason(), "QR codes expired without a scan");
+    }
+
+    #[tokio::test]
+    async fn inbound_traffic_beyond_the_bound_is_dropped_not_queued() {
+        let shared = Shared::new("test".to_owned());
+        let (queue, mut rx) = queue();
+        let event = || {
+            EngineEvent::Inbound(crate::events::InboundEvent {
+                message_id: "id".to_owned(),
+                chat: "1@s.whatsapp.net".to_owned(),
+                sender: "1@s.whatsapp.net".to_owned(),
+                push_name: None,
+                from_me: false,
+                is_group: false,
+                timestamp: 0,
+                kind: crate::events::InboundKind::Message {
+                    message_kind: "text".to_owned(),
+                    text: None,
+                },
+            })
+        };
+        for _ in 0..MAX_PENDING_INBOUND + 10 {
+            queue.push_inbound(&shared, event());
+        }
+        // Lifecycle events still get through.
+        queue.push(EngineEvent::StreamReplaced);
+        assert_eq!(queued(&mut rx).len(), MAX_PENDING_INBOUND + 1);
+    }
+}

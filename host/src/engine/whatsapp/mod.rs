@@ -1,0 +1,172 @@
+//! The real engine: the WhatsApp network through whatsapp-rust.
+//!
+//! This module owns building one whatsapp-rust client (a `Bot`) per
+//! [`Engine::open`] and running it until the connection ends. The instance's
+//! [`DeviceBackend`](crate::store::DeviceBackend) is the client's store, so a
+//! paired device logs straight back in on the next open. Files:
+//! - `mod.rs`: configuration, building the client, the driver task;
+//! - `bridge.rs`: whatsapp-rust events to [`EngineEvent`]s, in order, without
+//!   ever blocking the client;
+//! - `inbound.rs`: the minimal conversion of messages, receipts and group events;
+//! - `session.rs`: the [`Session`] requests (send, check, presence, pair code,
+//!   logout, close).
+//!
+//! Reconnecting is the supervisor's job, so the client's own auto-reconnect is
+//! switched off: when a connection ends, the session reports it once and is
+//! over. The one restart kept inside the session is the stream restart the
+//! server demands right after pairing (stream error 515): that is the second
+//! half of the pairing handshake, not a reconnect after a drop, and without it
+//! every fresh link would be reported as a disconnect.
+
+mod bridge;
+mod inbound;
+mod session;
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use tracing::{info, warn};
+use whatsapp_rust::bot::Bot;
+use whatsapp_rust::store::commands::DeviceCommand;
+use whatsapp_rust::transport::TokioWebSocketTransportFactory;
+use whatsapp_rust::wacore::store::DevicePropsOverride;
+use whatsapp_rust::waproto::whatsapp::device_props::PlatformType;
+use whatsapp_rust::Client;
+
+use self::bridge::{Bridge, Queue, Shared};
+use self::session::WhatsappSession;
+use super::{Engine, EngineError, EngineEvent, Session, SessionRequest};
+
+/// The linked-device name used when none is configured.
+pub const DEFAULT_DEVICE_NAME: &str = "wasap";
+
+/// Settings of the real engine.
+#[derive(Debug, Clone)]
+pub struct WhatsappEngineConfig {
+    /// The name the phone shows for this device under Linked Devices.
+    pub device_name: String,
+    /// Overrides WhatsApp's WebSocket URL (`wss://web.whatsapp.com/ws/chat`),
+    /// for a relay or a local test listener. With an override, the client
+    /// keeps the app version it has instead of fetching the current one from
+    /// web.whatsapp.com, so nothing but this URL is contacted while connecting.
+    pub transport_url: Option<String>,
+}
+
+impl Default for WhatsappEngineConfig {
+    fn default() -> Self {
+        WhatsappEngineConfig {
+            device_name: DEFAULT_DEVICE_NAME.to_owned(),
+            transport_url: None,
+        }
+    }
+}
+
+/// The real WhatsApp engine.
+pub struct WhatsappEngine {
+    config: WhatsappEngineConfig,
+}
+
+impl WhatsappEngine {
+    pub fn new(mut config: WhatsappEngineConfig) -> WhatsappEngine {
+        if config.device_name.trim().is_empty() {
+            config.device_name = DEFAULT_DEVICE_NAME.to_owned();
+        }
+        WhatsappEngine { config }
+    }
+
+    /// How this device presents itself when it links.
+    ///
+    /// WhatsApp labels a linked device from the pair (`platform_type`, `os`):
+    /// a browser platform shows as "<Browser> (<os>)", `UNKNOWN` as "Other
+    /// device" with the name dropped, and `DESKTOP` shows the `os` text on its
+    /// own, which is the name we want. The phone reads these at link time
+    /// only; they are passed on every start so a device that pairs later
+    /// still gets them.
+    fn device_props(&self) -> DevicePropsOverride {
+        DevicePropsOverride::new()
+            .with_os(self.config.device_name.trim())
+            .with_platform_type(PlatformType::DESKTOP)
+    }
+}
+
+#[async_trait]
+impl Engine for WhatsappEngine {
+    async fn open(&self, request: SessionRequest) -> Result<Arc<dyn Session>, EngineError> {
+        let SessionRequest {
+            instance_id,
+            device,
+            events,
+        } = request;
+        let shared = Arc::new(Shared::new(instance_id));
+        let (queue, queue_rx) = bridge::queue();
+
+        let transport = match &self.config.transport_url {
+            Some(url) => TokioWebSocketTransportFactory::new().with_url(url.clone()),
+            None => TokioWebSocketTransportFactory::new(),
+        };
+        let bot = Bot::builder()
+            .with_backend(device)
+            .with_transport_factory(transport)
+            .with_device_props(self.device_props())
+            // An automation server has no use for the phone's chat history;
+            // the notifications are still acknowledged.
+            .skip_history_sync()
+            .with_event_handler(Bridge::new(shared.clone(), queue.clone()))
+            .build()
+            .await
+            .map_err(|e| EngineError::Protocol(format!("opening the device store: {e}")))?;
+        let client = bot.client();
+        // The supervisor reconnects by opening a new session; two reconnect
+        // policies would fight.
+        client.enable_auto_reconnect.store(false, Ordering::Relaxed);
+        shared.set_client(&client);
+        if self.config.transport_url.is_some() {
+            pin_app_version(&client).await;
+        }
+
+        tokio::spawn(bridge::forward(queue_rx, events, shared.clone()));
+        let driver = tokio::spawn(drive(bot, client.clone(), shared.clone(), queue.clone()));
+        Ok(Arc::new(WhatsappSession {
+            shared,
+            client,
+            driver: Mutex::new(Some(driver)),
+            queue,
+        }))
+    }
+}
+
+/// Runs the client until its connection ends, then ends the session.
+async fn drive(bot: Bot, client: Arc<Client>, shared: Arc<Shared>, queue: Queue) {
+    // Wires the event handler and runs the connection; with auto-reconnect
+    // off, this returns when the connection ends.
+    bot.run().await;
+    while shared.take_restart_after_pairing() && !shared.is_closed() && !shared.has_ended() {
+        info!(instance = %shared.instance_id, "restarting the stream after pairing");
+        client.run().await;
+    }
+    // A failed connect, or a drop the library counts as expected (QR codes
+    // exhausted, a restart that did not come back), reports no event of its
+    // own; the supervisor still has to hear that this session is over.
+    if !shared.is_closed() && shared.claim_end() {
+        let reason = shared.fallback_reason();
+        warn!(instance = %shared.instance_id, %reason, "connection ended");
+        queue.push(EngineEvent::Disconnected { reason });
+    }
+    queue.end();
+}
+
+/// Keeps the app version the device has and marks it fresh, so the client
+/// does not fetch the current one from web.whatsapp.com when connecting.
+async fn pin_app_version(client: &Arc<Client>) {
+    let device = client.persistence_manager().get_device_snapshot();
+    let version = (
+        device.app_version_primary,
+        device.app_version_secondary,
+        device.app_version_tertiary,
+    );
+    client
+        .persistence_manager()
+        .process_command(DeviceCommand::SetAppVersion(version))
+        .await;
+}

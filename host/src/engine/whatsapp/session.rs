@@ -1,0 +1,364 @@
+//! One live whatsapp-rust client behind the [`Session`] trait: requests in,
+//! whatsapp-rust calls out, its errors as [`EngineError`]s.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+use whatsapp_rust::pair_code::{PairCodeError, PairCodeOptions, PairError};
+use whatsapp_rust::wacore::download::MediaType;
+use whatsapp_rust::wacore::proto_helpers::MessageBuilderExt;
+use whatsapp_rust::waproto::whatsapp as wa;
+use whatsapp_rust::{Client, ClientError, Jid, SendError, SendResult, UploadOptions, media};
+
+use super::bridge::{Queue, Shared};
+use crate::engine::{EngineError, MediaKind, NumberCheck, OutgoingMedia, SentMessage, Session};
+
+/// How long a send, a number check, a presence or a pair-code request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an upload plus send of media may take.
+const MEDIA_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long `pair_code` waits for a session that is still connecting.
+const SOCKET_WAIT: Duration = Duration::from_secs(20);
+/// How long `close` lets a logged-in client's run loop wind down after the
+/// flush before stopping it outright.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// A session of the real engine: one whatsapp-rust client.
+pub(super) struct WhatsappSession {
+    pub(super) shared: Arc<Shared>,
+    pub(super) client: Arc<Client>,
+    /// The task that runs the client; awaited by `close`.
+    pub(super) driver: Mutex<Option<JoinHandle<()>>>,
+    /// The bridge's queue, ended by `close` so the forwarder lets go of the
+    /// supervisor's channel.
+    pub(super) queue: Queue,
+}
+
+impl WhatsappSession {
+    fn take_driver(&self) -> Option<JoinHandle<()>> {
+        self.driver.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Waits for the client's run loop to end after a disconnect (which has
+    /// flushed its state), stopping it outright if it does not. `was_connected`
+    /// is whether the socket was up before the disconnect.
+    async fn stop_driver(&self, was_connected: bool) {
+        let Some(mut driver) = self.take_driver() else { return };
+        // A connect still in its handshake does not watch the shutdown signal
+        // and would wait out its own timeout: stop it at once. Dropping it
+        // drops the transport, which closes the socket.
+        let wait = if was_connected { CLOSE_WAIT } else { Duration::ZERO };
+        if tokio::time::timeout(wait, &mut driver).await.is_err() {
+            if !wait.is_zero() {
+                warn!(instance = %self.shared.instance_id, "client did not stop in time; stopping it");
+            }
+            driver.abort();
+            let _ = driver.await;
+        }
+    }
+
+    /// Requests need a logged-in connection.
+    fn require_logged_in(&self) -> Result<(), EngineError> {
+        if self.shared.is_closed() || self.shared.has_ended() || !self.client.is_logged_in() {
+            return Err(EngineError::NotConnected);
+        }
+        Ok(())
+    }
+
+    async fn send(&self, to: Jid, message: wa::Message, limit: Duration) -> Result<SentMessage, EngineError> {
+        let sent: SendResult = tokio::time::timeout(limit, self.client.send_message(to, message))
+            .await
+            .map_err(|_| EngineError::Timeout)?
+            .map_err(send_error)?;
+        Ok(SentMessage {
+            message_id: sent.message_id,
+            to: sent.to.to_string(),
+            timestamp: unix_now(),
+        })
+    }
+}
+
+impl Drop for WhatsappSession {
+    fn drop(&mut self) {
+        // Dropped without `close()`: stop the client rather than leave it
+        // running unowned. Flag-only (no flush): Drop cannot await.
+        if self.shared.mark_closed() {
+            debug!(instance = %self.shared.instance_id, "session dropped without close");
+            self.client.signal_shutdown_sync();
+            // A connect in progress does not watch the shutdown signal.
+            if !self.client.is_connected()
+                && let Some(driver) = self.take_driver()
+            {
+                driver.abort();
+            }
+            self.queue.end();
+        }
+    }
+}
+
+#[async_trait]
+impl Session for WhatsappSession {
+    async fn pair_code(&self, phone: &str) -> Result<String, EngineError> {
+        let phone = valid_phone(phone)?;
+        if self.shared.is_closed() || self.shared.has_ended() {
+            return Err(EngineError::NotConnected);
+        }
+        if self.client.pn().is_some() {
+            return Err(EngineError::Protocol("the device is already paired".to_owned()));
+        }
+        // A session opened a moment ago may still be opening its socket.
+        self.client
+            .wait_for_socket(SOCKET_WAIT)
+            .await
+            .map_err(|_| EngineError::NotConnected)?;
+        let options = PairCodeOptions {
+            phone_number: phone.to_owned(),
+            ..Default::default()
+        };
+        let code = tokio::time::timeout(REQUEST_TIMEOUT, self.client.pair_with_code(options))
+            .await
+            .map_err(|_| EngineError::Timeout)?
+            .map_err(|e| pair_error(phone, e))?;
+        Ok(dashed_code(&code))
+    }
+
+    async fn send_text(&self, to: &str, text: &str, reply_to: Option<&str>) -> Result<SentMessage, EngineError> {
+        self.require_logged_in()?;
+        let jid = recipient(to)?;
+        let message = match reply_to {
+            Some(id) => wa::Message::text_with_context(text, quote(id)),
+            None => wa::Message::text(text),
+        };
+        self.send(jid, message, REQUEST_TIMEOUT).await
+    }
+
+    async fn send_media(&self, to: &str, media: OutgoingMedia) -> Result<SentMessage, EngineError> {
+        self.require_logged_in()?;
+        let jid = recipient(to)?;
+        let OutgoingMedia {
+            kind,
+            data,
+            mime_type,
+            file_name,
+            caption,
+        } = media;
+        let media_type = match kind {
+            MediaKind::Image => MediaType::Image,
+            MediaKind::Video => MediaType::Video,
+            MediaKind::Audio => MediaType::Audio,
+            MediaKind::Document => MediaType::Document,
+        };
+        let started = tokio::time::Instant::now();
+        let upload = tokio::time::timeout(
+            MEDIA_TIMEOUT,
+            self.client.upload(data.to_vec(), media_type, UploadOptions::default()),
+        )
+        .await
+        .map_err(|_| EngineError::Timeout)?
+        .map_err(|e| EngineError::Protocol(format!("media upload failed: {e:#}")))?;
+        let mimetype = Some(mime_type).filter(|m| !m.is_empty());
+        let message = match kind {
+            MediaKind::Image => media::image_message(
+                upload,
+                media::ImageOptions {
+                    caption,
+                    mimetype,
+                    ..Default::default()
+                },
+            ),
+            MediaKind::Video => media::video_message(
+                upload,
+                media::VideoOptions {
+                    caption,
+                    mimetype,
+                    ..Default::default()
+                },
+            ),
+            MediaKind::Audio => media::audio_message(
+                upload,
+                media::AudioOptions {
+                    mimetype,
+                    ..Default::default()
+                },
+            ),
+            MediaKind::Document => media::document_message(
+                upload,
+                media::DocumentOptions {
+                    mimetype,
+                    title: file_name.clone(),
+                    file_name,
+                    caption,
+                    ..Default::default()
+                },
+            ),
+        };
+        let left = MEDIA_TIMEOUT.saturating_sub(started.elapsed()).max(REQUEST_TIMEOUT);
+        self.send(jid, message, left).await
+    }
+
+    async fn check_numbers(&self, phones: &[String]) -> Result<Vec<NumberCheck>, EngineError> {
+        self.require_logged_in()?;
+        let jids = phones
+            .iter()
+            .map(|phone| valid_phone(phone).map(Jid::pn))
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = tokio::time::timeout(REQUEST_TIMEOUT, self.client.contacts().is_on_whatsapp(&jids))
+            .await
+            .map_err(|_| EngineError::Timeout)?
+            .map_err(|e| EngineError::Protocol(format!("number check failed: {e}")))?;
+        Ok(phones
+            .iter()
+            .map(|phone| {
+                // The answer names the number as a phone JID, or as a LID with
+                // the phone JID beside it.
+                let found = results.iter().find(|r| {
+                    let pn = r.pn_jid.as_ref().unwrap_or(&r.jid);
+                    pn.is_pn() && pn.user == phone.as_str()
+                });
+                match found {
+                    Some(r) if r.is_registered => NumberCheck {
+                        phone: phone.clone(),
+                        on_whatsapp: true,
+                        jid: Some(Jid::pn(phone.as_str()).to_string()),
+                    },
+                    _ => NumberCheck {
+                        phone: phone.clone(),
+                        on_whatsapp: false,
+                        jid: None,
+                    },
+                }
+            })
+            .collect())
+    }
+
+    async fn announce_available(&self) -> Result<(), EngineError> {
+        self.require_logged_in()?;
+        tokio::time::timeout(REQUEST_TIMEOUT, self.client.presence().set_available())
+            .await
+            .map_err(|_| EngineError::Timeout)?
+            .map_err(|e| EngineError::Protocol(format!("presence failed: {e}")))
+    }
+
+    async fn logout(&self) -> Result<(), EngineError> {
+        // Unlinking is a request to WhatsApp; without a logged-in connection
+        // there is nobody to ask, and the caller decides what to do locally.
+        self.require_logged_in()?;
+        info!(instance = %self.shared.instance_id, "logging out");
+        // Sends the unlink request, reports `LoggedOut` through the event bus
+        // (the bridge forwards it) and disconnects after flushing.
+        self.client.logout().await;
+        // Let the client finish with the device store before anyone wipes it.
+        self.stop_driver(true).await;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.shared.mark_closed();
+        let was_connected = self.client.is_connected();
+        // Flushes the device state, buffered receipts and message secrets,
+        // closes the socket and stops the run loop.
+        self.client.disconnect().await;
+        self.stop_driver(was_connected).await;
+        self.queue.end();
+    }
+}
+
+/// A recipient: a JID, or a bare phone number (digits) for a contact.
+fn recipient(to: &str) -> Result<Jid, EngineError> {
+    let to = to.trim();
+    if to.contains('@') {
+        return to.parse::<Jid>().map_err(|_| EngineError::InvalidRecipient(to.to_owned()));
+    }
+    valid_phone(to)
+        .map(Jid::pn)
+        .map_err(|_| EngineError::InvalidRecipient(to.to_owned()))
+}
+
+/// A phone number in international form: digits only, without `+` or a leading 0.
+fn valid_phone(phone: &str) -> Result<&str, EngineError> {
+    let ok = (7..=15).contains(&phone.len()) && phone.bytes().all(|b| b.is_ascii_digit()) && !phone.starts_with('0');
+    if ok {
+        Ok(phone)
+    } else {
+        Err(EngineError::InvalidPhone(phone.to_owned()))
+    }
+}
+
+/// The minimal quote: the quoted message's id, which is how WhatsApp links a
+/// reply to its original.
+fn quote(message_id: &str) -> wa::ContextInfo {
+    wa::ContextInfo {
+        stanza_id: Some(message_id.to_owned()),
+        ..Default::default()
+    }
+}
+
+/// `ABCD1234` as `ABCD-1234`, the way the phone shows it.
+fn dashed_code(code: &str) -> String {
+    if code.len() == 8 && code.is_ascii() {
+        format!("{}-{}", &code[..4], &code[4..])
+    } else {
+        code.to_owned()
+    }
+}
+
+fn send_error(error: SendError) -> EngineError {
+    match error {
+        SendError::NotLoggedIn | SendError::Client(ClientError::NotConnected | ClientError::NotLoggedIn) => {
+            EngineError::NotConnected
+        }
+        SendError::InvalidRequest(why) => EngineError::InvalidRecipient(why),
+        other => EngineError::Protocol(format!("send failed: {other}")),
+    }
+}
+
+fn pair_error(phone: &str, error: PairError) -> EngineError {
+    match error {
+        PairError::PairCode(
+            PairCodeError::PhoneNumberRequired
+            | PairCodeError::PhoneNumberTooShort
+            | PairCodeError::PhoneNumberNotInternational,
+        ) => EngineError::InvalidPhone(phone.to_owned()),
+        other => EngineError::Protocol(format!("pair code request failed: {other}")),
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipients_are_jids_or_phone_numbers() {
+        assert_eq!(recipient("6281234567890").unwrap().to_string(), "6281234567890@s.whatsapp.net");
+        assert_eq!(
+            recipient("120363402106000000@g.us").unwrap().to_string(),
+            "120363402106000000@g.us"
+        );
+        assert!(matches!(recipient("not a number"), Err(EngineError::InvalidRecipient(_))));
+        assert!(matches!(recipient("0812345678"), Err(EngineError::InvalidRecipient(_))));
+    }
+
+    #[test]
+    fn phones_are_international_digits() {
+        assert!(valid_phone("6281234567890").is_ok());
+        for bad in ["", "123", "+6281234567", "0812345678", "62812abc", "1234567890123456"] {
+            assert!(matches!(valid_phone(bad), Err(EngineError::InvalidPhone(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pair_codes_get_their_dash() {
+        assert_eq!(dashed_code("ABCD1234"), "ABCD-1234");
+        assert_eq!(dashed_code("ABCD-1234"), "ABCD-1234");
+    }
+}

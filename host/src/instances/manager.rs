@@ -1,0 +1,339 @@
+//! The instance manager: the registry of instances and the front door to their supervisors.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::FutureExt;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use super::shared::SharedState;
+use super::status::Status;
+use super::supervisor::{Command, Reply, Supervisor};
+use super::{InstanceError, QrCode, Settings, token};
+use crate::engine::{Engine, Session};
+use crate::events::Bus;
+use crate::store::Store;
+use crate::store::instances::InstanceRow;
+
+/// Commands an instance may have queued before callers wait.
+const COMMAND_QUEUE: usize = 64;
+/// How long shutdown waits for one instance to flush and close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// An instance as the API shows it (`Instance` in API.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceInfo {
+    pub instance_id: String,
+    pub name: String,
+    pub status: Status,
+    pub jid: Option<String>,
+    pub phone_number: Option<String>,
+    pub push_name: Option<String>,
+    pub created_at: String,
+    pub connected_at: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+/// A newly created instance and its token, which is shown this once.
+#[derive(Debug, Clone)]
+pub struct CreatedInstance {
+    pub info: InstanceInfo,
+    pub token: String,
+}
+
+/// Every instance of the server. Cheap to clone.
+#[derive(Clone)]
+pub struct InstanceManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    engine: Arc<dyn Engine>,
+    bus: Bus,
+    settings: Arc<Settings>,
+    instances: RwLock<HashMap<String, Handle>>,
+    /// Instance id by token hash, to tell an instance token from a wrong one.
+    tokens: RwLock<HashMap<Arc<str>, String>>,
+}
+
+#[derive(Clone)]
+struct Handle {
+    commands: mpsc::Sender<Command>,
+    token_hash: Arc<str>,
+    shared: Arc<SharedState>,
+}
+
+impl InstanceManager {
+    /// A manager with no instance running yet; [`resume`](Self::resume) starts them.
+    pub fn new(store: Store, engine: Arc<dyn Engine>, bus: Bus, settings: Settings) -> InstanceManager {
+        InstanceManager {
+            inner: Arc::new(Inner {
+                store,
+                engine,
+                bus,
+                settings: Arc::new(settings),
+                instances: RwLock::new(HashMap::new()),
+                tokens: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Loads every stored instance and starts its supervisor; linked
+    /// instances reconnect by themselves, without a new QR.
+    pub async fn resume(&self) -> Result<usize, InstanceError> {
+        let rows = self.inner.store.list_instances().await?;
+        let count = rows.len();
+        for row in rows {
+            self.spawn(row);
+        }
+        tracing::info!(instances = count, "instances resumed");
+        Ok(count)
+    }
+
+    fn spawn(&self, row: InstanceRow) {
+        let (commands, mut receiver) = mpsc::channel(COMMAND_QUEUE);
+        let status = Status::parse(&row.status).unwrap_or(Status::Disconnected);
+        let shared = Arc::new(SharedState::new(status));
+        let token_hash: Arc<str> = Arc::from(row.token_hash.as_str());
+        self.tokens().insert(token_hash.clone(), row.id.clone());
+        self.write().insert(
+            row.id.clone(),
+            Handle {
+                commands,
+                token_hash,
+                shared: shared.clone(),
+            },
+        );
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let mut row = row;
+            loop {
+                let supervisor = Supervisor::new(
+                    &row,
+                    inner.store.clone(),
+                    inner.engine.clone(),
+                    inner.bus.clone(),
+                    inner.settings.clone(),
+                    shared.clone(),
+                );
+                // A panic ends this instance's supervisor only; it is rebuilt
+                // from the database and goes on with the same command queue.
+                match AssertUnwindSafe(supervisor.run(&mut receiver)).catch_unwind().await {
+                    Ok(()) => return,
+                    Err(_) => {
+                        tracing::error!(instance = %row.id, "instance supervisor panicked; restarting it");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        match inner.store.get_instance(&row.id).await {
+                            Ok(Some(fresh)) => row = fresh,
+                            Ok(None) => return,
+                            Err(e) => tracing::error!(instance = %row.id, error = %e, "cannot reload the instance"),
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Handle>> {
+        self.inner.instances.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Handle>> {
+        self.inner.instances.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn tokens(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Arc<str>, String>> {
+        self.inner.tokens.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn handle(&self, id: &str) -> Result<Handle, InstanceError> {
+        self.read().get(id).cloned().ok_or(InstanceError::NotFound)
+    }
+
+    /// Creates an instance (id generated when absent) and returns its token.
+    pub async fn create(&self, id: Option<String>, name: Option<String>) -> Result<CreatedInstance, InstanceError> {
+        let id = match id {
+            Some(id) if valid_id(&id) => id,
+            Some(_) => return Err(InstanceError::InvalidId),
+            None => format!("inst-{}", &token::generate()[..16]),
+        };
+        if self.read().contains_key(&id) {
+            return Err(InstanceError::AlreadyExists);
+        }
+        let token = token::generate();
+        let row = InstanceRow {
+            name: name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.clone()),
+            id,
+            token_hash: token::hash(&token),
+            status: Status::QrRequired.as_str().to_owned(),
+            device_id: None,
+            jid: None,
+            phone_number: None,
+            push_name: None,
+            created_at: crate::store::unix_now(),
+            connected_at: None,
+            last_seen: None,
+        };
+        if !self.inner.store.insert_instance(&row).await? {
+            return Err(InstanceError::AlreadyExists);
+        }
+        let info = info(&row, Status::QrRequired);
+        tracing::info!(instance = %row.id, "instance created");
+        self.spawn(row);
+        Ok(CreatedInstance { info, token })
+    }
+
+    /// Every instance, oldest first.
+    pub async fn list(&self) -> Result<Vec<InstanceInfo>, InstanceError> {
+        let rows = self.inner.store.list_instances().await?;
+        let instances = self.read();
+        Ok(rows
+            .iter()
+            .filter_map(|row| instances.get(&row.id).map(|h| info(row, h.shared.status())))
+            .collect())
+    }
+
+    pub async fn get(&self, id: &str) -> Result<InstanceInfo, InstanceError> {
+        let handle = self.handle(id)?;
+        let row = self.inner.store.get_instance(id).await?.ok_or(InstanceError::NotFound)?;
+        Ok(info(&row, handle.shared.status()))
+    }
+
+    /// Logs out if linked, wipes the device keys and removes the instance.
+    pub async fn delete(&self, id: &str) -> Result<(), InstanceError> {
+        self.ask(id, Command::Delete).await?;
+        if let Some(handle) = self.write().remove(id) {
+            self.tokens().remove(&handle.token_hash);
+        }
+        self.inner.engine.forget(id);
+        tracing::info!(instance = %id, "instance deleted");
+        Ok(())
+    }
+
+    /// The current QR code, starting a pairing when needed.
+    pub async fn qr(&self, id: &str) -> Result<QrCode, InstanceError> {
+        let wait = self.inner.settings.qr_wait;
+        tokio::time::timeout(wait, self.ask(id, Command::Qr))
+            .await
+            .map_err(|_| InstanceError::Timeout)?
+    }
+
+    /// A code to link by phone number instead of QR.
+    pub async fn pair_code(&self, id: &str, phone: String) -> Result<String, InstanceError> {
+        let wait = self.inner.settings.qr_wait;
+        tokio::time::timeout(wait, self.ask(id, |reply| Command::PairCode(phone, reply)))
+            .await
+            .map_err(|_| InstanceError::Timeout)?
+    }
+
+    pub async fn logout(&self, id: &str) -> Result<(), InstanceError> {
+        self.ask(id, Command::Logout).await
+    }
+
+    pub async fn reconnect(&self, id: &str) -> Result<(), InstanceError> {
+        self.ask(id, Command::Reconnect).await
+    }
+
+    /// The instance's live session, for sending: only while it is online.
+    pub fn session(&self, id: &str) -> Result<Arc<dyn Session>, InstanceError> {
+        self.handle(id)?.shared.online_session().ok_or(InstanceError::NotConnected)
+    }
+
+    /// The instance's current status.
+    pub fn status(&self, id: &str) -> Result<Status, InstanceError> {
+        Ok(self.handle(id)?.shared.status())
+    }
+
+    /// The instance whose token `token` is, if any. The lookup is by the
+    /// token's hash; the match itself is confirmed in constant time.
+    pub fn instance_for_token(&self, token: &str) -> Option<String> {
+        let hash = token::hash(token);
+        let tokens = self.inner.tokens.read().unwrap_or_else(|p| p.into_inner());
+        let (stored, id) = tokens.get_key_value(hash.as_str())?;
+        token::matches(token, stored).then(|| id.clone())
+    }
+
+    /// Flushes and closes every connection, all instances at once.
+    pub async fn shutdown(&self) {
+        let handles: Vec<(String, Handle)> = self.read().iter().map(|(id, h)| (id.clone(), h.clone())).collect();
+        let closing = handles.into_iter().map(|(id, handle)| async move {
+            let (done, wait) = oneshot::channel();
+            if handle.commands.send(Command::Shutdown(done)).await.is_ok()
+                && tokio::time::timeout(SHUTDOWN_GRACE, wait).await.is_err()
+            {
+                tracing::warn!(instance = %id, "instance did not close in time");
+            }
+        });
+        futures::future::join_all(closing).await;
+    }
+
+    async fn ask<T>(&self, id: &str, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, InstanceError> {
+        let handle = self.handle(id)?;
+        let (reply, answer) = oneshot::channel();
+        handle
+            .commands
+            .send(command(reply))
+            .await
+            .map_err(|_| InstanceError::Unavailable("the instance is stopping".into()))?;
+        answer
+            .await
+            .map_err(|_| InstanceError::Unavailable("the instance is restarting".into()))?
+    }
+}
+
+/// API.md: `[A-Za-z0-9_-]{1,64}`.
+fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn info(row: &InstanceRow, status: Status) -> InstanceInfo {
+    InstanceInfo {
+        instance_id: row.id.clone(),
+        name: row.name.clone(),
+        status,
+        jid: row.jid.clone(),
+        phone_number: row.phone_number.clone(),
+        push_name: row.push_name.clone(),
+        created_at: rfc3339(row.created_at),
+        connected_at: row.connected_at.map(rfc3339),
+        last_seen: row.last_seen.map(rfc3339),
+    }
+}
+
+/// Unix seconds as RFC 3339 UTC (`2025-12-07T23:22:00Z`).
+pub fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Unix milliseconds as RFC 3339 UTC with milliseconds.
+pub fn rfc3339_ms(unix_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(unix_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{rfc3339, valid_id};
+
+    #[test]
+    fn instance_ids_follow_the_contract() {
+        assert!(valid_id("shop_01-main"));
+        assert!(valid_id(&"a".repeat(64)));
+        assert!(!valid_id(""));
+        assert!(!valid_id(&"a".repeat(65)));
+        assert!(!valid_id("has space"));
+        assert!(!valid_id("ünïcode"));
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(1733613720), "2024-12-07T23:22:00Z");
+    }
+}

@@ -1,0 +1,43 @@
+//! Instance tokens: generated at creation, shown once, stored only as a hash.
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A new token with 256 random bits (hex).
+pub fn generate() -> String {
+    crate::admin_token::generate()
+}
+
+/// The stored form of a token: hex SHA-256. Tokens are random and long, so a
+/// plain hash is enough; no salt or slow hash is needed.
+pub fn hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Whether `presented` hashes to `stored_hash`, in constant time.
+pub fn matches(presented: &str, stored_hash: &str) -> bool {
+    let presented = hash(presented);
+    presented.as_bytes().ct_eq(stored_hash.as_bytes()).into()
+}
+
+/// Whether two secrets are equal, in constant time (for the admin token).
+/// Both are hashed first so the comparison does not leak their lengths.
+pub fn secret_eq(a: &str, b: &str) -> bool {
+    Sha256::digest(a.as_bytes()).ct_eq(&Sha256::digest(b.as_bytes())).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_matches_its_hash_only() {
+        let token = generate();
+        let stored = hash(&token);
+        assert_ne!(stored, token);
+        assert!(matches(&token, &stored));
+        assert!(!matches(&generate(), &stored));
+        assert!(secret_eq("abc", "abc"));
+        assert!(!secret_eq("abc", "abd"));
+    }
+}

@@ -101,6 +101,93 @@ async fn dropping_one_sessions_connection_leaves_another_session_alone() -> Resu
     Ok(())
 }
 
+/// Through the whole server: two instances linked on an earlier run come back
+/// on the real engine, each dialling WhatsApp (here, the stand-in) and opening
+/// the handshake. When the stand-in drops one connection, that instance goes
+/// `disconnected` and dials again after a backoff that grows with each drop,
+/// while the other instance's connection stays open and its status unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_instance_reconnects_with_backoff_without_disturbing_another() -> Result<()> {
+    use wasap::events::EventKind;
+    use whatsapp_rust::wacore::store::Device;
+    use whatsapp_rust::wacore::store::traits::DeviceStore;
+
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir()?;
+    let fake = FakeWhatsapp::start().await?;
+    let store = Store::open(db.url()).await?;
+    for (id, phone) in [("first", "6281400000001"), ("second", "6281400000002")] {
+        let device_id = store.allocate_device_id().await?;
+        let mut device = Device::new();
+        let jid = format!("{phone}:1@s.whatsapp.net");
+        device.pn = Some(jid.parse()?);
+        store.device(device_id).save(&device).await?;
+        let row = wasap::store::instances::InstanceRow {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            token_hash: wasap::instances::token::hash(id),
+            status: "online".to_owned(),
+            device_id: Some(device_id),
+            jid: Some(jid),
+            phone_number: Some(phone.to_owned()),
+            push_name: None,
+            created_at: 0,
+            connected_at: None,
+            last_seen: None,
+        };
+        ensure!(store.insert_instance(&row).await?, "seeded {id}");
+    }
+    store.close().await;
+
+    let mut config = wasap_tests::sim_config(&db, dir.path());
+    config.engine = wasap::engine::EngineKind::Whatsapp;
+    config.whatsapp_url = Some(fake.url.clone());
+    config.reconnect_min_ms = 300;
+    config.reconnect_max_ms = 5_000;
+    let mut server = wasap_tests::TestServer::start_with(config).await;
+
+    let mut one = fake.accept().await?;
+    assert_client_hello(&one.next_binary().await?)?;
+    let mut other = fake.accept().await?;
+    assert_client_hello(&other.next_binary().await?)?;
+    server.events.wait_statuses(&["first", "second"], "connecting").await;
+
+    // Two drops of the same instance's connection: the retry waits for the
+    // backoff (300 ms, then 600 ms, each less at most a quarter of jitter).
+    let mut dropped: Option<String> = None;
+    let mut seen = Vec::new();
+    for minimum in [Duration::from_millis(225), Duration::from_millis(450)] {
+        drop(one);
+        let (event, before) = server
+            .events
+            .wait_for("an instance to go disconnected", |e| {
+                matches!(&e.kind, EventKind::StatusChanged { status, .. } if status == "disconnected")
+            })
+            .await;
+        seen.extend(before);
+        let id = dropped.get_or_insert_with(|| event.instance_id.clone()).clone();
+        ensure!(event.instance_id == id, "the same instance drops each time");
+        let since = std::time::Instant::now();
+        one = fake.accept().await?;
+        let waited = since.elapsed();
+        ensure!(waited >= minimum, "redialled after {waited:?}, sooner than the {minimum:?} backoff");
+        assert_client_hello(&one.next_binary().await?)?;
+        seen.extend(server.events.wait_status(&id, "connecting").await);
+    }
+    let dropped = dropped.expect("an instance dropped");
+    let steady = if dropped == "first" { "second" } else { "first" };
+
+    ensure!(other.stays_quiet(QUIET).await?, "the other instance's connection was disturbed");
+    ensure!(
+        !seen.iter().any(|e| e.instance_id == steady),
+        "the other instance saw events: {seen:#?}"
+    );
+    let (status, body) = server.admin().get(&format!("/api/instances/{steady}")).await;
+    ensure!(status == 200 && body["status"] == "connecting", "{steady}: {body}");
+    server.stop().await;
+    Ok(())
+}
+
 /// Opens a session for a new device of `store`, with its event channel.
 async fn open(
     engine: &WhatsappEngine,

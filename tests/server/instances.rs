@@ -6,11 +6,7 @@
 use serde_json::{Value, json};
 use wasap::events::EventKind;
 use wasap::store::Store;
-use wasap_tests::{TestDb, TestServer, WAIT};
-
-fn data_dir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("wasap-data-").tempdir().expect("temporary data directory")
-}
+use wasap_tests::{TestDb, TestServer, WAIT, data_dir};
 
 /// Creates instance `id` and returns its token.
 async fn create(server: &TestServer, id: &str) -> String {

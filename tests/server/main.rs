@@ -2,5 +2,6 @@
 //! real HTTP requests, on the database `wasap_tests::TestDb` selects.
 
 mod instances;
+mod lifecycle_faults;
 mod real_engine;
 mod startup;

@@ -1,11 +1,7 @@
 //! Start-up, `/health`, the error shape of unknown routes, and the admin token.
 
 use serde_json::Value;
-use wasap_tests::{TestDb, TestServer};
-
-fn data_dir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("wasap-data-").tempdir().expect("temporary data directory")
-}
+use wasap_tests::{TestDb, TestServer, data_dir};
 
 #[tokio::test]
 async fn health_answers_without_a_token() {

@@ -113,6 +113,11 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// A fresh, empty data directory for a server, removed when dropped.
+pub fn data_dir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("wasap-data-").tempdir().expect("temporary data directory")
+}
+
 /// The configuration black-box tests use: the simulated network, a free
 /// port, the test's database, and short reconnect delays.
 pub fn sim_config(db: &TestDb, data_dir: &std::path::Path) -> wasap::Config {
@@ -218,6 +223,20 @@ impl Events {
                 return (next, before);
             }
             before.push(next);
+        }
+    }
+
+    /// Asserts that nothing happens to instance `id` for `quiet`: for checks
+    /// that something (a reconnect, say) does not follow, where it would
+    /// otherwise follow well within that time.
+    pub async fn expect_quiet(&mut self, id: &str, quiet: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + quiet;
+        loop {
+            match tokio::time::timeout_at(deadline, self.0.recv()).await {
+                Err(_) => return,
+                Ok(Ok(event)) => assert!(event.instance_id != id, "unexpected event for {id}: {event:#?}"),
+                Ok(Err(e)) => panic!("event stream broke: {e}"),
+            }
         }
     }
 

@@ -110,6 +110,11 @@ struct ErrorDetail<'a> {
     message: &'a str,
 }
 
+/// A handler's error as a warp rejection, answered by [`recover`].
+pub fn reject(e: impl Into<ApiError>) -> warp::Rejection {
+    warp::reject::custom(e.into())
+}
+
 /// The JSON error shape with `status`.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = ErrorBody {

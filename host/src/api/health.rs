@@ -6,7 +6,7 @@ use serde::Serialize;
 use warp::Filter;
 use warp::reply::{Reply, Response};
 
-use super::error::ApiError;
+use super::error::reject;
 use super::{AppState, with_state};
 
 #[derive(Serialize)]
@@ -26,7 +26,7 @@ pub fn routes(
                 .store
                 .count_instances_by_status()
                 .await
-                .map_err(|e| warp::reject::custom(ApiError::from(e)))?;
+                .map_err(reject)?;
             Ok::<_, warp::Rejection>(
                 warp::reply::json(&Health {
                     status: "ok",

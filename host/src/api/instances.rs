@@ -7,7 +7,7 @@ use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
 use super::auth::{Credentials, credentials};
-use super::error::ApiError;
+use super::error::{ApiError, reject};
 use super::{AppState, body, qr_png, with_state};
 use crate::instances::InstanceInfo;
 use crate::instances::Status;
@@ -121,10 +121,6 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = war
         .unify()
         .or(reconnect)
         .unify()
-}
-
-fn reject(e: impl Into<ApiError>) -> warp::Rejection {
-    warp::reject::custom(e.into())
 }
 
 async fn create(credentials: Credentials, body: CreateBody, state: AppState) -> Result<Response> {

@@ -8,9 +8,9 @@ use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
 use super::auth::{Credentials, credentials};
-use super::error::ApiError;
+use super::error::{ApiError, reject};
 use super::{AppState, body, phone, with_state};
-use crate::engine::sim::{SimContact, SimError, SimNetwork};
+use crate::engine::sim::{SimContact, SimDrop, SimError, SimNetwork};
 use crate::events::{GroupAction, InboundEvent, InboundKind, ReceiptType};
 
 type Result<T> = std::result::Result<T, warp::Rejection>;
@@ -37,6 +37,17 @@ struct IncomingBody {
     from_me: bool,
     #[serde(flatten)]
     _rest: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `POST /sim/instances/{id}/disconnect`: the body is optional (a plain drop).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisconnectBody {
+    /// `dropped` (default), `stream_replaced`, `temporary_ban`, `client_outdated`
+    /// or `panic` (the session panics at its next presence announcement).
+    reason: Option<String>,
+    /// Length of a `temporary_ban`.
+    ban_seconds: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +121,7 @@ pub fn routes(state: AppState, network: SimNetwork) -> impl Filter<Extract = (Re
         .and_then(sent);
     let disconnect = warp::path!("sim" / "instances" / String / "disconnect")
         .and(warp::post())
+        .and(body::json_or_default::<DisconnectBody>())
         .and(base())
         .and_then(disconnect);
     let unlink = warp::path!("sim" / "instances" / String / "unlink")
@@ -142,10 +154,6 @@ pub fn routes(state: AppState, network: SimNetwork) -> impl Filter<Extract = (Re
         .unify()
         .or(contacts)
         .unify()
-}
-
-fn reject(e: impl Into<ApiError>) -> warp::Rejection {
-    warp::reject::custom(e.into())
 }
 
 impl From<SimError> for ApiError {
@@ -297,9 +305,34 @@ async fn sent(id: String, credentials: Credentials, state: AppState, network: Si
     Ok(warp::reply::json(&serde_json::json!({ "messages": network.sent(&id) })).into_response())
 }
 
-async fn disconnect(id: String, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
+async fn disconnect(
+    id: String,
+    body: DisconnectBody,
+    credentials: Credentials,
+    state: AppState,
+    network: SimNetwork,
+) -> Result<Response> {
     check(&state, &credentials, &id)?;
-    network.disconnect(&id).await.map_err(reject)?;
+    let how = match body.reason.as_deref().unwrap_or("dropped") {
+        "dropped" => SimDrop::Dropped,
+        "stream_replaced" => SimDrop::StreamReplaced,
+        "temporary_ban" => SimDrop::TemporaryBan {
+            seconds: body.ban_seconds.unwrap_or(60).min(86_400),
+        },
+        "client_outdated" => SimDrop::ClientOutdated,
+        "panic" => {
+            network.panic_on_next_presence(&id).map_err(reject)?;
+            return Ok(warp::reply::json(&serde_json::json!({ "instance_id": id, "armed": "panic" })).into_response());
+        }
+        other => {
+            return Err(reject(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_reason",
+                format!("unknown reason {other:?}: dropped, stream_replaced, temporary_ban, client_outdated or panic"),
+            )));
+        }
+    };
+    network.disconnect(&id, how).await.map_err(reject)?;
     Ok(warp::reply::json(&serde_json::json!({ "instance_id": id, "disconnected": true })).into_response())
 }
 

@@ -10,5 +10,5 @@
 mod network;
 mod session;
 
-pub use network::{SentRecord, SimContact, SimError, SimNetwork};
+pub use network::{SentRecord, SimContact, SimDrop, SimError, SimNetwork};
 pub use session::SimEngine;

@@ -37,6 +37,19 @@ pub struct SentRecord {
     pub file_name: Option<String>,
 }
 
+/// How the simulated network ends a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimDrop {
+    /// The socket drops: the instance reconnects with backoff.
+    Dropped,
+    /// Another client took the device's connection over.
+    StreamReplaced,
+    /// The account is banned for `seconds`.
+    TemporaryBan { seconds: u64 },
+    /// WhatsApp refuses this client version.
+    ClientOutdated,
+}
+
 /// Why a simulated action could not be carried out.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -100,15 +113,30 @@ impl SimNetwork {
         self.session(instance_id)?.complete_pairing(phone, push_name).await
     }
 
-    /// Drops the instance's connection; the device stays linked.
-    pub async fn disconnect(&self, instance_id: &str) -> Result<(), SimError> {
+    /// Ends the instance's connection the way `how` says; the device stays linked.
+    pub async fn disconnect(&self, instance_id: &str, how: SimDrop) -> Result<(), SimError> {
         let session = self.session(instance_id)?;
         self.unregister(instance_id, &session);
-        session
-            .drop_connection(EngineEvent::Disconnected {
+        let event = match how {
+            SimDrop::Dropped => EngineEvent::Disconnected {
                 reason: "connection dropped by the simulated network".to_owned(),
-            })
-            .await;
+            },
+            SimDrop::StreamReplaced => EngineEvent::StreamReplaced,
+            SimDrop::TemporaryBan { seconds } => EngineEvent::TemporaryBan {
+                reason: "simulated temporary ban".to_owned(),
+                expires_in: std::time::Duration::from_secs(seconds),
+            },
+            SimDrop::ClientOutdated => EngineEvent::ClientOutdated,
+        };
+        session.drop_connection(event).await;
+        Ok(())
+    }
+
+    /// Makes the instance's current session panic the next time it is asked
+    /// to announce its presence: a stand-in for a bug in one instance's code
+    /// path, to show it stays contained.
+    pub fn panic_on_next_presence(&self, instance_id: &str) -> Result<(), SimError> {
+        self.session(instance_id)?.panic_on_next_presence();
         Ok(())
     }
 

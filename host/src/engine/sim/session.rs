@@ -51,6 +51,7 @@ impl Engine for SimEngine {
             state: Mutex::new(if linked.is_some() { State::Connected } else { State::AwaitingScan }),
             closed: AtomicBool::new(false),
             presence: AtomicU64::new(0),
+            panic_on_presence: AtomicBool::new(false),
             qr_task: Mutex::new(None),
         });
         self.network.register(&request.instance_id, session.clone());
@@ -85,10 +86,15 @@ pub struct SimSession {
     state: Mutex<State>,
     closed: AtomicBool,
     presence: AtomicU64,
+    panic_on_presence: AtomicBool,
     qr_task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl SimSession {
+    pub(super) fn panic_on_next_presence(&self) {
+        self.panic_on_presence.store(true, Ordering::Release);
+    }
+
     fn state(&self) -> State {
         *self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -281,6 +287,9 @@ impl Session for SimSession {
 
     async fn announce_available(&self) -> Result<(), EngineError> {
         self.require_connected()?;
+        if self.panic_on_presence.swap(false, Ordering::AcqRel) {
+            panic!("simulated fault in instance {}", self.instance_id);
+        }
         self.presence.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

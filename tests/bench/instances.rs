@@ -29,6 +29,14 @@ struct Server {
     base: String,
 }
 
+impl Drop for Server {
+    /// A bench that fails half-way must not leave a server behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Server {
     fn start(binary: &Path, data_dir: &Path, envs: &[(&str, String)]) -> Server {
         let port = free_port();
@@ -85,8 +93,12 @@ async fn wait_healthy(http: &reqwest::Client, server: &Server) {
     panic!("server did not become healthy");
 }
 
+/// Instances online per /health; 0 while the server is not answering yet.
 async fn online_count(http: &reqwest::Client, server: &Server) -> u64 {
-    let health: Value = http.get(format!("{}/health", server.base)).send().await.unwrap().json().await.unwrap();
+    let Ok(response) = http.get(format!("{}/health", server.base)).send().await else {
+        return 0;
+    };
+    let health: Value = response.json().await.unwrap_or(Value::Null);
     health["instances"]["online"].as_u64().unwrap_or(0)
 }
 

@@ -48,8 +48,8 @@ impl Status {
         }
     }
 
-    /// Parses a stored status; unknown text (a newer version's state) reads as
-    /// `Disconnected` when linked, else `QrRequired`.
+    /// Parses a stored status; `None` for text this version does not know
+    /// (the caller picks a safe state from whether the instance is linked).
     pub fn parse(s: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|status| status.as_str() == s)
     }

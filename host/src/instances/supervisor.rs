@@ -205,7 +205,7 @@ impl Supervisor {
             EngineEvent::StreamReplaced => {
                 // Another client now uses this device: reconnecting would fight it.
                 tracing::warn!(instance = %self.id, "stream replaced by another client; not reconnecting");
-                self.drop_session().await;
+                self.close_session().await;
                 self.set_status(Status::Disconnected).await;
             }
             EngineEvent::TemporaryBan { reason, expires_in } => {
@@ -214,12 +214,12 @@ impl Supervisor {
             }
             EngineEvent::ClientOutdated => {
                 tracing::error!(instance = %self.id, "WhatsApp refuses this client version; not reconnecting");
-                self.drop_session().await;
+                self.close_session().await;
                 self.set_status(Status::Disconnected).await;
             }
             EngineEvent::LoggedOut { reason } => {
                 tracing::warn!(instance = %self.id, %reason, "logged out");
-                self.drop_session().await;
+                self.close_session().await;
                 self.unlink(&reason).await;
             }
             EngineEvent::Inbound(inbound) => self.publish(EventKind::Inbound(inbound)),
@@ -322,7 +322,7 @@ impl Supervisor {
     /// The connection is gone but the device is linked: retry after a backoff
     /// (at least `at_least`).
     async fn connection_lost(&mut self, at_least: Option<Duration>) {
-        self.drop_session().await;
+        self.close_session().await;
         if !self.linked {
             self.answer_qr_waiters(|| InstanceError::Unavailable("the pairing connection dropped".into()));
             self.set_status(Status::QrRequired).await;
@@ -356,7 +356,7 @@ impl Supervisor {
                 tracing::warn!(instance = %self.id, error = %e, "logout could not reach WhatsApp");
             }
         }
-        self.drop_session().await;
+        self.close_session().await;
         self.unlink("logged out through the API").await;
         Ok(())
     }
@@ -425,11 +425,6 @@ impl Supervisor {
         if let Some(session) = self.session.take() {
             session.close().await;
         }
-    }
-
-    /// The session ended on its own: close what is left of it.
-    async fn drop_session(&mut self) {
-        self.close_session().await;
     }
 
     async fn set_status(&mut self, status: Status) {

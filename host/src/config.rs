@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::EngineKind;
-use crate::instances::Settings;
+use crate::instances::{MediaLimits, Settings};
 use crate::store::Store;
 
 /// Command line of the `wasap` binary.
@@ -78,6 +78,22 @@ pub struct Config {
     #[arg(long, env = "WASAP_QR_WAIT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub qr_wait_secs: u64,
 
+    /// Largest image (and sticker) file accepted, in bytes.
+    #[arg(long, env = "WASAP_MAX_IMAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_image_bytes: u64,
+
+    /// Largest video file accepted, in bytes.
+    #[arg(long, env = "WASAP_MAX_VIDEO_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_video_bytes: u64,
+
+    /// Largest audio file accepted, in bytes.
+    #[arg(long, env = "WASAP_MAX_AUDIO_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_audio_bytes: u64,
+
+    /// Largest document accepted, in bytes.
+    #[arg(long, env = "WASAP_MAX_DOCUMENT_BYTES", default_value_t = 100 * 1024 * 1024)]
+    pub max_document_bytes: u64,
+
     /// Seconds between QR rotations of the simulated network.
     #[arg(long, env = "WASAP_SIM_QR_INTERVAL", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub sim_qr_interval_secs: u64,
@@ -112,6 +128,17 @@ impl Config {
             reconnect_min: Duration::from_millis(self.reconnect_min_ms),
             reconnect_max: Duration::from_millis(self.reconnect_max_ms.max(self.reconnect_min_ms)),
             qr_wait: Duration::from_secs(self.qr_wait_secs),
+            media_limits: self.media_limits(),
+        }
+    }
+
+    /// Media size limits by kind.
+    pub fn media_limits(&self) -> MediaLimits {
+        MediaLimits {
+            image: self.max_image_bytes,
+            video: self.max_video_bytes,
+            audio: self.max_audio_bytes,
+            document: self.max_document_bytes,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod engine;
 pub mod events;
 pub mod instances;
+pub mod media;
 pub mod server;
 pub mod store;
 

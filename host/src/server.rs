@@ -20,6 +20,7 @@ use crate::engine::whatsapp::{WhatsappEngine, WhatsappEngineConfig};
 use crate::engine::{Engine, EngineKind};
 use crate::events::Bus;
 use crate::instances::{InstanceError, InstanceManager};
+use crate::media::MediaStore;
 use crate::store::{Store, StoreError, redact};
 
 /// Why the server could not start.
@@ -101,13 +102,20 @@ impl Server {
         };
         tracing::info!(engine = ?config.engine, "engine ready");
         let bus = Bus::new();
-        let instances = InstanceManager::new(store.clone(), engine, bus.clone(), config.instance_settings());
+        let media = MediaStore::open(&config.data_dir, config.media_limits().largest()).map_err(|source| {
+            StartError::DataDir {
+                path: config.data_dir.join("media").display().to_string(),
+                source,
+            }
+        })?;
+        let instances = InstanceManager::new(store.clone(), engine, bus.clone(), media.clone(), config.instance_settings());
 
         Ok(Server {
             listener,
             state: AppState {
                 store,
                 instances,
+                media,
                 admin_token: Arc::from(token),
             },
             bus,

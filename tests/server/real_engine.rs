@@ -161,7 +161,7 @@ async fn a_linked_instance_reconnects_with_backoff_without_disturbing_another() 
         let (event, before) = server
             .events
             .wait_for("an instance to go disconnected", |e| {
-                matches!(&e.kind, EventKind::StatusChanged { status, .. } if status == "disconnected")
+                matches!(&e.kind, EventKind::StatusChanged { status, .. } if status.as_str() == "disconnected")
             })
             .await;
         seen.extend(before);

@@ -250,7 +250,7 @@ impl Events {
             let (event, before) = self
                 .wait_for(&what, |e| {
                     waiting.contains(&e.instance_id.as_str())
-                        && matches!(&e.kind, wasap::events::EventKind::StatusChanged { status: s, .. } if s == status)
+                        && matches!(&e.kind, wasap::events::EventKind::StatusChanged { status: s, .. } if s.as_str() == status)
                 })
                 .await;
             waiting.retain(|id| *id != event.instance_id);
@@ -264,7 +264,7 @@ impl Events {
         let what = format!("{id} to become {status}");
         self.wait_for(&what, |e| {
             e.instance_id == id
-                && matches!(&e.kind, wasap::events::EventKind::StatusChanged { status: s, .. } if s == status)
+                && matches!(&e.kind, wasap::events::EventKind::StatusChanged { status: s, .. } if s.as_str() == status)
         })
         .await
         .1

@@ -82,6 +82,7 @@ impl From<EngineError> for ApiError {
             EngineError::InvalidRecipient(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_recipient"),
             EngineError::InvalidPhone(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone"),
             EngineError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "whatsapp_timeout"),
+            EngineError::MediaTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "media_too_large"),
             EngineError::Store(e) => return ApiError::Store(e),
             EngineError::Protocol(_) => {
                 tracing::warn!(error = %message, "WhatsApp refused a request");

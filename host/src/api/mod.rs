@@ -11,6 +11,7 @@ mod instances;
 mod phone;
 mod qr_png;
 mod sim;
+mod statics;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use warp::Filter;
 
 use crate::engine::sim::SimNetwork;
 use crate::instances::InstanceManager;
+use crate::media::MediaStore;
 use crate::store::Store;
 
 /// What every handler may need, shared by all routes.
@@ -25,6 +27,7 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub instances: InstanceManager,
+    pub media: MediaStore,
     /// The admin token; compared in constant time, never logged.
     pub admin_token: Arc<str>,
 }
@@ -35,7 +38,11 @@ pub fn routes(
     state: AppState,
     sim: Option<SimNetwork>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
-    let api = health::routes(state.clone()).or(instances::routes(state.clone())).unify();
+    let api = health::routes(state.clone())
+        .or(instances::routes(state.clone()))
+        .unify()
+        .or(statics::routes(state.clone()))
+        .unify();
     let all = match sim {
         Some(network) => api.or(sim::routes(state, network)).unify().boxed(),
         None => api.boxed(),

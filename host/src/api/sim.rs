@@ -10,8 +10,9 @@ use warp::reply::{Reply, Response};
 use super::auth::{Credentials, credentials};
 use super::error::{ApiError, reject};
 use super::{AppState, body, phone, with_state};
-use crate::engine::sim::{SimContact, SimDrop, SimError, SimNetwork};
-use crate::events::{GroupAction, InboundEvent, InboundKind, ReceiptType};
+use crate::engine::InboundEvent;
+use crate::engine::sim::{SimContact, SimDrop, SimError, SimIncoming, SimNetwork};
+use crate::events::{EventKind, GroupAction, GroupParticipants, Receipt, ReceiptType};
 
 type Result<T> = std::result::Result<T, warp::Rejection>;
 
@@ -20,23 +21,6 @@ type Result<T> = std::result::Result<T, warp::Rejection>;
 struct ScanBody {
     phone: Option<String>,
     push_name: Option<String>,
-}
-
-/// `POST /sim/instances/{id}/incoming` (API.md). Fields beyond these are the
-/// full message model's and are accepted here so clients can send them now.
-#[derive(Debug, Deserialize)]
-struct IncomingBody {
-    from: String,
-    push_name: Option<String>,
-    group: Option<String>,
-    id: Option<String>,
-    kind: Option<String>,
-    text: Option<String>,
-    caption: Option<String>,
-    #[serde(default)]
-    from_me: bool,
-    #[serde(flatten)]
-    _rest: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `POST /sim/instances/{id}/disconnect`: the body is optional (a plain drop).
@@ -83,11 +67,6 @@ struct SimInstance {
     presence_announcements: u64,
 }
 
-/// Message kinds the simulated phone can send (API.md).
-const KINDS: &[&str] = &[
-    "text", "image", "video", "audio", "document", "sticker", "contact", "location", "reaction", "revoke", "edit",
-    "delete_for_me",
-];
 /// At most this many ids in one receipt or group event.
 const MAX_IDS: usize = 1000;
 
@@ -102,7 +81,7 @@ pub fn routes(state: AppState, network: SimNetwork) -> impl Filter<Extract = (Re
         .and_then(scan);
     let incoming = warp::path!("sim" / "instances" / String / "incoming")
         .and(warp::post())
-        .and(body::json::<IncomingBody>())
+        .and(body::json::<SimIncoming>())
         .and(base())
         .and_then(incoming);
     let receipt = warp::path!("sim" / "instances" / String / "receipt")
@@ -163,6 +142,7 @@ impl From<SimError> for ApiError {
             SimError::NotPairing(_) => (StatusCode::CONFLICT, "not_pairing"),
             SimError::NotConnected(_) => (StatusCode::CONFLICT, "instance_not_connected"),
             SimError::TooManyContacts => (StatusCode::UNPROCESSABLE_ENTITY, "too_many_contacts"),
+            SimError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
             SimError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
         };
         ApiError::new(status, code, e.to_string())
@@ -213,35 +193,14 @@ async fn scan(id: String, body: ScanBody, credentials: Credentials, state: AppSt
     Ok(warp::reply::json(&serde_json::json!({ "instance_id": id, "jid": jid, "phone": phone })).into_response())
 }
 
-async fn incoming(id: String, body: IncomingBody, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
+async fn incoming(id: String, body: SimIncoming, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
     check(&state, &credentials, &id)?;
-    let kind = body.kind.unwrap_or_else(|| "text".to_owned());
-    if !KINDS.contains(&kind.as_str()) {
-        return Err(reject(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_kind",
-            format!("unknown message kind {kind:?}; one of {}", KINDS.join(", ")),
-        )));
-    }
     let sender = contact_jid(&body.from).map_err(reject)?;
     let chat = match &body.group {
         Some(group) => group_jid(group).map_err(reject)?,
         None => sender.clone(),
     };
-    let message_id = body.id.unwrap_or_else(new_message_id);
-    let event = InboundEvent {
-        message_id: message_id.clone(),
-        is_group: body.group.is_some(),
-        chat,
-        sender,
-        push_name: body.push_name,
-        from_me: body.from_me,
-        timestamp: crate::store::unix_now(),
-        kind: InboundKind::Message {
-            message_kind: kind,
-            text: body.text.or(body.caption),
-        },
-    };
+    let (message_id, event) = body.into_event(chat, sender).map_err(reject)?;
     network.deliver(&id, event).await.map_err(reject)?;
     Ok(warp::reply::json(&serde_json::json!({ "message_id": message_id })).into_response())
 }
@@ -251,17 +210,14 @@ async fn receipt(id: String, body: ReceiptBody, credentials: Credentials, state:
     bounded(&body.ids).map_err(reject)?;
     let sender = contact_jid(&body.from).map_err(reject)?;
     let event = InboundEvent {
-        message_id: body.ids[0].clone(),
-        chat: sender.clone(),
-        sender,
-        push_name: None,
-        from_me: false,
-        is_group: false,
-        timestamp: crate::store::unix_now(),
-        kind: InboundKind::Receipt {
-            receipt: body.receipt,
+        kind: EventKind::Receipt(Receipt {
+            chat: sender.clone(),
+            sender,
             ids: body.ids,
-        },
+            receipt_type: body.receipt,
+            timestamp: crate::store::unix_now(),
+        }),
+        media: None,
     };
     network.deliver(&id, event).await.map_err(reject)?;
     Ok(warp::reply::json(&serde_json::json!({ "delivered": true })).into_response())
@@ -284,17 +240,13 @@ async fn group_participants(
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(reject)?;
     let event = InboundEvent {
-        message_id: new_message_id(),
-        chat: group.clone(),
-        sender: group,
-        push_name: None,
-        from_me: false,
-        is_group: true,
-        timestamp: crate::store::unix_now(),
-        kind: InboundKind::GroupParticipants {
+        kind: EventKind::GroupParticipants(GroupParticipants {
+            group,
             action: body.action,
             jids,
-        },
+            timestamp: crate::store::unix_now(),
+        }),
+        media: None,
     };
     network.deliver(&id, event).await.map_err(reject)?;
     Ok(warp::reply::json(&serde_json::json!({ "delivered": true })).into_response())
@@ -366,8 +318,4 @@ async fn add_contact(body: ContactBody, credentials: Credentials, state: AppStat
         )
         .map_err(reject)?;
     Ok(warp::reply::json(&serde_json::json!({ "phone": phone, "on_whatsapp": body.on_whatsapp })).into_response())
-}
-
-fn new_message_id() -> String {
-    format!("3EB0{:016X}", rand::rng().random::<u64>())
 }

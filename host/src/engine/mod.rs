@@ -22,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::events::InboundEvent;
+use crate::events::EventKind;
 use crate::store::{DeviceBackend, StoreError};
 
 /// Which engine the server runs.
@@ -105,6 +105,33 @@ pub enum EngineEvent {
     Inbound(InboundEvent),
 }
 
+/// Something that arrived from WhatsApp: a message, receipt or group event in
+/// the canonical model, and, for a media message, how to fetch its file.
+#[derive(Clone)]
+pub struct InboundEvent {
+    /// `EventKind::Message`, `Receipt` or `GroupParticipants`.
+    pub kind: EventKind,
+    /// The media of a message, still to be downloaded (through the engine,
+    /// which holds the keys) before the event is published.
+    pub media: Option<Arc<dyn MediaFetch>>,
+}
+
+impl std::fmt::Debug for InboundEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundEvent")
+            .field("kind", &self.kind)
+            .field("media", &self.media.is_some())
+            .finish()
+    }
+}
+
+/// Fetches one incoming media file.
+#[async_trait]
+pub trait MediaFetch: Send + Sync {
+    /// The file's bytes; refused with `MediaTooLarge` past `max_bytes`.
+    async fn fetch(&self, max_bytes: u64) -> Result<bytes::Bytes, EngineError>;
+}
+
 /// A message the engine accepted for sending.
 #[derive(Debug, Clone)]
 pub struct SentMessage {
@@ -156,6 +183,8 @@ pub enum EngineError {
     Protocol(String),
     #[error("the request timed out")]
     Timeout,
+    #[error("the media file has more than {limit} bytes")]
+    MediaTooLarge { limit: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

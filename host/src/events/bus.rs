@@ -30,7 +30,7 @@ impl Bus {
 
     /// Publishes an event; without subscribers it is simply dropped.
     pub fn publish(&self, event: Event) {
-        tracing::debug!(instance = %event.instance_id, kind = event.kind.name(), "event");
+        tracing::debug!(instance = %event.instance_id, kind = event.name(), "event");
         let _ = self.sender.send(Arc::new(event));
     }
 

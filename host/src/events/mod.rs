@@ -1,72 +1,26 @@
 //! Events: what happened to an instance, in one model every output derives from.
 //!
-//! [`Event`] is published on the [`Bus`]; the global WebSocket, webhooks and
-//! plugins subscribe to it. Instance lifecycle events (QR, status, paired,
-//! logged out) are complete here; inbound traffic ([`InboundEvent`]) carries
-//! the essentials the simulated and real engines produce today and is where
-//! the full message model (every message kind, receipts, group events) grows.
+//! The model itself lives in the `wasap-events` crate (shared with the
+//! built-in wasm plugins, which format payloads from it too) and is re-exported
+//! here. This module adds what only the host needs: the in-process [`Bus`]
+//! every event is published on, and stamping new events with an id and a time.
 
 mod bus;
-mod inbound;
-
-use serde::Serialize;
+pub mod from_whatsapp;
 
 pub use bus::Bus;
-pub use inbound::{GroupAction, InboundEvent, InboundKind, ReceiptType};
+pub use wasap_events::{
+    Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media,
+    Message, Quoted, Receipt, ReceiptType, gowa, sudevwa,
+};
 
-/// One event, with the id receivers deduplicate on and the instance it concerns.
-#[derive(Debug, Clone, Serialize)]
-pub struct Event {
-    /// Stable and unique: the same event delivered twice carries the same id.
-    pub id: String,
-    pub instance_id: String,
-    /// Unix milliseconds when the event happened.
-    pub at_ms: i64,
-    pub kind: EventKind,
-}
-
-/// What happened.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum EventKind {
-    /// Emitted when a new QR code is ready to be scanned (and at each rotation).
-    Qr { qr: String, expires_at_ms: i64 },
-    /// Emitted when an instance's status changes.
-    StatusChanged { status: String, previous: String },
-    /// Emitted when a phone links the instance (by QR or pair code).
-    Paired {
-        jid: String,
-        phone_number: String,
-        push_name: Option<String>,
-    },
-    /// Emitted when the instance is unlinked (logout from the API or from the phone).
-    LoggedOut { reason: String },
-    /// Emitted for each incoming message, receipt or group event.
-    Inbound(InboundEvent),
-}
-
-impl EventKind {
-    /// The stable snake_case name used by filters and subscriptions.
-    pub fn name(&self) -> &'static str {
-        match self {
-            EventKind::Qr { .. } => "qr",
-            EventKind::StatusChanged { .. } => "instance_status",
-            EventKind::Paired { .. } => "instance_paired",
-            EventKind::LoggedOut { .. } => "instance_logged_out",
-            EventKind::Inbound(inbound) => inbound.kind.name(),
-        }
-    }
-}
-
-impl Event {
-    /// A new event about `instance_id`, stamped now with a fresh id.
-    pub fn new(instance_id: &str, kind: EventKind) -> Event {
-        Event {
-            id: new_event_id(),
-            instance_id: instance_id.to_owned(),
-            at_ms: now_ms(),
-            kind,
-        }
+/// A new event about `instance_id`, stamped now with a fresh id.
+pub fn new_event(instance_id: &str, kind: EventKind) -> Event {
+    Event {
+        id: new_event_id(),
+        instance_id: instance_id.to_owned(),
+        at_us: now_us(),
+        kind,
     }
 }
 
@@ -75,13 +29,18 @@ pub fn new_event_id() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
+}
+
+/// Unix microseconds now.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
 }
 
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    now_us() / 1000
 }

@@ -15,6 +15,7 @@ use super::supervisor::{Command, Reply, Supervisor};
 use super::{InstanceError, QrCode, Settings, token};
 use crate::engine::{Engine, Session};
 use crate::events::Bus;
+use crate::media::MediaStore;
 use crate::store::Store;
 use crate::store::instances::InstanceRow;
 
@@ -54,6 +55,7 @@ struct Inner {
     store: Store,
     engine: Arc<dyn Engine>,
     bus: Bus,
+    media: MediaStore,
     settings: Arc<Settings>,
     instances: RwLock<HashMap<String, Handle>>,
     /// Instance id by token hash, to tell an instance token from a wrong one.
@@ -69,12 +71,13 @@ struct Handle {
 
 impl InstanceManager {
     /// A manager with no instance running yet; [`resume`](Self::resume) starts them.
-    pub fn new(store: Store, engine: Arc<dyn Engine>, bus: Bus, settings: Settings) -> InstanceManager {
+    pub fn new(store: Store, engine: Arc<dyn Engine>, bus: Bus, media: MediaStore, settings: Settings) -> InstanceManager {
         InstanceManager {
             inner: Arc::new(Inner {
                 store,
                 engine,
                 bus,
+                media,
                 settings: Arc::new(settings),
                 instances: RwLock::new(HashMap::new()),
                 tokens: RwLock::new(HashMap::new()),
@@ -109,6 +112,12 @@ impl InstanceManager {
             },
         );
         let inner = self.inner.clone();
+        let inbound = super::inbound::start(
+            row.id.clone(),
+            inner.bus.clone(),
+            inner.media.clone(),
+            inner.settings.media_limits,
+        );
         tokio::spawn(async move {
             let mut row = row;
             loop {
@@ -119,6 +128,7 @@ impl InstanceManager {
                     inner.bus.clone(),
                     inner.settings.clone(),
                     shared.clone(),
+                    inbound.clone(),
                 );
                 // A panic ends this instance's supervisor only; it is rebuilt
                 // from the database and goes on with the same command queue.

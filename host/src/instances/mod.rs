@@ -9,6 +9,7 @@
 //! panics.
 
 mod backoff;
+mod inbound;
 mod manager;
 mod shared;
 mod status;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use inbound::MediaLimits;
 pub use manager::{CreatedInstance, InstanceInfo, InstanceManager, rfc3339, rfc3339_ms};
 pub use status::Status;
 
@@ -35,6 +37,8 @@ pub struct Settings {
     pub reconnect_max: Duration,
     /// How long `GET /qr` waits for the first QR code of a new pairing.
     pub qr_wait: Duration,
+    /// Size limits of incoming media files.
+    pub media_limits: MediaLimits,
 }
 
 /// A QR code to scan, with its expiry.

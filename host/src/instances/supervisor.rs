@@ -17,8 +17,8 @@ use super::backoff::Backoff;
 use super::shared::SharedState;
 use super::status::Status;
 use super::{InstanceError, QrCode, Settings};
-use crate::engine::{Engine, EngineEvent, Session, SessionRequest};
-use crate::events::{Bus, Event, EventKind};
+use crate::engine::{Engine, EngineEvent, InboundEvent, Session, SessionRequest};
+use crate::events::{Bus, EventKind, new_event};
 use crate::store::Store;
 use crate::store::instances::InstanceRow;
 
@@ -54,6 +54,8 @@ pub(crate) struct Supervisor {
     bus: Bus,
     settings: Arc<Settings>,
     shared: Arc<SharedState>,
+    /// Ordered queue to the instance's inbound worker (media, then publish).
+    inbound: mpsc::Sender<InboundEvent>,
     status: Status,
     device_id: Option<i32>,
     /// Linked to a phone (has a JID); a linked device reconnects by itself.
@@ -76,6 +78,7 @@ impl Supervisor {
         bus: Bus,
         settings: Arc<Settings>,
         shared: Arc<SharedState>,
+        inbound: mpsc::Sender<InboundEvent>,
     ) -> Supervisor {
         let linked = row.device_id.is_some() && row.jid.is_some();
         let status = Status::parse(&row.status).unwrap_or(if linked { Status::Disconnected } else { Status::QrRequired });
@@ -87,6 +90,7 @@ impl Supervisor {
             bus,
             settings,
             shared,
+            inbound,
             status,
             device_id: row.device_id,
             linked,
@@ -222,7 +226,13 @@ impl Supervisor {
                 self.close_session().await;
                 self.unlink(&reason).await;
             }
-            EngineEvent::Inbound(inbound) => self.publish(EventKind::Inbound(inbound)),
+            EngineEvent::Inbound(inbound) => {
+                // Waits when the worker is 1024 events behind: back-pressure
+                // on this instance's session rather than an unbounded queue.
+                if self.inbound.send(inbound).await.is_err() {
+                    tracing::error!(instance = %self.id, "inbound worker gone; event dropped");
+                }
+            }
         }
         Flow::Continue
     }
@@ -411,8 +421,8 @@ impl Supervisor {
         });
         if previous != Status::LoggedOut {
             self.publish(EventKind::StatusChanged {
-                status: Status::LoggedOut.as_str().to_owned(),
-                previous: previous.as_str().to_owned(),
+                status: Status::LoggedOut,
+                previous,
             });
         }
     }
@@ -442,10 +452,7 @@ impl Supervisor {
         self.shared.set_status(status);
         if previous != status {
             tracing::info!(instance = %self.id, %previous, %status, "status changed");
-            self.publish(EventKind::StatusChanged {
-                status: status.as_str().to_owned(),
-                previous: previous.as_str().to_owned(),
-            });
+            self.publish(EventKind::StatusChanged { status, previous });
         }
     }
 
@@ -456,7 +463,7 @@ impl Supervisor {
     }
 
     fn publish(&self, kind: EventKind) {
-        self.bus.publish(Event::new(&self.id, kind));
+        self.bus.publish(new_event(&self.id, kind));
     }
 
     /// Logs a failed write: the in-memory state stays authoritative and the

@@ -7,8 +7,10 @@
 //! engine keeps it, so restarts, logouts and wipes behave the same way above
 //! this module.
 
+mod incoming;
 mod network;
 mod session;
 
+pub use incoming::{KINDS, SimIncoming, new_message_id};
 pub use network::{SentRecord, SimContact, SimDrop, SimError, SimNetwork};
 pub use session::SimEngine;

@@ -6,8 +6,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use super::session::SimSession;
-use crate::engine::{EngineEvent, NumberCheck};
-use crate::events::InboundEvent;
+use crate::engine::{EngineEvent, InboundEvent, NumberCheck};
 
 /// Sent messages kept per instance for `/sim/.../sent`; older ones are dropped.
 const SENT_LOG_CAPACITY: usize = 10_000;
@@ -61,6 +60,8 @@ pub enum SimError {
     NotConnected(String),
     #[error("too many simulated contacts")]
     TooManyContacts,
+    #[error("{0}")]
+    Invalid(String),
     #[error("cannot save the simulated pairing: {0}")]
     Store(String),
 }

@@ -11,11 +11,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use whatsapp_rust::wacore::store::traits::DeviceStore;
 
+use super::incoming::new_message_id;
 use super::network::{SentRecord, SimError, SimNetwork};
 use crate::engine::{
-    Engine, EngineError, EngineEvent, NumberCheck, OutgoingMedia, SentMessage, Session, SessionRequest,
+    Engine, EngineError, EngineEvent, InboundEvent, NumberCheck, OutgoingMedia, SentMessage, Session, SessionRequest,
 };
-use crate::events::InboundEvent;
 use crate::store::DeviceBackend;
 
 /// The simulated engine: opens sessions on a [`SimNetwork`].
@@ -316,11 +316,6 @@ fn store_error(e: whatsapp_rust::wacore::store::error::StoreError) -> EngineErro
     EngineError::Protocol(format!("device store: {e}"))
 }
 
-/// A message id in WhatsApp Web's style (`3EB0` and 16 hex digits).
-fn new_message_id() -> String {
-    let n: u64 = rand::rng().random();
-    format!("3EB0{n:016X}")
-}
 
 /// A QR payload shaped like WhatsApp's (`ref,noise key,identity key,adv secret`).
 fn new_qr_code() -> String {

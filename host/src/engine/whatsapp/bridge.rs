@@ -74,7 +74,7 @@ impl Shared {
         let _ = self.client.set(Arc::downgrade(client));
     }
 
-    fn client(&self) -> Option<Arc<Client>> {
+    pub(super) fn client(&self) -> Option<Arc<Client>> {
         self.client.get().and_then(Weak::upgrade)
     }
 
@@ -294,8 +294,9 @@ impl EventHandler for Bridge {
                 self.shared.note_reason(format!("stream error {}", error.code));
             }
             Event::Messages(batch) => {
+                let client = self.shared.client.get().cloned().unwrap_or_default();
                 for message in batch.iter() {
-                    if let Some(inbound) = inbound::message(message) {
+                    if let Some(inbound) = inbound::message(message, client.clone()) {
                         self.queue.push_inbound(&self.shared, EngineEvent::Inbound(inbound));
                     }
                 }
@@ -307,6 +308,12 @@ impl EventHandler for Bridge {
             }
             Event::GroupUpdate(update) => {
                 if let Some(inbound) = inbound::group_update(update) {
+                    self.queue.push_inbound(&self.shared, EngineEvent::Inbound(inbound));
+                }
+            }
+            Event::DeleteMessageForMeUpdate(update) => {
+                let client = self.shared.client();
+                if let Some(inbound) = inbound::deleted_for_me(update, client.as_deref()) {
                     self.queue.push_inbound(&self.shared, EngineEvent::Inbound(inbound));
                 }
             }
@@ -332,6 +339,7 @@ impl EventHandler for Bridge {
             EventKind::Messages,
             EventKind::Receipt,
             EventKind::GroupUpdate,
+            EventKind::DeleteMessageForMeUpdate,
         ])
     }
 }
@@ -422,18 +430,15 @@ mod tests {
         let shared = Shared::new("test".to_owned());
         let (queue, mut rx) = queue();
         let event = || {
-            EngineEvent::Inbound(crate::events::InboundEvent {
-                message_id: "id".to_owned(),
-                chat: "1@s.whatsapp.net".to_owned(),
-                sender: "1@s.whatsapp.net".to_owned(),
-                push_name: None,
-                from_me: false,
-                is_group: false,
-                timestamp: 0,
-                kind: crate::events::InboundKind::Message {
-                    message_kind: "text".to_owned(),
-                    text: None,
-                },
+            EngineEvent::Inbound(crate::engine::InboundEvent {
+                kind: crate::events::EventKind::Receipt(crate::events::Receipt {
+                    chat: "1@s.whatsapp.net".to_owned(),
+                    sender: "1@s.whatsapp.net".to_owned(),
+                    ids: vec!["id".to_owned()],
+                    receipt_type: crate::events::ReceiptType::Read,
+                    timestamp: 0,
+                }),
+                media: None,
             })
         };
         for _ in 0..MAX_PENDING_INBOUND + 10 {

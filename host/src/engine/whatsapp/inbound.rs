@@ -1,222 +1,106 @@
-//! whatsapp-rust's inbound events as our minimal [`InboundEvent`] model.
+//! whatsapp-rust's inbound traffic as [`InboundEvent`]s, and fetching their media.
 //!
-//! Deliberately small: the text or caption of messages, the kind of message,
-//! receipt types and ids, and group participant changes. Everything else
-//! (protocol messages, other receipt kinds, group settings) is dropped here;
-//! the full conversion grows in `events` later.
-//!
-//! JIDs are reported the way users address them: a contact's phone-number JID
-//! where WhatsApp also gave one (LID-addressed chats carry it as the `alt`),
-//! without the sending device's suffix.
+//! The conversion itself is [`crate::events::from_whatsapp`] (the one place that maps
+//! whatsapp-rust events to the canonical model); this file owns what needs the live
+//! client: attaching a [`MediaFetch`] that downloads through it, and knowing our own JID
+//! for delete-for-me.
 
-use whatsapp_rust::Jid;
-use whatsapp_rust::types::events::{GroupUpdate, InboundMessage, Receipt};
-use whatsapp_rust::types::message::MessageSource;
-use whatsapp_rust::wacore::proto_helpers::MessageExt;
-use whatsapp_rust::wacore::stanza::groups::GroupNotificationAction;
-use whatsapp_rust::wacore::types::presence::ReceiptType as WaReceiptType;
-use whatsapp_rust::waproto::whatsapp as wa;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
-use crate::events::{GroupAction, InboundEvent, InboundKind, ReceiptType};
+use async_trait::async_trait;
+use whatsapp_rust::Client;
+use whatsapp_rust::types::events::{DeleteMessageForMeUpdate, GroupUpdate, InboundMessage, Receipt};
+
+use crate::engine::{EngineError, InboundEvent, MediaFetch};
+use crate::events::from_whatsapp::{self, WaMedia};
+
+/// How long one media download may take before it is given up.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// An incoming message, or `None` for the ones the model does not carry.
-pub(super) fn message(inbound: &InboundMessage) -> Option<InboundEvent> {
-    let info = &inbound.info;
-    let base = inbound.message.get_base_message();
-    let kind = message_kind(base)?;
-    let text = inbound
-        .message
-        .text_content()
-        .or_else(|| inbound.message.get_caption())
-        .map(str::to_owned);
-    let source = &info.source;
+pub(super) fn message(inbound: &InboundMessage, client: Weak<Client>) -> Option<InboundEvent> {
+    let converted = from_whatsapp::message(inbound)?;
     Some(InboundEvent {
-        message_id: info.id.to_string(),
-        chat: chat_jid(source),
-        sender: sender_jid(source),
-        push_name: Some(info.push_name.clone()).filter(|n| !n.is_empty()),
-        from_me: source.is_from_me,
-        is_group: source.is_group,
-        timestamp: info.timestamp.timestamp(),
-        kind: InboundKind::Message {
-            message_kind: kind.to_owned(),
-            text,
-        },
+        kind: converted.kind,
+        media: converted
+            .media
+            .map(|media| Arc::new(WhatsappMedia { client, media }) as Arc<dyn MediaFetch>),
     })
-}
-
-/// The kind name of a message's content; `None` for protocol traffic
-/// (key shares, history sync notices, edits and revokes for now).
-fn message_kind(message: &wa::Message) -> Option<&'static str> {
-    let kind = if message.conversation.as_deref().is_some_and(|t| !t.is_empty())
-        || message.extended_text_message.is_set()
-    {
-        "text"
-    } else if message.image_message.is_set() {
-        "image"
-    } else if message.video_message.is_set() {
-        "video"
-    } else if message.audio_message.is_set() {
-        "audio"
-    } else if message.document_message.is_set() {
-        "document"
-    } else if message.sticker_message.is_set() {
-        "sticker"
-    } else if message.contact_message.is_set() || message.contacts_array_message.is_set() {
-        "contact"
-    } else if message.location_message.is_set() || message.live_location_message.is_set() {
-        "location"
-    } else if message.reaction_message.is_set() {
-        "reaction"
-    } else {
-        return None;
-    };
-    Some(kind)
 }
 
 /// A delivery, read or played receipt for messages we sent.
 pub(super) fn receipt(receipt: &Receipt) -> Option<InboundEvent> {
-    let kind = match receipt.r#type {
-        WaReceiptType::Delivered => ReceiptType::Delivered,
-        WaReceiptType::Read => ReceiptType::Read,
-        WaReceiptType::Played => ReceiptType::Played,
-        // Our own devices' read marks, retries, server errors and the like
-        // are not receipts for messages we sent.
-        _ => return None,
-    };
-    let ids: Vec<String> = receipt.message_ids.iter().map(|id| id.to_string()).collect();
-    let source = &receipt.source;
     Some(InboundEvent {
-        message_id: ids.first()?.clone(),
-        chat: chat_jid(source),
-        sender: sender_jid(source),
-        push_name: None,
-        from_me: source.is_from_me,
-        is_group: source.is_group,
-        timestamp: receipt.timestamp.timestamp(),
-        kind: InboundKind::Receipt { receipt: kind, ids },
+        kind: from_whatsapp::receipt(receipt)?,
+        media: None,
     })
 }
 
 /// Participants joining, leaving, promoted or demoted in a group.
 pub(super) fn group_update(update: &GroupUpdate) -> Option<InboundEvent> {
-    let (action, participants) = match &update.action {
-        GroupNotificationAction::Add { participants, .. } => (GroupAction::Join, participants),
-        GroupNotificationAction::Remove { participants, .. } => (GroupAction::Leave, participants),
-        GroupNotificationAction::Promote { participants } => (GroupAction::Promote, participants),
-        GroupNotificationAction::Demote { participants } => (GroupAction::Demote, participants),
-        _ => return None,
-    };
-    let jids = participants
-        .iter()
-        .map(|p| p.phone_number.as_ref().unwrap_or(&p.jid).to_non_ad().to_string())
-        .collect();
-    let group = update.group_jid.to_string();
-    let actor = update.participant_pn.as_ref().or(update.participant.as_ref());
     Some(InboundEvent {
-        message_id: update.notification_id.clone().unwrap_or_default(),
-        sender: actor.map(|j| j.to_non_ad().to_string()).unwrap_or_else(|| group.clone()),
-        chat: group,
-        push_name: update.notify.clone().filter(|n| !n.is_empty()),
-        from_me: false,
-        is_group: true,
-        timestamp: update.timestamp.timestamp(),
-        kind: InboundKind::GroupParticipants { action, jids },
+        kind: from_whatsapp::group_update(update)?,
+        media: None,
     })
 }
 
-/// The sender as users address it: the phone-number JID when WhatsApp gave
-/// one alongside a LID, without the device suffix.
-fn sender_jid(source: &MessageSource) -> String {
-    prefer_phone(&source.sender, source.sender_alt.as_ref())
+/// A message deleted for this account only, on another of its devices.
+pub(super) fn deleted_for_me(update: &DeleteMessageForMeUpdate, client: Option<&Client>) -> Option<InboundEvent> {
+    let own = client
+        .and_then(|c| c.pn().or_else(|| c.lid()))
+        .map(|jid| jid.to_non_ad().to_string())
+        .unwrap_or_default();
+    Some(InboundEvent {
+        kind: from_whatsapp::deleted_for_me(update, &own)?,
+        media: None,
+    })
 }
 
-/// The chat; for a one-to-one chat with a LID-addressed contact, the
-/// contact's phone-number JID when known.
-fn chat_jid(source: &MessageSource) -> String {
-    if !source.is_group && !source.is_from_me && source.chat.is_lid() {
-        return prefer_phone(&source.chat, source.sender_alt.as_ref());
-    }
-    if !source.is_group && source.is_from_me && source.chat.is_lid() {
-        return prefer_phone(&source.chat, source.recipient_alt.as_ref());
-    }
-    source.chat.to_non_ad().to_string()
+/// One incoming media file, downloaded (and decrypted) through the session's client.
+struct WhatsappMedia {
+    /// Weak: a queued event must not keep a closed session's client alive.
+    client: Weak<Client>,
+    media: WaMedia,
 }
 
-fn prefer_phone(jid: &Jid, alt: Option<&Jid>) -> String {
-    match alt {
-        Some(alt) if jid.is_lid() && alt.is_pn() => alt.to_non_ad().to_string(),
-        _ => jid.to_non_ad().to_string(),
+#[async_trait]
+impl MediaFetch for WhatsappMedia {
+    async fn fetch(&self, max_bytes: u64) -> Result<bytes::Bytes, EngineError> {
+        // Refuse what the sender announced as too large before spending the bandwidth.
+        if self.media.declared_length().is_some_and(|len| len > max_bytes) {
+            return Err(EngineError::MediaTooLarge { limit: max_bytes });
+        }
+        let client = self.client.upgrade().ok_or(EngineError::NotConnected)?;
+        let data = tokio::time::timeout(DOWNLOAD_TIMEOUT, client.download(self.media.downloadable()))
+            .await
+            .map_err(|_| EngineError::Timeout)?
+            .map_err(|e| EngineError::Protocol(format!("downloading media: {e}")))?;
+        // The announced length is the sender's word; the file is checked too.
+        if data.len() as u64 > max_bytes {
+            return Err(EngineError::MediaTooLarge { limit: max_bytes });
+        }
+        Ok(bytes::Bytes::from(data))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use whatsapp_rust::types::message::MessageInfo;
-    use whatsapp_rust::wacore::chrono::DateTime;
-    use whatsapp_rust::wacore::proto_helpers::MessageBuilderExt;
+    use whatsapp_rust::waproto::whatsapp as wa;
 
     use super::*;
 
-    fn incoming(message: wa::Message, source: MessageSource) -> InboundMessage {
-        InboundMessage::builder()
-            .message(Arc::new(message))
-            .info(Arc::new(MessageInfo {
-                source,
-                id: "3EB0AA".to_owned(),
-                push_name: "Ann".to_owned(),
-                timestamp: DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
-                ..Default::default()
-            }))
-            .build()
-    }
-
-    #[test]
-    fn a_text_from_a_lid_contact_is_reported_by_phone_number() {
-        let source = MessageSource {
-            chat: Jid::lid("100000001"),
-            sender: Jid::lid_device("100000001", 3),
-            sender_alt: Some(Jid::pn("6281234567890")),
-            ..Default::default()
-        };
-        let event = message(&incoming(wa::Message::text("hi"), source)).expect("a text is reported");
-        assert_eq!(event.message_id, "3EB0AA");
-        assert_eq!(event.chat, "6281234567890@s.whatsapp.net");
-        assert_eq!(event.sender, "6281234567890@s.whatsapp.net");
-        assert_eq!(event.push_name.as_deref(), Some("Ann"));
-        assert_eq!(event.timestamp, 1_700_000_000);
-        assert!(matches!(event.kind, InboundKind::Message { ref message_kind, text: Some(ref t) }
-            if message_kind == "text" && t == "hi"));
-    }
-
-    #[test]
-    fn an_image_carries_its_caption_and_protocol_messages_are_skipped() {
-        let source = MessageSource {
-            chat: Jid::group("120363402106000000"),
-            sender: Jid::pn_device("6281234567890", 2),
-            is_group: true,
-            ..Default::default()
-        };
-        let image = wa::Message {
-            image_message: whatsapp_rust::waproto::buffa::MessageField::some(wa::message::ImageMessage {
-                caption: Some("look".to_owned()),
+    #[tokio::test]
+    async fn media_announced_over_the_limit_is_refused_without_a_client() {
+        let media = WhatsappMedia {
+            client: Weak::new(),
+            media: WaMedia::Image(wa::message::ImageMessage {
+                file_length: Some(2_000),
                 ..Default::default()
             }),
-            ..Default::default()
         };
-        let event = message(&incoming(image, source.clone())).expect("an image is reported");
-        assert_eq!(event.chat, "120363402106000000@g.us");
-        assert_eq!(event.sender, "6281234567890@s.whatsapp.net");
-        assert!(event.is_group);
-        assert!(matches!(event.kind, InboundKind::Message { ref message_kind, text: Some(ref t) }
-            if message_kind == "image" && t == "look"));
-
-        let protocol = wa::Message {
-            protocol_message: whatsapp_rust::waproto::buffa::MessageField::some(Default::default()),
-            ..Default::default()
-        };
-        assert!(message(&incoming(protocol, source)).is_none());
+        assert!(matches!(media.fetch(1_000).await, Err(EngineError::MediaTooLarge { limit: 1_000 })));
+        // Within the limit it gets as far as needing the (gone) client.
+        assert!(matches!(media.fetch(5_000).await, Err(EngineError::NotConnected)));
     }
 }

@@ -7,7 +7,7 @@
 //! - `mod.rs`: configuration, building the client, the driver task;
 //! - `bridge.rs`: whatsapp-rust events to [`EngineEvent`]s, in order, without
 //!   ever blocking the client;
-//! - `inbound.rs`: the minimal conversion of messages, receipts and group events;
+//! - `inbound.rs`: inbound traffic through `events::from_whatsapp`, and media downloads;
 //! - `session.rs`: the [`Session`] requests (send, check, presence, pair code,
 //!   logout, close).
 //!

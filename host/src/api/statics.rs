@@ -1,0 +1,26 @@
+//! `GET /statics/media/<file>`: incoming media files, no token (the
+//! unguessable file name is the permission, API.md); no listing.
+
+use warp::Filter;
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+
+use super::error::{ApiError, reject};
+use super::{AppState, with_state};
+use crate::media::mime_for;
+
+pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    warp::path!("statics" / "media" / String)
+        .and(warp::get())
+        .and(with_state(state))
+        .and_then(|file: String, state: AppState| async move {
+            let not_found = || reject(ApiError::new(StatusCode::NOT_FOUND, "media_not_found", "no such media file"));
+            let path = state.media.path_of(&file).ok_or_else(not_found)?;
+            let bytes = tokio::fs::read(&path).await.map_err(|_| not_found())?;
+            let reply = warp::reply::with_header(bytes, "content-type", mime_for(&file));
+            // Content never changes under a name: cache it for good.
+            Ok::<_, warp::Rejection>(
+                warp::reply::with_header(reply, "cache-control", "private, max-age=31536000, immutable").into_response(),
+            )
+        })
+}

@@ -1,0 +1,397 @@
+//! The `gowa` format (source document 003), field for field.
+//!
+//! Two shapes, as in the source:
+//! - Messages are flat: `sender_id` and `chat_id` (user parts of the JIDs), `from` (the
+//!   sender's full JID), `timestamp` (RFC 3339 of the message's own time), `pushname`, a
+//!   `message` object `{text, id, replied_id, quoted_message}`, then one key for the content
+//!   (`image`, `contact`, `reaction`, ...) or the `action` fields of revocations, edits and
+//!   deletions, and `view_once` / `forwarded` when true.
+//! - Receipts and group changes are wrapped: `{"event", "payload", "timestamp"}`, with full
+//!   JIDs in the payload, as the source's examples and tables show.
+//!
+//! `contact` and `location` are written the way the source writes them: as WhatsApp's own
+//! protocol message in camelCase, so they carry the chat's disappearing-messages setting as
+//! `contextInfo` when the message has one; the other media keys use the source's own
+//! snake_case shape, which has no `contextInfo`.
+//!
+//! Decisions where the source document is silent:
+//! - `message_deleted_for_me` (only its `action` and `deleted_message_id` appear in the
+//!   source's sample code): the message header without a `message` object, since a deletion
+//!   on this account is a settings sync, not a message, plus `deleted_from_me`.
+//! - Media that failed to download: `media_path` is absent and `download_error` says why.
+//! - Lifecycle, plugin and system events are not part of this format: [`payload`] is `None`.
+
+use serde::Serialize;
+
+use crate::jid::{source_string, user_part};
+use crate::model::{
+    Content, Ephemeral, Event, EventKind, GroupParticipants, Media, Message, Receipt, ReceiptType,
+};
+use crate::time::rfc3339_from_secs;
+
+/// One gowa payload, borrowing from the event it was made from.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Payload<'a> {
+    Message(MessagePayload<'a>),
+    Receipt(Wrapped<ReceiptPayload<'a>>),
+    GroupParticipants(Wrapped<GroupPayload<'a>>),
+}
+
+/// The wrapper of receipt and group events.
+#[derive(Debug, Clone, Serialize)]
+pub struct Wrapped<P> {
+    /// `message.ack` or `group.participants`.
+    pub event: &'static str,
+    pub payload: P,
+    pub timestamp: String,
+}
+
+/// A message, flat.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessagePayload<'a> {
+    pub sender_id: &'a str,
+    pub chat_id: &'a str,
+    pub from: &'a str,
+    pub timestamp: String,
+    pub pushname: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessageBody<'a>>,
+    #[serde(flatten)]
+    pub content: Option<ContentPart<'a>>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub view_once: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub forwarded: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// The `message` object every message payload carries.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageBody<'a> {
+    /// The text; for an edit, the new text; empty for everything else (captions live in
+    /// the media object).
+    pub text: &'a str,
+    pub id: &'a str,
+    /// The id of the message replied to, or empty.
+    pub replied_id: &'a str,
+    /// The text of the message replied to, or empty.
+    pub quoted_message: &'a str,
+}
+
+/// The content-specific keys of a message payload.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContentPart<'a> {
+    Reaction(ReactionBody<'a>),
+    Image(MediaBody<'a>),
+    Video(MediaBody<'a>),
+    Audio(MediaBody<'a>),
+    Document(MediaBody<'a>),
+    Sticker(MediaBody<'a>),
+    Contact(ContactBody<'a>),
+    Location(LocationBody<'a>),
+    /// Written as top-level keys rather than under a key of its own.
+    #[serde(untagged)]
+    Revoked(RevokedFields<'a>),
+    #[serde(untagged)]
+    Edited(EditedFields<'a>),
+    #[serde(untagged)]
+    DeletedForMe(DeletedForMeFields<'a>),
+}
+
+/// `reaction`: the emoji as `message`, the message reacted to as `id`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReactionBody<'a> {
+    pub message: &'a str,
+    pub id: &'a str,
+}
+
+/// `image`, `video`, `audio`, `document` and `sticker`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_path: Option<&'a str>,
+    pub mime_type: &'a str,
+    /// Empty when there is none (the source's sticker example).
+    pub caption: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download_error: Option<&'a str>,
+}
+
+/// `contact`, in WhatsApp's camelCase.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactBody<'a> {
+    pub display_name: &'a str,
+    pub vcard: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_info: Option<ContextInfo>,
+}
+
+/// `location`, in WhatsApp's camelCase.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocationBody<'a> {
+    pub degrees_latitude: f64,
+    pub degrees_longitude: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<&'a str>,
+    #[serde(rename = "JPEGThumbnail", skip_serializing_if = "Option::is_none")]
+    pub jpeg_thumbnail: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_info: Option<ContextInfo>,
+}
+
+/// WhatsApp's `contextInfo`, reduced to the disappearing-messages setting we model.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContextInfo {
+    pub expiration: u32,
+    pub ephemeral_setting_timestamp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disappearing_mode: Option<DisappearingModeBody>,
+}
+
+/// WhatsApp's `disappearingMode`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DisappearingModeBody {
+    pub initiator: u32,
+    pub trigger: u32,
+    pub initiated_by_me: bool,
+}
+
+/// The top-level keys of `message_revoked`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RevokedFields<'a> {
+    pub action: &'static str,
+    pub revoked_chat: &'a str,
+    pub revoked_from_me: bool,
+    pub revoked_message_id: &'a str,
+}
+
+/// The top-level keys of `message_edited`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EditedFields<'a> {
+    pub action: &'static str,
+    pub original_message_id: &'a str,
+    pub edited_text: &'a str,
+}
+
+/// The top-level keys of `message_deleted_for_me`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeletedForMeFields<'a> {
+    pub action: &'static str,
+    pub deleted_message_id: &'a str,
+    pub deleted_from_me: bool,
+}
+
+/// `message.ack`'s payload.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiptPayload<'a> {
+    /// The chat's full JID.
+    pub chat_id: &'a str,
+    /// `sender in chat` for groups, the chat alone otherwise.
+    pub from: String,
+    pub ids: &'a [String],
+    pub receipt_type: &'static str,
+    pub receipt_type_description: &'static str,
+    /// The sender's full JID.
+    pub sender_id: &'a str,
+}
+
+/// `group.participants`'s payload.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupPayload<'a> {
+    /// The group's full JID.
+    pub chat_id: &'a str,
+    /// `join`, `leave`, `promote` or `demote`.
+    #[serde(rename = "type")]
+    pub action: &'static str,
+    pub jids: &'a [String],
+}
+
+/// The source's human-readable text for each receipt type (the first two are the source
+/// document's words; `played` has no example there).
+pub fn receipt_type_description(receipt_type: ReceiptType) -> &'static str {
+    match receipt_type {
+        ReceiptType::Delivered => {
+            "means the message was delivered to the device (but the user might not have noticed)."
+        }
+        ReceiptType::Read => "the user opened the chat and saw the message.",
+        ReceiptType::Played => {
+            "the user played the voice message or video, or opened the view-once media."
+        }
+    }
+}
+
+/// The gowa payload of `event`, or `None` when the format does not carry it.
+pub fn payload(event: &Event) -> Option<Payload<'_>> {
+    match &event.kind {
+        EventKind::Message(message) => Some(Payload::Message(message_payload(message))),
+        EventKind::Receipt(receipt) => Some(Payload::Receipt(receipt_payload(receipt))),
+        EventKind::GroupParticipants(change) => {
+            Some(Payload::GroupParticipants(group_payload(change)))
+        }
+        EventKind::Qr { .. }
+        | EventKind::StatusChanged { .. }
+        | EventKind::Paired { .. }
+        | EventKind::LoggedOut { .. }
+        | EventKind::PluginError { .. }
+        | EventKind::System { .. } => None,
+    }
+}
+
+/// The gowa payload of `event` as a JSON value.
+pub fn format(event: &Event) -> Option<serde_json::Value> {
+    payload(event).map(|payload| serde_json::to_value(payload).expect("payloads are plain JSON"))
+}
+
+/// The gowa payload of `event` as the bytes of a request body.
+pub fn to_vec(event: &Event) -> Option<Vec<u8>> {
+    payload(event).map(|payload| serde_json::to_vec(&payload).expect("payloads are plain JSON"))
+}
+
+fn message_payload(message: &Message) -> MessagePayload<'_> {
+    let body = MessageBody {
+        text: match &message.content {
+            Content::Text { text } | Content::Edited { text, .. } => text,
+            _ => "",
+        },
+        id: &message.id,
+        replied_id: message
+            .quoted
+            .as_ref()
+            .map_or("", |quoted| quoted.id.as_str()),
+        quoted_message: message
+            .quoted
+            .as_ref()
+            .map_or("", |quoted| quoted.text.as_str()),
+    };
+    let context_info = message.ephemeral.as_ref().map(context_info);
+    let content = match &message.content {
+        Content::Text { .. } => None,
+        Content::Image(media) => Some(ContentPart::Image(media_body(media))),
+        Content::Video(media) => Some(ContentPart::Video(media_body(media))),
+        Content::Audio(media) => Some(ContentPart::Audio(media_body(media))),
+        Content::Document(media) => Some(ContentPart::Document(media_body(media))),
+        Content::Sticker(media) => Some(ContentPart::Sticker(media_body(media))),
+        Content::Contact {
+            display_name,
+            vcard,
+        } => Some(ContentPart::Contact(ContactBody {
+            display_name,
+            vcard,
+            context_info,
+        })),
+        Content::Location {
+            latitude,
+            longitude,
+            name,
+            address,
+            thumbnail_base64,
+        } => Some(ContentPart::Location(LocationBody {
+            degrees_latitude: *latitude,
+            degrees_longitude: *longitude,
+            name: name.as_deref(),
+            address: address.as_deref(),
+            jpeg_thumbnail: thumbnail_base64.as_deref(),
+            context_info,
+        })),
+        Content::Reaction { emoji, target_id } => Some(ContentPart::Reaction(ReactionBody {
+            message: emoji,
+            id: target_id,
+        })),
+        Content::Revoked {
+            target_id,
+            target_chat,
+            target_from_me,
+        } => Some(ContentPart::Revoked(RevokedFields {
+            action: "message_revoked",
+            revoked_chat: target_chat,
+            revoked_from_me: *target_from_me,
+            revoked_message_id: target_id,
+        })),
+        Content::Edited { target_id, text } => Some(ContentPart::Edited(EditedFields {
+            action: "message_edited",
+            original_message_id: target_id,
+            edited_text: text,
+        })),
+        Content::DeletedForMe {
+            target_id,
+            target_from_me,
+        } => Some(ContentPart::DeletedForMe(DeletedForMeFields {
+            action: "message_deleted_for_me",
+            deleted_message_id: target_id,
+            deleted_from_me: *target_from_me,
+        })),
+    };
+    let has_message_object = !matches!(message.content, Content::DeletedForMe { .. });
+    MessagePayload {
+        sender_id: user_part(&message.sender),
+        chat_id: user_part(&message.chat),
+        from: &message.sender,
+        timestamp: rfc3339_from_secs(message.timestamp),
+        pushname: message.push_name.as_deref().unwrap_or(""),
+        message: has_message_object.then_some(body),
+        content,
+        view_once: message.view_once,
+        forwarded: message.forwarded,
+    }
+}
+
+fn media_body(media: &Media) -> MediaBody<'_> {
+    MediaBody {
+        media_path: media.media_path.as_deref(),
+        mime_type: &media.mime_type,
+        caption: media.caption.as_deref().unwrap_or(""),
+        download_error: media.download_error.as_deref(),
+    }
+}
+
+fn context_info(ephemeral: &Ephemeral) -> ContextInfo {
+    ContextInfo {
+        expiration: ephemeral.expiration,
+        ephemeral_setting_timestamp: ephemeral.setting_timestamp,
+        disappearing_mode: ephemeral
+            .disappearing_mode
+            .map(|mode| DisappearingModeBody {
+                initiator: mode.initiator,
+                trigger: mode.trigger,
+                initiated_by_me: mode.initiated_by_me,
+            }),
+    }
+}
+
+fn receipt_payload(receipt: &Receipt) -> Wrapped<ReceiptPayload<'_>> {
+    Wrapped {
+        event: "message.ack",
+        payload: ReceiptPayload {
+            chat_id: &receipt.chat,
+            from: source_string(&receipt.sender, &receipt.chat),
+            ids: &receipt.ids,
+            receipt_type: receipt.receipt_type.as_str(),
+            receipt_type_description: receipt_type_description(receipt.receipt_type),
+            sender_id: &receipt.sender,
+        },
+        timestamp: rfc3339_from_secs(receipt.timestamp),
+    }
+}
+
+fn group_payload(change: &GroupParticipants) -> Wrapped<GroupPayload<'_>> {
+    Wrapped {
+        event: "group.participants",
+        payload: GroupPayload {
+            chat_id: &change.group,
+            action: change.action.as_str(),
+            jids: &change.jids,
+        },
+        timestamp: rfc3339_from_secs(change.timestamp),
+    }
+}

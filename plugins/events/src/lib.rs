@@ -1,0 +1,20 @@
+//! wasap-events: the canonical event model, and the payload formats derived from it.
+//!
+//! - [`model`]: [`Event`] and everything it can carry, defined once.
+//! - [`sudevwa`]: the `{"event", "timestamp", "data"}` envelope of WebSocket frames and
+//!   per-instance webhooks (source document 000).
+//! - [`gowa`]: the global webhook payloads (source document 003).
+//!
+//! Formats are pure functions of an event: no clock, no I/O, no randomness, so the host and
+//! the built-in wasm plugins produce byte-identical payloads from the same event.
+
+pub mod gowa;
+pub mod jid;
+pub mod model;
+pub mod sudevwa;
+pub mod time;
+
+pub use model::{
+    Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants,
+    InstanceStatus, Media, Message, Quoted, Receipt, ReceiptType,
+};

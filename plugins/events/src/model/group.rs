@@ -1,0 +1,41 @@
+//! Group participant changes.
+
+use serde::{Deserialize, Serialize};
+
+/// Participants of a group joined, left, were promoted or were demoted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupParticipants {
+    /// The group's JID (`...@g.us`).
+    pub group: String,
+    pub action: GroupAction,
+    /// The participants affected, as JIDs.
+    pub jids: Vec<String>,
+    /// When the change happened, unix seconds.
+    pub timestamp: i64,
+}
+
+/// What happened to the participants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupAction {
+    /// They joined or were added.
+    Join,
+    /// They left or were removed.
+    Leave,
+    /// They were made admins.
+    Promote,
+    /// They stopped being admins.
+    Demote,
+}
+
+impl GroupAction {
+    /// The action as it appears in JSON (`join`, `leave`, `promote`, `demote`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupAction::Join => "join",
+            GroupAction::Leave => "leave",
+            GroupAction::Promote => "promote",
+            GroupAction::Demote => "demote",
+        }
+    }
+}

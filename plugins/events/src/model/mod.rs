@@ -1,0 +1,191 @@
+//! The canonical event model: everything that can happen to an instance, defined once.
+//!
+//! Every output (REST, WebSocket frames, webhook payloads, plugin input) is derived from an
+//! [`Event`]; the formats in [`crate::sudevwa`] and [`crate::gowa`] are pure functions of it.
+//! Each [`EventKind`] variant is documented with when it is emitted, whatsmeow-style, so this
+//! file is the one place to read to learn what the server can tell its users.
+//!
+//! The serde form is stable and self-describing, because events are stored in the delivery
+//! outbox and cross the plugin boundary:
+//! `{"id", "instance_id", "at_us", "kind": {"type": "<kind name>", "data": {...}}}`.
+
+mod group;
+mod message;
+mod receipt;
+
+use serde::{Deserialize, Serialize};
+
+pub use group::{GroupAction, GroupParticipants};
+pub use message::{Content, DisappearingMode, Ephemeral, Media, Message, Quoted};
+pub use receipt::{Receipt, ReceiptType};
+
+/// One thing that happened to one instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Stable and unique: a retried webhook or a replayed frame carries the same id, so
+    /// receivers deduplicate on it (`X-Wasap-Event-Id`).
+    pub id: String,
+    /// The instance the event concerns; empty only for server-wide [`EventKind::System`] events.
+    pub instance_id: String,
+    /// When the event happened, in unix microseconds. Microseconds rather than milliseconds
+    /// because the sudevwa envelope stamps events with microsecond precision
+    /// (`2025-12-08T13:57:04.147255Z`) and every format must be derivable from this value.
+    pub at_us: i64,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// The event's kind name (see [`EventKind::name`]).
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// When the event happened, in unix milliseconds (truncated).
+    pub fn at_ms(&self) -> i64 {
+        self.at_us.div_euclid(1000)
+    }
+}
+
+/// What happened. The serde tag of each variant is its [`name`](EventKind::name).
+// Most events are messages, so boxing `Message` would add an allocation to the common case
+// while saving memory only on the rare small events.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum EventKind {
+    /// Emitted when a new pairing QR code is ready to be scanned, and again at each rotation.
+    #[serde(rename = "qr")]
+    Qr {
+        /// The raw QR payload (what the QR image encodes).
+        qr: String,
+        /// When this code stops being accepted, unix milliseconds.
+        expires_at_ms: i64,
+    },
+    /// Emitted when an instance's connection status changes.
+    #[serde(rename = "instance_status")]
+    StatusChanged {
+        status: InstanceStatus,
+        previous: InstanceStatus,
+    },
+    /// Emitted when a phone links the instance, by QR code or by pair code.
+    #[serde(rename = "instance_paired")]
+    Paired {
+        /// The instance's own JID, e.g. `6281234567890@s.whatsapp.net`.
+        jid: String,
+        /// The linked phone number, international form without `+`.
+        phone_number: String,
+        /// The account's display name, when WhatsApp told us.
+        push_name: Option<String>,
+    },
+    /// Emitted when the instance is unlinked: logout through the API, or removed on the phone.
+    #[serde(rename = "instance_logged_out")]
+    LoggedOut {
+        /// Why, in words a user can act on (e.g. `logged out from the phone`).
+        reason: String,
+    },
+    /// Emitted for every message that reaches the instance: new content, reactions, edits,
+    /// revocations and deletions (see [`Content`]).
+    #[serde(rename = "message")]
+    Message(Message),
+    /// Emitted when messages are acknowledged: delivered, read or played.
+    #[serde(rename = "receipt")]
+    Receipt(Receipt),
+    /// Emitted when group participants join, leave, are promoted or demoted.
+    #[serde(rename = "group_participants")]
+    GroupParticipants(GroupParticipants),
+    /// Emitted when a plugin fails on an event or is quarantined for failing repeatedly.
+    #[serde(rename = "plugin_error")]
+    PluginError {
+        /// The plugin's name (its manifest name).
+        plugin: String,
+        /// What went wrong, without internals a user cannot act on.
+        error: String,
+    },
+    /// Emitted for server-wide notices (start-up, shutdown, configuration warnings).
+    #[serde(rename = "system")]
+    System { message: String },
+}
+
+impl EventKind {
+    /// Every kind name, in declaration order: what filters and subscriptions may name.
+    pub const NAMES: [&'static str; 9] = [
+        "qr",
+        "instance_status",
+        "instance_paired",
+        "instance_logged_out",
+        "message",
+        "receipt",
+        "group_participants",
+        "plugin_error",
+        "system",
+    ];
+
+    /// The stable snake_case name used by filters, subscriptions and the serde tag.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Qr { .. } => "qr",
+            EventKind::StatusChanged { .. } => "instance_status",
+            EventKind::Paired { .. } => "instance_paired",
+            EventKind::LoggedOut { .. } => "instance_logged_out",
+            EventKind::Message(_) => "message",
+            EventKind::Receipt(_) => "receipt",
+            EventKind::GroupParticipants(_) => "group_participants",
+            EventKind::PluginError { .. } => "plugin_error",
+            EventKind::System { .. } => "system",
+        }
+    }
+}
+
+/// The connection status of an instance, as the API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceStatus {
+    /// Not linked to a phone; a QR code (or pair code) is needed.
+    QrRequired,
+    /// A QR code or pair code is being shown and the phone has not confirmed yet.
+    Pairing,
+    /// Linked, and (re)connecting to WhatsApp.
+    Connecting,
+    /// Linked and connected.
+    Online,
+    /// Linked but the connection is down; the instance reconnects by itself.
+    Disconnected,
+    /// Unlinked; the device keys are gone and the instance must pair again.
+    LoggedOut,
+}
+
+impl InstanceStatus {
+    /// Every status, in the order of an instance's life.
+    pub const ALL: [InstanceStatus; 6] = [
+        InstanceStatus::QrRequired,
+        InstanceStatus::Pairing,
+        InstanceStatus::Connecting,
+        InstanceStatus::Online,
+        InstanceStatus::Disconnected,
+        InstanceStatus::LoggedOut,
+    ];
+
+    /// Parses a status name; `None` for a name this version does not know.
+    pub fn parse(name: &str) -> Option<InstanceStatus> {
+        InstanceStatus::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+
+    /// The status as it appears in JSON (`qr_required`, `online`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceStatus::QrRequired => "qr_required",
+            InstanceStatus::Pairing => "pairing",
+            InstanceStatus::Connecting => "connecting",
+            InstanceStatus::Online => "online",
+            InstanceStatus::Disconnected => "disconnected",
+            InstanceStatus::LoggedOut => "logged_out",
+        }
+    }
+}
+
+impl core::fmt::Display for InstanceStatus {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,211 @@
+//! The `sudevwa` format (source document 000): every event wrapped as
+//! `{"event": "<name>", "timestamp": "<RFC 3339>", "data": {...}}`.
+//!
+//! It is the shape of WebSocket frames and of the per-instance primary webhook. The envelope
+//! `timestamp` is when the event happened ([`Event::at_us`]), with Go's trimmed fraction.
+//!
+//! | event | from | `data` |
+//! |---|---|---|
+//! | `incoming_message` | a message with new content | `instance_id, from` (chat JID)`, from_me, message` (text or caption, `""` when none)`, timestamp` (unix s)`, is_group, message_id, push_name` (`""` when unknown) |
+//! | `qr` | [`EventKind::Qr`] | `instance_id, qr, expires_at` (RFC 3339) |
+//! | `instance.status` | [`EventKind::StatusChanged`] | `instance_id, status, previous` |
+//! | `instance.paired` | [`EventKind::Paired`] | `instance_id, jid, phone_number, push_name` (or null) |
+//! | `instance.logged_out` | [`EventKind::LoggedOut`] | `instance_id, reason` |
+//! | `message.receipt` | [`EventKind::Receipt`] | `instance_id, chat, sender, ids, receipt_type, timestamp` (unix s) |
+//! | `group.participants` | [`EventKind::GroupParticipants`] | `instance_id, group, action, jids, timestamp` (unix s) |
+//! | `plugin.error` | [`EventKind::PluginError`] | `instance_id, plugin, error` |
+//! | `system` | [`EventKind::System`] | `instance_id` (absent for server-wide notices)`, message` |
+//!
+//! `incoming_message`'s `data` is fixed by the source document and has no room for what a
+//! reaction, edit, revocation or deletion acts on, so those messages are not carried here
+//! (use the `gowa` format for them): [`envelope`] returns `None`.
+
+use serde::Serialize;
+
+use crate::model::{Content, Event, EventKind, Message};
+use crate::time::{rfc3339_from_micros, rfc3339_from_millis};
+
+/// One sudevwa payload, borrowing from the event it was made from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Envelope<'a> {
+    pub event: &'static str,
+    pub timestamp: String,
+    pub data: Data<'a>,
+}
+
+/// The `data` of each sudevwa event.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Data<'a> {
+    IncomingMessage(IncomingMessage<'a>),
+    Qr {
+        instance_id: &'a str,
+        qr: &'a str,
+        expires_at: String,
+    },
+    Status {
+        instance_id: &'a str,
+        status: &'static str,
+        previous: &'static str,
+    },
+    Paired {
+        instance_id: &'a str,
+        jid: &'a str,
+        phone_number: &'a str,
+        push_name: Option<&'a str>,
+    },
+    LoggedOut {
+        instance_id: &'a str,
+        reason: &'a str,
+    },
+    Receipt {
+        instance_id: &'a str,
+        chat: &'a str,
+        sender: &'a str,
+        ids: &'a [String],
+        receipt_type: &'static str,
+        timestamp: i64,
+    },
+    GroupParticipants {
+        instance_id: &'a str,
+        group: &'a str,
+        action: &'static str,
+        jids: &'a [String],
+        timestamp: i64,
+    },
+    PluginError {
+        instance_id: &'a str,
+        plugin: &'a str,
+        error: &'a str,
+    },
+    System {
+        #[serde(skip_serializing_if = "str::is_empty")]
+        instance_id: &'a str,
+        message: &'a str,
+    },
+}
+
+/// `incoming_message` data, exactly the source document's fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncomingMessage<'a> {
+    pub instance_id: &'a str,
+    /// The chat's JID (the group's, for group messages), which is where a reply goes.
+    pub from: &'a str,
+    pub from_me: bool,
+    /// The text or the media caption.
+    pub message: &'a str,
+    /// Unix seconds, as WhatsApp stamped the message.
+    pub timestamp: i64,
+    pub is_group: bool,
+    pub message_id: &'a str,
+    pub push_name: &'a str,
+}
+
+/// The sudevwa event name for `event`, or `None` when the format does not carry it.
+pub fn event_name(event: &Event) -> Option<&'static str> {
+    Some(match &event.kind {
+        EventKind::Qr { .. } => "qr",
+        EventKind::StatusChanged { .. } => "instance.status",
+        EventKind::Paired { .. } => "instance.paired",
+        EventKind::LoggedOut { .. } => "instance.logged_out",
+        EventKind::Message(message) if carries_new_content(message) => "incoming_message",
+        EventKind::Message(_) => return None,
+        EventKind::Receipt(_) => "message.receipt",
+        EventKind::GroupParticipants(_) => "group.participants",
+        EventKind::PluginError { .. } => "plugin.error",
+        EventKind::System { .. } => "system",
+    })
+}
+
+/// Messages that say something new, as opposed to acting on an earlier message.
+fn carries_new_content(message: &Message) -> bool {
+    !matches!(
+        message.content,
+        Content::Reaction { .. }
+            | Content::Revoked { .. }
+            | Content::Edited { .. }
+            | Content::DeletedForMe { .. }
+    )
+}
+
+/// The sudevwa payload of `event`, or `None` when the format does not carry it.
+pub fn envelope(event: &Event) -> Option<Envelope<'_>> {
+    let name = event_name(event)?;
+    let instance_id = event.instance_id.as_str();
+    let data = match &event.kind {
+        EventKind::Qr { qr, expires_at_ms } => Data::Qr {
+            instance_id,
+            qr,
+            expires_at: rfc3339_from_millis(*expires_at_ms),
+        },
+        EventKind::StatusChanged { status, previous } => Data::Status {
+            instance_id,
+            status: status.as_str(),
+            previous: previous.as_str(),
+        },
+        EventKind::Paired {
+            jid,
+            phone_number,
+            push_name,
+        } => Data::Paired {
+            instance_id,
+            jid,
+            phone_number,
+            push_name: push_name.as_deref(),
+        },
+        EventKind::LoggedOut { reason } => Data::LoggedOut {
+            instance_id,
+            reason,
+        },
+        EventKind::Message(message) => Data::IncomingMessage(IncomingMessage {
+            instance_id,
+            from: &message.chat,
+            from_me: message.from_me,
+            message: message.text_or_caption().unwrap_or(""),
+            timestamp: message.timestamp,
+            is_group: message.is_group,
+            message_id: &message.id,
+            // Go's zero value: the source server sends "" rather than null.
+            push_name: message.push_name.as_deref().unwrap_or(""),
+        }),
+        EventKind::Receipt(receipt) => Data::Receipt {
+            instance_id,
+            chat: &receipt.chat,
+            sender: &receipt.sender,
+            ids: &receipt.ids,
+            receipt_type: receipt.receipt_type.as_str(),
+            timestamp: receipt.timestamp,
+        },
+        EventKind::GroupParticipants(change) => Data::GroupParticipants {
+            instance_id,
+            group: &change.group,
+            action: change.action.as_str(),
+            jids: &change.jids,
+            timestamp: change.timestamp,
+        },
+        EventKind::PluginError { plugin, error } => Data::PluginError {
+            instance_id,
+            plugin,
+            error,
+        },
+        EventKind::System { message } => Data::System {
+            instance_id,
+            message,
+        },
+    };
+    Some(Envelope {
+        event: name,
+        timestamp: rfc3339_from_micros(event.at_us),
+        data,
+    })
+}
+
+/// The sudevwa payload of `event` as a JSON value.
+pub fn format(event: &Event) -> Option<serde_json::Value> {
+    envelope(event).map(|payload| serde_json::to_value(payload).expect("payloads are plain JSON"))
+}
+
+/// The sudevwa payload of `event` as the bytes of a request or frame body.
+pub fn to_vec(event: &Event) -> Option<Vec<u8>> {
+    envelope(event).map(|payload| serde_json::to_vec(&payload).expect("payloads are plain JSON"))
+}

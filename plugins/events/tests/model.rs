@@ -1,0 +1,297 @@
+//! The canonical model: kind names, its stable JSON form, and serde round-trips.
+
+use serde_json::json;
+use wasap_events::{
+    Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants,
+    InstanceStatus, Media, Message, Quoted, Receipt, ReceiptType,
+};
+
+fn message(content: Content) -> Message {
+    Message {
+        id: "3EB0".into(),
+        chat: "628987654321@s.whatsapp.net".into(),
+        sender: "628123456789@s.whatsapp.net".into(),
+        push_name: Some("John Doe".into()),
+        from_me: false,
+        is_group: false,
+        timestamp: 1_697_365_800,
+        content,
+        quoted: Some(Quoted {
+            id: "3EAF".into(),
+            text: "earlier".into(),
+        }),
+        forwarded: true,
+        view_once: false,
+        ephemeral: Some(Ephemeral {
+            expiration: 86_400,
+            setting_timestamp: 1_697_000_000,
+            disappearing_mode: Some(DisappearingMode {
+                initiator: 2,
+                trigger: 1,
+                initiated_by_me: false,
+            }),
+        }),
+    }
+}
+
+fn media() -> Media {
+    Media {
+        mime_type: "image/jpeg".into(),
+        caption: Some("a cat".into()),
+        file_name: Some("cat.jpg".into()),
+        media_path: Some("statics/media/abc.jpg".into()),
+        size: Some(1234),
+        sha256_hex: Some("00ff".into()),
+        download_error: None,
+    }
+}
+
+fn all_contents() -> Vec<Content> {
+    vec![
+        Content::Text { text: "hi".into() },
+        Content::Image(media()),
+        Content::Video(media()),
+        Content::Audio(Media {
+            caption: None,
+            ..media()
+        }),
+        Content::Document(media()),
+        Content::Sticker(Media {
+            download_error: Some("gone".into()),
+            ..Media::default()
+        }),
+        Content::Contact {
+            display_name: "3Care".into(),
+            vcard: "BEGIN:VCARD".into(),
+        },
+        Content::Location {
+            latitude: -6.2088,
+            longitude: 106.8456,
+            name: Some("Jakarta".into()),
+            address: None,
+            thumbnail_base64: Some("AAAA".into()),
+        },
+        Content::Reaction {
+            emoji: "👍".into(),
+            target_id: "X".into(),
+        },
+        Content::Revoked {
+            target_id: "X".into(),
+            target_chat: "c".into(),
+            target_from_me: true,
+        },
+        Content::Edited {
+            target_id: "X".into(),
+            text: "new".into(),
+        },
+        Content::DeletedForMe {
+            target_id: "X".into(),
+            target_from_me: false,
+        },
+    ]
+}
+
+/// One event of each kind, with every content kind among the messages.
+fn all_kinds() -> Vec<EventKind> {
+    let mut kinds = vec![
+        EventKind::Qr {
+            qr: "2@abc".into(),
+            expires_at_ms: 1,
+        },
+        EventKind::StatusChanged {
+            status: InstanceStatus::Disconnected,
+            previous: InstanceStatus::Online,
+        },
+        EventKind::Paired {
+            jid: "j".into(),
+            phone_number: "p".into(),
+            push_name: None,
+        },
+        EventKind::LoggedOut { reason: "r".into() },
+    ];
+    kinds.extend(
+        all_contents()
+            .into_iter()
+            .map(|c| EventKind::Message(message(c))),
+    );
+    kinds.extend([
+        EventKind::Receipt(Receipt {
+            chat: "c".into(),
+            sender: "s".into(),
+            ids: vec!["A".into()],
+            receipt_type: ReceiptType::Played,
+            timestamp: 5,
+        }),
+        EventKind::GroupParticipants(GroupParticipants {
+            group: "g@g.us".into(),
+            action: GroupAction::Demote,
+            jids: vec!["a".into(), "b".into()],
+            timestamp: 6,
+        }),
+        EventKind::PluginError {
+            plugin: "p".into(),
+            error: "e".into(),
+        },
+        EventKind::System {
+            message: "m".into(),
+        },
+    ]);
+    kinds
+}
+
+#[test]
+fn every_kind_round_trips_through_json() {
+    for kind in all_kinds() {
+        let event = Event {
+            id: "e".into(),
+            instance_id: "i".into(),
+            at_us: -5,
+            kind,
+        };
+        let text = serde_json::to_string(&event).unwrap();
+        let back: Event = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, event, "{text}");
+    }
+}
+
+#[test]
+fn the_serde_tag_is_the_kind_name() {
+    let mut seen = Vec::new();
+    for kind in all_kinds() {
+        let value = serde_json::to_value(&kind).unwrap();
+        assert_eq!(value["type"], kind.name());
+        if !seen.contains(&kind.name()) {
+            seen.push(kind.name());
+        }
+    }
+    assert_eq!(seen, EventKind::NAMES);
+}
+
+#[test]
+fn the_content_tag_is_the_content_name() {
+    let names: Vec<_> = all_contents().iter().map(Content::name).collect();
+    assert_eq!(
+        names,
+        [
+            "text",
+            "image",
+            "video",
+            "audio",
+            "document",
+            "sticker",
+            "contact",
+            "location",
+            "reaction",
+            "revoked",
+            "edited",
+            "deleted_for_me"
+        ]
+    );
+    for content in all_contents() {
+        assert_eq!(
+            serde_json::to_value(&content).unwrap()["type"],
+            content.name()
+        );
+    }
+}
+
+#[test]
+fn the_json_form_is_stable() {
+    let event = Event {
+        id: "e1".into(),
+        instance_id: "i1".into(),
+        at_us: 1_000_001,
+        kind: EventKind::StatusChanged {
+            status: InstanceStatus::QrRequired,
+            previous: InstanceStatus::LoggedOut,
+        },
+    };
+    assert_eq!(
+        serde_json::to_value(&event).unwrap(),
+        json!({"id": "e1", "instance_id": "i1", "at_us": 1_000_001, "kind": {
+            "type": "instance_status",
+            "data": {"status": "qr_required", "previous": "logged_out"}}})
+    );
+    assert_eq!(event.at_ms(), 1000);
+    assert_eq!(event.name(), "instance_status");
+    let text = serde_json::to_value(message(Content::Text { text: "hi".into() })).unwrap();
+    assert_eq!(text["content"], json!({"type": "text", "text": "hi"}));
+}
+
+#[test]
+fn text_or_caption_and_target_id() {
+    let cases: Vec<(Content, Option<&str>, Option<&str>)> = vec![
+        (Content::Text { text: "hi".into() }, Some("hi"), None),
+        (Content::Image(media()), Some("a cat"), None),
+        (
+            Content::Audio(Media {
+                caption: None,
+                ..media()
+            }),
+            None,
+            None,
+        ),
+        (
+            Content::Edited {
+                target_id: "X".into(),
+                text: "new".into(),
+            },
+            Some("new"),
+            Some("X"),
+        ),
+        (
+            Content::Reaction {
+                emoji: "👍".into(),
+                target_id: "Y".into(),
+            },
+            None,
+            Some("Y"),
+        ),
+        (
+            Content::Contact {
+                display_name: "d".into(),
+                vcard: "v".into(),
+            },
+            None,
+            None,
+        ),
+    ];
+    for (content, text, target) in cases {
+        let msg = message(content);
+        assert_eq!(msg.text_or_caption(), text, "{:?}", msg.content);
+        assert_eq!(msg.target_id(), target, "{:?}", msg.content);
+    }
+}
+
+#[test]
+fn enums_write_their_documented_strings() {
+    let statuses = [
+        InstanceStatus::QrRequired,
+        InstanceStatus::Pairing,
+        InstanceStatus::Connecting,
+        InstanceStatus::Online,
+        InstanceStatus::Disconnected,
+        InstanceStatus::LoggedOut,
+    ];
+    for status in statuses {
+        assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+    }
+    for receipt_type in [
+        ReceiptType::Delivered,
+        ReceiptType::Read,
+        ReceiptType::Played,
+    ] {
+        assert_eq!(
+            serde_json::to_value(receipt_type).unwrap(),
+            receipt_type.as_str()
+        );
+    }
+    for action in [
+        GroupAction::Join,
+        GroupAction::Leave,
+        GroupAction::Promote,
+        GroupAction::Demote,
+    ] {
+        assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
+    }
+}

@@ -83,11 +83,10 @@ fn free_port() -> u16 {
 async fn wait_healthy(http: &reqwest::Client, server: &Server) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if let Ok(response) = http.get(format!("{}/health", server.base)).send().await {
-            if response.status().is_success() {
+        if let Ok(response) = http.get(format!("{}/health", server.base)).send().await
+            && response.status().is_success() {
                 return;
             }
-        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("server did not become healthy");

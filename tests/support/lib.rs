@@ -87,20 +87,6 @@ fn replace_database_name(url: &str, name: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::replace_database_name;
-
-    #[test]
-    fn database_name_is_replaced_and_the_rest_kept() {
-        assert_eq!(
-            replace_database_name("postgres://u:p@127.0.0.1:5433/postgres?sslmode=disable", "t1"),
-            "postgres://u:p@127.0.0.1:5433/t1?sslmode=disable"
-        );
-        assert_eq!(replace_database_name("postgres://localhost", "t2"), "postgres://localhost/t2");
-    }
-}
-
 /// A wasap server running in this process on a free loopback port, started
 /// exactly as `wasap serve` starts it, and stopped when dropped.
 pub struct TestServer {
@@ -335,5 +321,19 @@ impl Api {
             request = request.header("accept", accept);
         }
         request.send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_database_name;
+
+    #[test]
+    fn database_name_is_replaced_and_the_rest_kept() {
+        assert_eq!(
+            replace_database_name("postgres://u:p@127.0.0.1:5433/postgres?sslmode=disable", "t1"),
+            "postgres://u:p@127.0.0.1:5433/t1?sslmode=disable"
+        );
+        assert_eq!(replace_database_name("postgres://localhost", "t2"), "postgres://localhost/t2");
     }
 }

@@ -82,6 +82,9 @@ pub trait Session: Send + Sync {
 }
 
 /// What a session reports, in the order it happens.
+// Inbound messages are most of the traffic: boxing them to shrink the rare
+// lifecycle variants would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum EngineEvent {
     /// A QR code to scan with the phone; the next one replaces it after `valid_for`.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::engine::InboundEvent;
-use crate::events::{Bus, Content, EventKind, Media, new_event};
+use crate::events::{Bus, Content, EventKind, new_event};
 use crate::media::MediaStore;
 
 /// Inbound events an instance may have waiting for their media.
@@ -63,7 +63,7 @@ async fn complete(instance_id: &str, inbound: InboundEvent, store: &MediaStore, 
         return inbound.kind;
     };
     let limit = limits.for_content(&message.content);
-    let Some(media) = media_of(&mut message.content) else {
+    let Some(media) = message.content.media_mut() else {
         return EventKind::Message(message);
     };
     let outcome = match tokio::time::timeout(DOWNLOAD_TIMEOUT, fetch.fetch(limit)).await {
@@ -83,15 +83,4 @@ async fn complete(instance_id: &str, inbound: InboundEvent, store: &MediaStore, 
         }
     }
     EventKind::Message(message)
-}
-
-fn media_of(content: &mut Content) -> Option<&mut Media> {
-    match content {
-        Content::Image(media)
-        | Content::Video(media)
-        | Content::Audio(media)
-        | Content::Document(media)
-        | Content::Sticker(media) => Some(media),
-        _ => None,
-    }
 }

@@ -359,13 +359,12 @@ impl Supervisor {
         if !self.linked {
             return Err(InstanceError::NotLinked);
         }
-        if let Some(session) = self.session.clone() {
-            if let Err(e) = session.logout().await {
+        if let Some(session) = self.session.clone()
+            && let Err(e) = session.logout().await {
                 // The device is forgotten here either way; the phone may still
                 // list it until WhatsApp notices.
                 tracing::warn!(instance = %self.id, error = %e, "logout could not reach WhatsApp");
             }
-        }
         self.close_session().await;
         self.unlink("logged out through the API").await;
         Ok(())
@@ -382,13 +381,11 @@ impl Supervisor {
     }
 
     async fn delete(&mut self) -> Result<(), InstanceError> {
-        if self.linked {
-            if let Some(session) = self.session.clone() {
-                if let Err(e) = session.logout().await {
+        if self.linked
+            && let Some(session) = self.session.clone()
+                && let Err(e) = session.logout().await {
                     tracing::warn!(instance = %self.id, error = %e, "logout before delete could not reach WhatsApp");
                 }
-            }
-        }
         self.close_session().await;
         if let Some(device_id) = self.device_id.take() {
             self.store.wipe_device(device_id).await?;
@@ -407,11 +404,10 @@ impl Supervisor {
         self.reconnect_at = None;
         self.presence_at = None;
         self.backoff.reset();
-        if let Some(device_id) = self.device_id.take() {
-            if let Err(e) = self.store.wipe_device(device_id).await {
+        if let Some(device_id) = self.device_id.take()
+            && let Err(e) = self.store.wipe_device(device_id).await {
                 tracing::error!(instance = %self.id, device_id, error = %e, "cannot wipe the device keys");
             }
-        }
         let previous = self.status;
         self.persist(self.store.unlink_instance(&self.id, Status::LoggedOut.as_str()).await);
         self.status = Status::LoggedOut;

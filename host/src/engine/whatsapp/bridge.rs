@@ -119,6 +119,8 @@ impl Shared {
 }
 
 /// One entry of the internal queue.
+// Mostly events: boxing them would allocate per message (see `EngineEvent`).
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Item {
     Event(EngineEvent),
     /// The session is over: the forwarder stops after this.
@@ -258,11 +260,10 @@ impl EventHandler for Bridge {
             Event::PairError(failed) => {
                 warn!(instance = %instance, error = %failed.error, "pairing failed");
             }
-            Event::PairingQrCodesExhausted(exhausted) => {
-                if exhausted.disconnected {
+            Event::PairingQrCodesExhausted(exhausted)
+                if exhausted.disconnected => {
                     self.shared.note_reason("QR codes expired without a scan".to_owned());
                 }
-            }
             Event::Connected(_) => self.connected(),
             Event::Disconnected(dropped) => self.end_with(EngineEvent::Disconnected {
                 reason: dropped.reason.to_string(),

@@ -146,6 +146,19 @@ impl Content {
             _ => None,
         }
     }
+
+    /// The media, mutable: where the host records the stored file (or why it
+    /// could not be stored) after downloading it.
+    pub fn media_mut(&mut self) -> Option<&mut Media> {
+        match self {
+            Content::Image(media)
+            | Content::Video(media)
+            | Content::Audio(media)
+            | Content::Document(media)
+            | Content::Sticker(media) => Some(media),
+            _ => None,
+        }
+    }
 }
 
 /// A media attachment and where its downloaded copy lives.

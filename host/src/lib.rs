@@ -11,6 +11,7 @@ pub mod engine;
 pub mod events;
 pub mod instances;
 pub mod media;
+pub mod messaging;
 pub mod server;
 pub mod store;
 

@@ -21,6 +21,7 @@ use crate::engine::{Engine, EngineKind};
 use crate::events::Bus;
 use crate::instances::{InstanceError, InstanceManager};
 use crate::media::MediaStore;
+use crate::messaging::Messenger;
 use crate::store::{Store, StoreError, redact};
 
 /// Why the server could not start.
@@ -114,6 +115,7 @@ impl Server {
             listener,
             state: AppState {
                 store,
+                messenger: Messenger::new(instances.clone()),
                 instances,
                 media,
                 admin_token: Arc::from(token),

@@ -4,5 +4,6 @@
 mod inbound;
 mod instances;
 mod lifecycle_faults;
+mod messaging;
 mod real_engine;
 mod startup;

@@ -8,6 +8,7 @@ mod body;
 pub mod error;
 mod health;
 mod instances;
+mod messages;
 mod phone;
 mod qr_png;
 mod sim;
@@ -20,6 +21,7 @@ use warp::Filter;
 use crate::engine::sim::SimNetwork;
 use crate::instances::InstanceManager;
 use crate::media::MediaStore;
+use crate::messaging::Messenger;
 use crate::store::Store;
 
 /// What every handler may need, shared by all routes.
@@ -28,6 +30,7 @@ pub struct AppState {
     pub store: Store,
     pub instances: InstanceManager,
     pub media: MediaStore,
+    pub messenger: Messenger,
     /// The admin token; compared in constant time, never logged.
     pub admin_token: Arc<str>,
 }
@@ -42,6 +45,8 @@ pub fn routes(
         .or(instances::routes(state.clone()))
         .unify()
         .or(statics::routes(state.clone()))
+        .unify()
+        .or(messages::routes(state.clone()))
         .unify();
     let all = match sim {
         Some(network) => api.or(sim::routes(state, network)).unify().boxed(),

@@ -253,6 +253,19 @@ impl InstanceManager {
         self.handle(id)?.shared.online_session().ok_or(InstanceError::NotConnected)
     }
 
+    /// The instance whose own number is `phone`; an online one when several are.
+    pub async fn find_by_phone(&self, phone: &str) -> Result<String, InstanceError> {
+        let ids = self.inner.store.instance_ids_by_phone(phone).await?;
+        let instances = self.read();
+        let known: Vec<&String> = ids.iter().filter(|id| instances.contains_key(*id)).collect();
+        known
+            .iter()
+            .find(|id| instances.get(**id).is_some_and(|h| h.shared.status() == Status::Online))
+            .or(known.first())
+            .map(|id| (*id).clone())
+            .ok_or(InstanceError::NotFound)
+    }
+
     /// The instance's current status.
     pub fn status(&self, id: &str) -> Result<Status, InstanceError> {
         Ok(self.handle(id)?.shared.status())

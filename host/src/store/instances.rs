@@ -71,6 +71,17 @@ impl Store {
         Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql).fetch_all(p).await)?)
     }
 
+    /// Instances linked to `phone_number`, oldest first.
+    pub async fn instance_ids_by_phone(&self, phone_number: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = on_pool!(self.pool(), |p| sqlx::query_as(
+            "SELECT id FROM instances WHERE phone_number = $1 ORDER BY created_at, id"
+        )
+        .bind(phone_number)
+        .fetch_all(p)
+        .await)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     /// Removes an instance (its webhooks go with it); `false` if there was none.
     pub async fn delete_instance(&self, id: &str) -> Result<bool, StoreError> {
         let deleted = on_pool!(self.pool(), |p| sqlx::query("DELETE FROM instances WHERE id = $1")

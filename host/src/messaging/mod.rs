@@ -1,0 +1,102 @@
+//! Sending: who a message goes to, whether they are on WhatsApp, and handing
+//! it to the instance's live session.
+//!
+//! A recipient is a phone number (checked with WhatsApp before anything is
+//! sent, the answer cached for a while) or a full JID (a contact, a group or
+//! a LID, sent as given). Nothing reaches the engine for a recipient that is
+//! malformed or not on WhatsApp.
+
+mod recipient;
+mod recipient_cache;
+
+use std::sync::Arc;
+
+pub use recipient::{Recipient, RecipientError, normalize_phone};
+use recipient_cache::RecipientCache;
+
+use crate::engine::{EngineError, NumberCheck, OutgoingMedia, SentMessage, Session};
+use crate::instances::{InstanceError, InstanceManager};
+
+/// Why a message was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Recipient(#[from] RecipientError),
+    #[error("{0} is not on WhatsApp")]
+    NotOnWhatsapp(String),
+    #[error(transparent)]
+    Instance(#[from] InstanceError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// Sends messages on behalf of instances. Cheap to clone.
+#[derive(Clone)]
+pub struct Messenger {
+    instances: InstanceManager,
+    cache: Arc<RecipientCache>,
+}
+
+impl Messenger {
+    pub fn new(instances: InstanceManager) -> Messenger {
+        Messenger {
+            instances,
+            cache: Arc::new(RecipientCache::default()),
+        }
+    }
+
+    /// Sends a text (optionally quoting `reply_to`) from instance `id`.
+    pub async fn send_text(&self, id: &str, to: &str, text: &str, reply_to: Option<&str>) -> Result<SentMessage, SendError> {
+        let (session, jid) = self.prepare(id, to).await?;
+        Ok(session.send_text(&jid, text, reply_to).await?)
+    }
+
+    /// Sends a media message from instance `id`.
+    pub async fn send_media(&self, id: &str, to: &str, media: OutgoingMedia) -> Result<SentMessage, SendError> {
+        let (session, jid) = self.prepare(id, to).await?;
+        Ok(session.send_media(&jid, media).await?)
+    }
+
+    /// Whether `phone` is on WhatsApp, asked through instance `id`.
+    pub async fn check(&self, id: &str, phone: &str) -> Result<NumberCheck, SendError> {
+        let phone = recipient::normalize_phone(phone)?;
+        let session = self.instances.session(id)?;
+        self.lookup(session.as_ref(), &phone).await
+    }
+
+    /// The instance's session and the recipient's JID, once the recipient is
+    /// known to be valid and on WhatsApp.
+    async fn prepare(&self, id: &str, to: &str) -> Result<(Arc<dyn Session>, String), SendError> {
+        let recipient = Recipient::parse(to)?;
+        let session = self.instances.session(id)?;
+        let jid = match recipient {
+            Recipient::Jid(jid) => jid,
+            Recipient::Phone(phone) => {
+                let check = self.lookup(session.as_ref(), &phone).await?;
+                match check.jid {
+                    Some(jid) if check.on_whatsapp => jid,
+                    _ => return Err(SendError::NotOnWhatsapp(phone)),
+                }
+            }
+        };
+        Ok((session, jid))
+    }
+
+    async fn lookup(&self, session: &dyn Session, phone: &str) -> Result<NumberCheck, SendError> {
+        if let Some(known) = self.cache.get(phone) {
+            return Ok(known);
+        }
+        let answer = session
+            .check_numbers(&[phone.to_owned()])
+            .await?
+            .into_iter()
+            .find(|check| check.phone == phone)
+            .unwrap_or(NumberCheck {
+                phone: phone.to_owned(),
+                on_whatsapp: false,
+                jid: None,
+            });
+        self.cache.put(answer.clone());
+        Ok(answer)
+    }
+}

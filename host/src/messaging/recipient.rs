@@ -35,7 +35,7 @@ impl Recipient {
         if raw.contains('@') {
             let valid = SERVERS
                 .iter()
-                .any(|(server, user_ok)| raw.strip_suffix(server).is_some_and(|user| user_ok(user)));
+                .any(|(server, user_ok)| raw.strip_suffix(server).is_some_and(user_ok));
             return if valid {
                 Ok(Recipient::Jid(raw.to_owned()))
             } else {

@@ -116,6 +116,7 @@ impl Server {
             state: AppState {
                 store,
                 messenger: Messenger::new(instances.clone()),
+                media_limits: config.media_limits(),
                 instances,
                 media,
                 admin_token: Arc::from(token),

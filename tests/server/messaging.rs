@@ -139,3 +139,125 @@ async fn by_number_picks_the_instance_that_owns_the_number() {
     assert_eq!(own.post("/api/send/first", json!({ "to": "6281234567890", "message": "x" })).await.0, 200);
     server.stop().await;
 }
+
+/// Uploads `file` as multipart to `path` with `fields`; returns status and JSON.
+async fn upload(
+    server: &TestServer,
+    path: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&[u8], &str, &str)>,
+) -> (u16, Value) {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in fields {
+        form = form.text(name.to_string(), value.to_string());
+    }
+    if let Some((bytes, name, mime)) = file {
+        let part = reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_string()).mime_str(mime).unwrap();
+        form = form.part("file", part);
+    }
+    let response = reqwest::Client::new()
+        .post(server.url(path))
+        .bearer_auth(&server.admin_token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[tokio::test]
+async fn media_uploads_arrive_byte_exact_with_their_kind() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    online(&mut server, "shop", "6281100000031").await;
+
+    let jpeg = [b"\xff\xd8\xff\xe0\x00\x10JFIF".as_slice(), &[42u8; 3000]].concat();
+    let mp4 = [b"\x00\x00\x00\x18ftypmp42".as_slice(), &[7u8; 5000]].concat();
+    let ogg = [b"OggS\x00\x02".as_slice(), &[9u8; 800]].concat();
+    let pdf = [b"%PDF-1.7\n".as_slice(), &[1u8; 1200]].concat();
+    for (bytes, name, mime, given, kind) in [
+        (&jpeg, "photo.jpg", "image/jpeg", None, "image"),
+        (&mp4, "clip.mp4", "application/octet-stream", None, "video"),
+        (&ogg, "note.ogg", "audio/ogg", Some("audio"), "audio"),
+        (&pdf, "invoice.pdf", "application/pdf", None, "document"),
+        (&jpeg, "photo-as-file.jpg", "image/jpeg", Some("document"), "document"),
+    ] {
+        let mut fields = vec![("to", "6281234567890"), ("caption", "see this")];
+        if let Some(given) = given {
+            fields.push(("mediaType", given));
+        }
+        let (status, body) = upload(&server, "/api/send/shop/media", &fields, Some((bytes, name, mime))).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        assert_eq!(body["to"], "6281234567890@s.whatsapp.net");
+        let log = sent(&server, "shop").await;
+        let last = log.last().unwrap();
+        assert_eq!(last["message_id"], body["message_id"]);
+        assert_eq!(last["kind"], kind, "{name}");
+        assert_eq!(last["caption"], "see this");
+        assert_eq!(last["file_name"], name);
+        assert_eq!(last["media_sha256"], sha256_hex(bytes), "{name} arrives byte for byte");
+        if mime == "application/octet-stream" {
+            assert_eq!(last["mime_type"], "video/mp4", "the type is sniffed when not given");
+        } else {
+            assert_eq!(last["mime_type"], mime);
+        }
+    }
+
+    // By number, with the form of media-file.
+    let (status, body) =
+        upload(&server, "/api/by-number/6281100000031/media-file", &[("to", "6281234567890")], Some((&pdf, "a.pdf", "application/pdf")))
+            .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(sent(&server, "shop").await.len(), 6);
+
+    for (fields, file, status, code) in [
+        (vec![("to", "6281234567890")], None, 422, "invalid_body"),
+        (vec![("caption", "no recipient")], Some((jpeg.as_slice(), "x.jpg", "image/jpeg")), 422, "invalid_body"),
+        (vec![("to", "6281234567890"), ("mediaType", "hologram")], Some((jpeg.as_slice(), "x.jpg", "image/jpeg")), 422, "invalid_body"),
+        (vec![("to", "0812")], Some((jpeg.as_slice(), "x.jpg", "image/jpeg")), 422, "invalid_phone"),
+    ] {
+        let (got, body) = upload(&server, "/api/send/shop/media", &fields, file).await;
+        assert_eq!((got, body["error"]["code"].clone()), (status, json!(code)), "{fields:?}");
+    }
+    assert_eq!(sent(&server, "shop").await.len(), 6, "nothing more was sent");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn media_over_the_limit_is_refused_with_413() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut config = wasap_tests::sim_config(&db, dir.path());
+    config.max_image_bytes = 1024;
+    config.max_video_bytes = 2048;
+    config.max_audio_bytes = 2048;
+    config.max_document_bytes = 4096;
+    let mut server = TestServer::start_with(config).await;
+    online(&mut server, "shop", "6281100000041").await;
+
+    let image = [b"\x89PNG\r\n\x1a\n".as_slice(), &[0u8; 1500]].concat();
+    let (status, body) = upload(&server, "/api/send/shop/media", &[("to", "6281234567890")], Some((&image, "big.png", "image/png"))).await;
+    assert_eq!((status, body["error"]["code"].clone()), (413, json!("payload_too_large")), "over the image limit");
+    // The same bytes fit as a document.
+    let (status, body) = upload(
+        &server,
+        "/api/send/shop/media",
+        &[("to", "6281234567890"), ("mediaType", "document")],
+        Some((&image, "big.png", "image/png")),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // Larger than every limit: refused from Content-Length, before the body is read.
+    let huge = vec![0u8; 200 * 1024];
+    let (status, body) = upload(&server, "/api/send/shop/media", &[("to", "6281234567890")], Some((&huge, "huge.bin", "application/pdf"))).await;
+    assert_eq!((status, body["error"]["code"].clone()), (413, json!("payload_too_large")));
+    assert_eq!(sent(&server, "shop").await.len(), 1);
+    server.stop().await;
+}

@@ -30,7 +30,7 @@ struct CheckBody {
 }
 
 #[derive(Serialize)]
-struct Sent {
+pub(super) struct Sent {
     message_id: String,
     to: String,
     timestamp: String,

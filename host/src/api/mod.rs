@@ -8,6 +8,7 @@ mod body;
 pub mod error;
 mod health;
 mod instances;
+mod media_upload;
 mod messages;
 mod phone;
 mod qr_png;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use warp::Filter;
 
 use crate::engine::sim::SimNetwork;
-use crate::instances::InstanceManager;
+use crate::instances::{InstanceManager, MediaLimits};
 use crate::media::MediaStore;
 use crate::messaging::Messenger;
 use crate::store::Store;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub instances: InstanceManager,
     pub media: MediaStore,
     pub messenger: Messenger,
+    /// Size limits of media files, by kind.
+    pub media_limits: MediaLimits,
     /// The admin token; compared in constant time, never logged.
     pub admin_token: Arc<str>,
 }
@@ -47,6 +50,8 @@ pub fn routes(
         .or(statics::routes(state.clone()))
         .unify()
         .or(messages::routes(state.clone()))
+        .unify()
+        .or(media_upload::routes(state.clone()))
         .unify();
     let all = match sim {
         Some(network) => api.or(sim::routes(state, network)).unify().boxed(),

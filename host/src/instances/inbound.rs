@@ -34,6 +34,17 @@ impl MediaLimits {
         self.image.max(self.video).max(self.audio).max(self.document)
     }
 
+    /// The limit for files sent as `kind`.
+    pub fn for_kind(&self, kind: crate::engine::MediaKind) -> u64 {
+        use crate::engine::MediaKind;
+        match kind {
+            MediaKind::Image => self.image,
+            MediaKind::Video => self.video,
+            MediaKind::Audio => self.audio,
+            MediaKind::Document => self.document,
+        }
+    }
+
     fn for_content(&self, content: &Content) -> u64 {
         match content {
             Content::Image(_) | Content::Sticker(_) => self.image,

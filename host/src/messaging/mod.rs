@@ -6,6 +6,7 @@
 //! a LID, sent as given). Nothing reaches the engine for a recipient that is
 //! malformed or not on WhatsApp.
 
+pub mod media_kind;
 mod recipient;
 mod recipient_cache;
 

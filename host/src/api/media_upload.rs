@@ -1,0 +1,159 @@
+//! Sending media by upload: `POST /api/send/{id}/media` and
+//! `POST /api/by-number/{phone}/media-file` (multipart: `to`, `file`,
+//! `caption`?, `mediaType`?).
+//!
+//! The body is refused with 413 from its `Content-Length` before it is read
+//! when it cannot fit the largest media limit, and while reading once the
+//! file passes it; after the kind is known (given, or sniffed from the
+//! content), the kind's own limit applies. The file is held in memory only,
+//! so no temporary file can be left behind.
+
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, TryStreamExt};
+use warp::Filter;
+use warp::http::StatusCode;
+use warp::multipart::{FormData, Part};
+use warp::reply::{Reply, Response};
+
+use super::auth::{Credentials, credentials};
+use super::error::{ApiError, reject};
+use super::{AppState, phone, with_state};
+use crate::engine::{MediaKind, OutgoingMedia};
+use crate::messaging::media_kind::sniff;
+
+/// Room for the form's other fields and multipart framing around the file.
+const FORM_OVERHEAD: u64 = 64 * 1024;
+/// The text fields (`to`, `caption`, `mediaType`) are short.
+const MAX_FIELD_BYTES: usize = 4096;
+
+type Result<T> = std::result::Result<T, warp::Rejection>;
+
+pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    let max_body = state.media_limits.largest() + FORM_OVERHEAD;
+    let by_id = warp::path!("api" / "send" / String / "media")
+        .and(warp::post())
+        .and(credentials())
+        .and(warp::multipart::form().max_length(max_body))
+        .and(with_state(state.clone()))
+        .and_then(send_by_id);
+    let by_number = warp::path!("api" / "by-number" / String / "media-file")
+        .and(warp::post())
+        .and(credentials())
+        .and(warp::multipart::form().max_length(max_body))
+        .and(with_state(state))
+        .and_then(send_by_number);
+    by_id.or(by_number).unify()
+}
+
+async fn send_by_id(id: String, credentials: Credentials, form: FormData, state: AppState) -> Result<Response> {
+    state.require_instance(&credentials, &id).map_err(reject)?;
+    send(&state, &id, form).await
+}
+
+async fn send_by_number(number: String, credentials: Credentials, form: FormData, state: AppState) -> Result<Response> {
+    state.require_admin(&credentials).map_err(reject)?;
+    let number = phone::normalize(&number).map_err(reject)?;
+    let id = state.instances.find_by_phone(&number).await.map_err(reject)?;
+    send(&state, &id, form).await
+}
+
+/// The fields of an upload.
+#[derive(Default)]
+struct Upload {
+    to: Option<String>,
+    caption: Option<String>,
+    media_type: Option<String>,
+    file: Option<(Bytes, Option<String>, Option<String>)>,
+}
+
+async fn send(state: &AppState, id: &str, form: FormData) -> Result<Response> {
+    let upload = read_form(form, state.media_limits.largest()).await.map_err(reject)?;
+    let invalid = |message: &str| reject(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message));
+    let to = upload.to.ok_or_else(|| invalid("the form needs a `to` field"))?;
+    let (data, file_name, declared_type) = upload.file.ok_or_else(|| invalid("the form needs a `file` field"))?;
+    if data.is_empty() {
+        return Err(invalid("the file is empty"));
+    }
+    let (sniffed_kind, sniffed_mime) = sniff(&data);
+    let kind = match upload.media_type.as_deref() {
+        None | Some("") => sniffed_kind,
+        Some(given) => parse_kind(given).ok_or_else(|| invalid("mediaType is one of image, video, document, audio"))?,
+    };
+    let limit = state.media_limits.for_kind(kind);
+    if data.len() as u64 > limit {
+        return Err(reject(too_large(limit)));
+    }
+    let mime_type = declared_type
+        .filter(|t| !t.is_empty() && t != "application/octet-stream")
+        .unwrap_or_else(|| sniffed_mime.to_owned());
+    let media = OutgoingMedia {
+        kind,
+        data,
+        mime_type,
+        file_name,
+        caption: upload.caption.filter(|c| !c.is_empty()),
+    };
+    let sent = state.messenger.send_media(id, &to, media).await.map_err(reject)?;
+    Ok(warp::reply::json(&super::messages::Sent::from(sent)).into_response())
+}
+
+fn parse_kind(given: &str) -> Option<MediaKind> {
+    match given.trim().to_ascii_lowercase().as_str() {
+        "image" => Some(MediaKind::Image),
+        "video" => Some(MediaKind::Video),
+        "audio" => Some(MediaKind::Audio),
+        "document" => Some(MediaKind::Document),
+        _ => None,
+    }
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the file is larger than the {limit} bytes allowed for its kind"),
+    )
+}
+
+async fn read_form(mut form: FormData, max_file: u64) -> std::result::Result<Upload, ApiError> {
+    let bad = |e: warp::Error| ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.to_string());
+    let mut upload = Upload::default();
+    while let Some(part) = form.try_next().await.map_err(bad)? {
+        match part.name() {
+            "file" => {
+                let file_name = part.filename().map(str::to_owned);
+                let content_type = part.content_type().map(str::to_owned);
+                let data = read_part(part, max_file).await?;
+                upload.file = Some((data, file_name, content_type));
+            }
+            "to" => upload.to = Some(read_text(part).await?),
+            "caption" => upload.caption = Some(read_text(part).await?),
+            "mediaType" => upload.media_type = Some(read_text(part).await?),
+            // Unknown fields are drained and ignored, like most form handlers do.
+            _ => {
+                read_part(part, MAX_FIELD_BYTES as u64).await?;
+            }
+        }
+    }
+    Ok(upload)
+}
+
+async fn read_part(part: Part, limit: u64) -> std::result::Result<Bytes, ApiError> {
+    let mut stream = part.stream();
+    let mut data = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.to_string()))?;
+        if data.len() as u64 + bytes::Buf::remaining(&chunk) as u64 > limit {
+            return Err(too_large(limit));
+        }
+        data.extend_from_slice(bytes::Buf::chunk(&chunk));
+    }
+    Ok(data.freeze())
+}
+
+async fn read_text(part: Part) -> std::result::Result<String, ApiError> {
+    let data = read_part(part, MAX_FIELD_BYTES as u64).await?;
+    String::from_utf8(data.to_vec())
+        .map(|s| s.trim().to_owned())
+        .map_err(|_| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "form fields must be UTF-8 text"))
+}

@@ -111,23 +111,18 @@ impl Store {
         phone_number: &str,
         push_name: Option<&str>,
     ) -> Result<(), StoreError> {
-        let now = unix_now();
-        on_pool!(self.pool(), |p| sqlx::query(
+        self.write_link(
             "UPDATE instances SET status = 'online', jid = $2, phone_number = $3, \
-                 push_name = COALESCE($4, push_name), connected_at = $5, last_seen = $5 WHERE id = $1"
+                 push_name = COALESCE($4, push_name), connected_at = $5, last_seen = $5 WHERE id = $1",
+            id,
+            jid,
+            phone_number,
+            push_name,
         )
-        .bind(id)
-        .bind(jid)
-        .bind(phone_number)
-        .bind(push_name)
-        .bind(now)
-        .execute(p)
         .await
-        .map(|_| ()))?;
-        Ok(())
     }
 
-    /// Records the link to a phone (before the connection is up).
+    /// Records the link to a phone, now (before the connection is up).
     pub async fn set_instance_linked(
         &self,
         id: &str,
@@ -135,16 +130,35 @@ impl Store {
         phone_number: &str,
         push_name: Option<&str>,
     ) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| sqlx::query(
-            "UPDATE instances SET jid = $2, phone_number = $3, push_name = COALESCE($4, push_name) WHERE id = $1"
+        self.write_link(
+            "UPDATE instances SET jid = $2, phone_number = $3, \
+                 push_name = COALESCE($4, push_name), last_seen = $5 WHERE id = $1",
+            id,
+            jid,
+            phone_number,
+            push_name,
         )
-        .bind(id)
-        .bind(jid)
-        .bind(phone_number)
-        .bind(push_name)
-        .execute(p)
         .await
-        .map(|_| ()))?;
+    }
+
+    /// Runs `sql` with the link's values: `$1` id, `$2` JID, `$3` phone, `$4` push name, `$5` now.
+    async fn write_link(
+        &self,
+        sql: &'static str,
+        id: &str,
+        jid: &str,
+        phone_number: &str,
+        push_name: Option<&str>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| sqlx::query(sql)
+            .bind(id)
+            .bind(jid)
+            .bind(phone_number)
+            .bind(push_name)
+            .bind(unix_now())
+            .execute(p)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 

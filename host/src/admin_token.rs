@@ -3,8 +3,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rand::RngCore;
-
 /// File in the data directory that keeps a generated admin token.
 const TOKEN_FILE: &str = "admin_token";
 
@@ -41,9 +39,7 @@ pub fn resolve(configured: Option<&str>, data_dir: &Path) -> std::io::Result<(St
 
 /// A token with 256 random bits, hex-encoded.
 pub fn generate() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::random::hex(32)
 }
 
 /// Writes `contents` to a file only its owner can read.

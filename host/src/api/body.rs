@@ -45,12 +45,22 @@ fn raw() -> impl Filter<Extract = (Option<String>, Bytes), Error = warp::Rejecti
             if length.is_some_and(|length| length > MAX_JSON_BODY) {
                 return Err(warp::reject::custom(too_large()));
             }
-            read_limited(stream).await.map(|body| (content_type, body)).map_err(warp::reject::custom)
+            read_limited(stream, MAX_JSON_BODY, "invalid_body", too_large)
+                .await
+                .map(|body| (content_type, body))
+                .map_err(warp::reject::custom)
         })
         .untuple_one()
 }
 
-async fn read_limited<S, B>(stream: S) -> Result<Bytes, ApiError>
+/// Reads a body stream whole, refusing it with `too_large()` as soon as it
+/// passes `limit` bytes; a broken stream is a 400 with `error_code`.
+pub(super) async fn read_limited<S, B>(
+    stream: S,
+    limit: u64,
+    error_code: &'static str,
+    too_large: impl Fn() -> ApiError,
+) -> Result<Bytes, ApiError>
 where
     S: futures::Stream<Item = Result<B, warp::Error>>,
     B: bytes::Buf,
@@ -59,8 +69,8 @@ where
     let mut stream = std::pin::pin!(stream);
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let mut chunk = chunk.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.to_string()))?;
-        if body.len() as u64 + chunk.remaining() as u64 > MAX_JSON_BODY {
+        let mut chunk = chunk.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, error_code, e.to_string()))?;
+        if body.len() as u64 + chunk.remaining() as u64 > limit {
             return Err(too_large());
         }
         while chunk.has_remaining() {

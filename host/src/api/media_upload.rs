@@ -8,8 +8,8 @@
 //! content), the kind's own limit applies. The file is held in memory only,
 //! so no temporary file can be left behind.
 
-use bytes::{Bytes, BytesMut};
-use futures::{StreamExt, TryStreamExt};
+use bytes::Bytes;
+use futures::TryStreamExt;
 use warp::Filter;
 use warp::http::StatusCode;
 use warp::multipart::{FormData, Part};
@@ -17,7 +17,7 @@ use warp::reply::{Reply, Response};
 
 use super::auth::{Credentials, credentials};
 use super::error::{ApiError, reject};
-use super::{AppState, phone, with_state};
+use super::{AppState, body, phone, with_state};
 use crate::engine::{MediaKind, OutgoingMedia};
 use crate::messaging::media_kind::sniff;
 
@@ -139,16 +139,7 @@ async fn read_form(mut form: FormData, max_file: u64) -> std::result::Result<Upl
 }
 
 async fn read_part(part: Part, limit: u64) -> std::result::Result<Bytes, ApiError> {
-    let mut stream = part.stream();
-    let mut data = BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.to_string()))?;
-        if data.len() as u64 + bytes::Buf::remaining(&chunk) as u64 > limit {
-            return Err(too_large(limit));
-        }
-        data.extend_from_slice(bytes::Buf::chunk(&chunk));
-    }
-    Ok(data.freeze())
+    body::read_limited(part.stream(), limit, "invalid_multipart", || too_large(limit)).await
 }
 
 async fn read_text(part: Part) -> std::result::Result<String, ApiError> {

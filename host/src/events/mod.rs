@@ -26,10 +26,7 @@ pub fn new_event(instance_id: &str, kind: EventKind) -> Event {
 
 /// A fresh event id: 128 random bits, hex.
 pub fn new_event_id() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
+    crate::random::hex(16)
 }
 
 /// Unix microseconds now.

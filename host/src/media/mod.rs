@@ -9,7 +9,6 @@
 
 use std::path::{Path, PathBuf};
 
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 /// Where a served file's URL path starts (`media_path` in the gowa format).
@@ -60,7 +59,7 @@ impl MediaStore {
                 limit: self.max_bytes,
             });
         }
-        let file_name = format!("{}-{}.{}", crate::store::unix_now(), random_hex(16), extension_for(mime_type));
+        let file_name = format!("{}-{}.{}", crate::store::unix_now(), crate::random::hex(16), extension_for(mime_type));
         let temporary = self.dir.join(format!(".{file_name}.part"));
         let result = async {
             tokio::fs::write(&temporary, bytes).await?;
@@ -89,12 +88,6 @@ impl MediaStore {
         let path = self.dir.join(file_name);
         (valid && path.is_file()).then_some(path)
     }
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut buffer = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut buffer);
-    hex::encode(buffer)
 }
 
 /// A file extension for a MIME type (`bin` when unknown).
@@ -146,7 +139,7 @@ mod tests {
 
     #[tokio::test]
     async fn files_get_generated_names_and_are_found_only_by_them() {
-        let dir = std::env::temp_dir().join(format!("wasap-media-{}", random_hex(8)));
+        let dir = std::env::temp_dir().join(format!("wasap-media-{}", crate::random::hex(8)));
         let store = MediaStore::open(&dir, 1024).unwrap();
         let stored = store.save(b"\xff\xd8\xffjpeg", "image/jpeg; charset=binary").await.unwrap();
         assert!(stored.file_name.ends_with(".jpg"));

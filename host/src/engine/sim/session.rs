@@ -319,7 +319,6 @@ fn store_error(e: whatsapp_rust::wacore::store::error::StoreError) -> EngineErro
 
 /// A QR payload shaped like WhatsApp's (`ref,noise key,identity key,adv secret`).
 fn new_qr_code() -> String {
-    let mut rng = rand::rng();
-    let mut part = |len: usize| -> String { (0..len).map(|_| format!("{:02x}", rng.random::<u8>())).collect() };
-    format!("2@{},{},{},{}", part(24), part(32), part(32), part(32))
+    use crate::random::hex;
+    format!("2@{},{},{},{}", hex(24), hex(32), hex(32), hex(32))
 }

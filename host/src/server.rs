@@ -22,6 +22,7 @@ use crate::events::Bus;
 use crate::instances::{InstanceError, InstanceManager};
 use crate::media::MediaStore;
 use crate::messaging::Messenger;
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError, redact};
 
 /// Why the server could not start.
@@ -111,11 +112,13 @@ impl Server {
         })?;
         let instances = InstanceManager::new(store.clone(), engine, bus.clone(), media.clone(), config.instance_settings());
 
+        let metrics = Arc::new(Metrics::default());
         Ok(Server {
             listener,
             state: AppState {
                 store,
-                messenger: Messenger::new(instances.clone()),
+                messenger: Messenger::new(instances.clone(), metrics.clone()),
+                metrics,
                 media_limits: config.media_limits(),
                 instances,
                 media,

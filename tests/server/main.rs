@@ -5,5 +5,6 @@ mod inbound;
 mod instances;
 mod lifecycle_faults;
 mod messaging;
+mod operations;
 mod real_engine;
 mod startup;

@@ -100,14 +100,17 @@ impl Reply for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every error answer.
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct ErrorBody<'a> {
     error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct ErrorDetail<'a> {
+    /// A stable snake_case code, e.g. `recipient_not_on_whatsapp`.
     code: &'a str,
+    /// A human-readable explanation.
     message: &'a str,
 }
 

@@ -4,35 +4,37 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use warp::Filter;
+use warp::filters::BoxedFilter;
 use warp::reply::{Reply, Response};
 
+use super::endpoint::{Access, Answer, Endpoint, Verb, schema};
 use super::error::reject;
+use super::router::Router;
 use super::{AppState, with_state};
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Health {
+    /// Always `ok` when the server answers.
     status: &'static str,
+    /// How many instances are in each status.
     instances: BTreeMap<String, i64>,
 }
 
-pub fn routes(
-    state: AppState,
-) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    warp::path!("health")
-        .and(warp::get())
+static HEALTH: Endpoint = Endpoint {
+    tag: "operations",
+    summary: "Liveness, with instance counts by status",
+    access: Access::Public,
+    errors: &[503],
+    ..Endpoint::new(Verb::Get, "/health", "health", Answer::Json(200, schema::<Health>))
+};
+
+pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
+    router
+        .route0(&HEALTH)
         .and(with_state(state))
         .and_then(|state: AppState| async move {
-            let instances = state
-                .store
-                .count_instances_by_status()
-                .await
-                .map_err(reject)?;
-            Ok::<_, warp::Rejection>(
-                warp::reply::json(&Health {
-                    status: "ok",
-                    instances,
-                })
-                .into_response(),
-            )
+            let instances = state.store.count_instances_by_status().await.map_err(reject)?;
+            Ok::<_, warp::Rejection>(warp::reply::json(&Health { status: "ok", instances }).into_response())
         })
+        .boxed()
 }

@@ -3,31 +3,35 @@
 
 use serde::{Deserialize, Serialize};
 use warp::Filter;
+use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
-use super::auth::{Credentials, credentials};
+use super::endpoint::{Access, Answer, Endpoint, QueryParam, Request, Verb, schema};
 use super::error::{ApiError, reject};
+use super::router::Router;
 use super::{AppState, body, qr_png, with_state};
 use crate::instances::InstanceInfo;
 use crate::instances::Status;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
+    /// `[A-Za-z0-9_-]{1,64}`; generated when absent.
     instance_id: Option<String>,
     name: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Created<'a> {
     instance_id: &'a str,
     name: &'a str,
+    /// The instance token, shown this once.
     token: &'a str,
     status: Status,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct InstanceList {
     instances: Vec<InstanceInfo>,
 }
@@ -37,74 +41,124 @@ struct QrQuery {
     format: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct QrAnswer<'a> {
     instance_id: &'a str,
+    /// The raw QR payload, to be rendered as a QR code.
     qr: &'a str,
     expires_at: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct PairCodeBody {
+    /// The phone number to link, international form without `+`.
     phone: String,
 }
 
-#[derive(Serialize)]
-struct InstanceStatus<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+struct PairCode {
+    instance_id: String,
+    /// To be typed on the phone, `XXXX-XXXX`.
+    code: String,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Deleted {
+    instance_id: String,
+    deleted: bool,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct StatusAnswer<'a> {
     instance_id: &'a str,
     status: Status,
 }
 
 type Result<T> = std::result::Result<T, warp::Rejection>;
 
-pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    let instances = warp::path!("api" / "instances");
-    let one = warp::path!("api" / "instances" / String);
+const TAG: &str = "instances";
 
-    let create = instances
-        .and(warp::post())
-        .and(credentials())
+static CREATE: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "Create an instance (a WhatsApp number to link)",
+    request: Request::OptionalJson(schema::<CreateBody>),
+    errors: &[409],
+    ..Endpoint::new(Verb::Post, "/api/instances", "create_instance", Answer::Json(201, schema::<Created>))
+};
+static LIST: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "List instances",
+    ..Endpoint::new(Verb::Get, "/api/instances", "list_instances", Answer::Json(200, schema::<InstanceList>))
+};
+static GET: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "One instance",
+    access: Access::Instance,
+    ..Endpoint::new(Verb::Get, "/api/instances/{id}", "get_instance", Answer::Json(200, schema::<InstanceInfo>))
+};
+static DELETE: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "Delete an instance: logs out if paired, wipes its device keys",
+    errors: &[503],
+    ..Endpoint::new(Verb::Delete, "/api/instances/{id}", "delete_instance", Answer::Json(200, schema::<Deleted>))
+};
+static QR: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "The current QR code (JSON, or PNG with Accept: image/png or ?format=png); starts pairing",
+    access: Access::Instance,
+    query: &[QueryParam {
+        name: "format",
+        description: "`png` for the QR as an image",
+        values: &["png", "json"],
+    }],
+    errors: &[409, 503],
+    ..Endpoint::new(Verb::Get, "/api/instances/{id}/qr", "instance_qr", Answer::JsonOrPng(schema::<QrAnswer>))
+};
+static PAIR_CODE: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "Link by phone number: a code to type on the phone",
+    access: Access::Instance,
+    request: Request::Json(schema::<PairCodeBody>),
+    errors: &[409, 503],
+    ..Endpoint::new(Verb::Post, "/api/instances/{id}/pair-code", "instance_pair_code", Answer::Json(200, schema::<PairCode>))
+};
+static LOGOUT: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "Log out: device keys wiped, the instance can pair again",
+    access: Access::Instance,
+    errors: &[409, 503],
+    ..Endpoint::new(Verb::Post, "/api/instances/{id}/logout", "instance_logout", Answer::Json(200, schema::<StatusAnswer>))
+};
+static RECONNECT: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "Reconnect a linked instance now",
+    access: Access::Instance,
+    errors: &[409, 503],
+    ..Endpoint::new(Verb::Post, "/api/instances/{id}/reconnect", "instance_reconnect", Answer::Json(200, schema::<StatusAnswer>))
+};
+
+pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
+    let create = router
+        .route0(&CREATE)
         .and(body::json_or_default::<CreateBody>())
         .and(with_state(state.clone()))
         .and_then(create);
-    let list = instances
-        .and(warp::get())
-        .and(credentials())
-        .and(with_state(state.clone()))
-        .and_then(list);
-    let get = one
-        .and(warp::get())
-        .and(credentials())
-        .and(with_state(state.clone()))
-        .and_then(get);
-    let delete = one
-        .and(warp::delete())
-        .and(credentials())
-        .and(with_state(state.clone()))
-        .and_then(delete);
-    let qr = warp::path!("api" / "instances" / String / "qr")
-        .and(warp::get())
-        .and(credentials())
+    let list = router.route0(&LIST).and(with_state(state.clone())).and_then(list);
+    let get = router.route1(&GET).and(with_state(state.clone())).and_then(get);
+    let delete = router.route1(&DELETE).and(with_state(state.clone())).and_then(delete);
+    let qr = router
+        .route1(&QR)
         .and(warp::query::<QrQuery>())
         .and(warp::header::optional::<String>("accept"))
         .and(with_state(state.clone()))
         .and_then(qr);
-    let pair_code = warp::path!("api" / "instances" / String / "pair-code")
-        .and(warp::post())
-        .and(credentials())
+    let pair_code = router
+        .route1(&PAIR_CODE)
         .and(body::json::<PairCodeBody>())
         .and(with_state(state.clone()))
         .and_then(pair_code);
-    let logout = warp::path!("api" / "instances" / String / "logout")
-        .and(warp::post())
-        .and(credentials())
-        .and(with_state(state.clone()))
-        .and_then(logout);
-    let reconnect = warp::path!("api" / "instances" / String / "reconnect")
-        .and(warp::post())
-        .and(credentials())
-        .and(with_state(state))
-        .and_then(reconnect);
+    let logout = router.route1(&LOGOUT).and(with_state(state.clone())).and_then(logout);
+    let reconnect = router.route1(&RECONNECT).and(with_state(state)).and_then(reconnect);
 
     create
         .or(list)
@@ -121,10 +175,10 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = war
         .unify()
         .or(reconnect)
         .unify()
+        .boxed()
 }
 
-async fn create(credentials: Credentials, body: CreateBody, state: AppState) -> Result<Response> {
-    state.require_admin(&credentials).map_err(reject)?;
+async fn create(body: CreateBody, state: AppState) -> Result<Response> {
     let created = state.instances.create(body.instance_id, body.name).await.map_err(reject)?;
     let answer = Created {
         instance_id: &created.info.instance_id,
@@ -135,32 +189,27 @@ async fn create(credentials: Credentials, body: CreateBody, state: AppState) -> 
     Ok(warp::reply::with_status(warp::reply::json(&answer), StatusCode::CREATED).into_response())
 }
 
-async fn list(credentials: Credentials, state: AppState) -> Result<Response> {
-    state.require_admin(&credentials).map_err(reject)?;
+async fn list(state: AppState) -> Result<Response> {
     let instances = state.instances.list().await.map_err(reject)?;
     Ok(warp::reply::json(&InstanceList { instances }).into_response())
 }
 
-async fn get(id: String, credentials: Credentials, state: AppState) -> Result<Response> {
-    state.require_instance(&credentials, &id).map_err(reject)?;
+async fn get(id: String, state: AppState) -> Result<Response> {
     let info = state.instances.get(&id).await.map_err(reject)?;
     Ok(warp::reply::json(&info).into_response())
 }
 
-async fn delete(id: String, credentials: Credentials, state: AppState) -> Result<Response> {
-    state.require_admin(&credentials).map_err(reject)?;
+async fn delete(id: String, state: AppState) -> Result<Response> {
     state.instances.delete(&id).await.map_err(reject)?;
-    Ok(warp::reply::json(&serde_json::json!({ "instance_id": id, "deleted": true })).into_response())
+    Ok(warp::reply::json(&Deleted { instance_id: id, deleted: true }).into_response())
 }
 
 async fn qr(
     id: String,
-    credentials: Credentials,
     query: QrQuery,
     accept: Option<String>,
     state: AppState,
 ) -> Result<Response> {
-    state.require_instance(&credentials, &id).map_err(reject)?;
     let wants_png = query.format.as_deref().is_some_and(|f| f.eq_ignore_ascii_case("png"))
         || accept.as_deref().is_some_and(|a| a.to_ascii_lowercase().contains("image/png"));
     let qr = state.instances.qr(&id).await.map_err(reject)?;
@@ -180,26 +229,23 @@ async fn qr(
     .into_response())
 }
 
-async fn pair_code(id: String, credentials: Credentials, body: PairCodeBody, state: AppState) -> Result<Response> {
-    state.require_instance(&credentials, &id).map_err(reject)?;
+async fn pair_code(id: String, body: PairCodeBody, state: AppState) -> Result<Response> {
     let phone = super::phone::normalize(&body.phone).map_err(reject)?;
     let code = state.instances.pair_code(&id, phone).await.map_err(reject)?;
-    Ok(warp::reply::json(&serde_json::json!({ "instance_id": id, "code": code })).into_response())
+    Ok(warp::reply::json(&PairCode { instance_id: id, code }).into_response())
 }
 
-async fn logout(id: String, credentials: Credentials, state: AppState) -> Result<Response> {
-    state.require_instance(&credentials, &id).map_err(reject)?;
+async fn logout(id: String, state: AppState) -> Result<Response> {
     state.instances.logout(&id).await.map_err(reject)?;
-    Ok(warp::reply::json(&InstanceStatus {
+    Ok(warp::reply::json(&StatusAnswer {
         instance_id: &id,
         status: Status::LoggedOut,
     })
     .into_response())
 }
 
-async fn reconnect(id: String, credentials: Credentials, state: AppState) -> Result<Response> {
-    state.require_instance(&credentials, &id).map_err(reject)?;
+async fn reconnect(id: String, state: AppState) -> Result<Response> {
     state.instances.reconnect(&id).await.map_err(reject)?;
     let status = state.instances.status(&id).map_err(reject)?;
-    Ok(warp::reply::json(&InstanceStatus { instance_id: &id, status }).into_response())
+    Ok(warp::reply::json(&StatusAnswer { instance_id: &id, status }).into_response())
 }

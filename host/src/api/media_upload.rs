@@ -11,12 +11,15 @@
 use bytes::Bytes;
 use futures::TryStreamExt;
 use warp::Filter;
+use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::multipart::{FormData, Part};
 use warp::reply::{Reply, Response};
 
-use super::auth::{Credentials, credentials};
+use super::endpoint::{Access, Answer, Endpoint, FormField, Request, Verb, schema};
 use super::error::{ApiError, reject};
+use super::messages::{SEND_ERRORS, Sent};
+use super::router::Router;
 use super::{AppState, body, phone, with_state};
 use crate::engine::{MediaKind, OutgoingMedia};
 use crate::messaging::media_kind::sniff;
@@ -28,30 +31,69 @@ const MAX_FIELD_BYTES: usize = 4096;
 
 type Result<T> = std::result::Result<T, warp::Rejection>;
 
-pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+const FORM: &[FormField] = &[
+    FormField {
+        name: "to",
+        required: true,
+        file: false,
+        description: "A phone number in international form without `+`, or a JID",
+    },
+    FormField {
+        name: "file",
+        required: true,
+        file: true,
+        description: "The media file; its file name and content type are kept",
+    },
+    FormField {
+        name: "caption",
+        required: false,
+        file: false,
+        description: "Shown under the media",
+    },
+    FormField {
+        name: "mediaType",
+        required: false,
+        file: false,
+        description: "image, video, document or audio; inferred from the content when absent",
+    },
+];
+
+static BY_ID: Endpoint = Endpoint {
+    tag: "messages",
+    summary: "Send an image, video, audio or document uploaded as multipart",
+    access: Access::Instance,
+    request: Request::Multipart(FORM),
+    errors: SEND_ERRORS,
+    ..Endpoint::new(Verb::Post, "/api/send/{id}/media", "send_media", Answer::Json(200, schema::<Sent>))
+};
+static BY_NUMBER: Endpoint = Endpoint {
+    tag: "messages",
+    summary: "Send uploaded media from the instance whose own number is {phone}",
+    request: Request::Multipart(FORM),
+    errors: SEND_ERRORS,
+    ..Endpoint::new(Verb::Post, "/api/by-number/{phone}/media-file", "send_media_by_number", Answer::Json(200, schema::<Sent>))
+};
+
+pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
     let max_body = state.media_limits.largest() + FORM_OVERHEAD;
-    let by_id = warp::path!("api" / "send" / String / "media")
-        .and(warp::post())
-        .and(credentials())
+    let by_id = router
+        .route1(&BY_ID)
         .and(warp::multipart::form().max_length(max_body))
         .and(with_state(state.clone()))
         .and_then(send_by_id);
-    let by_number = warp::path!("api" / "by-number" / String / "media-file")
-        .and(warp::post())
-        .and(credentials())
+    let by_number = router
+        .route1(&BY_NUMBER)
         .and(warp::multipart::form().max_length(max_body))
         .and(with_state(state))
         .and_then(send_by_number);
-    by_id.or(by_number).unify()
+    by_id.or(by_number).unify().boxed()
 }
 
-async fn send_by_id(id: String, credentials: Credentials, form: FormData, state: AppState) -> Result<Response> {
-    state.require_instance(&credentials, &id).map_err(reject)?;
+async fn send_by_id(id: String, form: FormData, state: AppState) -> Result<Response> {
     send(&state, &id, form).await
 }
 
-async fn send_by_number(number: String, credentials: Credentials, form: FormData, state: AppState) -> Result<Response> {
-    state.require_admin(&credentials).map_err(reject)?;
+async fn send_by_number(number: String, form: FormData, state: AppState) -> Result<Response> {
     let number = phone::normalize(&number).map_err(reject)?;
     let id = state.instances.find_by_phone(&number).await.map_err(reject)?;
     send(&state, &id, form).await
@@ -94,7 +136,7 @@ async fn send(state: &AppState, id: &str, form: FormData) -> Result<Response> {
         caption: upload.caption.filter(|c| !c.is_empty()),
     };
     let sent = state.messenger.send_media(id, &to, media).await.map_err(reject)?;
-    Ok(warp::reply::json(&super::messages::Sent::from(sent)).into_response())
+    Ok(warp::reply::json(&Sent::from(sent)).into_response())
 }
 
 fn parse_kind(given: &str) -> Option<MediaKind> {

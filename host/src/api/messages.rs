@@ -3,11 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 use warp::Filter;
+use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
-use super::auth::{Credentials, credentials};
+use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
 use super::error::{ApiError, reject};
+use super::router::Router;
 use super::{AppState, body, phone, with_state};
 use crate::engine::SentMessage;
 use crate::messaging::SendError;
@@ -15,23 +17,29 @@ use crate::messaging::SendError;
 /// WhatsApp's own limit on a text message.
 const MAX_TEXT_BYTES: usize = 65_536;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SendText {
+    /// A phone number in international form without `+`, or a JID
+    /// (`…@s.whatsapp.net`, `…@g.us`).
     to: String,
+    /// The text, at most 65,536 bytes.
     message: String,
+    /// The id of the message this one replies to.
     reply_to: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckBody {
     phone: String,
 }
 
-#[derive(Serialize)]
+/// The answer of every send route.
+#[derive(Serialize, schemars::JsonSchema)]
 pub(super) struct Sent {
     message_id: String,
+    /// The recipient's JID.
     to: String,
     timestamp: String,
 }
@@ -46,7 +54,7 @@ impl From<SentMessage> for Sent {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Checked {
     phone: String,
     on_whatsapp: bool,
@@ -55,26 +63,51 @@ struct Checked {
 
 type Result<T> = std::result::Result<T, warp::Rejection>;
 
-pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    let send = warp::path!("api" / "send" / String)
-        .and(warp::post())
-        .and(credentials())
+/// What a send can fail with beyond bad input: an instance that is not
+/// connected (503), a recipient not on WhatsApp (422, in the body statuses).
+pub(super) const SEND_ERRORS: &[u16] = &[503];
+
+static SEND: Endpoint = Endpoint {
+    tag: "messages",
+    summary: "Send a text message (optionally as a reply)",
+    access: Access::Instance,
+    request: Request::Json(schema::<SendText>),
+    errors: SEND_ERRORS,
+    ..Endpoint::new(Verb::Post, "/api/send/{id}", "send_text", Answer::Json(200, schema::<Sent>))
+};
+static BY_NUMBER: Endpoint = Endpoint {
+    tag: "messages",
+    summary: "Send a text message from the instance whose own number is {phone}",
+    request: Request::Json(schema::<SendText>),
+    errors: SEND_ERRORS,
+    ..Endpoint::new(Verb::Post, "/api/by-number/{phone}", "send_text_by_number", Answer::Json(200, schema::<Sent>))
+};
+static CHECK: Endpoint = Endpoint {
+    tag: "messages",
+    summary: "Whether a phone number is on WhatsApp",
+    access: Access::Instance,
+    request: Request::Json(schema::<CheckBody>),
+    errors: SEND_ERRORS,
+    ..Endpoint::new(Verb::Post, "/api/check/{id}", "check_number", Answer::Json(200, schema::<Checked>))
+};
+
+pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
+    let send = router
+        .route1(&SEND)
         .and(body::json::<SendText>())
         .and(with_state(state.clone()))
         .and_then(send);
-    let by_number = warp::path!("api" / "by-number" / String)
-        .and(warp::post())
-        .and(credentials())
+    let by_number = router
+        .route1(&BY_NUMBER)
         .and(body::json::<SendText>())
         .and(with_state(state.clone()))
         .and_then(send_by_number);
-    let check = warp::path!("api" / "check" / String)
-        .and(warp::post())
-        .and(credentials())
+    let check = router
+        .route1(&CHECK)
         .and(body::json::<CheckBody>())
         .and(with_state(state))
         .and_then(check);
-    send.or(by_number).unify().or(check).unify()
+    send.or(by_number).unify().or(check).unify().boxed()
 }
 
 impl From<SendError> for ApiError {
@@ -114,20 +147,17 @@ async fn send_text(state: &AppState, id: &str, body: SendText) -> Result<Respons
     Ok(warp::reply::json(&Sent::from(sent)).into_response())
 }
 
-async fn send(id: String, credentials: Credentials, body: SendText, state: AppState) -> Result<Response> {
-    state.require_instance(&credentials, &id).map_err(reject)?;
+async fn send(id: String, body: SendText, state: AppState) -> Result<Response> {
     send_text(&state, &id, body).await
 }
 
-async fn send_by_number(number: String, credentials: Credentials, body: SendText, state: AppState) -> Result<Response> {
-    state.require_admin(&credentials).map_err(reject)?;
+async fn send_by_number(number: String, body: SendText, state: AppState) -> Result<Response> {
     let number = phone::normalize(&number).map_err(reject)?;
     let id = state.instances.find_by_phone(&number).await.map_err(reject)?;
     send_text(&state, &id, body).await
 }
 
-async fn check(id: String, credentials: Credentials, body: CheckBody, state: AppState) -> Result<Response> {
-    state.require_instance(&credentials, &id).map_err(reject)?;
+async fn check(id: String, body: CheckBody, state: AppState) -> Result<Response> {
     let answer = state.messenger.check(&id, &body.phone).await.map_err(reject)?;
     Ok(warp::reply::json(&Checked {
         phone: answer.phone,

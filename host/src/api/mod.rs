@@ -1,21 +1,28 @@
 //! The HTTP API: warp routes, one module per resource, combined here.
 //!
-//! Every answer that is not a success goes through [`error`], so clients see
-//! one JSON error shape whatever went wrong, including unknown routes.
+//! Every route is declared as an [`endpoint::Endpoint`] and built by the
+//! [`router::Router`], which is where `/openapi.json` and the request metrics
+//! learn the routes from. Every answer that is not a success goes through
+//! [`error`], so clients see one JSON error shape whatever went wrong,
+//! including unknown routes.
 
 pub mod auth;
 mod body;
+pub mod endpoint;
 pub mod error;
 mod health;
 mod instances;
 mod media_upload;
 mod messages;
+mod metrics;
+mod openapi;
 mod phone;
 mod qr_png;
+pub mod router;
 mod sim;
 mod statics;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use warp::Filter;
 
@@ -23,6 +30,7 @@ use crate::engine::sim::SimNetwork;
 use crate::instances::{InstanceManager, MediaLimits};
 use crate::media::MediaStore;
 use crate::messaging::Messenger;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// What every handler may need, shared by all routes.
@@ -36,28 +44,39 @@ pub struct AppState {
     pub media_limits: MediaLimits,
     /// The admin token; compared in constant time, never logged.
     pub admin_token: Arc<str>,
+    pub metrics: Arc<Metrics>,
 }
 
-/// All routes of the server, with errors turned into the JSON error shape.
-/// The `/sim/` routes exist only when the simulated network runs.
+/// All routes of the server, with errors turned into the JSON error shape and
+/// every request counted. The `/sim/` routes exist only when the simulated
+/// network runs.
 pub fn routes(
     state: AppState,
     sim: Option<SimNetwork>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
-    let api = health::routes(state.clone())
-        .or(instances::routes(state.clone()))
+    let mut router = router::Router::new(state.clone());
+    let document: openapi::Document = Arc::new(OnceLock::new());
+    let mut api = health::routes(&mut router, state.clone())
+        .or(instances::routes(&mut router, state.clone()))
         .unify()
-        .or(statics::routes(state.clone()))
+        .or(messages::routes(&mut router, state.clone()))
         .unify()
-        .or(messages::routes(state.clone()))
+        .or(media_upload::routes(&mut router, state.clone()))
         .unify()
-        .or(media_upload::routes(state.clone()))
-        .unify();
-    let all = match sim {
-        Some(network) => api.or(sim::routes(state, network)).unify().boxed(),
-        None => api.boxed(),
-    };
-    all.recover(error::recover)
+        .or(statics::routes(&mut router, state.clone()))
+        .unify()
+        .or(metrics::route(&mut router, state.clone()))
+        .unify()
+        .or(openapi::route(&mut router, document.clone()))
+        .unify()
+        .boxed();
+    if let Some(network) = sim {
+        api = api.or(sim::routes(&mut router, state.clone(), network)).unify().boxed();
+    }
+    let doc = openapi::document(router.endpoints());
+    let _ = document.set(serde_json::to_vec(&doc).unwrap_or_default().into());
+    let labels = metrics::RouteLabels::new(router.endpoints());
+    api.recover(error::recover).with(metrics::observe(state.metrics, labels))
 }
 
 /// Hands a clone of the state to each request.

@@ -4,19 +4,21 @@
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use warp::Filter;
+use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
-use super::auth::{Credentials, credentials};
+use super::endpoint::{Answer, Endpoint, Request, Verb, schema};
 use super::error::{ApiError, reject};
+use super::router::Router;
 use super::{AppState, body, phone, with_state};
 use crate::engine::InboundEvent;
-use crate::engine::sim::{SimContact, SimDrop, SimError, SimIncoming, SimNetwork};
+use crate::engine::sim::{SentRecord, SimContact, SimDrop, SimError, SimIncoming, SimNetwork};
 use crate::events::{EventKind, GroupAction, GroupParticipants, Receipt, ReceiptType};
 
 type Result<T> = std::result::Result<T, warp::Rejection>;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ScanBody {
     phone: Option<String>,
@@ -24,7 +26,7 @@ struct ScanBody {
 }
 
 /// `POST /sim/instances/{id}/disconnect`: the body is optional (a plain drop).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DisconnectBody {
     /// `dropped` (default), `stream_replaced`, `temporary_ban`, `client_outdated`
@@ -34,7 +36,7 @@ struct DisconnectBody {
     ban_seconds: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ReceiptBody {
     from: String,
@@ -43,7 +45,7 @@ struct ReceiptBody {
     receipt: ReceiptType,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GroupParticipantsBody {
     group: String,
@@ -52,7 +54,7 @@ struct GroupParticipantsBody {
     jids: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ContactBody {
     phone: String,
@@ -60,61 +62,163 @@ struct ContactBody {
     push_name: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct SimInstance {
     instance_id: String,
     connected: bool,
     presence_announcements: u64,
 }
 
+#[derive(Serialize, schemars::JsonSchema)]
+struct Scanned {
+    instance_id: String,
+    jid: String,
+    phone: String,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Incoming {
+    message_id: String,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Delivered {
+    delivered: bool,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct SentList {
+    messages: Vec<SentRecord>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Disconnected {
+    instance_id: String,
+    /// Whether the connection was dropped now.
+    disconnected: bool,
+    /// `panic` when a panic was armed for the next presence announcement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    armed: Option<&'static str>,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct Unlinked {
+    instance_id: String,
+    unlinked: bool,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct ContactAdded {
+    phone: String,
+    on_whatsapp: bool,
+}
+
 /// At most this many ids in one receipt or group event.
 const MAX_IDS: usize = 1000;
 
-pub fn routes(state: AppState, network: SimNetwork) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    let net = warp::any().map(move || network.clone());
-    let base = || credentials().and(with_state(state.clone())).and(net.clone());
+const TAG: &str = "simulator";
+/// A sim route on an instance without a connection, or in the wrong state.
+const CONFLICT: &[u16] = &[409];
 
-    let scan = warp::path!("sim" / "instances" / String / "scan")
-        .and(warp::post())
+static SCAN: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "The simulated phone scans the current QR: the instance pairs and goes online",
+    request: Request::OptionalJson(schema::<ScanBody>),
+    errors: CONFLICT,
+    ..Endpoint::new(Verb::Post, "/sim/instances/{id}/scan", "sim_scan", Answer::Json(200, schema::<Scanned>))
+};
+static INCOMING: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "A message from a contact arrives",
+    request: Request::Json(schema::<SimIncoming>),
+    errors: CONFLICT,
+    ..Endpoint::new(Verb::Post, "/sim/instances/{id}/incoming", "sim_incoming", Answer::Json(200, schema::<Incoming>))
+};
+static RECEIPT: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "A delivery or read receipt arrives",
+    request: Request::Json(schema::<ReceiptBody>),
+    errors: CONFLICT,
+    ..Endpoint::new(Verb::Post, "/sim/instances/{id}/receipt", "sim_receipt", Answer::Json(200, schema::<Delivered>))
+};
+static GROUP: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "A group participants event arrives",
+    request: Request::Json(schema::<GroupParticipantsBody>),
+    errors: CONFLICT,
+    ..Endpoint::new(
+        Verb::Post,
+        "/sim/instances/{id}/group-participants",
+        "sim_group_participants",
+        Answer::Json(200, schema::<Delivered>),
+    )
+};
+static SENT: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "What the instance has sent (the most recent messages)",
+    ..Endpoint::new(Verb::Get, "/sim/instances/{id}/sent", "sim_sent", Answer::Json(200, schema::<SentList>))
+};
+static DISCONNECT: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "The connection drops (optionally with a reason); the instance reconnects by itself",
+    request: Request::OptionalJson(schema::<DisconnectBody>),
+    errors: CONFLICT,
+    ..Endpoint::new(Verb::Post, "/sim/instances/{id}/disconnect", "sim_disconnect", Answer::Json(200, schema::<Disconnected>))
+};
+static UNLINK: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "The phone removes the linked device: the instance goes logged_out",
+    errors: CONFLICT,
+    ..Endpoint::new(Verb::Post, "/sim/instances/{id}/unlink", "sim_unlink", Answer::Json(200, schema::<Unlinked>))
+};
+static SHOW: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "The simulated connection of an instance",
+    ..Endpoint::new(Verb::Get, "/sim/instances/{id}", "sim_instance", Answer::Json(200, schema::<SimInstance>))
+};
+static CONTACTS: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "Register a contact (whether it is on WhatsApp)",
+    request: Request::Json(schema::<ContactBody>),
+    ..Endpoint::new(Verb::Post, "/sim/contacts", "sim_contact", Answer::Json(200, schema::<ContactAdded>))
+};
+
+pub fn routes(router: &mut Router, state: AppState, network: SimNetwork) -> BoxedFilter<(Response,)> {
+    let net = warp::any().map(move || network.clone());
+    let base = || with_state(state.clone()).and(net.clone());
+
+    let scan = router
+        .route1(&SCAN)
         .and(body::json_or_default::<ScanBody>())
         .and(base())
         .and_then(scan);
-    let incoming = warp::path!("sim" / "instances" / String / "incoming")
-        .and(warp::post())
+    let incoming = router
+        .route1(&INCOMING)
         .and(body::json::<SimIncoming>())
         .and(base())
         .and_then(incoming);
-    let receipt = warp::path!("sim" / "instances" / String / "receipt")
-        .and(warp::post())
+    let receipt = router
+        .route1(&RECEIPT)
         .and(body::json::<ReceiptBody>())
         .and(base())
         .and_then(receipt);
-    let group = warp::path!("sim" / "instances" / String / "group-participants")
-        .and(warp::post())
+    let group = router
+        .route1(&GROUP)
         .and(body::json::<GroupParticipantsBody>())
         .and(base())
         .and_then(group_participants);
-    let sent = warp::path!("sim" / "instances" / String / "sent")
-        .and(warp::get())
-        .and(base())
-        .and_then(sent);
-    let disconnect = warp::path!("sim" / "instances" / String / "disconnect")
-        .and(warp::post())
+    let sent = router.route1(&SENT).and(base()).and_then(sent);
+    let disconnect = router
+        .route1(&DISCONNECT)
         .and(body::json_or_default::<DisconnectBody>())
         .and(base())
         .and_then(disconnect);
-    let unlink = warp::path!("sim" / "instances" / String / "unlink")
-        .and(warp::post())
-        .and(base())
-        .and_then(unlink);
-    let show = warp::path!("sim" / "instances" / String)
-        .and(warp::get())
-        .and(base())
-        .and_then(show);
-    let contacts = warp::path!("sim" / "contacts")
-        .and(warp::post())
+    let unlink = router.route1(&UNLINK).and(base()).and_then(unlink);
+    let show = router.route1(&SHOW).and(base()).and_then(show);
+    let contacts = router
+        .route0(&CONTACTS)
         .and(body::json::<ContactBody>())
-        .and(base())
+        .and(net)
         .and_then(add_contact);
 
     scan.or(incoming)
@@ -133,6 +237,7 @@ pub fn routes(state: AppState, network: SimNetwork) -> impl Filter<Extract = (Re
         .unify()
         .or(contacts)
         .unify()
+        .boxed()
 }
 
 impl From<SimError> for ApiError {
@@ -149,9 +254,8 @@ impl From<SimError> for ApiError {
     }
 }
 
-/// Admin only, and the instance must exist.
-fn check(state: &AppState, credentials: &Credentials, id: &str) -> std::result::Result<(), warp::Rejection> {
-    state.require_admin(credentials).map_err(reject)?;
+/// The instance must exist (the router has checked the admin token).
+fn check(state: &AppState, id: &str) -> std::result::Result<(), warp::Rejection> {
     state.instances.status(id).map_err(reject)?;
     Ok(())
 }
@@ -183,18 +287,18 @@ fn bounded(ids: &[String]) -> std::result::Result<(), ApiError> {
     Ok(())
 }
 
-async fn scan(id: String, body: ScanBody, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
-    check(&state, &credentials, &id)?;
+async fn scan(id: String, body: ScanBody, state: AppState, network: SimNetwork) -> Result<Response> {
+    check(&state, &id)?;
     let phone = match body.phone {
         Some(raw) => phone::normalize(&raw).map_err(reject)?,
         None => format!("6281{:09}", rand::rng().random_range(0..1_000_000_000u32)),
     };
     let jid = network.scan(&id, &phone, body.push_name).await.map_err(reject)?;
-    Ok(warp::reply::json(&serde_json::json!({ "instance_id": id, "jid": jid, "phone": phone })).into_response())
+    Ok(warp::reply::json(&Scanned { instance_id: id, jid, phone }).into_response())
 }
 
-async fn incoming(id: String, body: SimIncoming, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
-    check(&state, &credentials, &id)?;
+async fn incoming(id: String, body: SimIncoming, state: AppState, network: SimNetwork) -> Result<Response> {
+    check(&state, &id)?;
     let sender = contact_jid(&body.from).map_err(reject)?;
     let chat = match &body.group {
         Some(group) => group_jid(group).map_err(reject)?,
@@ -202,11 +306,11 @@ async fn incoming(id: String, body: SimIncoming, credentials: Credentials, state
     };
     let (message_id, event) = body.into_event(chat, sender).map_err(reject)?;
     network.deliver(&id, event).await.map_err(reject)?;
-    Ok(warp::reply::json(&serde_json::json!({ "message_id": message_id })).into_response())
+    Ok(warp::reply::json(&Incoming { message_id }).into_response())
 }
 
-async fn receipt(id: String, body: ReceiptBody, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
-    check(&state, &credentials, &id)?;
+async fn receipt(id: String, body: ReceiptBody, state: AppState, network: SimNetwork) -> Result<Response> {
+    check(&state, &id)?;
     bounded(&body.ids).map_err(reject)?;
     let sender = contact_jid(&body.from).map_err(reject)?;
     let event = InboundEvent {
@@ -220,17 +324,16 @@ async fn receipt(id: String, body: ReceiptBody, credentials: Credentials, state:
         media: None,
     };
     network.deliver(&id, event).await.map_err(reject)?;
-    Ok(warp::reply::json(&serde_json::json!({ "delivered": true })).into_response())
+    Ok(warp::reply::json(&Delivered { delivered: true }).into_response())
 }
 
 async fn group_participants(
     id: String,
     body: GroupParticipantsBody,
-    credentials: Credentials,
     state: AppState,
     network: SimNetwork,
 ) -> Result<Response> {
-    check(&state, &credentials, &id)?;
+    check(&state, &id)?;
     bounded(&body.jids).map_err(reject)?;
     let group = group_jid(&body.group).map_err(reject)?;
     let jids = body
@@ -249,22 +352,21 @@ async fn group_participants(
         media: None,
     };
     network.deliver(&id, event).await.map_err(reject)?;
-    Ok(warp::reply::json(&serde_json::json!({ "delivered": true })).into_response())
+    Ok(warp::reply::json(&Delivered { delivered: true }).into_response())
 }
 
-async fn sent(id: String, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
-    check(&state, &credentials, &id)?;
-    Ok(warp::reply::json(&serde_json::json!({ "messages": network.sent(&id) })).into_response())
+async fn sent(id: String, state: AppState, network: SimNetwork) -> Result<Response> {
+    check(&state, &id)?;
+    Ok(warp::reply::json(&SentList { messages: network.sent(&id) }).into_response())
 }
 
 async fn disconnect(
     id: String,
     body: DisconnectBody,
-    credentials: Credentials,
     state: AppState,
     network: SimNetwork,
 ) -> Result<Response> {
-    check(&state, &credentials, &id)?;
+    check(&state, &id)?;
     let how = match body.reason.as_deref().unwrap_or("dropped") {
         "dropped" => SimDrop::Dropped,
         "stream_replaced" => SimDrop::StreamReplaced,
@@ -274,7 +376,12 @@ async fn disconnect(
         "client_outdated" => SimDrop::ClientOutdated,
         "panic" => {
             network.panic_on_next_presence(&id).map_err(reject)?;
-            return Ok(warp::reply::json(&serde_json::json!({ "instance_id": id, "armed": "panic" })).into_response());
+            return Ok(warp::reply::json(&Disconnected {
+                instance_id: id,
+                disconnected: false,
+                armed: Some("panic"),
+            })
+            .into_response());
         }
         other => {
             return Err(reject(ApiError::new(
@@ -285,17 +392,22 @@ async fn disconnect(
         }
     };
     network.disconnect(&id, how).await.map_err(reject)?;
-    Ok(warp::reply::json(&serde_json::json!({ "instance_id": id, "disconnected": true })).into_response())
+    Ok(warp::reply::json(&Disconnected {
+        instance_id: id,
+        disconnected: true,
+        armed: None,
+    })
+    .into_response())
 }
 
-async fn unlink(id: String, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
-    check(&state, &credentials, &id)?;
+async fn unlink(id: String, state: AppState, network: SimNetwork) -> Result<Response> {
+    check(&state, &id)?;
     network.unlink(&id).await.map_err(reject)?;
-    Ok(warp::reply::json(&serde_json::json!({ "instance_id": id, "unlinked": true })).into_response())
+    Ok(warp::reply::json(&Unlinked { instance_id: id, unlinked: true }).into_response())
 }
 
-async fn show(id: String, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
-    check(&state, &credentials, &id)?;
+async fn show(id: String, state: AppState, network: SimNetwork) -> Result<Response> {
+    check(&state, &id)?;
     let presence = network.presence_announcements(&id);
     Ok(warp::reply::json(&SimInstance {
         instance_id: id,
@@ -305,8 +417,7 @@ async fn show(id: String, credentials: Credentials, state: AppState, network: Si
     .into_response())
 }
 
-async fn add_contact(body: ContactBody, credentials: Credentials, state: AppState, network: SimNetwork) -> Result<Response> {
-    state.require_admin(&credentials).map_err(reject)?;
+async fn add_contact(body: ContactBody, network: SimNetwork) -> Result<Response> {
     let phone = phone::normalize(&body.phone).map_err(reject)?;
     network
         .add_contact(
@@ -317,5 +428,9 @@ async fn add_contact(body: ContactBody, credentials: Credentials, state: AppStat
             },
         )
         .map_err(reject)?;
-    Ok(warp::reply::json(&serde_json::json!({ "phone": phone, "on_whatsapp": body.on_whatsapp })).into_response())
+    Ok(warp::reply::json(&ContactAdded {
+        phone,
+        on_whatsapp: body.on_whatsapp,
+    })
+    .into_response())
 }

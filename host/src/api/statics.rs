@@ -2,16 +2,26 @@
 //! unguessable file name is the permission, API.md); no listing.
 
 use warp::Filter;
+use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
+use super::endpoint::{Access, Answer, Endpoint, Verb};
 use super::error::{ApiError, reject};
+use super::router::Router;
 use super::{AppState, with_state};
 use crate::media::mime_for;
 
-pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    warp::path!("statics" / "media" / String)
-        .and(warp::get())
+static MEDIA_FILE: Endpoint = Endpoint {
+    tag: "media",
+    summary: "An incoming media file (the unguessable name is the permission)",
+    access: Access::Public,
+    ..Endpoint::new(Verb::Get, "/statics/media/{file}", "media_file", Answer::Binary)
+};
+
+pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
+    router
+        .route1(&MEDIA_FILE)
         .and(with_state(state))
         .and_then(|file: String, state: AppState| async move {
             let not_found = || reject(ApiError::new(StatusCode::NOT_FOUND, "media_not_found", "no such media file"));
@@ -23,4 +33,5 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = war
                 warp::reply::with_header(reply, "cache-control", "private, max-age=31536000, immutable").into_response(),
             )
         })
+        .boxed()
 }

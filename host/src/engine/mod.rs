@@ -155,6 +155,18 @@ pub enum MediaKind {
     Document,
 }
 
+impl MediaKind {
+    /// The kind's name, as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Image => "image",
+            MediaKind::Video => "video",
+            MediaKind::Audio => "audio",
+            MediaKind::Document => "document",
+        }
+    }
+}
+
 /// A media message to send.
 #[derive(Debug, Clone)]
 pub struct OutgoingMedia {

@@ -25,7 +25,8 @@ const COMMAND_QUEUE: usize = 64;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// An instance as the API shows it (`Instance` in API.md).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Instance")]
 pub struct InstanceInfo {
     pub instance_id: String,
     pub name: String,

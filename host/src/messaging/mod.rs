@@ -17,6 +17,7 @@ use recipient_cache::RecipientCache;
 
 use crate::engine::{EngineError, NumberCheck, OutgoingMedia, SentMessage, Session};
 use crate::instances::{InstanceError, InstanceManager};
+use crate::metrics::Metrics;
 
 /// Why a message was not sent.
 #[derive(Debug, thiserror::Error)]
@@ -36,26 +37,34 @@ pub enum SendError {
 pub struct Messenger {
     instances: InstanceManager,
     cache: Arc<RecipientCache>,
+    /// Counts what was sent, by instance and kind.
+    metrics: Arc<Metrics>,
 }
 
 impl Messenger {
-    pub fn new(instances: InstanceManager) -> Messenger {
+    pub fn new(instances: InstanceManager, metrics: Arc<Metrics>) -> Messenger {
         Messenger {
             instances,
             cache: Arc::new(RecipientCache::default()),
+            metrics,
         }
     }
 
     /// Sends a text (optionally quoting `reply_to`) from instance `id`.
     pub async fn send_text(&self, id: &str, to: &str, text: &str, reply_to: Option<&str>) -> Result<SentMessage, SendError> {
         let (session, jid) = self.prepare(id, to).await?;
-        Ok(session.send_text(&jid, text, reply_to).await?)
+        let sent = session.send_text(&jid, text, reply_to).await?;
+        self.metrics.message_sent(id, "text");
+        Ok(sent)
     }
 
     /// Sends a media message from instance `id`.
     pub async fn send_media(&self, id: &str, to: &str, media: OutgoingMedia) -> Result<SentMessage, SendError> {
         let (session, jid) = self.prepare(id, to).await?;
-        Ok(session.send_media(&jid, media).await?)
+        let kind = media.kind.as_str();
+        let sent = session.send_media(&jid, media).await?;
+        self.metrics.message_sent(id, kind);
+        Ok(sent)
     }
 
     /// Whether `phone` is on WhatsApp, asked through instance `id`.

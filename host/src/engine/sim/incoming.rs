@@ -14,7 +14,7 @@ use crate::engine::{EngineError, InboundEvent, MediaFetch};
 use crate::events::{Content, EventKind, Media, Message, Quoted};
 
 /// A message from a contact, as the sim route receives it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimIncoming {
     /// The contact: a phone number or a JID.
@@ -41,7 +41,7 @@ pub struct SimIncoming {
     pub from_me: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimReply {
     pub id: String,
@@ -49,7 +49,7 @@ pub struct SimReply {
     pub text: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimMedia {
     pub base64: String,
@@ -57,14 +57,14 @@ pub struct SimMedia {
     pub file_name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimContactCard {
     pub display_name: String,
     pub vcard: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimLocation {
     pub latitude: f64,
@@ -73,7 +73,7 @@ pub struct SimLocation {
     pub address: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimReaction {
     pub emoji: String,

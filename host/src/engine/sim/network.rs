@@ -21,7 +21,7 @@ pub struct SimContact {
 }
 
 /// One message an instance sent, as the simulated network received it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SentRecord {
     pub to: String,
     pub message_id: String,

@@ -16,6 +16,7 @@ pub struct GroupParticipants {
 
 /// What happened to the participants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum GroupAction {
     /// They joined or were added.

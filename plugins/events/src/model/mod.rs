@@ -139,6 +139,7 @@ impl EventKind {
 
 /// The connection status of an instance, as the API reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InstanceStatus {
     /// Not linked to a phone; a QR code (or pair code) is needed.

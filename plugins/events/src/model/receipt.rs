@@ -18,6 +18,7 @@ pub struct Receipt {
 
 /// What a receipt acknowledges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReceiptType {
     /// The message reached the recipient's device.

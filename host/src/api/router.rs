@@ -1,0 +1,164 @@
+//! Builds each route's warp filter from its [`Endpoint`] and keeps the list of
+//! endpoints the server really serves.
+//!
+//! The filter matches the path template and the method (404 and 405 as warp's
+//! own path filters do) and then checks the token by the endpoint's access
+//! rule, before any body is read. Path parameters are handed to the handler
+//! as they appear in the path, like `warp::path!` does.
+
+use std::future::ready;
+use std::sync::Arc;
+
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::path::FullPath;
+
+use super::auth::credentials;
+use super::endpoint::{Access, Endpoint, Verb};
+use super::error::reject;
+use super::{AppState, with_state};
+
+/// One piece of a path template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(&'static str),
+    Param,
+}
+
+/// A parsed path template.
+#[derive(Debug, Clone)]
+pub struct Template(Arc<[Segment]>);
+
+impl Template {
+    pub fn parse(path: &'static str) -> Template {
+        let segments = path
+            .strip_prefix('/')
+            .unwrap_or(path)
+            .split('/')
+            .map(|s| if s.starts_with('{') && s.ends_with('}') { Segment::Param } else { Segment::Literal(s) })
+            .collect();
+        Template(segments)
+    }
+
+    /// The path parameters of `path` when it matches the template.
+    pub fn capture(&self, path: &str) -> Option<Vec<String>> {
+        let mut parts = path.strip_prefix('/')?.split('/');
+        let mut params = Vec::new();
+        for segment in self.0.iter() {
+            let part = parts.next()?;
+            match segment {
+                Segment::Literal(literal) if part == *literal => {}
+                Segment::Literal(_) => return None,
+                Segment::Param if part.is_empty() => return None,
+                Segment::Param => params.push(part.to_owned()),
+            }
+        }
+        parts.next().is_none().then_some(params)
+    }
+
+    pub fn matches(&self, path: &str) -> bool {
+        self.capture(path).is_some()
+    }
+}
+
+/// The endpoints registered so far, and the state their access checks need.
+pub struct Router {
+    state: AppState,
+    endpoints: Vec<&'static Endpoint>,
+}
+
+impl Router {
+    pub fn new(state: AppState) -> Router {
+        Router {
+            state,
+            endpoints: Vec::new(),
+        }
+    }
+
+    /// Every endpoint registered, in registration order.
+    pub fn endpoints(&self) -> &[&'static Endpoint] {
+        &self.endpoints
+    }
+
+    /// A route without path parameters.
+    pub fn route0(&mut self, endpoint: &'static Endpoint) -> BoxedFilter<()> {
+        self.route(endpoint, 0).map(|_| ()).untuple_one().boxed()
+    }
+
+    /// A route with one path parameter.
+    pub fn route1(&mut self, endpoint: &'static Endpoint) -> BoxedFilter<(String,)> {
+        self.route(endpoint, 1).map(|mut params: Vec<String>| params.swap_remove(0)).boxed()
+    }
+
+    /// A route with two path parameters.
+    pub fn route2(&mut self, endpoint: &'static Endpoint) -> BoxedFilter<(String, String)> {
+        self.route(endpoint, 2)
+            .map(|mut params: Vec<String>| {
+                let second = params.swap_remove(1);
+                (params.swap_remove(0), second)
+            })
+            .untuple_one()
+            .boxed()
+    }
+
+    fn route(&mut self, endpoint: &'static Endpoint, arity: usize) -> BoxedFilter<(Vec<String>,)> {
+        // A mismatch is a programming error that every server start would hit.
+        assert_eq!(endpoint.path_params().count(), arity, "{} has a different number of path parameters", endpoint.path);
+        assert!(
+            endpoint.access != Access::Instance || arity > 0,
+            "{} checks an instance token but names no instance",
+            endpoint.path
+        );
+        assert!(
+            !self.endpoints.iter().any(|e| e.verb == endpoint.verb && e.path == endpoint.path),
+            "{} {} is registered twice",
+            endpoint.verb.as_str(),
+            endpoint.path
+        );
+        self.endpoints.push(endpoint);
+        let template = Template::parse(endpoint.path);
+        let access = endpoint.access;
+        warp::path::full()
+            .and_then(move |path: FullPath| ready(template.capture(path.as_str()).ok_or_else(warp::reject::not_found)))
+            .and(verb(endpoint.verb))
+            .and(credentials())
+            .and(with_state(self.state.clone()))
+            .and_then(move |params: Vec<String>, credentials, state: AppState| {
+                let allowed = match access {
+                    Access::Public => Ok(()),
+                    Access::Admin => state.require_admin(&credentials),
+                    Access::Instance => state.require_instance(&credentials, &params[0]),
+                };
+                ready(allowed.map(|()| params).map_err(reject))
+            })
+            .boxed()
+    }
+}
+
+fn verb(verb: Verb) -> BoxedFilter<()> {
+    match verb {
+        Verb::Get => warp::get().boxed(),
+        Verb::Post => warp::post().boxed(),
+        Verb::Delete => warp::delete().boxed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Template;
+
+    #[test]
+    fn templates_capture_their_parameters_and_nothing_else() {
+        let t = Template::parse("/api/instances/{id}/webhooks/{webhook_id}");
+        assert_eq!(t.capture("/api/instances/a/webhooks/7"), Some(vec!["a".to_owned(), "7".to_owned()]));
+        assert_eq!(t.capture("/api/instances/a/webhooks"), None);
+        assert_eq!(t.capture("/api/instances/a/webhooks/7/x"), None);
+        assert_eq!(t.capture("/api/instances//webhooks/7"), None);
+        assert_eq!(t.capture("/api/instances/a/webhooks/7/"), None);
+        assert_eq!(t.capture("/api/instance/a/webhooks/7"), None);
+        let root = Template::parse("/health");
+        assert!(root.matches("/health"));
+        assert!(!root.matches("/"));
+        assert!(!root.matches("/health/"));
+    }
+}

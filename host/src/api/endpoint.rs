@@ -148,6 +148,9 @@ impl Endpoint {
         if self.path_params().next().is_some() {
             statuses.push(404);
         }
+        if !self.query.is_empty() {
+            statuses.push(400);
+        }
         statuses.sort_unstable();
         statuses.dedup();
         statuses

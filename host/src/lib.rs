@@ -12,6 +12,7 @@ pub mod events;
 pub mod instances;
 pub mod media;
 pub mod messaging;
+pub mod outbound;
 pub mod random;
 pub mod server;
 pub mod store;

@@ -22,6 +22,7 @@ use crate::events::Bus;
 use crate::instances::{InstanceError, InstanceManager};
 use crate::media::MediaStore;
 use crate::messaging::Messenger;
+use crate::outbound::{FetchError, Fetcher};
 use crate::store::{Store, StoreError, redact};
 
 /// Why the server could not start.
@@ -37,6 +38,8 @@ pub enum StartError {
     },
     #[error("cannot start the instances: {0}")]
     Instances(#[from] InstanceError),
+    #[error("cannot set up outbound HTTP: {0}")]
+    Outbound(#[source] FetchError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -110,6 +113,10 @@ impl Server {
             }
         })?;
         let instances = InstanceManager::new(store.clone(), engine, bus.clone(), media.clone(), config.instance_settings());
+        let fetcher = Fetcher::new(config.url_policy(), config.fetch_timeout()).map_err(StartError::Outbound)?;
+        if config.allow_private_urls {
+            tracing::warn!("WASAP_ALLOW_PRIVATE_URLS is on: mediaUrl fetches may reach private and loopback addresses");
+        }
 
         Ok(Server {
             listener,
@@ -119,6 +126,7 @@ impl Server {
                 media_limits: config.media_limits(),
                 instances,
                 media,
+                fetcher,
                 admin_token: Arc::from(token),
             },
             bus,

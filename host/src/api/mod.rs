@@ -9,7 +9,9 @@ pub mod error;
 mod health;
 mod instances;
 mod media_upload;
+mod media_url;
 mod messages;
+mod outgoing_media;
 mod phone;
 mod qr_png;
 mod sim;
@@ -23,6 +25,7 @@ use crate::engine::sim::SimNetwork;
 use crate::instances::{InstanceManager, MediaLimits};
 use crate::media::MediaStore;
 use crate::messaging::Messenger;
+use crate::outbound::Fetcher;
 use crate::store::Store;
 
 /// What every handler may need, shared by all routes.
@@ -34,6 +37,8 @@ pub struct AppState {
     pub messenger: Messenger,
     /// Size limits of media files, by kind.
     pub media_limits: MediaLimits,
+    /// Outbound HTTP under the outbound-URL policy (`mediaUrl`).
+    pub fetcher: Fetcher,
     /// The admin token; compared in constant time, never logged.
     pub admin_token: Arc<str>,
 }
@@ -52,6 +57,8 @@ pub fn routes(
         .or(messages::routes(state.clone()))
         .unify()
         .or(media_upload::routes(state.clone()))
+        .unify()
+        .or(media_url::routes(state.clone()))
         .unify();
     let all = match sim {
         Some(network) => api.or(sim::routes(state, network)).unify().boxed(),

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::engine::EngineKind;
 use crate::instances::{MediaLimits, Settings};
+use crate::outbound::UrlPolicy;
 use crate::store::Store;
 
 /// Command line of the `wasap` binary.
@@ -94,6 +95,17 @@ pub struct Config {
     #[arg(long, env = "WASAP_MAX_DOCUMENT_BYTES", default_value_t = 100 * 1024 * 1024)]
     pub max_document_bytes: u64,
 
+    /// Let `mediaUrl` fetches (and later webhook targets) reach loopback,
+    /// private and link-local addresses. Off by default: those URLs would
+    /// let API users probe the server's own network.
+    #[arg(long, env = "WASAP_ALLOW_PRIVATE_URLS", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_private_urls: bool,
+
+    /// Seconds a `mediaUrl` fetch may take, from connecting to the last byte.
+    #[arg(long, env = "WASAP_FETCH_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub fetch_timeout_secs: u64,
+
     /// Seconds between QR rotations of the simulated network.
     #[arg(long, env = "WASAP_SIM_QR_INTERVAL", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub sim_qr_interval_secs: u64,
@@ -132,6 +144,18 @@ impl Config {
         }
     }
 
+    /// What outbound requests may reach.
+    pub fn url_policy(&self) -> UrlPolicy {
+        UrlPolicy {
+            allow_private: self.allow_private_urls,
+        }
+    }
+
+    /// How long one outbound fetch may take.
+    pub fn fetch_timeout(&self) -> Duration {
+        Duration::from_secs(self.fetch_timeout_secs)
+    }
+
     /// Media size limits by kind.
     pub fn media_limits(&self) -> MediaLimits {
         MediaLimits {
@@ -140,5 +164,28 @@ impl Config {
             audio: self.max_audio_bytes,
             document: self.max_document_bytes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        let args = ["wasap", "serve"].iter().chain(args);
+        Cli::try_parse_from(args).map(|cli| match cli.command {
+            Command::Serve(config) => config,
+        })
+    }
+
+    #[test]
+    fn outbound_url_settings() {
+        let default = parse(&[]).unwrap();
+        assert_eq!(default.url_policy(), UrlPolicy { allow_private: false });
+        assert_eq!(default.fetch_timeout(), Duration::from_secs(30));
+        let set = parse(&["--allow-private-urls", "--fetch-timeout-secs", "5"]).unwrap();
+        assert!(set.url_policy().allow_private);
+        assert_eq!(set.fetch_timeout(), Duration::from_secs(5));
+        assert!(parse(&["--fetch-timeout-secs", "0"]).is_err());
     }
 }

@@ -13,6 +13,7 @@ pub mod instances;
 pub mod media;
 pub mod messaging;
 pub mod metrics;
+pub mod outbound;
 pub mod random;
 pub mod server;
 pub mod store;

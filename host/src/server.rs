@@ -23,6 +23,7 @@ use crate::instances::{InstanceError, InstanceManager};
 use crate::media::MediaStore;
 use crate::messaging::Messenger;
 use crate::metrics::Metrics;
+use crate::outbound::{FetchError, Fetcher};
 use crate::store::{Store, StoreError, redact};
 
 /// Why the server could not start.
@@ -38,6 +39,8 @@ pub enum StartError {
     },
     #[error("cannot start the instances: {0}")]
     Instances(#[from] InstanceError),
+    #[error("cannot set up outbound HTTP: {0}")]
+    Outbound(#[source] FetchError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -111,6 +114,10 @@ impl Server {
             }
         })?;
         let instances = InstanceManager::new(store.clone(), engine, bus.clone(), media.clone(), config.instance_settings());
+        let fetcher = Fetcher::new(config.url_policy(), config.fetch_timeout()).map_err(StartError::Outbound)?;
+        if config.allow_private_urls {
+            tracing::warn!("WASAP_ALLOW_PRIVATE_URLS is on: mediaUrl fetches may reach private and loopback addresses");
+        }
 
         let metrics = Arc::new(Metrics::default());
         Ok(Server {
@@ -122,6 +129,7 @@ impl Server {
                 media_limits: config.media_limits(),
                 instances,
                 media,
+                fetcher,
                 admin_token: Arc::from(token),
             },
             bus,

@@ -4,6 +4,7 @@
 mod inbound;
 mod instances;
 mod lifecycle_faults;
+mod media_url;
 mod messaging;
 mod operations;
 mod real_engine;

@@ -4,9 +4,10 @@
 //! error code of these routes comes from a real request.
 
 use serde_json::{Value, json};
+use wasap_tests::file_server::fixtures::{self, sha256_hex};
 use wasap_tests::{TestDb, TestServer, data_dir};
 
-async fn online(server: &mut TestServer, id: &str, phone: &str) -> String {
+pub(crate) async fn online(server: &mut TestServer, id: &str, phone: &str) -> String {
     let (status, body) = server.admin().post("/api/instances", json!({ "instance_id": id })).await;
     assert_eq!(status, 201, "{body}");
     server.admin().get(&format!("/api/instances/{id}/qr")).await;
@@ -15,7 +16,7 @@ async fn online(server: &mut TestServer, id: &str, phone: &str) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
-async fn sent(server: &TestServer, id: &str) -> Vec<Value> {
+pub(crate) async fn sent(server: &TestServer, id: &str) -> Vec<Value> {
     let (status, body) = server.admin().get(&format!("/sim/instances/{id}/sent")).await;
     assert_eq!(status, 200, "{body}");
     body["messages"].as_array().unwrap().clone()
@@ -166,11 +167,6 @@ async fn upload(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
 #[tokio::test]
 async fn media_uploads_arrive_byte_exact_with_their_kind() {
     let db = TestDb::new().await;
@@ -178,10 +174,7 @@ async fn media_uploads_arrive_byte_exact_with_their_kind() {
     let mut server = TestServer::start(&db, dir.path()).await;
     online(&mut server, "shop", "6281100000031").await;
 
-    let jpeg = [b"\xff\xd8\xff\xe0\x00\x10JFIF".as_slice(), &[42u8; 3000]].concat();
-    let mp4 = [b"\x00\x00\x00\x18ftypmp42".as_slice(), &[7u8; 5000]].concat();
-    let ogg = [b"OggS\x00\x02".as_slice(), &[9u8; 800]].concat();
-    let pdf = [b"%PDF-1.7\n".as_slice(), &[1u8; 1200]].concat();
+    let (jpeg, mp4, ogg, pdf) = (fixtures::jpeg(), fixtures::mp4(), fixtures::ogg(), fixtures::pdf());
     for (bytes, name, mime, given, kind) in [
         (&jpeg, "photo.jpg", "image/jpeg", None, "image"),
         (&mp4, "clip.mp4", "application/octet-stream", None, "video"),

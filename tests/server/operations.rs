@@ -19,6 +19,8 @@ const API_MD_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/instances/{id}/reconnect"),
     ("post", "/api/send/{id}"),
     ("post", "/api/send/{id}/media"),
+    ("post", "/api/send/{id}/media-url"),
+    ("post", "/api/by-number/{phone}/media-url"),
     ("post", "/api/by-number/{phone}"),
     ("post", "/api/by-number/{phone}/media-file"),
     ("post", "/api/check/{id}"),

@@ -6,6 +6,8 @@
 //! URL, each test creates a new database on that server; otherwise each test
 //! gets a new SQLite file in a temporary directory.
 
+pub mod file_server;
+
 use std::path::PathBuf;
 
 use rand::Rng;
@@ -105,7 +107,8 @@ pub fn data_dir() -> tempfile::TempDir {
 }
 
 /// The configuration black-box tests use: the simulated network, a free
-/// port, the test's database, and short reconnect delays.
+/// port, the test's database, short reconnect delays, and outbound URLs
+/// allowed to reach loopback (where tests serve their files).
 pub fn sim_config(db: &TestDb, data_dir: &std::path::Path) -> wasap::Config {
     let mut config = wasap::Config::with_data_dir(data_dir);
     config.listen = "127.0.0.1:0".parse().expect("loopback address");
@@ -114,6 +117,7 @@ pub fn sim_config(db: &TestDb, data_dir: &std::path::Path) -> wasap::Config {
     config.engine = wasap::engine::EngineKind::Sim;
     config.reconnect_min_ms = 20;
     config.reconnect_max_ms = 200;
+    config.allow_private_urls = true;
     config
 }
 

@@ -20,9 +20,8 @@ use super::endpoint::{Access, Answer, Endpoint, FormField, Request, Verb, schema
 use super::error::{ApiError, reject};
 use super::messages::{SEND_ERRORS, Sent};
 use super::router::Router;
+use super::outgoing_media::{self, MediaFile, given_kind, too_large};
 use super::{AppState, body, phone, with_state};
-use crate::engine::{MediaKind, OutgoingMedia};
-use crate::messaging::media_kind::sniff;
 
 /// Room for the form's other fields and multipart framing around the file.
 const FORM_OVERHEAD: u64 = 64 * 1024;
@@ -116,45 +115,15 @@ async fn send(state: &AppState, id: &str, form: FormData) -> Result<Response> {
     if data.is_empty() {
         return Err(invalid("the file is empty"));
     }
-    let (sniffed_kind, sniffed_mime) = sniff(&data);
-    let kind = match upload.media_type.as_deref() {
-        None | Some("") => sniffed_kind,
-        Some(given) => parse_kind(given).ok_or_else(|| invalid("mediaType is one of image, video, document, audio"))?,
-    };
-    let limit = state.media_limits.for_kind(kind);
-    if data.len() as u64 > limit {
-        return Err(reject(too_large(limit)));
-    }
-    let mime_type = declared_type
-        .filter(|t| !t.is_empty() && t != "application/octet-stream")
-        .unwrap_or_else(|| sniffed_mime.to_owned());
-    let media = OutgoingMedia {
-        kind,
+    let kind = given_kind(upload.media_type.as_deref()).map_err(reject)?;
+    let file = MediaFile {
         data,
-        mime_type,
+        declared_type,
         file_name,
-        caption: upload.caption.filter(|c| !c.is_empty()),
     };
+    let media = outgoing_media::build(file, kind, upload.caption, &state.media_limits).map_err(reject)?;
     let sent = state.messenger.send_media(id, &to, media).await.map_err(reject)?;
     Ok(warp::reply::json(&Sent::from(sent)).into_response())
-}
-
-fn parse_kind(given: &str) -> Option<MediaKind> {
-    match given.trim().to_ascii_lowercase().as_str() {
-        "image" => Some(MediaKind::Image),
-        "video" => Some(MediaKind::Video),
-        "audio" => Some(MediaKind::Audio),
-        "document" => Some(MediaKind::Document),
-        _ => None,
-    }
-}
-
-fn too_large(limit: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("the file is larger than the {limit} bytes allowed for its kind"),
-    )
 }
 
 async fn read_form(mut form: FormData, max_file: u64) -> std::result::Result<Upload, ApiError> {

@@ -13,9 +13,11 @@ pub mod error;
 mod health;
 mod instances;
 mod media_upload;
+mod media_url;
 mod messages;
 mod metrics;
 mod openapi;
+mod outgoing_media;
 mod phone;
 mod qr_png;
 pub mod router;
@@ -31,6 +33,7 @@ use crate::instances::{InstanceManager, MediaLimits};
 use crate::media::MediaStore;
 use crate::messaging::Messenger;
 use crate::metrics::Metrics;
+use crate::outbound::Fetcher;
 use crate::store::Store;
 
 /// What every handler may need, shared by all routes.
@@ -42,6 +45,8 @@ pub struct AppState {
     pub messenger: Messenger,
     /// Size limits of media files, by kind.
     pub media_limits: MediaLimits,
+    /// Outbound HTTP under the outbound-URL policy (`mediaUrl`).
+    pub fetcher: Fetcher,
     /// The admin token; compared in constant time, never logged.
     pub admin_token: Arc<str>,
     pub metrics: Arc<Metrics>,
@@ -62,6 +67,8 @@ pub fn routes(
         .or(messages::routes(&mut router, state.clone()))
         .unify()
         .or(media_upload::routes(&mut router, state.clone()))
+        .unify()
+        .or(media_url::routes(&mut router, state.clone()))
         .unify()
         .or(statics::routes(&mut router, state.clone()))
         .unify()

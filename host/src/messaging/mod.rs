@@ -67,6 +67,15 @@ impl Messenger {
         Ok(sent)
     }
 
+    /// Checks, without sending, what [`Messenger::send_media`] would check
+    /// first: the instance is connected and the recipient valid and on
+    /// WhatsApp. Routes call it before expensive work (fetching a `mediaUrl`)
+    /// for a message that could not be sent anyway; the answer is cached, so
+    /// the send that follows does not ask WhatsApp again.
+    pub async fn check_sendable(&self, id: &str, to: &str) -> Result<(), SendError> {
+        self.prepare(id, to).await.map(drop)
+    }
+
     /// Whether `phone` is on WhatsApp, asked through instance `id`.
     pub async fn check(&self, id: &str, phone: &str) -> Result<NumberCheck, SendError> {
         let phone = recipient::normalize_phone(phone)?;

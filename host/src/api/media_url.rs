@@ -1,0 +1,118 @@
+//! Sending media from a URL: `POST /api/send/{id}/media-url` and
+//! `POST /api/by-number/{phone}/media-url`, JSON
+//! `{"to","mediaUrl","caption"?,"mediaType"?}`.
+//!
+//! The instance and the recipient are checked before anything is fetched, so
+//! a message that cannot be sent costs no download. The fetch follows the
+//! outbound-URL policy ([`crate::outbound`]) and is capped at the given
+//! kind's limit, or the largest limit when the kind is to be sniffed (then
+//! the sniffed kind's limit applies). The MIME type is the response's
+//! `Content-Type` unless it is missing or `application/octet-stream`.
+
+use serde::Deserialize;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+
+use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
+use super::error::{ApiError, reject};
+use super::messages::Sent;
+use super::outgoing_media::{self, MediaFile, given_kind, too_large};
+use super::router::Router;
+use super::{AppState, body, phone, with_state};
+use crate::outbound::FetchError;
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SendMediaUrl {
+    /// A phone number in international form without `+`, or a JID.
+    to: String,
+    /// An http(s) URL the server fetches (outbound-URL policy applies).
+    media_url: String,
+    /// Shown under the media.
+    caption: Option<String>,
+    /// image, video, document or audio; inferred from the content when absent.
+    media_type: Option<String>,
+}
+
+/// Beyond a send's own errors: the fetch failed (502) or timed out (504).
+const ERRORS: &[u16] = &[502, 503, 504];
+
+static BY_ID: Endpoint = Endpoint {
+    tag: "messages",
+    summary: "Send an image, video, audio or document fetched from a URL",
+    access: Access::Instance,
+    request: Request::Json(schema::<SendMediaUrl>),
+    errors: ERRORS,
+    ..Endpoint::new(Verb::Post, "/api/send/{id}/media-url", "send_media_url", Answer::Json(200, schema::<Sent>))
+};
+static BY_NUMBER: Endpoint = Endpoint {
+    tag: "messages",
+    summary: "Send media fetched from a URL, from the instance whose own number is {phone}",
+    request: Request::Json(schema::<SendMediaUrl>),
+    errors: ERRORS,
+    ..Endpoint::new(Verb::Post, "/api/by-number/{phone}/media-url", "send_media_url_by_number", Answer::Json(200, schema::<Sent>))
+};
+
+type Result<T> = std::result::Result<T, warp::Rejection>;
+
+pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
+    let by_id = router
+        .route1(&BY_ID)
+        .and(body::json::<SendMediaUrl>())
+        .and(with_state(state.clone()))
+        .and_then(|id: String, body: SendMediaUrl, state: AppState| async move { send(&state, &id, body).await });
+    let by_number = router
+        .route1(&BY_NUMBER)
+        .and(body::json::<SendMediaUrl>())
+        .and(with_state(state))
+        .and_then(send_by_number);
+    by_id.or(by_number).unify().boxed()
+}
+
+async fn send_by_number(number: String, body: SendMediaUrl, state: AppState) -> Result<Response> {
+    let number = phone::normalize(&number).map_err(reject)?;
+    let id = state.instances.find_by_phone(&number).await.map_err(reject)?;
+    send(&state, &id, body).await
+}
+
+async fn send(state: &AppState, id: &str, body: SendMediaUrl) -> Result<Response> {
+    let kind = given_kind(body.media_type.as_deref()).map_err(reject)?;
+    state.messenger.check_sendable(id, &body.to).await.map_err(reject)?;
+    let max_bytes = kind.map_or(state.media_limits.largest(), |kind| state.media_limits.for_kind(kind));
+    let fetched = state.fetcher.fetch(&body.media_url, max_bytes).await.map_err(|e| reject(fetch_error(e)))?;
+    if fetched.data.is_empty() {
+        return Err(reject(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "media_fetch_failed",
+            "the media URL answered with an empty body",
+        )));
+    }
+    let file = MediaFile {
+        data: fetched.data,
+        declared_type: fetched.mime_type,
+        file_name: fetched.file_name,
+    };
+    let media = outgoing_media::build(file, kind, body.caption, &state.media_limits).map_err(reject)?;
+    let sent = state.messenger.send_media(id, &body.to, media).await.map_err(reject)?;
+    Ok(warp::reply::json(&Sent::from(sent)).into_response())
+}
+
+/// A failed fetch as the API answers it. The URL is the client's own, so the
+/// reason (never the URL, which may carry secrets) is told.
+fn fetch_error(e: FetchError) -> ApiError {
+    let message = e.to_string();
+    match e {
+        FetchError::NotAllowed(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "url_not_allowed", message),
+        FetchError::InvalidUrl => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_url", message),
+        FetchError::TooLarge { limit } => too_large(limit),
+        FetchError::Status(_) | FetchError::TooManyRedirects { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "media_fetch_failed", format!("cannot fetch the media: {message}"))
+        }
+        FetchError::Transport(_) => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "media_fetch_failed", format!("cannot fetch the media: {message}"))
+        }
+        FetchError::Timeout => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "media_fetch_timeout", message),
+    }
+}

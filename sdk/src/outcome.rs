@@ -1,0 +1,153 @@
+//! What a plugin answers for one event: a [`Verdict`] plus [`Action`]s, built fluently.
+//!
+//! ```
+//! use wasap_plugin::{Channel, Outcome};
+//! # let message = wasap_plugin::testing::text_message("6281234567890@s.whatsapp.net", "hi");
+//! let outcome = Outcome::cont()
+//!     .reply(&message, "Thanks, we will get back to you.")
+//!     .publish(Channel::Global, r#"{"event":"note","data":{}}"#);
+//! assert_eq!(outcome.actions.len(), 2);
+//! ```
+
+use wasap_events::{Event, Message};
+
+use crate::bindings::wasap::plugin::types as w;
+
+/// Something the host does on a plugin's behalf (see the WIT `action` variant). Each kind
+/// needs the manifest capability of the same name; the host refuses the others.
+pub use w::Action;
+pub use w::{Channel, MediaType, Publish, SendMedia, SendText, WebhookRequest, WebhookTarget};
+
+/// What becomes of the event after this plugin.
+// Boxing the event would cost every replacing plugin an allocation to save a few bytes
+// on an outcome that lives for one call.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Pass the event on unchanged.
+    Continue,
+    /// Stop the event: later plugins, including the built-in outputs, never see it.
+    Drop,
+    /// Pass this event on instead (the host keeps the original id and instance).
+    Replace(Event),
+}
+
+/// A plugin's answer to one event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// What becomes of the event.
+    pub verdict: Verdict,
+    /// What the host should do besides, in order.
+    pub actions: Vec<Action>,
+}
+
+impl Outcome {
+    /// Lets the event continue down the chain unchanged.
+    pub fn cont() -> Outcome {
+        Outcome::with_verdict(Verdict::Continue)
+    }
+
+    /// Drops the event: no later plugin and no output sees it.
+    pub fn drop() -> Outcome {
+        Outcome::with_verdict(Verdict::Drop)
+    }
+
+    /// Passes `event` on instead of the one received.
+    pub fn replace(event: Event) -> Outcome {
+        Outcome::with_verdict(Verdict::Replace(event))
+    }
+
+    fn with_verdict(verdict: Verdict) -> Outcome {
+        Outcome {
+            verdict,
+            actions: Vec::new(),
+        }
+    }
+
+    /// Adds any action.
+    pub fn action(mut self, action: Action) -> Outcome {
+        self.actions.push(action);
+        self
+    }
+
+    /// Replies to `message` in its chat, quoting it.
+    pub fn reply(self, message: &Message, text: impl Into<String>) -> Outcome {
+        self.action(Action::SendText(SendText {
+            to: message.chat.clone(),
+            text: text.into(),
+            reply_to: Some(message.id.clone()),
+        }))
+    }
+
+    /// Sends a text message to `to` (a phone number without `+`, or a JID).
+    pub fn send_text(self, to: impl Into<String>, text: impl Into<String>) -> Outcome {
+        self.action(Action::SendText(SendText {
+            to: to.into(),
+            text: text.into(),
+            reply_to: None,
+        }))
+    }
+
+    /// Sends media that the host fetches from `media.url`.
+    pub fn send_media(self, media: SendMedia) -> Outcome {
+        self.action(Action::SendMedia(media))
+    }
+
+    /// Queues a webhook delivery; the host signs and delivers it durably.
+    pub fn webhook(self, request: WebhookRequest) -> Outcome {
+        self.action(Action::Webhook(request))
+    }
+
+    /// Publishes a WebSocket frame on `channel`.
+    pub fn publish(self, channel: Channel, frame: impl Into<String>) -> Outcome {
+        self.action(Action::Publish(Publish {
+            channel,
+            frame: frame.into(),
+        }))
+    }
+}
+
+impl WebhookRequest {
+    /// A JSON body for every webhook subscribed to `format` (signed by the host according
+    /// to the format), for the event `event_id`.
+    pub fn json_to_subscribers(
+        format: impl Into<String>,
+        event_id: impl Into<String>,
+        body: Vec<u8>,
+    ) -> WebhookRequest {
+        WebhookRequest {
+            target: WebhookTarget::Subscribers,
+            format: format.into(),
+            event_id: event_id.into(),
+            content_type: "application/json".to_owned(),
+            body,
+            headers: Vec::new(),
+        }
+    }
+}
+
+impl From<Outcome> for w::Outcome {
+    fn from(outcome: Outcome) -> Self {
+        w::Outcome {
+            verdict: match outcome.verdict {
+                Verdict::Continue => w::Verdict::Continue,
+                Verdict::Drop => w::Verdict::Drop,
+                Verdict::Replace(event) => w::Verdict::Replace(event.into()),
+            },
+            actions: outcome.actions,
+        }
+    }
+}
+
+impl From<w::Outcome> for Outcome {
+    fn from(outcome: w::Outcome) -> Self {
+        Outcome {
+            verdict: match outcome.verdict {
+                w::Verdict::Continue => Verdict::Continue,
+                w::Verdict::Drop => Verdict::Drop,
+                w::Verdict::Replace(event) => Verdict::Replace(event.into()),
+            },
+            actions: outcome.actions,
+        }
+    }
+}

@@ -106,6 +106,10 @@ pub struct Config {
     #[arg(long, env = "WASAP_FETCH_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub fetch_timeout_secs: u64,
 
+    /// Directory of plugins (`NAME.toml` + `NAME.wasm`), loaded at start-up.
+    #[arg(long, env = "WASAP_PLUGINS_DIR", default_value = "./plugins.d")]
+    pub plugins_dir: PathBuf,
+
     /// Seconds between QR rotations of the simulated network.
     #[arg(long, env = "WASAP_SIM_QR_INTERVAL", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub sim_qr_interval_secs: u64,
@@ -122,6 +126,7 @@ impl Config {
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Config {
         let Command::Serve(mut config) = Cli::parse_from(["wasap", "serve"]).command;
         config.data_dir = data_dir.into();
+        config.plugins_dir = config.data_dir.join("plugins.d");
         config
     }
 

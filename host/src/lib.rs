@@ -14,6 +14,7 @@ pub mod media;
 pub mod messaging;
 pub mod metrics;
 pub mod outbound;
+pub mod plugins;
 pub mod random;
 pub mod server;
 pub mod store;

@@ -23,7 +23,8 @@ use crate::instances::{InstanceError, InstanceManager};
 use crate::media::MediaStore;
 use crate::messaging::Messenger;
 use crate::metrics::Metrics;
-use crate::outbound::{FetchError, Fetcher};
+use crate::plugins::{HostServices, PluginEngine, PluginHost};
+use crate::outbound::{FetchError, Fetcher, Requester};
 use crate::store::{Store, StoreError, redact};
 
 /// Why the server could not start.
@@ -41,6 +42,8 @@ pub enum StartError {
     Instances(#[from] InstanceError),
     #[error("cannot set up outbound HTTP: {0}")]
     Outbound(#[source] FetchError),
+    #[error("cannot start the plugin sandbox: {0}")]
+    Plugins(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -120,11 +123,27 @@ impl Server {
         }
 
         let metrics = Arc::new(Metrics::default());
+        let messenger = Messenger::new(instances.clone(), metrics.clone());
+        // Attached before any instance starts, so the plugins see every event.
+        let plugins = PluginHost::start(
+            PluginEngine::shared().map_err(StartError::Plugins)?,
+            config.plugins_dir.clone(),
+            config.data_dir.join("plugin-cache"),
+            HostServices {
+                database: store.clone(),
+                requester: Requester::new(config.url_policy()).map_err(StartError::Outbound)?,
+            },
+            messenger.clone(),
+            bus.clone(),
+        )
+        .await;
+        bus.attach(Arc::new(plugins.clone()));
         Ok(Server {
             listener,
             state: AppState {
                 store,
-                messenger: Messenger::new(instances.clone(), metrics.clone()),
+                messenger,
+                plugins,
                 metrics,
                 media_limits: config.media_limits(),
                 instances,

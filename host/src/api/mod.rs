@@ -19,6 +19,7 @@ mod metrics;
 mod openapi;
 mod outgoing_media;
 mod phone;
+mod plugins;
 mod qr_png;
 pub mod router;
 mod sim;
@@ -34,6 +35,7 @@ use crate::media::MediaStore;
 use crate::messaging::Messenger;
 use crate::metrics::Metrics;
 use crate::outbound::Fetcher;
+use crate::plugins::PluginHost;
 use crate::store::Store;
 
 /// What every handler may need, shared by all routes.
@@ -50,6 +52,7 @@ pub struct AppState {
     /// The admin token; compared in constant time, never logged.
     pub admin_token: Arc<str>,
     pub metrics: Arc<Metrics>,
+    pub plugins: PluginHost,
 }
 
 /// All routes of the server, with errors turned into the JSON error shape and
@@ -71,6 +74,8 @@ pub fn routes(
         .or(media_url::routes(&mut router, state.clone()))
         .unify()
         .or(statics::routes(&mut router, state.clone()))
+        .unify()
+        .or(plugins::routes(&mut router, state.clone()))
         .unify()
         .or(metrics::route(&mut router, state.clone()))
         .unify()

@@ -1,7 +1,8 @@
-//! The in-process event bus: every event is published once, subscribers each
-//! get their own copy.
+//! The in-process event bus: every event is published once; in-process
+//! subscribers each get their own copy, and the plugin host, once attached,
+//! gets every event through its [`EventFeed`] without loss.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::broadcast;
 
@@ -10,10 +11,19 @@ use super::Event;
 /// How many events a slow subscriber may fall behind before it misses some.
 const CAPACITY: usize = 4096;
 
+/// Where published events go besides the subscribers: the plugin chain.
+/// `dispatch` may wait (a full queue), so publishers slow down instead of
+/// losing events.
+#[async_trait::async_trait]
+pub trait EventFeed: Send + Sync {
+    async fn dispatch(&self, event: Arc<Event>);
+}
+
 /// Publish/subscribe over [`Event`]s. Cheap to clone.
 #[derive(Clone)]
 pub struct Bus {
     sender: broadcast::Sender<Arc<Event>>,
+    feed: Arc<OnceLock<Arc<dyn EventFeed>>>,
 }
 
 impl Default for Bus {
@@ -25,13 +35,32 @@ impl Default for Bus {
 impl Bus {
     pub fn new() -> Bus {
         let (sender, _) = broadcast::channel(CAPACITY);
-        Bus { sender }
+        Bus {
+            sender,
+            feed: Arc::new(OnceLock::new()),
+        }
     }
 
-    /// Publishes an event; without subscribers it is simply dropped.
-    pub fn publish(&self, event: Event) {
+    /// Sends every event published from now on to `feed` as well (once).
+    pub fn attach(&self, feed: Arc<dyn EventFeed>) {
+        if self.feed.set(feed).is_err() {
+            tracing::error!("an event feed was attached twice; the second is ignored");
+        }
+    }
+
+    /// Publishes an event to the subscribers and the feed.
+    pub async fn publish(&self, event: Event) {
+        let event = Arc::new(event);
+        self.broadcast(event.clone());
+        if let Some(feed) = self.feed.get() {
+            feed.dispatch(event).await;
+        }
+    }
+
+    /// Publishes an event to the subscribers only.
+    pub fn broadcast(&self, event: Arc<Event>) {
         tracing::debug!(instance = %event.instance_id, kind = event.name(), "event");
-        let _ = self.sender.send(Arc::new(event));
+        let _ = self.sender.send(event);
     }
 
     /// A receiver of every event published from now on.

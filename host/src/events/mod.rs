@@ -8,7 +8,7 @@
 mod bus;
 pub mod from_whatsapp;
 
-pub use bus::Bus;
+pub use bus::{Bus, EventFeed};
 pub use wasap_events::{
     Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media,
     Message, Quoted, Receipt, ReceiptType, gowa, sudevwa,

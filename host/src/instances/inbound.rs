@@ -62,7 +62,7 @@ pub(crate) fn start(instance_id: String, bus: Bus, media: MediaStore, limits: Me
     tokio::spawn(async move {
         while let Some(inbound) = receiver.recv().await {
             let kind = complete(&instance_id, inbound, &media, limits).await;
-            bus.publish(new_event(&instance_id, kind));
+            bus.publish(new_event(&instance_id, kind)).await;
         }
     });
     sender

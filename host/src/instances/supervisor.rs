@@ -179,7 +179,7 @@ impl Supervisor {
                 self.publish(EventKind::Qr {
                     qr: code,
                     expires_at_ms: qr.expires_at_ms,
-                });
+                }).await;
             }
             EngineEvent::Paired { jid, push_name } => {
                 let phone = phone_of(&jid);
@@ -190,7 +190,7 @@ impl Supervisor {
                     jid,
                     phone_number: phone,
                     push_name,
-                });
+                }).await;
             }
             EngineEvent::Connected { jid, push_name } => {
                 let phone = phone_of(&jid);
@@ -199,7 +199,7 @@ impl Supervisor {
                 self.answer_qr_waiters(|| InstanceError::AlreadyOnline);
                 self.backoff.reset();
                 self.persist(self.store.set_instance_online(&self.id, &jid, &phone, push_name.as_deref()).await);
-                self.change_status(Status::Online);
+                self.change_status(Status::Online).await;
                 self.presence_at = Some(Instant::now() + self.settings.presence_interval);
             }
             EngineEvent::Disconnected { reason } => {
@@ -414,12 +414,12 @@ impl Supervisor {
         self.shared.set_status(Status::LoggedOut);
         self.publish(EventKind::LoggedOut {
             reason: reason.to_owned(),
-        });
+        }).await;
         if previous != Status::LoggedOut {
             self.publish(EventKind::StatusChanged {
                 status: Status::LoggedOut,
                 previous,
-            });
+            }).await;
         }
     }
 
@@ -439,16 +439,16 @@ impl Supervisor {
             return;
         }
         self.persist(self.store.set_instance_status(&self.id, status.as_str()).await);
-        self.change_status(status);
+        self.change_status(status).await;
     }
 
     /// Records `status` in memory and announces it (the database was updated by the caller).
-    fn change_status(&mut self, status: Status) {
+    async fn change_status(&mut self, status: Status) {
         let previous = std::mem::replace(&mut self.status, status);
         self.shared.set_status(status);
         if previous != status {
             tracing::info!(instance = %self.id, %previous, %status, "status changed");
-            self.publish(EventKind::StatusChanged { status, previous });
+            self.publish(EventKind::StatusChanged { status, previous }).await;
         }
     }
 
@@ -458,8 +458,10 @@ impl Supervisor {
         }
     }
 
-    fn publish(&self, kind: EventKind) {
-        self.bus.publish(new_event(&self.id, kind));
+    /// Publishes an event of this instance; waits while the plugin chain's
+    /// queue for the instance is full, so no event is lost.
+    async fn publish(&self, kind: EventKind) {
+        self.bus.publish(new_event(&self.id, kind)).await;
     }
 
     /// Logs a failed write: the in-memory state stays authoritative and the

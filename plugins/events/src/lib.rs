@@ -4,6 +4,7 @@
 //! - [`sudevwa`]: the `{"event", "timestamp", "data"}` envelope of WebSocket frames and
 //!   per-instance webhooks (source document 000).
 //! - [`gowa`]: the global webhook payloads (source document 003).
+//! - [`wit_conversions!`]: to and from the types WIT bindings generate, for plugins and the host.
 //!
 //! Formats are pure functions of an event: no clock, no I/O, no randomness, so the host and
 //! the built-in wasm plugins produce byte-identical payloads from the same event.
@@ -13,6 +14,7 @@ pub mod jid;
 pub mod model;
 pub mod sudevwa;
 pub mod time;
+mod wit_conversions;
 
 pub use model::{
     Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants,

@@ -1,0 +1,171 @@
+//! The plugin host: which plugins are installed, the chain they form, and
+//! the per-instance workers that pass every event through the chain and
+//! carry out the actions that come out of it.
+//!
+//! Each instance has its own worker and bounded queue, so events of one
+//! instance keep their order and a slow plugin on one instance never holds
+//! up another's events; a full queue makes the publisher wait rather than
+//! lose an event.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Semaphore, mpsc};
+
+use super::bindings::types;
+use super::chain::{Chain, ChainOutcome, PluginFailure};
+use super::engine::PluginEngine;
+use super::registry::Registry;
+use super::runner::HostServices;
+use crate::events::{Bus, Event, EventFeed, EventKind, new_event};
+use crate::messaging::Messenger;
+
+/// Events waiting per instance before its publisher has to wait.
+const QUEUE: usize = 1024;
+/// Plugin actions (sends) carried out at the same time, server-wide.
+const CONCURRENT_ACTIONS: usize = 64;
+
+/// The plugin host. Cheap to clone.
+#[derive(Clone)]
+pub struct PluginHost {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    chain: Arc<Chain>,
+    registry: Registry,
+    queues: Mutex<HashMap<String, mpsc::Sender<Arc<Event>>>>,
+    messenger: Messenger,
+    bus: Bus,
+    actions: Arc<Semaphore>,
+}
+
+impl PluginHost {
+    /// A host over the plugins of `registry`'s directory, loaded now.
+    pub async fn start(
+        engine: Arc<PluginEngine>,
+        registry_dir: std::path::PathBuf,
+        cache_dir: std::path::PathBuf,
+        services: HostServices,
+        messenger: Messenger,
+        bus: Bus,
+    ) -> PluginHost {
+        let chain = Arc::new(Chain::default());
+        let registry = Registry::new(engine, registry_dir, cache_dir, services, chain.clone());
+        registry.load_all().await;
+        PluginHost {
+            inner: Arc::new(Inner {
+                chain,
+                registry,
+                queues: Mutex::new(HashMap::new()),
+                messenger,
+                bus,
+                actions: Arc::new(Semaphore::new(CONCURRENT_ACTIONS)),
+            }),
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// The queue of `instance_id`'s worker, started on first use.
+    fn queue(&self, instance_id: &str) -> mpsc::Sender<Arc<Event>> {
+        let mut queues = self.inner.queues.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(queue) = queues.get(instance_id)
+            && !queue.is_closed()
+        {
+            return queue.clone();
+        }
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        queues.insert(instance_id.to_owned(), sender.clone());
+        tokio::spawn(self.clone().work(receiver));
+        sender
+    }
+
+    /// One instance's worker: its events through the chain, in order.
+    async fn work(self, mut events: mpsc::Receiver<Arc<Event>>) {
+        while let Some(event) = events.recv().await {
+            let was_plugin_error = matches!(event.kind, EventKind::PluginError { .. });
+            let instance_id = event.instance_id.clone();
+            let outcome = self.inner.chain.run((*event).clone()).await;
+            self.carry_out(&instance_id, outcome, was_plugin_error);
+        }
+    }
+
+    fn carry_out(&self, instance_id: &str, outcome: ChainOutcome, was_plugin_error: bool) {
+        for failure in outcome.failures {
+            self.report(instance_id, failure, was_plugin_error);
+        }
+        for planned in outcome.actions {
+            let plugin = planned.plugin.name().to_owned();
+            match planned.action {
+                types::Action::SendText(send) => {
+                    let (messenger, permits) = (self.inner.messenger.clone(), self.inner.actions.clone());
+                    let instance_id = instance_id.to_owned();
+                    tokio::spawn(async move {
+                        let Ok(_permit) = permits.acquire_owned().await else { return };
+                        let sent = messenger.send_text(&instance_id, &send.to, &send.text, send.reply_to.as_deref()).await;
+                        if let Err(e) = sent {
+                            tracing::warn!(%plugin, instance = %instance_id, error = %e, "a plugin's message was not sent");
+                        }
+                    });
+                }
+                // Media by URL, webhook requests and channel frames are carried
+                // out by the outputs of the next issues; until then they are
+                // checked (above, by the chain) and noted here.
+                other => tracing::debug!(%plugin, action = action_name(&other), "plugin action not carried out yet"),
+            }
+        }
+    }
+
+    /// Tells `/ws` listeners (and plugins subscribed to `plugin_error`) that a
+    /// plugin failed. A failure on a `plugin_error` event is only logged, so a
+    /// failing plugin cannot feed itself.
+    fn report(&self, instance_id: &str, failure: PluginFailure, was_plugin_error: bool) {
+        let what = if failure.quarantined {
+            format!("{} (quarantined after repeated failures)", failure.failure)
+        } else {
+            failure.failure.to_string()
+        };
+        tracing::warn!(plugin = %failure.plugin, instance = %instance_id, error = %what, "plugin failed");
+        if was_plugin_error {
+            return;
+        }
+        let event = Arc::new(new_event(
+            instance_id,
+            EventKind::PluginError {
+                plugin: failure.plugin,
+                error: what,
+            },
+        ));
+        self.inner.bus.broadcast(event.clone());
+        if !self.inner.chain.is_empty()
+            && let Err(e) = self.queue(instance_id).try_send(event)
+        {
+            tracing::warn!(instance = %instance_id, error = %e, "a plugin error event could not reach the plugins");
+        }
+    }
+}
+
+fn action_name(action: &types::Action) -> &'static str {
+    match action {
+        types::Action::SendText(_) => "send-text",
+        types::Action::SendMedia(_) => "send-media",
+        types::Action::Webhook(_) => "webhook",
+        types::Action::Publish(_) => "publish",
+    }
+}
+
+#[async_trait::async_trait]
+impl EventFeed for PluginHost {
+    async fn dispatch(&self, event: Arc<Event>) {
+        if self.inner.chain.is_empty() {
+            return;
+        }
+        let instance_id = event.instance_id.clone();
+        if self.queue(&instance_id).send(event).await.is_err() {
+            tracing::error!(instance = %instance_id, "the plugin worker of an instance stopped; an event skipped the plugins");
+        }
+    }
+}

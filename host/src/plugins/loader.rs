@@ -1,0 +1,181 @@
+//! Turning `NAME.wasm` + `NAME.toml` into a runnable [`LoadedPlugin`]: the
+//! manifest is parsed, the component compiled (or taken from the compiled
+//! artifact cache), its imports checked against the manifest's grants, and a
+//! linker built with only the granted imports.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasap_plugin_manifest::{Manifest, import_capability};
+use wasmtime::Engine;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use super::bindings::wasap::plugin::{clock, http, kv, log, types};
+use super::bindings::PluginPre;
+use super::state::PluginState;
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("bad manifest {path}: {message}")]
+    Manifest { path: String, message: String },
+    #[error("the manifest is named {manifest:?} but its file is {file:?}.toml")]
+    NameMismatch { manifest: String, file: String },
+    #[error("not a valid plugin component: {0}")]
+    Compile(String),
+    #[error("the component imports `{import}`, which its manifest does not grant{}", grant_hint(.capability))]
+    NotGranted { import: String, capability: Option<&'static str> },
+    #[error("the component does not fit the wasap:plugin world: {0}")]
+    Link(String),
+    #[error("init failed: {0}")]
+    Init(String),
+}
+
+fn grant_hint(capability: &Option<&'static str>) -> String {
+    match capability {
+        Some(name) => format!(" (add `{name} = ...` under [capabilities])"),
+        None => " (it is not a wasap:plugin interface)".to_owned(),
+    }
+}
+
+/// A compiled plugin, linked with exactly the imports its manifest grants.
+pub struct LoadedPlugin {
+    pub manifest: Manifest,
+    /// Hex SHA-256 of the component file: which build is running.
+    pub digest: String,
+    pub pre: PluginPre<PluginState>,
+}
+
+/// Where a plugin's files are.
+#[derive(Debug, Clone)]
+pub struct PluginFiles {
+    pub manifest: PathBuf,
+    pub component: PathBuf,
+}
+
+impl PluginFiles {
+    /// The files of plugin `NAME` in `dir`.
+    pub fn in_dir(dir: &Path, name: &str) -> PluginFiles {
+        PluginFiles {
+            manifest: dir.join(format!("{name}.toml")),
+            component: dir.join(format!("{name}.wasm")),
+        }
+    }
+
+    /// The name the files give the plugin.
+    pub fn name(&self) -> String {
+        self.manifest.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+}
+
+/// Reads and checks a manifest.
+pub fn read_manifest(path: &Path) -> Result<Manifest, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Manifest::parse(&text).map_err(|e| LoadError::Manifest {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Loads a plugin from its files. Compiling is slow (milliseconds to
+/// seconds): call this off the event path. `cache_dir` keeps compiled
+/// artifacts by content hash.
+pub fn load(engine: &Engine, files: &PluginFiles, cache_dir: Option<&Path>) -> Result<LoadedPlugin, LoadError> {
+    let manifest = read_manifest(&files.manifest)?;
+    if manifest.name != files.name() {
+        return Err(LoadError::NameMismatch {
+            manifest: manifest.name,
+            file: files.name(),
+        });
+    }
+    let bytes = std::fs::read(&files.component).map_err(|source| LoadError::Read {
+        path: files.component.display().to_string(),
+        source,
+    })?;
+    load_bytes(engine, manifest, &bytes, cache_dir)
+}
+
+/// Loads a plugin from a manifest and component bytes.
+pub fn load_bytes(engine: &Engine, manifest: Manifest, bytes: &[u8], cache_dir: Option<&Path>) -> Result<LoadedPlugin, LoadError> {
+    let digest = hex::encode(Sha256::digest(bytes));
+    let component = compile(engine, bytes, &digest, cache_dir)?;
+    check_imports(engine, &component, &manifest)?;
+    let linker = linker(engine, &manifest).map_err(|e| LoadError::Link(e.to_string()))?;
+    let instance_pre = linker.instantiate_pre(&component).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    Ok(LoadedPlugin { manifest, digest, pre })
+}
+
+fn compile(engine: &Engine, bytes: &[u8], digest: &str, cache_dir: Option<&Path>) -> Result<Component, LoadError> {
+    let cached = cache_dir.map(|dir| dir.join(format!("{digest}.cwasm")));
+    if let Some(path) = &cached
+        && path.exists()
+    {
+        // SAFETY: the cache directory is the server's own (under its data
+        // directory) and holds only artifacts this engine serialised; wasmtime
+        // also checks that the artifact was made by a compatible engine.
+        match unsafe { Component::deserialize_file(engine, path) } {
+            Ok(component) => return Ok(component),
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring an unusable compiled plugin"),
+        }
+    }
+    let component = Component::new(engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+    if let Some(path) = &cached {
+        let written = component.serialize().map_err(std::io::Error::other).and_then(|artifact| {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            // Written aside and renamed, so a concurrent reader never sees half a file.
+            let partial = path.with_extension("partial");
+            std::fs::write(&partial, artifact)?;
+            std::fs::rename(&partial, path)
+        });
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), error = %e, "cannot cache a compiled plugin");
+        }
+    }
+    Ok(component)
+}
+
+/// Refuses a component that imports an interface its manifest does not grant,
+/// naming the import and the capability that would grant it.
+fn check_imports(engine: &Engine, component: &Component, manifest: &Manifest) -> Result<(), LoadError> {
+    for (import, _) in component.component_type().imports(engine) {
+        if !manifest.capabilities.grants_import(import) {
+            return Err(LoadError::NotGranted {
+                import: import.to_owned(),
+                capability: import_capability(import).filter(|c| !c.is_empty()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A linker with the types interface and the granted imports only.
+fn linker(engine: &Engine, manifest: &Manifest) -> wasmtime::Result<Linker<PluginState>> {
+    let mut linker = Linker::new(engine);
+    let caps = &manifest.capabilities;
+    types::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
+    if caps.log {
+        log::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
+    }
+    if caps.kv {
+        kv::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
+    }
+    if caps.clock {
+        clock::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
+    }
+    if !caps.http.is_empty() {
+        http::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
+    }
+    Ok(linker)
+}
+
+/// Shared handle to a loaded plugin.
+pub type SharedPlugin = Arc<LoadedPlugin>;

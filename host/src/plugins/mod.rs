@@ -1,0 +1,28 @@
+//! The WebAssembly plugin host: every inbound event passes through the
+//! enabled plugins of `WASAP_PLUGINS_DIR` before the outputs see it.
+//!
+//! - [`bindings`]: the WIT contract, the only `bindgen!`.
+//! - [`engine`]: the wasmtime engine, its pooling allocator and epoch ticker.
+//! - [`loader`]: manifest + component → a linked plugin with only the granted imports.
+//! - [`runner`]: calls under fuel, deadline and memory limits, live instances reused.
+//! - [`chain`]: verdicts, replacements, failure policies, quarantine, action checks.
+//! - [`registry`]: the installed plugins, enable/disable/install/delete, reloads.
+//! - [`host`]: per-instance workers that feed the chain and carry out actions.
+//! - [`state`], [`access`]: the host side of the imports.
+
+mod access;
+pub mod bindings;
+pub mod chain;
+mod convert;
+pub mod engine;
+pub mod host;
+pub mod loader;
+pub mod registry;
+pub mod runner;
+mod state;
+mod stats;
+
+pub use engine::{PluginEngine, PoolSizes};
+pub use host::PluginHost;
+pub use registry::{PluginInfo, Registry, RegistryError};
+pub use runner::HostServices;

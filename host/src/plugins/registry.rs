@@ -1,0 +1,287 @@
+//! The installed plugins: what is in the plugins directory, which are
+//! enabled, which failed to load and why, and the chain built from them.
+//!
+//! A plugin is `NAME.toml` + `NAME.wasm` in the directory; `NAME.disabled`
+//! beside them keeps it out of the chain across restarts. Loading compiles
+//! off the async runtime and instantiates once (running `init`) before the
+//! plugin joins the chain; a plugin that fails to load keeps the version that
+//! was running, if any.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use super::chain::Chain;
+use super::engine::PluginEngine;
+use super::loader::{self, LoadError, PluginFiles};
+use super::runner::{HostServices, RunningPlugin};
+use super::stats::StatsSnapshot;
+
+/// One installed plugin.
+struct Entry {
+    running: Option<Arc<RunningPlugin>>,
+    enabled: bool,
+    /// Why the newest files did not load (the running version, if any, stays).
+    load_error: Option<String>,
+}
+
+/// A plugin as the management routes show it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: Option<String>,
+    pub enabled: bool,
+    /// Loaded and in the chain (enabled, not quarantined).
+    pub running: bool,
+    pub quarantined: bool,
+    /// Event kinds it subscribes to.
+    pub events: Vec<String>,
+    pub order: Option<i32>,
+    /// Hex SHA-256 of the running component.
+    pub digest: Option<String>,
+    pub load_error: Option<String>,
+    pub stats: Option<StatsSnapshot>,
+}
+
+/// Why a management request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("no plugin named {0:?}")]
+    NotFound(String),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("the plugins directory cannot be written: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Registry {
+    engine: Arc<PluginEngine>,
+    dir: PathBuf,
+    cache_dir: PathBuf,
+    services: HostServices,
+    chain: Arc<Chain>,
+    entries: Mutex<BTreeMap<String, Entry>>,
+    /// One load or change at a time, so two reloads of a plugin cannot race.
+    changes: tokio::sync::Mutex<()>,
+}
+
+impl Registry {
+    pub fn new(engine: Arc<PluginEngine>, dir: PathBuf, cache_dir: PathBuf, services: HostServices, chain: Arc<Chain>) -> Registry {
+        Registry {
+            engine,
+            dir,
+            cache_dir,
+            services,
+            chain,
+            entries: Mutex::new(BTreeMap::new()),
+            changes: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Loads every plugin in the directory (a missing directory has none).
+    pub async fn load_all(&self) {
+        for name in self.names_on_disk() {
+            self.reload(&name).await;
+        }
+    }
+
+    /// Plugin names with a manifest in the directory.
+    pub fn names_on_disk(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|entry| entry.ok())
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+            .filter_map(|path| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// (Re)loads plugin `name` from its files, or forgets it when they are
+    /// gone. A plugin that fails to load keeps its running version.
+    pub async fn reload(&self, name: &str) {
+        let _one_at_a_time = self.changes.lock().await;
+        let files = PluginFiles::in_dir(&self.dir, name);
+        if !files.manifest.exists() {
+            if self.lock().remove(name).is_some() {
+                tracing::info!(plugin = name, "plugin removed");
+                self.rebuild_chain();
+            }
+            return;
+        }
+        let enabled = !self.dir.join(format!("{name}.disabled")).exists();
+        let loaded = self.load(&files).await;
+        let mut entries = self.lock();
+        let entry = entries.entry(name.to_owned()).or_insert(Entry {
+            running: None,
+            enabled,
+            load_error: None,
+        });
+        entry.enabled = enabled;
+        match loaded {
+            Ok(plugin) => {
+                let same = entry.running.as_ref().is_some_and(|r| r.loaded.digest == plugin.loaded.digest
+                    && r.loaded.manifest == plugin.loaded.manifest);
+                if !same {
+                    tracing::info!(plugin = name, version = %plugin.loaded.manifest.version, "plugin loaded");
+                    entry.running = Some(Arc::new(plugin));
+                }
+                entry.load_error = None;
+            }
+            Err(e) => {
+                tracing::error!(plugin = name, error = %e, "plugin not loaded; the running version (if any) stays");
+                entry.load_error = Some(e.to_string());
+            }
+        }
+        drop(entries);
+        self.rebuild_chain();
+    }
+
+    async fn load(&self, files: &PluginFiles) -> Result<RunningPlugin, LoadError> {
+        let (engine, files_owned, cache) = (self.engine.clone(), files.clone(), self.cache_dir.clone());
+        let loaded = tokio::task::spawn_blocking(move || loader::load(engine.engine(), &files_owned, Some(&cache)))
+            .await
+            .map_err(|e| LoadError::Compile(format!("the compiler stopped: {e}")))??;
+        let plugin = RunningPlugin::new(loaded, &self.engine, self.services.clone());
+        plugin.warm_up().await.map_err(|failure| LoadError::Init(failure.to_string()))?;
+        Ok(plugin)
+    }
+
+    /// Installs (or replaces) a plugin from uploaded files: checked and
+    /// loaded first, written to the directory only when it loads.
+    pub async fn install(&self, manifest_text: &str, component: &[u8]) -> Result<PluginInfo, RegistryError> {
+        let manifest = wasap_plugin_manifest::Manifest::parse(manifest_text).map_err(|e| LoadError::Manifest {
+            path: "the uploaded manifest".to_owned(),
+            message: e.to_string(),
+        })?;
+        let name = manifest.name.clone();
+        let engine = self.engine.clone();
+        let (bytes, cache) = (component.to_vec(), self.cache_dir.clone());
+        let checked = manifest.clone();
+        tokio::task::spawn_blocking(move || loader::load_bytes(engine.engine(), checked, &bytes, Some(&cache)))
+            .await
+            .map_err(|e| LoadError::Compile(format!("the compiler stopped: {e}")))??;
+        std::fs::create_dir_all(&self.dir)?;
+        let files = PluginFiles::in_dir(&self.dir, &name);
+        // The component first: a watcher reacting to the manifest finds both.
+        write_atomically(&files.component, component)?;
+        write_atomically(&files.manifest, manifest_text.as_bytes())?;
+        self.reload(&name).await;
+        let info = self.info(&name).ok_or_else(|| RegistryError::NotFound(name.clone()))?;
+        match &info.load_error {
+            Some(error) => Err(LoadError::Init(error.clone()).into()),
+            None => Ok(info),
+        }
+    }
+
+    /// Enables or disables a plugin; kept across restarts.
+    pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<PluginInfo, RegistryError> {
+        let marker = self.dir.join(format!("{name}.disabled"));
+        {
+            let mut entries = self.lock();
+            let entry = entries.get_mut(name).ok_or_else(|| RegistryError::NotFound(name.to_owned()))?;
+            if enabled {
+                match std::fs::remove_file(&marker) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                    _ => {}
+                }
+                // Enabling again lifts a quarantine: a fresh start for the plugin.
+                if let Some(running) = entry.running.take() {
+                    let fresh = RunningPlugin::new(
+                        clone_loaded(&running.loaded),
+                        &self.engine,
+                        self.services.clone(),
+                    );
+                    entry.running = Some(Arc::new(fresh));
+                }
+            } else {
+                std::fs::write(&marker, b"")?;
+            }
+            entry.enabled = enabled;
+        }
+        self.rebuild_chain();
+        self.info(name).ok_or_else(|| RegistryError::NotFound(name.to_owned()))
+    }
+
+    /// Removes a plugin's files and takes it out of the chain.
+    pub async fn delete(&self, name: &str) -> Result<(), RegistryError> {
+        if !self.lock().contains_key(name) {
+            return Err(RegistryError::NotFound(name.to_owned()));
+        }
+        let files = PluginFiles::in_dir(&self.dir, name);
+        for path in [files.manifest, files.component, self.dir.join(format!("{name}.disabled"))] {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+        self.reload(name).await;
+        if let Err(e) = self.services.database.kv_delete_plugin(name).await {
+            tracing::warn!(plugin = name, error = %e, "the deleted plugin's keys stay in the database");
+        }
+        Ok(())
+    }
+
+    pub fn list(&self) -> Vec<PluginInfo> {
+        let entries = self.lock();
+        entries.iter().map(|(name, entry)| info(name, entry)).collect()
+    }
+
+    pub fn info(&self, name: &str) -> Option<PluginInfo> {
+        self.lock().get(name).map(|entry| info(name, entry))
+    }
+
+    fn rebuild_chain(&self) {
+        let plugins = self
+            .lock()
+            .values()
+            .filter(|entry| entry.enabled)
+            .filter_map(|entry| entry.running.clone())
+            .collect();
+        self.chain.set(plugins);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn info(name: &str, entry: &Entry) -> PluginInfo {
+    let running = entry.running.as_ref();
+    let manifest = running.map(|r| &r.loaded.manifest);
+    PluginInfo {
+        name: name.to_owned(),
+        version: manifest.map(|m| m.version.clone()),
+        enabled: entry.enabled,
+        running: entry.enabled && running.is_some_and(|r| !r.is_quarantined()),
+        quarantined: running.is_some_and(|r| r.is_quarantined()),
+        events: manifest.map(|m| m.events.clone()).unwrap_or_default(),
+        order: manifest.map(|m| m.order),
+        digest: running.map(|r| r.loaded.digest.clone()),
+        load_error: entry.load_error.clone(),
+        stats: running.map(|r| r.stats.snapshot()),
+    }
+}
+
+fn clone_loaded(loaded: &loader::LoadedPlugin) -> loader::LoadedPlugin {
+    loader::LoadedPlugin {
+        manifest: loaded.manifest.clone(),
+        digest: loaded.digest.clone(),
+        pre: loaded.pre.clone(),
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, bytes)?;
+    std::fs::rename(&partial, path)
+}

@@ -1,0 +1,358 @@
+//! Conversions between the canonical model and the types that WIT bindings
+//! generate from `wit/types.wit`, written once for both sides of the
+//! component boundary: the host's wasmtime bindings and the SDK's wit-bindgen
+//! bindings generate types of the same names and shapes, so one macro body
+//! serves both.
+//!
+//! Use it in a module where `w` names the generated `types` interface:
+//! ```ignore
+//! mod convert {
+//!     use crate::bindings::wasap::plugin::types as w;
+//!     wasap_events::wit_conversions!();
+//! }
+//! ```
+//! The WIT types mirror the model field for field, so both directions are
+//! total and lossless, and a field or variant added on one side only is a
+//! compile error.
+
+/// Both `From` impls between every model type and its generated twin in `w`.
+#[macro_export]
+macro_rules! wit_conversions {
+    () => {
+        impl From<$crate::Event> for w::Event {
+            fn from(event: $crate::Event) -> Self {
+                w::Event {
+                    id: event.id,
+                    instance_id: event.instance_id,
+                    at_us: event.at_us,
+                    kind: event.kind.into(),
+                }
+            }
+        }
+
+        impl From<w::Event> for $crate::Event {
+            fn from(event: w::Event) -> Self {
+                $crate::Event {
+                    id: event.id,
+                    instance_id: event.instance_id,
+                    at_us: event.at_us,
+                    kind: event.kind.into(),
+                }
+            }
+        }
+
+        impl From<$crate::EventKind> for w::EventKind {
+            fn from(kind: $crate::EventKind) -> Self {
+                match kind {
+                    $crate::EventKind::Qr { qr, expires_at_ms } => {
+                        w::EventKind::Qr(w::QrCode { qr, expires_at_ms })
+                    }
+                    $crate::EventKind::StatusChanged { status, previous } => {
+                        w::EventKind::InstanceStatus(w::StatusChange {
+                            status: status.into(),
+                            previous: previous.into(),
+                        })
+                    }
+                    $crate::EventKind::Paired {
+                        jid,
+                        phone_number,
+                        push_name,
+                    } => w::EventKind::InstancePaired(w::Paired {
+                        jid,
+                        phone_number,
+                        push_name,
+                    }),
+                    $crate::EventKind::LoggedOut { reason } => {
+                        w::EventKind::InstanceLoggedOut(w::LoggedOut { reason })
+                    }
+                    $crate::EventKind::Message(message) => w::EventKind::Message(message.into()),
+                    $crate::EventKind::Receipt(receipt) => w::EventKind::Receipt(w::Receipt {
+                        chat: receipt.chat,
+                        sender: receipt.sender,
+                        ids: receipt.ids,
+                        receipt_type: receipt.receipt_type.into(),
+                        timestamp: receipt.timestamp,
+                    }),
+                    $crate::EventKind::GroupParticipants(change) => {
+                        w::EventKind::GroupParticipants(w::GroupParticipants {
+                            group: change.group,
+                            action: change.action.into(),
+                            jids: change.jids,
+                            timestamp: change.timestamp,
+                        })
+                    }
+                    $crate::EventKind::PluginError { plugin, error } => {
+                        w::EventKind::PluginError(w::PluginError { plugin, error })
+                    }
+                    $crate::EventKind::System { message } => w::EventKind::System(w::SystemNotice { message }),
+                }
+            }
+        }
+
+        impl From<w::EventKind> for $crate::EventKind {
+            fn from(kind: w::EventKind) -> Self {
+                match kind {
+                    w::EventKind::Qr(w::QrCode { qr, expires_at_ms }) => {
+                        $crate::EventKind::Qr { qr, expires_at_ms }
+                    }
+                    w::EventKind::InstanceStatus(change) => $crate::EventKind::StatusChanged {
+                        status: change.status.into(),
+                        previous: change.previous.into(),
+                    },
+                    w::EventKind::InstancePaired(paired) => $crate::EventKind::Paired {
+                        jid: paired.jid,
+                        phone_number: paired.phone_number,
+                        push_name: paired.push_name,
+                    },
+                    w::EventKind::InstanceLoggedOut(w::LoggedOut { reason }) => {
+                        $crate::EventKind::LoggedOut { reason }
+                    }
+                    w::EventKind::Message(message) => $crate::EventKind::Message(message.into()),
+                    w::EventKind::Receipt(receipt) => $crate::EventKind::Receipt($crate::Receipt {
+                        chat: receipt.chat,
+                        sender: receipt.sender,
+                        ids: receipt.ids,
+                        receipt_type: receipt.receipt_type.into(),
+                        timestamp: receipt.timestamp,
+                    }),
+                    w::EventKind::GroupParticipants(change) => {
+                        $crate::EventKind::GroupParticipants($crate::GroupParticipants {
+                            group: change.group,
+                            action: change.action.into(),
+                            jids: change.jids,
+                            timestamp: change.timestamp,
+                        })
+                    }
+                    w::EventKind::PluginError(w::PluginError { plugin, error }) => {
+                        $crate::EventKind::PluginError { plugin, error }
+                    }
+                    w::EventKind::System(w::SystemNotice { message }) => $crate::EventKind::System { message },
+                }
+            }
+        }
+
+        $crate::__wit_enum_pair!(
+            $crate::InstanceStatus,
+            w::InstanceStatus,
+            [
+                QrRequired,
+                Pairing,
+                Connecting,
+                Online,
+                Disconnected,
+                LoggedOut
+            ]
+        );
+        $crate::__wit_enum_pair!($crate::ReceiptType, w::ReceiptType, [Delivered, Read, Played]);
+        $crate::__wit_enum_pair!(
+            $crate::GroupAction,
+            w::GroupAction,
+            [Join, Leave, Promote, Demote]
+        );
+
+        impl From<$crate::Message> for w::Message {
+            fn from(message: $crate::Message) -> Self {
+                w::Message {
+                    id: message.id,
+                    chat: message.chat,
+                    sender: message.sender,
+                    push_name: message.push_name,
+                    from_me: message.from_me,
+                    is_group: message.is_group,
+                    timestamp: message.timestamp,
+                    content: message.content.into(),
+                    quoted: message.quoted.map(|quoted| w::Quoted {
+                        id: quoted.id,
+                        text: quoted.text,
+                    }),
+                    forwarded: message.forwarded,
+                    view_once: message.view_once,
+                    ephemeral: message.ephemeral.map(|ephemeral| w::Ephemeral {
+                        expiration: ephemeral.expiration,
+                        setting_timestamp: ephemeral.setting_timestamp,
+                        disappearing_mode: ephemeral.disappearing_mode.map(|mode| w::DisappearingMode {
+                            initiator: mode.initiator,
+                            trigger: mode.trigger,
+                            initiated_by_me: mode.initiated_by_me,
+                        }),
+                    }),
+                }
+            }
+        }
+
+        impl From<w::Message> for $crate::Message {
+            fn from(message: w::Message) -> Self {
+                $crate::Message {
+                    id: message.id,
+                    chat: message.chat,
+                    sender: message.sender,
+                    push_name: message.push_name,
+                    from_me: message.from_me,
+                    is_group: message.is_group,
+                    timestamp: message.timestamp,
+                    content: message.content.into(),
+                    quoted: message.quoted.map(|quoted| $crate::Quoted {
+                        id: quoted.id,
+                        text: quoted.text,
+                    }),
+                    forwarded: message.forwarded,
+                    view_once: message.view_once,
+                    ephemeral: message.ephemeral.map(|ephemeral| $crate::Ephemeral {
+                        expiration: ephemeral.expiration,
+                        setting_timestamp: ephemeral.setting_timestamp,
+                        disappearing_mode: ephemeral.disappearing_mode.map(|mode| $crate::DisappearingMode {
+                            initiator: mode.initiator,
+                            trigger: mode.trigger,
+                            initiated_by_me: mode.initiated_by_me,
+                        }),
+                    }),
+                }
+            }
+        }
+
+        impl From<$crate::Content> for w::Content {
+            fn from(content: $crate::Content) -> Self {
+                match content {
+                    $crate::Content::Text { text } => w::Content::Text(text),
+                    $crate::Content::Image(media) => w::Content::Image(media.into()),
+                    $crate::Content::Video(media) => w::Content::Video(media.into()),
+                    $crate::Content::Audio(media) => w::Content::Audio(media.into()),
+                    $crate::Content::Document(media) => w::Content::Document(media.into()),
+                    $crate::Content::Sticker(media) => w::Content::Sticker(media.into()),
+                    $crate::Content::Contact {
+                        display_name,
+                        vcard,
+                    } => w::Content::Contact(w::ContactCard {
+                        display_name,
+                        vcard,
+                    }),
+                    $crate::Content::Location {
+                        latitude,
+                        longitude,
+                        name,
+                        address,
+                        thumbnail_base64,
+                    } => w::Content::Location(w::Location {
+                        latitude,
+                        longitude,
+                        name,
+                        address,
+                        thumbnail_base64,
+                    }),
+                    $crate::Content::Reaction { emoji, target_id } => {
+                        w::Content::Reaction(w::Reaction { emoji, target_id })
+                    }
+                    $crate::Content::Revoked {
+                        target_id,
+                        target_chat,
+                        target_from_me,
+                    } => w::Content::Revoked(w::Revoked {
+                        target_id,
+                        target_chat,
+                        target_from_me,
+                    }),
+                    $crate::Content::Edited { target_id, text } => {
+                        w::Content::Edited(w::Edited { target_id, text })
+                    }
+                    $crate::Content::DeletedForMe {
+                        target_id,
+                        target_from_me,
+                    } => w::Content::DeletedForMe(w::DeletedForMe {
+                        target_id,
+                        target_from_me,
+                    }),
+                }
+            }
+        }
+
+        impl From<w::Content> for $crate::Content {
+            fn from(content: w::Content) -> Self {
+                match content {
+                    w::Content::Text(text) => $crate::Content::Text { text },
+                    w::Content::Image(media) => $crate::Content::Image(media.into()),
+                    w::Content::Video(media) => $crate::Content::Video(media.into()),
+                    w::Content::Audio(media) => $crate::Content::Audio(media.into()),
+                    w::Content::Document(media) => $crate::Content::Document(media.into()),
+                    w::Content::Sticker(media) => $crate::Content::Sticker(media.into()),
+                    w::Content::Contact(card) => $crate::Content::Contact {
+                        display_name: card.display_name,
+                        vcard: card.vcard,
+                    },
+                    w::Content::Location(location) => $crate::Content::Location {
+                        latitude: location.latitude,
+                        longitude: location.longitude,
+                        name: location.name,
+                        address: location.address,
+                        thumbnail_base64: location.thumbnail_base64,
+                    },
+                    w::Content::Reaction(w::Reaction { emoji, target_id }) => {
+                        $crate::Content::Reaction { emoji, target_id }
+                    }
+                    w::Content::Revoked(revoked) => $crate::Content::Revoked {
+                        target_id: revoked.target_id,
+                        target_chat: revoked.target_chat,
+                        target_from_me: revoked.target_from_me,
+                    },
+                    w::Content::Edited(w::Edited { target_id, text }) => {
+                        $crate::Content::Edited { target_id, text }
+                    }
+                    w::Content::DeletedForMe(deleted) => $crate::Content::DeletedForMe {
+                        target_id: deleted.target_id,
+                        target_from_me: deleted.target_from_me,
+                    },
+                }
+            }
+        }
+
+        impl From<$crate::Media> for w::Media {
+            fn from(media: $crate::Media) -> Self {
+                w::Media {
+                    mime_type: media.mime_type,
+                    caption: media.caption,
+                    file_name: media.file_name,
+                    media_path: media.media_path,
+                    size: media.size,
+                    sha256_hex: media.sha256_hex,
+                    download_error: media.download_error,
+                }
+            }
+        }
+
+        impl From<w::Media> for $crate::Media {
+            fn from(media: w::Media) -> Self {
+                $crate::Media {
+                    mime_type: media.mime_type,
+                    caption: media.caption,
+                    file_name: media.file_name,
+                    media_path: media.media_path,
+                    size: media.size,
+                    sha256_hex: media.sha256_hex,
+                    download_error: media.download_error,
+                }
+            }
+        }
+    };
+}
+
+/// Writes both `From` impls of a pair of fieldless enums whose variants match one to one,
+/// so a variant added on one side and not the other is a compile error, not a silent gap.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wit_enum_pair {
+    ($model:ty, $wit:ty, [$($variant:ident),* $(,)?]) => {
+        impl From<$model> for $wit {
+            fn from(value: $model) -> Self {
+                match value {
+                    $(<$model>::$variant => <$wit>::$variant,)*
+                }
+            }
+        }
+        impl From<$wit> for $model {
+            fn from(value: $wit) -> Self {
+                match value {
+                    $(<$wit>::$variant => <$model>::$variant,)*
+                }
+            }
+        }
+    };
+}

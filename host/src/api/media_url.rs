@@ -107,7 +107,8 @@ fn fetch_error(e: FetchError) -> ApiError {
         FetchError::NotAllowed(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "url_not_allowed", message),
         FetchError::InvalidUrl => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_url", message),
         FetchError::TooLarge { limit } => too_large(limit),
-        FetchError::Status(_) | FetchError::TooManyRedirects { .. } => {
+        // `InvalidHeader` cannot happen: a fetch sends no headers of the user's.
+        FetchError::Status(_) | FetchError::TooManyRedirects { .. } | FetchError::InvalidHeader(_) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "media_fetch_failed", format!("cannot fetch the media: {message}"))
         }
         FetchError::Transport(_) => {

@@ -19,9 +19,9 @@ use bytes::{Bytes, BytesMut};
 use reqwest::Url;
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, LOCATION};
 
+use super::client::{build_client, scoped};
 use super::file_name;
 use super::policy::{Refused, UrlPolicy};
-use super::resolver::PolicyResolver;
 
 /// Redirects followed at most.
 pub const MAX_REDIRECTS: usize = 5;
@@ -43,6 +43,8 @@ pub enum FetchError {
     TooManyRedirects { max: usize },
     #[error("the request failed: {0}")]
     Transport(String),
+    #[error("the request header {0:?} is not valid")]
+    InvalidHeader(String),
 }
 
 /// A fetched body with what the response said about it.
@@ -67,19 +69,7 @@ impl Fetcher {
     /// A fetcher applying `policy`, giving every fetch `timeout` from the
     /// first connection to the last body byte.
     pub fn new(policy: UrlPolicy, timeout: Duration) -> Result<Fetcher, FetchError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("wasap/", env!("CARGO_PKG_VERSION")))
-            .no_proxy()
-            .dns_resolver(std::sync::Arc::new(PolicyResolver::new(policy)))
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                match check_redirect(&policy, attempt.url(), attempt.previous().len()) {
-                    Ok(()) => attempt.follow(),
-                    Err(refused) => attempt.error(refused),
-                }
-            }))
-            .timeout(timeout)
-            .build()
-            .map_err(|e| FetchError::Transport(describe(&e.without_url())))?;
+        let client = build_client(policy, Some(timeout))?;
         Ok(Fetcher { client, policy, timeout })
     }
 
@@ -92,7 +82,7 @@ impl Fetcher {
     pub async fn fetch(&self, url: &str, max_bytes: u64) -> Result<Fetched, FetchError> {
         let url = Url::parse(url.trim()).map_err(|_| FetchError::InvalidUrl)?;
         let host = url.host_str().unwrap_or("").to_owned();
-        let result = tokio::time::timeout(self.timeout, self.get(url, max_bytes))
+        let result = tokio::time::timeout(self.timeout, scoped(None, self.get(url, max_bytes)))
             .await
             .unwrap_or(Err(FetchError::Timeout));
         if let Err(e) = &result {
@@ -158,7 +148,7 @@ pub fn check_redirect(policy: &UrlPolicy, next: &Url, previous: usize) -> Result
 
 /// Our own refusals travel inside reqwest's errors (from the redirect policy
 /// and the resolver); everything else is a timeout or a transport failure.
-fn classify(e: reqwest::Error) -> FetchError {
+pub(super) fn classify(e: reqwest::Error) -> FetchError {
     let mut source = std::error::Error::source(&e);
     while let Some(inner) = source {
         if let Some(refused) = inner.downcast_ref::<FetchError>() {
@@ -178,7 +168,7 @@ fn classify(e: reqwest::Error) -> FetchError {
 
 /// An error and its causes on one line. reqwest's own message would include
 /// the URL; callers strip it first.
-fn describe(e: &dyn std::error::Error) -> String {
+pub(super) fn describe(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(inner) = source {

@@ -1,14 +1,21 @@
-//! Outbound HTTP on a user's behalf: `mediaUrl` fetches now, webhook targets
-//! later. Everything here applies the outbound-URL policy of API.md, which is
-//! independent of what the response is used for.
+//! Outbound HTTP on a user's behalf: `mediaUrl` fetches ([`Fetcher`]),
+//! plugins' `http` requests and, later, webhook deliveries ([`Requester`]).
+//! Everything here applies the outbound-URL policy of API.md, which is
+//! independent of what the response is used for; both kinds of client are
+//! built in one place ([`client`]) so they enforce it the same way.
 
+mod client;
 mod fetch;
 mod file_name;
 mod policy;
+mod request;
 mod resolver;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod request_tests;
 
 pub use fetch::{FetchError, Fetched, Fetcher, MAX_REDIRECTS, check_redirect};
 pub use policy::{Refused, UrlPolicy, refused_range};
+pub use request::{DROPPED_REQUEST_HEADERS, OutboundRequest, OutboundResponse, Requester};
 pub use resolver::PolicyResolver;

@@ -37,6 +37,8 @@ pub enum Refused {
         addr: IpAddr,
         range: &'static str,
     },
+    #[error("the host {host:?} is not in the allow-list")]
+    NotListed { host: String },
 }
 
 /// What outbound requests may reach.

@@ -3,13 +3,15 @@
 //! This module owns opening the database, running the migrations, and the
 //! dispatch between the two engines. Everything else reaches the database
 //! through the stores defined under it (today: the whatsapp-rust device store
-//! in [`device`]). Both engines run the same SQL wherever the dialects agree
+//! in [`device`], instances, the plugins' key-value store in [`plugin_kv`]).
+//! Both engines run the same SQL wherever the dialects agree
 //! (numbered `$n` parameters, `ON CONFLICT` upserts, `RETURNING`), so the
 //! queries are written once and run on whichever pool is open.
 
 pub mod device;
 mod error;
 pub mod instances;
+pub mod plugin_kv;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -20,6 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use device::DeviceBackend;
 pub use error::StoreError;
+pub use plugin_kv::KvSet;
 
 /// How long a statement waits for a locked SQLite database before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);

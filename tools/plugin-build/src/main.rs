@@ -1,0 +1,136 @@
+//! wasap-plugin-build: one command from a plugin crate to a checked component.
+//!
+//! `wasap-plugin-build [PLUGIN_DIR]` finds the plugin's manifest (the one `*.toml` beside
+//! its `Cargo.toml` that is not `Cargo.toml`), compiles the crate's library for
+//! `wasm32-unknown-unknown` as a cdylib, encodes the core module as a component with
+//! wit-component, validates it, checks that it imports only what its manifest grants and
+//! exports the plugin world, and writes `NAME.wasm` beside `NAME.toml` (or into `--out-dir`).
+
+mod component;
+mod toolchain;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use wasap_plugin_manifest::Manifest;
+
+use toolchain::Toolchain;
+
+/// Builds a wasap plugin crate into NAME.wasm beside its NAME.toml manifest.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// The plugin crate's directory (with Cargo.toml and NAME.toml).
+    #[arg(default_value = ".")]
+    plugin_dir: PathBuf,
+    /// Where to write NAME.wasm (default: beside NAME.toml).
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Cargo's target directory for the wasm build, kept apart from native builds.
+    #[arg(long, env = "WASAP_PLUGIN_TARGET_DIR")]
+    target_dir: Option<PathBuf>,
+    /// Which Rust toolchain compiles to wasm32.
+    #[arg(long, value_enum, default_value_t = Toolchain::Auto)]
+    toolchain: Toolchain,
+    /// Only encode, check and write this core module instead of compiling the crate.
+    #[arg(long, value_name = "CORE.wasm")]
+    from_module: Option<PathBuf>,
+}
+
+fn main() {
+    if let Err(err) = run(Args::parse()) {
+        eprintln!("wasap-plugin-build: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    let dir = args.plugin_dir.as_path();
+    let (manifest_path, manifest) = find_manifest(dir)?;
+
+    let core = match &args.from_module {
+        Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        None => {
+            let target_dir = match args.target_dir {
+                Some(target_dir) => target_dir,
+                None => default_target_dir(dir)?,
+            };
+            let toolchain = args.toolchain.resolve()?;
+            eprintln!(
+                "building {} {} with the {} toolchain",
+                manifest.name,
+                manifest.version,
+                toolchain.describe()
+            );
+            let module = toolchain.build(&dir.join("Cargo.toml"), &target_dir)?;
+            std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?
+        }
+    };
+
+    let component = component::encode(&core)?;
+    let shape = component::inspect(&component)?;
+    component::check(&shape, &manifest)
+        .with_context(|| format!("checking against {}", manifest_path.display()))?;
+
+    let out_dir = args.out_dir.as_deref().unwrap_or(dir);
+    std::fs::create_dir_all(out_dir)?;
+    let out = out_dir.join(format!("{}.wasm", manifest.name));
+    std::fs::write(&out, &component).with_context(|| format!("writing {}", out.display()))?;
+
+    println!(
+        "{}: {} bytes (core module {} bytes)",
+        out.display(),
+        component.len(),
+        core.len()
+    );
+    println!("  imports: {}", list(&shape.imports));
+    println!("  exports: {}", list(&shape.exports));
+    Ok(())
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The one manifest in `dir`: a `*.toml` that is not `Cargo.toml`.
+fn find_manifest(dir: &Path) -> Result<(PathBuf, Manifest)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let is_toml = path.extension().is_some_and(|ext| ext == "toml");
+        let is_cargo = path.file_name().is_some_and(|name| name == "Cargo.toml");
+        if is_toml && !is_cargo {
+            found.push(path);
+        }
+    }
+    let path = match found.as_slice() {
+        [path] => path.clone(),
+        [] => bail!("no plugin manifest (NAME.toml) in {}", dir.display()),
+        _ => bail!("more than one NAME.toml in {}: {found:?}", dir.display()),
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let manifest = Manifest::parse(&text).with_context(|| format!("in {}", path.display()))?;
+    let stem = path.file_stem().and_then(|stem| stem.to_str());
+    if stem != Some(manifest.name.as_str()) {
+        bail!(
+            "{} names the plugin {:?}: the file must be {}.toml",
+            path.display(),
+            manifest.name,
+            manifest.name
+        );
+    }
+    Ok((path, manifest))
+}
+
+/// `<workspace target dir>/wasap-plugins` would need cargo metadata; a directory of its
+/// own under the system's temporary space is as good and keeps wasm builds (another
+/// compiler, another std) out of the native cache.
+fn default_target_dir(_dir: &Path) -> Result<PathBuf> {
+    Ok(std::env::temp_dir().join("wasap-plugin-target"))
+}

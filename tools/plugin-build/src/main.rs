@@ -52,10 +52,7 @@ fn run(args: Args) -> Result<()> {
     let core = match &args.from_module {
         Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
         None => {
-            let target_dir = match args.target_dir {
-                Some(target_dir) => target_dir,
-                None => default_target_dir(dir)?,
-            };
+            let target_dir = args.target_dir.unwrap_or_else(default_target_dir);
             let toolchain = args.toolchain.resolve()?;
             eprintln!(
                 "building {} {} with the {} toolchain",
@@ -128,9 +125,9 @@ fn find_manifest(dir: &Path) -> Result<(PathBuf, Manifest)> {
     Ok((path, manifest))
 }
 
-/// `<workspace target dir>/wasap-plugins` would need cargo metadata; a directory of its
-/// own under the system's temporary space is as good and keeps wasm builds (another
-/// compiler, another std) out of the native cache.
-fn default_target_dir(_dir: &Path) -> Result<PathBuf> {
-    Ok(std::env::temp_dir().join("wasap-plugin-target"))
+/// A directory of its own under the system's temporary space: wasm builds (another
+/// target, possibly another compiler and a std built from source) never share artifacts
+/// with native ones, so mixing them in one cache would only make both wait on its lock.
+fn default_target_dir() -> PathBuf {
+    std::env::temp_dir().join("wasap-plugin-target")
 }

@@ -1,6 +1,6 @@
 //! wasap-plugin-build: one command from a plugin crate to a checked component.
 //!
-//! `wasap-plugin-build [PLUGIN_DIR]` finds the plugin's manifest (the one `*.toml` beside
+//! `wasap-plugin-build [PLUGIN_DIR...]` finds the plugin's manifest (the one `*.toml` beside
 //! its `Cargo.toml` that is not `Cargo.toml`), compiles the crate's library for
 //! `wasm32-unknown-unknown` as a cdylib, encodes the core module as a component with
 //! wit-component, validates it, checks that it imports only what its manifest grants and
@@ -21,9 +21,9 @@ use toolchain::Toolchain;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// The plugin crate's directory (with Cargo.toml and NAME.toml).
+    /// The plugin crates' directories (each with Cargo.toml and NAME.toml).
     #[arg(default_value = ".")]
-    plugin_dir: PathBuf,
+    plugin_dirs: Vec<PathBuf>,
     /// Where to write NAME.wasm (default: beside NAME.toml).
     #[arg(long)]
     out_dir: Option<PathBuf>,
@@ -39,20 +39,30 @@ struct Args {
 }
 
 fn main() {
-    if let Err(err) = run(Args::parse()) {
-        eprintln!("wasap-plugin-build: {err:#}");
+    let args = Args::parse();
+    if args.from_module.is_some() && args.plugin_dirs.len() > 1 {
+        eprintln!("wasap-plugin-build: --from-module takes one plugin directory");
+        std::process::exit(2);
+    }
+    let mut failed = false;
+    for dir in &args.plugin_dirs {
+        if let Err(err) = build(&args, dir) {
+            eprintln!("wasap-plugin-build: {}: {err:#}", dir.display());
+            failed = true;
+        }
+    }
+    if failed {
         std::process::exit(1);
     }
 }
 
-fn run(args: Args) -> Result<()> {
-    let dir = args.plugin_dir.as_path();
+fn build(args: &Args, dir: &Path) -> Result<()> {
     let (manifest_path, manifest) = find_manifest(dir)?;
 
     let core = match &args.from_module {
         Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
         None => {
-            let target_dir = args.target_dir.unwrap_or_else(default_target_dir);
+            let target_dir = args.target_dir.clone().unwrap_or_else(default_target_dir);
             let toolchain = args.toolchain.resolve()?;
             eprintln!(
                 "building {} {} with the {} toolchain",

@@ -148,6 +148,11 @@ macro_rules! export_plugin {
     };
 }
 
+// The README's example compiles, as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// What [`export_plugin!`] expands to needs; not part of the API.
 #[doc(hidden)]
 pub mod __private {

@@ -59,14 +59,14 @@ struct Inner {
     media: MediaStore,
     settings: Arc<Settings>,
     instances: RwLock<HashMap<String, Handle>>,
-    /// Instance id by token hash, to tell an instance token from a wrong one.
-    tokens: RwLock<HashMap<Arc<str>, String>>,
+    /// Instance id by token digest (SHA-256), to tell an instance token from a wrong one.
+    tokens: RwLock<HashMap<[u8; 32], String>>,
 }
 
 #[derive(Clone)]
 struct Handle {
     commands: mpsc::Sender<Command>,
-    token_hash: Arc<str>,
+    token_digest: Option<[u8; 32]>,
     shared: Arc<SharedState>,
 }
 
@@ -102,13 +102,20 @@ impl InstanceManager {
         let (commands, mut receiver) = mpsc::channel(COMMAND_QUEUE);
         let status = Status::parse(&row.status).unwrap_or(Status::Disconnected);
         let shared = Arc::new(SharedState::new(status));
-        let token_hash: Arc<str> = Arc::from(row.token_hash.as_str());
-        self.tokens().insert(token_hash.clone(), row.id.clone());
+        // Every stored hash is one `token::hash` wrote; one that is not (a
+        // hand-edited row) opens nothing, and the instance still runs.
+        let token_digest = token::parse_hash(&row.token_hash);
+        match token_digest {
+            Some(digest) => {
+                self.tokens().insert(digest, row.id.clone());
+            }
+            None => tracing::warn!(instance = %row.id, "the stored token hash is malformed; the instance token will not work"),
+        }
         self.write().insert(
             row.id.clone(),
             Handle {
                 commands,
-                token_hash,
+                token_digest,
                 shared: shared.clone(),
             },
         );
@@ -157,7 +164,7 @@ impl InstanceManager {
         self.inner.instances.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn tokens(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Arc<str>, String>> {
+    fn tokens(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<[u8; 32], String>> {
         self.inner.tokens.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -217,8 +224,8 @@ impl InstanceManager {
     /// Logs out if linked, wipes the device keys and removes the instance.
     pub async fn delete(&self, id: &str) -> Result<(), InstanceError> {
         self.ask(id, Command::Delete).await?;
-        if let Some(handle) = self.write().remove(id) {
-            self.tokens().remove(&handle.token_hash);
+        if let Some(digest) = self.write().remove(id).and_then(|handle| handle.token_digest) {
+            self.tokens().remove(&digest);
         }
         self.inner.engine.forget(id);
         tracing::info!(instance = %id, "instance deleted");
@@ -273,12 +280,13 @@ impl InstanceManager {
     }
 
     /// The instance whose token `token` is, if any. The lookup is by the
-    /// token's hash; the match itself is confirmed in constant time.
+    /// token's SHA-256 (hashed once per request, never hex-encoded); the
+    /// match itself is confirmed in constant time.
     pub fn instance_for_token(&self, token: &str) -> Option<String> {
-        let hash = token::hash(token);
+        let digest = token::digest(token);
         let tokens = self.inner.tokens.read().unwrap_or_else(|p| p.into_inner());
-        let (stored, id) = tokens.get_key_value(hash.as_str())?;
-        token::matches(token, stored).then(|| id.clone())
+        let (stored, id) = tokens.get_key_value(&digest)?;
+        token::digest_eq(&digest, stored).then(|| id.clone())
     }
 
     /// Flushes and closes every connection, all instances at once.

@@ -14,6 +14,24 @@ pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// A token's SHA-256, the binary form of [`hash`]: what the in-memory lookup
+/// by token is keyed on (no hex encoding on the request path).
+pub fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The binary form of a stored [`hash`]; `None` if it is not 64 hex digits.
+pub fn parse_hash(stored_hash: &str) -> Option<[u8; 32]> {
+    let mut digest = [0u8; 32];
+    hex::decode_to_slice(stored_hash, &mut digest).ok()?;
+    Some(digest)
+}
+
+/// Whether two digests are equal, in constant time.
+pub fn digest_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.ct_eq(b).into()
+}
+
 /// Whether `presented` hashes to `stored_hash`, in constant time.
 pub fn matches(presented: &str, stored_hash: &str) -> bool {
     let presented = hash(presented);
@@ -37,6 +55,10 @@ mod tests {
         assert_ne!(stored, token);
         assert!(matches(&token, &stored));
         assert!(!matches(&generate(), &stored));
+        assert_eq!(parse_hash(&stored), Some(digest(&token)));
+        assert_eq!(parse_hash("not hex"), None);
+        assert!(digest_eq(&digest(&token), &digest(&token)));
+        assert!(!digest_eq(&digest(&token), &digest(&generate())));
         assert!(secret_eq("abc", "abc"));
         assert!(!secret_eq("abc", "abd"));
     }

@@ -26,7 +26,7 @@ pub struct SentRecord {
     pub to: String,
     pub message_id: String,
     /// `text`, `image`, `video`, `audio` or `document`.
-    pub kind: String,
+    pub kind: &'static str,
     pub text: Option<String>,
     pub caption: Option<String>,
     /// Hex SHA-256 of the media bytes, for byte-exact checks.
@@ -190,13 +190,23 @@ impl SimNetwork {
             .collect()
     }
 
+    /// Adds to the instance's record of sent messages, dropping the oldest
+    /// past [`SENT_LOG_CAPACITY`]. The dropped record is freed after the lock
+    /// is released: other instances' sends do not wait for it.
     pub(super) fn record_sent(&self, instance_id: &str, record: SentRecord) {
-        let mut sent = lock(&self.inner.sent);
-        let log = sent.entry(instance_id.to_owned()).or_default();
-        if log.len() >= SENT_LOG_CAPACITY {
-            log.pop_front();
-        }
-        log.push_back(record);
+        let dropped = {
+            let mut sent = lock(&self.inner.sent);
+            // The instance's log exists after its first send: look it up
+            // without allocating a key on every send.
+            let log = match sent.get_mut(instance_id) {
+                Some(log) => log,
+                None => sent.entry(instance_id.to_owned()).or_default(),
+            };
+            let dropped = if log.len() >= SENT_LOG_CAPACITY { log.pop_front() } else { None };
+            log.push_back(record);
+            dropped
+        };
+        drop(dropped);
     }
 
     /// What an instance has sent, oldest first.
@@ -227,4 +237,42 @@ impl SimNetwork {
 /// simulated state stays usable for the other instances.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(i: usize) -> SentRecord {
+        SentRecord {
+            to: "6289876543210@s.whatsapp.net".to_owned(),
+            message_id: format!("id-{i}"),
+            kind: "text",
+            text: Some(format!("message {i}")),
+            caption: None,
+            media_sha256: None,
+            reply_to: None,
+            mime_type: None,
+            file_name: None,
+        }
+    }
+
+    #[test]
+    fn the_sent_log_keeps_the_most_recent_messages_per_instance() {
+        let network = SimNetwork::new();
+        let total = SENT_LOG_CAPACITY + 25;
+        for i in 0..total {
+            network.record_sent("busy", record(i));
+        }
+        network.record_sent("quiet", record(0));
+
+        let busy = network.sent("busy");
+        assert_eq!(busy.len(), SENT_LOG_CAPACITY);
+        assert_eq!(busy.first().unwrap().message_id, "id-25", "the oldest are dropped first");
+        assert_eq!(busy.last().unwrap().message_id, format!("id-{}", total - 1));
+        assert_eq!(network.sent("quiet").len(), 1, "each instance has its own log");
+
+        network.forget("busy");
+        assert!(network.sent("busy").is_empty());
+    }
 }

@@ -14,7 +14,8 @@ use whatsapp_rust::wacore::store::traits::DeviceStore;
 use super::incoming::new_message_id;
 use super::network::{SentRecord, SimError, SimNetwork};
 use crate::engine::{
-    Engine, EngineError, EngineEvent, InboundEvent, NumberCheck, OutgoingMedia, SentMessage, Session, SessionRequest,
+    Engine, EngineError, EngineEvent, InboundEvent, MediaKind, NumberCheck, OutgoingMedia, SentMessage, Session,
+    SessionRequest,
 };
 use crate::store::DeviceBackend;
 
@@ -247,7 +248,7 @@ impl Session for SimSession {
             SentRecord {
                 to: to.to_owned(),
                 message_id: new_message_id(),
-                kind: "text".to_owned(),
+                kind: "text",
                 text: Some(text.to_owned()),
                 caption: None,
                 media_sha256: None,
@@ -266,10 +267,12 @@ impl Session for SimSession {
             SentRecord {
                 to: to.to_owned(),
                 message_id: new_message_id(),
-                kind: serde_json::to_value(media.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                kind: match media.kind {
+                    MediaKind::Image => "image",
+                    MediaKind::Video => "video",
+                    MediaKind::Audio => "audio",
+                    MediaKind::Document => "document",
+                },
                 text: None,
                 caption: media.caption,
                 media_sha256: Some(hex::encode(sha)),

@@ -197,7 +197,11 @@ async fn methods_headers_and_bodies_reach_the_server() {
     let requester = requester(LAX);
     for method in [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS] {
         let mut req = request(method.clone(), &server.url("/echo"));
-        req.headers = vec![("X-Custom".into(), "one".into()), ("x-custom".into(), "two".into()), ("Authorization".into(), "Bearer t".into())];
+        req.headers = vec![
+            ("X-Custom".into(), "one".into()),
+            ("x-custom".into(), "two".into()),
+            ("Authorization".into(), "Bearer t".into()),
+        ];
         req.body = Some(Bytes::from_static(b"payload\0bytes"));
         let got = requester.send(req).await.unwrap();
         assert_eq!(got.status, 200);
@@ -225,9 +229,16 @@ async fn connection_headers_are_dropped_and_invalid_ones_refused() {
     let server = echo().await;
     let requester = requester(LAX);
     let mut req = request(Method::POST, &server.url("/echo"));
-    req.headers = [("Host", "evil.example"), ("Content-Length", "999"), ("Transfer-Encoding", "chunked"), ("Connection", "upgrade"), ("Upgrade", "websocket"), ("X-Kept", "yes")]
-        .map(|(n, v)| (n.to_owned(), v.to_owned()))
-        .to_vec();
+    req.headers = [
+        ("Host", "evil.example"),
+        ("Content-Length", "999"),
+        ("Transfer-Encoding", "chunked"),
+        ("Connection", "upgrade"),
+        ("Upgrade", "websocket"),
+        ("X-Kept", "yes"),
+    ]
+    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+    .to_vec();
     req.body = Some(Bytes::from_static(b"abc"));
     let got = requester.send(req).await.unwrap();
     assert_eq!(&got.body[..], b"POST abc");

@@ -7,5 +7,6 @@ mod lifecycle_faults;
 mod media_url;
 mod messaging;
 mod operations;
+mod plugins;
 mod real_engine;
 mod startup;

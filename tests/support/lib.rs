@@ -7,6 +7,7 @@
 //! gets a new SQLite file in a temporary directory.
 
 pub mod file_server;
+pub mod plugins;
 
 use std::path::PathBuf;
 

@@ -8,7 +8,7 @@ use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
-use super::endpoint::{Answer, Endpoint, Request, Verb, schema};
+use super::endpoint::{Answer, Endpoint, QueryParam, Request, Verb, schema};
 use super::error::{ApiError, reject};
 use super::router::Router;
 use super::{AppState, body, phone, with_state};
@@ -153,9 +153,31 @@ static GROUP: Endpoint = Endpoint {
         Answer::Json(200, schema::<Delivered>),
     )
 };
+/// `?min=N&wait_ms=T`: answer once at least N messages were sent, waiting up to T ms.
+#[derive(Debug, Default, Deserialize)]
+struct SentQuery {
+    min: Option<usize>,
+    wait_ms: Option<u64>,
+}
+
+/// The longest a `/sent` request may wait.
+const MAX_SENT_WAIT_MS: u64 = 30_000;
+
 static SENT: Endpoint = Endpoint {
     tag: TAG,
-    summary: "What the instance has sent (the most recent messages)",
+    summary: "What the instance has sent (the most recent messages); with ?min=N&wait_ms=T, waits for the N-th",
+    query: &[
+        QueryParam {
+            name: "min",
+            description: "Wait until at least this many messages were sent",
+            values: &[],
+        },
+        QueryParam {
+            name: "wait_ms",
+            description: "How long to wait for `min`, at most 30000",
+            values: &[],
+        },
+    ],
     ..Endpoint::new(Verb::Get, "/sim/instances/{id}/sent", "sim_sent", Answer::Json(200, schema::<SentList>))
 };
 static DISCONNECT: Endpoint = Endpoint {
@@ -207,7 +229,7 @@ pub fn routes(router: &mut Router, state: AppState, network: SimNetwork) -> Boxe
         .and(body::json::<GroupParticipantsBody>())
         .and(base())
         .and_then(group_participants);
-    let sent = router.route1(&SENT).and(base()).and_then(sent);
+    let sent = router.route1(&SENT).and(warp::query::<SentQuery>()).and(base()).and_then(sent);
     let disconnect = router
         .route1(&DISCONNECT)
         .and(body::json_or_default::<DisconnectBody>())
@@ -355,9 +377,16 @@ async fn group_participants(
     Ok(warp::reply::json(&Delivered { delivered: true }).into_response())
 }
 
-async fn sent(id: String, state: AppState, network: SimNetwork) -> Result<Response> {
+async fn sent(id: String, query: SentQuery, state: AppState, network: SimNetwork) -> Result<Response> {
     check(&state, &id)?;
-    Ok(warp::reply::json(&SentList { messages: network.sent(&id) }).into_response())
+    let messages = match query.min {
+        Some(min) => {
+            let wait = std::time::Duration::from_millis(query.wait_ms.unwrap_or(0).min(MAX_SENT_WAIT_MS));
+            network.wait_sent(&id, min, wait).await
+        }
+        None => network.sent(&id),
+    };
+    Ok(warp::reply::json(&SentList { messages }).into_response())
 }
 
 async fn disconnect(

@@ -8,7 +8,7 @@
 //! lose an event.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::{Semaphore, mpsc};
 
@@ -33,7 +33,9 @@ pub struct PluginHost {
 
 struct Inner {
     chain: Arc<Chain>,
-    registry: Registry,
+    registry: Arc<Registry>,
+    /// Reloads plugins whose files change; stops when the host is dropped.
+    _watcher: Option<notify::RecommendedWatcher>,
     queues: Mutex<HashMap<String, mpsc::Sender<Arc<Event>>>>,
     messenger: Messenger,
     bus: Bus,
@@ -51,12 +53,20 @@ impl PluginHost {
         bus: Bus,
     ) -> PluginHost {
         let chain = Arc::new(Chain::default());
-        let registry = Registry::new(engine, registry_dir, cache_dir, services, chain.clone());
+        let registry = Arc::new(Registry::new(engine, registry_dir, cache_dir, services, chain.clone(), bus.clone()));
         registry.load_all().await;
+        let watcher = match super::watch::watch(&registry) {
+            Ok(watcher) => Some(watcher),
+            Err(e) => {
+                tracing::warn!(dir = %registry.dir().display(), error = %e, "plugins will not hot-reload: the directory cannot be watched");
+                None
+            }
+        };
         PluginHost {
             inner: Arc::new(Inner {
                 chain,
                 registry,
+                _watcher: watcher,
                 queues: Mutex::new(HashMap::new()),
                 messenger,
                 bus,
@@ -79,18 +89,8 @@ impl PluginHost {
         }
         let (sender, receiver) = mpsc::channel(QUEUE);
         queues.insert(instance_id.to_owned(), sender.clone());
-        tokio::spawn(self.clone().work(receiver));
+        tokio::spawn(work(Arc::downgrade(&self.inner), receiver));
         sender
-    }
-
-    /// One instance's worker: its events through the chain, in order.
-    async fn work(self, mut events: mpsc::Receiver<Arc<Event>>) {
-        while let Some(event) = events.recv().await {
-            let was_plugin_error = matches!(event.kind, EventKind::PluginError { .. });
-            let instance_id = event.instance_id.clone();
-            let outcome = self.inner.chain.run((*event).clone()).await;
-            self.carry_out(&instance_id, outcome, was_plugin_error);
-        }
     }
 
     fn carry_out(&self, instance_id: &str, outcome: ChainOutcome, was_plugin_error: bool) {
@@ -145,6 +145,20 @@ impl PluginHost {
         {
             tracing::warn!(instance = %instance_id, error = %e, "a plugin error event could not reach the plugins");
         }
+    }
+}
+
+/// One instance's worker: its events through the chain, in order. It holds
+/// the host weakly: the host owns the queue, so when the host goes the queue
+/// closes and the worker ends.
+async fn work(host: Weak<Inner>, mut events: mpsc::Receiver<Arc<Event>>) {
+    while let Some(event) = events.recv().await {
+        let Some(inner) = host.upgrade() else { break };
+        let host = PluginHost { inner };
+        let was_plugin_error = matches!(event.kind, EventKind::PluginError { .. });
+        let instance_id = event.instance_id.clone();
+        let outcome = host.inner.chain.run((*event).clone()).await;
+        host.carry_out(&instance_id, outcome, was_plugin_error);
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`chain`]: verdicts, replacements, failure policies, quarantine, action checks.
 //! - [`registry`]: the installed plugins, enable/disable/install/delete, reloads.
 //! - [`host`]: per-instance workers that feed the chain and carry out actions.
+//! - [`watch`]: hot reload of changed plugin files.
 //! - [`state`], [`access`]: the host side of the imports.
 
 mod access;
@@ -21,6 +22,7 @@ pub mod registry;
 pub mod runner;
 mod state;
 mod stats;
+mod watch;
 
 pub use engine::{PluginEngine, PoolSizes};
 pub use host::PluginHost;

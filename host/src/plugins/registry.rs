@@ -18,6 +18,7 @@ use super::engine::PluginEngine;
 use super::loader::{self, LoadError, PluginFiles};
 use super::runner::{HostServices, RunningPlugin};
 use super::stats::StatsSnapshot;
+use crate::events::{Bus, EventKind, new_event};
 
 /// One installed plugin.
 struct Entry {
@@ -58,6 +59,8 @@ pub enum RegistryError {
 
 pub struct Registry {
     engine: Arc<PluginEngine>,
+    /// Where load failures are reported (`plugin_error`, server-wide).
+    bus: Bus,
     dir: PathBuf,
     cache_dir: PathBuf,
     services: HostServices,
@@ -68,9 +71,17 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(engine: Arc<PluginEngine>, dir: PathBuf, cache_dir: PathBuf, services: HostServices, chain: Arc<Chain>) -> Registry {
+    pub fn new(
+        engine: Arc<PluginEngine>,
+        dir: PathBuf,
+        cache_dir: PathBuf,
+        services: HostServices,
+        chain: Arc<Chain>,
+        bus: Bus,
+    ) -> Registry {
         Registry {
             engine,
+            bus,
             dir,
             cache_dir,
             services,
@@ -140,6 +151,15 @@ impl Registry {
             Err(e) => {
                 tracing::error!(plugin = name, error = %e, "plugin not loaded; the running version (if any) stays");
                 entry.load_error = Some(e.to_string());
+                // Straight to the subscribers (`/ws`), not through the chain:
+                // a plugin must not be able to hide that another failed to load.
+                self.bus.broadcast(Arc::new(new_event(
+                    "",
+                    EventKind::PluginError {
+                        plugin: name.to_owned(),
+                        error: e.to_string(),
+                    },
+                )));
             }
         }
         drop(entries);

@@ -202,12 +202,17 @@ impl RunningPlugin {
         match error.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => return Failure::OutOfFuel(limits.fuel),
             Some(Trap::Interrupt) => return Failure::Timeout(limits.deadline_ms),
-            _ => {}
+            // The trap itself, not the wasm backtrace around it: that goes to the log.
+            Some(trap) => {
+                tracing::debug!(plugin = %self.name(), error = ?error, "plugin trapped");
+                return Failure::Trap(trap.to_string());
+            }
+            None => {}
         }
         let text = format!("{error:#}");
         if text.contains("growing memory") || text.contains("memory size") {
             return Failure::Memory(limits.memory_mb);
         }
-        Failure::Trap(text)
+        Failure::Trap(text.lines().next().unwrap_or_default().to_owned())
     }
 }

@@ -77,6 +77,8 @@ struct Inner {
     sessions: Mutex<HashMap<String, Arc<SimSession>>>,
     contacts: Mutex<HashMap<String, SimContact>>,
     sent: Mutex<HashMap<String, VecDeque<SentRecord>>>,
+    /// Woken at every send, for [`SimNetwork::wait_sent`].
+    sent_signal: tokio::sync::Notify,
 }
 
 impl SimNetwork {
@@ -207,14 +209,31 @@ impl SimNetwork {
             dropped
         };
         drop(dropped);
+        self.inner.sent_signal.notify_waiters();
     }
 
-    /// What an instance has sent, oldest first.
     pub fn sent(&self, instance_id: &str) -> Vec<SentRecord> {
         lock(&self.inner.sent)
             .get(instance_id)
             .map(|log| log.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// The instance's sent messages once there are at least `count`, or
+    /// whatever there is when `timeout` runs out: lets a client wait for a
+    /// send it expects instead of polling.
+    pub async fn wait_sent(&self, instance_id: &str, count: usize, timeout: std::time::Duration) -> Vec<SentRecord> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Registered before looking, so a send in between still wakes us.
+            let notified = self.inner.sent_signal.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let sent = self.sent(instance_id);
+            if sent.len() >= count || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return if sent.len() >= count { sent } else { self.sent(instance_id) };
+            }
+        }
     }
 
     /// How many times the instance's current session announced itself available.

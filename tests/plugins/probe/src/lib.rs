@@ -42,7 +42,7 @@ impl Plugin for Probe {
             return Outcome::cont();
         };
         let text = match &message.content {
-            Content::Text(text) => text.clone(),
+            Content::Text { text } => text.clone(),
             _ => String::new(),
         };
         match self.config.mode.as_str() {
@@ -62,7 +62,7 @@ impl Plugin for Probe {
             "memory" => {
                 let mut hog: Vec<Vec<u8>> = Vec::new();
                 loop {
-                    hog.push(vec![1u8; 1 << 20]);
+                    hog.push(vec![0u8; 1 << 20]);
                     std::hint::black_box(&hog);
                 }
             }

@@ -1,0 +1,337 @@
+//! The plugin host, black-box: plugins built from source (the examples and
+//! the `probe` test plugin), installed through the management API into a
+//! real server on the sim engine, seeing real incoming messages.
+//!
+//! What a plugin saw shows in the sim's sent messages: the probe in `echo`
+//! mode replies with the text that reached it.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use wasap_tests::plugins::{component, install, manifest};
+use wasap_tests::{TestDb, TestServer, data_dir};
+
+const PROBE: &str = "tests/plugins/probe";
+
+async fn online(server: &mut TestServer, id: &str, phone: &str) {
+    let (status, body) = server.admin().post("/api/instances", json!({ "instance_id": id })).await;
+    assert_eq!(status, 201, "{body}");
+    server.admin().get(&format!("/api/instances/{id}/qr")).await;
+    server.admin().post(&format!("/sim/instances/{id}/scan"), json!({ "phone": phone })).await;
+    server.events.wait_status(id, "online").await;
+}
+
+/// A message from a contact to instance `id`.
+async fn incoming(server: &TestServer, id: &str, text: &str) {
+    let (status, body) = server
+        .admin()
+        .post(&format!("/sim/instances/{id}/incoming"), json!({ "from": "6281234567890", "text": text }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The texts instance `id` has sent, once there are at least `count`.
+async fn sent_texts(server: &TestServer, id: &str, count: usize) -> Vec<String> {
+    let (status, body) = server.admin().get(&format!("/sim/instances/{id}/sent?min={count}&wait_ms=10000")).await;
+    assert_eq!(status, 200, "{body}");
+    body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The probe's manifest under another name, mode, order and extra TOML.
+fn probe_manifest(name: &str, mode: &str, order: i32, extra: &str) -> String {
+    let base = manifest(PROBE);
+    let base = base
+        .replace("name = \"probe\"", &format!("name = \"{name}\""))
+        .replace("order = 100", &format!("order = {order}"))
+        .replace("mode = \"echo\"", &format!("mode = \"{mode}\""))
+        .replace("tag = \"probe\"", &format!("tag = \"{name}\""));
+    format!("{base}\n{extra}")
+}
+
+async fn install_ok(server: &TestServer, manifest: &str, component: Vec<u8>) -> Value {
+    let (status, body) = install(server, manifest, component).await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+async fn plugin(server: &TestServer, name: &str) -> Value {
+    let (status, body) = server.admin().get(&format!("/api/plugins/{name}")).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn the_auto_reply_bot_answers_an_incoming_message() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    online(&mut server, "shop", "6281100000201").await;
+    let body = install_ok(&server, &manifest("plugins/examples/auto-reply"), component("plugins/examples/auto-reply")).await;
+    assert_eq!(body["name"], "auto-reply");
+    assert_eq!(body["running"], true);
+
+    incoming(&server, "shop", "what is the price of the blue one?").await;
+    let sent = sent_texts(&server, "shop", 1).await;
+    assert_eq!(sent, ["Our price list: https://example.com/prices"]);
+    let (status, list) = server.admin().get("/api/plugins").await;
+    assert_eq!(status, 200);
+    assert_eq!(list["plugins"][0]["stats"]["calls"], 1, "{list}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_drop_keeps_the_event_from_later_plugins_and_a_replacement_reaches_them() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    online(&mut server, "shop", "6281100000202").await;
+    let filter = manifest("plugins/examples/spam-filter").replace("order = ", "order = 10 #");
+    install_ok(&server, &filter, component("plugins/examples/spam-filter")).await;
+    let redactor = manifest("plugins/examples/redactor").replace("order = ", "order = 20 #");
+    install_ok(&server, &redactor, component("plugins/examples/redactor")).await;
+    install_ok(&server, &probe_manifest("echo", "echo", 100, ""), component(PROBE)).await;
+
+    incoming(&server, "shop", "visit my casino tonight").await;
+    incoming(&server, "shop", "call me on 6281298765432 please").await;
+    // Events of one instance go through the chain in order: once the second
+    // is answered, the first was dropped, not merely late.
+    let sent = sent_texts(&server, "shop", 1).await;
+    assert_eq!(sent, ["echo: call me on [phone] please"]);
+    assert_eq!(plugin(&server, "spam-filter").await["stats"]["drops"], 1);
+    assert_eq!(plugin(&server, "redactor").await["stats"]["replaces"], 1);
+    assert_eq!(plugin(&server, "echo").await["stats"]["calls"], 1);
+    server.stop().await;
+}
+
+/// What a hostile plugin does, and what its stats must say afterwards.
+struct Hostile {
+    mode: &'static str,
+    error: &'static str,
+}
+
+#[tokio::test]
+async fn hostile_plugins_are_stopped_within_their_limits_and_others_keep_serving() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    online(&mut server, "target", "6281100000203").await;
+    online(&mut server, "bystander", "6281100000204").await;
+    let probe = component(PROBE);
+    install_ok(&server, &probe_manifest("echo", "echo", 100, ""), probe.clone()).await;
+
+    let cases = [
+        Hostile { mode: "loop", error: "ran out of fuel" },
+        Hostile { mode: "sleep-loop", error: "exceeded its deadline" },
+        Hostile { mode: "memory", error: "memory limit" },
+        Hostile { mode: "trap", error: "trapped" },
+        Hostile { mode: "garbage", error: "invalid outcome" },
+        Hostile { mode: "send", error: "not granted" },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let name = format!("hostile-{}", case.mode);
+        let mut text = probe_manifest(&name, case.mode, 10, "").replace("instances = [\"*\"]\n", "");
+        text = text.replace("events = [\"message\"]", "events = [\"message\"]\ninstances = [\"target\"]");
+        if case.mode == "send" {
+            text = text.replace("send = true", "send = false");
+        }
+        match case.mode {
+            // A deadline the fuel runs out long before.
+            "loop" => text = text.replace("deadline_ms = 500", "deadline_ms = 5000"),
+            // Fuel that outlasts the deadline (the loop mostly waits in host calls).
+            "sleep-loop" => text = text.replace("fuel = 50_000_000", "fuel = 50_000_000_000"),
+            // Neither fuel nor time before the memory limit.
+            "memory" => {
+                text = text
+                    .replace("fuel = 50_000_000", "fuel = 50_000_000_000")
+                    .replace("deadline_ms = 500", "deadline_ms = 5000")
+            }
+            _ => {}
+        }
+        install_ok(&server, &text, probe.clone()).await;
+
+        let started = Instant::now();
+        incoming(&server, "target", &format!("hello {i}")).await;
+        incoming(&server, "bystander", &format!("hello {i}")).await;
+        // The other instance is answered while the hostile plugin runs on this one.
+        let bystander = sent_texts(&server, "bystander", i + 1).await;
+        assert_eq!(bystander.last().map(String::as_str), Some(format!("echo: hello {i}").as_str()));
+        // Fail-open: the event goes on to the echo after the plugin is stopped.
+        let target = sent_texts(&server, "target", i + 1).await;
+        assert_eq!(target.last().map(String::as_str), Some(format!("echo: hello {i}").as_str()), "{}", case.mode);
+        let took = started.elapsed();
+        let stats = plugin(&server, &name).await["stats"].clone();
+        assert_eq!(stats["errors"], 1, "{}: {stats}", case.mode);
+        let error = stats["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains(case.error), "{}: {error}", case.mode);
+        println!("hostile plugin `{}` stopped and the event passed on within {took:?}: {error}", case.mode);
+        let (status, _) = server.admin().post_empty(&format!("/api/plugins/{name}/disable")).await;
+        assert_eq!(status, 200);
+    }
+    let (status, health) = server.admin().get("/health").await;
+    assert_eq!((status, health["instances"]["online"].clone()), (200, json!(2)));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_that_keeps_failing_is_quarantined_and_reported() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    online(&mut server, "shop", "6281100000205").await;
+    install_ok(&server, &probe_manifest("crasher", "trap", 10, ""), component(PROBE)).await;
+    for i in 0..5 {
+        incoming(&server, "shop", &format!("message {i}")).await;
+    }
+    let (event, _) = server
+        .events
+        .wait_for("a plugin_error event saying crasher is quarantined", |e| {
+            matches!(&e.kind, wasap::events::EventKind::PluginError { plugin, error } if plugin == "crasher" && error.contains("quarantined"))
+        })
+        .await;
+    assert_eq!(event.instance_id, "shop");
+    let info = plugin(&server, "crasher").await;
+    assert_eq!((info["quarantined"].clone(), info["running"].clone()), (json!(true), json!(false)), "{info}");
+    assert_eq!(info["stats"]["errors"], 5);
+
+    // Enabling it again gives it a fresh start.
+    let (status, info) = server.admin().post_empty("/api/plugins/crasher/enable").await;
+    assert_eq!((status, info["quarantined"].clone()), (200, json!(false)), "{info}");
+    assert_eq!(info["stats"]["calls"], 0, "{info}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn plugins_that_ask_for_more_than_they_are_granted_do_not_load() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let server = TestServer::start(&db, dir.path()).await;
+    // The probe imports kv: a manifest that does not grant it is refused, by name.
+    let ungranted = probe_manifest("sneaky", "echo", 10, "").replace("kv = true", "kv = false");
+    let (status, body) = install(&server, &ungranted, component(PROBE)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_plugin")), "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("wasap:plugin/kv") && message.contains("kv"), "{message}");
+
+    let (status, body) = install(&server, "name = \"x\"\nversion = \"1\"\nevents = [\"nope\"]\n", component(PROBE)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_plugin")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("unknown event kind"), "{body}");
+
+    let (status, body) = install(&server, &probe_manifest("junk", "echo", 10, ""), b"not wasm".to_vec()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_plugin")), "{body}");
+
+    // Nothing of the refused plugins was kept.
+    let (_, list) = server.admin().get("/api/plugins").await;
+    assert_eq!(list["plugins"], json!([]));
+    assert!(std::fs::read_dir(dir.path().join("plugins.d")).map(|d| d.count()).unwrap_or(0) == 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn plugins_are_managed_through_the_api_and_survive_a_restart() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    online(&mut server, "shop", "6281100000206").await;
+    install_ok(&server, &probe_manifest("echo", "echo", 100, ""), component(PROBE)).await;
+    incoming(&server, "shop", "one").await;
+    assert_eq!(sent_texts(&server, "shop", 1).await, ["echo: one"]);
+
+    let (status, info) = server.admin().post_empty("/api/plugins/echo/disable").await;
+    assert_eq!((status, info["enabled"].clone(), info["running"].clone()), (200, json!(false), json!(false)));
+    incoming(&server, "shop", "two").await;
+    let (status, info) = server.admin().post_empty("/api/plugins/echo/enable").await;
+    assert_eq!((status, info["running"].clone()), (200, json!(true)));
+    incoming(&server, "shop", "three").await;
+    assert_eq!(sent_texts(&server, "shop", 2).await, ["echo: one", "echo: three"]);
+
+    // Installed plugins load again at start-up, before any instance resumes.
+    server.stop().await;
+    let mut server = TestServer::start(&db, dir.path()).await;
+    server.events.wait_status("shop", "online").await;
+    incoming(&server, "shop", "four").await;
+    assert_eq!(sent_texts(&server, "shop", 3).await.last().map(String::as_str), Some("echo: four"));
+
+    let (status, _) = server.admin().delete("/api/plugins/echo").await;
+    assert_eq!(status, 200);
+    let (status, body) = server.admin().get("/api/plugins/echo").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("plugin_not_found")));
+    let client = server.client(Some("not-the-admin"));
+    assert_eq!(client.get("/api/plugins").await.0, 401);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn hot_reload_swaps_a_plugin_under_a_stream_of_events_with_none_lost_or_doubled() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    // Installed by dropping its files in the plugins directory before start-up.
+    let plugins_dir = dir.path().join("plugins.d");
+    std::fs::create_dir_all(&plugins_dir).unwrap();
+    let manifest_v1 = probe_manifest("echo", "echo", 100, "").replace("tag = \"echo\"", "tag = \"v1\"");
+    std::fs::write(plugins_dir.join("echo.wasm"), component(PROBE)).unwrap();
+    std::fs::write(plugins_dir.join("echo.toml"), &manifest_v1).unwrap();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    online(&mut server, "shop", "6281100000207").await;
+
+    // Messages stream in; part way, the manifest changes under the running
+    // server (written aside and renamed, as a deploy would).
+    let mut sent = 0usize;
+    let mut swapped_at = None;
+    let started = Instant::now();
+    loop {
+        incoming(&server, "shop", &format!("m{sent}")).await;
+        sent += 1;
+        if sent == 20 {
+            let manifest_v2 = manifest_v1.replace("tag = \"v1\"", "tag = \"v2\"");
+            std::fs::write(plugins_dir.join("echo.toml.new"), manifest_v2).unwrap();
+            std::fs::rename(plugins_dir.join("echo.toml.new"), plugins_dir.join("echo.toml")).unwrap();
+            swapped_at = Some(Instant::now());
+        }
+        if sent > 20 && sent % 10 == 0 {
+            let texts = sent_texts(&server, "shop", sent).await;
+            if texts.iter().any(|t| t.starts_with("v2: ")) {
+                break;
+            }
+        }
+        assert!(started.elapsed() < wasap_tests::WAIT, "the new version never answered");
+    }
+    let texts = sent_texts(&server, "shop", sent).await;
+    assert_eq!(texts.len(), sent, "every message answered once: {texts:?}");
+    // Each message was answered by exactly one version, and the swap fell
+    // between two messages: all before it by v1, all after by v2.
+    let mut version_of = vec![None; sent];
+    for text in &texts {
+        let (version, message) = text.split_once(": m").expect("an echo");
+        let i: usize = message.parse().unwrap();
+        assert!(version_of[i].replace(version.to_owned()).is_none(), "m{i} answered twice");
+    }
+    let first_v2 = version_of.iter().position(|v| v.as_deref() == Some("v2")).unwrap();
+    assert!(version_of[..first_v2].iter().all(|v| v.as_deref() == Some("v1")), "{version_of:?}");
+    assert!(version_of[first_v2..].iter().all(|v| v.as_deref() == Some("v2")), "{version_of:?}");
+    println!(
+        "hot reload: v2 answered from message {first_v2} of {sent}, {:?} after the manifest changed",
+        swapped_at.unwrap().elapsed()
+    );
+    assert_eq!(plugin(&server, "echo").await["load_error"], Value::Null);
+
+    // A broken new version leaves the running one in place, and says why.
+    std::fs::write(plugins_dir.join("echo.wasm.new"), b"broken").unwrap();
+    std::fs::rename(plugins_dir.join("echo.wasm.new"), plugins_dir.join("echo.wasm")).unwrap();
+    server
+        .events
+        .wait_for("a plugin_error event about the broken echo", |e| {
+            matches!(&e.kind, wasap::events::EventKind::PluginError { plugin, error } if plugin == "echo" && error.contains("not a valid plugin component"))
+        })
+        .await;
+    let info = plugin(&server, "echo").await;
+    assert!(info["load_error"].as_str().is_some_and(|e| e.contains("not a valid plugin component")), "{info}");
+    assert_eq!(info["running"], true);
+    incoming(&server, "shop", "still there?").await;
+    assert_eq!(sent_texts(&server, "shop", sent + 1).await.last().map(String::as_str), Some("v2: still there?"));
+    server.stop().await;
+}

@@ -10,4 +10,4 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use wasap::plugin::types;
+pub use self::wasap::plugin::types;

@@ -1,15 +1,26 @@
-//! Inspection and checks, on the example components committed beside their manifests
-//! (rebuilt with this tool; see sdk/README.md).
+//! Inspection and checks, on the example plugins built from source by this very tool
+//! (so the wasm toolchain of sdk/README.md must be installed).
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use super::*;
 
 fn example(name: &str) -> (Vec<u8>, Manifest) {
+    // One build at a time: they share the wasm target directory anyway.
+    static BUILDING: Mutex<()> = Mutex::new(());
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../plugins/examples")
         .join(name);
-    let component = std::fs::read(dir.join(format!("{name}.wasm"))).unwrap();
+    let built = {
+        let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
+        let options = crate::BuildOptions {
+            out_dir: Some(std::env::temp_dir().join("wasap-plugin-build-tests")),
+            ..Default::default()
+        };
+        crate::build(&dir, &options).unwrap_or_else(|e| panic!("building {name}: {e:#}"))
+    };
+    let component = std::fs::read(&built.path).unwrap();
     let manifest =
         Manifest::parse(&std::fs::read_to_string(dir.join(format!("{name}.toml"))).unwrap())
             .unwrap();

@@ -292,7 +292,7 @@ async fn hot_reload_swaps_a_plugin_under_a_stream_of_events_with_none_lost_or_do
             std::fs::rename(plugins_dir.join("echo.toml.new"), plugins_dir.join("echo.toml")).unwrap();
             swapped_at = Some(Instant::now());
         }
-        if sent > 20 && sent % 10 == 0 {
+        if sent > 20 && sent.is_multiple_of(10) {
             let texts = sent_texts(&server, "shop", sent).await;
             if texts.iter().any(|t| t.starts_with("v2: ")) {
                 break;

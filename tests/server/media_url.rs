@@ -7,9 +7,9 @@
 use serde_json::{Value, json};
 use wasap_tests::file_server::fixtures::{self, sha256_hex};
 use wasap_tests::file_server::{FileServer, Served};
-use wasap_tests::{TestDb, TestServer, data_dir};
+use wasap_tests::{TestDb, TestServer, data_dir, online};
 
-use crate::messaging::{online, sent};
+use crate::messaging::sent;
 
 const TO: &str = "6281234567890";
 

@@ -5,16 +5,7 @@
 
 use serde_json::{Value, json};
 use wasap_tests::file_server::fixtures::{self, sha256_hex};
-use wasap_tests::{TestDb, TestServer, data_dir};
-
-pub(crate) async fn online(server: &mut TestServer, id: &str, phone: &str) -> String {
-    let (status, body) = server.admin().post("/api/instances", json!({ "instance_id": id })).await;
-    assert_eq!(status, 201, "{body}");
-    server.admin().get(&format!("/api/instances/{id}/qr")).await;
-    server.admin().post(&format!("/sim/instances/{id}/scan"), json!({ "phone": phone })).await;
-    server.events.wait_status(id, "online").await;
-    body["token"].as_str().unwrap().to_owned()
-}
+use wasap_tests::{TestDb, TestServer, data_dir, online};
 
 pub(crate) async fn sent(server: &TestServer, id: &str) -> Vec<Value> {
     let (status, body) = server.admin().get(&format!("/sim/instances/{id}/sent")).await;

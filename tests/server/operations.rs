@@ -5,7 +5,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use wasap_tests::{TestDb, TestServer, data_dir};
+use wasap_tests::{TestDb, TestServer, data_dir, online};
 
 /// The routes of API.md that exist so far, as (method, path template).
 const API_MD_ROUTES: &[(&str, &str)] = &[
@@ -37,15 +37,6 @@ const API_MD_ROUTES: &[(&str, &str)] = &[
     ("get", "/openapi.json"),
     ("get", "/statics/media/{file}"),
 ];
-
-async fn online(server: &mut TestServer, id: &str, phone: &str) -> String {
-    let (status, body) = server.admin().post("/api/instances", json!({ "instance_id": id })).await;
-    assert_eq!(status, 201, "{body}");
-    server.admin().get(&format!("/api/instances/{id}/qr")).await;
-    server.admin().post(&format!("/sim/instances/{id}/scan"), json!({ "phone": phone })).await;
-    server.events.wait_status(id, "online").await;
-    body["token"].as_str().unwrap().to_owned()
-}
 
 async fn text(server: &TestServer, token: Option<&str>, path: &str) -> (u16, String) {
     let response = server.client(token).get_raw(path, None).await;

@@ -9,17 +9,9 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use wasap_tests::plugins::{component, install, manifest};
-use wasap_tests::{TestDb, TestServer, data_dir};
+use wasap_tests::{TestDb, TestServer, data_dir, online};
 
 const PROBE: &str = "tests/plugins/probe";
-
-async fn online(server: &mut TestServer, id: &str, phone: &str) {
-    let (status, body) = server.admin().post("/api/instances", json!({ "instance_id": id })).await;
-    assert_eq!(status, 201, "{body}");
-    server.admin().get(&format!("/api/instances/{id}/qr")).await;
-    server.admin().post(&format!("/sim/instances/{id}/scan"), json!({ "phone": phone })).await;
-    server.events.wait_status(id, "online").await;
-}
 
 /// A message from a contact to instance `id`.
 async fn incoming(server: &TestServer, id: &str, text: &str) {

@@ -189,6 +189,21 @@ impl Drop for TestServer {
     }
 }
 
+/// Creates instance `id`, pairs it by the sim's QR scan as `phone` and waits
+/// until it is online; its instance token.
+pub async fn online(server: &mut TestServer, id: &str, phone: &str) -> String {
+    let (status, created) = server.admin().post("/api/instances", serde_json::json!({ "instance_id": id })).await;
+    assert_eq!(status, 201, "{created}");
+    server.admin().get(&format!("/api/instances/{id}/qr")).await;
+    let (status, scanned) = server
+        .admin()
+        .post(&format!("/sim/instances/{id}/scan"), serde_json::json!({ "phone": phone }))
+        .await;
+    assert_eq!(status, 200, "{scanned}");
+    server.events.wait_status(id, "online").await;
+    created["token"].as_str().expect("the created instance's token").to_owned()
+}
+
 /// How long a test waits for something the server should do promptly.
 pub const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 

@@ -92,8 +92,13 @@ pub fn routes(
 }
 
 /// Hands a clone of the state to each request.
+///
+/// The state sits behind one `Arc` in the filter: warp's `or` clones the
+/// branches it has not tried yet on every request, and that should cost one
+/// reference count, not a copy of every field.
 pub(crate) fn with_state(
     state: AppState,
 ) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone {
-    warp::any().map(move || state.clone())
+    let state = Arc::new(state);
+    warp::any().map(move || AppState::clone(&state))
 }

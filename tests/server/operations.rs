@@ -169,6 +169,8 @@ async fn every_bad_request_answers_in_the_error_shape() {
         (http.post(server.url("/api/instances")).json(&json!({})), 401, "unauthorized"),
         (http.get(server.url("/api/instances")).bearer_auth("wrong"), 401, "invalid_token"),
         (http.delete(server.url("/health")), 405, "method_not_allowed"),
+        // A sibling route's "wrong method" does not hide what is wrong with this one.
+        (http.post(server.url("/api/plugins")).bearer_auth(&server.admin_token), 411, "length_required"),
         (http.get(server.url("/nothing/here")), 404, "not_found"),
         (http.get(server.url("/api/instances/none")).bearer_auth(&server.admin_token), 404, "instance_not_found"),
     ];

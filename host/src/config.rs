@@ -26,9 +26,34 @@ pub struct Cli {
 
 /// What the binary is asked to do.
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the HTTP server.
     Serve(Config),
+    /// Tools for plugin authors.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// `wasap plugin ...`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Run a plugin on fixture events and print each outcome and the fuel it used.
+    Run(PluginRun),
+}
+
+/// `wasap plugin run FILE.wasm --event fixture.json`
+#[derive(Debug, Args)]
+pub struct PluginRun {
+    /// The plugin's component.
+    pub component: PathBuf,
+    /// Its manifest (default: NAME.toml beside NAME.wasm).
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// A JSON file with one event or an array of events, in the canonical model's shape.
+    #[arg(long)]
+    pub event: PathBuf,
 }
 
 /// Settings of a running server.
@@ -124,7 +149,9 @@ impl Config {
     /// what `wasap serve` uses with no flags or environment, and what tests
     /// start from.
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Config {
-        let Command::Serve(mut config) = Cli::parse_from(["wasap", "serve"]).command;
+        let Command::Serve(mut config) = Cli::parse_from(["wasap", "serve"]).command else {
+            unreachable!("`wasap serve` parses as the serve command")
+        };
         config.data_dir = data_dir.into();
         config.plugins_dir = config.data_dir.join("plugins.d");
         config
@@ -180,6 +207,7 @@ mod tests {
         let args = ["wasap", "serve"].iter().chain(args);
         Cli::try_parse_from(args).map(|cli| match cli.command {
             Command::Serve(config) => config,
+            Command::Plugin(_) => unreachable!("the arguments start with `serve`"),
         })
     }
 

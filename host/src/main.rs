@@ -2,7 +2,7 @@
 //! until Ctrl-C or SIGTERM.
 
 use clap::Parser;
-use wasap::config::{Cli, Command};
+use wasap::config::{Cli, Command, PluginCommand};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -11,6 +11,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(config) => {
             init_logging(&config.log);
             wasap::run(config, shutdown_signal()).await?;
+        }
+        Command::Plugin(PluginCommand::Run(run)) => {
+            init_logging("warn");
+            let report = wasap::plugins::trial::run(&run.component, run.manifest.as_deref(), &run.event).await?;
+            print!("{report}");
         }
     }
     Ok(())

@@ -327,3 +327,48 @@ async fn hot_reload_swaps_a_plugin_under_a_stream_of_events_with_none_lost_or_do
     assert_eq!(sent_texts(&server, "shop", sent + 1).await.last().map(String::as_str), Some("v2: still there?"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn plugin_run_shows_authors_what_their_plugin_answers() {
+    let dir = data_dir();
+    let wasm = dir.path().join("probe.wasm");
+    std::fs::write(&wasm, component(PROBE)).unwrap();
+    std::fs::write(dir.path().join("probe.toml"), manifest(PROBE)).unwrap();
+    let message = |id: &str, text: &str| {
+        let event = wasap::events::Event {
+            id: id.to_owned(),
+            instance_id: "shop".to_owned(),
+            at_us: 1_700_000_000_000_000,
+            kind: wasap::events::EventKind::Message(wasap::events::Message {
+                id: format!("M{id}"),
+                chat: "6281234567890@s.whatsapp.net".to_owned(),
+                sender: "6281234567890@s.whatsapp.net".to_owned(),
+                push_name: None,
+                from_me: false,
+                is_group: false,
+                timestamp: 1_700_000_000,
+                content: wasap::events::Content::Text { text: text.to_owned() },
+                quoted: None,
+                forwarded: false,
+                view_once: false,
+                ephemeral: None,
+            }),
+        };
+        serde_json::to_value(event).unwrap()
+    };
+    let fixture = dir.path().join("events.json");
+    std::fs::write(&fixture, serde_json::to_string(&json!([message("e1", "hi"), message("e2", "there")])).unwrap()).unwrap();
+    let report = wasap::plugins::trial::run(&wasm, None, &fixture).await.unwrap_or_else(|e| panic!("{e:#}"));
+    println!("{report}");
+    assert_eq!(report.matches("verdict: continue").count(), 2, "{report}");
+    assert!(report.contains("text: \"probe: hi\"") && report.contains("text: \"probe: there\""), "{report}");
+    assert!(report.contains("fuel used: "), "{report}");
+
+    // What the host would refuse is shown as refused.
+    let refused = manifest(PROBE).replace("send = true", "send = false");
+    let refused_manifest = dir.path().join("refused.toml");
+    std::fs::write(&refused_manifest, refused.replace("name = \"probe\"", "name = \"refused\"")).unwrap();
+    std::fs::copy(&wasm, dir.path().join("refused.wasm")).unwrap();
+    let report = wasap::plugins::trial::run(&dir.path().join("refused.wasm"), None, &fixture).await.unwrap();
+    assert_eq!(report.matches("refused by the host: ").count(), 2, "{report}");
+}

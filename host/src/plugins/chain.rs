@@ -122,7 +122,7 @@ impl Chain {
 }
 
 /// A verdict in the host's own terms.
-enum Verdict {
+pub enum Verdict {
     Continue,
     Drop,
     Replace(Box<Event>),
@@ -131,7 +131,7 @@ enum Verdict {
 /// Checks an outcome against the event and the plugin's manifest: a
 /// replacement must keep the event's id and instance, and every action must
 /// be granted. Anything else refuses the whole outcome.
-fn check(manifest: &Manifest, event: &Event, outcome: types::Outcome) -> Result<(Verdict, Vec<types::Action>), Failure> {
+pub fn check(manifest: &Manifest, event: &Event, outcome: types::Outcome) -> Result<(Verdict, Vec<types::Action>), Failure> {
     let bad = |message: String| Err(Failure::BadOutput(message));
     if outcome.actions.len() > MAX_ACTIONS {
         return bad(format!("{} actions (at most {MAX_ACTIONS})", outcome.actions.len()));

@@ -9,6 +9,7 @@
 //! - [`registry`]: the installed plugins, enable/disable/install/delete, reloads.
 //! - [`host`]: per-instance workers that feed the chain and carry out actions.
 //! - [`watch`]: hot reload of changed plugin files.
+//! - [`trial`]: `wasap plugin run`, a plugin on fixture events, for authors.
 //! - [`state`], [`access`]: the host side of the imports.
 
 mod access;
@@ -22,6 +23,7 @@ pub mod registry;
 pub mod runner;
 mod state;
 mod stats;
+pub mod trial;
 mod watch;
 
 pub use engine::{PluginEngine, PoolSizes};

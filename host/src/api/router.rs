@@ -42,22 +42,28 @@ impl Template {
 
     /// The path parameters of `path` when it matches the template.
     pub fn capture(&self, path: &str) -> Option<Vec<String>> {
-        let mut parts = path.strip_prefix('/')?.split('/');
         let mut params = Vec::new();
-        for segment in self.0.iter() {
-            let part = parts.next()?;
-            match segment {
-                Segment::Literal(literal) if part == *literal => {}
-                Segment::Literal(_) => return None,
-                Segment::Param if part.is_empty() => return None,
-                Segment::Param => params.push(part.to_owned()),
-            }
-        }
-        parts.next().is_none().then_some(params)
+        self.walk(path, |param| params.push(param.to_owned())).then_some(params)
     }
 
+    /// Whether `path` matches, without copying its parameters (the metrics
+    /// label every request this way).
     pub fn matches(&self, path: &str) -> bool {
-        self.capture(path).is_some()
+        self.walk(path, |_| {})
+    }
+
+    fn walk<'p>(&self, path: &'p str, mut param: impl FnMut(&'p str)) -> bool {
+        let Some(rest) = path.strip_prefix('/') else { return false };
+        let mut parts = rest.split('/');
+        for segment in self.0.iter() {
+            match (segment, parts.next()) {
+                (_, None) => return false,
+                (Segment::Literal(literal), Some(part)) if part == *literal => {}
+                (Segment::Param, Some(part)) if !part.is_empty() => param(part),
+                _ => return false,
+            }
+        }
+        parts.next().is_none()
     }
 }
 

@@ -13,6 +13,8 @@ mod resolver;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod loopback;
+#[cfg(test)]
 mod request_tests;
 
 pub use fetch::{FetchError, Fetched, Fetcher, MAX_REDIRECTS, check_redirect};

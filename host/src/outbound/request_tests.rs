@@ -1,153 +1,17 @@
-//! Requests against loopback servers that each test starts. Unlike the fetch
-//! tests' server, this one reads whole requests (head and body), since what
-//! reaches the server is the point here.
+//! Requests against loopback servers that each test starts
+//! ([`super::loopback`]).
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::Method;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
+use super::loopback::{Reply, Server, redirect, response};
 use super::*;
 
 const LAX: UrlPolicy = UrlPolicy { allow_private: true };
 const STRICT: UrlPolicy = UrlPolicy { allow_private: false };
 
-/// One request as the server read it; header names lowercased.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// How the server answers one request.
-enum Reply {
-    /// These bytes, then the connection closes.
-    Raw(Vec<u8>),
-    /// A chunked body of `count` chunks of `size` bytes.
-    Chunked { size: usize, count: usize },
-    /// Nothing, ever.
-    Stall,
-}
-
-fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-    let mut head = format!("HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    Reply::Raw([head.as_bytes(), body].concat())
-}
-
-fn redirect(status: &str, location: &str) -> Reply {
-    response(status, &[("Location", location)], b"")
-}
-
-/// A loopback server answering each request with `reply(request)`, keeping
-/// every request it read.
-struct Server {
-    port: u16,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Server {
-    async fn start(reply: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let reply = Arc::new(reply);
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                let (reply, log) = (reply.clone(), log.clone());
-                tokio::spawn(async move { serve(socket, reply.as_ref(), &log).await });
-            }
-        });
-        Server { port, seen }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    fn paths(&self) -> Vec<String> {
-        self.seen().into_iter().map(|s| s.path).collect()
-    }
-}
-
-async fn serve(mut socket: TcpStream, reply: &(dyn Fn(&Seen) -> Reply + Send + Sync), log: &Mutex<Vec<Seen>>) {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match socket.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut start = lines.next().unwrap_or("").split(' ');
-    let method = start.next().unwrap_or("").to_owned();
-    let path = start.next().unwrap_or("/").to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    while data.len() < head_end + length {
-        match socket.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    }
-    let seen = Seen {
-        method,
-        path,
-        headers,
-        body: data[head_end..head_end + length].to_vec(),
-    };
-    log.lock().unwrap().push(seen.clone());
-    match reply(&seen) {
-        Reply::Raw(bytes) => {
-            let _ = socket.write_all(&bytes).await;
-            let _ = socket.shutdown().await;
-        }
-        Reply::Chunked { size, count } => {
-            if socket.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").await.is_err() {
-                return;
-            }
-            let chunk = [format!("{size:x}\r\n").as_bytes(), &vec![b'x'; size], b"\r\n"].concat();
-            for _ in 0..count {
-                if socket.write_all(&chunk).await.is_err() {
-                    return; // the client hung up, as it should past its cap
-                }
-            }
-            let _ = socket.write_all(b"0\r\n\r\n").await;
-        }
-        Reply::Stall => std::future::pending::<()>().await,
-    }
-}
 
 /// Answers `/echo` with the method and body it got, redirects `/hop/...`,
 /// and everything else as the path says.
@@ -163,7 +27,7 @@ async fn echo() -> Server {
         "/big" => response("200 OK", &[], &[b'x'; 2048]),
         "/huge-length" => Reply::Raw(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\nshort".to_vec()),
         "/endless" => Reply::Chunked { size: 1024, count: 10_000 },
-        "/never" => Reply::Stall,
+        "/never" => Reply::Stall(Vec::new()),
         "/see-other" => redirect("303 See Other", "/echo"),
         "/temporary" => redirect("307 Temporary Redirect", "/echo"),
         "/to-ftp" => redirect("302 Found", "ftp://example.com/x"),

@@ -1,116 +1,25 @@
-//! Fetches against loopback servers that each test starts: hand-written
-//! HTTP answers, so every odd case (lying lengths, endless chunked bodies,
-//! servers that never answer, redirect chains) is exactly what the test says.
+//! Fetches against loopback servers that each test starts ([`super::loopback`]).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
+use super::loopback::{Reply, Server, response};
 use super::*;
 
 const LAX: UrlPolicy = UrlPolicy { allow_private: true };
 const STRICT: UrlPolicy = UrlPolicy { allow_private: false };
 
-/// How the test server answers one request.
-enum Reply {
-    /// These bytes, then the connection closes.
-    Raw(Vec<u8>),
-    /// A chunked body of `count` chunks of `size` bytes, without a length.
-    Chunked { size: usize, count: usize },
-    /// These bytes, then nothing more, ever.
-    Stall(Vec<u8>),
-}
-
-fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-    let mut head = format!("HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    Reply::Raw([head.as_bytes(), body].concat())
-}
-
-fn redirect(location: &str) -> Reply {
-    response("302 Found", &[("Location", location)], b"")
-}
-
-/// A loopback server answering each request with `reply(path)`.
-struct TestServer {
-    base: String,
-    hits: Arc<AtomicUsize>,
-}
-
-impl TestServer {
-    async fn start(reply: impl Fn(&str) -> Reply + Send + Sync + 'static) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let reply = Arc::new(reply);
-        let hits = Arc::new(AtomicUsize::new(0));
-        let counter = hits.clone();
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let reply = reply.clone();
-                tokio::spawn(async move { answer(socket, reply.as_ref()).await });
-            }
-        });
-        TestServer {
-            base: format!("http://{addr}"),
-            hits,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-async fn answer(mut socket: TcpStream, reply: &(dyn Fn(&str) -> Reply + Send + Sync)) {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match socket.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    let head = String::from_utf8_lossy(&head);
-    let target = head.split(' ').nth(1).unwrap_or("/");
-    let path = target.split('?').next().unwrap_or("/").to_owned();
-    match reply(&path) {
-        Reply::Raw(bytes) => {
-            let _ = socket.write_all(&bytes).await;
-            let _ = socket.shutdown().await;
-        }
-        Reply::Chunked { size, count } => {
-            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\nTransfer-Encoding: chunked\r\n\r\n";
-            if socket.write_all(head.as_bytes()).await.is_err() {
-                return;
-            }
-            let chunk = [format!("{size:x}\r\n").as_bytes(), &vec![b'x'; size], b"\r\n"].concat();
-            for _ in 0..count {
-                if socket.write_all(&chunk).await.is_err() {
-                    return; // the client hung up, as it should past its cap
-                }
-            }
-            let _ = socket.write_all(b"0\r\n\r\n").await;
-        }
-        Reply::Stall(bytes) => {
-            let _ = socket.write_all(&bytes).await;
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
 fn fetcher(policy: UrlPolicy) -> Fetcher {
     Fetcher::new(policy, Duration::from_secs(10)).unwrap()
 }
 
-async fn files() -> TestServer {
-    TestServer::start(|path| match path {
+fn redirect(location: &str) -> Reply {
+    super::loopback::redirect("302 Found", location)
+}
+
+async fn files() -> Server {
+    Server::start(|seen| match seen.path.split('?').next().unwrap_or("/") {
         "/files/report%20Q1.pdf" => response("200 OK", &[("Content-Type", "Application/PDF; charset=binary")], b"%PDF-1.7 body"),
         "/named" => response(
             "200 OK",
@@ -229,10 +138,10 @@ async fn loopback_is_refused_by_a_strict_policy_before_any_connection() {
     let fetcher = fetcher(STRICT);
     let literal = fetcher.fetch(&server.url("/named"), 1024).await.unwrap_err();
     assert!(matches!(literal, FetchError::NotAllowed(Refused::Address { .. })), "{literal:?}");
-    let port = server.base.rsplit(':').next().unwrap();
+    let port = server.port;
     let named = fetcher.fetch(&format!("http://localhost:{port}/named"), 1024).await.unwrap_err();
     assert!(matches!(&named, FetchError::NotAllowed(Refused::Resolved { host, .. }) if host == "localhost"), "{named:?}");
-    assert_eq!(server.hits.load(Ordering::SeqCst), 0, "the server was never reached");
+    assert_eq!(server.connections(), 0, "the server was never reached");
 }
 
 #[tokio::test]

@@ -31,6 +31,14 @@ struct Counters {
     last_error: Option<String>,
 }
 
+impl Counters {
+    fn fail(&mut self, failure: &Failure) {
+        self.errors += 1;
+        self.consecutive_failures += 1;
+        self.last_error = Some(failure.to_string());
+    }
+}
+
 /// A snapshot, as the API shows it.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StatsSnapshot {
@@ -65,11 +73,7 @@ impl PluginStats {
                     types::Verdict::Replace(_) => c.replaces += 1,
                 }
             }
-            Err(failure) => {
-                c.errors += 1;
-                c.consecutive_failures += 1;
-                c.last_error = Some(failure.to_string());
-            }
+            Err(failure) => c.fail(failure),
         }
         c.consecutive_failures
     }
@@ -77,9 +81,7 @@ impl PluginStats {
     /// Counts a failure found after the call (an outcome the host refused).
     pub fn record_bad_output(&self, failure: &Failure) -> u32 {
         let mut c = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        c.errors += 1;
-        c.consecutive_failures += 1;
-        c.last_error = Some(failure.to_string());
+        c.fail(failure);
         c.consecutive_failures
     }
 

@@ -22,6 +22,7 @@ use crate::events::Bus;
 use crate::instances::{InstanceError, InstanceManager};
 use crate::media::MediaStore;
 use crate::messaging::Messenger;
+use crate::messaging::outgoing_media::MediaFromUrl;
 use crate::metrics::Metrics;
 use crate::plugins::{HostServices, PluginEngine, PluginHost};
 use crate::outbound::{FetchError, Fetcher, Requester};
@@ -122,6 +123,10 @@ impl Server {
             tracing::warn!("WASAP_ALLOW_PRIVATE_URLS is on: mediaUrl fetches may reach private and loopback addresses");
         }
 
+        let media_from_url = MediaFromUrl {
+            fetcher,
+            limits: config.media_limits(),
+        };
         let metrics = Arc::new(Metrics::default());
         let messenger = Messenger::new(instances.clone(), metrics.clone());
         // Attached before any instance starts, so the plugins see every event.
@@ -134,6 +139,7 @@ impl Server {
                 requester: Requester::new(config.url_policy()).map_err(StartError::Outbound)?,
             },
             messenger.clone(),
+            media_from_url.clone(),
             bus.clone(),
         )
         .await;
@@ -148,7 +154,7 @@ impl Server {
                 media_limits: config.media_limits(),
                 instances,
                 media,
-                fetcher,
+                media_from_url,
                 admin_token: Arc::from(token),
             },
             bus,

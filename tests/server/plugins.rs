@@ -8,6 +8,8 @@
 use std::time::Instant;
 
 use serde_json::{Value, json};
+use wasap_tests::file_server::fixtures::{self, sha256_hex};
+use wasap_tests::file_server::{FileServer, Served};
 use wasap_tests::plugins::{component, install, manifest};
 use wasap_tests::{TestDb, TestServer, data_dir, online};
 
@@ -120,6 +122,28 @@ async fn a_drop_keeps_the_event_from_later_plugins_and_a_replacement_reaches_the
     assert_eq!(plugin(&server, "spam-filter").await["stats"]["drops"], 1);
     assert_eq!(plugin(&server, "redactor").await["stats"]["replaces"], 1);
     assert_eq!(plugin(&server, "echo").await["stats"]["calls"], 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_sends_media_fetched_from_the_url_it_names() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    online(&mut server, "shop", "6281100000213").await;
+    let jpeg = fixtures::jpeg();
+    let files = FileServer::start([("/menu.jpg", Served::file("image/jpeg", &jpeg))]).await;
+    let manifest = probe_manifest("menu", "send-media", 100, "").replace("tag = ", &format!("url = \"{}\"\ntag = ", files.url("/menu.jpg")));
+    install_ok(&server, &manifest, component(PROBE)).await;
+
+    incoming(&server, "shop", "the menu please").await;
+    let (status, body) = server.admin().get("/sim/instances/shop/sent?min=1&wait_ms=10000").await;
+    assert_eq!(status, 200, "{body}");
+    let sent = &body["messages"][0];
+    assert_eq!(sent["kind"], "image", "{body}");
+    assert_eq!(sent["caption"], "the menu please", "{body}");
+    assert_eq!(sent["media_sha256"], sha256_hex(&jpeg), "{body}");
+    assert_eq!(sent["to"], "6281234567890@s.whatsapp.net", "{body}");
     server.stop().await;
 }
 

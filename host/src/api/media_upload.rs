@@ -20,7 +20,8 @@ use super::endpoint::{Access, Answer, Endpoint, FormField, Request, Verb, schema
 use super::error::{ApiError, reject};
 use super::messages::{SEND_ERRORS, Sent};
 use super::router::Router;
-use super::outgoing_media::{self, MediaFile, given_kind, too_large};
+use super::outgoing_media::{given_kind, too_large};
+use crate::messaging::outgoing_media::{self, MediaFile};
 use super::{AppState, body, phone, with_state};
 
 /// Room for the form's other fields and multipart framing around the file.

@@ -18,9 +18,10 @@ use warp::reply::{Reply, Response};
 use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
 use super::error::{ApiError, reject};
 use super::messages::Sent;
-use super::outgoing_media::{self, MediaFile, given_kind, too_large};
+use super::outgoing_media::{given_kind, too_large};
 use super::router::Router;
 use super::{AppState, body, phone, with_state};
+use crate::messaging::outgoing_media::MediaUrlError;
 use crate::outbound::FetchError;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -80,23 +81,17 @@ async fn send_by_number(number: String, body: SendMediaUrl, state: AppState) -> 
 async fn send(state: &AppState, id: &str, body: SendMediaUrl) -> Result<Response> {
     let kind = given_kind(body.media_type.as_deref()).map_err(reject)?;
     state.messenger.check_sendable(id, &body.to).await.map_err(reject)?;
-    let max_bytes = kind.map_or(state.media_limits.largest(), |kind| state.media_limits.for_kind(kind));
-    let fetched = state.fetcher.fetch(&body.media_url, max_bytes).await.map_err(|e| reject(fetch_error(e)))?;
-    if fetched.data.is_empty() {
-        return Err(reject(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "media_fetch_failed",
-            "the media URL answered with an empty body",
-        )));
-    }
-    let file = MediaFile {
-        data: fetched.data,
-        declared_type: fetched.mime_type,
-        file_name: fetched.file_name,
-    };
-    let media = outgoing_media::build(file, kind, body.caption, &state.media_limits).map_err(reject)?;
+    let media = state.media_from_url.fetch(&body.media_url, kind, body.caption, None).await.map_err(|e| reject(media_url_error(e)))?;
     let sent = state.messenger.send_media(id, &body.to, media).await.map_err(reject)?;
     Ok(warp::reply::json(&Sent::from(sent)).into_response())
+}
+
+fn media_url_error(e: MediaUrlError) -> ApiError {
+    match e {
+        MediaUrlError::Fetch(e) => fetch_error(e),
+        MediaUrlError::Empty => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "media_fetch_failed", e.to_string()),
+        MediaUrlError::TooLarge(e) => e.into(),
+    }
 }
 
 /// A failed fetch as the API answers it. The URL is the client's own, so the

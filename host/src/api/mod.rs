@@ -33,8 +33,8 @@ use crate::engine::sim::SimNetwork;
 use crate::instances::{InstanceManager, MediaLimits};
 use crate::media::MediaStore;
 use crate::messaging::Messenger;
+use crate::messaging::outgoing_media::MediaFromUrl;
 use crate::metrics::Metrics;
-use crate::outbound::Fetcher;
 use crate::plugins::PluginHost;
 use crate::store::Store;
 
@@ -48,7 +48,7 @@ pub struct AppState {
     /// Size limits of media files, by kind.
     pub media_limits: MediaLimits,
     /// Outbound HTTP under the outbound-URL policy (`mediaUrl`).
-    pub fetcher: Fetcher,
+    pub media_from_url: MediaFromUrl,
     /// The admin token; compared in constant time, never logged.
     pub admin_token: Arc<str>,
     pub metrics: Arc<Metrics>,

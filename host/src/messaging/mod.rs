@@ -7,6 +7,7 @@
 //! malformed or not on WhatsApp.
 
 pub mod media_kind;
+pub mod outgoing_media;
 mod recipient;
 mod recipient_cache;
 

@@ -18,7 +18,9 @@ use super::engine::PluginEngine;
 use super::registry::Registry;
 use super::runner::HostServices;
 use crate::events::{Bus, Event, EventFeed, EventKind, new_event};
-use crate::messaging::Messenger;
+use crate::engine::MediaKind;
+use crate::messaging::outgoing_media::{MediaFromUrl, MediaUrlError};
+use crate::messaging::{Messenger, SendError};
 
 /// Events waiting per instance before its publisher has to wait.
 const QUEUE: usize = 1024;
@@ -40,6 +42,7 @@ struct Inner {
     _watcher: Option<notify::RecommendedWatcher>,
     queues: Mutex<HashMap<String, mpsc::Sender<Arc<Event>>>>,
     messenger: Messenger,
+    media: MediaFromUrl,
     bus: Bus,
     actions: Arc<Semaphore>,
 }
@@ -52,6 +55,7 @@ impl PluginHost {
         cache_dir: std::path::PathBuf,
         services: HostServices,
         messenger: Messenger,
+        media: MediaFromUrl,
         bus: Bus,
     ) -> PluginHost {
         let chain = Arc::new(Chain::default());
@@ -71,6 +75,7 @@ impl PluginHost {
                 _watcher: watcher,
                 queues: Mutex::new(HashMap::new()),
                 messenger,
+                media,
                 bus,
                 actions: Arc::new(Semaphore::new(CONCURRENT_ACTIONS)),
             }),
@@ -105,16 +110,19 @@ impl PluginHost {
         for planned in outcome.actions {
             let plugin = planned.plugin.name().to_owned();
             match planned.action {
-                types::Action::SendText(send) => {
-                    if sends.send(PlannedSend { plugin, send }).await.is_err() {
-                        tracing::error!(instance = %instance_id, "the send lane of an instance stopped; a plugin's message was not sent");
-                    }
-                }
-                // Media by URL, webhook requests and channel frames are carried
-                // out by the outputs of the next issues; until then they are
-                // checked (above, by the chain) and noted here.
+                types::Action::SendText(send) => self.plan(instance_id, sends, PlannedSend { plugin, send: Outgoing::Text(send) }).await,
+                types::Action::SendMedia(send) => self.plan(instance_id, sends, PlannedSend { plugin, send: Outgoing::Media(send) }).await,
+                // Webhook requests and channel frames are carried out by the
+                // outputs of the next issue; until then they are checked
+                // (above, by the chain) and noted here.
                 other => tracing::debug!(%plugin, action = action_name(&other), "plugin action not carried out yet"),
             }
+        }
+    }
+
+    async fn plan(&self, instance_id: &str, sends: &mpsc::Sender<PlannedSend>, send: PlannedSend) {
+        if sends.send(send).await.is_err() {
+            tracing::error!(instance = %instance_id, "the send lane of an instance stopped; a plugin's message was not sent");
         }
     }
 
@@ -159,7 +167,13 @@ async fn work(host: Weak<Inner>, mut events: mpsc::Receiver<Arc<Event>>) {
         let instance_id = event.instance_id.clone();
         let sends = sends.get_or_insert_with(|| {
             let (sender, receiver) = mpsc::channel(SENDS);
-            tokio::spawn(send_in_order(instance_id.clone(), receiver, host.inner.messenger.clone(), host.inner.actions.clone()));
+            let lane = SendLane {
+                instance_id: instance_id.clone(),
+                messenger: host.inner.messenger.clone(),
+                media: host.inner.media.clone(),
+                permits: host.inner.actions.clone(),
+            };
+            tokio::spawn(lane.run(receiver));
             sender
         });
         let outcome = host.inner.chain.run((*event).clone()).await;
@@ -170,18 +184,63 @@ async fn work(host: Weak<Inner>, mut events: mpsc::Receiver<Arc<Event>>) {
 /// A message a plugin asked for.
 struct PlannedSend {
     plugin: String,
-    send: types::SendText,
+    send: Outgoing,
+}
+
+enum Outgoing {
+    Text(types::SendText),
+    Media(types::SendMedia),
+}
+
+/// Why a plugin's message was not sent (logged: the plugin has already answered).
+#[derive(Debug, thiserror::Error)]
+enum LaneError {
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error(transparent)]
+    Media(#[from] MediaUrlError),
 }
 
 /// One instance's send lane: its plugins' messages, one at a time, in the
 /// order they were planned (under the server-wide limit on concurrent sends).
 /// It ends when the worker that feeds it does, after the last queued send.
-async fn send_in_order(instance_id: String, mut sends: mpsc::Receiver<PlannedSend>, messenger: Messenger, permits: Arc<Semaphore>) {
-    while let Some(PlannedSend { plugin, send }) = sends.recv().await {
-        let Ok(_permit) = permits.acquire().await else { return };
-        if let Err(e) = messenger.send_text(&instance_id, &send.to, &send.text, send.reply_to.as_deref()).await {
-            tracing::warn!(%plugin, instance = %instance_id, error = %e, "a plugin's message was not sent");
+struct SendLane {
+    instance_id: String,
+    messenger: Messenger,
+    media: MediaFromUrl,
+    permits: Arc<Semaphore>,
+}
+
+impl SendLane {
+    async fn run(self, mut sends: mpsc::Receiver<PlannedSend>) {
+        while let Some(PlannedSend { plugin, send }) = sends.recv().await {
+            let Ok(_permit) = self.permits.acquire().await else { return };
+            if let Err(e) = self.send(send).await {
+                tracing::warn!(%plugin, instance = %self.instance_id, error = %e, "a plugin's message was not sent");
+            }
         }
+    }
+
+    async fn send(&self, send: Outgoing) -> Result<(), LaneError> {
+        match send {
+            Outgoing::Text(text) => {
+                self.messenger.send_text(&self.instance_id, &text.to, &text.text, text.reply_to.as_deref()).await?;
+            }
+            Outgoing::Media(media) => {
+                // As the media-url route does: the recipient first, so a
+                // message that cannot be sent costs no download.
+                self.messenger.check_sendable(&self.instance_id, &media.to).await?;
+                let kind = match media.media_type {
+                    types::MediaType::Image => MediaKind::Image,
+                    types::MediaType::Video => MediaKind::Video,
+                    types::MediaType::Audio => MediaKind::Audio,
+                    types::MediaType::Document => MediaKind::Document,
+                };
+                let outgoing = self.media.fetch(&media.url, Some(kind), media.caption, media.file_name).await?;
+                self.messenger.send_media(&self.instance_id, &media.to, outgoing).await?;
+            }
+        }
+        Ok(())
     }
 }
 

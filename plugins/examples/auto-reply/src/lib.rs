@@ -53,15 +53,13 @@ pub enum MatchMode {
 }
 
 impl Rule {
+    /// Whether a keyword matches `text`; both are lowercase already (see
+    /// [`AutoReply::init`]), so a message is lowercased once, not per keyword.
     fn matches(&self, text: &str) -> bool {
-        let text = text.to_lowercase();
-        self.keywords.iter().any(|keyword| {
-            let keyword = keyword.to_lowercase();
-            match self.mode {
-                MatchMode::Exact => text.trim() == keyword,
-                MatchMode::Contains => text.contains(&keyword),
-                MatchMode::Word => contains_word(&text, &keyword),
-            }
+        self.keywords.iter().any(|keyword| match self.mode {
+            MatchMode::Exact => text.trim() == keyword,
+            MatchMode::Contains => text.contains(keyword.as_str()),
+            MatchMode::Word => contains_word(text, keyword),
         })
     }
 }
@@ -85,9 +83,13 @@ pub struct AutoReply {
 
 impl Plugin for AutoReply {
     fn init(config: &str) -> Result<Self, String> {
-        let config: Config = wasap_plugin::parse_config(config)?;
+        let mut config: Config = wasap_plugin::parse_config(config)?;
         if config.rules.iter().any(|rule| rule.keywords.is_empty()) {
             return Err("invalid config: a rule has no keywords".to_owned());
+        }
+        // Keywords compare case-insensitively: lowercase them once, here.
+        for keyword in config.rules.iter_mut().flat_map(|rule| rule.keywords.iter_mut()) {
+            *keyword = keyword.to_lowercase();
         }
         Ok(AutoReply { config })
     }
@@ -109,8 +111,8 @@ impl AutoReply {
         if message.from_me || (message.is_group && !self.config.groups) {
             return None;
         }
-        let text = message.text_or_caption()?;
-        let rule = self.config.rules.iter().find(|rule| rule.matches(text))?;
+        let text = message.text_or_caption()?.to_lowercase();
+        let rule = self.config.rules.iter().find(|rule| rule.matches(&text))?;
         if !self.cooldown_over(instance_id, &message.chat) {
             return None;
         }

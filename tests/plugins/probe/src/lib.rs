@@ -11,12 +11,14 @@
 //! - `trap`: panics;
 //! - `garbage`: answers a replacement that claims another event's id;
 //! - `send`: asks to send a message (refused unless the manifest grants it);
+//! - `send-media`: replies with the image at the config's `url`, captioned
+//!   with the text it saw;
 //! - `count`: counts messages per chat in the key-value store.
 //!
-//! Every mode but `echo`/`drop-spam`/`send` is hostile on purpose.
+//! Every mode but `echo`/`drop-spam`/`send`/`send-media` is hostile on purpose.
 
 use serde::Deserialize;
-use wasap_plugin::{Content, Event, EventKind, Outcome, Plugin, export_plugin, kv};
+use wasap_plugin::{Content, Event, EventKind, MediaType, Outcome, Plugin, SendMedia, export_plugin, kv};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +26,8 @@ struct Config {
     mode: String,
     #[serde(default)]
     tag: String,
+    #[serde(default)]
+    url: String,
 }
 
 /// The probe.
@@ -73,6 +77,13 @@ impl Plugin for Probe {
                 Outcome::replace(forged)
             }
             "send" => Outcome::cont().send_text(message.chat.clone(), "unsolicited"),
+            "send-media" => Outcome::cont().send_media(SendMedia {
+                to: message.chat.clone(),
+                url: self.config.url.clone(),
+                media_type: MediaType::Image,
+                caption: Some(text),
+                file_name: None,
+            }),
             "count" => {
                 let key = format!("count/{}", message.chat);
                 let count = kv::get_json::<u64>(&key).ok().flatten().unwrap_or(0) + 1;

@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::plugins::{HostServices, PluginEngine, PluginHost};
 use crate::outbound::{FetchError, Fetcher, Requester};
 use crate::store::{Store, StoreError, redact};
+use crate::websocket::{self, Hub};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,8 @@ pub struct Server {
     listener: TcpListener,
     state: AppState,
     bus: Bus,
+    /// The WebSocket hub, closed on shutdown.
+    hub: Hub,
     sim: Option<SimNetwork>,
 }
 
@@ -122,6 +125,8 @@ impl Server {
             tracing::warn!("WASAP_ALLOW_PRIVATE_URLS is on: mediaUrl fetches may reach private and loopback addresses");
         }
 
+        let hub = Hub::new(config.hub_settings());
+        websocket::plugin_errors::forward(&bus, hub.clone());
         let metrics = Arc::new(Metrics::default());
         let messenger = Messenger::new(instances.clone(), metrics.clone());
         // Attached before any instance starts, so the plugins see every event.
@@ -135,6 +140,7 @@ impl Server {
             },
             messenger.clone(),
             bus.clone(),
+            hub.clone(),
         )
         .await;
         bus.attach(Arc::new(plugins.clone()));
@@ -150,8 +156,10 @@ impl Server {
                 media,
                 fetcher,
                 admin_token: Arc::from(token),
+                websockets: config.websocket_enabled().then(|| hub.clone()),
             },
             bus,
+            hub,
             sim,
         })
     }
@@ -182,6 +190,13 @@ impl Server {
         let instances = self.state.instances.clone();
         instances.resume().await?;
         tracing::info!(%addr, "wasap listening");
+        // Upgraded connections would keep the graceful shutdown waiting for as
+        // long as their clients stay: the hub closes them first.
+        let hub = self.hub.clone();
+        let shutdown = async move {
+            shutdown.await;
+            hub.close_all();
+        };
         warp::serve(api::routes(self.state, self.sim))
             .incoming(self.listener)
             .graceful(shutdown)

@@ -19,6 +19,7 @@ use super::registry::Registry;
 use super::runner::HostServices;
 use crate::events::{Bus, Event, EventFeed, EventKind, new_event};
 use crate::messaging::Messenger;
+use crate::websocket::{Channel, Hub};
 
 /// Events waiting per instance before its publisher has to wait.
 const QUEUE: usize = 1024;
@@ -39,6 +40,8 @@ struct Inner {
     queues: Mutex<HashMap<String, mpsc::Sender<Arc<Event>>>>,
     messenger: Messenger,
     bus: Bus,
+    /// Where `publish` actions go.
+    hub: Hub,
     actions: Arc<Semaphore>,
 }
 
@@ -51,6 +54,7 @@ impl PluginHost {
         services: HostServices,
         messenger: Messenger,
         bus: Bus,
+        hub: Hub,
     ) -> PluginHost {
         let chain = Arc::new(Chain::default());
         let registry = Arc::new(Registry::new(engine, registry_dir, cache_dir, services, chain.clone(), bus.clone()));
@@ -70,6 +74,7 @@ impl PluginHost {
                 queues: Mutex::new(HashMap::new()),
                 messenger,
                 bus,
+                hub,
                 actions: Arc::new(Semaphore::new(CONCURRENT_ACTIONS)),
             }),
         }
@@ -111,9 +116,18 @@ impl PluginHost {
                         }
                     });
                 }
-                // Media by URL, webhook requests and channel frames are carried
-                // out by the outputs of the next issues; until then they are
-                // checked (above, by the chain) and noted here.
+                // The chain has checked the grant and that an instance channel
+                // is the event's own; the hub never waits on a listener.
+                types::Action::Publish(publish) => {
+                    let channel = match publish.channel {
+                        types::Channel::Global => Channel::Global,
+                        types::Channel::Instance(id) => Channel::Instance(id),
+                    };
+                    self.inner.hub.publish(&channel, Arc::from(publish.frame));
+                }
+                // Media by URL and webhook requests are carried out by the
+                // outputs of the next issues; until then they are checked
+                // (above, by the chain) and noted here.
                 other => tracing::debug!(%plugin, action = action_name(&other), "plugin action not carried out yet"),
             }
         }

@@ -324,3 +324,37 @@ async fn plugin_failures_reach_ws_as_plugin_error() {
     assert_eq!((data["instance_id"].as_str(), data["plugin"].as_str()), (Some("shop"), Some("trap")), "{frame}");
     assert!(data["error"].as_str().is_some_and(|e| !e.is_empty()), "{frame}");
 }
+
+#[tokio::test]
+async fn one_event_reaches_a_thousand_listeners() {
+    const LISTENERS: usize = 1000;
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    install_websocket_plugin(&server).await;
+    let token = online(&mut server, "shop", "6281111111111").await;
+    let mut clients = Vec::with_capacity(LISTENERS);
+    for _ in 0..LISTENERS {
+        clients.push(open(&server, "/api/listen/shop", Token::Query(&token)).await);
+    }
+    let (sender, mut received) = tokio::sync::mpsc::channel(LISTENERS);
+    for mut client in clients {
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            let frame = client.next_frame().await;
+            let _ = sender.send((std::time::Instant::now(), frame)).await;
+        });
+    }
+    let id = incoming(&server, "shop", "to everyone").await;
+    // From the event's publication on the bus, not from the HTTP request.
+    let (event, _) = server.events.wait_for("the message", |e| matches!(&e.kind, EventKind::Message(m) if m.id == id)).await;
+    let published = std::time::Instant::now();
+    let mut last = published;
+    for _ in 0..LISTENERS {
+        let (at, frame) = tokio::time::timeout(WAIT, received.recv()).await.expect("every listener gets the frame").unwrap();
+        assert_eq!(frame, expected_frame(&event));
+        last = last.max(at);
+    }
+    // Informative only: debug builds on a shared machine say little about speed.
+    eprintln!("{LISTENERS} listeners: the last frame arrived {:?} after the test saw the event", last.saturating_duration_since(published));
+}

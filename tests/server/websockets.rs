@@ -358,3 +358,24 @@ async fn one_event_reaches_a_thousand_listeners() {
     // Informative only: debug builds on a shared machine say little about speed.
     eprintln!("{LISTENERS} listeners: the last frame arrived {:?} after the test saw the event", last.saturating_duration_since(published));
 }
+
+#[tokio::test]
+async fn deleting_an_instance_closes_its_listeners() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    let shop = online(&mut server, "shop", "6281111111111").await;
+    online(&mut server, "other", "6282222222222").await;
+    let mut listener = open(&server, "/api/listen/shop", Token::Query(&shop)).await;
+    let mut other = open(&server, "/api/listen/other", Token::Header(&server.admin_token.clone())).await;
+    install_websocket_plugin(&server).await;
+
+    let (status, body) = server.admin().delete("/api/instances/shop").await;
+    assert_eq!(status, 200, "{body}");
+    match listener.next_or_end().await {
+        Err(End::Closed(code, reason)) => assert_eq!((code, reason.as_str()), (1000, "instance deleted")),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    incoming(&server, "other", "unaffected").await;
+    assert_eq!(other.next_frame().await["data"]["message"], "unaffected");
+}

@@ -28,15 +28,19 @@ pub enum Close {
     TooSlow { behind: usize },
     /// Nothing came from the client for this long.
     Idle(Duration),
+    /// The instance it listened to was deleted (and its token with it).
+    InstanceDeleted,
     ShuttingDown,
 }
 
 impl Close {
     /// The close code: 1008 (policy violation) for a reader that cannot keep
-    /// up, 1001 (going away) otherwise.
+    /// up, 1000 (normal) when there is nothing left to listen to, 1001
+    /// (going away) otherwise.
     pub fn code(&self) -> u16 {
         match self {
             Close::TooSlow { .. } => 1008,
+            Close::InstanceDeleted => 1000,
             Close::Idle(_) | Close::ShuttingDown => 1001,
         }
     }
@@ -46,6 +50,7 @@ impl Close {
         match self {
             Close::TooSlow { behind } => format!("too slow: fell {behind} frames behind"),
             Close::Idle(silent) => format!("idle: no sign of life for {}s", silent.as_secs_f64()),
+            Close::InstanceDeleted => "instance deleted".to_owned(),
             Close::ShuttingDown => "server shutting down".to_owned(),
         }
     }

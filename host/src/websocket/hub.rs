@@ -205,6 +205,14 @@ impl Hub {
         delivered
     }
 
+    /// Closes every connection on `channel` with `reason`.
+    pub fn close_channel(&self, channel: &Channel, reason: Close) {
+        let state = self.inner.state.read().unwrap_or_else(|e| e.into_inner());
+        for listener in state.channels.get(channel).into_iter().flat_map(HashMap::values) {
+            listener.stop.stop(reason.clone());
+        }
+    }
+
     /// Open connections, both routes together.
     pub fn open_connections(&self) -> usize {
         self.inner.state.read().unwrap_or_else(|e| e.into_inner()).open

@@ -379,3 +379,19 @@ async fn deleting_an_instance_closes_its_listeners() {
     incoming(&server, "other", "unaffected").await;
     assert_eq!(other.next_frame().await["data"]["message"], "unaffected");
 }
+
+#[tokio::test]
+async fn connections_past_the_cap_are_refused_with_503() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut config = sim_config(&db, dir.path());
+    config.ws_max_connections = 2;
+    let server = TestServer::start_with(config).await;
+    let admin = server.admin_token.clone();
+    let _first = open(&server, "/ws", Token::Header(&admin)).await;
+    // A refused connection (no such instance) takes no place.
+    assert_eq!(connect(&server, "/api/listen/x", Token::Header(&admin)).await.err().map(|(status, _)| status), Some(404));
+    let _second = open(&server, "/ws", Token::Query(&admin)).await;
+    let (status, body) = connect(&server, "/ws", Token::Header(&admin)).await.err().expect("a third connection is refused");
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("too_many_connections")), "{body}");
+}

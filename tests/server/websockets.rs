@@ -107,6 +107,12 @@ async fn qr_and_status_events_arrive_on_ws_in_order() {
     let last = &frames.last().unwrap()["data"];
     assert_eq!(last, &json!({ "instance_id": "shop", "status": "online", "previous": last["previous"] }));
     assert!(last["previous"].is_string());
+
+    // The phone unlinks the device: /ws hears of it.
+    let (status, body) = server.admin().post_empty("/sim/instances/shop/unlink").await;
+    assert_eq!(status, 200, "{body}");
+    let (logged_out, _) = ws.wait_event("instance.logged_out").await;
+    assert_eq!(logged_out["data"]["instance_id"], "shop", "{logged_out}");
 }
 
 /// The kinds `/ws` carries.

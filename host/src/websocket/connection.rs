@@ -73,7 +73,7 @@ pub async fn serve(socket: WebSocket, mut subscription: Subscription, settings: 
     let start = Instant::now();
     // Milliseconds after `start` of the client's last sign of life.
     let last_seen = AtomicU64::new(0);
-    let silent_until = |now: Instant| {
+    let is_silent = |now: Instant| {
         start + Duration::from_millis(last_seen.load(Ordering::Relaxed)) + settings.idle_timeout <= now
     };
     let idle_deadline = || start + Duration::from_millis(last_seen.load(Ordering::Relaxed)) + settings.idle_timeout;
@@ -101,7 +101,7 @@ pub async fn serve(socket: WebSocket, mut subscription: Subscription, settings: 
                 biased;
                 reason = subscription.stop.wait() => return Ended::Closed(reason),
                 _ = sleep_until(idle_deadline()) => {
-                    if silent_until(Instant::now()) {
+                    if is_silent(Instant::now()) {
                         return Ended::Closed(Close::Idle(settings.idle_timeout));
                     }
                     continue;
@@ -125,7 +125,7 @@ pub async fn serve(socket: WebSocket, mut subscription: Subscription, settings: 
                         Err(e) => return Ended::Broken(e.to_string()),
                     },
                     _ = sleep_until(idle_deadline()) => {
-                        if silent_until(Instant::now()) {
+                        if is_silent(Instant::now()) {
                             return Ended::Closed(Close::Idle(settings.idle_timeout));
                         }
                     }

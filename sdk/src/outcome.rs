@@ -28,7 +28,9 @@ pub enum Verdict {
     Continue,
     /// Stop the event: later plugins, including the built-in outputs, never see it.
     Drop,
-    /// Pass this event on instead (the host keeps the original id and instance).
+    /// Pass this event on instead. It must keep the original event's id and instance:
+    /// the host refuses a replacement with another as bad output (the failure policy
+    /// applies). Change the event's kind, not its identity.
     Replace(Event),
 }
 

@@ -15,10 +15,12 @@ const PROBE: &str = "tests/plugins/probe";
 
 /// A message from a contact to instance `id`.
 async fn incoming(server: &TestServer, id: &str, text: &str) {
-    let (status, body) = server
-        .admin()
-        .post(&format!("/sim/instances/{id}/incoming"), json!({ "from": "6281234567890", "text": text }))
-        .await;
+    incoming_from(server, id, "6281234567890", text).await;
+}
+
+/// A message from contact `from` to instance `id`.
+async fn incoming_from(server: &TestServer, id: &str, from: &str, text: &str) {
+    let (status, body) = server.admin().post(&format!("/sim/instances/{id}/incoming"), json!({ "from": from, "text": text })).await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -57,23 +59,44 @@ async fn plugin(server: &TestServer, name: &str) -> Value {
     body
 }
 
-#[tokio::test]
-async fn the_auto_reply_bot_answers_an_incoming_message() {
+/// The auto-reply test every language passes: the bot in `crate_dir`, with
+/// the same keyword rules in its manifest, answers an incoming message.
+async fn the_auto_reply_bot_answers(crate_dir: &str, name: &str, phone: &str) {
     let db = TestDb::new().await;
     let dir = data_dir();
     let mut server = TestServer::start(&db, dir.path()).await;
-    online(&mut server, "shop", "6281100000201").await;
-    let body = install_ok(&server, &manifest("plugins/examples/auto-reply"), component("plugins/examples/auto-reply")).await;
-    assert_eq!(body["name"], "auto-reply");
+    online(&mut server, "shop", phone).await;
+    let body = install_ok(&server, &manifest(crate_dir), component(crate_dir)).await;
+    assert_eq!(body["name"], name);
     assert_eq!(body["running"], true);
 
-    incoming(&server, "shop", "what is the price of the blue one?").await;
-    let sent = sent_texts(&server, "shop", 1).await;
-    assert_eq!(sent, ["Our price list: https://example.com/prices"]);
-    let (status, list) = server.admin().get("/api/plugins").await;
-    assert_eq!(status, 200);
-    assert_eq!(list["plugins"][0]["stats"]["calls"], 1, "{list}");
+    // Three contacts, so the Rust bot's per-chat cooldown stays out of the way.
+    incoming_from(&server, "shop", "6281234567001", "what is the price of the blue one?").await;
+    incoming_from(&server, "shop", "6281234567002", "Hello").await;
+    incoming_from(&server, "shop", "6281234567003", "hello there").await;
+    let sent = sent_texts(&server, "shop", 2).await;
+    assert_eq!(sent, ["Our price list: https://example.com/prices", "Hello! How can we help?"]);
+    let stats = &plugin(&server, name).await["stats"];
+    // The third message matched no rule ("hello" must be the whole text): all
+    // three were seen, none failed.
+    assert_eq!(stats["calls"], 3, "{stats}");
+    assert_eq!(stats["errors"], 0, "{stats}");
     server.stop().await;
+}
+
+#[tokio::test]
+async fn the_auto_reply_bot_answers_an_incoming_message() {
+    the_auto_reply_bot_answers("plugins/examples/auto-reply", "auto-reply", "6281100000201").await;
+}
+
+#[tokio::test]
+async fn the_javascript_starter_answers_like_the_rust_bot() {
+    the_auto_reply_bot_answers("sdk/starters/javascript", "auto-reply-js", "6281100000211").await;
+}
+
+#[tokio::test]
+async fn the_python_starter_answers_like_the_rust_bot() {
+    the_auto_reply_bot_answers("sdk/starters/python", "auto-reply-py", "6281100000212").await;
 }
 
 #[tokio::test]

@@ -23,6 +23,8 @@ use crate::websocket::{Channel, Hub};
 
 /// Events waiting per instance before its publisher has to wait.
 const QUEUE: usize = 1024;
+/// Sends waiting per instance before its worker has to wait.
+const SENDS: usize = 256;
 /// Plugin actions (sends) carried out at the same time, server-wide.
 const CONCURRENT_ACTIONS: usize = 64;
 
@@ -98,7 +100,10 @@ impl PluginHost {
         sender
     }
 
-    fn carry_out(&self, instance_id: &str, outcome: ChainOutcome, was_plugin_error: bool) {
+    /// Reports the chain's failures and carries out its actions. Sends go to
+    /// the instance's send lane, so replies leave in the order of the events
+    /// that caused them, while the next event already runs through the chain.
+    async fn carry_out(&self, instance_id: &str, outcome: ChainOutcome, was_plugin_error: bool, sends: &mpsc::Sender<PlannedSend>) {
         for failure in outcome.failures {
             self.report(instance_id, failure, was_plugin_error);
         }
@@ -106,15 +111,9 @@ impl PluginHost {
             let plugin = planned.plugin.name().to_owned();
             match planned.action {
                 types::Action::SendText(send) => {
-                    let (messenger, permits) = (self.inner.messenger.clone(), self.inner.actions.clone());
-                    let instance_id = instance_id.to_owned();
-                    tokio::spawn(async move {
-                        let Ok(_permit) = permits.acquire_owned().await else { return };
-                        let sent = messenger.send_text(&instance_id, &send.to, &send.text, send.reply_to.as_deref()).await;
-                        if let Err(e) = sent {
-                            tracing::warn!(%plugin, instance = %instance_id, error = %e, "a plugin's message was not sent");
-                        }
-                    });
+                    if sends.send(PlannedSend { plugin, send }).await.is_err() {
+                        tracing::error!(instance = %instance_id, "the send lane of an instance stopped; a plugin's message was not sent");
+                    }
                 }
                 // The chain has checked the grant and that an instance channel
                 // is the event's own; the hub never waits on a listener.
@@ -166,13 +165,37 @@ impl PluginHost {
 /// the host weakly: the host owns the queue, so when the host goes the queue
 /// closes and the worker ends.
 async fn work(host: Weak<Inner>, mut events: mpsc::Receiver<Arc<Event>>) {
+    let mut sends = None;
     while let Some(event) = events.recv().await {
         let Some(inner) = host.upgrade() else { break };
         let host = PluginHost { inner };
         let was_plugin_error = matches!(event.kind, EventKind::PluginError { .. });
         let instance_id = event.instance_id.clone();
+        let sends = sends.get_or_insert_with(|| {
+            let (sender, receiver) = mpsc::channel(SENDS);
+            tokio::spawn(send_in_order(instance_id.clone(), receiver, host.inner.messenger.clone(), host.inner.actions.clone()));
+            sender
+        });
         let outcome = host.inner.chain.run((*event).clone()).await;
-        host.carry_out(&instance_id, outcome, was_plugin_error);
+        host.carry_out(&instance_id, outcome, was_plugin_error, sends).await;
+    }
+}
+
+/// A message a plugin asked for.
+struct PlannedSend {
+    plugin: String,
+    send: types::SendText,
+}
+
+/// One instance's send lane: its plugins' messages, one at a time, in the
+/// order they were planned (under the server-wide limit on concurrent sends).
+/// It ends when the worker that feeds it does, after the last queued send.
+async fn send_in_order(instance_id: String, mut sends: mpsc::Receiver<PlannedSend>, messenger: Messenger, permits: Arc<Semaphore>) {
+    while let Some(PlannedSend { plugin, send }) = sends.recv().await {
+        let Ok(_permit) = permits.acquire().await else { return };
+        if let Err(e) = messenger.send_text(&instance_id, &send.to, &send.text, send.reply_to.as_deref()).await {
+            tracing::warn!(%plugin, instance = %instance_id, error = %e, "a plugin's message was not sent");
+        }
     }
 }
 

@@ -5,16 +5,23 @@
 //! A plugin crate is compiled for `wasm32-unknown-unknown` as a cdylib, encoded
 //! as a component with wit-component, validated, and checked against its
 //! manifest: it imports only what the manifest grants and exports the plugin
-//! world.
+//! world. A JavaScript package (`package.json`) is built with componentize-js
+//! and a Python module (`app.py`) with componentize-py, against the plugin
+//! world narrowed to the manifest's grants, then checked the same way.
 
 mod component;
+mod javascript;
+mod language;
+mod python;
 mod toolchain;
+mod world;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use wasap_plugin_manifest::Manifest;
 
+pub use language::Language;
 pub use toolchain::Toolchain;
 
 /// What to build and where.
@@ -27,7 +34,8 @@ pub struct BuildOptions {
     pub target_dir: Option<PathBuf>,
     /// Which Rust toolchain compiles to wasm32.
     pub toolchain: Toolchain,
-    /// Only encode, check and write this core module instead of compiling the crate.
+    /// Only encode, check and write this core module instead of compiling the crate
+    /// (Rust plugins only).
     pub from_module: Option<PathBuf>,
 }
 
@@ -47,8 +55,10 @@ impl Default for BuildOptions {
 pub struct Built {
     pub path: PathBuf,
     pub manifest: Manifest,
+    pub language: Language,
     pub component_bytes: usize,
-    pub core_bytes: usize,
+    /// The size of the core module a Rust plugin was encoded from.
+    pub core_bytes: Option<usize>,
     pub imports: Vec<String>,
     pub exports: Vec<String>,
 }
@@ -57,23 +67,28 @@ pub struct Built {
 pub fn build(dir: &Path, options: &BuildOptions) -> Result<Built> {
     let (manifest_path, manifest) = find_manifest(dir)?;
 
-    let core = match &options.from_module {
-        Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-        None => {
-            let target_dir = options.target_dir.clone().unwrap_or_else(default_target_dir);
-            let toolchain = options.toolchain.resolve()?;
-            eprintln!(
-                "building {} {} with the {} toolchain",
-                manifest.name,
-                manifest.version,
-                toolchain.describe()
-            );
-            let module = toolchain.build(&dir.join("Cargo.toml"), &target_dir)?;
-            std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?
+    let language = Language::detect(dir)?;
+    let target_dir = options.target_dir.clone().unwrap_or_else(default_target_dir);
+    let (component, core_bytes) = match language {
+        Language::Rust => {
+            let core = rust_core_module(dir, &manifest, &target_dir, options)?;
+            (component::encode(&core)?, Some(core.len()))
+        }
+        Language::JavaScript | Language::Python => {
+            if options.from_module.is_some() {
+                bail!("--from-module is for Rust plugins; {} is {language:?}", dir.display());
+            }
+            eprintln!("building {} {} ({language:?})", manifest.name, manifest.version);
+            let scratch = target_dir.join(format!("{}-{}", language.tag(), manifest.name));
+            std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+            let wit_dir = world::write(&manifest, &scratch)?;
+            let component = match language {
+                Language::JavaScript => javascript::build(dir, &wit_dir, world::WORLD, &scratch)?,
+                _ => python::build(dir, &wit_dir, world::WORLD, &target_dir, &scratch)?,
+            };
+            (component, None)
         }
     };
-
-    let component = component::encode(&core)?;
     let shape = component::inspect(&component)?;
     component::check(&shape, &manifest)
         .with_context(|| format!("checking against {}", manifest_path.display()))?;
@@ -85,11 +100,32 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<Built> {
     Ok(Built {
         path: out,
         manifest,
+        language,
         component_bytes: component.len(),
-        core_bytes: core.len(),
+        core_bytes,
         imports: shape.imports,
         exports: shape.exports,
     })
+}
+
+/// Compiles a Rust plugin crate into its core module (or reads `--from-module`).
+fn rust_core_module(dir: &Path, manifest: &Manifest, target_dir: &Path, options: &BuildOptions) -> Result<Vec<u8>> {
+    if let Some(path) = &options.from_module {
+        return std::fs::read(path).with_context(|| format!("reading {}", path.display()));
+    }
+    let toolchain = options.toolchain.resolve()?;
+    eprintln!("building {} {} with the {} toolchain", manifest.name, manifest.version, toolchain.describe());
+    let module = toolchain.build(&dir.join("Cargo.toml"), target_dir)?;
+    std::fs::read(&module).with_context(|| format!("reading {}", module.display()))
+}
+
+/// Runs a build step, failing with its name and exit status.
+fn run(command: &mut std::process::Command, what: &str) -> Result<()> {
+    let status = command.status().with_context(|| format!("starting {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
 }
 
 /// The one manifest in `dir`: a `*.toml` that is not `Cargo.toml`.
@@ -98,7 +134,8 @@ pub fn find_manifest(dir: &Path) -> Result<(PathBuf, Manifest)> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
         let is_toml = path.extension().is_some_and(|ext| ext == "toml");
-        let is_cargo = path.file_name().is_some_and(|name| name == "Cargo.toml");
+        // Cargo's and Python's project files are not plugin manifests.
+        let is_cargo = path.file_name().is_some_and(|name| name == "Cargo.toml" || name == "pyproject.toml");
         if is_toml && !is_cargo {
             found.push(path);
         }

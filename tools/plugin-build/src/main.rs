@@ -5,6 +5,10 @@
 //! `wasm32-unknown-unknown` as a cdylib, encodes the core module as a component with
 //! wit-component, validates it, checks that it imports only what its manifest grants and
 //! exports the plugin world, and writes `NAME.wasm` beside `NAME.toml` (or into `--out-dir`).
+//!
+//! A directory with a `package.json` instead is a JavaScript plugin (built with
+//! componentize-js), one with an `app.py` a Python plugin (built with componentize-py); both
+//! are checked the same way (see the SDK's README, "Plugins in JavaScript and Python").
 
 use std::path::PathBuf;
 
@@ -15,7 +19,8 @@ use wasap_plugin_build::{BuildOptions, Toolchain, build};
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// The plugin crates' directories (each with Cargo.toml and NAME.toml).
+    /// The plugins' directories: each has NAME.toml beside Cargo.toml (Rust),
+    /// package.json (JavaScript) or app.py (Python).
     #[arg(default_value = ".")]
     plugin_dirs: Vec<PathBuf>,
     /// Where to write NAME.wasm (default: beside NAME.toml).
@@ -48,12 +53,10 @@ fn main() {
     for dir in &args.plugin_dirs {
         match build(dir, &options) {
             Ok(built) => {
-                println!(
-                    "{}: {} bytes (core module {} bytes)",
-                    built.path.display(),
-                    built.component_bytes,
-                    built.core_bytes
-                );
+                match built.core_bytes {
+                    Some(core) => println!("{}: {} bytes (core module {core} bytes)", built.path.display(), built.component_bytes),
+                    None => println!("{}: {} bytes ({})", built.path.display(), built.component_bytes, built.language.tag()),
+                }
                 println!("  imports: {}", list(&built.imports));
                 println!("  exports: {}", list(&built.exports));
             }

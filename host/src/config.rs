@@ -15,6 +15,7 @@ use crate::engine::EngineKind;
 use crate::instances::{MediaLimits, Settings};
 use crate::outbound::UrlPolicy;
 use crate::store::Store;
+use crate::websocket::HubSettings;
 
 /// Command line of the `wasap` binary.
 #[derive(Debug, Parser)]
@@ -139,6 +140,32 @@ pub struct Config {
     #[arg(long, env = "WASAP_SIM_QR_INTERVAL", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub sim_qr_interval_secs: u64,
 
+    /// Serve the WebSocket routes `/ws` and `/api/listen/{id}` (`false`: both answer 404).
+    #[arg(long, env = "WASAP_ENABLE_WEBSOCKET", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub enable_websocket: bool,
+
+    /// The source server's switch, for compatibility: when set, anything but `true`
+    /// turns the WebSocket routes off.
+    #[arg(long, env = "SUDEVWA_ENABLE_WEBSOCKET", hide = true)]
+    pub sudevwa_enable_websocket: Option<String>,
+
+    /// Milliseconds between the server's pings on each WebSocket connection.
+    #[arg(long, env = "WASAP_WS_PING_INTERVAL_MS", default_value_t = 5 * 60 * 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_ping_interval_ms: u64,
+
+    /// Milliseconds a WebSocket connection may stay silent (no pong, no message) before it is dropped.
+    #[arg(long, env = "WASAP_WS_IDLE_TIMEOUT_MS", default_value_t = 15 * 60 * 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_idle_timeout_ms: u64,
+
+    /// Frames a WebSocket reader may fall behind before it is disconnected as too slow.
+    #[arg(long, env = "WASAP_WS_QUEUE_FRAMES", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub ws_queue_frames: u64,
+
+    /// Open WebSocket connections at most, both routes together; more are refused with 503.
+    #[arg(long, env = "WASAP_WS_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_max_connections: u64,
+
     /// Log filter, in tracing's env-filter syntax (e.g. `info`, `wasap=debug`).
     #[arg(long, env = "WASAP_LOG", default_value = "info")]
     pub log: String,
@@ -188,6 +215,22 @@ impl Config {
         Duration::from_secs(self.fetch_timeout_secs)
     }
 
+    /// Whether the WebSocket routes are served: `WASAP_ENABLE_WEBSOCKET`, and
+    /// `SUDEVWA_ENABLE_WEBSOCKET` when it is set (API.md, "WebSockets").
+    pub fn websocket_enabled(&self) -> bool {
+        self.enable_websocket && self.sudevwa_enable_websocket.as_deref().is_none_or(|v| v.trim() == "true")
+    }
+
+    /// How the WebSocket hub treats its connections.
+    pub fn hub_settings(&self) -> HubSettings {
+        HubSettings {
+            ping_interval: Duration::from_millis(self.ws_ping_interval_ms),
+            idle_timeout: Duration::from_millis(self.ws_idle_timeout_ms),
+            queue_frames: self.ws_queue_frames as usize,
+            max_connections: self.ws_max_connections as usize,
+        }
+    }
+
     /// Media size limits by kind.
     pub fn media_limits(&self) -> MediaLimits {
         MediaLimits {
@@ -220,5 +263,16 @@ mod tests {
         assert!(set.url_policy().allow_private);
         assert_eq!(set.fetch_timeout(), Duration::from_secs(5));
         assert!(parse(&["--fetch-timeout-secs", "0"]).is_err());
+    }
+
+    #[test]
+    fn websocket_switches() {
+        let default = parse(&[]).unwrap();
+        assert!(default.websocket_enabled());
+        assert_eq!(default.hub_settings().ping_interval, Duration::from_secs(300));
+        assert_eq!(default.hub_settings().idle_timeout, Duration::from_secs(900));
+        assert!(!parse(&["--enable-websocket", "false"]).unwrap().websocket_enabled());
+        assert!(!parse(&["--sudevwa-enable-websocket", "yes"]).unwrap().websocket_enabled());
+        assert!(parse(&["--sudevwa-enable-websocket", "true"]).unwrap().websocket_enabled());
     }
 }

@@ -18,6 +18,7 @@ pub mod plugins;
 pub mod random;
 pub mod server;
 pub mod store;
+pub mod websocket;
 
 pub use config::Config;
 pub use server::{Server, run};

@@ -27,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::plugins::{HostServices, PluginEngine, PluginHost};
 use crate::outbound::{FetchError, Fetcher, Requester};
 use crate::store::{Store, StoreError, redact};
+use crate::websocket::{self, Hub};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,8 @@ pub struct Server {
     listener: TcpListener,
     state: AppState,
     bus: Bus,
+    /// The WebSocket hub, closed on shutdown.
+    hub: Hub,
     sim: Option<SimNetwork>,
 }
 
@@ -127,6 +130,8 @@ impl Server {
             fetcher,
             limits: config.media_limits(),
         };
+        let hub = Hub::new(config.hub_settings());
+        websocket::plugin_errors::forward(&bus, hub.clone());
         let metrics = Arc::new(Metrics::default());
         let messenger = Messenger::new(instances.clone(), metrics.clone());
         // Attached before any instance starts, so the plugins see every event.
@@ -141,6 +146,7 @@ impl Server {
             messenger.clone(),
             media_from_url.clone(),
             bus.clone(),
+            hub.clone(),
         )
         .await;
         bus.attach(Arc::new(plugins.clone()));
@@ -156,8 +162,10 @@ impl Server {
                 media,
                 media_from_url,
                 admin_token: Arc::from(token),
+                websockets: config.websocket_enabled().then(|| hub.clone()),
             },
             bus,
+            hub,
             sim,
         })
     }
@@ -188,6 +196,13 @@ impl Server {
         let instances = self.state.instances.clone();
         instances.resume().await?;
         tracing::info!(%addr, "wasap listening");
+        // Upgraded connections would keep the graceful shutdown waiting for as
+        // long as their clients stay: the hub closes them first.
+        let hub = self.hub.clone();
+        let shutdown = async move {
+            shutdown.await;
+            hub.close_all();
+        };
         warp::serve(api::routes(self.state, self.sim))
             .incoming(self.listener)
             .graceful(shutdown)

@@ -8,6 +8,7 @@
 
 pub mod file_server;
 pub mod plugins;
+pub mod websocket;
 
 use std::path::PathBuf;
 

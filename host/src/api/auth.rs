@@ -26,6 +26,45 @@ pub fn credentials() -> impl Filter<Extract = (Credentials,), Error = warp::Reje
     })
 }
 
+/// The token from the `Authorization` header or, failing that, from the
+/// `token` query parameter: for the WebSocket routes only.
+pub fn credentials_or_query() -> impl Filter<Extract = (Credentials,), Error = warp::Rejection> + Clone {
+    let query = warp::query::raw()
+        .map(|query: String| token_in_query(&query))
+        .or(warp::any().map(|| None))
+        .unify();
+    credentials().and(query).map(|header: Credentials, query: Option<String>| match header.0 {
+        Some(_) => header,
+        None => Credentials(query),
+    })
+}
+
+/// The percent-decoded value of `token=` in a query string.
+fn token_in_query(query: &str) -> Option<String> {
+    let value = query.split('&').find_map(|pair| pair.strip_prefix("token="))?;
+    let bytes = value.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                decoded.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                decoded.push(b' ');
+                i += 1;
+            }
+            byte => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
 impl AppState {
     /// Admin-only routes.
     pub fn require_admin(&self, credentials: &Credentials) -> Result<(), ApiError> {
@@ -73,4 +112,18 @@ fn forbidden() -> ApiError {
         "forbidden",
         "this token is not allowed here: instance tokens only open their own instance's routes",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_in_query;
+
+    #[test]
+    fn the_query_token_is_found_and_decoded() {
+        assert_eq!(token_in_query("token=abc").as_deref(), Some("abc"));
+        assert_eq!(token_in_query("x=1&token=a%2Fb&y=2").as_deref(), Some("a/b"));
+        assert_eq!(token_in_query("mytoken=abc"), None);
+        assert_eq!(token_in_query("token=%zz"), None);
+        assert_eq!(token_in_query("token=%4"), None);
+    }
 }

@@ -87,6 +87,9 @@ pub enum Answer {
     Binary,
     /// Text of this content type.
     Text(&'static str),
+    /// An upgrade to a WebSocket of JSON text frames. These routes also take
+    /// the token as `?token=`: browsers cannot set headers on a WebSocket.
+    WebSocket,
 }
 
 /// One route of the API.

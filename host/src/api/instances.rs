@@ -13,6 +13,8 @@ use super::router::Router;
 use super::{AppState, body, qr_png, with_state};
 use crate::instances::InstanceInfo;
 use crate::instances::Status;
+use crate::websocket::Channel;
+use crate::websocket::connection::Close;
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -201,6 +203,10 @@ async fn get(id: String, state: AppState) -> Result<Response> {
 
 async fn delete(id: String, state: AppState) -> Result<Response> {
     state.instances.delete(&id).await.map_err(reject)?;
+    // Its listeners have nothing left to hear, and their token is gone.
+    if let Some(hub) = &state.websockets {
+        hub.close_channel(&Channel::Instance(id.clone()), Close::InstanceDeleted);
+    }
     Ok(warp::reply::json(&Deleted { instance_id: id, deleted: true }).into_response())
 }
 

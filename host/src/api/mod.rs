@@ -24,6 +24,7 @@ mod qr_png;
 pub mod router;
 mod sim;
 mod statics;
+mod websockets;
 
 use std::sync::{Arc, OnceLock};
 
@@ -37,6 +38,7 @@ use crate::messaging::outgoing_media::MediaFromUrl;
 use crate::metrics::Metrics;
 use crate::plugins::PluginHost;
 use crate::store::Store;
+use crate::websocket::Hub;
 
 /// What every handler may need, shared by all routes.
 #[derive(Clone)]
@@ -53,6 +55,8 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     pub metrics: Arc<Metrics>,
     pub plugins: PluginHost,
+    /// The WebSocket hub; `None` when the WebSocket routes are switched off.
+    pub websockets: Option<Hub>,
 }
 
 /// All routes of the server, with errors turned into the JSON error shape and
@@ -82,6 +86,9 @@ pub fn routes(
         .or(openapi::route(&mut router, document.clone()))
         .unify()
         .boxed();
+    if let Some(hub) = state.websockets.clone() {
+        api = api.or(websockets::routes(&mut router, state.clone(), hub)).unify().boxed();
+    }
     if let Some(network) = sim {
         api = api.or(sim::routes(&mut router, state.clone(), network)).unify().boxed();
     }

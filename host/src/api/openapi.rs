@@ -137,8 +137,15 @@ fn responses(endpoint: &Endpoint, generator: &mut SchemaGenerator, error: &schem
         ),
         Answer::Binary => (200, json!({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}})),
         Answer::Text(content_type) => (200, json!({ content_type: {"schema": {"type": "string"}} })),
+        Answer::WebSocket => {
+            let description = "Switching Protocols: a WebSocket of JSON text frames {\"event\",\"timestamp\",\"data\"}";
+            responses.insert("101".to_owned(), json!({"description": description}));
+            (0, Value::Null)
+        }
     };
-    responses.insert(status.to_string(), json!({"description": "Success", "content": content}));
+    if status != 0 {
+        responses.insert(status.to_string(), json!({"description": "Success", "content": content}));
+    }
     for status in endpoint.error_statuses() {
         responses.insert(
             status.to_string(),

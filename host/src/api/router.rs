@@ -13,8 +13,8 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::path::FullPath;
 
-use super::auth::credentials;
-use super::endpoint::{Access, Endpoint, Verb};
+use super::auth::{credentials, credentials_or_query};
+use super::endpoint::{Access, Answer, Endpoint, Verb};
 use super::error::reject;
 use super::{AppState, with_state};
 
@@ -124,10 +124,16 @@ impl Router {
         self.endpoints.push(endpoint);
         let template = Template::parse(endpoint.path);
         let access = endpoint.access;
+        // Only WebSocket routes take `?token=` (API.md, "Authentication"):
+        // elsewhere a token in a URL would end up in logs and browser history.
+        let credentials = match endpoint.answer {
+            Answer::WebSocket => credentials_or_query().boxed(),
+            _ => credentials().boxed(),
+        };
         warp::path::full()
             .and_then(move |path: FullPath| ready(template.capture(path.as_str()).ok_or_else(warp::reject::not_found)))
             .and(verb(endpoint.verb))
-            .and(credentials())
+            .and(credentials)
             .and(with_state(self.state.clone()))
             .and_then(move |params: Vec<String>, credentials, state: AppState| {
                 let allowed = match access {

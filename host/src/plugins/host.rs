@@ -21,6 +21,7 @@ use crate::events::{Bus, Event, EventFeed, EventKind, new_event};
 use crate::engine::MediaKind;
 use crate::messaging::outgoing_media::{MediaFromUrl, MediaUrlError};
 use crate::messaging::{Messenger, SendError};
+use crate::websocket::{Channel, Hub};
 
 /// Events waiting per instance before its publisher has to wait.
 const QUEUE: usize = 1024;
@@ -44,6 +45,8 @@ struct Inner {
     messenger: Messenger,
     media: MediaFromUrl,
     bus: Bus,
+    /// Where `publish` actions go.
+    hub: Hub,
     actions: Arc<Semaphore>,
 }
 
@@ -57,6 +60,7 @@ impl PluginHost {
         messenger: Messenger,
         media: MediaFromUrl,
         bus: Bus,
+        hub: Hub,
     ) -> PluginHost {
         let chain = Arc::new(Chain::default());
         let registry = Arc::new(Registry::new(engine, registry_dir, cache_dir, services, chain.clone(), bus.clone()));
@@ -77,6 +81,7 @@ impl PluginHost {
                 messenger,
                 media,
                 bus,
+                hub,
                 actions: Arc::new(Semaphore::new(CONCURRENT_ACTIONS)),
             }),
         }
@@ -112,8 +117,17 @@ impl PluginHost {
             match planned.action {
                 types::Action::SendText(send) => self.plan(instance_id, sends, PlannedSend { plugin, send: Outgoing::Text(send) }).await,
                 types::Action::SendMedia(send) => self.plan(instance_id, sends, PlannedSend { plugin, send: Outgoing::Media(send) }).await,
-                // Webhook requests and channel frames are carried out by the
-                // outputs of the next issue; until then they are checked
+                // The chain has checked the grant and that an instance channel
+                // is the event's own; the hub never waits on a listener.
+                types::Action::Publish(publish) => {
+                    let channel = match publish.channel {
+                        types::Channel::Global => Channel::Global,
+                        types::Channel::Instance(id) => Channel::Instance(id),
+                    };
+                    self.inner.hub.publish(&channel, Arc::from(publish.frame));
+                }
+                // Webhook requests are carried out by the webhook output; until
+                // then they are checked
                 // (above, by the chain) and noted here.
                 other => tracing::debug!(%plugin, action = action_name(&other), "plugin action not carried out yet"),
             }

@@ -1,0 +1,21 @@
+//! The WebSocket hub: who listens on `/ws` and `/api/listen/{id}`, and how a
+//! frame reaches them.
+//!
+//! - [`channel`]: the two kinds of channel, global and per instance.
+//! - [`hub`]: connections registered per channel, fan-out of one shared frame,
+//!   the connection cap, shutdown.
+//! - [`connection`]: one socket's life: its bounded queue, pings, the idle
+//!   timeout, and the close frame that says why it ended.
+//! - [`plugin_errors`]: `plugin.error` frames, taken from the event bus.
+//!
+//! Frames come from the built-in websocket plugin's `publish` actions (carried
+//! out by the plugin host) and from [`plugin_errors`]; the routes are in
+//! `api::websockets`.
+
+pub mod channel;
+pub mod connection;
+pub mod hub;
+pub mod plugin_errors;
+
+pub use channel::Channel;
+pub use hub::{Frame, Hub, HubSettings, RegisterError, Subscription};

@@ -1,0 +1,403 @@
+//! WebSockets, black-box (API.md, "WebSockets"): a real server on the sim
+//! engine with the built-in websocket plugin installed through the
+//! management API, and real WebSocket clients on `/ws` and
+//! `/api/listen/{id}`.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use wasap::events::{Event, EventKind, sudevwa};
+use wasap_tests::plugins::{component, install, manifest};
+use wasap_tests::websocket::{End, SilentClient, Token, connect, open};
+use wasap_tests::{TestDb, TestServer, WAIT, data_dir, online, sim_config};
+
+const WEBSOCKET_PLUGIN: &str = "plugins/builtin/websocket";
+const CONTACT: &str = "6281234567890";
+
+/// Installs the built-in websocket plugin, as the binary will embed it.
+async fn install_websocket_plugin(server: &TestServer) {
+    let (status, body) = install(server, &manifest(WEBSOCKET_PLUGIN), component(WEBSOCKET_PLUGIN)).await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// A text message from `CONTACT` to instance `id`; its message id.
+async fn incoming(server: &TestServer, id: &str, text: &str) -> String {
+    let (status, body) = server
+        .admin()
+        .post(&format!("/sim/instances/{id}/incoming"), json!({ "from": CONTACT, "push_name": "John Doe", "text": text }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["message_id"].as_str().expect("the message id").to_owned()
+}
+
+/// The frame the websocket plugin should publish for `event`.
+fn expected_frame(event: &Event) -> Value {
+    sudevwa::format(event).expect("the sudevwa format carries the event")
+}
+
+#[tokio::test]
+async fn tokens_are_checked_in_the_header_or_the_query() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    let shop = online(&mut server, "shop", "6281111111111").await;
+    let other = online(&mut server, "other", "6282222222222").await;
+    let admin = server.admin_token.clone();
+
+    let refused = |result: Result<_, (u16, Value)>| result.err().expect("the connection is refused");
+    let (status, body) = refused(connect(&server, "/ws", Token::None).await);
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "{body}");
+    assert_eq!(refused(connect(&server, "/ws", Token::Query("wrong")).await).0, 401);
+    assert_eq!(refused(connect(&server, "/ws", Token::Header(&shop)).await).0, 403);
+    assert_eq!(refused(connect(&server, "/api/listen/shop", Token::None).await).0, 401);
+    assert_eq!(refused(connect(&server, "/api/listen/shop", Token::Query(&other)).await).0, 403);
+    assert_eq!(refused(connect(&server, "/api/listen/nobody", Token::Header(&admin)).await).0, 404);
+
+    open(&server, "/ws", Token::Header(&admin)).await;
+    open(&server, "/ws", Token::Query(&admin)).await;
+    open(&server, "/api/listen/shop", Token::Query(&shop)).await;
+    open(&server, "/api/listen/shop", Token::Header(&admin)).await;
+
+    // `?token=` is for the WebSocket routes only.
+    let (status, _) = server.client(None).get(&format!("/api/instances?token={admin}")).await;
+    assert_eq!(status, 401);
+    // A plain request to a WebSocket route, once authorised, is told to upgrade.
+    let (status, body) = server.admin().get("/ws").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (426, Some("websocket_required")), "{body}");
+
+    let (_, document) = server.client(None).get("/openapi.json").await;
+    for path in ["/ws", "/api/listen/{id}"] {
+        let operation = &document["paths"][path]["get"];
+        assert!(operation["responses"]["101"].is_object(), "{path}: {operation}");
+        assert_eq!(operation["parameters"].as_array().unwrap().last().unwrap()["name"], "token", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn qr_and_status_events_arrive_on_ws_in_order() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    install_websocket_plugin(&server).await;
+    let mut ws = open(&server, "/ws", Token::Query(&server.admin_token.clone())).await;
+
+    let (status, body) = server.admin().post("/api/instances", json!({ "instance_id": "shop" })).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, qr) = server.admin().get("/api/instances/shop/qr").await;
+    assert_eq!(status, 200, "{qr}");
+    let (status, body) = server.admin().post("/sim/instances/shop/scan", json!({ "phone": "6281111111111" })).await;
+    assert_eq!(status, 200, "{body}");
+    let (online, mut seen) = server.events.wait_for("shop to become online", is_online("shop")).await;
+    seen.push(online);
+
+    // Every server-wide event of the instance, up to "online", arrives on
+    // /ws in the bus's order and in the sudevwa shape; nothing else does.
+    let expected: Vec<Value> = seen.iter().filter(|e| is_global(e)).map(|e| expected_frame(e)).collect();
+    let mut frames = Vec::new();
+    for _ in 0..expected.len() {
+        frames.push(ws.next_frame().await);
+    }
+    assert_eq!(frames, expected);
+    let names: Vec<&str> = frames.iter().map(|f| f["event"].as_str().unwrap()).collect();
+    assert!(names.contains(&"instance.paired"), "{names:?}");
+    let first_qr = frames.iter().find(|f| f["event"] == "qr").expect("a qr frame");
+    assert_eq!(first_qr["data"]["qr"], qr["qr"]);
+    assert_eq!(first_qr["data"]["instance_id"], "shop");
+    assert!(first_qr["data"]["expires_at"].is_string());
+    let last = &frames.last().unwrap()["data"];
+    assert_eq!(last, &json!({ "instance_id": "shop", "status": "online", "previous": last["previous"] }));
+    assert!(last["previous"].is_string());
+
+    // The phone unlinks the device: /ws hears of it.
+    let (status, body) = server.admin().post_empty("/sim/instances/shop/unlink").await;
+    assert_eq!(status, 200, "{body}");
+    let (logged_out, _) = ws.wait_event("instance.logged_out").await;
+    assert_eq!(logged_out["data"]["instance_id"], "shop", "{logged_out}");
+}
+
+/// The kinds `/ws` carries.
+fn is_global(event: &Arc<Event>) -> bool {
+    matches!(
+        event.kind,
+        EventKind::Qr { .. } | EventKind::StatusChanged { .. } | EventKind::Paired { .. } | EventKind::LoggedOut { .. } | EventKind::System { .. }
+    )
+}
+
+/// Matches instance `id` going online.
+fn is_online(id: &str) -> impl Fn(&Event) -> bool + '_ {
+    move |e| e.instance_id == id && matches!(&e.kind, EventKind::StatusChanged { status, .. } if status.as_str() == "online")
+}
+
+#[tokio::test]
+async fn listen_gets_only_its_own_instances_messages_receipts_and_group_events() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    install_websocket_plugin(&server).await;
+    let shop = online(&mut server, "shop", "6281111111111").await;
+    online(&mut server, "other", "6282222222222").await;
+    let mut listen_shop = open(&server, "/api/listen/shop", Token::Query(&shop)).await;
+    let mut listen_other = open(&server, "/api/listen/other", Token::Header(&server.admin_token.clone())).await;
+    let mut ws = open(&server, "/ws", Token::Header(&server.admin_token.clone())).await;
+
+    incoming(&server, "other", "for other").await;
+    let id = incoming(&server, "shop", "Hello World").await;
+    let frame = listen_shop.next_frame().await;
+    assert_eq!(frame["event"], "incoming_message", "{frame}");
+    let data = &frame["data"];
+    // Exactly the source document's fields.
+    assert_eq!(
+        data,
+        &json!({
+            "instance_id": "shop",
+            "from": format!("{CONTACT}@s.whatsapp.net"),
+            "from_me": false,
+            "message": "Hello World",
+            "timestamp": data["timestamp"],
+            "is_group": false,
+            "message_id": id,
+            "push_name": "John Doe",
+        })
+    );
+    assert!(data["timestamp"].as_i64().is_some_and(|t| t > 1_600_000_000), "{data}");
+    assert!(frame["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{frame}");
+
+    let (status, body) = server
+        .admin()
+        .post("/sim/instances/shop/receipt", json!({ "from": CONTACT, "ids": [id], "type": "read" }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let receipt = listen_shop.next_frame().await;
+    assert_eq!(receipt["event"], "message.receipt", "{receipt}");
+    assert_eq!((receipt["data"]["instance_id"].as_str(), receipt["data"]["receipt_type"].as_str()), (Some("shop"), Some("read")));
+    assert_eq!(receipt["data"]["ids"], json!([id]));
+
+    let group = "120363402106000000@g.us";
+    let (status, body) = server
+        .admin()
+        .post(
+            "/sim/instances/shop/group-participants",
+            json!({ "group": group, "type": "join", "jids": [format!("{CONTACT}@s.whatsapp.net")] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let joined = listen_shop.next_frame().await;
+    assert_eq!(joined["event"], "group.participants", "{joined}");
+    assert_eq!((joined["data"]["group"].as_str(), joined["data"]["action"].as_str()), (Some(group), Some("join")));
+
+    // The other instance's listener got its own message and nothing of shop's.
+    let theirs = listen_other.next_frame().await;
+    assert_eq!((theirs["event"].as_str(), theirs["data"]["message"].as_str()), (Some("incoming_message"), Some("for other")));
+    incoming(&server, "other", "marker").await;
+    assert_eq!(listen_other.next_frame().await["data"]["message"], "marker");
+    incoming(&server, "shop", "marker").await;
+    assert_eq!(listen_shop.next_frame().await["data"]["message"], "marker");
+
+    // /ws carries no message traffic: the next frame there is the status change.
+    let (status, body) = server.admin().post_empty("/sim/instances/shop/disconnect").await;
+    assert_eq!(status, 200, "{body}");
+    let frame = ws.next_frame().await;
+    assert_eq!((frame["event"].as_str(), frame["data"]["instance_id"].as_str()), (Some("instance.status"), Some("shop")), "{frame}");
+}
+
+#[tokio::test]
+async fn a_reader_that_stops_reading_is_cut_off_while_another_keeps_receiving() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut config = sim_config(&db, dir.path());
+    config.ws_queue_frames = 4;
+    let mut server = TestServer::start_with(config).await;
+    install_websocket_plugin(&server).await;
+    let token = online(&mut server, "shop", "6281111111111").await;
+    let mut stalled = open(&server, "/api/listen/shop", Token::Query(&token)).await;
+    let mut reader = open(&server, "/api/listen/shop", Token::Query(&token)).await;
+
+    // Far more than the socket buffers and the queue hold together, so the
+    // stalled reader falls behind however the kernel sizes its buffers.
+    const MESSAGES: usize = 80;
+    let filler = "x".repeat(200 * 1024);
+    for i in 0..MESSAGES {
+        incoming(&server, "shop", &format!("{i} {filler}")).await;
+        let frame = reader.next_frame().await;
+        let text = frame["data"]["message"].as_str().expect("a message");
+        assert!(text.starts_with(&format!("{i} ")), "frame {i} out of order");
+    }
+
+    // The stalled reader, reading again, finds what was already on its way,
+    // then the close frame that says why.
+    let (frames, end) = stalled.until_end().await;
+    assert!(frames.len() < MESSAGES, "the stalled reader got every frame: it was never cut off");
+    match end {
+        End::Closed(code, reason) => {
+            assert_eq!(code, 1008, "{reason}");
+            assert!(reason.starts_with("too slow"), "{reason}");
+        }
+        End::Dropped(e) => panic!("the stalled reader was dropped without a close frame: {e}"),
+    }
+    // The other reader is still there.
+    incoming(&server, "shop", "still here").await;
+    assert_eq!(reader.next_frame().await["data"]["message"], "still here");
+}
+
+#[tokio::test]
+async fn silent_connections_are_dropped_and_live_ones_kept() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut config = sim_config(&db, dir.path());
+    config.ws_ping_interval_ms = 50;
+    config.ws_idle_timeout_ms = 400;
+    let mut server = TestServer::start_with(config).await;
+    install_websocket_plugin(&server).await;
+    let admin = server.admin_token.clone();
+    // Reads (and so answers the server's pings) from the start.
+    let mut live = open(&server, "/ws", Token::Header(&admin)).await;
+    let live_task = tokio::spawn(async move {
+        let frame = live.next_frame().await;
+        (live, frame)
+    });
+    let silent = SilentClient::open(&server, "/ws", &admin).await;
+
+    let bytes = silent.bytes_until_closed().await;
+    // Pings (opcode 0x89) came, then a close frame (0x88) with the reason.
+    assert!(bytes.contains(&0x89), "no ping reached the silent client");
+    let close = bytes.iter().rposition(|b| *b == 0x88).expect("a close frame");
+    let payload = &bytes[close + 2..];
+    assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1001);
+    let reason = String::from_utf8_lossy(&payload[2..]);
+    assert!(reason.starts_with("idle"), "{reason}");
+
+    // The live client has outlived the idle timeout and still receives.
+    online(&mut server, "shop", "6281111111111").await;
+    let (live, frame) = tokio::time::timeout(WAIT, live_task).await.expect("the live client gets a frame").unwrap();
+    assert_eq!(frame["data"]["instance_id"], "shop", "{frame}");
+    assert!(live.pings > 0, "the live client saw no ping");
+}
+
+#[tokio::test]
+async fn switched_off_websockets_answer_404() {
+    for switch in ["WASAP_ENABLE_WEBSOCKET=false", "SUDEVWA_ENABLE_WEBSOCKET=1"] {
+        let db = TestDb::new().await;
+        let dir = data_dir();
+        let mut config = sim_config(&db, dir.path());
+        match switch {
+            "WASAP_ENABLE_WEBSOCKET=false" => config.enable_websocket = false,
+            _ => config.sudevwa_enable_websocket = Some("1".to_owned()),
+        }
+        let mut server = TestServer::start_with(config).await;
+        let admin = server.admin_token.clone();
+        online(&mut server, "shop", "6281111111111").await;
+        for path in ["/ws", "/api/listen/shop"] {
+            let (status, body) = connect(&server, path, Token::Header(&admin)).await.err().expect("no WebSocket");
+            assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{switch} {path}");
+        }
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn shutdown_closes_open_connections() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let server = TestServer::start(&db, dir.path()).await;
+    let admin = server.admin_token.clone();
+    let mut ws = open(&server, "/ws", Token::Header(&admin)).await;
+    let mut silent_reader = open(&server, "/ws", Token::Query(&admin)).await;
+    tokio::time::timeout(WAIT, server.stop()).await.expect("the server stops with WebSockets open");
+    for client in [&mut ws, &mut silent_reader] {
+        match client.next_or_end().await {
+            Err(End::Closed(code, reason)) => assert_eq!((code, reason.as_str()), (1001, "server shutting down")),
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn plugin_failures_reach_ws_as_plugin_error() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    install_websocket_plugin(&server).await;
+    let probe = "tests/plugins/probe";
+    let trap = manifest(probe).replace("name = \"probe\"", "name = \"trap\"").replace("mode = \"echo\"", "mode = \"trap\"");
+    let (status, body) = install(&server, &trap, component(probe)).await;
+    assert_eq!(status, 201, "{body}");
+    online(&mut server, "shop", "6281111111111").await;
+    let mut ws = open(&server, "/ws", Token::Header(&server.admin_token.clone())).await;
+
+    incoming(&server, "shop", "boom").await;
+    let (frame, _) = ws.wait_event("plugin.error").await;
+    let data = &frame["data"];
+    assert_eq!((data["instance_id"].as_str(), data["plugin"].as_str()), (Some("shop"), Some("trap")), "{frame}");
+    assert!(data["error"].as_str().is_some_and(|e| !e.is_empty()), "{frame}");
+}
+
+#[tokio::test]
+async fn one_event_reaches_a_thousand_listeners() {
+    const LISTENERS: usize = 1000;
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    install_websocket_plugin(&server).await;
+    let token = online(&mut server, "shop", "6281111111111").await;
+    let mut clients = Vec::with_capacity(LISTENERS);
+    for _ in 0..LISTENERS {
+        clients.push(open(&server, "/api/listen/shop", Token::Query(&token)).await);
+    }
+    let (sender, mut received) = tokio::sync::mpsc::channel(LISTENERS);
+    for mut client in clients {
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            let frame = client.next_frame().await;
+            let _ = sender.send((std::time::Instant::now(), frame)).await;
+        });
+    }
+    let id = incoming(&server, "shop", "to everyone").await;
+    // From the event's publication on the bus, not from the HTTP request.
+    let (event, _) = server.events.wait_for("the message", |e| matches!(&e.kind, EventKind::Message(m) if m.id == id)).await;
+    let published = std::time::Instant::now();
+    let mut last = published;
+    for _ in 0..LISTENERS {
+        let (at, frame) = tokio::time::timeout(WAIT, received.recv()).await.expect("every listener gets the frame").unwrap();
+        assert_eq!(frame, expected_frame(&event));
+        last = last.max(at);
+    }
+    // Informative only: debug builds on a shared machine say little about speed.
+    eprintln!("{LISTENERS} listeners: the last frame arrived {:?} after the test saw the event", last.saturating_duration_since(published));
+}
+
+#[tokio::test]
+async fn deleting_an_instance_closes_its_listeners() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    let shop = online(&mut server, "shop", "6281111111111").await;
+    online(&mut server, "other", "6282222222222").await;
+    let mut listener = open(&server, "/api/listen/shop", Token::Query(&shop)).await;
+    let mut other = open(&server, "/api/listen/other", Token::Header(&server.admin_token.clone())).await;
+    install_websocket_plugin(&server).await;
+
+    let (status, body) = server.admin().delete("/api/instances/shop").await;
+    assert_eq!(status, 200, "{body}");
+    match listener.next_or_end().await {
+        Err(End::Closed(code, reason)) => assert_eq!((code, reason.as_str()), (1000, "instance deleted")),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    incoming(&server, "other", "unaffected").await;
+    assert_eq!(other.next_frame().await["data"]["message"], "unaffected");
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_are_refused_with_503() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut config = sim_config(&db, dir.path());
+    config.ws_max_connections = 2;
+    let server = TestServer::start_with(config).await;
+    let admin = server.admin_token.clone();
+    let _first = open(&server, "/ws", Token::Header(&admin)).await;
+    // A refused connection (no such instance) takes no place.
+    assert_eq!(connect(&server, "/api/listen/x", Token::Header(&admin)).await.err().map(|(status, _)| status), Some(404));
+    let _second = open(&server, "/ws", Token::Query(&admin)).await;
+    let (status, body) = connect(&server, "/ws", Token::Header(&admin)).await.err().expect("a third connection is refused");
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("too_many_connections")), "{body}");
+}

@@ -10,3 +10,4 @@ mod operations;
 mod plugins;
 mod real_engine;
 mod startup;
+mod webhooks;

@@ -8,6 +8,7 @@
 
 pub mod auth;
 mod body;
+mod deliveries;
 pub mod endpoint;
 pub mod error;
 mod health;
@@ -24,11 +25,13 @@ mod qr_png;
 pub mod router;
 mod sim;
 mod statics;
+mod webhooks;
 
 use std::sync::{Arc, OnceLock};
 
 use warp::Filter;
 
+use crate::delivery::Webhooks;
 use crate::engine::sim::SimNetwork;
 use crate::instances::{InstanceManager, MediaLimits};
 use crate::media::MediaStore;
@@ -53,6 +56,8 @@ pub struct AppState {
     pub admin_token: Arc<str>,
     pub metrics: Arc<Metrics>,
     pub plugins: PluginHost,
+    /// The webhook outbox.
+    pub webhooks: Webhooks,
 }
 
 /// All routes of the server, with errors turned into the JSON error shape and
@@ -76,6 +81,10 @@ pub fn routes(
         .or(statics::routes(&mut router, state.clone()))
         .unify()
         .or(plugins::routes(&mut router, state.clone()))
+        .unify()
+        .or(webhooks::routes(&mut router, state.clone()))
+        .unify()
+        .or(deliveries::routes(&mut router, state.clone()))
         .unify()
         .or(metrics::route(&mut router, state.clone()))
         .unify()

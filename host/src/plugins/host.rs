@@ -17,6 +17,7 @@ use super::chain::{Chain, ChainOutcome, PluginFailure};
 use super::engine::PluginEngine;
 use super::registry::Registry;
 use super::runner::HostServices;
+use crate::delivery::{Outgoing, Target, Webhooks};
 use crate::events::{Bus, Event, EventFeed, EventKind, new_event};
 use crate::messaging::Messenger;
 
@@ -40,6 +41,7 @@ struct Inner {
     messenger: Messenger,
     bus: Bus,
     actions: Arc<Semaphore>,
+    webhooks: Webhooks,
 }
 
 impl PluginHost {
@@ -51,6 +53,7 @@ impl PluginHost {
         services: HostServices,
         messenger: Messenger,
         bus: Bus,
+        webhooks: Webhooks,
     ) -> PluginHost {
         let chain = Arc::new(Chain::default());
         let registry = Arc::new(Registry::new(engine, registry_dir, cache_dir, services, chain.clone(), bus.clone()));
@@ -71,6 +74,7 @@ impl PluginHost {
                 messenger,
                 bus,
                 actions: Arc::new(Semaphore::new(CONCURRENT_ACTIONS)),
+                webhooks,
             }),
         }
     }
@@ -93,7 +97,10 @@ impl PluginHost {
         sender
     }
 
-    fn carry_out(&self, instance_id: &str, outcome: ChainOutcome, was_plugin_error: bool) {
+    /// Carries out the actions of one event's outcome. Sends run on their own;
+    /// webhook requests are awaited until they are in the outbox, so an event
+    /// the worker has moved past is one whose deliveries survive a crash.
+    async fn carry_out(&self, instance_id: &str, event_kind: &str, outcome: ChainOutcome, was_plugin_error: bool) {
         for failure in outcome.failures {
             self.report(instance_id, failure, was_plugin_error);
         }
@@ -111,9 +118,25 @@ impl PluginHost {
                         }
                     });
                 }
-                // Media by URL, webhook requests and channel frames are carried
-                // out by the outputs of the next issues; until then they are
-                // checked (above, by the chain) and noted here.
+                types::Action::Webhook(request) => {
+                    let request = Outgoing {
+                        target: match request.target {
+                            types::WebhookTarget::Subscribers => Target::Subscribers,
+                            types::WebhookTarget::Url(url) => Target::Url(url),
+                        },
+                        format: request.format,
+                        event_id: request.event_id,
+                        content_type: request.content_type,
+                        body: request.body,
+                        headers: request.headers,
+                    };
+                    if let Err(e) = self.inner.webhooks.enqueue(instance_id, event_kind, &plugin, request).await {
+                        tracing::error!(%plugin, instance = %instance_id, error = %e, "a webhook request could not be queued");
+                    }
+                }
+                // Media by URL and channel frames are carried out by the
+                // outputs of the next issues; until then they are checked
+                // (above, by the chain) and noted here.
                 other => tracing::debug!(%plugin, action = action_name(&other), "plugin action not carried out yet"),
             }
         }
@@ -158,7 +181,7 @@ async fn work(host: Weak<Inner>, mut events: mpsc::Receiver<Arc<Event>>) {
         let was_plugin_error = matches!(event.kind, EventKind::PluginError { .. });
         let instance_id = event.instance_id.clone();
         let outcome = host.inner.chain.run((*event).clone()).await;
-        host.carry_out(&instance_id, outcome, was_plugin_error);
+        host.carry_out(&instance_id, event.name(), outcome, was_plugin_error).await;
     }
 }
 

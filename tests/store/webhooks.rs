@@ -72,7 +72,7 @@ async fn webhooks_are_stored_per_instance_with_one_primary() {
     assert_eq!(list[0].events, PRIMARY_EVENTS.map(String::from));
     assert_eq!(list[1], hook);
     assert_eq!(store.webhook_secret("p1").await.unwrap().as_deref(), Some("s2"));
-    assert_eq!(store.webhooks_for("shop", "gowa").await.unwrap(), [hook.clone()]);
+    assert_eq!(store.webhooks_for("shop", "gowa").await.unwrap(), std::slice::from_ref(&hook));
     assert!(store.webhooks_for("other", "gowa").await.unwrap().is_empty());
 
     for n in 2..MAX_WEBHOOKS_PER_INSTANCE + 1 {
@@ -150,4 +150,11 @@ async fn attempts_end_delivered_or_failed_and_failed_ones_can_be_retried() {
     let bad = store.get_delivery("bad").await.unwrap().unwrap();
     assert_eq!((bad.status.as_str(), bad.attempts), ("pending", 0));
     assert_eq!(ids(&store.due_deliveries(unix_now_ms() + 1, &[], &[], 10).await.unwrap()), ["bad"]);
+
+    // Only delivered rows are pruned, and only those old enough.
+    assert_eq!(store.prune_delivered(0, 100).await.unwrap(), 0);
+    let later = unix_now_ms() / 1000 + 10;
+    assert_eq!(store.prune_delivered(later, 100).await.unwrap(), 1);
+    assert_eq!(store.get_delivery("ok").await.unwrap(), None);
+    assert!(store.get_delivery("bad").await.unwrap().is_some());
 }

@@ -4,7 +4,8 @@
 //! Any 2xx is success. Any other status, a timeout or a connection error is
 //! retried until the attempts run out. A receiver whose secret cannot be
 //! found any more (its webhook was deleted) or whose URL the outbound policy
-//! refuses fails at once: no retry would change that.
+//! refuses fails at once: no retry would change that. Redirects are
+//! followed only within the receiver's host.
 
 use std::time::Instant;
 
@@ -121,7 +122,11 @@ async fn send(webhooks: &Webhooks, row: &DeliveryRow, secret: Option<&str>, numb
         timeout: webhooks.inner.settings.timeout,
         max_response_bytes: MAX_RESPONSE_BYTES,
     };
-    match webhooks.inner.requester.send(request).await {
+    // Redirects are followed only on the receiver's own host: a signed
+    // payload must not be forwarded to wherever a redirect points, and a
+    // plugin's single-URL target must stay on the host its manifest allows.
+    let host = reqwest::Url::parse(&row.url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+    match webhooks.inner.requester.send_allowed(request, move |h| h == host).await {
         Ok(response) if (200..300).contains(&response.status) => Ok(response.status),
         Ok(response) => Err((format!("the receiver answered HTTP {}", response.status), true)),
         Err(e @ (FetchError::NotAllowed(_) | FetchError::InvalidUrl | FetchError::InvalidHeader(_))) => Err((e.to_string(), false)),

@@ -34,6 +34,11 @@ const BATCH: usize = 128;
 const IDLE_POLL: Duration = Duration::from_secs(5);
 /// The wait after the database failed, before trying again.
 const STORE_RETRY: Duration = Duration::from_secs(1);
+/// How long delivered rows are kept (for `GET /api/deliveries`), in seconds.
+const KEEP_DELIVERED_SECS: i64 = 7 * 24 * 3600;
+/// How often old delivered rows are removed, and how many at a time.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+const PRUNE_BATCH: u32 = 10_000;
 
 /// Runs until the task is aborted; aborting drops every attempt in flight.
 pub async fn run(webhooks: Webhooks) {
@@ -46,7 +51,12 @@ pub async fn run(webhooks: Webhooks) {
         global = webhooks.inner.settings.global.len(),
         "webhook delivery worker started"
     );
+    let mut last_prune: Option<tokio::time::Instant> = None;
     loop {
+        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            last_prune = Some(tokio::time::Instant::now());
+            prune(&webhooks).await;
+        }
         let mut full_batch = false;
         let mut wait = IDLE_POLL;
         let free = MAX_IN_FLIGHT - busy.len();
@@ -106,6 +116,17 @@ pub async fn run(webhooks: Webhooks) {
         while let Some(done) = attempts.try_join_next() {
             finish(done, &mut busy, &mut per_url);
         }
+    }
+}
+
+/// Keeps the outbox from growing without bound: delivered rows go after
+/// [`KEEP_DELIVERED_SECS`], a bounded batch per round.
+async fn prune(webhooks: &Webhooks) {
+    let before = crate::store::unix_now() - KEEP_DELIVERED_SECS;
+    match webhooks.inner.store.prune_delivered(before, PRUNE_BATCH).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "old delivered webhook deliveries removed"),
+        Err(e) => tracing::warn!(error = %e, "old webhook deliveries could not be removed"),
     }
 }
 

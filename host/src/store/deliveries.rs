@@ -240,6 +240,21 @@ impl Store {
         Ok(row)
     }
 
+    /// Removes up to `limit` deliveries delivered before `before` (unix
+    /// seconds); how many. Failed ones stay until someone retries them.
+    pub async fn prune_delivered(&self, before: i64, limit: u32) -> Result<u64, StoreError> {
+        let deleted = on_pool!(self.pool(), |p| sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE id IN \
+             (SELECT id FROM webhook_deliveries WHERE status = 'delivered' AND updated_at < $1 LIMIT $2)"
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(p)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(deleted)
+    }
+
     /// Puts failed delivery `id` back in the queue, due now, with a fresh
     /// round of attempts; `false` when it is not `failed`.
     pub async fn retry_delivery(&self, id: &str) -> Result<bool, StoreError> {

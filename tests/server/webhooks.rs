@@ -157,7 +157,7 @@ async fn every_payload_kind_arrives_signed_in_both_formats() {
     let mut receiver = WebhookReceiver::start().await;
     let mut config = config(&db, dir.path());
     // A global gowa webhook with no secret configured: one is generated and kept.
-    config.webhooks = vec![receiver.url("/global")];
+    config.webhooks = vec![format!("{}, {}", receiver.url("/global"), receiver.url("/global2"))];
     let mut server = TestServer::start_with(config).await;
     let global_secret = std::fs::read_to_string(dir.path().join("webhook_secret")).expect("the generated global secret is kept");
     assert_eq!(global_secret.trim().len(), 64);
@@ -165,6 +165,8 @@ async fn every_payload_kind_arrives_signed_in_both_formats() {
     install_webhook_plugin(&server).await;
     set_primary(&server, &receiver.url("/sudevwa"), Some(SUDEVWA_SECRET)).await;
     add_webhook(&server, json!({ "url": receiver.url("/gowa"), "secret": GOWA_SECRET, "format": "gowa" })).await;
+    // An event filter: only receipts.
+    add_webhook(&server, json!({ "url": receiver.url("/receipts"), "secret": GOWA_SECRET, "events": ["message.receipt"] })).await;
 
     // Every kind the gowa document shows, and the sudevwa document's incoming_message.
     let media = |kind: &str, mime: &str| {
@@ -199,13 +201,19 @@ async fn every_payload_kind_arrives_signed_in_both_formats() {
     // deletions), the receipt and the group event; gowa carries all 16.
     let count = |all: &[Received], path: &str| all.iter().filter(|r| r.path == path).count();
     let all = receiver
-        .until("every delivery", |all| count(all, "/sudevwa") >= 12 && count(all, "/gowa") >= 16 && count(all, "/global") >= 16)
+        .until("every delivery", |all| {
+            count(all, "/sudevwa") >= 12 && count(all, "/gowa") >= 16 && count(all, "/global") >= 16 && count(all, "/global2") >= 16 && count(all, "/receipts") >= 1
+        })
         .await;
-    assert_eq!((count(&all, "/sudevwa"), count(&all, "/gowa"), count(&all, "/global")), (12, 16, 16));
+    assert_eq!((count(&all, "/sudevwa"), count(&all, "/gowa"), count(&all, "/global"), count(&all, "/global2")), (12, 16, 16, 16));
+    let receipts: Vec<&Received> = all.iter().filter(|r| r.path == "/receipts").collect();
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(receipts[0].json()["event"], "message.receipt");
 
     for request in &all {
         let (format, secret) = match request.path.as_str() {
             "/sudevwa" => ("sudevwa", SUDEVWA_SECRET),
+            "/receipts" => ("sudevwa", GOWA_SECRET),
             "/gowa" => ("gowa", GOWA_SECRET),
             _ => ("gowa", global_secret.trim()),
         };
@@ -217,6 +225,7 @@ async fn every_payload_kind_arrives_signed_in_both_formats() {
     let ids = |path: &str| event_ids(&all.iter().filter(|r| r.path == path).cloned().collect::<Vec<_>>());
     assert_eq!(ids("/gowa").len(), 16);
     assert_eq!(ids("/gowa"), ids("/global"));
+    assert_eq!(ids("/gowa"), ids("/global2"));
     assert!(ids("/sudevwa").is_subset(&ids("/gowa")));
 
     let bodies = |path: &str| all.iter().filter(|r| r.path == path).map(Received::json).collect::<Vec<_>>();
@@ -248,7 +257,7 @@ async fn every_payload_kind_arrives_signed_in_both_formats() {
     has("receipt", &|b| b["event"] == "message.ack" && b["payload"]["receipt_type"] == "read");
     has("group change", &|b| b["event"] == "group.participants" && b["payload"]["type"] == "join");
 
-    let delivered = wait_deliveries(&server, "?status=delivered&instance_id=shop", "44 deliveries", |d| d.len() == 44).await;
+    let delivered = wait_deliveries(&server, "?status=delivered&instance_id=shop", "61 deliveries", |d| d.len() == 61).await;
     assert!(delivered.iter().all(|d| d["attempts"] == 1 && d["next_attempt_at"].is_null()), "{delivered:#?}");
 }
 
@@ -367,6 +376,7 @@ async fn pending_deliveries_survive_a_hard_kill() {
     let server = TestServer::start_with(config).await;
     let delivered = receiver.until("every event after the restart", |all| event_ids(all).len() >= 5).await;
     assert_eq!(event_ids(&delivered), expected, "none lost, none invented");
+    assert!(delivered.iter().all(|r| r.attempt() == 2), "the attempt the kill cut short counts");
     assert!(delivered.iter().all(|r| signature_valid(r, "sudevwa", SUDEVWA_SECRET)));
     wait_deliveries(&server, "?status=delivered", "every delivery to be delivered", |d| d.len() == 5).await;
 }

@@ -30,20 +30,22 @@ enum Unsendable {
     Store(#[from] StoreError),
 }
 
-/// Makes attempt number `row.attempts + 1` of `row` and records its result.
+/// Makes attempt number `row.attempts + 1` of `row`, counted before it is
+/// made (see [`crate::store::Store::start_attempt`]), and records its result.
 pub async fn attempt(webhooks: Webhooks, row: DeliveryRow) {
     let inner = &webhooks.inner;
     let settings = &inner.settings;
     let number = u32::try_from(row.attempts).unwrap_or(u32::MAX - 1).saturating_add(1);
     let started = Instant::now();
+    // The database is down: this attempt does not happen; the row stays due.
+    let unavailable = |e: &dyn std::fmt::Display| tracing::warn!(delivery = %row.id, error = %e, "a webhook delivery could not be prepared");
+    if let Err(e) = inner.store.start_attempt(&row.id, i64::from(number)).await {
+        return unavailable(&e);
+    }
     let outcome = match secret(&webhooks, &row).await {
         Ok(secret) => send(&webhooks, &row, secret.as_deref(), number).await,
         Err(Unsendable::WebhookDeleted) => Err((Unsendable::WebhookDeleted.to_string(), false)),
-        // The database is down: this attempt did not happen; try again soon.
-        Err(Unsendable::Store(e)) => {
-            tracing::warn!(delivery = %row.id, error = %e, "a webhook delivery could not be prepared");
-            return;
-        }
+        Err(Unsendable::Store(e)) => return unavailable(&e),
     };
     let result = match outcome {
         Ok(status) => {

@@ -190,7 +190,21 @@ impl Store {
         Ok(due)
     }
 
-    /// Records an attempt of delivery `id`; `attempts` counts it.
+    /// Counts attempt number `attempts` of delivery `id` before it is made,
+    /// so an attempt cut short by a crash still counts: a delivery cannot be
+    /// retried without bound, and the next attempt carries the next number.
+    pub async fn start_attempt(&self, id: &str, attempts: i64) -> Result<(), StoreError> {
+        on_pool!(self.pool(), |p| sqlx::query("UPDATE webhook_deliveries SET attempts = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(attempts)
+            .bind(unix_now())
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Records the result of attempt number `attempts` of delivery `id`.
     pub async fn record_attempt(&self, id: &str, attempts: i64, result: &AttemptResult) -> Result<(), StoreError> {
         let (status, error, next) = match result {
             AttemptResult::Delivered => (DeliveryStatus::Delivered, None, None),

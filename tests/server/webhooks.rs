@@ -113,6 +113,7 @@ async fn webhook_routes_follow_the_seed_and_the_access_rules() {
     let hooks = list["webhooks"].as_array().unwrap();
     assert_eq!(hooks.len(), 2, "{list}");
     assert_eq!((hooks[0]["url"].clone(), hooks[0]["format"].clone(), hooks[0]["primary"].clone()), (json!("https://your-app.com/other"), json!("sudevwa"), json!(true)));
+    assert_eq!(hooks[0]["events"], json!(["message", "receipt", "group_participants"]), "the primary webhook gets the message traffic");
     assert!(hooks.iter().all(|h| h.get("secret").is_none()), "secrets are never listed: {list}");
 
     // Refusals.

@@ -1,4 +1,6 @@
-//! The admin API token: configured, or generated once and kept in the data directory.
+//! The admin API token: configured, or generated once and kept in the data
+//! directory. The global webhook secret is resolved the same way
+//! ([`resolve_in_file`]), so neither ever has a weak default.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,10 +21,16 @@ pub enum TokenSource {
 
 /// The admin token in effect, and where it came from.
 pub fn resolve(configured: Option<&str>, data_dir: &Path) -> std::io::Result<(String, TokenSource)> {
+    resolve_in_file(configured, data_dir, TOKEN_FILE)
+}
+
+/// A secret that is `configured`, or else kept in `file` of the data
+/// directory, generated (256 random bits) on first use.
+pub fn resolve_in_file(configured: Option<&str>, data_dir: &Path, file: &str) -> std::io::Result<(String, TokenSource)> {
     if let Some(token) = configured.map(str::trim).filter(|t| !t.is_empty()) {
         return Ok((token.to_owned(), TokenSource::Configured));
     }
-    let path = data_dir.join(TOKEN_FILE);
+    let path = data_dir.join(file);
     match std::fs::read_to_string(&path) {
         Ok(stored) if !stored.trim().is_empty() => {
             return Ok((stored.trim().to_owned(), TokenSource::Stored(path)));

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::delivery::{DeliverySettings, GlobalWebhook};
 use crate::engine::EngineKind;
 use crate::instances::{MediaLimits, Settings};
 use crate::outbound::UrlPolicy;
@@ -166,6 +167,42 @@ pub struct Config {
     #[arg(long, env = "WASAP_WS_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub ws_max_connections: u64,
 
+    /// Global webhook URLs (gowa format), comma-separated; the flag may be repeated.
+    #[arg(long = "webhook", env = "WHATSAPP_WEBHOOK")]
+    pub webhooks: Vec<String>,
+
+    /// The HMAC key of the global webhooks. Default: generated on first use
+    /// and kept in the data directory (never a fixed default).
+    #[arg(long, env = "WHATSAPP_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+
+    /// Send webhooks at all (`false` turns every webhook off).
+    #[arg(long, env = "WASAP_ENABLE_WEBHOOK", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub enable_webhook: bool,
+
+    /// Compatibility switch: when set, anything other than `true` turns webhooks off.
+    #[arg(long, env = "SUDEVWA_ENABLE_WEBHOOK", hide = true)]
+    pub sudevwa_enable_webhook: Option<String>,
+
+    /// Milliseconds one webhook attempt may take.
+    #[arg(long, env = "WASAP_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_timeout_ms: u64,
+
+    /// Attempts per webhook delivery before it is `failed`.
+    #[arg(long, env = "WASAP_WEBHOOK_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub webhook_attempts: u32,
+
+    /// Milliseconds to wait after each failed attempt, comma-separated; the
+    /// last one repeats when there are more attempts than entries.
+    #[arg(long, env = "WASAP_WEBHOOK_BACKOFF_MS", value_delimiter = ',', default_value = "1000,2000,4000,8000,16000")]
+    pub webhook_backoff_ms: Vec<u64>,
+
+    /// Log every webhook delivery attempt and its outcome.
+    #[arg(long, env = "WASAP_DEBUG", num_args = 0..=1, default_value_t = false, default_missing_value = "true",
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub debug: bool,
+
     /// Log filter, in tracing's env-filter syntax (e.g. `info`, `wasap=debug`).
     #[arg(long, env = "WASAP_LOG", default_value = "info")]
     pub log: String,
@@ -231,6 +268,30 @@ impl Config {
         }
     }
 
+    /// Whether webhooks are sent: `WASAP_ENABLE_WEBHOOK` is not false, and
+    /// `SUDEVWA_ENABLE_WEBHOOK`, when set, is `true`.
+    pub fn webhooks_enabled(&self) -> bool {
+        self.enable_webhook && self.sudevwa_enable_webhook.as_deref().is_none_or(|v| v.trim() == "true")
+    }
+
+    /// The global webhook URLs, split on commas.
+    pub fn global_webhook_urls(&self) -> Vec<String> {
+        crate::delivery::settings::split_urls(&self.webhooks)
+    }
+
+    /// The webhook delivery settings, with the global secret resolved by the caller.
+    pub fn delivery_settings(&self, global_secret: String) -> DeliverySettings {
+        DeliverySettings {
+            enabled: self.webhooks_enabled(),
+            attempts: self.webhook_attempts,
+            backoff: self.webhook_backoff_ms.iter().map(|ms| Duration::from_millis(*ms)).collect(),
+            timeout: Duration::from_millis(self.webhook_timeout_ms),
+            debug: self.debug,
+            global: self.global_webhook_urls().iter().map(|url| GlobalWebhook::new(url)).collect(),
+            global_secret,
+        }
+    }
+
     /// Media size limits by kind.
     pub fn media_limits(&self) -> MediaLimits {
         MediaLimits {
@@ -274,5 +335,27 @@ mod tests {
         assert!(!parse(&["--enable-websocket", "false"]).unwrap().websocket_enabled());
         assert!(!parse(&["--sudevwa-enable-websocket", "yes"]).unwrap().websocket_enabled());
         assert!(parse(&["--sudevwa-enable-websocket", "true"]).unwrap().websocket_enabled());
+    }
+
+    #[test]
+    fn webhook_settings() {
+        let default = parse(&[]).unwrap();
+        let settings = default.delivery_settings("k".into());
+        assert!(settings.enabled && !settings.debug);
+        assert_eq!((settings.attempts, settings.timeout), (5, Duration::from_secs(10)));
+        assert_eq!(settings.backoff, [1, 2, 4, 8, 16].map(Duration::from_secs));
+        let set = parse(&[
+            "--webhook", "https://a.example/x,https://b.example/y", "--webhook", "https://c.example/z",
+            "--webhook-backoff-ms", "10,20", "--debug", "--enable-webhook", "false",
+        ])
+        .unwrap();
+        assert_eq!(set.global_webhook_urls().len(), 3);
+        let settings = set.delivery_settings("k".into());
+        assert!(settings.debug && !settings.enabled);
+        assert_eq!(settings.backoff, [10, 20].map(Duration::from_millis));
+        assert!(parse(&["--debug=true"]).unwrap().debug);
+        let sudevwa = |value: &str| parse(&["--sudevwa-enable-webhook", value]).unwrap().webhooks_enabled();
+        assert!(sudevwa("true"));
+        assert!(!sudevwa("1") && !sudevwa("false") && !sudevwa(""));
     }
 }

@@ -7,6 +7,7 @@
 pub mod admin_token;
 pub mod api;
 pub mod config;
+pub mod delivery;
 pub mod engine;
 pub mod events;
 pub mod instances;

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use crate::admin_token::{self, TokenSource};
 use crate::api::{self, AppState};
 use crate::config::Config;
+use crate::delivery::Webhooks;
 use crate::engine::sim::{SimEngine, SimNetwork};
 use crate::engine::whatsapp::{WhatsappEngine, WhatsappEngineConfig};
 use crate::engine::{Engine, EngineKind};
@@ -46,6 +47,8 @@ pub enum StartError {
     Outbound(#[source] FetchError),
     #[error("cannot start the plugin sandbox: {0}")]
     Plugins(String),
+    #[error("invalid global webhook {url}: {reason}")]
+    Webhook { url: String, reason: String },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -132,6 +135,12 @@ impl Server {
         };
         let hub = Hub::new(config.hub_settings());
         websocket::plugin_errors::forward(&bus, hub.clone());
+        let webhooks = Webhooks::new(
+            store.clone(),
+            Requester::new(config.url_policy()).map_err(StartError::Outbound)?,
+            config.delivery_settings(global_webhook_secret(&config)?),
+        );
+
         let metrics = Arc::new(Metrics::default());
         let messenger = Messenger::new(instances.clone(), metrics.clone());
         // Attached before any instance starts, so the plugins see every event.
@@ -147,6 +156,7 @@ impl Server {
             media_from_url.clone(),
             bus.clone(),
             hub.clone(),
+            webhooks.clone(),
         )
         .await;
         bus.attach(Arc::new(plugins.clone()));
@@ -163,6 +173,7 @@ impl Server {
                 media_from_url,
                 admin_token: Arc::from(token),
                 websockets: config.websocket_enabled().then(|| hub.clone()),
+                webhooks,
             },
             bus,
             hub,
@@ -194,6 +205,8 @@ impl Server {
         let addr = self.local_addr();
         let store = self.state.store.clone();
         let instances = self.state.instances.clone();
+        // Deliveries left pending by an earlier run go out from here on.
+        let deliveries = self.state.webhooks.start();
         instances.resume().await?;
         tracing::info!(%addr, "wasap listening");
         // Upgraded connections would keep the graceful shutdown waiting for as
@@ -209,10 +222,51 @@ impl Server {
             .run()
             .await;
         instances.shutdown().await;
+        // Attempts still running are cut short; their rows stay pending.
+        deliveries.stop().await;
         store.close().await;
         tracing::info!("wasap stopped");
         Ok(())
     }
+}
+
+/// The HMAC key of the global webhooks: configured, or (when there are
+/// global webhooks) generated once and kept in the data directory, printed
+/// on the start that creates it. Global URLs are checked here, so a typo
+/// stops the start rather than failing every delivery.
+fn global_webhook_secret(config: &Config) -> Result<String, StartError> {
+    let urls = config.global_webhook_urls();
+    for url in &urls {
+        let parsed = reqwest::Url::parse(url).map_err(|e| StartError::Webhook {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+        config.url_policy().check_url(&parsed).map_err(|e| StartError::Webhook {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    if urls.is_empty() {
+        return Ok(config.webhook_secret.clone().unwrap_or_default());
+    }
+    let data_dir = &config.data_dir;
+    let (secret, source) = admin_token::resolve_in_file(config.webhook_secret.as_deref(), data_dir, "webhook_secret")
+        .map_err(|source| StartError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+    match source {
+        TokenSource::Configured if secret.len() < 16 => {
+            tracing::warn!("WHATSAPP_WEBHOOK_SECRET is shorter than 16 characters: receivers cannot rely on its signatures")
+        }
+        TokenSource::Configured => {}
+        TokenSource::Generated(path) => {
+            println!("wasap: generated global webhook secret (kept in {}): {secret}", path.display());
+        }
+        TokenSource::Stored(path) => tracing::info!(path = %path.display(), "global webhook secret read from the data directory"),
+    }
+    tracing::info!(receivers = urls.len(), "global webhooks (gowa format) configured");
+    Ok(secret)
 }
 
 /// Starts the server with `config` and serves until `shutdown` resolves.

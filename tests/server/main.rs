@@ -11,3 +11,4 @@ mod plugins;
 mod real_engine;
 mod startup;
 mod websockets;
+mod webhooks;

@@ -1,5 +1,5 @@
-//! The store conformance suite: the whatsapp-rust device store and the
-//! plugins' key-value store.
+//! The store conformance suite: the whatsapp-rust device store, the
+//! plugins' key-value store, and the webhooks with their delivery outbox.
 //!
 //! Runs against whichever database `wasap_tests::TestDb` selects (SQLite by
 //! default, PostgreSQL with `WASAP_TEST_DATABASE_URL`), so CI runs it twice.
@@ -7,3 +7,4 @@
 mod conformance;
 mod plugin_kv;
 mod signal_session;
+mod webhooks;

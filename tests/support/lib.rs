@@ -9,6 +9,7 @@
 pub mod file_server;
 pub mod plugins;
 pub mod websocket;
+pub mod webhook_receiver;
 
 use std::path::PathBuf;
 
@@ -101,6 +102,8 @@ pub struct TestServer {
     pub events: Events,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The runtime of a server started by [`TestServer::start_killable`].
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 /// A fresh, empty data directory for a server, removed when dropped.
@@ -153,7 +156,53 @@ impl TestServer {
             events,
             shutdown: Some(tx),
             task: Some(task),
+            runtime: None,
         }
+    }
+
+    /// Starts a server on a runtime of its own, so that [`TestServer::kill`]
+    /// can end it the way `kill -9` ends a process: every task stops at its
+    /// next await, and no shutdown code runs.
+    pub async fn start_killable(config: wasap::Config) -> TestServer {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime for the server");
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let data_dir = config.data_dir.clone();
+        let task = runtime.spawn(async move {
+            let server = wasap::Server::bind(config).await.expect("server starts");
+            let events = Events(server.bus().subscribe());
+            let _ = started_tx.send((server.local_addr(), server.admin_token().to_owned(), events));
+            server
+                .run(async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("server runs");
+        });
+        let (addr, admin_token, events) = started.await.expect("the server started");
+        TestServer {
+            addr,
+            admin_token,
+            data_dir,
+            events,
+            shutdown: Some(tx),
+            task: Some(task),
+            runtime: Some(runtime),
+        }
+    }
+
+    /// Ends a server started by [`TestServer::start_killable`] at once,
+    /// without a graceful shutdown: what the database holds is all that
+    /// survives, as after `kill -9`.
+    pub fn kill(mut self) {
+        self.shutdown.take();
+        self.task.take();
+        let runtime = self.runtime.take().expect("kill() needs a server from start_killable()");
+        runtime.shutdown_background();
     }
 
     /// `http://127.0.0.1:<port><path>`.
@@ -186,6 +235,10 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        // A runtime must not be dropped (which blocks) inside the test's own.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }

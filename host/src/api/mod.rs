@@ -8,6 +8,7 @@
 
 pub mod auth;
 mod body;
+mod deliveries;
 pub mod endpoint;
 pub mod error;
 mod health;
@@ -25,11 +26,13 @@ pub mod router;
 mod sim;
 mod statics;
 mod websockets;
+mod webhooks;
 
 use std::sync::{Arc, OnceLock};
 
 use warp::Filter;
 
+use crate::delivery::Webhooks;
 use crate::engine::sim::SimNetwork;
 use crate::instances::{InstanceManager, MediaLimits};
 use crate::media::MediaStore;
@@ -57,6 +60,8 @@ pub struct AppState {
     pub plugins: PluginHost,
     /// The WebSocket hub; `None` when the WebSocket routes are switched off.
     pub websockets: Option<Hub>,
+    /// The webhook outbox.
+    pub webhooks: Webhooks,
 }
 
 /// All routes of the server, with errors turned into the JSON error shape and
@@ -80,6 +85,10 @@ pub fn routes(
         .or(statics::routes(&mut router, state.clone()))
         .unify()
         .or(plugins::routes(&mut router, state.clone()))
+        .unify()
+        .or(webhooks::routes(&mut router, state.clone()))
+        .unify()
+        .or(deliveries::routes(&mut router, state.clone()))
         .unify()
         .or(metrics::route(&mut router, state.clone()))
         .unify()

@@ -17,6 +17,7 @@ use super::chain::{Chain, ChainOutcome, PluginFailure};
 use super::engine::PluginEngine;
 use super::registry::Registry;
 use super::runner::HostServices;
+use crate::delivery::{Outgoing, Target, Webhooks};
 use crate::events::{Bus, Event, EventFeed, EventKind, new_event};
 use crate::engine::MediaKind;
 use crate::messaging::outgoing_media::{MediaFromUrl, MediaUrlError};
@@ -48,6 +49,7 @@ struct Inner {
     /// Where `publish` actions go.
     hub: Hub,
     actions: Arc<Semaphore>,
+    webhooks: Webhooks,
 }
 
 impl PluginHost {
@@ -61,6 +63,7 @@ impl PluginHost {
         media: MediaFromUrl,
         bus: Bus,
         hub: Hub,
+        webhooks: Webhooks,
     ) -> PluginHost {
         let chain = Arc::new(Chain::default());
         let registry = Arc::new(Registry::new(engine, registry_dir, cache_dir, services, chain.clone(), bus.clone()));
@@ -83,6 +86,7 @@ impl PluginHost {
                 bus,
                 hub,
                 actions: Arc::new(Semaphore::new(CONCURRENT_ACTIONS)),
+                webhooks,
             }),
         }
     }
@@ -108,15 +112,17 @@ impl PluginHost {
     /// Reports the chain's failures and carries out its actions. Sends go to
     /// the instance's send lane, so replies leave in the order of the events
     /// that caused them, while the next event already runs through the chain.
-    async fn carry_out(&self, instance_id: &str, outcome: ChainOutcome, was_plugin_error: bool, sends: &mpsc::Sender<PlannedSend>) {
+    /// Webhook requests are awaited until they are in the outbox, so an event
+    /// the worker has moved past is one whose deliveries survive a crash.
+    async fn carry_out(&self, instance_id: &str, event_kind: &str, outcome: ChainOutcome, was_plugin_error: bool, sends: &mpsc::Sender<PlannedSend>) {
         for failure in outcome.failures {
             self.report(instance_id, failure, was_plugin_error);
         }
         for planned in outcome.actions {
             let plugin = planned.plugin.name().to_owned();
             match planned.action {
-                types::Action::SendText(send) => self.plan(instance_id, sends, PlannedSend { plugin, send: Outgoing::Text(send) }).await,
-                types::Action::SendMedia(send) => self.plan(instance_id, sends, PlannedSend { plugin, send: Outgoing::Media(send) }).await,
+                types::Action::SendText(send) => self.plan(instance_id, sends, PlannedSend { plugin, send: Message::Text(send) }).await,
+                types::Action::SendMedia(send) => self.plan(instance_id, sends, PlannedSend { plugin, send: Message::Media(send) }).await,
                 // The chain has checked the grant and that an instance channel
                 // is the event's own; the hub never waits on a listener.
                 types::Action::Publish(publish) => {
@@ -126,10 +132,22 @@ impl PluginHost {
                     };
                     self.inner.hub.publish(&channel, Arc::from(publish.frame));
                 }
-                // Webhook requests are carried out by the webhook output; until
-                // then they are checked
-                // (above, by the chain) and noted here.
-                other => tracing::debug!(%plugin, action = action_name(&other), "plugin action not carried out yet"),
+                types::Action::Webhook(request) => {
+                    let request = Outgoing {
+                        target: match request.target {
+                            types::WebhookTarget::Subscribers => Target::Subscribers,
+                            types::WebhookTarget::Url(url) => Target::Url(url),
+                        },
+                        format: request.format,
+                        event_id: request.event_id,
+                        content_type: request.content_type,
+                        body: request.body,
+                        headers: request.headers,
+                    };
+                    if let Err(e) = self.inner.webhooks.enqueue(instance_id, event_kind, &plugin, request).await {
+                        tracing::error!(%plugin, instance = %instance_id, error = %e, "a webhook request could not be queued");
+                    }
+                }
             }
         }
     }
@@ -191,17 +209,17 @@ async fn work(host: Weak<Inner>, mut events: mpsc::Receiver<Arc<Event>>) {
             sender
         });
         let outcome = host.inner.chain.run((*event).clone()).await;
-        host.carry_out(&instance_id, outcome, was_plugin_error, sends).await;
+        host.carry_out(&instance_id, event.name(), outcome, was_plugin_error, sends).await;
     }
 }
 
 /// A message a plugin asked for.
 struct PlannedSend {
     plugin: String,
-    send: Outgoing,
+    send: Message,
 }
 
-enum Outgoing {
+enum Message {
     Text(types::SendText),
     Media(types::SendMedia),
 }
@@ -235,12 +253,12 @@ impl SendLane {
         }
     }
 
-    async fn send(&self, send: Outgoing) -> Result<(), LaneError> {
+    async fn send(&self, send: Message) -> Result<(), LaneError> {
         match send {
-            Outgoing::Text(text) => {
+            Message::Text(text) => {
                 self.messenger.send_text(&self.instance_id, &text.to, &text.text, text.reply_to.as_deref()).await?;
             }
-            Outgoing::Media(media) => {
+            Message::Media(media) => {
                 // As the media-url route does: the recipient first, so a
                 // message that cannot be sent costs no download.
                 self.messenger.check_sendable(&self.instance_id, &media.to).await?;
@@ -255,15 +273,6 @@ impl SendLane {
             }
         }
         Ok(())
-    }
-}
-
-fn action_name(action: &types::Action) -> &'static str {
-    match action {
-        types::Action::SendText(_) => "send-text",
-        types::Action::SendMedia(_) => "send-media",
-        types::Action::Webhook(_) => "webhook",
-        types::Action::Publish(_) => "publish",
     }
 }
 

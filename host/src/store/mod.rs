@@ -3,15 +3,18 @@
 //! This module owns opening the database, running the migrations, and the
 //! dispatch between the two engines. Everything else reaches the database
 //! through the stores defined under it (today: the whatsapp-rust device store
-//! in [`device`], instances, the plugins' key-value store in [`plugin_kv`]).
+//! in [`device`], instances, the plugins' key-value store in [`plugin_kv`],
+//! [`webhooks`] and their delivery outbox in [`deliveries`]).
 //! Both engines run the same SQL wherever the dialects agree
 //! (numbered `$n` parameters, `ON CONFLICT` upserts, `RETURNING`), so the
 //! queries are written once and run on whichever pool is open.
 
+pub mod deliveries;
 pub mod device;
 mod error;
 pub mod instances;
 pub mod plugin_kv;
+pub mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -25,6 +25,7 @@ use crate::media::MediaStore;
 use crate::messaging::Messenger;
 use crate::messaging::outgoing_media::MediaFromUrl;
 use crate::metrics::Metrics;
+use crate::plugins::host::ActionOutputs;
 use crate::plugins::{HostServices, PluginEngine, PluginHost};
 use crate::outbound::{FetchError, Fetcher, Requester};
 use crate::store::{Store, StoreError, redact};
@@ -152,11 +153,13 @@ impl Server {
                 database: store.clone(),
                 requester: Requester::new(config.url_policy()).map_err(StartError::Outbound)?,
             },
-            messenger.clone(),
-            media_from_url.clone(),
+            ActionOutputs {
+                messenger: messenger.clone(),
+                media: media_from_url.clone(),
+                hub: hub.clone(),
+                webhooks: webhooks.clone(),
+            },
             bus.clone(),
-            hub.clone(),
-            webhooks.clone(),
         )
         .await;
         bus.attach(Arc::new(plugins.clone()));

@@ -78,12 +78,16 @@ impl Chain {
         let plugins = self.snapshot();
         let mut outcome = ChainOutcome::default();
         let mut current = event;
+        // The event in WIT terms, made once and shared by every plugin until
+        // one replaces it (a conversion copies every string of the event).
+        let mut lowered: Option<types::Event> = None;
         for plugin in plugins.iter() {
             let manifest = &plugin.loaded.manifest;
             if plugin.is_quarantined() || !manifest.wants_event(current.name()) || !manifest.runs_for(&current.instance_id) {
                 continue;
             }
-            let answer = match plugin.handle(&current.clone().into()).await {
+            let wit_event = lowered.get_or_insert_with(|| current.clone().into());
+            let answer = match plugin.handle(wit_event).await {
                 Ok((answer, _fuel)) => check(manifest, &current, answer).map_err(|failure| {
                     let in_a_row = plugin.stats.record_bad_output(&failure);
                     (failure, in_a_row)
@@ -99,7 +103,10 @@ impl Chain {
                     match verdict {
                         Verdict::Continue => {}
                         Verdict::Drop => return outcome,
-                        Verdict::Replace(event) => current = *event,
+                        Verdict::Replace(event) => {
+                            current = *event;
+                            lowered = None;
+                        }
                     }
                 }
                 Err((failure, in_a_row)) => {

@@ -51,12 +51,13 @@ impl PluginEngine {
             .total_tables(sizes.instances * 4)
             .max_memory_size(sizes.max_memory_mb as usize * 1024 * 1024);
         let mut config = Config::new();
-        // Reserve only what a memory may grow to (plus a small guard), not
-        // wasmtime's default 4 GiB per slot: hundreds of slots stay cheap in
-        // address space, at the price of explicit bounds checks.
+        // wasmtime's default 4 GiB reservation (plus guard pages) per memory
+        // slot lets compiled code skip explicit bounds checks on loads and
+        // stores (about 5% of the auto-reply hop, BENCHMARKS.md). It is
+        // address space, not memory: 512 slots take about 2 TiB of the
+        // 128 TiB a 64-bit Linux process has, and `StoreLimits` still caps
+        // what a plugin may use.
         config
-            .memory_reservation(sizes.max_memory_mb as u64 * 1024 * 1024)
-            .memory_guard_size(2 * 1024 * 1024)
             .wasm_component_model(true)
             .consume_fuel(true)
             .epoch_interruption(true)

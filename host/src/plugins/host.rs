@@ -43,13 +43,22 @@ struct Inner {
     /// Reloads plugins whose files change; stops when the host is dropped.
     _watcher: Option<notify::RecommendedWatcher>,
     queues: Mutex<HashMap<String, mpsc::Sender<Arc<Event>>>>,
-    messenger: Messenger,
-    media: MediaFromUrl,
+    outputs: ActionOutputs,
     bus: Bus,
-    /// Where `publish` actions go.
-    hub: Hub,
     actions: Arc<Semaphore>,
-    webhooks: Webhooks,
+}
+
+/// What plugins' actions reach.
+#[derive(Clone)]
+pub struct ActionOutputs {
+    /// `send-text` and `send-media`.
+    pub messenger: Messenger,
+    /// The media of `send-media`, fetched by URL.
+    pub media: MediaFromUrl,
+    /// `publish`.
+    pub hub: Hub,
+    /// `webhook`.
+    pub webhooks: Webhooks,
 }
 
 impl PluginHost {
@@ -59,11 +68,8 @@ impl PluginHost {
         registry_dir: std::path::PathBuf,
         cache_dir: std::path::PathBuf,
         services: HostServices,
-        messenger: Messenger,
-        media: MediaFromUrl,
+        outputs: ActionOutputs,
         bus: Bus,
-        hub: Hub,
-        webhooks: Webhooks,
     ) -> PluginHost {
         let chain = Arc::new(Chain::default());
         let registry = Arc::new(Registry::new(engine, registry_dir, cache_dir, services, chain.clone(), bus.clone()));
@@ -81,12 +87,9 @@ impl PluginHost {
                 registry,
                 _watcher: watcher,
                 queues: Mutex::new(HashMap::new()),
-                messenger,
-                media,
+                outputs,
                 bus,
-                hub,
                 actions: Arc::new(Semaphore::new(CONCURRENT_ACTIONS)),
-                webhooks,
             }),
         }
     }
@@ -130,7 +133,7 @@ impl PluginHost {
                         types::Channel::Global => Channel::Global,
                         types::Channel::Instance(id) => Channel::Instance(id),
                     };
-                    self.inner.hub.publish(&channel, Arc::from(publish.frame));
+                    self.inner.outputs.hub.publish(&channel, Arc::from(publish.frame));
                 }
                 types::Action::Webhook(request) => {
                     let request = Outgoing {
@@ -144,7 +147,7 @@ impl PluginHost {
                         body: request.body,
                         headers: request.headers,
                     };
-                    if let Err(e) = self.inner.webhooks.enqueue(instance_id, event_kind, &plugin, request).await {
+                    if let Err(e) = self.inner.outputs.webhooks.enqueue(instance_id, event_kind, &plugin, request).await {
                         tracing::error!(%plugin, instance = %instance_id, error = %e, "a webhook request could not be queued");
                     }
                 }
@@ -201,8 +204,8 @@ async fn work(host: Weak<Inner>, mut events: mpsc::Receiver<Arc<Event>>) {
             let (sender, receiver) = mpsc::channel(SENDS);
             let lane = SendLane {
                 instance_id: instance_id.clone(),
-                messenger: host.inner.messenger.clone(),
-                media: host.inner.media.clone(),
+                messenger: host.inner.outputs.messenger.clone(),
+                media: host.inner.outputs.media.clone(),
                 permits: host.inner.actions.clone(),
             };
             tokio::spawn(lane.run(receiver));

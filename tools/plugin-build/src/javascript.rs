@@ -3,7 +3,7 @@
 //! SpiderMonkey build for WASI, snapshotted after the module's top level ran).
 //!
 //! componentize-js is the package's own dev dependency, pinned by its
-//! `package-lock.json`; `npm ci` installs it on the first build. All of the
+//! `package-lock.json`; the first build installs it. All of the
 //! engine's optional WASI features (stdio, random, clocks, http, fetch) are
 //! left out, so the component imports nothing but the granted wasap interfaces.
 
@@ -38,8 +38,15 @@ pub fn build(dir: &Path, wit_dir: &Path, world: &str, scratch: &Path) -> Result<
         if !dir.join("package-lock.json").is_file() {
             bail!("{} has no package-lock.json: run `npm install --save-dev {COMPONENTIZE_JS}` once", dir.display());
         }
-        eprintln!("installing {COMPONENTIZE_JS} (npm ci) in {}", dir.display());
-        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(dir), "npm ci (is Node.js with npm installed?)")?;
+        eprintln!("installing {COMPONENTIZE_JS} (npm install) in {}", dir.display());
+        // Not `npm ci`: it refuses a lock file that lacks the optional
+        // per-platform binaries of other systems (which a registry mirror may
+        // not carry), while `npm install --no-save` installs what the lock
+        // pins, skips what this platform does not need, and rewrites nothing.
+        run(
+            Command::new("npm").args(["install", "--no-save", "--no-audit", "--no-fund"]).current_dir(dir),
+            "npm install (is Node.js with npm installed?)",
+        )?;
     }
     let out = scratch.join("component.wasm");
     run(

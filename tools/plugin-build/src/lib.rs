@@ -13,6 +13,7 @@ mod component;
 mod javascript;
 mod language;
 mod python;
+mod reproducible;
 mod toolchain;
 mod world;
 

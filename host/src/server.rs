@@ -23,7 +23,7 @@ use crate::instances::{InstanceError, InstanceManager};
 use crate::media::MediaStore;
 use crate::messaging::Messenger;
 use crate::metrics::Metrics;
-use crate::plugins::{HostServices, PluginEngine, PluginHost};
+use crate::plugins::{HostServices, PluginEngine, PluginHost, builtin};
 use crate::outbound::{FetchError, Fetcher, Requester};
 use crate::store::{Store, StoreError, redact};
 use crate::websocket::{self, Hub};
@@ -141,6 +141,7 @@ impl Server {
             messenger.clone(),
             bus.clone(),
             hub.clone(),
+            builtin::wanted(&config),
         )
         .await;
         bus.attach(Arc::new(plugins.clone()));

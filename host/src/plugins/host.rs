@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::bindings::types;
+use super::builtin::Builtin;
 use super::chain::{Chain, ChainOutcome, PluginFailure};
 use super::engine::PluginEngine;
 use super::registry::Registry;
@@ -48,7 +49,7 @@ struct Inner {
 }
 
 impl PluginHost {
-    /// A host over the plugins of `registry`'s directory, loaded now.
+    /// A host over `builtins` and the plugins of `registry_dir`, loaded now.
     pub async fn start(
         engine: Arc<PluginEngine>,
         registry_dir: std::path::PathBuf,
@@ -57,9 +58,10 @@ impl PluginHost {
         messenger: Messenger,
         bus: Bus,
         hub: Hub,
+        builtins: Vec<&'static Builtin>,
     ) -> PluginHost {
         let chain = Arc::new(Chain::default());
-        let registry = Arc::new(Registry::new(engine, registry_dir, cache_dir, services, chain.clone(), bus.clone()));
+        let registry = Arc::new(Registry::new(engine, registry_dir, cache_dir, services, chain.clone(), bus.clone(), builtins));
         registry.load_all().await;
         let watcher = match super::watch::watch(&registry) {
             Ok(watcher) => Some(watcher),

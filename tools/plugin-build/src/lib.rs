@@ -120,6 +120,27 @@ fn rust_core_module(dir: &Path, manifest: &Manifest, target_dir: &Path, options:
     std::fs::read(&module).with_context(|| format!("reading {}", module.display()))
 }
 
+/// Where the built-in plugins' crates are, under the repository's root.
+pub const BUILTIN_CRATES: &str = "plugins/builtin";
+/// Where their committed components are, embedded in the server binary.
+pub const BUILTIN_COMPONENTS: &str = "host/builtin";
+
+/// The built-in plugins' crate directories under the repository at `root`, sorted.
+pub fn builtin_dirs(root: &Path) -> Result<Vec<PathBuf>> {
+    let dir = root.join(BUILTIN_CRATES);
+    let entries = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {} (run from the repository's root)", dir.display()))?;
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.join("Cargo.toml").is_file() {
+            dirs.push(path);
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
 /// Runs a build step, failing with its name and exit status.
 fn run(command: &mut std::process::Command, what: &str) -> Result<()> {
     let status = command.status().with_context(|| format!("starting {what}"))?;

@@ -120,10 +120,11 @@ impl Registry {
             self.reload(builtin.name).await;
         }
         for name in self.names_on_disk() {
-            if builtin::is_reserved(&name) {
-                continue; // Refused (and logged) by the built-in's reload above.
+            // A loaded built-in's reload above has already refused (and
+            // logged) same-named files; those of one switched off are refused here.
+            if !self.builtins.iter().any(|builtin| builtin.name == name) {
+                self.reload(&name).await;
             }
-            self.reload(&name).await;
         }
     }
 
@@ -233,7 +234,7 @@ impl Registry {
             Source::Builtin(builtin) => loader::load_builtin(engine.engine(), builtin, Some(&cache)),
         })
         .await
-            .map_err(|e| LoadError::Compile(format!("the compiler stopped: {e}")))??;
+        .map_err(|e| LoadError::Compile(format!("the compiler stopped: {e}")))??;
         let plugin = RunningPlugin::new(loaded, &self.engine, self.services.clone());
         plugin.warm_up().await.map_err(|failure| LoadError::Init(failure.to_string()))?;
         Ok(plugin)

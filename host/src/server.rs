@@ -23,7 +23,7 @@ use crate::instances::{InstanceError, InstanceManager};
 use crate::media::MediaStore;
 use crate::messaging::Messenger;
 use crate::metrics::Metrics;
-use crate::plugins::{HostServices, PluginEngine, PluginHost, builtin};
+use crate::plugins::{HostServices, PluginEngine, PluginHost, PluginSources, builtin};
 use crate::outbound::{FetchError, Fetcher, Requester};
 use crate::store::{Store, StoreError, redact};
 use crate::websocket::{self, Hub};
@@ -132,8 +132,11 @@ impl Server {
         // Attached before any instance starts, so the plugins see every event.
         let plugins = PluginHost::start(
             PluginEngine::shared().map_err(StartError::Plugins)?,
-            config.plugins_dir.clone(),
-            config.data_dir.join("plugin-cache"),
+            PluginSources {
+                dir: config.plugins_dir.clone(),
+                cache_dir: config.data_dir.join("plugin-cache"),
+                builtins: builtin::wanted(&config),
+            },
             HostServices {
                 database: store.clone(),
                 requester: Requester::new(config.url_policy()).map_err(StartError::Outbound)?,
@@ -141,7 +144,6 @@ impl Server {
             messenger.clone(),
             bus.clone(),
             hub.clone(),
-            builtin::wanted(&config),
         )
         .await;
         bus.attach(Arc::new(plugins.clone()));

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use wasap_tests::plugins::{component, install, manifest, workspace_root};
+use wasap_tests::plugins::{BUILTIN_PLUGINS, component, install, manifest, workspace_root};
 use wasap_tests::websocket::{Token, open};
 use wasap_tests::{TestDb, TestServer, data_dir, online, sim_config};
 
@@ -43,7 +43,9 @@ async fn the_websocket_output_is_built_in_and_can_be_neither_deleted_nor_replace
     let db = TestDb::new().await;
     let dir = data_dir();
     let server = TestServer::start(&db, dir.path()).await;
-    assert_eq!(listed(&server).await, [("websocket".to_owned(), json!(true))]);
+    let builtins: Vec<(String, Value)> = BUILTIN_PLUGINS.iter().map(|name| ((*name).to_owned(), json!(true))).collect();
+    assert_eq!(listed(&server).await, builtins);
+    assert!(BUILTIN_PLUGINS.contains(&"websocket"));
     let (status, info) = server.admin().get("/api/plugins/websocket").await;
     assert_eq!(status, 200, "{info}");
     assert_eq!((info["builtin"].clone(), info["enabled"].clone(), info["running"].clone()), (json!(true), json!(true), json!(true)), "{info}");

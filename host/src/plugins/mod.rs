@@ -29,6 +29,6 @@ pub mod trial;
 mod watch;
 
 pub use engine::{PluginEngine, PoolSizes};
-pub use host::PluginHost;
+pub use host::{PluginHost, PluginSources};
 pub use registry::{PluginInfo, Registry, RegistryError};
 pub use runner::HostServices;

@@ -8,6 +8,10 @@
 //! world. A JavaScript package (`package.json`) is built with componentize-js
 //! and a Python module (`app.py`) with componentize-py, against the plugin
 //! world narrowed to the manifest's grants, then checked the same way.
+//!
+//! Rust builds are reproducible: the same source and compiler give the same bytes wherever
+//! the checkout, the cargo registry and the target directory are (see `reproducible`), which
+//! is what lets the built-in plugins be committed and checked by CI.
 
 mod component;
 mod javascript;

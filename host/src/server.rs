@@ -26,7 +26,7 @@ use crate::messaging::Messenger;
 use crate::messaging::outgoing_media::MediaFromUrl;
 use crate::metrics::Metrics;
 use crate::plugins::host::ActionOutputs;
-use crate::plugins::{HostServices, PluginEngine, PluginHost};
+use crate::plugins::{HostServices, PluginEngine, PluginHost, PluginSources, builtin};
 use crate::outbound::{FetchError, Fetcher, Requester};
 use crate::store::{Store, StoreError, redact};
 use crate::websocket::{self, Hub};
@@ -147,8 +147,11 @@ impl Server {
         // Attached before any instance starts, so the plugins see every event.
         let plugins = PluginHost::start(
             PluginEngine::shared().map_err(StartError::Plugins)?,
-            config.plugins_dir.clone(),
-            config.data_dir.join("plugin-cache"),
+            PluginSources {
+                dir: config.plugins_dir.clone(),
+                cache_dir: config.data_dir.join("plugin-cache"),
+                builtins: builtin::wanted(&config),
+            },
             HostServices {
                 database: store.clone(),
                 requester: Requester::new(config.url_policy()).map_err(StartError::Outbound)?,

@@ -223,7 +223,7 @@ impl Bench {
     }
 
     fn registry(&self, dir: &Path, cache: &Path) -> Registry {
-        Registry::new(self.engine.clone(), dir.to_path_buf(), cache.to_path_buf(), self.services.clone(), Arc::new(Chain::default()), Bus::new())
+        Registry::new(self.engine.clone(), dir.to_path_buf(), cache.to_path_buf(), self.services.clone(), Arc::new(Chain::default()), Bus::new(), Vec::new())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Black-box tests of the server: a real `wasap` server on a loopback port,
 //! real HTTP requests, on the database `wasap_tests::TestDb` selects.
 
+mod builtin_plugins;
 mod inbound;
 mod instances;
 mod lifecycle_faults;

@@ -1,7 +1,6 @@
 //! WebSockets, black-box (API.md, "WebSockets"): a real server on the sim
-//! engine with the built-in websocket plugin installed through the
-//! management API, and real WebSocket clients on `/ws` and
-//! `/api/listen/{id}`.
+//! engine, serving `/ws` and `/api/listen/{id}` out of the box through its
+//! built-in websocket plugin, and real WebSocket clients on both.
 
 use std::sync::Arc;
 
@@ -11,14 +10,7 @@ use wasap_tests::plugins::{component, install, manifest};
 use wasap_tests::websocket::{End, SilentClient, Token, connect, open};
 use wasap_tests::{TestDb, TestServer, WAIT, data_dir, online, sim_config};
 
-const WEBSOCKET_PLUGIN: &str = "plugins/builtin/websocket";
 const CONTACT: &str = "6281234567890";
-
-/// Installs the built-in websocket plugin, as the binary will embed it.
-async fn install_websocket_plugin(server: &TestServer) {
-    let (status, body) = install(server, &manifest(WEBSOCKET_PLUGIN), component(WEBSOCKET_PLUGIN)).await;
-    assert_eq!(status, 201, "{body}");
-}
 
 /// A text message from `CONTACT` to instance `id`; its message id.
 async fn incoming(server: &TestServer, id: &str, text: &str) -> String {
@@ -78,7 +70,6 @@ async fn qr_and_status_events_arrive_on_ws_in_order() {
     let db = TestDb::new().await;
     let dir = data_dir();
     let mut server = TestServer::start(&db, dir.path()).await;
-    install_websocket_plugin(&server).await;
     let mut ws = open(&server, "/ws", Token::Query(&server.admin_token.clone())).await;
 
     let (status, body) = server.admin().post("/api/instances", json!({ "instance_id": "shop" })).await;
@@ -133,7 +124,6 @@ async fn listen_gets_only_its_own_instances_messages_receipts_and_group_events()
     let db = TestDb::new().await;
     let dir = data_dir();
     let mut server = TestServer::start(&db, dir.path()).await;
-    install_websocket_plugin(&server).await;
     let shop = online(&mut server, "shop", "6281111111111").await;
     online(&mut server, "other", "6282222222222").await;
     let mut listen_shop = open(&server, "/api/listen/shop", Token::Query(&shop)).await;
@@ -207,7 +197,6 @@ async fn a_reader_that_stops_reading_is_cut_off_while_another_keeps_receiving() 
     let mut config = sim_config(&db, dir.path());
     config.ws_queue_frames = 4;
     let mut server = TestServer::start_with(config).await;
-    install_websocket_plugin(&server).await;
     let token = online(&mut server, "shop", "6281111111111").await;
     let mut stalled = open(&server, "/api/listen/shop", Token::Query(&token)).await;
     let mut reader = open(&server, "/api/listen/shop", Token::Query(&token)).await;
@@ -247,7 +236,6 @@ async fn silent_connections_are_dropped_and_live_ones_kept() {
     config.ws_ping_interval_ms = 50;
     config.ws_idle_timeout_ms = 400;
     let mut server = TestServer::start_with(config).await;
-    install_websocket_plugin(&server).await;
     let admin = server.admin_token.clone();
     // Reads (and so answers the server's pings) from the start.
     let mut live = open(&server, "/ws", Token::Header(&admin)).await;
@@ -316,7 +304,6 @@ async fn plugin_failures_reach_ws_as_plugin_error() {
     let db = TestDb::new().await;
     let dir = data_dir();
     let mut server = TestServer::start(&db, dir.path()).await;
-    install_websocket_plugin(&server).await;
     let probe = "tests/plugins/probe";
     let trap = manifest(probe).replace("name = \"probe\"", "name = \"trap\"").replace("mode = \"echo\"", "mode = \"trap\"");
     let (status, body) = install(&server, &trap, component(probe)).await;
@@ -337,7 +324,6 @@ async fn one_event_reaches_a_thousand_listeners() {
     let db = TestDb::new().await;
     let dir = data_dir();
     let mut server = TestServer::start(&db, dir.path()).await;
-    install_websocket_plugin(&server).await;
     let token = online(&mut server, "shop", "6281111111111").await;
     let mut clients = Vec::with_capacity(LISTENERS);
     for _ in 0..LISTENERS {
@@ -374,7 +360,6 @@ async fn deleting_an_instance_closes_its_listeners() {
     online(&mut server, "other", "6282222222222").await;
     let mut listener = open(&server, "/api/listen/shop", Token::Query(&shop)).await;
     let mut other = open(&server, "/api/listen/other", Token::Header(&server.admin_token.clone())).await;
-    install_websocket_plugin(&server).await;
 
     let (status, body) = server.admin().delete("/api/instances/shop").await;
     assert_eq!(status, 200, "{body}");

@@ -7,6 +7,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// The built-in plugins every server runs out of the box (with the default
+/// configuration), in `GET /api/plugins` order.
+pub const BUILTIN_PLUGINS: &[&str] = &["websocket"];
+
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the tests crate is in the workspace").to_path_buf()

@@ -1,6 +1,8 @@
 //! Plugin management (admin token): list with stats, upload, enable,
 //! disable and delete. The plugins directory stays the source of truth: an
-//! upload writes `NAME.toml` + `NAME.wasm` there once they load.
+//! upload writes `NAME.toml` + `NAME.wasm` there once they load. Built-in
+//! plugins are listed with `builtin: true`; deleting or replacing one is a
+//! 409 `plugin_builtin`.
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -47,7 +49,7 @@ static GET: Endpoint = Endpoint {
 };
 static UPLOAD: Endpoint = Endpoint {
     tag: TAG,
-    summary: "Install or replace a plugin: its manifest and component, loaded before they are kept",
+    summary: "Install or replace a plugin: its manifest and component, loaded before they are kept (409 for a built-in plugin's name)",
     request: Request::Multipart(&[
         FormField {
             name: "manifest",
@@ -62,21 +64,25 @@ static UPLOAD: Endpoint = Endpoint {
             description: "The NAME.wasm component",
         },
     ]),
+    errors: &[409, 503],
     ..Endpoint::new(Verb::Post, "/api/plugins", "upload_plugin", Answer::Json(201, schema::<PluginInfo>))
 };
 static ENABLE: Endpoint = Endpoint {
     tag: TAG,
     summary: "Put a plugin (back) in the chain; lifts a quarantine",
+    errors: &[503],
     ..Endpoint::new(Verb::Post, "/api/plugins/{name}/enable", "enable_plugin", Answer::Json(200, schema::<PluginInfo>))
 };
 static DISABLE: Endpoint = Endpoint {
     tag: TAG,
     summary: "Take a plugin out of the chain (kept across restarts)",
+    errors: &[503],
     ..Endpoint::new(Verb::Post, "/api/plugins/{name}/disable", "disable_plugin", Answer::Json(200, schema::<PluginInfo>))
 };
 static DELETE: Endpoint = Endpoint {
     tag: TAG,
-    summary: "Remove a plugin, its files and its stored keys",
+    summary: "Remove a plugin, its files and its stored keys (409 for a built-in plugin: disable it instead)",
+    errors: &[409, 503],
     ..Endpoint::new(Verb::Delete, "/api/plugins/{name}", "delete_plugin", Answer::Json(200, schema::<Deleted>))
 };
 
@@ -152,6 +158,7 @@ impl From<RegistryError> for ApiError {
         let message = e.to_string();
         match e {
             RegistryError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "plugin_not_found", message),
+            RegistryError::Builtin(_) => ApiError::new(StatusCode::CONFLICT, "plugin_builtin", message),
             RegistryError::Load(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plugin", message),
             RegistryError::Io(e) => {
                 tracing::error!(error = %e, "cannot write the plugins directory");

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::bindings::types;
+use super::builtin::Builtin;
 use super::chain::{Chain, ChainOutcome, PluginFailure};
 use super::engine::PluginEngine;
 use super::registry::Registry;
@@ -30,6 +31,16 @@ const QUEUE: usize = 1024;
 const SENDS: usize = 256;
 /// Plugin actions (sends) carried out at the same time, server-wide.
 const CONCURRENT_ACTIONS: usize = 64;
+
+/// Where the plugins come from.
+pub struct PluginSources {
+    /// The plugins directory (`NAME.toml` + `NAME.wasm`), watched for changes.
+    pub dir: std::path::PathBuf,
+    /// Compiled components by content hash, for every plugin, built-in or not.
+    pub cache_dir: std::path::PathBuf,
+    /// The built-in plugins the configuration switches on.
+    pub builtins: Vec<&'static Builtin>,
+}
 
 /// The plugin host. Cheap to clone.
 #[derive(Clone)]
@@ -62,17 +73,17 @@ pub struct ActionOutputs {
 }
 
 impl PluginHost {
-    /// A host over the plugins of `registry`'s directory, loaded now.
+    /// A host over the built-in plugins and those of the plugins directory, loaded now.
     pub async fn start(
         engine: Arc<PluginEngine>,
-        registry_dir: std::path::PathBuf,
-        cache_dir: std::path::PathBuf,
+        sources: PluginSources,
         services: HostServices,
         outputs: ActionOutputs,
         bus: Bus,
     ) -> PluginHost {
         let chain = Arc::new(Chain::default());
-        let registry = Arc::new(Registry::new(engine, registry_dir, cache_dir, services, chain.clone(), bus.clone()));
+        let PluginSources { dir, cache_dir, builtins } = sources;
+        let registry = Arc::new(Registry::new(engine, dir, cache_dir, services, chain.clone(), bus.clone(), builtins));
         registry.load_all().await;
         let watcher = match super::watch::watch(&registry) {
             Ok(watcher) => Some(watcher),

@@ -13,6 +13,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 
 use super::bindings::wasap::plugin::{clock, http, kv, log, types};
 use super::bindings::PluginPre;
+use super::builtin::Builtin;
 use super::state::PluginState;
 
 /// Why a plugin could not be loaded.
@@ -99,6 +100,21 @@ pub fn load(engine: &Engine, files: &PluginFiles, cache_dir: Option<&Path>) -> R
         source,
     })?;
     load_bytes(engine, manifest, &bytes, cache_dir)
+}
+
+/// Loads a built-in plugin from the manifest and component in the binary.
+pub fn load_builtin(engine: &Engine, builtin: &Builtin, cache_dir: Option<&Path>) -> Result<LoadedPlugin, LoadError> {
+    let manifest = Manifest::parse(builtin.manifest).map_err(|e| LoadError::Manifest {
+        path: format!("the built-in {}.toml", builtin.name),
+        message: e.to_string(),
+    })?;
+    if manifest.name != builtin.name {
+        return Err(LoadError::NameMismatch {
+            manifest: manifest.name,
+            file: builtin.name.to_owned(),
+        });
+    }
+    load_bytes(engine, manifest, builtin.component, cache_dir)
 }
 
 /// Loads a plugin from a manifest and component bytes.

@@ -7,6 +7,7 @@
 //! - [`runner`]: calls under fuel, deadline and memory limits, live instances reused.
 //! - [`chain`]: verdicts, replacements, failure policies, quarantine, action checks.
 //! - [`registry`]: the installed plugins, enable/disable/install/delete, reloads.
+//! - [`builtin`]: the outputs compiled into the binary, loaded like the others.
 //! - [`host`]: per-instance workers that feed the chain and carry out actions.
 //! - [`watch`]: hot reload of changed plugin files.
 //! - [`trial`]: `wasap plugin run`, a plugin on fixture events, for authors.
@@ -14,6 +15,7 @@
 
 mod access;
 pub mod bindings;
+pub mod builtin;
 pub mod chain;
 mod convert;
 pub mod engine;
@@ -27,6 +29,6 @@ pub mod trial;
 mod watch;
 
 pub use engine::{PluginEngine, PoolSizes};
-pub use host::PluginHost;
+pub use host::{PluginHost, PluginSources};
 pub use registry::{PluginInfo, Registry, RegistryError};
 pub use runner::HostServices;

@@ -6,6 +6,12 @@
 //! off the async runtime and instantiates once (running `init`) before the
 //! plugin joins the chain; a plugin that fails to load keeps the version that
 //! was running, if any.
+//!
+//! The built-in plugins ([`super::builtin`]) come from the binary, through the
+//! same loader and artifact cache. They are enabled and disabled like the
+//! others (`NAME.disabled` in the directory), but their names are theirs: they
+//! cannot be deleted or replaced, and files in the directory under one of their
+//! names are refused.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use super::builtin::{self, Builtin};
 use super::chain::Chain;
 use super::engine::PluginEngine;
 use super::loader::{self, LoadError, PluginFiles};
@@ -26,6 +33,8 @@ struct Entry {
     enabled: bool,
     /// Why the newest files did not load (the running version, if any, stays).
     load_error: Option<String>,
+    /// Comes from the binary, not from the directory.
+    builtin: bool,
 }
 
 /// A plugin as the management routes show it.
@@ -33,6 +42,9 @@ struct Entry {
 pub struct PluginInfo {
     pub name: String,
     pub version: Option<String>,
+    /// Ships inside the server (the WebSocket and webhook outputs): it can be
+    /// disabled, but not deleted or replaced.
+    pub builtin: bool,
     pub enabled: bool,
     /// Loaded and in the chain (enabled, not quarantined).
     pub running: bool,
@@ -51,6 +63,8 @@ pub struct PluginInfo {
 pub enum RegistryError {
     #[error("no plugin named {0:?}")]
     NotFound(String),
+    #[error("{0:?} is a built-in plugin: it cannot be deleted or replaced (disable it instead)")]
+    Builtin(String),
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error("the plugins directory cannot be written: {0}")]
@@ -65,6 +79,8 @@ pub struct Registry {
     cache_dir: PathBuf,
     services: HostServices,
     chain: Arc<Chain>,
+    /// The built-in plugins the configuration switched on.
+    builtins: Vec<&'static Builtin>,
     entries: Mutex<BTreeMap<String, Entry>>,
     /// One load or change at a time, so two reloads of a plugin cannot race.
     changes: tokio::sync::Mutex<()>,
@@ -78,6 +94,7 @@ impl Registry {
         services: HostServices,
         chain: Arc<Chain>,
         bus: Bus,
+        builtins: Vec<&'static Builtin>,
     ) -> Registry {
         Registry {
             engine,
@@ -86,6 +103,7 @@ impl Registry {
             cache_dir,
             services,
             chain,
+            builtins,
             entries: Mutex::new(BTreeMap::new()),
             changes: tokio::sync::Mutex::new(()),
         }
@@ -95,10 +113,18 @@ impl Registry {
         &self.dir
     }
 
-    /// Loads every plugin in the directory (a missing directory has none).
+    /// Loads the built-in plugins, then every plugin in the directory (a
+    /// missing directory has none).
     pub async fn load_all(&self) {
+        for builtin in &self.builtins {
+            self.reload(builtin.name).await;
+        }
         for name in self.names_on_disk() {
-            self.reload(&name).await;
+            // A loaded built-in's reload above has already refused (and
+            // logged) same-named files; those of one switched off are refused here.
+            if !self.builtins.iter().any(|builtin| builtin.name == name) {
+                self.reload(&name).await;
+            }
         }
     }
 
@@ -122,6 +148,16 @@ impl Registry {
     pub async fn reload(&self, name: &str) {
         let _one_at_a_time = self.changes.lock().await;
         let files = PluginFiles::in_dir(&self.dir, name);
+        if builtin::is_reserved(name) {
+            if files.manifest.exists() || files.component.exists() {
+                tracing::error!(plugin = name, dir = %self.dir.display(),
+                    "refusing {name}.toml/{name}.wasm in the plugins directory: the name belongs to a built-in plugin; rename the plugin");
+            }
+            if let Some(builtin) = self.builtins.iter().copied().find(|b| b.name == name) {
+                self.reload_builtin(builtin).await;
+            }
+            return;
+        }
         if !files.manifest.exists() {
             if self.lock().remove(name).is_some() {
                 tracing::info!(plugin = name, "plugin removed");
@@ -129,13 +165,38 @@ impl Registry {
             }
             return;
         }
-        let enabled = !self.dir.join(format!("{name}.disabled")).exists();
-        let loaded = self.load(&files).await;
+        let loaded = self.load(Source::Files(files)).await;
+        self.settle(name, loaded, false);
+    }
+
+    /// A built-in plugin: loaded once from the binary; later reloads only
+    /// follow its `NAME.disabled` marker.
+    async fn reload_builtin(&self, builtin: &'static Builtin) {
+        let loaded = self.lock().get(builtin.name).is_some_and(|entry| entry.running.is_some());
+        if loaded {
+            if let Some(entry) = self.lock().get_mut(builtin.name) {
+                entry.enabled = self.enabled_on_disk(builtin.name);
+            }
+            self.rebuild_chain();
+            return;
+        }
+        let loaded = self.load(Source::Builtin(builtin)).await;
+        self.settle(builtin.name, loaded, true);
+    }
+
+    fn enabled_on_disk(&self, name: &str) -> bool {
+        !self.dir.join(format!("{name}.disabled")).exists()
+    }
+
+    /// Records the outcome of loading plugin `name` and rebuilds the chain.
+    fn settle(&self, name: &str, loaded: Result<RunningPlugin, LoadError>, builtin: bool) {
+        let enabled = self.enabled_on_disk(name);
         let mut entries = self.lock();
         let entry = entries.entry(name.to_owned()).or_insert(Entry {
             running: None,
             enabled,
             load_error: None,
+            builtin,
         });
         entry.enabled = enabled;
         match loaded {
@@ -166,11 +227,14 @@ impl Registry {
         self.rebuild_chain();
     }
 
-    async fn load(&self, files: &PluginFiles) -> Result<RunningPlugin, LoadError> {
-        let (engine, files_owned, cache) = (self.engine.clone(), files.clone(), self.cache_dir.clone());
-        let loaded = tokio::task::spawn_blocking(move || loader::load(engine.engine(), &files_owned, Some(&cache)))
-            .await
-            .map_err(|e| LoadError::Compile(format!("the compiler stopped: {e}")))??;
+    async fn load(&self, source: Source) -> Result<RunningPlugin, LoadError> {
+        let (engine, cache) = (self.engine.clone(), self.cache_dir.clone());
+        let loaded = tokio::task::spawn_blocking(move || match source {
+            Source::Files(files) => loader::load(engine.engine(), &files, Some(&cache)),
+            Source::Builtin(builtin) => loader::load_builtin(engine.engine(), builtin, Some(&cache)),
+        })
+        .await
+        .map_err(|e| LoadError::Compile(format!("the compiler stopped: {e}")))??;
         let plugin = RunningPlugin::new(loaded, &self.engine, self.services.clone());
         plugin.warm_up().await.map_err(|failure| LoadError::Init(failure.to_string()))?;
         Ok(plugin)
@@ -184,6 +248,9 @@ impl Registry {
             message: e.to_string(),
         })?;
         let name = manifest.name.clone();
+        if builtin::is_reserved(&name) {
+            return Err(RegistryError::Builtin(name));
+        }
         let engine = self.engine.clone();
         let (bytes, cache) = (component.to_vec(), self.cache_dir.clone());
         let checked = manifest.clone();
@@ -234,8 +301,10 @@ impl Registry {
 
     /// Removes a plugin's files and takes it out of the chain.
     pub async fn delete(&self, name: &str) -> Result<(), RegistryError> {
-        if !self.lock().contains_key(name) {
-            return Err(RegistryError::NotFound(name.to_owned()));
+        match self.lock().get(name) {
+            None => return Err(RegistryError::NotFound(name.to_owned())),
+            Some(entry) if entry.builtin => return Err(RegistryError::Builtin(name.to_owned())),
+            Some(_) => {}
         }
         let files = PluginFiles::in_dir(&self.dir, name);
         for path in [files.manifest, files.component, self.dir.join(format!("{name}.disabled"))] {
@@ -281,6 +350,7 @@ fn info(name: &str, entry: &Entry) -> PluginInfo {
     PluginInfo {
         name: name.to_owned(),
         version: manifest.map(|m| m.version.clone()),
+        builtin: entry.builtin,
         enabled: entry.enabled,
         running: entry.enabled && running.is_some_and(|r| !r.is_quarantined()),
         quarantined: running.is_some_and(|r| r.is_quarantined()),
@@ -290,6 +360,12 @@ fn info(name: &str, entry: &Entry) -> PluginInfo {
         load_error: entry.load_error.clone(),
         stats: running.map(|r| r.stats.snapshot()),
     }
+}
+
+/// Where a plugin is loaded from.
+enum Source {
+    Files(PluginFiles),
+    Builtin(&'static Builtin),
 }
 
 fn clone_loaded(loaded: &loader::LoadedPlugin) -> loader::LoadedPlugin {

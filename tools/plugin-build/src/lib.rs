@@ -8,11 +8,16 @@
 //! world. A JavaScript package (`package.json`) is built with componentize-js
 //! and a Python module (`app.py`) with componentize-py, against the plugin
 //! world narrowed to the manifest's grants, then checked the same way.
+//!
+//! Rust builds are reproducible: the same source and compiler give the same bytes wherever
+//! the checkout, the cargo registry and the target directory are (see `reproducible`), which
+//! is what lets the built-in plugins be committed and checked by CI.
 
 mod component;
 mod javascript;
 mod language;
 mod python;
+mod reproducible;
 mod toolchain;
 mod world;
 
@@ -117,6 +122,27 @@ fn rust_core_module(dir: &Path, manifest: &Manifest, target_dir: &Path, options:
     eprintln!("building {} {} with the {} toolchain", manifest.name, manifest.version, toolchain.describe());
     let module = toolchain.build(&dir.join("Cargo.toml"), target_dir)?;
     std::fs::read(&module).with_context(|| format!("reading {}", module.display()))
+}
+
+/// Where the built-in plugins' crates are, under the repository's root.
+pub const BUILTIN_CRATES: &str = "plugins/builtin";
+/// Where their committed components are, embedded in the server binary.
+pub const BUILTIN_COMPONENTS: &str = "host/builtin";
+
+/// The built-in plugins' crate directories under the repository at `root`, sorted.
+pub fn builtin_dirs(root: &Path) -> Result<Vec<PathBuf>> {
+    let dir = root.join(BUILTIN_CRATES);
+    let entries = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {} (run from the repository's root)", dir.display()))?;
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.join("Cargo.toml").is_file() {
+            dirs.push(path);
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
 }
 
 /// Runs a build step, failing with its name and exit status.

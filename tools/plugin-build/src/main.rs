@@ -9,46 +9,67 @@
 //! A directory with a `package.json` instead is a JavaScript plugin (built with
 //! componentize-js), one with an `app.py` a Python plugin (built with componentize-py); both
 //! are checked the same way (see the SDK's README, "Plugins in JavaScript and Python").
+//!
+//! `wasap-plugin-build --builtin`, from the repository's root, rebuilds every built-in plugin
+//! (`plugins/builtin/*`) into `host/builtin/` (or `--out-dir`), where the server embeds them.
+//! Paths are remapped, so the bytes depend on the source and the compiler only; it uses
+//! Debian's rustc-web unless `--toolchain` says otherwise, the compiler the committed
+//! components were built with.
 
 use std::path::PathBuf;
 
 use clap::Parser;
-use wasap_plugin_build::{BuildOptions, Toolchain, build};
+use wasap_plugin_build::{BUILTIN_COMPONENTS, BuildOptions, Toolchain, build, builtin_dirs};
 
 /// Builds a wasap plugin crate into NAME.wasm beside its NAME.toml manifest.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
     /// The plugins' directories: each has NAME.toml beside Cargo.toml (Rust),
-    /// package.json (JavaScript) or app.py (Python).
-    #[arg(default_value = ".")]
+    /// package.json (JavaScript) or app.py (Python). Default: the current directory.
     plugin_dirs: Vec<PathBuf>,
-    /// Where to write NAME.wasm (default: beside NAME.toml).
+    /// Rebuild every built-in plugin (plugins/builtin/*, from the repository's root) into
+    /// host/builtin/, where the server embeds them.
+    #[arg(long, conflicts_with_all = ["plugin_dirs", "from_module"])]
+    builtin: bool,
+    /// Where to write NAME.wasm (default: beside NAME.toml; host/builtin with --builtin).
     #[arg(long)]
     out_dir: Option<PathBuf>,
     /// Cargo's target directory for the wasm build, kept apart from native builds.
     #[arg(long, env = "WASAP_PLUGIN_TARGET_DIR")]
     target_dir: Option<PathBuf>,
-    /// Which Rust toolchain compiles to wasm32.
-    #[arg(long, value_enum, default_value_t = Toolchain::Auto)]
-    toolchain: Toolchain,
+    /// Which Rust toolchain compiles to wasm32 [default: auto; debian with --builtin].
+    #[arg(long, value_enum)]
+    toolchain: Option<Toolchain>,
     /// Only encode, check and write this core module instead of compiling the crate.
     #[arg(long, value_name = "CORE.wasm")]
     from_module: Option<PathBuf>,
 }
 
 fn main() {
-    let args = Args::parse();
+    let mut args = Args::parse();
     if args.from_module.is_some() && args.plugin_dirs.len() > 1 {
         eprintln!("wasap-plugin-build: --from-module takes one plugin directory");
         std::process::exit(2);
     }
-    let options = BuildOptions {
+    let mut options = BuildOptions {
         out_dir: args.out_dir.clone(),
         target_dir: args.target_dir.clone(),
-        toolchain: args.toolchain,
+        toolchain: args.toolchain.unwrap_or(Toolchain::Auto),
         from_module: args.from_module.clone(),
     };
+    if args.builtin {
+        // The committed components were built with Debian's compiler: another one
+        // builds other bytes.
+        options.toolchain = args.toolchain.unwrap_or(Toolchain::Debian);
+        options.out_dir.get_or_insert_with(|| PathBuf::from(BUILTIN_COMPONENTS));
+        args.plugin_dirs = builtin_dirs(std::path::Path::new(".")).unwrap_or_else(|e| {
+            eprintln!("wasap-plugin-build: {e:#}");
+            std::process::exit(2);
+        });
+    } else if args.plugin_dirs.is_empty() {
+        args.plugin_dirs.push(PathBuf::from("."));
+    }
     let mut failed = false;
     for dir in &args.plugin_dirs {
         match build(dir, &options) {

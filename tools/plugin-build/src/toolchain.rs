@@ -10,6 +10,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
+use crate::reproducible::Remaps;
+
 const TARGET: &str = "wasm32-unknown-unknown";
 const DEBIAN_CARGO: &str = "/usr/bin/cargo";
 const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
@@ -57,19 +59,22 @@ impl Toolchain {
     /// Compiles the library of the crate at `manifest_path` as a wasm32 cdylib and returns
     /// the core module's path.
     pub fn build(self, manifest_path: &Path, target_dir: &Path) -> Result<PathBuf> {
-        let mut cargo = match self {
-            Toolchain::Debian => {
-                let mut cargo = Command::new(DEBIAN_CARGO);
-                // rustup's proxies would otherwise pick their own compiler for build scripts.
-                cargo
-                    .env("RUSTC", DEBIAN_RUSTC)
-                    .env("RUSTC_BOOTSTRAP", "1")
-                    .env_remove("RUSTUP_TOOLCHAIN")
-                    .env_remove("RUSTC_WRAPPER");
-                cargo
-            }
-            _ => Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())),
+        let (cargo_program, rustc_program) = match self {
+            Toolchain::Debian => (DEBIAN_CARGO.into(), DEBIAN_RUSTC.into()),
+            _ => (
+                std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+                std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()),
+            ),
         };
+        let mut cargo = Command::new(&cargo_program);
+        if self == Toolchain::Debian {
+            // rustup's proxies would otherwise pick their own compiler for build scripts.
+            cargo
+                .env("RUSTC", DEBIAN_RUSTC)
+                .env("RUSTC_BOOTSTRAP", "1")
+                .env_remove("RUSTUP_TOOLCHAIN")
+                .env_remove("RUSTC_WRAPPER");
+        }
         cargo
             .arg("rustc")
             .arg("--manifest-path")
@@ -100,6 +105,8 @@ impl Toolchain {
         ] {
             cargo.args(["--config", setting]);
         }
+        // The same bytes wherever the checkout, the registry and the target directory are.
+        Remaps::discover(&cargo_program, &rustc_program, manifest_path, target_dir)?.apply(&mut cargo, TARGET);
         cargo.stdout(Stdio::piped()).stderr(Stdio::inherit());
 
         let output = cargo

@@ -1,5 +1,5 @@
-//! Webhooks, black-box: the built-in webhook plugin (built from source and
-//! installed through the API) turns events into deliveries, which a real
+//! Webhooks, black-box: the built-in webhook plugin (embedded in the
+//! binary) turns events into deliveries, which a real
 //! HTTP receiver on loopback gets, signed as the source documents verify
 //! signatures; retries keep the event id; the outbox survives a hard kill;
 //! a receiver that never answers ends `failed` and is retried on request;
@@ -26,11 +26,6 @@ fn config(db: &TestDb, dir: &std::path::Path) -> wasap::Config {
     config.webhook_timeout_ms = 5_000;
     config.debug = true;
     config
-}
-
-async fn install_webhook_plugin(server: &TestServer) {
-    let (status, body) = install(server, &manifest(WEBHOOK), component(WEBHOOK)).await;
-    assert_eq!(status, 201, "{body}");
 }
 
 /// A message from a contact to `shop`; its message id.
@@ -163,7 +158,6 @@ async fn every_payload_kind_arrives_signed_in_both_formats() {
     let global_secret = std::fs::read_to_string(dir.path().join("webhook_secret")).expect("the generated global secret is kept");
     assert_eq!(global_secret.trim().len(), 64);
     online(&mut server, "shop", "6289900000001").await;
-    install_webhook_plugin(&server).await;
     set_primary(&server, &receiver.url("/sudevwa"), Some(SUDEVWA_SECRET)).await;
     add_webhook(&server, json!({ "url": receiver.url("/gowa"), "secret": GOWA_SECRET, "format": "gowa" })).await;
     // An event filter: only receipts.
@@ -270,7 +264,6 @@ async fn a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt() {
     receiver.set("/flaky", Behaviour::FailFirst(2));
     let mut server = TestServer::start_with(config(&db, dir.path())).await;
     online(&mut server, "shop", "6289900000001").await;
-    install_webhook_plugin(&server).await;
     set_primary(&server, &receiver.url("/flaky"), Some(SUDEVWA_SECRET)).await;
 
     text(&server, "third time lucky").await;
@@ -295,7 +288,6 @@ async fn a_receiver_that_never_answers_ends_failed_and_is_retried_on_request() {
     config.webhook_timeout_ms = 300;
     let mut server = TestServer::start_with(config).await;
     online(&mut server, "shop", "6289900000001").await;
-    install_webhook_plugin(&server).await;
     set_primary(&server, &receiver.url("/hang"), None).await;
 
     text(&server, "anyone there?").await;
@@ -332,7 +324,6 @@ async fn a_slow_receiver_does_not_delay_another() {
     config.webhook_timeout_ms = 600_000;
     let mut server = TestServer::start_with(config).await;
     online(&mut server, "shop", "6289900000001").await;
-    install_webhook_plugin(&server).await;
     set_primary(&server, &receiver.url("/slow"), None).await;
     add_webhook(&server, json!({ "url": receiver.url("/fast") })).await;
 
@@ -362,7 +353,6 @@ async fn pending_deliveries_survive_a_hard_kill() {
     config.webhook_timeout_ms = 600_000;
     let mut server = TestServer::start_killable(config.clone()).await;
     online(&mut server, "shop", "6289900000001").await;
-    install_webhook_plugin(&server).await;
     set_primary(&server, &receiver.url("/down"), Some(SUDEVWA_SECRET)).await;
     for n in 0..5 {
         text(&server, &format!("message {n}")).await;
@@ -391,7 +381,11 @@ async fn webhooks_switched_off_send_nothing() {
     config.enable_webhook = false;
     let mut server = TestServer::start_with(config).await;
     online(&mut server, "shop", "6289900000001").await;
-    install_webhook_plugin(&server).await;
+    // The output is not loaded at all, and its name stays reserved.
+    let (status, body) = server.admin().get("/api/plugins/webhook").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = install(&server, &manifest(WEBHOOK), component(WEBHOOK)).await;
+    assert_eq!(status, 409, "{body}");
     let (status, body) = install(&server, &manifest("tests/plugins/probe"), component("tests/plugins/probe")).await;
     assert_eq!(status, 201, "{body}");
     set_primary(&server, &receiver.url("/hook"), None).await;

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 /// The built-in plugins every server runs out of the box (with the default
 /// configuration), in `GET /api/plugins` order.
-pub const BUILTIN_PLUGINS: &[&str] = &["websocket"];
+pub const BUILTIN_PLUGINS: &[&str] = &["webhook", "websocket"];
 
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {

@@ -34,7 +34,7 @@ macro_rules! builtin {
 }
 
 /// Every built-in plugin.
-pub static ALL: &[Builtin] = &[builtin!("websocket", Config::websocket_enabled)];
+pub static ALL: &[Builtin] = &[builtin!("webhook", Config::webhooks_enabled), builtin!("websocket", Config::websocket_enabled)];
 
 /// The built-in plugins `config` switches on.
 pub fn wanted(config: &Config) -> Vec<&'static Builtin> {

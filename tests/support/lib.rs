@@ -134,30 +134,7 @@ impl TestServer {
 
     /// Starts a server with a configuration of the test's own.
     pub async fn start_with(config: wasap::Config) -> TestServer {
-        let data_dir = config.data_dir.clone();
-        let server = wasap::Server::bind(config).await.expect("server starts");
-        let addr = server.local_addr();
-        let admin_token = server.admin_token().to_owned();
-        // Subscribed before `run` resumes the instances: no event is missed.
-        let events = Events(server.bus().subscribe());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            server
-                .run(async {
-                    let _ = rx.await;
-                })
-                .await
-                .expect("server runs");
-        });
-        TestServer {
-            addr,
-            admin_token,
-            data_dir,
-            events,
-            shutdown: Some(tx),
-            task: Some(task),
-            runtime: None,
-        }
+        Self::launch(config, None).await
     }
 
     /// Starts a server on a runtime of its own, so that [`TestServer::kill`]
@@ -169,11 +146,18 @@ impl TestServer {
             .enable_all()
             .build()
             .expect("a runtime for the server");
+        Self::launch(config, Some(runtime)).await
+    }
+
+    /// Binds and runs the server on `runtime` (the test's own when `None`).
+    async fn launch(config: wasap::Config, runtime: Option<tokio::runtime::Runtime>) -> TestServer {
+        let handle = runtime.as_ref().map_or_else(tokio::runtime::Handle::current, |r| r.handle().clone());
         let (started_tx, started) = tokio::sync::oneshot::channel();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let data_dir = config.data_dir.clone();
-        let task = runtime.spawn(async move {
+        let task = handle.spawn(async move {
             let server = wasap::Server::bind(config).await.expect("server starts");
+            // Subscribed before `run` resumes the instances: no event is missed.
             let events = Events(server.bus().subscribe());
             let _ = started_tx.send((server.local_addr(), server.admin_token().to_owned(), events));
             server
@@ -183,7 +167,7 @@ impl TestServer {
                 .await
                 .expect("server runs");
         });
-        let (addr, admin_token, events) = started.await.expect("the server started");
+        let (addr, admin_token, events) = started.await.expect("the server started (see its panic above)");
         TestServer {
             addr,
             admin_token,
@@ -191,7 +175,7 @@ impl TestServer {
             events,
             shutdown: Some(tx),
             task: Some(task),
-            runtime: Some(runtime),
+            runtime,
         }
     }
 

@@ -281,23 +281,32 @@ async fn plugins_are_managed_through_the_api_and_survive_a_restart() {
     let mut server = TestServer::start(&db, dir.path()).await;
     online(&mut server, "shop", "6281100000206").await;
     install_ok(&server, &probe_manifest("echo", "echo", 100, ""), component(PROBE)).await;
+    // A second probe later in the chain: its reply shows that an event has
+    // been through the chain (an incoming message is only queued for it when
+    // the request returns).
+    install_ok(&server, &probe_manifest("witness", "echo", 200, ""), component(PROBE)).await;
     incoming(&server, "shop", "one").await;
-    assert_eq!(sent_texts(&server, "shop", 1).await, ["echo: one"]);
+    assert_eq!(sent_texts(&server, "shop", 2).await, ["echo: one", "witness: one"]);
 
     let (status, info) = server.admin().post_empty("/api/plugins/echo/disable").await;
     assert_eq!((status, info["enabled"].clone(), info["running"].clone()), (200, json!(false), json!(false)));
     incoming(&server, "shop", "two").await;
+    assert_eq!(sent_texts(&server, "shop", 3).await.last().map(String::as_str), Some("witness: two"));
     let (status, info) = server.admin().post_empty("/api/plugins/echo/enable").await;
     assert_eq!((status, info["running"].clone()), (200, json!(true)));
     incoming(&server, "shop", "three").await;
-    assert_eq!(sent_texts(&server, "shop", 2).await, ["echo: one", "echo: three"]);
+    assert_eq!(
+        sent_texts(&server, "shop", 5).await,
+        ["echo: one", "witness: one", "witness: two", "echo: three", "witness: three"]
+    );
 
     // Installed plugins load again at start-up, before any instance resumes.
     server.stop().await;
     let mut server = TestServer::start(&db, dir.path()).await;
     server.events.wait_status("shop", "online").await;
     incoming(&server, "shop", "four").await;
-    assert_eq!(sent_texts(&server, "shop", 3).await.last().map(String::as_str), Some("echo: four"));
+    // The simulated network is new with the new server: its record starts empty.
+    assert_eq!(sent_texts(&server, "shop", 2).await, ["echo: four", "witness: four"]);
 
     let (status, _) = server.admin().delete("/api/plugins/echo").await;
     assert_eq!(status, 200);

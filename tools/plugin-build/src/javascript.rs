@@ -34,7 +34,9 @@ await writeFile(env.WASAP_OUT, component);
 /// Builds the package in `dir` against the WIT in `wit_dir`; the component's bytes.
 pub fn build(dir: &Path, wit_dir: &Path, world: &str, scratch: &Path) -> Result<Vec<u8>> {
     let source = entry_module(dir)?;
-    if !dir.join("node_modules").join(COMPONENTIZE_JS).is_dir() {
+    // npm writes its hidden lock file last: without it, an install was cut
+    // short and is done again.
+    if !dir.join("node_modules").join(".package-lock.json").is_file() || !dir.join("node_modules").join(COMPONENTIZE_JS).is_dir() {
         if !dir.join("package-lock.json").is_file() {
             bail!("{} has no package-lock.json: run `npm install --save-dev {COMPONENTIZE_JS}` once", dir.display());
         }

@@ -28,8 +28,8 @@
 //!   listener holding the frame. Repeated; median and max.
 //!
 //! ```sh
-//! ulimit -n 8192; cargo build --release --workspace --bins --locked && \
-//!     target/release/bench-outputs [--database-url postgres://...] [--burst 20000] [--rounds 10]
+//! cargo build --release --workspace --bins --locked && ulimit -n 8192 && \
+//!     cargo run --release -p wasap-tests --bin bench-outputs -- [--database-url postgres://...] [--burst 20000] [--runs 2]
 //! ```
 //!
 //! Method and results: BENCHMARKS.md.

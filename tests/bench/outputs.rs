@@ -490,7 +490,8 @@ fn report_burst(database: &str, kind: &str, run: usize, seqs: std::ops::Range<u6
     let first = ours.iter().map(|r| r.at).min();
     let last = ours.iter().map(|r| r.at).max();
     let (rate_receipts, rate_total) = match (first, last) {
-        (Some(first), Some(last)) => (
+        // One receipt spans no time: no rate to give.
+        (Some(first), Some(last)) if last > first => (
             distinct_seqs.len() as f64 / last.duration_since(first).as_secs_f64().max(1e-9),
             distinct_seqs.len() as f64 / last.duration_since(burst.started).as_secs_f64().max(1e-9),
         ),

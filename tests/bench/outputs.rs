@@ -1,0 +1,793 @@
+//! Benchmark: the two outputs of events, webhooks and WebSocket listeners
+//! (issue targets: at least 5,000 durable webhook deliveries per second to a
+//! loopback receiver on SQLite and on PostgreSQL, event-to-receipt p99 at most
+//! 20 ms at 1,000 events per second, and one event fanned out to 1,000
+//! WebSocket listeners reaching the last one within 50 ms).
+//!
+//! The release `wasap` binary runs as its own process (`serve --engine sim`,
+//! a fresh data directory, and for PostgreSQL a fresh database), with
+//! `WASAP_ALLOW_PRIVATE_URLS=true` so that it may deliver to loopback. The
+//! bench pairs one instance over HTTP and points the instance's primary
+//! webhook at a hyper server inside this process, which answers 200 and
+//! records when each delivery arrived and its `X-Wasap-Event-Id`. Events are
+//! simulated incoming messages (`POST /sim/instances/{id}/incoming`), each
+//! with a sequence number in its text, so a delivery is matched to the
+//! request that caused it; both clocks are this process's `Instant`.
+//!
+//! - Webhook burst: concurrent clients inject a burst as fast as the server
+//!   takes it. Measured: deliveries per second from the first receipt to the
+//!   last, and from the first request to the last receipt; every event must
+//!   arrive (distinct sequence numbers and event ids).
+//! - Webhook drain: the receiver holds its answers while a burst is injected,
+//!   so the deliveries pile up in the outbox; then it lets them through.
+//!   Measured: the outbox drained per second, the delivery worker alone.
+//! - Latency: injection paced at a fixed rate (1,000 events/s); per event,
+//!   receipt time minus the time its request was sent; p50/p99/max.
+//! - Fan-out: many `/api/listen/{id}` listeners (token in the query), then
+//!   one incoming message; the time from sending its request to the last
+//!   listener holding the frame. Repeated; median and max.
+//!
+//! ```sh
+//! cargo build --release --workspace --bins --locked && ulimit -n 8192 && \
+//!     cargo run --release -p wasap-tests --bin bench-outputs -- [--database-url postgres://...] [--burst 20000] [--runs 2]
+//! ```
+//!
+//! Method and results: BENCHMARKS.md.
+
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+const ADMIN_TOKEN: &str = "bench-admin-token";
+const INSTANCE: &str = "bench-outputs";
+const SENDER_PHONE: &str = "6281100000002";
+const CONTACT: &str = "6281234567890";
+/// The text of event number N is `MARK` followed by N: the receiver finds it
+/// in the delivery's body, whatever the body's format.
+const MARK: &str = "b7seq-";
+/// The text of fan-out round N.
+const FAN_MARK: &str = "b7fan-";
+
+const USAGE: &str = "\
+usage: bench-outputs [--database-url URL] [--skip-sqlite] [--burst N] [--clients N] [--rate N] [--seconds N]
+                     [--listeners N] [--rounds N] [--runs N]
+
+  --database-url  a PostgreSQL server to measure on too (default: $WASAP_BENCH_DATABASE_URL);
+                  each run creates and drops a database of its own there
+  --skip-sqlite   PostgreSQL only
+  --burst         events per webhook burst (default 20000)
+  --clients       concurrent injecting HTTP clients in the bursts (default 32)
+  --rate          paced events per second of the latency run (default 1000)
+  --seconds       length of the latency run (default 10)
+  --listeners     WebSocket listeners of the fan-out (default 1000)
+  --rounds        measured fan-out events (default 10)
+  --runs          runs of everything per database (default 1)";
+
+#[derive(Debug, Clone)]
+struct Options {
+    database_url: Option<String>,
+    sqlite: bool,
+    burst: u64,
+    clients: usize,
+    rate: u64,
+    seconds: u64,
+    listeners: usize,
+    rounds: usize,
+    runs: usize,
+}
+
+impl Options {
+    fn parse() -> Options {
+        let mut options = Options {
+            database_url: std::env::var("WASAP_BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty()),
+            sqlite: true,
+            burst: 20_000,
+            clients: 32,
+            rate: 1000,
+            seconds: 10,
+            listeners: 1000,
+            rounds: 10,
+            runs: 1,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(flag) = args.next() {
+            match flag.as_str() {
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                "--skip-sqlite" => {
+                    options.sqlite = false;
+                    continue;
+                }
+                _ => {}
+            }
+            let value = args.next().unwrap_or_else(|| fail(&format!("{flag} needs a value")));
+            let number = || -> u64 { value.parse().unwrap_or_else(|_| fail(&format!("{flag}: not a number: {value}"))) };
+            match flag.as_str() {
+                "--database-url" => options.database_url = Some(value.clone()),
+                "--burst" => options.burst = number().max(1),
+                "--clients" => options.clients = number().max(1) as usize,
+                "--rate" => options.rate = number().max(1),
+                "--seconds" => options.seconds = number().max(1),
+                "--listeners" => options.listeners = number().max(1) as usize,
+                "--rounds" => options.rounds = number().max(1) as usize,
+                "--runs" => options.runs = number().max(1) as usize,
+                _ => fail(&format!("unknown option {flag}")),
+            }
+        }
+        if !options.sqlite && options.database_url.is_none() {
+            fail("--skip-sqlite leaves nothing to measure without --database-url");
+        }
+        options
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("bench-outputs: {message}\n\n{USAGE}");
+    std::process::exit(2);
+}
+
+/// A child process killed when the bench ends, however it ends.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Process {
+    /// User plus system CPU time the process has used so far.
+    fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).expect("read /proc stat");
+        // The command name may hold spaces: fields are counted after its ')'.
+        let fields: Vec<&str> = stat[stat.rfind(')').expect("stat format") + 2..].split(' ').collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // Linux reports in USER_HZ, which is 100 on every mainstream architecture.
+        Duration::from_millis(ticks * 10)
+    }
+
+    /// Waits until the server has had nothing to do for a while (its CPU
+    /// time stands still), up to `limit`: queued work is then finished.
+    async fn settle(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut before = self.cpu_time();
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let now = self.cpu_time();
+            if now.saturating_sub(before) <= Duration::from_millis(10) {
+                return;
+            }
+            before = now;
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A binary built next to this one (the same cargo profile).
+fn sibling_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe.parent().unwrap().join(name);
+    if !binary.is_file() {
+        fail(&format!("build it first: cargo build --release --workspace --bins ({} missing)", binary.display()));
+    }
+    binary
+}
+
+fn start_wasap(data_dir: &Path, database_url: Option<&str>) -> (Process, String) {
+    let port = free_port();
+    let mut command = Command::new(sibling_binary("wasap"));
+    command
+        .args(["serve", "--engine", "sim"])
+        .env("WASAP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("WASAP_DATA_DIR", data_dir)
+        .env("WASAP_API_TOKEN", ADMIN_TOKEN)
+        // The receiver is on loopback, which the outbound policy refuses by default.
+        .env("WASAP_ALLOW_PRIVATE_URLS", "true")
+        // The drain run holds the first deliveries while the burst is injected:
+        // they must not time out and go to the retry schedule meanwhile.
+        .env("WASAP_WEBHOOK_TIMEOUT_MS", "300000")
+        .env_remove("WASAP_LOG") // the default level, as an operator runs it
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    if let Some(url) = database_url {
+        command.args(["--database-url", url]);
+    }
+    (Process(command.spawn().expect("start the wasap binary")), format!("127.0.0.1:{port}"))
+}
+
+async fn wait_healthy(http: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(response) = http.get(format!("{base}/health")).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("wasap did not become healthy");
+}
+
+async fn call(request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.expect("request to wasap");
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{status}: {body}");
+    body
+}
+
+/// Creates, pairs and connects the bench instance; returns its token.
+async fn pair_instance(http: &reqwest::Client, base: &str) -> String {
+    let created = call(
+        http.post(format!("{base}/api/instances"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({ "instance_id": INSTANCE })),
+    )
+    .await;
+    let token = created["token"].as_str().expect("instance token").to_owned();
+    call(http.get(format!("{base}/api/instances/{INSTANCE}/qr")).bearer_auth(ADMIN_TOKEN)).await;
+    call(
+        http.post(format!("{base}/sim/instances/{INSTANCE}/scan"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({ "phone": SENDER_PHONE })),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let instance = call(http.get(format!("{base}/api/instances/{INSTANCE}")).bearer_auth(ADMIN_TOKEN)).await;
+        if instance["status"] == "online" {
+            return token;
+        }
+        assert!(Instant::now() < deadline, "the instance did not come online: {instance}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// One incoming text message from the contact; whether the server took it.
+async fn incoming(http: &reqwest::Client, base: &str, text: String) -> bool {
+    let request = http
+        .post(format!("{base}/sim/instances/{INSTANCE}/incoming"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({ "from": CONTACT, "push_name": "Bench", "text": text }));
+    match request.send().await {
+        Ok(response) => response.status().is_success(),
+        Err(_) => false,
+    }
+}
+
+// ---------------------------------------------------------------- receiver
+
+/// One delivery as the receiver saw it.
+#[derive(Debug, Clone)]
+struct Receipt {
+    /// The event's sequence number, from the body; `None` for other events.
+    seq: Option<u64>,
+    event_id: String,
+    at: Instant,
+}
+
+/// The loopback webhook receiver: a bare hyper server answering 200.
+struct Receiver {
+    url: String,
+    receipts: Arc<Mutex<Vec<Receipt>>>,
+    /// While false, requests are held unanswered (and not yet recorded).
+    open: watch::Sender<bool>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let receipts = Arc::new(Mutex::new(Vec::new()));
+        let (open, gate) = watch::channel(true);
+        let shared = receipts.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (receipts, gate) = (shared.clone(), gate.clone());
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| receive(request, receipts.clone(), gate.clone()));
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+        });
+        Receiver { url, receipts, open }
+    }
+
+    /// Every receipt so far, leaving none.
+    fn take(&self) -> Vec<Receipt> {
+        std::mem::take(&mut *self.receipts.lock().unwrap())
+    }
+
+    /// Waits until `seqs` has a receipt of every event in it (or `limit`
+    /// passes without a new one); all receipts meanwhile.
+    async fn collect(&self, seqs: std::ops::Range<u64>, limit: Duration) -> Vec<Receipt> {
+        let mut all = Vec::new();
+        let mut seen = vec![false; (seqs.end - seqs.start) as usize];
+        let mut missing = seen.len();
+        let mut last_progress = Instant::now();
+        while missing > 0 && last_progress.elapsed() < limit {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            let new = self.take();
+            for receipt in &new {
+                if let Some(seq) = receipt.seq.filter(|s| seqs.contains(s)) {
+                    let slot = &mut seen[(seq - seqs.start) as usize];
+                    if !*slot {
+                        *slot = true;
+                        missing -= 1;
+                    }
+                }
+            }
+            if !new.is_empty() {
+                last_progress = Instant::now();
+            }
+            all.extend(new);
+        }
+        all
+    }
+}
+
+async fn receive(
+    request: Request<hyper::body::Incoming>,
+    receipts: Arc<Mutex<Vec<Receipt>>>,
+    mut gate: watch::Receiver<bool>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let event_id = request
+        .headers()
+        .get("x-wasap-event-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let _ = gate.wait_for(|open| *open).await;
+    let at = Instant::now();
+    receipts.lock().unwrap().push(Receipt {
+        seq: find_number(&body, MARK),
+        event_id,
+        at,
+    });
+    Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
+}
+
+/// The number written after `mark` in `bytes`.
+fn find_number(bytes: &[u8], mark: &str) -> Option<u64> {
+    let mark = mark.as_bytes();
+    let start = bytes.windows(mark.len()).position(|w| w == mark)? + mark.len();
+    let digits: &[u8] = &bytes[start..bytes[start..].iter().position(|b| !b.is_ascii_digit()).map_or(bytes.len(), |n| start + n)];
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+// ---------------------------------------------------------------- webhooks
+
+/// When each event's request was sent, in nanoseconds after `base`.
+struct SendTimes {
+    base: Instant,
+    sent: Vec<AtomicU64>,
+}
+
+impl SendTimes {
+    fn new(count: u64) -> SendTimes {
+        SendTimes {
+            base: Instant::now(),
+            sent: (0..count).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn mark(&self, index: u64) {
+        self.sent[index as usize].store(self.base.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    fn at(&self, index: u64) -> Instant {
+        self.base + Duration::from_nanos(self.sent[index as usize].load(Ordering::Relaxed))
+    }
+}
+
+/// What a burst of injected events gave.
+struct Burst {
+    events: u64,
+    refused: u64,
+    /// First request sent to last answer.
+    inject: Duration,
+    receipts: Vec<Receipt>,
+    /// First request sent.
+    started: Instant,
+    server_cpu: Duration,
+}
+
+/// Injects events `seqs` with `clients` concurrent clients, as fast as the
+/// server answers.
+async fn burst(http: &reqwest::Client, base: &str, seqs: std::ops::Range<u64>, clients: usize) -> (Duration, u64, Instant) {
+    let next = Arc::new(AtomicU64::new(seqs.start));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (http, base, next, refused) = (http.clone(), base.to_owned(), next.clone(), refused.clone());
+        let end = seqs.end;
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let seq = next.fetch_add(1, Ordering::Relaxed);
+                if seq >= end {
+                    break;
+                }
+                if !incoming(&http, &base, format!("{MARK}{seq}")).await {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    (started.elapsed(), refused.load(Ordering::Relaxed) as u64, started)
+}
+
+/// The burst run: injection and delivery at the same time.
+async fn live_burst(server: &Process, http: &reqwest::Client, base: &str, receiver: &Receiver, seqs: std::ops::Range<u64>, clients: usize) -> Burst {
+    receiver.take();
+    let cpu = server.cpu_time();
+    let (inject, refused, started) = burst(http, base, seqs.clone(), clients).await;
+    let receipts = receiver.collect(seqs.clone(), Duration::from_secs(30)).await;
+    Burst {
+        events: seqs.end - seqs.start,
+        refused,
+        inject,
+        receipts,
+        started,
+        server_cpu: server.cpu_time().saturating_sub(cpu),
+    }
+}
+
+/// The drain run: the receiver holds its answers during the injection, so
+/// the outbox fills; `started` is when it lets them through.
+async fn drain_burst(server: &Process, http: &reqwest::Client, base: &str, receiver: &Receiver, seqs: std::ops::Range<u64>, clients: usize) -> Burst {
+    receiver.take();
+    receiver.open.send_replace(false);
+    let (inject, refused, _) = burst(http, base, seqs.clone(), clients).await;
+    // Every event through the plugin chain and into the outbox.
+    server.settle(Duration::from_secs(120)).await;
+    let cpu = server.cpu_time();
+    let started = Instant::now();
+    receiver.open.send_replace(true);
+    let receipts = receiver.collect(seqs.clone(), Duration::from_secs(30)).await;
+    Burst {
+        events: seqs.end - seqs.start,
+        refused,
+        inject,
+        receipts,
+        started,
+        server_cpu: server.cpu_time().saturating_sub(cpu),
+    }
+}
+
+/// Checks a burst's receipts and prints its row.
+fn report_burst(database: &str, kind: &str, run: usize, seqs: std::ops::Range<u64>, burst: &Burst) -> f64 {
+    let ours: Vec<&Receipt> = burst.receipts.iter().filter(|r| r.seq.is_some_and(|s| seqs.contains(&s))).collect();
+    let distinct_seqs: std::collections::HashSet<u64> = ours.iter().filter_map(|r| r.seq).collect();
+    let distinct_ids: std::collections::HashSet<&str> = ours.iter().map(|r| r.event_id.as_str()).collect();
+    let lost = burst.events - distinct_seqs.len() as u64;
+    let first = ours.iter().map(|r| r.at).min();
+    let last = ours.iter().map(|r| r.at).max();
+    let (rate_receipts, rate_total) = match (first, last) {
+        // One receipt spans no time: no rate to give.
+        (Some(first), Some(last)) if last > first => (
+            distinct_seqs.len() as f64 / last.duration_since(first).as_secs_f64().max(1e-9),
+            distinct_seqs.len() as f64 / last.duration_since(burst.started).as_secs_f64().max(1e-9),
+        ),
+        _ => (0.0, 0.0),
+    };
+    println!(
+        "| {database} | {kind} | {run} | {} | {:.0} | {:.2} s | {:.0} | {:.0} | {} | {} | {} | {:.0} µs |",
+        burst.events,
+        burst.events as f64 / burst.inject.as_secs_f64(),
+        burst.inject.as_secs_f64(),
+        rate_receipts,
+        rate_total,
+        lost,
+        ours.len() - distinct_seqs.len(),
+        if distinct_ids.len() == distinct_seqs.len() { "yes" } else { "NO" },
+        burst.server_cpu.as_secs_f64() * 1e6 / burst.events as f64,
+    );
+    if burst.refused > 0 {
+        println!("  ({} incoming requests were refused)", burst.refused);
+    }
+    rate_total
+}
+
+/// Paced injection at `rate` per second for `seconds`; latency of each event.
+async fn latency(http: &reqwest::Client, base: &str, receiver: &Receiver, first_seq: u64, rate: u64, seconds: u64) -> (Vec<Duration>, u64, f64) {
+    receiver.take();
+    let count = rate * seconds;
+    let seqs = first_seq..first_seq + count;
+    let times = Arc::new(SendTimes::new(count));
+    let mut ticker = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
+    // A late tick is made up at once: the schedule, not the pace of answers, sets the load.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in 0..count {
+        ticker.tick().await;
+        let (http, base, times) = (http.clone(), base.to_owned(), times.clone());
+        tasks.spawn(async move {
+            times.mark(index);
+            incoming(&http, &base, format!("{MARK}{}", first_seq + index)).await
+        });
+    }
+    let achieved = count as f64 / started.elapsed().as_secs_f64();
+    let mut refused = 0;
+    while let Some(done) = tasks.join_next().await {
+        if !done.unwrap() {
+            refused += 1;
+        }
+    }
+    let receipts = receiver.collect(seqs.clone(), Duration::from_secs(30)).await;
+    let mut first_receipt = vec![None; count as usize];
+    for receipt in receipts {
+        if let Some(seq) = receipt.seq.filter(|s| seqs.contains(s)) {
+            let slot = &mut first_receipt[(seq - first_seq) as usize];
+            if slot.is_none_or(|at| receipt.at < at) {
+                *slot = Some(receipt.at);
+            }
+        }
+    }
+    let mut latencies: Vec<Duration> = first_receipt
+        .iter()
+        .enumerate()
+        .filter_map(|(index, at)| at.map(|at| at.saturating_duration_since(times.at(index as u64))))
+        .collect();
+    latencies.sort();
+    let lost = count - latencies.len() as u64;
+    if refused > 0 {
+        println!("  ({refused} incoming requests were refused)");
+    }
+    (latencies, lost, achieved)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+// ---------------------------------------------------------------- fan-out
+
+/// Opens `count` listeners on `/api/listen/{id}`; each reports the round
+/// number of every fan-out frame it gets, with the time it got it.
+async fn open_listeners(addr: &str, token: &str, count: usize) -> (tokio::sync::mpsc::UnboundedReceiver<(u64, Instant)>, Vec<tokio::task::JoinHandle<()>>) {
+    let (sender, frames) = tokio::sync::mpsc::unbounded_channel();
+    let url = format!("ws://{addr}/api/listen/{INSTANCE}?token={token}");
+    // A few handshakes at a time: a thousand at once only measures the accept queue.
+    let streams: Vec<_> = futures::stream::iter(0..count)
+        .map(|_| {
+            let url = url.clone();
+            async move { tokio_tungstenite::connect_async(url).await.map(|(stream, _)| stream) }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let mut tasks = Vec::with_capacity(count);
+    for stream in streams {
+        let mut stream = stream.unwrap_or_else(|e| panic!("a listener could not connect: {e}"));
+        let sender = sender.clone();
+        tasks.push(tokio::spawn(async move {
+            while let Some(Ok(message)) = stream.next().await {
+                match message {
+                    Message::Text(text) => {
+                        let at = Instant::now();
+                        if let Some(round) = find_number(text.as_bytes(), FAN_MARK) {
+                            let _ = sender.send((round, at));
+                        }
+                    }
+                    // tungstenite answers pings itself on the next read or flush.
+                    Message::Ping(_) => {
+                        let _ = stream.flush().await;
+                    }
+                    _ => {}
+                }
+            }
+        }));
+    }
+    (frames, tasks)
+}
+
+/// One fan-out round: the time from the request to the first, median and
+/// last listener's frame.
+async fn fan_out_round(
+    http: &reqwest::Client,
+    base: &str,
+    frames: &mut tokio::sync::mpsc::UnboundedReceiver<(u64, Instant)>,
+    round: u64,
+    listeners: usize,
+) -> Option<(Duration, Duration, Duration)> {
+    let sent = Instant::now();
+    assert!(incoming(http, base, format!("{FAN_MARK}{round}")).await, "the fan-out event was refused");
+    let mut arrivals = Vec::with_capacity(listeners);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while arrivals.len() < listeners {
+        match tokio::time::timeout_at(deadline, frames.recv()).await {
+            Ok(Some((r, at))) if r == round => arrivals.push(at.duration_since(sent)),
+            Ok(Some(_)) => {}
+            _ => {
+                println!("  round {round}: only {} of {listeners} listeners got the frame", arrivals.len());
+                return None;
+            }
+        }
+    }
+    arrivals.sort();
+    Some((arrivals[0], arrivals[arrivals.len() / 2], arrivals[arrivals.len() - 1]))
+}
+
+// ---------------------------------------------------------------- main
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// A fresh database on the PostgreSQL server of `url`: its URL, and the
+/// admin pool and name to drop it with.
+async fn fresh_postgres(url: &str, run: usize) -> (String, sqlx::PgPool, String) {
+    let admin = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap_or_else(|e| fail(&format!("cannot connect to {url}: {e}")));
+    let name = format!("wasap_bench_outputs_{}_{run}", std::process::id());
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    let mut fresh = reqwest::Url::parse(url).unwrap_or_else(|e| fail(&format!("--database-url: {e}")));
+    fresh.set_path(&format!("/{name}"));
+    (fresh.to_string(), admin, name)
+}
+
+#[tokio::main]
+async fn main() {
+    let options = Options::parse();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let receiver = Receiver::start().await;
+    let mut databases: Vec<&str> = Vec::new();
+    if options.sqlite {
+        databases.push("SQLite");
+    }
+    if options.database_url.is_some() {
+        databases.push("PostgreSQL");
+    }
+    let mut burst_rows = Vec::new();
+    let mut latency_rows = Vec::new();
+    let mut fan_rows = Vec::new();
+    for run in 1..=options.runs {
+        for &database in &databases {
+            let dir = tempfile::tempdir().unwrap();
+            let postgres = match database {
+                "PostgreSQL" => Some(fresh_postgres(options.database_url.as_deref().unwrap(), run).await),
+                _ => None,
+            };
+            let (server, addr) = start_wasap(&dir.path().join("data"), postgres.as_ref().map(|(url, _, _)| url.as_str()));
+            let base = format!("http://{addr}");
+            wait_healthy(&http, &base).await;
+            let token = pair_instance(&http, &base).await;
+            call(
+                http.post(format!("{base}/api/instances/{INSTANCE}/webhook-setconfig"))
+                    .bearer_auth(ADMIN_TOKEN)
+                    .json(&json!({ "url": receiver.url })),
+            )
+            .await;
+            let mut seq = 0u64;
+            let mut next = |n: u64| {
+                let range = seq..seq + n;
+                seq += n;
+                range
+            };
+            // Warm-up: connections, caches, the plugin instances.
+            let warm = next(500);
+            burst(&http, &base, warm.clone(), options.clients).await;
+            receiver.collect(warm, Duration::from_secs(30)).await;
+            server.settle(Duration::from_secs(30)).await;
+
+            println!("{database} run {run}, load average before the burst: {}", load_average());
+            let seqs = next(options.burst);
+            let live = live_burst(&server, &http, &base, &receiver, seqs.clone(), options.clients).await;
+            burst_rows.push((format!("{database} ({})", load_average()), "burst", run, seqs, live));
+            server.settle(Duration::from_secs(60)).await;
+
+            println!("{database} run {run}, load average before the drain: {}", load_average());
+            let seqs = next(options.burst);
+            let drain = drain_burst(&server, &http, &base, &receiver, seqs.clone(), options.clients).await;
+            burst_rows.push((format!("{database} ({})", load_average()), "drain", run, seqs, drain));
+            server.settle(Duration::from_secs(60)).await;
+
+            println!("{database} run {run}, load average before the paced run: {}", load_average());
+            let count = options.rate * options.seconds;
+            let (latencies, lost, achieved) = latency(&http, &base, &receiver, next(count).start, options.rate, options.seconds).await;
+            latency_rows.push((format!("{database} ({})", load_average()), run, latencies, lost, achieved));
+            server.settle(Duration::from_secs(30)).await;
+
+            println!("{database} run {run}, load average before the fan-out: {}", load_average());
+            let (mut frames, listeners) = open_listeners(&addr, &token, options.listeners).await;
+            // The first round is unmeasured: the first frame of each connection.
+            fan_out_round(&http, &base, &mut frames, 0, options.listeners).await;
+            let mut rounds = Vec::new();
+            for round in 1..=options.rounds as u64 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if let Some(times) = fan_out_round(&http, &base, &mut frames, round, options.listeners).await {
+                    rounds.push(times);
+                }
+            }
+            fan_rows.push((format!("{database} ({})", load_average()), run, rounds));
+            for listener in listeners {
+                listener.abort();
+            }
+            drop(server);
+            if let Some((_, admin, name)) = postgres {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await;
+            }
+            receiver.take();
+        }
+    }
+
+    println!("\nWebhook bursts ({} events, {} injecting clients; drain: the outbox filled first):\n", options.burst, options.clients);
+    println!("| database (load after) | run kind | run | events | injected/s | injection time | deliveries/s first→last receipt | deliveries/s first request→last receipt | lost | duplicates | ids distinct | server CPU/event |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (database, kind, run, seqs, burst) in &burst_rows {
+        report_burst(database, kind, *run, seqs.clone(), burst);
+    }
+    println!("\nEvent-to-receipt latency, paced at {} events/s for {} s:\n", options.rate, options.seconds);
+    println!("| database (load after) | run | achieved rate | lost | p50 | p90 | p99 | max |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (database, run, latencies, lost, achieved) in &latency_rows {
+        println!(
+            "| {database} | {run} | {achieved:.0}/s | {lost} | {} | {} | {} | {} |",
+            ms(percentile(latencies, 50.0)),
+            ms(percentile(latencies, 90.0)),
+            ms(percentile(latencies, 99.0)),
+            ms(percentile(latencies, 100.0)),
+        );
+    }
+    println!("\nFan-out to {} listeners, {} rounds (request sent → frame held):\n", options.listeners, options.rounds);
+    println!("| database (load after) | run | complete rounds | last listener, median | last listener, max | first listener, median | median listener, median |");
+    println!("|---|---|---|---|---|---|---|");
+    for (database, run, rounds) in &fan_rows {
+        let median = |pick: fn(&(Duration, Duration, Duration)) -> Duration| {
+            let mut values: Vec<Duration> = rounds.iter().map(pick).collect();
+            values.sort();
+            values.get(values.len() / 2).copied().unwrap_or_default()
+        };
+        let max_last = rounds.iter().map(|r| r.2).max().unwrap_or_default();
+        println!(
+            "| {database} | {run} | {} | {} | {} | {} | {} |",
+            rounds.len(),
+            ms(median(|r| r.2)),
+            ms(max_last),
+            ms(median(|r| r.0)),
+            ms(median(|r| r.1)),
+        );
+    }
+}

@@ -48,7 +48,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
+use wasap_tests::bench_client::{call, pair_instance, wait_healthy};
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
@@ -215,54 +216,6 @@ fn start_wasap(data_dir: &Path, database_url: Option<&str>) -> (Process, String)
         command.args(["--database-url", url]);
     }
     (Process(command.spawn().expect("start the wasap binary")), format!("127.0.0.1:{port}"))
-}
-
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(response) = http.get(format!("{base}/health")).send().await
-            && response.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("wasap did not become healthy");
-}
-
-async fn call(request: reqwest::RequestBuilder) -> Value {
-    let response = request.send().await.expect("request to wasap");
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{status}: {body}");
-    body
-}
-
-/// Creates, pairs and connects the bench instance; returns its token.
-async fn pair_instance(http: &reqwest::Client, base: &str) -> String {
-    let created = call(
-        http.post(format!("{base}/api/instances"))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&json!({ "instance_id": INSTANCE })),
-    )
-    .await;
-    let token = created["token"].as_str().expect("instance token").to_owned();
-    call(http.get(format!("{base}/api/instances/{INSTANCE}/qr")).bearer_auth(ADMIN_TOKEN)).await;
-    call(
-        http.post(format!("{base}/sim/instances/{INSTANCE}/scan"))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&json!({ "phone": SENDER_PHONE })),
-    )
-    .await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let instance = call(http.get(format!("{base}/api/instances/{INSTANCE}")).bearer_auth(ADMIN_TOKEN)).await;
-        if instance["status"] == "online" {
-            return token;
-        }
-        assert!(Instant::now() < deadline, "the instance did not come online: {instance}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// One incoming text message from the contact; whether the server took it.
@@ -693,7 +646,7 @@ async fn main() {
             let (server, addr) = start_wasap(&dir.path().join("data"), postgres.as_ref().map(|(url, _, _)| url.as_str()));
             let base = format!("http://{addr}");
             wait_healthy(&http, &base).await;
-            let token = pair_instance(&http, &base).await;
+            let token = pair_instance(&http, &base, ADMIN_TOKEN, INSTANCE, SENDER_PHONE).await;
             call(
                 http.post(format!("{base}/api/instances/{INSTANCE}/webhook-setconfig"))
                     .bearer_auth(ADMIN_TOKEN)

@@ -22,9 +22,10 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::{Value, json};
+use wasap_tests::bench_client::{call, pair_instance, wait_healthy};
+use serde_json::json;
 
 const ADMIN_TOKEN: &str = "bench-admin-token";
 const INSTANCE: &str = "bench-send";
@@ -175,54 +176,6 @@ fn start_hello() -> (Process, String) {
     BufReader::new(stdout).read_line(&mut line).expect("read bench-hello's address");
     let addr = line.trim().strip_prefix("listening on ").expect("bench-hello prints its address").to_owned();
     (Process(child), format!("http://{addr}"))
-}
-
-async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(response) = http.get(format!("{base}/health")).send().await
-            && response.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("wasap did not become healthy");
-}
-
-async fn call(request: reqwest::RequestBuilder) -> Value {
-    let response = request.send().await.expect("request to wasap");
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{status}: {body}");
-    body
-}
-
-/// Creates, pairs and connects the bench instance; returns its token.
-async fn pair_instance(http: &reqwest::Client, base: &str) -> String {
-    let created = call(
-        http.post(format!("{base}/api/instances"))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&json!({ "instance_id": INSTANCE })),
-    )
-    .await;
-    let token = created["token"].as_str().expect("instance token").to_owned();
-    call(http.get(format!("{base}/api/instances/{INSTANCE}/qr")).bearer_auth(ADMIN_TOKEN)).await;
-    call(
-        http.post(format!("{base}/sim/instances/{INSTANCE}/scan"))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&json!({ "phone": SENDER_PHONE })),
-    )
-    .await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let instance = call(http.get(format!("{base}/api/instances/{INSTANCE}")).bearer_auth(ADMIN_TOKEN)).await;
-        if instance["status"] == "online" {
-            return token;
-        }
-        assert!(Instant::now() < deadline, "the instance did not come online: {instance}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// Messages of the simulated network's record that carry `text`.
@@ -391,7 +344,7 @@ async fn main() {
 
     let (wasap, base) = start_wasap(&dir.path().join("data"));
     wait_healthy(&http, &base).await;
-    let instance_token = pair_instance(&http, &base).await;
+    let instance_token = pair_instance(&http, &base, ADMIN_TOKEN, INSTANCE, SENDER_PHONE).await;
     let token = if options.admin_token { ADMIN_TOKEN } else { &instance_token };
     // The first send to a number asks WhatsApp (here the simulated network)
     // whether it is on WhatsApp; the answer is cached. Measure the steady state.

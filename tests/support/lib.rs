@@ -6,6 +6,7 @@
 //! URL, each test creates a new database on that server; otherwise each test
 //! gets a new SQLite file in a temporary directory.
 
+pub mod bench_client;
 pub mod file_server;
 pub mod plugins;
 pub mod websocket;

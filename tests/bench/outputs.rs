@@ -35,8 +35,8 @@
 //! Method and results: BENCHMARKS.md.
 
 use std::convert::Infallible;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,7 +48,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use wasap_tests::bench_client::{call, pair_instance, wait_healthy};
+use wasap_tests::bench_client::{Process, call, free_port, pair_instance, sibling_binary, wait_healthy};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -142,57 +142,6 @@ impl Options {
 fn fail(message: &str) -> ! {
     eprintln!("bench-outputs: {message}\n\n{USAGE}");
     std::process::exit(2);
-}
-
-/// A child process killed when the bench ends, however it ends.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Process {
-    /// User plus system CPU time the process has used so far.
-    fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).expect("read /proc stat");
-        // The command name may hold spaces: fields are counted after its ')'.
-        let fields: Vec<&str> = stat[stat.rfind(')').expect("stat format") + 2..].split(' ').collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        // Linux reports in USER_HZ, which is 100 on every mainstream architecture.
-        Duration::from_millis(ticks * 10)
-    }
-
-    /// Waits until the server has had nothing to do for a while (its CPU
-    /// time stands still), up to `limit`: queued work is then finished.
-    async fn settle(&self, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        let mut before = self.cpu_time();
-        while Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            let now = self.cpu_time();
-            if now.saturating_sub(before) <= Duration::from_millis(10) {
-                return;
-            }
-            before = now;
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A binary built next to this one (the same cargo profile).
-fn sibling_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe.parent().unwrap().join(name);
-    if !binary.is_file() {
-        fail(&format!("build it first: cargo build --release --workspace --bins ({} missing)", binary.display()));
-    }
-    binary
 }
 
 fn start_wasap(data_dir: &Path, database_url: Option<&str>) -> (Process, String) {

@@ -21,10 +21,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
-use wasap_tests::bench_client::{call, pair_instance, wait_healthy};
+use wasap_tests::bench_client::{Process, call, free_port, pair_instance, sibling_binary, wait_healthy};
 use serde_json::json;
 
 const ADMIN_TOKEN: &str = "bench-admin-token";
@@ -107,45 +106,6 @@ impl Options {
 fn fail(message: &str) -> ! {
     eprintln!("bench-send: {message}\n\n{USAGE}");
     std::process::exit(2);
-}
-
-/// A child process killed when the bench ends, however it ends.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Process {
-    /// User plus system CPU time the process has used so far.
-    fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).expect("read /proc stat");
-        // The command name may hold spaces: fields are counted after its ')'.
-        let fields: Vec<&str> = stat[stat.rfind(')').expect("stat format") + 2..].split(' ').collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        // Linux reports in USER_HZ, which is 100 on every mainstream architecture.
-        Duration::from_millis(ticks * 10)
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A binary built next to this one (the same cargo profile).
-fn sibling_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe.parent().unwrap().join(name);
-    if !binary.is_file() {
-        fail(&format!(
-            "build it first: cargo build --release -p wasap -p wasap-tests ({} missing)",
-            binary.display()
-        ));
-    }
-    binary
 }
 
 fn start_wasap(data_dir: &Path) -> (Process, String) {

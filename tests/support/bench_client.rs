@@ -1,10 +1,67 @@
-//! The benchmarks' side of a `wasap` server they run as a process: waiting
+//! The benchmarks' side of a `wasap` server they run as a process: finding
+//! the binary, owning the child process and reading its CPU time, waiting
 //! for it to answer, calling it, and pairing the bench's instance on the sim
 //! engine. Shared by `bench-send` and `bench-outputs`.
 
+use std::path::PathBuf;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+/// A child process killed when the bench ends, however it ends.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Process {
+    /// User plus system CPU time the process has used so far.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).expect("read /proc stat");
+        // The command name may hold spaces: fields are counted after its ')'.
+        let fields: Vec<&str> = stat[stat.rfind(')').expect("stat format") + 2..].split(' ').collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // Linux reports in USER_HZ, which is 100 on every mainstream architecture.
+        Duration::from_millis(ticks * 10)
+    }
+
+    /// Waits until the server has had nothing to do for a while (its CPU
+    /// time stands still), up to `limit`: queued work is then finished.
+    pub async fn settle(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut before = self.cpu_time();
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let now = self.cpu_time();
+            if now.saturating_sub(before) <= Duration::from_millis(10) {
+                return;
+            }
+            before = now;
+        }
+    }
+}
+
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A binary built next to the running bench (the same cargo profile); exits
+/// with how to build it when it is missing.
+pub fn sibling_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe.parent().unwrap().join(name);
+    if !binary.is_file() {
+        eprintln!("build it first: cargo build --release --workspace --bins ({} missing)", binary.display());
+        std::process::exit(2);
+    }
+    binary
+}
 
 /// Waits (up to a minute) until `GET /health` answers 2xx.
 pub async fn wait_healthy(http: &reqwest::Client, base: &str) {

@@ -193,6 +193,11 @@ pub struct Config {
     #[arg(long, env = "WASAP_WEBHOOK_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub webhook_attempts: u32,
 
+    /// Webhook attempts in flight at most per receiver URL: a receiver that
+    /// is slow or down holds at most this many, and the others keep theirs.
+    #[arg(long, env = "WASAP_WEBHOOK_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub webhook_concurrency: u32,
+
     /// Milliseconds to wait after each failed attempt, comma-separated; the
     /// last one repeats when there are more attempts than entries.
     #[arg(long, env = "WASAP_WEBHOOK_BACKOFF_MS", value_delimiter = ',', default_value = "1000,2000,4000,8000,16000")]
@@ -284,6 +289,7 @@ impl Config {
         DeliverySettings {
             enabled: self.webhooks_enabled(),
             attempts: self.webhook_attempts,
+            per_receiver: self.webhook_concurrency as usize,
             backoff: self.webhook_backoff_ms.iter().map(|ms| Duration::from_millis(*ms)).collect(),
             timeout: Duration::from_millis(self.webhook_timeout_ms),
             debug: self.debug,

@@ -101,24 +101,69 @@ async fn the_outbox_queues_once_per_receiver_and_event() {
 }
 
 #[tokio::test]
-async fn due_deliveries_leave_out_busy_rows_saturated_urls_and_the_future() {
+async fn due_deliveries_are_read_receiver_by_receiver_and_never_early() {
     let (_db, store) = fresh().await;
     for (id, url) in [("d1", "https://a/"), ("d2", "https://a/"), ("d3", "https://b/"), ("d4", "https://c/")] {
         store.enqueue_delivery(&delivery(id, &format!("w-{id}"), "e", url)).await.unwrap();
     }
     let now = unix_now_ms() + 1;
-    assert_eq!(ids(&store.due_deliveries(now, &[], &[], 10).await.unwrap()).len(), 4);
-    assert_eq!(store.due_deliveries(now, &[], &[], 2).await.unwrap().len(), 2, "bounded");
-    let due = store.due_deliveries(now, &["d3".to_owned()], &["https://a/".to_owned()], 10).await.unwrap();
-    assert_eq!(ids(&due), ["d4"]);
+    assert_eq!(store.due_delivery_urls(now, None, 10).await.unwrap(), ["https://a/", "https://b/", "https://c/"]);
+    assert_eq!(store.due_delivery_urls(now, None, 2).await.unwrap(), ["https://a/", "https://b/"], "bounded");
+    assert_eq!(store.due_delivery_urls(now, Some("https://b/"), 10).await.unwrap(), ["https://c/"], "after a cursor");
+    assert_eq!(ids(&store.due_deliveries_to("https://a/", now, 10).await.unwrap()), ["d1", "d2"]);
+    assert_eq!(ids(&store.due_deliveries_to("https://a/", now, 1).await.unwrap()), ["d1"], "bounded");
+    assert!(store.due_deliveries_to("https://z/", now, 10).await.unwrap().is_empty());
 
     // A retry waits for its time; the worker sleeps until the earliest.
     let later = now + 60_000;
+    assert_eq!(store.next_delivery_due_after(now).await.unwrap(), None);
     store.record_attempt("d4", 1, &AttemptResult::Retry { error: "HTTP 500".into(), next_attempt_ms: later }).await.unwrap();
-    let due = store.due_deliveries(now, &[], &[], 10).await.unwrap();
-    assert!(!ids(&due).contains(&"d4"));
-    assert!(store.due_deliveries(later, &[], &[], 10).await.unwrap().iter().any(|r| r.id == "d4" && r.attempts == 1));
-    assert!(store.next_delivery_due().await.unwrap().unwrap() <= now);
+    assert!(store.due_deliveries_to("https://c/", now, 10).await.unwrap().is_empty());
+    assert!(!store.due_delivery_urls(now, None, 10).await.unwrap().contains(&"https://c/".to_owned()));
+    assert!(store.due_deliveries_to("https://c/", later, 10).await.unwrap().iter().any(|r| r.id == "d4" && r.attempts == 1));
+    assert_eq!(store.next_delivery_due_after(now).await.unwrap(), Some(later));
+}
+
+#[tokio::test]
+async fn outbox_writes_take_batches() {
+    let (_db, store) = fresh().await;
+    let batch: Vec<NewDelivery> = (0..450).map(|n| delivery(&format!("b{n}"), "w1", &format!("e{n}"), "https://a/")).collect();
+    let mut inserted = store.enqueue_deliveries(&batch).await.unwrap();
+    assert_eq!(inserted.len(), 450, "more rows than one statement takes");
+    // The same events again, plus one new: only the new one is stored.
+    let mut again = batch[..10].to_vec();
+    again.push(delivery("b-new", "w1", "e-new", "https://a/"));
+    assert_eq!(store.enqueue_deliveries(&again).await.unwrap(), ["b-new"]);
+
+    inserted.sort();
+    let numbers: Vec<(String, i64)> = inserted.iter().map(|id| (id.clone(), 1)).collect();
+    store.start_attempts(&numbers).await.unwrap();
+    assert_eq!(store.get_delivery("b7").await.unwrap().unwrap().attempts, 1, "counted before the attempt");
+    let later = unix_now_ms() + 60_000;
+    let results: Vec<(String, i64, AttemptResult)> = inserted
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            let result = match n % 3 {
+                0 => AttemptResult::Delivered,
+                1 => AttemptResult::Retry { error: "HTTP 503".into(), next_attempt_ms: later },
+                _ => AttemptResult::Failed { error: "gone".into() },
+            };
+            (id.clone(), 1, result)
+        })
+        .collect();
+    store.record_attempts(&results).await.unwrap();
+    for (id, _, result) in &results {
+        let row = store.get_delivery(id).await.unwrap().unwrap();
+        let expected = match result {
+            AttemptResult::Delivered => ("delivered", None),
+            AttemptResult::Retry { .. } => ("pending", Some("HTTP 503")),
+            AttemptResult::Failed { .. } => ("failed", Some("gone")),
+        };
+        assert_eq!((row.status.as_str(), row.last_error.as_deref()), expected, "{id}");
+        assert_eq!(row.attempts, 1);
+    }
+    assert_eq!(store.next_delivery_due_after(unix_now_ms()).await.unwrap(), Some(later));
 }
 
 #[tokio::test]
@@ -131,8 +176,8 @@ async fn attempts_end_delivered_or_failed_and_failed_ones_can_be_retried() {
     let bad = store.get_delivery("bad").await.unwrap().unwrap();
     assert_eq!((bad.status.as_str(), bad.attempts), ("failed", 5));
     assert_eq!(bad.last_error.as_ref().map(String::len), Some(500), "errors are kept bounded");
-    assert!(store.due_deliveries(unix_now_ms() + 1, &[], &[], 10).await.unwrap().is_empty());
-    assert_eq!(store.next_delivery_due().await.unwrap(), None);
+    assert!(store.due_delivery_urls(unix_now_ms() + 1, None, 10).await.unwrap().is_empty());
+    assert_eq!(store.next_delivery_due_after(0).await.unwrap(), None);
 
     let filter = |status, instance: Option<&str>| DeliveryFilter {
         status,
@@ -149,7 +194,7 @@ async fn attempts_end_delivered_or_failed_and_failed_ones_can_be_retried() {
     assert!(store.retry_delivery("bad").await.unwrap());
     let bad = store.get_delivery("bad").await.unwrap().unwrap();
     assert_eq!((bad.status.as_str(), bad.attempts), ("pending", 0));
-    assert_eq!(ids(&store.due_deliveries(unix_now_ms() + 1, &[], &[], 10).await.unwrap()), ["bad"]);
+    assert_eq!(ids(&store.due_deliveries_to("https://a/", unix_now_ms() + 1, 10).await.unwrap()), ["bad"]);
 
     // Only delivered rows are pruned, and only those old enough.
     assert_eq!(store.prune_delivered(0, 100).await.unwrap(), 0);

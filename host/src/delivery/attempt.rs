@@ -30,24 +30,23 @@ enum Unsendable {
     Store(#[from] StoreError),
 }
 
-/// Makes attempt number `row.attempts + 1` of `row`, counted before it is
-/// made (see [`crate::store::Store::start_attempt`]), and records its result.
-pub async fn attempt(webhooks: Webhooks, row: DeliveryRow) {
-    let inner = &webhooks.inner;
-    let settings = &inner.settings;
+/// Makes attempt number `row.attempts + 1` of `row` (the worker has counted
+/// it already, see [`crate::store::Store::start_attempts`]); what it means for
+/// the row, or `None` when it could not be made (the database is down): the
+/// row then stays due as it is.
+pub async fn attempt(webhooks: Webhooks, row: DeliveryRow) -> Option<AttemptResult> {
+    let settings = &webhooks.inner.settings;
     let number = u32::try_from(row.attempts).unwrap_or(u32::MAX - 1).saturating_add(1);
     let started = Instant::now();
-    // The database is down: this attempt does not happen; the row stays due.
-    let unavailable = |e: &dyn std::fmt::Display| tracing::warn!(delivery = %row.id, error = %e, "a webhook delivery could not be prepared");
-    if let Err(e) = inner.store.start_attempt(&row.id, i64::from(number)).await {
-        return unavailable(&e);
-    }
     let outcome = match secret(&webhooks, &row).await {
         Ok(secret) => send(&webhooks, &row, secret.as_deref(), number).await,
         Err(Unsendable::WebhookDeleted) => Err((Unsendable::WebhookDeleted.to_string(), false)),
-        Err(Unsendable::Store(e)) => return unavailable(&e),
+        Err(Unsendable::Store(e)) => {
+            tracing::warn!(delivery = %row.id, error = %e, "a webhook delivery could not be prepared");
+            return None;
+        }
     };
-    let result = match outcome {
+    Some(match outcome {
         Ok(status) => {
             log(settings.debug, &row, number, started, &format!("delivered (HTTP {status})"));
             AttemptResult::Delivered
@@ -67,12 +66,7 @@ pub async fn attempt(webhooks: Webhooks, row: DeliveryRow) {
             );
             AttemptResult::Failed { error }
         }
-    };
-    if let Err(e) = inner.store.record_attempt(&row.id, i64::from(number), &result).await {
-        // The row stays as it was, so the attempt is repeated: a receiver may
-        // see the event twice, which X-Wasap-Event-Id lets it notice.
-        tracing::error!(delivery = %row.id, error = %e, "a webhook attempt could not be recorded");
-    }
+    })
 }
 
 /// Each attempt's line: at info with `--debug`, else at debug.
@@ -94,7 +88,11 @@ async fn secret(webhooks: &Webhooks, row: &DeliveryRow) -> Result<Option<String>
     if row.webhook_id.starts_with(URL_PREFIX) {
         return Ok(None);
     }
-    match webhooks.inner.store.webhook_secret(&row.webhook_id).await? {
+    let secret = match &row.instance_id {
+        Some(instance_id) => webhooks.inner.receivers.secret(instance_id, &row.webhook_id).await?,
+        None => webhooks.inner.store.webhook_secret(&row.webhook_id).await?,
+    };
+    match secret {
         Some(secret) => Ok(Some(secret)),
         None => Err(Unsendable::WebhookDeleted),
     }
@@ -120,7 +118,7 @@ async fn send(webhooks: &Webhooks, row: &DeliveryRow, secret: Option<&str>, numb
         method: Method::POST,
         url: row.url.clone(),
         headers,
-        body: Some(Bytes::from(row.payload.clone())),
+        body: Some(Bytes::copy_from_slice(&row.payload)),
         timeout: webhooks.inner.settings.timeout,
         max_response_bytes: MAX_RESPONSE_BYTES,
     };

@@ -9,25 +9,57 @@
 //!
 //! - [`settings`]: switches, retry schedule, global receivers.
 //! - [`subscriptions`]: event filters and formats of configured webhooks.
+//! - [`receivers`]: the configured webhooks, cached.
 //! - [`signing`]: the signature header of each format.
-//! - [`worker`]: claims due rows, one bounded lane per receiver URL.
+//! - [`worker`]: writes the outbox in batches and runs the attempts.
+//! - [`lanes`]: the worker's rows in memory, one bounded lane per receiver URL.
 //! - [`attempt`]: one HTTP attempt and what it means for the row.
 
 mod attempt;
+mod lanes;
+mod receivers;
 pub mod settings;
 pub mod signing;
 pub mod subscriptions;
 mod worker;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use settings::{DeliverySettings, GlobalWebhook};
 
 use crate::outbound::Requester;
+use crate::store::Store;
 use crate::store::deliveries::NewDelivery;
-use crate::store::{Store, StoreError};
+use receivers::Receivers;
+use worker::QueueRequest;
+
+/// Queue requests waiting for the worker before senders have to wait.
+const QUEUE_REQUESTS: usize = 1024;
+
+/// Why webhook requests could not be queued (the event's deliveries are lost).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum QueueError {
+    #[error("the webhook outbox could not store the deliveries: {0}")]
+    Store(String),
+}
+
+impl From<crate::store::StoreError> for QueueError {
+    fn from(e: crate::store::StoreError) -> QueueError {
+        QueueError::Store(e.to_string())
+    }
+}
+
+/// A webhook request of a plugin, with the event it came from.
+#[derive(Debug, Clone)]
+pub struct PluginRequest {
+    /// The event's instance; empty for events of no instance.
+    pub instance_id: String,
+    pub event_kind: String,
+    pub plugin: String,
+    pub request: Outgoing,
+}
 
 /// Where an outgoing webhook request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,17 +93,22 @@ struct Inner {
     store: Store,
     requester: Requester,
     settings: DeliverySettings,
-    /// Wakes the worker when rows were queued.
+    receivers: Receivers,
+    /// The running worker's queue; without a worker, deliveries are stored directly.
+    queue: Mutex<Option<mpsc::Sender<QueueRequest>>>,
+    /// Tells the worker that rows it was not handed are due (a retry by the API).
     wake: Notify,
 }
 
 /// The running worker; dropping it or calling [`WorkerHandle::stop`] ends it
 /// and every attempt in flight (their rows stay pending for the next start).
-pub struct WorkerHandle(Option<tokio::task::JoinHandle<()>>);
+/// Deliveries queued from then on are stored directly.
+pub struct WorkerHandle(Option<(tokio::task::JoinHandle<()>, Webhooks)>);
 
 impl WorkerHandle {
     pub async fn stop(mut self) {
-        if let Some(task) = self.0.take() {
+        if let Some((task, webhooks)) = self.0.take() {
+            webhooks.detach_worker();
             task.abort();
             let _ = task.await;
         }
@@ -80,7 +117,8 @@ impl WorkerHandle {
 
 impl Drop for WorkerHandle {
     fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
+        if let Some((task, webhooks)) = self.0.take() {
+            webhooks.detach_worker();
             task.abort();
         }
     }
@@ -90,9 +128,11 @@ impl Webhooks {
     pub fn new(store: Store, requester: Requester, settings: DeliverySettings) -> Webhooks {
         Webhooks {
             inner: Arc::new(Inner {
+                receivers: Receivers::new(store.clone()),
                 store,
                 requester,
                 settings,
+                queue: Mutex::new(None),
                 wake: Notify::new(),
             }),
         }
@@ -109,30 +149,67 @@ impl Webhooks {
             tracing::info!("webhook sending is off (WASAP_ENABLE_WEBHOOK / SUDEVWA_ENABLE_WEBHOOK)");
             return WorkerHandle(None);
         }
-        WorkerHandle(Some(tokio::spawn(worker::run(self.clone()))))
+        let (sender, receiver) = mpsc::channel(QUEUE_REQUESTS);
+        *self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()) = Some(sender);
+        WorkerHandle(Some((tokio::spawn(worker::run(self.clone(), receiver)), self.clone())))
     }
 
-    /// Wakes the worker: a delivery is due now.
+    fn detach_worker(&self) {
+        *self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Wakes the worker: a delivery it was not handed is due now.
     pub fn wake(&self) {
         self.inner.wake.notify_one();
     }
 
-    /// Queues `request` of `plugin`, made from an event of `instance_id` of
-    /// kind `event_kind`, for each of its receivers; how many rows were new.
-    /// Returns once the rows are stored.
-    pub async fn enqueue(&self, instance_id: &str, event_kind: &str, plugin: &str, request: Outgoing) -> Result<usize, StoreError> {
-        let settings = &self.inner.settings;
-        if !settings.enabled {
-            tracing::debug!(%plugin, instance = %instance_id, "webhook sending is off; a webhook request is dropped");
+    /// Queues every request of `requests` for each of its receivers, all in
+    /// one transaction; how many rows were new. Returns once they are stored.
+    pub async fn enqueue_all(&self, requests: Vec<PluginRequest>) -> Result<usize, QueueError> {
+        if !self.inner.settings.enabled {
+            tracing::debug!(requests = requests.len(), "webhook sending is off; webhook requests are dropped");
             return Ok(0);
         }
+        let mut rows = Vec::new();
+        for request in &requests {
+            self.deliveries_of(request, &mut rows).await?;
+        }
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let queued = self.store(rows).await?;
+        tracing::debug!(requests = requests.len(), queued, "webhook requests queued");
+        Ok(queued)
+    }
+
+    /// Hands `rows` to the worker, or stores them directly when no worker
+    /// runs (not started yet, or stopped while a plugin was still busy).
+    async fn store(&self, rows: Vec<NewDelivery>) -> Result<usize, QueueError> {
+        let queue = self.inner.queue.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(queue) = queue {
+            let (done, answer) = oneshot::channel();
+            // A copy stays here in case the worker is stopped before it
+            // answers; storing twice is harmless (one row per receiver and event).
+            if queue.send(QueueRequest { rows: rows.clone(), done }).await.is_ok()
+                && let Ok(result) = answer.await
+            {
+                return result;
+            }
+        }
+        Ok(self.inner.store.enqueue_deliveries(&rows).await?.len())
+    }
+
+    /// The rows `request` makes, one per receiver, appended to `rows`.
+    async fn deliveries_of(&self, request: &PluginRequest, rows: &mut Vec<NewDelivery>) -> Result<(), QueueError> {
+        let settings = &self.inner.settings;
+        let PluginRequest { instance_id, event_kind, plugin, request } = request;
         let mut receivers: Vec<(String, String)> = Vec::new();
         match &request.target {
             Target::Subscribers => {
                 if !instance_id.is_empty() {
-                    for webhook in self.inner.store.webhooks_for(instance_id, &request.format).await? {
-                        if subscriptions::wants(&webhook.events, event_kind) {
-                            receivers.push((webhook.id, webhook.url));
+                    for webhook in self.inner.receivers.of(instance_id).await?.iter() {
+                        if webhook.enabled && webhook.format == request.format && subscriptions::wants(&webhook.events, event_kind) {
+                            receivers.push((webhook.id.clone(), webhook.url.clone()));
                         }
                     }
                 }
@@ -142,28 +219,21 @@ impl Webhooks {
             }
             Target::Url(url) => receivers.push((format!("{}{}", settings::URL_PREFIX, settings::url_digest(url)), url.clone())),
         }
-        let mut queued = 0;
+        tracing::debug!(%plugin, instance = %instance_id, event = %request.event_id, format = %request.format, receivers = receivers.len(), "webhook request");
         for (webhook_id, url) in receivers {
-            let delivery = NewDelivery {
+            rows.push(NewDelivery {
                 id: crate::random::hex(16),
                 webhook_id,
-                instance_id: (!instance_id.is_empty()).then(|| instance_id.to_owned()),
+                instance_id: (!instance_id.is_empty()).then(|| instance_id.clone()),
                 event_id: request.event_id.clone(),
-                event_kind: event_kind.to_owned(),
+                event_kind: event_kind.clone(),
                 url,
                 format: request.format.clone(),
                 content_type: request.content_type.clone(),
                 headers: request.headers.clone(),
                 payload: request.body.clone(),
-            };
-            if self.inner.store.enqueue_delivery(&delivery).await? {
-                queued += 1;
-            }
+            });
         }
-        if queued > 0 {
-            self.wake();
-        }
-        tracing::debug!(%plugin, instance = %instance_id, event = %request.event_id, format = %request.format, queued, "webhook request queued");
-        Ok(queued)
+        Ok(())
     }
 }

@@ -11,6 +11,8 @@ pub struct DeliverySettings {
     pub enabled: bool,
     /// Attempts per delivery before it is `failed`.
     pub attempts: u32,
+    /// Attempts in flight at most per receiver URL.
+    pub per_receiver: usize,
     /// The wait after each failed attempt: the n-th failure waits the n-th
     /// entry (the last entry once the list runs out).
     pub backoff: Vec<Duration>,
@@ -86,6 +88,7 @@ mod tests {
         let settings = DeliverySettings {
             enabled: true,
             attempts: 5,
+            per_receiver: 32,
             backoff: [1, 2, 4].map(Duration::from_secs).to_vec(),
             timeout: Duration::from_secs(10),
             debug: false,

@@ -1,35 +1,45 @@
-//! The delivery worker: takes due rows from the outbox and attempts them,
-//! concurrently but bounded, so that one slow receiver never delays the others.
+//! The delivery worker: the one task that writes the outbox and sends what
+//! it holds, in batches.
 //!
-//! Every attempt in flight is tracked here by row id and by receiver URL.
-//! At most [`MAX_IN_FLIGHT`] attempts run at once, and at most [`PER_URL`] of
-//! them for one URL: rows of a URL that has its share are left in the
-//! database (not even read) until one of its attempts ends. A receiver that
-//! never answers thus holds [`PER_URL`] slots for at most the attempt
-//! timeout, and every other receiver keeps its own.
+//! Each round it stores every delivery queued since the last round in one
+//! transaction (and only then tells the plugin host they are safe), records
+//! every attempt that ended in one transaction, reads due rows from the
+//! database when some may be there that it does not hold, counts the
+//! attempts it is about to make in one statement, and starts them. While a
+//! round runs, the next round's work piles up, so the busier the server, the
+//! bigger the batches.
 //!
-//! The worker has no state besides the rows: at start every pending row is
-//! due at its stored time, so deliveries interrupted by a crash or a restart
-//! simply resume.
+//! Rows just queued go to the [`Lanes`] straight from memory; the database is
+//! read only for rows the worker does not hold: those of earlier runs (the
+//! worker has no other state, so a restart or a crash simply resumes), retries
+//! coming due, rows that did not fit in memory, and rows put back by
+//! `POST /api/deliveries/{id}/retry`. It reads them receiver by receiver, so a
+//! receiver with a huge backlog never hides another's rows.
+//!
+//! An attempt's slot is freed only once its result is recorded, so a row is
+//! never attempted twice at the same time.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use futures::FutureExt;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use super::Webhooks;
 use super::attempt::attempt;
-use crate::store::deliveries::unix_now_ms;
+use super::lanes::{Admission, Lanes, READY_PER_URL};
+use super::{QueueError, Webhooks};
+use crate::store::StoreError;
+use crate::store::deliveries::{AttemptResult, NewDelivery, unix_now_ms};
 
 /// Attempts in flight at most, server-wide.
-const MAX_IN_FLIGHT: usize = 256;
-/// Attempts in flight at most per receiver URL.
-const PER_URL: usize = 8;
-/// Rows read per query.
-const BATCH: usize = 128;
-/// The longest the worker sleeps without looking at the outbox: a safety net
+const MAX_IN_FLIGHT: usize = 512;
+/// Queue requests taken per round (each holds the deliveries of a few events).
+const REQUESTS_PER_ROUND: usize = 256;
+/// Receivers with due rows looked up per round.
+const URLS_PER_SCAN: u32 = 64;
+/// The longest the worker goes without looking at the outbox: a safety net
 /// for rows written without a wake-up (by another server on the same database).
 const IDLE_POLL: Duration = Duration::from_secs(5);
 /// The wait after the database failed, before trying again.
@@ -40,112 +50,275 @@ const KEEP_DELIVERED_SECS: i64 = 7 * 24 * 3600;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const PRUNE_BATCH: u32 = 10_000;
 
-/// Runs until the task is aborted; aborting drops every attempt in flight.
-pub async fn run(webhooks: Webhooks) {
-    let mut attempts: JoinSet<(String, String)> = JoinSet::new();
-    let mut busy: HashSet<String> = HashSet::new();
-    let mut per_url: HashMap<String, usize> = HashMap::new();
+/// Deliveries to store, and who waits to hear they are stored.
+pub struct QueueRequest {
+    pub rows: Vec<NewDelivery>,
+    pub done: oneshot::Sender<Result<usize, QueueError>>,
+}
+
+/// An attempt that ended: `None` when it could not be made (its row stays
+/// due as it is).
+struct Finished {
+    id: String,
+    url: String,
+    number: i64,
+    result: Option<AttemptResult>,
+}
+
+/// What the worker keeps between rounds.
+struct Worker {
+    webhooks: Webhooks,
+    lanes: Lanes,
+    /// Receivers may have due rows in the database that nobody told the
+    /// worker about: look for them (at start, on a wake-up, when a retry
+    /// comes due, and every [`IDLE_POLL`]).
+    scan: bool,
+    /// Where the next look for due receivers continues.
+    url_cursor: Option<String>,
+    /// Receivers known to have due rows in the database that the lanes do
+    /// not hold (they did not fit, or their attempt could not be recorded).
+    backlogged: HashSet<String>,
+    /// When the earliest pending row not yet due comes due, as far as known.
+    next_due: Option<i64>,
+    last_scan: tokio::time::Instant,
+    finished: mpsc::UnboundedSender<Finished>,
+    attempts: JoinSet<()>,
+}
+
+/// Runs until the task is aborted; aborting drops every attempt in flight
+/// (their rows stay pending) and every queue request not yet stored (whose
+/// senders then store their rows themselves).
+pub async fn run(webhooks: Webhooks, mut requests: mpsc::Receiver<QueueRequest>) {
+    let (finished, mut ended) = mpsc::unbounded_channel();
     tracing::info!(
         attempts = webhooks.inner.settings.attempts,
+        per_receiver = webhooks.inner.settings.per_receiver,
         timeout = ?webhooks.inner.settings.timeout,
         global = webhooks.inner.settings.global.len(),
         "webhook delivery worker started"
     );
+    let per_receiver = webhooks.inner.settings.per_receiver;
+    let mut worker = Worker {
+        webhooks,
+        lanes: Lanes::new(per_receiver),
+        scan: true,
+        url_cursor: None,
+        backlogged: HashSet::new(),
+        next_due: None,
+        last_scan: tokio::time::Instant::now(),
+        finished,
+        attempts: JoinSet::new(),
+    };
     let mut last_prune: Option<tokio::time::Instant> = None;
+    let mut queued: Vec<QueueRequest> = Vec::new();
+    let mut results: Vec<Finished> = Vec::new();
     loop {
         if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
             last_prune = Some(tokio::time::Instant::now());
-            prune(&webhooks).await;
+            worker.prune().await;
         }
-        let mut full_batch = false;
-        let mut wait = IDLE_POLL;
-        let free = MAX_IN_FLIGHT - busy.len();
-        if free > 0 {
-            let saturated: Vec<String> = per_url.iter().filter(|(_, n)| **n >= PER_URL).map(|(url, _)| url.clone()).collect();
-            let busy_ids: Vec<String> = busy.iter().cloned().collect();
-            let now = unix_now_ms();
-            let limit = free.min(BATCH);
-            match webhooks.inner.store.due_deliveries(now, &busy_ids, &saturated, limit as u32).await {
-                Ok(rows) => {
-                    full_batch = rows.len() == limit;
-                    for row in rows {
-                        let count = per_url.entry(row.url.clone()).or_insert(0);
-                        // A batch may hold more rows of one URL than its share:
-                        // the rest wait for a later query.
-                        if *count >= PER_URL {
-                            continue;
-                        }
-                        *count += 1;
-                        busy.insert(row.id.clone());
-                        let (id, url) = (row.id.clone(), row.url.clone());
-                        let webhooks = webhooks.clone();
-                        attempts.spawn(async move {
-                            // A panicking attempt must still hand back its id
-                            // and URL, or their slots would stay taken.
-                            if AssertUnwindSafe(attempt(webhooks, row)).catch_unwind().await.is_err() {
-                                tracing::error!(delivery = %id, "a webhook attempt panicked; the delivery stays pending");
-                            }
-                            (id, url)
-                        });
-                    }
-                    match webhooks.inner.store.next_delivery_due().await {
-                        // Rows due now are in flight or of a saturated URL:
-                        // an attempt ending wakes the loop for them.
-                        Ok(Some(due)) if due > now => wait = Duration::from_millis((due - now) as u64).min(IDLE_POLL),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "the webhook outbox cannot be read"),
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "the webhook outbox cannot be read");
-                    wait = STORE_RETRY;
-                }
-            }
+        while queued.len() < REQUESTS_PER_ROUND
+            && let Ok(request) = requests.try_recv()
+        {
+            queued.push(request);
         }
-        if full_batch && busy.len() < MAX_IN_FLIGHT {
-            // More may be due right away.
-            tokio::task::yield_now().await;
-            continue;
+        while let Ok(result) = ended.try_recv() {
+            results.push(result);
         }
+        let mut store_failed = false;
+        if !queued.is_empty() {
+            worker.store(std::mem::take(&mut queued)).await;
+        }
+        if !results.is_empty() {
+            worker.record(std::mem::take(&mut results)).await;
+        }
+        let now = unix_now_ms();
+        if worker.next_due.is_some_and(|due| due <= now) || worker.last_scan.elapsed() >= IDLE_POLL {
+            worker.scan = true;
+        }
+        if let Err(e) = worker.read_due(now).await {
+            tracing::warn!(error = %e, "the webhook outbox cannot be read");
+            worker.scan = true;
+            store_failed = true;
+        }
+        if let Err(e) = worker.start_attempts().await {
+            tracing::warn!(error = %e, "webhook attempts could not be counted; they wait");
+            store_failed = true;
+        }
+        while worker.attempts.try_join_next().is_some() {}
+        // Work that arrived during the round makes the next one start at once.
+        let wait = if store_failed { STORE_RETRY } else { worker.idle_wait() };
         tokio::select! {
-            _ = webhooks.inner.wake.notified() => {}
-            Some(done) = attempts.join_next(), if !attempts.is_empty() => finish(done, &mut busy, &mut per_url),
+            biased;
+            Some(request) = requests.recv() => queued.push(request),
+            Some(result) = ended.recv() => results.push(result),
+            _ = worker.webhooks.inner.wake.notified() => worker.scan = true,
             _ = tokio::time::sleep(wait) => {}
         }
-        // Collect every other attempt that ended meanwhile.
-        while let Some(done) = attempts.try_join_next() {
-            finish(done, &mut busy, &mut per_url);
+    }
+}
+
+impl Worker {
+    /// How long to sleep when nothing arrives: until the next retry is due or
+    /// the safety poll, whichever is first.
+    fn idle_wait(&self) -> Duration {
+        // More receivers to look at (the cursor goes on).
+        if self.scan {
+            return Duration::ZERO;
+        }
+        let poll = IDLE_POLL.saturating_sub(self.last_scan.elapsed());
+        match self.next_due {
+            Some(due) => Duration::from_millis(due.saturating_sub(unix_now_ms()).max(0) as u64).min(poll),
+            None => poll,
         }
     }
-}
 
-/// Keeps the outbox from growing without bound: delivered rows go after
-/// [`KEEP_DELIVERED_SECS`], a bounded batch per round.
-async fn prune(webhooks: &Webhooks) {
-    let before = crate::store::unix_now() - KEEP_DELIVERED_SECS;
-    match webhooks.inner.store.prune_delivered(before, PRUNE_BATCH).await {
-        Ok(0) => {}
-        Ok(removed) => tracing::info!(removed, "old delivered webhook deliveries removed"),
-        Err(e) => tracing::warn!(error = %e, "old webhook deliveries could not be removed"),
-    }
-}
-
-fn finish(
-    done: Result<(String, String), tokio::task::JoinError>,
-    busy: &mut HashSet<String>,
-    per_url: &mut HashMap<String, usize>,
-) {
-    match done {
-        Ok((id, url)) => {
-            busy.remove(&id);
-            if let Some(count) = per_url.get_mut(&url) {
-                *count -= 1;
-                if *count == 0 {
-                    per_url.remove(&url);
+    /// Stores the deliveries of `requests` in one transaction, answers each
+    /// request, and queues the new rows.
+    async fn store(&mut self, requests: Vec<QueueRequest>) {
+        let mut rows: Vec<NewDelivery> = Vec::new();
+        let mut answers = Vec::with_capacity(requests.len());
+        for request in requests {
+            answers.push((request.rows.len(), request.done));
+            rows.extend(request.rows);
+        }
+        match self.webhooks.inner.store.enqueue_deliveries(&rows).await {
+            Ok(inserted) => {
+                let inserted: HashSet<String> = inserted.into_iter().collect();
+                let mut rows = rows.into_iter();
+                for (count, done) in answers {
+                    let new = rows
+                        .by_ref()
+                        .take(count)
+                        .filter(|row| inserted.contains(&row.id))
+                        .map(|row| {
+                            let row = row.into_pending_row(unix_now_ms());
+                            let url = row.url.clone();
+                            if self.lanes.admit(row) == Admission::Full {
+                                self.backlogged.insert(url);
+                            }
+                        })
+                        .count();
+                    let _ = done.send(Ok(new));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                tracing::error!(error = %message, deliveries = rows.len(), "webhook deliveries could not be stored");
+                for (_, done) in answers {
+                    let _ = done.send(Err(QueueError::Store(message.clone())));
                 }
             }
         }
-        // Attempts catch their panics, so this is a cancellation: the worker is stopping.
-        Err(e) => tracing::debug!(error = %e, "a webhook attempt was cancelled"),
+    }
+
+    /// Records the results of ended attempts in one transaction and frees
+    /// their slots.
+    async fn record(&mut self, results: Vec<Finished>) {
+        let writes: Vec<(String, i64, AttemptResult)> = results
+            .iter()
+            .filter_map(|f| f.result.clone().map(|result| (f.id.clone(), f.number, result)))
+            .collect();
+        if let Err(e) = self.webhooks.inner.store.record_attempts(&writes).await {
+            // The rows stay as they were, so the attempts are repeated: a
+            // receiver may see an event twice, which X-Wasap-Event-Id lets it notice.
+            tracing::error!(error = %e, attempts = writes.len(), "webhook attempts could not be recorded");
+            self.backlogged.extend(results.iter().map(|f| f.url.clone()));
+        }
+        for finished in results {
+            match &finished.result {
+                Some(AttemptResult::Retry { next_attempt_ms, .. }) => {
+                    self.next_due = Some(self.next_due.map_or(*next_attempt_ms, |due| due.min(*next_attempt_ms)));
+                }
+                // Its row is still due as it was.
+                None => {
+                    self.backlogged.insert(finished.url.clone());
+                }
+                _ => {}
+            }
+            self.lanes.release(&finished.id, &finished.url);
+        }
+    }
+
+    /// Reads due rows the lanes do not hold yet: looks for receivers with due
+    /// rows when [`Worker::scan`] says so, then tops up the lanes of the
+    /// backlogged receivers that are running low. A lane is topped up only
+    /// once it is half empty, so a long backlog is read in large batches,
+    /// not a few rows after every attempt.
+    async fn read_due(&mut self, now: i64) -> Result<(), StoreError> {
+        let store = &self.webhooks.inner.store;
+        if self.scan {
+            self.last_scan = tokio::time::Instant::now();
+            let urls = store.due_delivery_urls(now, self.url_cursor.as_deref(), URLS_PER_SCAN).await?;
+            let more = urls.len() == URLS_PER_SCAN as usize;
+            self.url_cursor = if more { urls.last().cloned() } else { None };
+            self.backlogged.extend(urls);
+            self.next_due = store.next_delivery_due_after(now).await?;
+            self.scan = more;
+        }
+        let low: Vec<String> = self
+            .backlogged
+            .iter()
+            .filter(|url| self.lanes.load(url).1 < READY_PER_URL / 2 && self.lanes.room(url) > 0)
+            .cloned()
+            .collect();
+        for url in low {
+            // The rows held are among the first due: read past them.
+            let (in_flight, ready) = self.lanes.load(&url);
+            let limit = in_flight + ready + self.lanes.room(&url);
+            let rows = store.due_deliveries_to(&url, now, limit as u32).await?;
+            let all_read = rows.len() < limit;
+            let mut all_held = true;
+            for row in rows {
+                if self.lanes.admit(row) == Admission::Full {
+                    all_held = false;
+                }
+            }
+            if all_read && all_held {
+                self.backlogged.remove(&url);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts as many attempts as the slots allow, counting them first.
+    async fn start_attempts(&mut self) -> Result<(), StoreError> {
+        let rows = self.lanes.take(MAX_IN_FLIGHT.saturating_sub(self.lanes.in_flight()));
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let numbers: Vec<(String, i64)> = rows.iter().map(|row| (row.id.clone(), row.attempts + 1)).collect();
+        if let Err(e) = self.webhooks.inner.store.start_attempts(&numbers).await {
+            self.lanes.put_back(rows);
+            return Err(e);
+        }
+        for row in rows {
+            let webhooks = self.webhooks.clone();
+            let finished = self.finished.clone();
+            let (id, url, number) = (row.id.clone(), row.url.clone(), row.attempts + 1);
+            self.attempts.spawn(async move {
+                // A panicking attempt must still hand back its slot.
+                let result = match AssertUnwindSafe(attempt(webhooks, row)).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::error!(delivery = %id, "a webhook attempt panicked; the delivery stays pending");
+                        None
+                    }
+                };
+                let _ = finished.send(Finished { id, url, number, result });
+            });
+        }
+        Ok(())
+    }
+
+    /// Keeps the outbox from growing without bound: delivered rows go after
+    /// [`KEEP_DELIVERED_SECS`], a bounded batch per round.
+    async fn prune(&self) {
+        let before = crate::store::unix_now() - KEEP_DELIVERED_SECS;
+        match self.webhooks.inner.store.prune_delivered(before, PRUNE_BATCH).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "old delivered webhook deliveries removed"),
+            Err(e) => tracing::warn!(error = %e, "old webhook deliveries could not be removed"),
+        }
     }
 }

@@ -18,7 +18,7 @@ use super::chain::{Chain, ChainOutcome, PluginFailure};
 use super::engine::PluginEngine;
 use super::registry::Registry;
 use super::runner::HostServices;
-use crate::delivery::{Outgoing, Target, Webhooks};
+use crate::delivery::{Outgoing, PluginRequest, Target, Webhooks};
 use crate::events::{Bus, Event, EventFeed, EventKind, new_event};
 use crate::engine::MediaKind;
 use crate::messaging::outgoing_media::{MediaFromUrl, MediaUrlError};
@@ -27,6 +27,8 @@ use crate::websocket::{Channel, Hub};
 
 /// Events waiting per instance before its publisher has to wait.
 const QUEUE: usize = 1024;
+/// Events an instance's worker takes at once.
+const BATCH: usize = 64;
 /// Sends waiting per instance before its worker has to wait.
 const SENDS: usize = 256;
 /// Plugin actions (sends) carried out at the same time, server-wide.
@@ -126,9 +128,17 @@ impl PluginHost {
     /// Reports the chain's failures and carries out its actions. Sends go to
     /// the instance's send lane, so replies leave in the order of the events
     /// that caused them, while the next event already runs through the chain.
-    /// Webhook requests are awaited until they are in the outbox, so an event
-    /// the worker has moved past is one whose deliveries survive a crash.
-    async fn carry_out(&self, instance_id: &str, event_kind: &str, outcome: ChainOutcome, was_plugin_error: bool, sends: &mpsc::Sender<PlannedSend>) {
+    /// Webhook requests are collected in `webhooks`, for the worker to queue
+    /// together with those of the other events of its batch.
+    async fn carry_out(
+        &self,
+        instance_id: &str,
+        event_kind: &str,
+        outcome: ChainOutcome,
+        was_plugin_error: bool,
+        sends: &mpsc::Sender<PlannedSend>,
+        webhooks: &mut Vec<PluginRequest>,
+    ) {
         for failure in outcome.failures {
             self.report(instance_id, failure, was_plugin_error);
         }
@@ -158,9 +168,12 @@ impl PluginHost {
                         body: request.body,
                         headers: request.headers,
                     };
-                    if let Err(e) = self.inner.outputs.webhooks.enqueue(instance_id, event_kind, &plugin, request).await {
-                        tracing::error!(%plugin, instance = %instance_id, error = %e, "a webhook request could not be queued");
-                    }
+                    webhooks.push(PluginRequest {
+                        instance_id: instance_id.to_owned(),
+                        event_kind: event_kind.to_owned(),
+                        plugin,
+                        request,
+                    });
                 }
             }
         }
@@ -204,26 +217,41 @@ impl PluginHost {
 /// One instance's worker: its events through the chain, in order. It holds
 /// the host weakly: the host owns the queue, so when the host goes the queue
 /// closes and the worker ends.
+///
+/// It takes the events that are waiting (up to [`BATCH`]) at once, runs them
+/// through the chain one by one, and queues the webhook requests of all of
+/// them in one outbox write, awaited: an event the worker has moved past is
+/// one whose deliveries survive a crash.
 async fn work(host: Weak<Inner>, mut events: mpsc::Receiver<Arc<Event>>) {
     let mut sends = None;
-    while let Some(event) = events.recv().await {
+    let mut batch = Vec::with_capacity(BATCH);
+    while events.recv_many(&mut batch, BATCH).await > 0 {
         let Some(inner) = host.upgrade() else { break };
         let host = PluginHost { inner };
-        let was_plugin_error = matches!(event.kind, EventKind::PluginError { .. });
-        let instance_id = event.instance_id.clone();
-        let sends = sends.get_or_insert_with(|| {
-            let (sender, receiver) = mpsc::channel(SENDS);
-            let lane = SendLane {
-                instance_id: instance_id.clone(),
-                messenger: host.inner.outputs.messenger.clone(),
-                media: host.inner.outputs.media.clone(),
-                permits: host.inner.actions.clone(),
-            };
-            tokio::spawn(lane.run(receiver));
-            sender
-        });
-        let outcome = host.inner.chain.run((*event).clone()).await;
-        host.carry_out(&instance_id, event.name(), outcome, was_plugin_error, sends).await;
+        let mut webhooks = Vec::new();
+        for event in batch.drain(..) {
+            let was_plugin_error = matches!(event.kind, EventKind::PluginError { .. });
+            let instance_id = event.instance_id.clone();
+            let sends = sends.get_or_insert_with(|| {
+                let (sender, receiver) = mpsc::channel(SENDS);
+                let lane = SendLane {
+                    instance_id: instance_id.clone(),
+                    messenger: host.inner.outputs.messenger.clone(),
+                    media: host.inner.outputs.media.clone(),
+                    permits: host.inner.actions.clone(),
+                };
+                tokio::spawn(lane.run(receiver));
+                sender
+            });
+            let outcome = host.inner.chain.run((*event).clone()).await;
+            host.carry_out(&instance_id, event.name(), outcome, was_plugin_error, sends, &mut webhooks).await;
+        }
+        if !webhooks.is_empty() {
+            let count = webhooks.len();
+            if let Err(e) = host.inner.outputs.webhooks.enqueue_all(webhooks).await {
+                tracing::error!(requests = count, error = %e, "webhook requests of plugins could not be queued");
+            }
+        }
     }
 }
 

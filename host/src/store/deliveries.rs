@@ -8,7 +8,8 @@
 //!
 //! The store does not know who is sending: the delivery worker decides which
 //! due rows it works on (it keeps its own in-flight set) and reports each
-//! attempt's result back here.
+//! attempt's result back through the batched statements of [`super::outbox`].
+//! This file has the rows and what the API does with them: list, retry, prune.
 
 use super::{Store, StoreError, on_pool, unix_now};
 
@@ -55,6 +56,29 @@ pub struct NewDelivery {
     pub payload: Vec<u8>,
 }
 
+impl NewDelivery {
+    /// The row as stored by [`Store::enqueue_deliveries`] at `now_ms`.
+    pub fn into_pending_row(self, now_ms: i64) -> DeliveryRow {
+        DeliveryRow {
+            id: self.id,
+            webhook_id: self.webhook_id,
+            instance_id: self.instance_id,
+            event_id: self.event_id,
+            event_kind: self.event_kind,
+            url: self.url,
+            format: self.format,
+            content_type: self.content_type,
+            headers: serde_json::to_string(&self.headers).unwrap_or_else(|_| "[]".to_owned()),
+            payload: self.payload,
+            status: DeliveryStatus::Pending.as_str().to_owned(),
+            attempts: 0,
+            last_error: None,
+            next_attempt_ms: now_ms,
+            created_at: now_ms / 1000,
+        }
+    }
+}
+
 /// A stored delivery.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DeliveryRow {
@@ -83,7 +107,7 @@ impl DeliveryRow {
     }
 }
 
-const COLUMNS: &str = "id, webhook_id, instance_id, event_id, event_kind, url, format, content_type, headers, \
+pub(super) const COLUMNS: &str = "id, webhook_id, instance_id, event_id, event_kind, url, format, content_type, headers, \
      payload, status, attempts, last_error, next_attempt_ms, created_at";
 
 /// What to list.
@@ -104,9 +128,6 @@ pub enum AttemptResult {
     Failed { error: String },
 }
 
-/// Longest error text kept per delivery.
-const MAX_ERROR_CHARS: usize = 500;
-
 /// Unix milliseconds now, the unit of `next_attempt_ms`.
 pub fn unix_now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -116,118 +137,6 @@ pub fn unix_now_ms() -> i64 {
 }
 
 impl Store {
-    /// Queues `delivery`, due now; `false` when this receiver already has
-    /// this event (queued, delivered or failed).
-    pub async fn enqueue_delivery(&self, delivery: &NewDelivery) -> Result<bool, StoreError> {
-        let headers = serde_json::to_string(&delivery.headers).unwrap_or_else(|_| "[]".to_owned());
-        let now = unix_now();
-        let inserted = on_pool!(self.pool(), |p| sqlx::query(
-            "INSERT INTO webhook_deliveries (id, webhook_id, instance_id, event_id, event_kind, url, format, \
-             content_type, headers, payload, status, attempts, next_attempt_ms, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11, $12, $12) \
-             ON CONFLICT (webhook_id, event_id) DO NOTHING"
-        )
-        .bind(&delivery.id)
-        .bind(&delivery.webhook_id)
-        .bind(delivery.instance_id.as_deref())
-        .bind(&delivery.event_id)
-        .bind(&delivery.event_kind)
-        .bind(&delivery.url)
-        .bind(&delivery.format)
-        .bind(&delivery.content_type)
-        .bind(&headers)
-        .bind(&delivery.payload)
-        .bind(unix_now_ms())
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|done| done.rows_affected()))?;
-        Ok(inserted > 0)
-    }
-
-    /// Up to `limit` pending deliveries due at `now_ms`, the longest-waiting
-    /// first, leaving out the ids in `busy` (being attempted) and the URLs in
-    /// `saturated` (whose receiver has enough work already).
-    pub async fn due_deliveries(
-        &self,
-        now_ms: i64,
-        busy: &[String],
-        saturated: &[String],
-        limit: u32,
-    ) -> Result<Vec<DeliveryRow>, StoreError> {
-        // The lists are bounded by the worker's in-flight cap, so the
-        // placeholders stay far below either engine's parameter limit.
-        let mut sql = format!("SELECT {COLUMNS} FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_ms <= $1");
-        let mut n = 1;
-        for (column, values) in [("id", busy), ("url", saturated)] {
-            if values.is_empty() {
-                continue;
-            }
-            let placeholders: Vec<String> = values.iter().map(|_| {
-                n += 1;
-                format!("${n}")
-            }).collect();
-            sql.push_str(&format!(" AND {column} NOT IN ({})", placeholders.join(", ")));
-        }
-        sql.push_str(&format!(" ORDER BY next_attempt_ms, id LIMIT ${}", n + 1));
-        let rows = on_pool!(self.pool(), |p| {
-            let mut query = sqlx::query_as::<_, DeliveryRow>(&sql).bind(now_ms);
-            for value in busy.iter().chain(saturated) {
-                query = query.bind(value);
-            }
-            query.bind(i64::from(limit)).fetch_all(p).await
-        })?;
-        Ok(rows)
-    }
-
-    /// When the next pending delivery is due (unix ms), if any is pending.
-    pub async fn next_delivery_due(&self) -> Result<Option<i64>, StoreError> {
-        let (due,): (Option<i64>,) = on_pool!(self.pool(), |p| sqlx::query_as(
-            "SELECT MIN(next_attempt_ms) FROM webhook_deliveries WHERE status = 'pending'"
-        )
-        .fetch_one(p)
-        .await)?;
-        Ok(due)
-    }
-
-    /// Counts attempt number `attempts` of delivery `id` before it is made,
-    /// so an attempt cut short by a crash still counts: a delivery cannot be
-    /// retried without bound, and the next attempt carries the next number.
-    pub async fn start_attempt(&self, id: &str, attempts: i64) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| sqlx::query("UPDATE webhook_deliveries SET attempts = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(attempts)
-            .bind(unix_now())
-            .execute(p)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
-
-    /// Records the result of attempt number `attempts` of delivery `id`.
-    pub async fn record_attempt(&self, id: &str, attempts: i64, result: &AttemptResult) -> Result<(), StoreError> {
-        let (status, error, next) = match result {
-            AttemptResult::Delivered => (DeliveryStatus::Delivered, None, None),
-            AttemptResult::Retry { error, next_attempt_ms } => (DeliveryStatus::Pending, Some(error), Some(*next_attempt_ms)),
-            AttemptResult::Failed { error } => (DeliveryStatus::Failed, Some(error), None),
-        };
-        let error: Option<String> = error.map(|e| e.chars().take(MAX_ERROR_CHARS).collect());
-        on_pool!(self.pool(), |p| sqlx::query(
-            "UPDATE webhook_deliveries SET status = $2, attempts = $3, last_error = COALESCE($4, last_error), \
-             next_attempt_ms = COALESCE($5, next_attempt_ms), updated_at = $6 WHERE id = $1"
-        )
-        .bind(id)
-        .bind(status.as_str())
-        .bind(attempts)
-        .bind(error)
-        .bind(next)
-        .bind(unix_now())
-        .execute(p)
-        .await
-        .map(|_| ()))?;
-        Ok(())
-    }
-
     /// Deliveries matching `filter`, newest first, at most `filter.limit`.
     pub async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<DeliveryRow>, StoreError> {
         let rows = on_pool!(self.pool(), |p| sqlx::query_as::<_, DeliveryRow>(&format!(

@@ -89,6 +89,8 @@ impl Store {
             .execute(p)
             .await
             .map(|done| done.rows_affected()))?;
+        // Its webhooks went with it (a cascade).
+        self.webhooks_changed();
         Ok(deleted == 1)
     }
 

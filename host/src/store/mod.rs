@@ -4,7 +4,7 @@
 //! dispatch between the two engines. Everything else reaches the database
 //! through the stores defined under it (today: the whatsapp-rust device store
 //! in [`device`], instances, the plugins' key-value store in [`plugin_kv`],
-//! [`webhooks`] and their delivery outbox in [`deliveries`]).
+//! [`webhooks`] and their delivery outbox in [`deliveries`] and [`outbox`]).
 //! Both engines run the same SQL wherever the dialects agree
 //! (numbered `$n` parameters, `ON CONFLICT` upserts, `RETURNING`), so the
 //! queries are written once and run on whichever pool is open.
@@ -13,6 +13,7 @@ pub mod deliveries;
 pub mod device;
 mod error;
 pub mod instances;
+pub mod outbox;
 pub mod plugin_kv;
 pub mod webhooks;
 
@@ -69,6 +70,9 @@ pub(crate) use on_pool;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    /// Bumped by every write that changes which webhooks exist or where they
+    /// point, so that caches of them (the delivery worker's) know when to reload.
+    webhooks_version: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -113,7 +117,10 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(redact(url)));
         };
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            webhooks_version: Default::default(),
+        })
     }
 
     /// The SQLite URL of the default database file inside `data_dir`.
@@ -142,6 +149,16 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// Changes whenever this store adds, changes or removes a webhook
+    /// (deleting an instance removes its webhooks too).
+    pub fn webhooks_version(&self) -> u64 {
+        self.webhooks_version.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn webhooks_changed(&self) {
+        self.webhooks_version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 

@@ -100,6 +100,7 @@ impl Store {
         .execute(p)
         .await
         .map(|done| done.rows_affected()))?;
+        self.webhooks_changed();
         Ok(if inserted == 0 { WebhookInsert::TooMany } else { WebhookInsert::Inserted })
     }
 
@@ -116,6 +117,7 @@ impl Store {
         .execute(p)
         .await
         .map(|done| done.rows_affected()))?;
+        self.webhooks_changed();
         if updated > 0 {
             return Ok(());
         }
@@ -132,6 +134,7 @@ impl Store {
         .execute(p)
         .await
         .map(|_| ()))?;
+        self.webhooks_changed();
         Ok(())
     }
 
@@ -179,6 +182,7 @@ impl Store {
             .execute(p)
             .await
             .map(|done| done.rows_affected()))?;
+        self.webhooks_changed();
         Ok(deleted > 0)
     }
 }

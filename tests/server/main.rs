@@ -12,5 +12,6 @@ mod operations;
 mod plugins;
 mod real_engine;
 mod startup;
+mod system_events;
 mod websockets;
 mod webhooks;

@@ -301,6 +301,9 @@ async fn shutdown_closes_open_connections() {
     let mut silent_reader = open(&server, "/ws", Token::Query(&admin)).await;
     tokio::time::timeout(WAIT, server.stop()).await.expect("the server stops with WebSockets open");
     for client in [&mut ws, &mut silent_reader] {
+        // The notice queued before the close still comes first.
+        let notice = client.next_frame().await;
+        assert_eq!((notice["event"].as_str(), notice["data"]["message"].as_str()), (Some("system"), Some("server shutting down")), "{notice}");
         match client.next_or_end().await {
             Err(End::Closed(code, reason)) => assert_eq!((code, reason.as_str()), (1001, "server shutting down")),
             other => panic!("expected a close frame, got {other:?}"),

@@ -5,7 +5,8 @@
 //! (a pong or any message). The connection ends when the client closes it,
 //! when it has been silent for `idle_timeout`, when the hub finds its queue
 //! full (too slow), or at shutdown; the last three send a close frame that
-//! says why, and every end is logged with its reason.
+//! says why (at shutdown after the frames already queued), and every end is
+//! logged with its reason.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -138,12 +139,20 @@ pub async fn serve(socket: WebSocket, mut subscription: Subscription, settings: 
         ended = reader => ended,
         ended = writer => ended,
     };
-    let channel = &subscription.channel;
+    let channel = subscription.channel.clone();
     match ended {
         Ended::Closed(close) => {
             let reason = close.reason();
             tracing::info!(%channel, code = close.code(), %reason, "WebSocket connection closed by the server");
             let goodbye = async {
+                // What was queued before the shutdown (its `system` notice
+                // among it) still goes out; a reader too slow for its queue
+                // gets nothing more.
+                if close == Close::ShuttingDown {
+                    while let Ok(frame) = subscription.frames.try_recv() {
+                        sink.send(Message::text(&*frame)).await?;
+                    }
+                }
                 sink.send(Message::close_with(close.code(), reason)).await?;
                 sink.close().await
             };

@@ -9,8 +9,8 @@
 //! - [`plugin_errors`]: `plugin.error` frames, taken from the event bus.
 //!
 //! Frames come from the built-in websocket plugin's `publish` actions (carried
-//! out by the plugin host) and from [`plugin_errors`]; the routes are in
-//! `api::websockets`.
+//! out by the plugin host), from [`plugin_errors`] and from
+//! `crate::system_events`; the routes are in `api::websockets`.
 
 pub mod channel;
 pub mod connection;

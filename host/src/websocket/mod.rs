@@ -7,6 +7,7 @@
 //! - [`connection`]: one socket's life: its bounded queue, pings, the idle
 //!   timeout, and the close frame that says why it ended.
 //! - [`plugin_errors`]: `plugin.error` frames, taken from the event bus.
+//! - [`stats`]: frames sent and connections closed, by route, for `/metrics`.
 //!
 //! Frames come from the built-in websocket plugin's `publish` actions (carried
 //! out by the plugin host), from [`plugin_errors`] and from
@@ -16,6 +17,7 @@ pub mod channel;
 pub mod connection;
 pub mod hub;
 pub mod plugin_errors;
+pub mod stats;
 
 pub use channel::Channel;
 pub use hub::{Frame, Hub, HubSettings, RegisterError, Subscription};

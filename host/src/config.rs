@@ -218,12 +218,25 @@ impl Config {
     /// what `wasap serve` uses with no flags or environment, and what tests
     /// start from.
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Config {
-        let Command::Serve(mut config) = Cli::parse_from(["wasap", "serve"]).command else {
-            unreachable!("`wasap serve` parses as the serve command")
-        };
+        let mut config = Config::from_flags(Vec::<String>::new()).expect("`wasap serve` with no flags parses");
         config.data_dir = data_dir.into();
         config.plugins_dir = config.data_dir.join("plugins.d");
         config
+    }
+
+    /// The configuration `wasap serve FLAGS...` runs with (the environment
+    /// filling in what the flags leave out): for a test that runs the server
+    /// as a process of its own, exactly as the binary parses it.
+    pub fn from_flags<I, T>(flags: I) -> Result<Config, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let args = ["wasap", "serve"].into_iter().map(std::ffi::OsString::from).chain(flags.into_iter().map(Into::into));
+        match Cli::try_parse_from(args)?.command {
+            Command::Serve(config) => Ok(config),
+            Command::Plugin(_) => unreachable!("the arguments start with `serve`"),
+        }
     }
 
     /// The database URL in effect: `DATABASE_URL`, or the SQLite file in the data directory.
@@ -314,11 +327,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Config, clap::Error> {
-        let args = ["wasap", "serve"].iter().chain(args);
-        Cli::try_parse_from(args).map(|cli| match cli.command {
-            Command::Serve(config) => config,
-            Command::Plugin(_) => unreachable!("the arguments start with `serve`"),
-        })
+        Config::from_flags(args)
     }
 
     #[test]

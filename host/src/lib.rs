@@ -19,6 +19,7 @@ pub mod plugins;
 pub mod random;
 pub mod server;
 pub mod store;
+pub mod system_events;
 pub mod websocket;
 
 pub use config::Config;

@@ -29,6 +29,7 @@ use crate::plugins::host::ActionOutputs;
 use crate::plugins::{HostServices, PluginEngine, PluginHost, PluginSources, builtin};
 use crate::outbound::{FetchError, Fetcher, Requester};
 use crate::store::{Store, StoreError, redact};
+use crate::system_events::{SystemEvents, SystemNotice};
 use crate::websocket::{self, Hub};
 
 /// Why the server could not start.
@@ -65,6 +66,8 @@ pub struct Server {
     bus: Bus,
     /// The WebSocket hub, closed on shutdown.
     hub: Hub,
+    /// Says on `/ws` that the server is shutting down.
+    system: SystemEvents,
     sim: Option<SimNetwork>,
 }
 
@@ -136,6 +139,7 @@ impl Server {
         };
         let hub = Hub::new(config.hub_settings());
         websocket::plugin_errors::forward(&bus, hub.clone());
+        let system = SystemEvents::new(bus.clone(), hub.clone());
         let webhooks = Webhooks::new(
             store.clone(),
             Requester::new(config.url_policy()).map_err(StartError::Outbound)?,
@@ -162,7 +166,7 @@ impl Server {
                 hub: hub.clone(),
                 webhooks: webhooks.clone(),
             },
-            bus.clone(),
+            system.clone(),
         )
         .await;
         bus.attach(Arc::new(plugins.clone()));
@@ -183,6 +187,7 @@ impl Server {
             },
             bus,
             hub,
+            system,
             sim,
         })
     }
@@ -217,9 +222,11 @@ impl Server {
         tracing::info!(%addr, "wasap listening");
         // Upgraded connections would keep the graceful shutdown waiting for as
         // long as their clients stay: the hub closes them first.
-        let hub = self.hub.clone();
+        let (hub, system) = (self.hub.clone(), self.system.clone());
         let shutdown = async move {
             shutdown.await;
+            // Queued before the close: each connection sends it, then its close frame.
+            system.emit(SystemNotice::ShuttingDown);
             hub.close_all();
         };
         warp::serve(api::routes(self.state, self.sim))

@@ -46,6 +46,8 @@ use wasap::plugins::loader::{self, LoadedPlugin};
 use wasap::plugins::runner::RunningPlugin;
 use wasap::plugins::{HostServices, PluginEngine, Registry};
 use wasap::store::Store;
+use wasap::system_events::SystemEvents;
+use wasap::websocket::{Hub, HubSettings};
 use wasap_plugin::Plugin as _;
 use wasap_plugin_manifest::Manifest;
 use wasap_tests::plugins::{component, manifest};
@@ -223,7 +225,7 @@ impl Bench {
     }
 
     fn registry(&self, dir: &Path, cache: &Path) -> Registry {
-        Registry::new(self.engine.clone(), dir.to_path_buf(), cache.to_path_buf(), self.services.clone(), Arc::new(Chain::default()), Bus::new(), Vec::new())
+        Registry::new(self.engine.clone(), dir.to_path_buf(), cache.to_path_buf(), self.services.clone(), Arc::new(Chain::default()), SystemEvents::new(Bus::new(), Hub::new(HubSettings::default())), Vec::new())
     }
 }
 

@@ -2,6 +2,7 @@
 //! real HTTP requests, on the database `wasap_tests::TestDb` selects.
 
 mod builtin_plugins;
+mod child;
 mod inbound;
 mod instances;
 mod lifecycle_faults;
@@ -11,5 +12,6 @@ mod operations;
 mod plugins;
 mod real_engine;
 mod startup;
+mod system_events;
 mod websockets;
 mod webhooks;

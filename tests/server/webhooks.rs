@@ -1,7 +1,8 @@
 //! Webhooks, black-box: the built-in webhook plugin (embedded in the
 //! binary) turns events into deliveries, which a real
 //! HTTP receiver on loopback gets, signed as the source documents verify
-//! signatures; retries keep the event id; the outbox survives a hard kill;
+//! signatures; retries keep the event id; the outbox survives `kill -9` of
+//! the server's process;
 //! a receiver that never answers ends `failed` and is retried on request;
 //! a slow receiver does not hold up another.
 
@@ -11,6 +12,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use wasap_tests::plugins::{component, install, manifest};
 use wasap_tests::webhook_receiver::{Behaviour, Received, WebhookReceiver, signature_valid};
+use wasap_tests::child_server::ChildServer;
+use wasap_tests::websocket::{self as ws, Token};
 use wasap_tests::{TestDb, TestServer, WAIT, data_dir, online, sim_config};
 
 const WEBHOOK: &str = "plugins/builtin/webhook";
@@ -343,34 +346,79 @@ async fn a_slow_receiver_does_not_delay_another() {
     assert_eq!(pending.iter().filter(|d| d["webhook_id"] == slow_id).count(), 12, "the slow receiver's deliveries are all still pending");
 }
 
+/// `wasap serve` flags for a server in a child process on `db` and `dir`, as
+/// [`config`] sets up the in-process ones: the sim engine, loopback webhooks.
+fn child_flags(db: &TestDb, dir: &std::path::Path, webhook_timeout_ms: u64) -> Vec<String> {
+    let dir = dir.display().to_string();
+    [
+        "--listen", "127.0.0.1:0", "--engine", "sim", "--allow-private-urls",
+        "--database-url", db.url(), "--data-dir", &dir, "--plugins-dir", &format!("{dir}/plugins.d"),
+        "--reconnect-min-ms", "20", "--reconnect-max-ms", "200",
+        "--webhook-backoff-ms", "3000", "--webhook-timeout-ms", &webhook_timeout_ms.to_string(),
+        "--log", "warn",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 #[tokio::test]
-async fn pending_deliveries_survive_a_hard_kill() {
+async fn pending_deliveries_survive_kill_9() {
     let db = TestDb::new().await;
     let dir = data_dir();
     let mut receiver = WebhookReceiver::start().await;
-    // Until the kill, every attempt hangs: the deliveries are accepted and in flight.
+    // Until the kill, one receiver hangs (its deliveries are in flight) and
+    // the other refuses (its deliveries wait for a retry).
     receiver.set("/down", Behaviour::Never);
-    let mut config = config(&db, dir.path());
-    config.webhook_timeout_ms = 600_000;
-    let mut server = TestServer::start_killable(config.clone()).await;
-    online(&mut server, "shop", "6289900000001").await;
-    set_primary(&server, &receiver.url("/down"), Some(SUDEVWA_SECRET)).await;
+    receiver.set("/refusing", Behaviour::Status(503));
+    let server = ChildServer::start(crate::child::ENTRY, &child_flags(&db, dir.path(), 600_000)).await;
+    let admin = server.admin();
+    let mut global = ws::open_to(server.addr, "/ws", Token::Header(&server.admin_token)).await;
+    let (status, created) = admin.post("/api/instances", json!({ "instance_id": "shop" })).await;
+    assert_eq!(status, 201, "{created}");
+    admin.get("/api/instances/shop/qr").await;
+    let (status, _) = admin.post("/sim/instances/shop/scan", json!({ "phone": "6289900000001" })).await;
+    assert_eq!(status, 200);
+    while global.wait_event("instance.status").await.0["data"]["status"] != "online" {}
+    let (status, _) = admin.post("/api/instances/shop/webhook-setconfig", json!({ "url": receiver.url("/down"), "secret": SUDEVWA_SECRET })).await;
+    assert_eq!(status, 200);
+    let (status, _) = admin.post("/api/instances/shop/webhooks", json!({ "url": receiver.url("/refusing"), "secret": SUDEVWA_SECRET, "events": ["message"] })).await;
+    assert_eq!(status, 201);
     for n in 0..5 {
-        text(&server, &format!("message {n}")).await;
+        let (status, _) = admin.post("/sim/instances/shop/incoming", json!({ "from": CONTACT, "text": format!("message {n}") })).await;
+        assert_eq!(status, 200);
     }
-    let hanging = receiver.until("an attempt of each event", |all| event_ids(all).len() >= 5).await;
-    assert_eq!(hanging.len(), 5);
-    let expected = event_ids(&hanging);
+    // An attempt of every event at both receivers: every delivery is in the outbox.
+    let ids_at = |all: &[Received], path: &str| event_ids(&all.iter().filter(|r| r.path == path).cloned().collect::<Vec<_>>());
+    let before = receiver
+        .until("an attempt of each event at each receiver", |all| ids_at(all, "/down").len() >= 5 && ids_at(all, "/refusing").len() >= 5)
+        .await;
+    let expected = ids_at(&before, "/down");
+    assert_eq!(ids_at(&before, "/refusing"), expected, "both receivers get the same events");
+    let token = server.admin_token.clone();
     server.kill();
 
     receiver.set("/down", Behaviour::Ok);
-    config.webhook_timeout_ms = 5_000;
-    let server = TestServer::start_with(config).await;
-    let delivered = receiver.until("every event after the restart", |all| event_ids(all).len() >= 5).await;
-    assert_eq!(event_ids(&delivered), expected, "none lost, none invented");
-    assert!(delivered.iter().all(|r| r.attempt() == 2), "the attempt the kill cut short counts");
-    assert!(delivered.iter().all(|r| signature_valid(r, "sudevwa", SUDEVWA_SECRET)));
-    wait_deliveries(&server, "?status=delivered", "every delivery to be delivered", |d| d.len() == 5).await;
+    receiver.set("/refusing", Behaviour::Ok);
+    let server = ChildServer::start(crate::child::ENTRY, &child_flags(&db, dir.path(), 5_000)).await;
+    let after = receiver
+        .until("every event at both receivers after the restart", |all| {
+            ids_at(all, "/down") == expected && ids_at(all, "/refusing") == expected
+        })
+        .await;
+    // Every request is a delivery of one of those events, signed, carrying
+    // its event's id; a delivery cut short by the kill is sent again, but
+    // not over and over.
+    let mut copies = std::collections::BTreeMap::new();
+    for request in &after {
+        assert!(expected.contains(request.event_id()), "an event from before the kill: {:?}", request.headers);
+        assert!(signature_valid(request, "sudevwa", SUDEVWA_SECRET));
+        *copies.entry((request.path.clone(), request.event_id().to_owned())).or_insert(0) += 1;
+        let original = before.iter().find(|r| r.path == request.path && r.event_id() == request.event_id()).expect("seen before the kill");
+        assert_eq!(request.body, original.body, "a retry carries the same payload");
+    }
+    assert!(copies.values().all(|n| *n <= 2), "at most one duplicate per delivery: {copies:?}");
+    assert!(after.iter().filter(|r| r.path == "/down").all(|r| r.attempt() >= 2), "the attempt the kill cut short counts");
+    assert_eq!(server.admin_token, token, "the same data directory, the same admin token");
 }
 
 #[tokio::test]

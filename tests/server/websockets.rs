@@ -22,6 +22,13 @@ async fn incoming(server: &TestServer, id: &str, text: &str) -> String {
     body["message_id"].as_str().expect("the message id").to_owned()
 }
 
+/// The value of the series `series` (name and labels, as written) in `/metrics`.
+async fn metric(server: &TestServer, series: &str) -> f64 {
+    let text = server.admin().get_raw("/metrics", None).await.text().await.expect("the metrics");
+    let value = text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' '));
+    value.and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("no {series} in\n{text}"))
+}
+
 /// The frame the websocket plugin should publish for `event`.
 fn expected_frame(event: &Event) -> Value {
     sudevwa::format(event).expect("the sudevwa format carries the event")
@@ -209,6 +216,8 @@ async fn a_reader_that_stops_reading_is_cut_off_while_another_keeps_receiving() 
     let token = online(&mut server, "shop", "6281111111111").await;
     let mut stalled = open(&server, "/api/listen/shop", Token::Query(&token)).await;
     let mut reader = open(&server, "/api/listen/shop", Token::Query(&token)).await;
+    assert_eq!(metric(&server, r#"wasap_websocket_connections{route="/api/listen"}"#).await, 2.0);
+    assert_eq!(metric(&server, r#"wasap_websocket_connections{route="/ws"}"#).await, 0.0);
 
     // Far more than the socket buffers and the queue hold together, so the
     // stalled reader falls behind however the kernel sizes its buffers.
@@ -235,6 +244,12 @@ async fn a_reader_that_stops_reading_is_cut_off_while_another_keeps_receiving() 
     // The other reader is still there.
     incoming(&server, "shop", "still here").await;
     assert_eq!(reader.next_frame().await["data"]["message"], "still here");
+    // Counted per route: one reader cut off, and at least the other's first
+    // MESSAGES frames (each one is counted before the next is sent).
+    assert_eq!(metric(&server, r#"wasap_websocket_closed_too_slow_total{route="/api/listen"}"#).await, 1.0);
+    assert_eq!(metric(&server, r#"wasap_websocket_closed_too_slow_total{route="/ws"}"#).await, 0.0);
+    let sent = metric(&server, r#"wasap_websocket_frames_sent_total{route="/api/listen"}"#).await;
+    assert!(sent >= MESSAGES as f64, "{sent} frames sent");
 }
 
 #[tokio::test]
@@ -262,6 +277,7 @@ async fn silent_connections_are_dropped_and_live_ones_kept() {
     assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1001);
     let reason = String::from_utf8_lossy(&payload[2..]);
     assert!(reason.starts_with("idle"), "{reason}");
+    assert_eq!(metric(&server, r#"wasap_websocket_idle_timeouts_total{route="/ws"}"#).await, 1.0);
 
     // The live client has outlived the idle timeout and still receives.
     online(&mut server, "shop", "6281111111111").await;
@@ -301,6 +317,9 @@ async fn shutdown_closes_open_connections() {
     let mut silent_reader = open(&server, "/ws", Token::Query(&admin)).await;
     tokio::time::timeout(WAIT, server.stop()).await.expect("the server stops with WebSockets open");
     for client in [&mut ws, &mut silent_reader] {
+        // The notice queued before the close still comes first.
+        let notice = client.next_frame().await;
+        assert_eq!((notice["event"].as_str(), notice["data"]["message"].as_str()), (Some("system"), Some("server shutting down")), "{notice}");
         match client.next_or_end().await {
             Err(End::Closed(code, reason)) => assert_eq!((code, reason.as_str()), (1001, "server shutting down")),
             other => panic!("expected a close frame, got {other:?}"),

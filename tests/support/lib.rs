@@ -7,6 +7,7 @@
 //! gets a new SQLite file in a temporary directory.
 
 pub mod bench_client;
+pub mod child_server;
 pub mod file_server;
 pub mod plugins;
 pub mod websocket;
@@ -103,8 +104,6 @@ pub struct TestServer {
     pub events: Events,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    /// The runtime of a server started by [`TestServer::start_killable`].
-    runtime: Option<tokio::runtime::Runtime>,
 }
 
 /// A fresh, empty data directory for a server, removed when dropped.
@@ -135,28 +134,15 @@ impl TestServer {
 
     /// Starts a server with a configuration of the test's own.
     pub async fn start_with(config: wasap::Config) -> TestServer {
-        Self::launch(config, None).await
+        Self::launch(config).await
     }
 
-    /// Starts a server on a runtime of its own, so that [`TestServer::kill`]
-    /// can end it the way `kill -9` ends a process: every task stops at its
-    /// next await, and no shutdown code runs.
-    pub async fn start_killable(config: wasap::Config) -> TestServer {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime for the server");
-        Self::launch(config, Some(runtime)).await
-    }
-
-    /// Binds and runs the server on `runtime` (the test's own when `None`).
-    async fn launch(config: wasap::Config, runtime: Option<tokio::runtime::Runtime>) -> TestServer {
-        let handle = runtime.as_ref().map_or_else(tokio::runtime::Handle::current, |r| r.handle().clone());
+    /// Binds and runs the server on the test's runtime.
+    async fn launch(config: wasap::Config) -> TestServer {
         let (started_tx, started) = tokio::sync::oneshot::channel();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let data_dir = config.data_dir.clone();
-        let task = handle.spawn(async move {
+        let task = tokio::spawn(async move {
             let server = wasap::Server::bind(config).await.expect("server starts");
             // Subscribed before `run` resumes the instances: no event is missed.
             let events = Events(server.bus().subscribe());
@@ -176,18 +162,7 @@ impl TestServer {
             events,
             shutdown: Some(tx),
             task: Some(task),
-            runtime,
         }
-    }
-
-    /// Ends a server started by [`TestServer::start_killable`] at once,
-    /// without a graceful shutdown: what the database holds is all that
-    /// survives, as after `kill -9`.
-    pub fn kill(mut self) {
-        self.shutdown.take();
-        self.task.take();
-        let runtime = self.runtime.take().expect("kill() needs a server from start_killable()");
-        runtime.shutdown_background();
     }
 
     /// `http://127.0.0.1:<port><path>`.
@@ -220,10 +195,6 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
-        }
-        // A runtime must not be dropped (which blocks) inside the test's own.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
         }
     }
 }
@@ -325,8 +296,13 @@ pub struct Api {
 
 impl Api {
     fn new(server: &TestServer, token: Option<&str>) -> Api {
+        Api::at(format!("http://{}", server.addr), token)
+    }
+
+    /// A client of the server at `base` (`http://host:port`), sending `token` (or none).
+    pub fn at(base: String, token: Option<&str>) -> Api {
         Api {
-            base: format!("http://{}", server.addr),
+            base,
             token: token.map(str::to_owned),
             http: reqwest::Client::new(),
         }

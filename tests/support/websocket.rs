@@ -30,12 +30,17 @@ pub struct WsClient {
 /// What a connection attempt got: the connection, or the HTTP status and
 /// JSON body of the refusal.
 pub async fn connect(server: &TestServer, path: &str, token: Token<'_>) -> Result<WsClient, (u16, serde_json::Value)> {
+    connect_to(server.addr, path, token).await
+}
+
+/// [`connect`] to the server at `addr` (one in a child process, say).
+pub async fn connect_to(addr: std::net::SocketAddr, path: &str, token: Token<'_>) -> Result<WsClient, (u16, serde_json::Value)> {
     let url = match token {
         Token::Query(token) => {
             let separator = if path.contains('?') { '&' } else { '?' };
-            format!("ws://{}{path}{separator}token={token}", server.addr)
+            format!("ws://{addr}{path}{separator}token={token}")
         }
-        _ => format!("ws://{}{path}", server.addr),
+        _ => format!("ws://{addr}{path}"),
     };
     let mut request = url.into_client_request().expect("a valid WebSocket URL");
     if let Token::Header(token) = token {
@@ -60,7 +65,12 @@ pub async fn connect(server: &TestServer, path: &str, token: Token<'_>) -> Resul
 
 /// Connects and expects success.
 pub async fn open(server: &TestServer, path: &str, token: Token<'_>) -> WsClient {
-    connect(server, path, token)
+    open_to(server.addr, path, token).await
+}
+
+/// [`open`] on the server at `addr`.
+pub async fn open_to(addr: std::net::SocketAddr, path: &str, token: Token<'_>) -> WsClient {
+    connect_to(addr, path, token)
         .await
         .unwrap_or_else(|(status, body)| panic!("WebSocket {path} refused: {status} {body}"))
 }

@@ -15,7 +15,7 @@ use crate::metrics::Metrics;
 
 static METRICS: Endpoint = Endpoint {
     tag: "operations",
-    summary: "Prometheus metrics: requests by route and status, messages sent, instances by status",
+    summary: "Prometheus metrics: requests by route and status, messages sent, instances by status, WebSocket connections and frames",
     access: Access::Admin,
     ..Endpoint::new(Verb::Get, "/metrics", "metrics", Answer::Text("text/plain; version=0.0.4"))
 };
@@ -26,7 +26,10 @@ pub fn route(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
         .and(with_state(state))
         .and_then(|state: AppState| async move {
             let instances = state.store.count_instances_by_status().await.map_err(reject)?;
-            let text = state.metrics.render(&instances);
+            let mut text = state.metrics.render(&instances);
+            if let Some(hub) = &state.websockets {
+                hub.render_metrics(&mut text);
+            }
             Ok::<_, warp::Rejection>(
                 warp::reply::with_header(text, "content-type", "text/plain; version=0.0.4; charset=utf-8").into_response(),
             )

@@ -13,7 +13,7 @@ use super::endpoint::{Access, Answer, Endpoint, QueryParam, Verb};
 use super::error::{ApiError, reject};
 use super::router::Router;
 use super::{AppState, with_state};
-use crate::websocket::{Channel, Hub, RegisterError, connection};
+use crate::websocket::{Channel, Hub, RegisterError, Subscription, connection};
 
 /// The largest message a client may send: clients only answer pings (and
 /// may send anything as a sign of life), they never send data.
@@ -49,7 +49,7 @@ pub fn routes(router: &mut Router, state: AppState, hub: Hub) -> BoxedFilter<(Re
         .route0(&GLOBAL)
         .and(upgrade())
         .and_then(move |ws: Option<Ws>| {
-            let result = accept(ws, &global_hub, Channel::Global);
+            let result = accept(ws, &global_hub, Channel::Global, || Ok(()));
             async move { result }
         });
     let listen = router
@@ -57,11 +57,8 @@ pub fn routes(router: &mut Router, state: AppState, hub: Hub) -> BoxedFilter<(Re
         .and(upgrade())
         .and(with_state(state))
         .and_then(move |id: String, ws: Option<Ws>, state: AppState| {
-            let result = state
-                .instances
-                .status(&id)
-                .map_err(reject)
-                .and_then(|_| accept(ws, &hub, Channel::Instance(id)));
+            let exists = || state.instances.status(&id).map(|_| ()).map_err(reject);
+            let result = exists().and_then(|()| accept(ws, &hub, Channel::Instance(id.clone()), exists));
             async move { result }
         });
     global.or(listen).unify().boxed()
@@ -75,8 +72,14 @@ fn upgrade() -> impl Filter<Extract = (Option<Ws>,), Error = std::convert::Infal
 
 /// Registers the connection on `channel` before answering, so it gets every
 /// frame published once the client has its 101, and so a full hub is a
-/// clear 503 rather than a socket closed right after opening.
-fn accept(ws: Option<Ws>, hub: &Hub, channel: Channel) -> Result<Response, warp::Rejection> {
+/// clear 503 rather than a socket closed right after opening; then asks
+/// `still_wanted` (see [`register`]).
+fn accept(
+    ws: Option<Ws>,
+    hub: &Hub,
+    channel: Channel,
+    still_wanted: impl FnOnce() -> Result<(), warp::Rejection>,
+) -> Result<Response, warp::Rejection> {
     let ws = ws.ok_or_else(|| {
         reject(ApiError::new(
             StatusCode::UPGRADE_REQUIRED,
@@ -84,6 +87,27 @@ fn accept(ws: Option<Ws>, hub: &Hub, channel: Channel) -> Result<Response, warp:
             "this route is a WebSocket: send a WebSocket upgrade request",
         ))
     })?;
+    let subscription = register(hub, channel, still_wanted)?;
+    let settings = hub.settings().clone();
+    Ok(ws
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| connection::serve(socket, subscription, settings))
+        .into_response())
+}
+
+/// Registers a connection on `channel`, then asks `still_wanted` whether its
+/// channel still has a reason to exist; if not, the registration is undone.
+///
+/// The instance a listener asks for is checked before registering (a cheap
+/// 404) and again after: deleting an instance removes it and then closes its
+/// channel, so a listener that passed the first check just before the delete
+/// is either refused by the second or registered in time to be closed.
+fn register(
+    hub: &Hub,
+    channel: Channel,
+    still_wanted: impl FnOnce() -> Result<(), warp::Rejection>,
+) -> Result<Subscription, warp::Rejection> {
     let subscription = hub.register(channel).map_err(|e| {
         let code = match e {
             RegisterError::Full(_) => "too_many_connections",
@@ -91,10 +115,35 @@ fn accept(ws: Option<Ws>, hub: &Hub, channel: Channel) -> Result<Response, warp:
         };
         reject(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, e.to_string()))
     })?;
-    let settings = hub.settings().clone();
-    Ok(ws
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .max_frame_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| connection::serve(socket, subscription, settings))
-        .into_response())
+    // Dropping the subscription takes it out of the hub.
+    still_wanted()?;
+    Ok(subscription)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::websocket::HubSettings;
+    use crate::websocket::connection::Close;
+
+    fn gone() -> Result<(), warp::Rejection> {
+        Err(reject(ApiError::new(StatusCode::NOT_FOUND, "instance_not_found", "gone")))
+    }
+
+    #[tokio::test]
+    async fn a_listener_whose_instance_went_while_it_registered_is_not_left_behind() {
+        let hub = Hub::new(HubSettings::default());
+        let shop = Channel::Instance("shop".into());
+        // The delete finished before the second check: refused, and unregistered.
+        let checked_after_registering = || {
+            assert_eq!(hub.open_connections(), 1, "the second check comes after the registration");
+            gone()
+        };
+        assert!(register(&hub, shop.clone(), checked_after_registering).is_err());
+        assert_eq!(hub.open_connections(), 0);
+        // The delete closes the channel after the second check: the listener is closed.
+        let listener = register(&hub, shop.clone(), || Ok(())).expect("registered");
+        hub.close_channel(&shop, Close::InstanceDeleted);
+        assert_eq!(listener.stop.wait().await, Close::InstanceDeleted);
+    }
 }

@@ -52,6 +52,11 @@ impl Bus {
     pub async fn publish(&self, event: Event) {
         let event = Arc::new(event);
         self.broadcast(event.clone());
+        self.dispatch(event).await;
+    }
+
+    /// Hands an event to the feed only (for one already broadcast).
+    pub async fn dispatch(&self, event: Arc<Event>) {
         if let Some(feed) = self.feed.get() {
             feed.dispatch(event).await;
         }

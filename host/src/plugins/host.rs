@@ -23,6 +23,7 @@ use crate::events::{Bus, Event, EventFeed, EventKind, new_event};
 use crate::engine::MediaKind;
 use crate::messaging::outgoing_media::{MediaFromUrl, MediaUrlError};
 use crate::messaging::{Messenger, SendError};
+use crate::system_events::SystemEvents;
 use crate::websocket::{Channel, Hub};
 
 /// Events waiting per instance before its publisher has to wait.
@@ -81,11 +82,12 @@ impl PluginHost {
         sources: PluginSources,
         services: HostServices,
         outputs: ActionOutputs,
-        bus: Bus,
+        system: SystemEvents,
     ) -> PluginHost {
         let chain = Arc::new(Chain::default());
         let PluginSources { dir, cache_dir, builtins } = sources;
-        let registry = Arc::new(Registry::new(engine, dir, cache_dir, services, chain.clone(), bus.clone(), builtins));
+        let bus = system.bus().clone();
+        let registry = Arc::new(Registry::new(engine, dir, cache_dir, services, chain.clone(), system, builtins));
         registry.load_all().await;
         let watcher = match super::watch::watch(&registry) {
             Ok(watcher) => Some(watcher),

@@ -25,7 +25,8 @@ use super::engine::PluginEngine;
 use super::loader::{self, LoadError, PluginFiles};
 use super::runner::{HostServices, RunningPlugin};
 use super::stats::StatsSnapshot;
-use crate::events::{Bus, EventKind, new_event};
+use crate::events::{EventKind, new_event};
+use crate::system_events::{SystemEvents, SystemNotice};
 
 /// One installed plugin.
 struct Entry {
@@ -73,8 +74,9 @@ pub enum RegistryError {
 
 pub struct Registry {
     engine: Arc<PluginEngine>,
-    /// Where load failures are reported (`plugin_error`, server-wide).
-    bus: Bus,
+    /// Where load failures (`plugin_error`) and changes of the installed
+    /// plugins (`system`) are reported, server-wide.
+    system: SystemEvents,
     dir: PathBuf,
     cache_dir: PathBuf,
     services: HostServices,
@@ -93,12 +95,12 @@ impl Registry {
         cache_dir: PathBuf,
         services: HostServices,
         chain: Arc<Chain>,
-        bus: Bus,
+        system: SystemEvents,
         builtins: Vec<&'static Builtin>,
     ) -> Registry {
         Registry {
             engine,
-            bus,
+            system,
             dir,
             cache_dir,
             services,
@@ -162,6 +164,7 @@ impl Registry {
             if self.lock().remove(name).is_some() {
                 tracing::info!(plugin = name, "plugin removed");
                 self.rebuild_chain();
+                self.system.emit(SystemNotice::PluginRemoved { plugin: name.to_owned() });
             }
             return;
         }
@@ -199,13 +202,19 @@ impl Registry {
             builtin,
         });
         entry.enabled = enabled;
+        let mut notice = None;
         match loaded {
             Ok(plugin) => {
                 let same = entry.running.as_ref().is_some_and(|r| r.loaded.digest == plugin.loaded.digest
                     && r.loaded.manifest == plugin.loaded.manifest);
                 if !same {
-                    tracing::info!(plugin = name, version = %plugin.loaded.manifest.version, "plugin loaded");
-                    entry.running = Some(Arc::new(plugin));
+                    let version = plugin.loaded.manifest.version.clone();
+                    tracing::info!(plugin = name, %version, "plugin loaded");
+                    let plugin_name = name.to_owned();
+                    notice = Some(match entry.running.replace(Arc::new(plugin)) {
+                        Some(_) => SystemNotice::PluginReplaced { plugin: plugin_name, version },
+                        None => SystemNotice::PluginLoaded { plugin: plugin_name, version },
+                    });
                 }
                 entry.load_error = None;
             }
@@ -214,7 +223,8 @@ impl Registry {
                 entry.load_error = Some(e.to_string());
                 // Straight to the subscribers (`/ws`), not through the chain:
                 // a plugin must not be able to hide that another failed to load.
-                self.bus.broadcast(Arc::new(new_event(
+                // (No `system` notice besides: this `plugin.error` says it.)
+                self.system.bus().broadcast(Arc::new(new_event(
                     "",
                     EventKind::PluginError {
                         plugin: name.to_owned(),
@@ -225,6 +235,9 @@ impl Registry {
         }
         drop(entries);
         self.rebuild_chain();
+        if let Some(notice) = notice {
+            self.system.emit(notice);
+        }
     }
 
     async fn load(&self, source: Source) -> Result<RunningPlugin, LoadError> {
@@ -296,6 +309,8 @@ impl Registry {
             entry.enabled = enabled;
         }
         self.rebuild_chain();
+        let plugin = name.to_owned();
+        self.system.emit(if enabled { SystemNotice::PluginEnabled { plugin } } else { SystemNotice::PluginDisabled { plugin } });
         self.info(name).ok_or_else(|| RegistryError::NotFound(name.to_owned()))
     }
 

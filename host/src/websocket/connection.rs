@@ -5,7 +5,8 @@
 //! (a pong or any message). The connection ends when the client closes it,
 //! when it has been silent for `idle_timeout`, when the hub finds its queue
 //! full (too slow), or at shutdown; the last three send a close frame that
-//! says why, and every end is logged with its reason.
+//! says why (at shutdown after the frames already queued), and every end is
+//! logged with its reason.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -70,6 +71,8 @@ enum Ended {
 /// dropped (and the connection leaves the hub) when this returns.
 pub async fn serve(socket: WebSocket, mut subscription: Subscription, settings: HubSettings) {
     let (mut sink, mut stream) = socket.split();
+    let hub = subscription.hub();
+    let stats = hub.stats();
     let start = Instant::now();
     // Milliseconds after `start` of the client's last sign of life.
     let last_seen = AtomicU64::new(0);
@@ -97,7 +100,7 @@ pub async fn serve(socket: WebSocket, mut subscription: Subscription, settings: 
         let mut ping = tokio::time::interval_at(start + settings.ping_interval, settings.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let message = tokio::select! {
+            let (message, is_frame) = tokio::select! {
                 biased;
                 reason = subscription.stop.wait() => return Ended::Closed(reason),
                 _ = sleep_until(idle_deadline()) => {
@@ -106,9 +109,9 @@ pub async fn serve(socket: WebSocket, mut subscription: Subscription, settings: 
                     }
                     continue;
                 }
-                _ = ping.tick() => Message::ping(Vec::new()),
+                _ = ping.tick() => (Message::ping(Vec::new()), false),
                 frame = subscription.frames.recv() => match frame {
-                    Some(frame) => Message::text(&*frame),
+                    Some(frame) => (Message::text(&*frame), true),
                     None => return Ended::Closed(Close::ShuttingDown),
                 },
             };
@@ -121,7 +124,12 @@ pub async fn serve(socket: WebSocket, mut subscription: Subscription, settings: 
                     biased;
                     reason = subscription.stop.wait() => return Ended::Closed(reason),
                     sent = &mut send => match sent {
-                        Ok(()) => break,
+                        Ok(()) => {
+                            if is_frame {
+                                stats.frame_sent(&subscription.channel);
+                            }
+                            break;
+                        }
                         Err(e) => return Ended::Broken(e.to_string()),
                     },
                     _ = sleep_until(idle_deadline()) => {
@@ -138,12 +146,26 @@ pub async fn serve(socket: WebSocket, mut subscription: Subscription, settings: 
         ended = reader => ended,
         ended = writer => ended,
     };
-    let channel = &subscription.channel;
+    let channel = subscription.channel.clone();
     match ended {
         Ended::Closed(close) => {
             let reason = close.reason();
+            match close {
+                Close::TooSlow { .. } => stats.closed_too_slow(&channel),
+                Close::Idle(_) => stats.closed_idle(&channel),
+                Close::InstanceDeleted | Close::ShuttingDown => {}
+            }
             tracing::info!(%channel, code = close.code(), %reason, "WebSocket connection closed by the server");
             let goodbye = async {
+                // What was queued before the shutdown (its `system` notice
+                // among it) still goes out; a reader too slow for its queue
+                // gets nothing more.
+                if close == Close::ShuttingDown {
+                    while let Ok(frame) = subscription.frames.try_recv() {
+                        sink.send(Message::text(&*frame)).await?;
+                        stats.frame_sent(&channel);
+                    }
+                }
                 sink.send(Message::close_with(close.code(), reason)).await?;
                 sink.close().await
             };

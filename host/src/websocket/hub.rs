@@ -16,6 +16,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::Channel;
 use super::connection::Close;
+use super::stats::Stats;
 
 /// One frame, serialised once and shared by every listener that gets it.
 pub type Frame = Arc<str>;
@@ -63,6 +64,8 @@ struct Inner {
     settings: HubSettings,
     state: RwLock<State>,
     next_id: AtomicU64,
+    /// Frames sent and connections closed, for `/metrics`.
+    stats: Stats,
     /// Turns true once, when the server shuts down.
     closing: watch::Sender<bool>,
 }
@@ -119,6 +122,13 @@ pub struct Subscription {
     pub stop: Arc<Stop>,
 }
 
+impl Subscription {
+    /// The hub the connection is registered with.
+    pub fn hub(&self) -> Hub {
+        self.hub.clone()
+    }
+}
+
 impl Drop for Subscription {
     fn drop(&mut self) {
         let mut guard = self.hub.write();
@@ -141,6 +151,7 @@ impl Hub {
                 settings,
                 state: RwLock::new(State::default()),
                 next_id: AtomicU64::new(0),
+                stats: Stats::default(),
                 closing: watch::channel(false).0,
             }),
         }
@@ -216,6 +227,22 @@ impl Hub {
     /// Open connections, both routes together.
     pub fn open_connections(&self) -> usize {
         self.inner.state.read().unwrap_or_else(|e| e.into_inner()).open
+    }
+
+    /// The counters of [`Stats`].
+    pub fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    /// The Prometheus text of the WebSocket metrics: [`Stats`], and the open
+    /// connections on `/ws` and on `/api/listen` (all instances together).
+    pub fn render_metrics(&self, out: &mut String) {
+        let open = {
+            let state = self.inner.state.read().unwrap_or_else(|e| e.into_inner());
+            let global = state.channels.get(&Channel::Global).map_or(0, HashMap::len);
+            [global, state.open - global]
+        };
+        self.inner.stats.render(open, out);
     }
 
     /// Closes every connection ("server shutting down") and refuses new ones:

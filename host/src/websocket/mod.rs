@@ -7,15 +7,17 @@
 //! - [`connection`]: one socket's life: its bounded queue, pings, the idle
 //!   timeout, and the close frame that says why it ended.
 //! - [`plugin_errors`]: `plugin.error` frames, taken from the event bus.
+//! - [`stats`]: frames sent and connections closed, by route, for `/metrics`.
 //!
 //! Frames come from the built-in websocket plugin's `publish` actions (carried
-//! out by the plugin host) and from [`plugin_errors`]; the routes are in
-//! `api::websockets`.
+//! out by the plugin host), from [`plugin_errors`] and from
+//! `crate::system_events`; the routes are in `api::websockets`.
 
 pub mod channel;
 pub mod connection;
 pub mod hub;
 pub mod plugin_errors;
+pub mod stats;
 
 pub use channel::Channel;
 pub use hub::{Frame, Hub, HubSettings, RegisterError, Subscription};

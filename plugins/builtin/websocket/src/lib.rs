@@ -5,8 +5,8 @@
 //! is written) published to the channel API.md gives it:
 //!
 //! - `/ws` (channel `global`): `qr`, `instance.status`, `instance.paired`,
-//!   `instance.logged_out`, `system` (and `plugin.error`, which the host's hub publishes
-//!   itself, see the manifest);
+//!   `instance.logged_out` (`plugin.error` and `system` the host publishes itself, see
+//!   the manifest; a `system` event given to it anyway would go to `/ws` too);
 //! - `/api/listen/{id}` (channel `instance(id)`): that instance's `incoming_message`,
 //!   `message.receipt` and `group.participants`.
 //!

@@ -2,6 +2,7 @@
 //! real HTTP requests, on the database `wasap_tests::TestDb` selects.
 
 mod builtin_plugins;
+mod dashboard;
 mod inbound;
 mod instances;
 mod lifecycle_faults;

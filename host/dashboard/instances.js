@@ -106,7 +106,7 @@ function newCard(id) {
       h("img", { alt: `QR code to link ${id}: on the phone, WhatsApp → Linked devices → Link a device`, width: 264, height: 264 }),
       h("p", { class: "muted" }, "Scan it with WhatsApp on the phone: Linked devices → Link a device. It refreshes as WhatsApp rotates it.")),
     h("div", { class: "link-actions", "data-field": "link" },
-      h("button", { type: "button", onclick: () => showQr(id) }, "Show QR code"),
+      h("button", { type: "button", "data-field": "show-qr", onclick: () => showQr(id) }, "Show QR code"),
       pairCodeForm(id),
       h("p", { class: "code", "data-field": "code", role: "status" })),
     h("div", { class: "actions" },
@@ -191,6 +191,8 @@ async function loadQr(id) {
     if (box) {
       box.querySelector("img").src = url;
       box.hidden = false;
+      // Relabelled, not hidden: the keyboard focus may be on it.
+      card.querySelector('[data-field="show-qr"]').textContent = "Fetch the QR code again";
     }
   } catch (e) {
     hideQr(id);
@@ -207,6 +209,7 @@ function hideQr(id) {
   if (box) {
     box.hidden = true;
     box.querySelector("img").removeAttribute("src");
+    cards.get(id).querySelector('[data-field="show-qr"]').textContent = "Show QR code";
   }
 }
 

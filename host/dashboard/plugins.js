@@ -46,16 +46,21 @@ function row(plugin) {
   return h(
     "tr",
     { "data-plugin": plugin.name, "data-state": current },
-    h("th", { scope: "row" }, plugin.name, plugin.version ? h("span", { class: "muted" }, ` ${plugin.version}`) : null,
+    h("th", { scope: "row" }, plugin.name, plugin.version ? h("span", { class: "version" }, ` ${plugin.version}`) : null,
       plugin.builtin ? h("span", { class: "tag" }, "built-in") : null),
     h("td", {}, h("span", { class: "badge", "data-status": current }, current)),
-    h("td", { class: "wrap" }, (plugin.events ?? []).join(", ") || "all"),
+    h("td", { class: "wrap" }, events(plugin.events)),
     h("td", { class: "num" }, String(stats.calls ?? 0)),
     h("td", { class: "num" }, String(stats.errors ?? 0)),
     h("td", { class: "num" }, stats.calls ? `${micros(stats.mean_us)} / ${micros(stats.p99_us)}` : "–"),
     h("td", { class: "wrap error-text" }, lastError),
     h("td", {}, toggle),
   );
+}
+
+/** The kinds a plugin subscribes to; `*` (or none) is every kind. */
+function events(kinds = []) {
+  return kinds.length === 0 || kinds.includes("*") ? "all" : kinds.join(", ");
 }
 
 function micros(us) {

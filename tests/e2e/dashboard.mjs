@@ -117,12 +117,15 @@ try {
   check((await api("GET", `/api/instances/${ID}`)).status === "online", "the server says online");
   await shot("3-instance-online");
 
-  log("create and delete a second instance");
+  log("a second instance: a pairing code for a phone number, then delete it");
   await view("instances").getByLabel("Instance id").fill("e2e-temp");
   await view("instances").getByLabel("Name", { exact: true }).fill("");
   await page.getByRole("button", { name: "Create" }).click();
   const temp = page.locator('article[data-instance="e2e-temp"]');
   await temp.locator(".qr img").waitFor();
+  await temp.getByLabel("Phone number").fill("6281234500002");
+  await temp.getByRole("button", { name: "Get pairing code" }).click();
+  await temp.locator(".code").getByText(/type [A-Z0-9]{4}-[A-Z0-9]{4}$/).waitFor();
   page.once("dialog", (dialog) => dialog.accept());
   await temp.getByRole("button", { name: "Delete" }).click();
   await temp.waitFor({ state: "detached" });

@@ -13,6 +13,8 @@ const UNLINKED = new Set(["qr_required", "pairing", "logged_out"]);
 const cards = new Map();
 /** Instances whose QR code is on screen, with the blob URL of the image. */
 const qrs = new Map();
+/** The latest QR request per instance: rotations can overtake each other. */
+const tickets = new Map();
 
 export function init() {
   $("#instance-create").addEventListener("submit", create);
@@ -179,10 +181,13 @@ function showQr(id) {
 /** Fetches the QR image with the token (an <img src> could not send it). */
 async function loadQr(id) {
   const card = cards.get(id);
+  const ticket = (tickets.get(id) ?? 0) + 1;
+  tickets.set(id, ticket);
   try {
     const response = await request("GET", `/api/instances/${seg(id)}/qr?format=png`, { raw: true });
     const blob = await response.blob();
     if (!qrs.has(id)) return; // linked or hidden meanwhile
+    if (tickets.get(id) !== ticket) return; // a newer code is on its way: never show an older one after it
     const old = qrs.get(id);
     const url = URL.createObjectURL(blob);
     qrs.set(id, url);
@@ -195,6 +200,7 @@ async function loadQr(id) {
       card.querySelector('[data-field="show-qr"]').textContent = "Fetch the QR code again";
     }
   } catch (e) {
+    if (tickets.get(id) !== ticket) return;
     hideQr(id);
     // 409: linked in the meantime, which the status frame shows anyway.
     if (e.status !== 409) say(message(), `QR code of ${id}: ${e.message}`, true);

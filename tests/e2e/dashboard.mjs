@@ -6,6 +6,7 @@
 //   WASAP_CHROMIUM     the Chromium executable
 //   WASAP_WEBHOOK_URL  a receiver that fails the first attempts, then accepts
 //   WASAP_SCREENSHOTS  where the screenshots of the main views go
+//   WASAP_UPLOAD_MANIFEST, WASAP_UPLOAD_COMPONENT  a plugin to upload
 // The simulated phone (scan, incoming message) is driven here through the
 // /sim/ routes; every step waits with a timeout for what the page must show
 // (never a fixed sleep), and cross-checks the server's own answer.
@@ -177,6 +178,14 @@ try {
   await page.locator('#plugin-table tr[data-plugin="webhook"][data-state="disabled"]').waitFor();
   await page.getByRole("button", { name: "Enable webhook" }).waitFor();
   check((await api("GET", "/api/plugins/webhook")).enabled === false, "the server says webhook is disabled");
+
+  log("upload a plugin (manifest and component): it is listed, running");
+  await view("plugins").getByLabel("Manifest").setInputFiles(env("WASAP_UPLOAD_MANIFEST"));
+  await view("plugins").getByLabel("Component").setInputFiles(env("WASAP_UPLOAD_COMPONENT"));
+  await page.getByRole("button", { name: "Upload" }).click();
+  await page.locator("#plugins-message", { hasText: "e2e-upload installed and running" }).waitFor();
+  await page.locator('#plugin-table tr[data-plugin="e2e-upload"][data-state="running"]').waitFor();
+  check((await api("GET", "/api/plugins/e2e-upload")).running === true, "the server runs the uploaded plugin");
   await shot("6-plugins");
 
   check(await page.evaluate(() => window.__sameDocument === true), "the page reloaded during the test");

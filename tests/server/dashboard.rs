@@ -3,7 +3,7 @@
 //! driven by `tests/e2e/dashboard.mjs` with Playwright's core library) signs
 //! in, creates an instance, sees its QR code rotate, sees it turn online when
 //! the simulated phone scans it, sees an incoming message in the live feed,
-//! sets a webhook, retries its failed delivery and disables a plugin; each step
+//! sets a webhook, retries its failed delivery, disables a plugin and uploads one; each step
 //! is checked on the page by the script and through the API here.
 //!
 //! The script leaves screenshots of the main views in the workspace's
@@ -18,6 +18,8 @@ use wasap_tests::{TestDb, TestServer, WAIT, data_dir, sim_config};
 /// The Chromium the script launches unless `WASAP_CHROMIUM` names another.
 const CHROMIUM: &str = "/usr/bin/chromium";
 const HOOK_PATH: &str = "/dashboard-hook";
+/// The name of the plugin the page uploads.
+const UPLOADED: &str = "e2e-upload";
 /// Failures the receiver answers before it accepts: as many as the server
 /// attempts, so the delivery ends `failed` and the page's Retry delivers it.
 const ATTEMPTS: u32 = 2;
@@ -72,6 +74,8 @@ async fn a_browser_drives_the_dashboard_end_to_end() {
     let server = TestServer::start_with(config).await;
     let mut receiver = WebhookReceiver::start().await;
     receiver.set(HOOK_PATH, Behaviour::FailFirst(ATTEMPTS as usize));
+    let upload = tempfile::tempdir().expect("a folder for the upload");
+    let (manifest_path, component_path) = plugin_to_upload(upload.path());
     let screenshots = workspace().join("target/screenshots/dashboard");
     std::fs::create_dir_all(&screenshots).expect("create the screenshot folder");
 
@@ -82,7 +86,9 @@ async fn a_browser_drives_the_dashboard_end_to_end() {
         .env("WASAP_TOKEN", &server.admin_token)
         .env("WASAP_CHROMIUM", &chromium)
         .env("WASAP_WEBHOOK_URL", receiver.url(HOOK_PATH))
-        .env("WASAP_SCREENSHOTS", &screenshots);
+        .env("WASAP_SCREENSHOTS", &screenshots)
+        .env("WASAP_UPLOAD_MANIFEST", &manifest_path)
+        .env("WASAP_UPLOAD_COMPONENT", &component_path);
     // The server runs on this test's runtime: wait for the browser elsewhere.
     let output = tokio::task::spawn_blocking(move || node.output())
         .await
@@ -109,6 +115,8 @@ async fn a_browser_drives_the_dashboard_end_to_end() {
     assert!(deliveries.iter().any(|d| d["status"] == "delivered"), "the retried delivery: {deliveries:?}");
     let (_, plugin) = admin.get("/api/plugins/webhook").await;
     assert_eq!(plugin["enabled"], false, "disabled on the page: {plugin}");
+    let (_, plugin) = admin.get(&format!("/api/plugins/{UPLOADED}")).await;
+    assert_eq!((plugin["running"].as_bool(), plugin["builtin"].as_bool()), (Some(true), Some(false)), "uploaded on the page: {plugin}");
     // The retry reached the receiver with the message the script sent.
     for failed in 0..ATTEMPTS {
         receiver.next(WAIT).await.unwrap_or_else(|| panic!("failed attempt {failed} reached the receiver"));
@@ -116,6 +124,29 @@ async fn a_browser_drives_the_dashboard_end_to_end() {
     let delivered = receiver.next(WAIT).await.expect("the retried delivery reached the receiver");
     assert_eq!(delivered.json()["data"]["message"], "webhook check from the browser test", "{:?}", delivered.json());
     server.stop().await;
+}
+
+/// A plugin for the page to upload, written to `dir`: the built-in WebSocket
+/// output's component under another name, hearing only `system` events so
+/// that it doubles no frame of the feed. Its manifest's and component's paths.
+fn plugin_to_upload(dir: &Path) -> (PathBuf, PathBuf) {
+    let source = std::fs::read_to_string(workspace().join("plugins/builtin/websocket/websocket.toml")).expect("the websocket plugin's manifest");
+    let manifest: Vec<String> = source
+        .lines()
+        .map(|line| {
+            if line.starts_with("name = ") {
+                format!("name = \"{UPLOADED}\"")
+            } else if line.starts_with("events = ") {
+                "events = [\"system\"]".to_owned()
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    let (manifest_path, component_path) = (dir.join(format!("{UPLOADED}.toml")), dir.join(format!("{UPLOADED}.wasm")));
+    std::fs::write(&manifest_path, manifest.join("\n")).expect("write the manifest");
+    std::fs::copy(workspace().join("host/builtin/websocket.wasm"), &component_path).expect("copy the component");
+    (manifest_path, component_path)
 }
 
 fn workspace() -> PathBuf {

@@ -91,6 +91,21 @@ try {
   await page.locator("#connection", { hasText: "Live" }).waitFor();
   const stored = await page.evaluate(() => ({ session: sessionStorage.length, local: localStorage.length }));
   check(stored.session === 1 && stored.local === 0, `token storage: ${JSON.stringify(stored)}`);
+
+  log("a token the server refuses (401) sends the page back to sign-in, with a message");
+  await page.evaluate(() => sessionStorage.setItem("wasap.token", "revoked"));
+  await page.getByRole("link", { name: "Plugins" }).click();
+  await page.locator("#signin-message", { hasText: "Signed out" }).waitFor();
+  await page.getByRole("heading", { name: "Sign in", exact: true }).waitFor();
+  check(await page.evaluate(() => sessionStorage.length === 0), "the refused token is forgotten");
+
+  log("sign in again, from the keyboard (Enter in the field)");
+  await page.getByLabel("Admin token").fill(TOKEN);
+  await page.getByLabel("Admin token").press("Enter");
+  await page.getByRole("heading", { name: "Plugins", exact: true }).waitFor();
+  await page.getByRole("link", { name: "Instances" }).click();
+  await page.getByRole("heading", { name: "Instances", exact: true }).waitFor();
+  await page.locator("#connection", { hasText: "Live" }).waitFor();
   // Set once: still there at the end means the page never reloaded.
   await page.evaluate(() => { window.__sameDocument = true; });
 

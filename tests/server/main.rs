@@ -3,6 +3,7 @@
 
 mod builtin_plugins;
 mod child;
+mod dashboard;
 mod inbound;
 mod instances;
 mod lifecycle_faults;

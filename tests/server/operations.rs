@@ -36,6 +36,7 @@ const API_MD_ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("get", "/statics/media/{file}"),
+    ("get", "/"),
 ];
 
 async fn text(server: &TestServer, token: Option<&str>, path: &str) -> (u16, String) {

@@ -8,6 +8,7 @@
 
 pub mod auth;
 mod body;
+mod dashboard;
 mod deliveries;
 pub mod endpoint;
 pub mod error;
@@ -93,6 +94,8 @@ pub fn routes(
         .or(metrics::route(&mut router, state.clone()))
         .unify()
         .or(openapi::route(&mut router, document.clone()))
+        .unify()
+        .or(dashboard::routes(&mut router))
         .unify()
         .boxed();
     if let Some(hub) = state.websockets.clone() {

@@ -1,0 +1,231 @@
+// The dashboard, end to end, in a real headless Chromium (Debian's), driven
+// by Playwright's core library. Run by tests/server/dashboard.rs, which
+// starts the server on the simulated network and passes:
+//   WASAP_URL          the server's base URL
+//   WASAP_TOKEN        its admin token
+//   WASAP_CHROMIUM     the Chromium executable
+//   WASAP_WEBHOOK_URL  a receiver that fails the first attempts, then accepts
+//   WASAP_SCREENSHOTS  where the screenshots of the main views go
+//   WASAP_UPLOAD_MANIFEST, WASAP_UPLOAD_COMPONENT  a plugin to upload
+// The simulated phone (scan, incoming message) is driven here through the
+// /sim/ routes; every step waits with a timeout for what the page must show
+// (never a fixed sleep), and cross-checks the server's own answer.
+
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set (run through tests/server/dashboard.rs)`);
+  return value;
+};
+const BASE = env("WASAP_URL");
+const TOKEN = env("WASAP_TOKEN");
+const HOOK = env("WASAP_WEBHOOK_URL");
+const SHOTS = env("WASAP_SCREENSHOTS");
+const ID = "e2e";
+const PHONE = "6281234500001";
+const WAIT = 15000;
+
+/** The server, as the test talks to it (not through the page). */
+async function api(method, path, body) {
+  const response = await fetch(BASE + path, {
+    method,
+    headers: { Authorization: `Bearer ${TOKEN}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+let step = "start";
+const log = (text) => {
+  step = text;
+  console.log(`- ${text}`);
+};
+
+const profile = await mkdtemp(join(tmpdir(), "wasap-chromium-"));
+// A fresh profile; without the background-networking switches Chromium
+// keeps calling Google's services, which this closed network refuses.
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: env("WASAP_CHROMIUM"),
+  headless: true,
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+  viewport: { width: 1280, height: 860 },
+});
+context.setDefaultTimeout(WAIT);
+const page = context.pages()[0] ?? (await context.newPage());
+const problems = [];
+page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+page.on("console", (message) => {
+  // A refused request is logged by Chromium itself; the page handles it.
+  if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
+    problems.push(`console: ${message.text()}`);
+  }
+});
+const view = (name) => page.locator(`#view-${name}`);
+const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+
+try {
+  log("sign-in: a wrong token is refused with a message");
+  await page.goto(BASE + "/");
+  await page.getByLabel("Admin token").fill("not-the-token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#signin-message", { hasText: "did not accept" }).waitFor();
+  await shot("1-sign-in");
+
+  log("sign-in with the admin token; it is kept in sessionStorage only");
+  await page.getByLabel("Admin token").fill(TOKEN);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Instances", exact: true }).waitFor();
+  await page.locator("#connection", { hasText: "Live" }).waitFor();
+  const stored = await page.evaluate(() => ({ session: sessionStorage.length, local: localStorage.length }));
+  check(stored.session === 1 && stored.local === 0, `token storage: ${JSON.stringify(stored)}`);
+
+  log("a token the server refuses (401) sends the page back to sign-in, with a message");
+  await page.evaluate(() => sessionStorage.setItem("wasap.token", "revoked"));
+  await page.getByRole("link", { name: "Plugins" }).click();
+  await page.locator("#signin-message", { hasText: "Signed out" }).waitFor();
+  await page.getByRole("heading", { name: "Sign in", exact: true }).waitFor();
+  check(await page.evaluate(() => sessionStorage.length === 0), "the refused token is forgotten");
+
+  log("sign in again, from the keyboard (Enter in the field)");
+  await page.getByLabel("Admin token").fill(TOKEN);
+  await page.getByLabel("Admin token").press("Enter");
+  await page.getByRole("heading", { name: "Plugins", exact: true }).waitFor();
+  await page.getByRole("link", { name: "Instances" }).click();
+  await page.getByRole("heading", { name: "Instances", exact: true }).waitFor();
+  await page.locator("#connection", { hasText: "Live" }).waitFor();
+  // Set once: still there at the end means the page never reloaded.
+  await page.evaluate(() => { window.__sameDocument = true; });
+
+  log("create an instance: its QR code shows");
+  await view("instances").getByLabel("Instance id").fill(ID);
+  await view("instances").getByLabel("Name", { exact: true }).fill("E2E shop");
+  await page.getByRole("button", { name: "Create" }).click();
+  const card = page.locator(`article[data-instance="${ID}"]`);
+  await card.getByRole("heading", { name: `E2E shop (${ID})` }).waitFor();
+  const qr = card.locator(".qr img");
+  await qr.waitFor();
+  await page.waitForFunction((img) => img.complete && img.naturalWidth > 100 && img.src.startsWith("blob:"), await qr.elementHandle());
+  check((await api("GET", `/api/instances/${ID}`)).status === "pairing", "the server pairs the instance");
+  await shot("2-instances-qr");
+
+  log("the QR image follows WhatsApp's rotation (a new qr frame on /ws)");
+  const first = await qr.getAttribute("src");
+  await page.waitForFunction(([img, before]) => img.src && img.src !== before && img.naturalWidth > 100, [await qr.elementHandle(), first]);
+
+  log("the simulated phone scans it: the card turns online without a reload");
+  await api("POST", `/sim/instances/${ID}/scan`, { phone: PHONE, push_name: "E2E Shop" });
+  await card.locator('.badge[data-status="online"]').waitFor();
+  await card.getByText(`Linked as +${PHONE}`).waitFor();
+  await card.locator(".qr").waitFor({ state: "hidden" });
+  check((await api("GET", `/api/instances/${ID}`)).status === "online", "the server says online");
+  await shot("3-instance-online");
+
+  log("a second instance: a pairing code for a phone number, then delete it");
+  await view("instances").getByLabel("Instance id").fill("e2e-temp");
+  await view("instances").getByLabel("Name", { exact: true }).fill("");
+  await page.getByRole("button", { name: "Create" }).click();
+  const temp = page.locator('article[data-instance="e2e-temp"]');
+  await temp.locator(".qr img").waitFor();
+  await temp.getByLabel("Phone number").fill("6281234500002");
+  await temp.getByRole("button", { name: "Get pairing code" }).click();
+  await temp.locator(".code").getByText(/type [A-Z0-9]{4}-[A-Z0-9]{4}$/).waitFor();
+  page.once("dialog", (dialog) => dialog.accept());
+  await temp.getByRole("button", { name: "Delete" }).click();
+  await temp.waitFor({ state: "detached" });
+  const left = (await api("GET", "/api/instances")).instances.map((i) => i.instance_id);
+  check(left.length === 1 && left[0] === ID, `instances left: ${left}`);
+
+  log("an incoming message shows in the event feed, and the filters work");
+  await page.getByRole("link", { name: "Events" }).click();
+  await page.getByRole("heading", { name: "Events", exact: true }).waitFor();
+  await api("POST", `/sim/instances/${ID}/incoming`, { from: "6289876543210", push_name: "Budi", text: "Halo dari browser" });
+  const message = page.locator('#feed-list li[data-kind="incoming_message"]', { hasText: "Budi: Halo dari browser" });
+  await message.waitFor();
+  await page.locator('#feed-list li[data-kind="instance.status"]').first().waitFor();
+  await view("feed").getByLabel("Kind").selectOption("incoming_message");
+  await page.waitForFunction(() => [...document.querySelectorAll("#feed-list li")].every((li) => li.dataset.kind === "incoming_message"));
+  await message.waitFor();
+  await view("feed").getByLabel("Instance").selectOption(ID);
+  await message.waitFor();
+  await view("feed").getByLabel("Kind").selectOption("");
+  await shot("4-feed");
+
+  log("set the primary webhook; it is listed");
+  await page.getByRole("link", { name: "Webhooks" }).click();
+  await page.getByRole("heading", { name: "Webhooks", exact: true }).waitFor();
+  check((await view("webhooks").getByLabel("Instance").inputValue()) === ID, "the webhook view picks the instance");
+  await view("webhooks").getByLabel("URL").fill(HOOK);
+  await page.getByRole("button", { name: "Set webhook" }).click();
+  await page.locator("#webhooks-message", { hasText: "signing secret" }).waitFor();
+  await page.locator("#webhook-table tbody tr", { hasText: HOOK }).waitFor();
+  const hooks = (await api("GET", `/api/instances/${ID}/webhooks`)).webhooks;
+  check(hooks.some((w) => w.url === HOOK && w.primary), `webhooks: ${JSON.stringify(hooks)}`);
+
+  log("a message's delivery fails (the receiver refuses), and Retry delivers it");
+  await api("POST", `/sim/instances/${ID}/incoming`, { from: "6289876543210", text: "webhook check from the browser test" });
+  await refreshUntil('#delivery-table tr[data-status="failed"]');
+  await shot("5-webhooks");
+  await page.locator('#delivery-table tr[data-status="failed"]').getByRole("button", { name: /Retry/ }).click();
+  await refreshUntil('#delivery-table tr[data-status="delivered"]');
+  const deliveries = (await api("GET", `/api/deliveries?instance_id=${ID}`)).deliveries;
+  check(deliveries.some((d) => d.status === "delivered"), `deliveries: ${JSON.stringify(deliveries)}`);
+
+  log("plugins: the built-ins are listed with their stats; disable webhook");
+  await page.getByRole("link", { name: "Plugins" }).click();
+  await page.getByRole("heading", { name: "Plugins", exact: true }).waitFor();
+  const webhook = page.locator('#plugin-table tr[data-plugin="webhook"]');
+  await webhook.locator('[data-status="running"]').waitFor();
+  await page.locator('#plugin-table tr[data-plugin="websocket"]').getByText("built-in").waitFor();
+  await webhook.getByRole("button", { name: "Disable webhook" }).click();
+  await page.locator('#plugin-table tr[data-plugin="webhook"][data-state="disabled"]').waitFor();
+  await page.getByRole("button", { name: "Enable webhook" }).waitFor();
+  check((await api("GET", "/api/plugins/webhook")).enabled === false, "the server says webhook is disabled");
+
+  log("upload a plugin (manifest and component): it is listed, running");
+  await view("plugins").getByLabel("Manifest").setInputFiles(env("WASAP_UPLOAD_MANIFEST"));
+  await view("plugins").getByLabel("Component").setInputFiles(env("WASAP_UPLOAD_COMPONENT"));
+  await page.getByRole("button", { name: "Upload" }).click();
+  await page.locator("#plugins-message", { hasText: "e2e-upload installed and running" }).waitFor();
+  await page.locator('#plugin-table tr[data-plugin="e2e-upload"][data-state="running"]').waitFor();
+  check((await api("GET", "/api/plugins/e2e-upload")).running === true, "the server runs the uploaded plugin");
+  await shot("6-plugins");
+
+  check(await page.evaluate(() => window.__sameDocument === true), "the page reloaded during the test");
+  check(problems.length === 0, `the page reported problems:\n${problems.join("\n")}`);
+  console.log("dashboard: every step passed");
+} catch (error) {
+  await shot("failure").catch(() => {});
+  console.error(`failed at "${step}": ${error.stack ?? error}`);
+  if (problems.length) console.error(problems.join("\n"));
+  process.exitCode = 1;
+} finally {
+  await context.close();
+  await rm(profile, { recursive: true, force: true });
+}
+
+/** Clicks the deliveries' Refresh until `selector` shows (the table is not live). */
+async function refreshUntil(selector) {
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    await page.getByRole("button", { name: "Refresh" }).click();
+    try {
+      await page.locator(selector).first().waitFor({ timeout: 500 });
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${selector} did not show within ${WAIT} ms`);
+    }
+  }
+}

@@ -195,7 +195,7 @@ pub struct Config {
 
     /// Webhook attempts in flight at most per receiver URL: a receiver that
     /// is slow or down holds at most this many, and the others keep theirs.
-    #[arg(long, env = "WASAP_WEBHOOK_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(long, env = "WASAP_WEBHOOK_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub webhook_concurrency: u32,
 
     /// Milliseconds to wait after each failed attempt, comma-separated; the

@@ -19,6 +19,10 @@ use crate::store::deliveries::DeliveryRow;
 pub const READY_PER_URL: usize = 512;
 /// Ready rows kept in memory at most, all receivers together.
 pub const READY_MAX: usize = 8192;
+/// Ids of finished rows remembered, so that a row just stored that the
+/// worker had already read from the database, attempted and finished before
+/// the inserter's hand-over arrived is not attempted again.
+const RECENT: usize = 16_384;
 
 #[derive(Default)]
 struct Lane {
@@ -36,6 +40,9 @@ pub struct Lanes {
     in_flight: usize,
     /// Where the next hand-out starts, so lanes take turns.
     turn: usize,
+    /// The last [`RECENT`] finished ids, oldest first, and as a set.
+    recent: VecDeque<String>,
+    recent_ids: HashSet<String>,
 }
 
 /// How a row offered to the lanes was taken.
@@ -58,6 +65,8 @@ impl Lanes {
             ready: 0,
             in_flight: 0,
             turn: 0,
+            recent: VecDeque::new(),
+            recent_ids: HashSet::new(),
         }
     }
 
@@ -87,6 +96,16 @@ impl Lanes {
         self.ready += 1;
         self.by_url.entry(row.url.clone()).or_default().ready.push_back(row);
         Admission::Queued
+    }
+
+    /// Offers a row the inserter has just stored: like [`Lanes::admit`], but
+    /// a row that was finished meanwhile (read from the database before the
+    /// hand-over arrived) counts as known.
+    pub fn admit_fresh(&mut self, row: DeliveryRow) -> Admission {
+        if self.recent_ids.contains(&row.id) {
+            return Admission::Known;
+        }
+        self.admit(row)
     }
 
     /// Takes up to `max` ready rows whose lanes have a free slot, the lanes
@@ -150,6 +169,13 @@ impl Lanes {
         if !self.known.remove(id) {
             return;
         }
+        if self.recent.len() >= RECENT
+            && let Some(oldest) = self.recent.pop_front()
+        {
+            self.recent_ids.remove(&oldest);
+        }
+        self.recent.push_back(id.to_owned());
+        self.recent_ids.insert(id.to_owned());
         self.in_flight = self.in_flight.saturating_sub(1);
         if let Some(lane) = self.by_url.get_mut(url) {
             lane.in_flight = lane.in_flight.saturating_sub(1);
@@ -236,6 +262,16 @@ mod tests {
         }
         assert_eq!(lanes.admit(row("one more", "u")), Admission::Full);
         assert_eq!(lanes.admit(row("elsewhere", "v")), Admission::Queued);
+    }
+
+    #[test]
+    fn a_stored_row_that_already_finished_is_not_taken_again() {
+        let mut lanes = Lanes::new(PER_URL);
+        lanes.admit(row("a", "u"));
+        let taken = lanes.take(1);
+        lanes.release(&taken[0].id, "u");
+        assert_eq!(lanes.admit_fresh(row("a", "u")), Admission::Known, "the hand-over came late");
+        assert_eq!(lanes.admit(row("a", "u")), Admission::Queued, "a retry read from the database is taken");
     }
 
     #[test]

@@ -11,11 +11,13 @@
 //! - [`subscriptions`]: event filters and formats of configured webhooks.
 //! - [`receivers`]: the configured webhooks, cached.
 //! - [`signing`]: the signature header of each format.
-//! - [`worker`]: writes the outbox in batches and runs the attempts.
+//! - [`inserter`]: stores queued deliveries, many events per transaction.
+//! - [`worker`]: runs the attempts, its bookkeeping written in batches.
 //! - [`lanes`]: the worker's rows in memory, one bounded lane per receiver URL.
 //! - [`attempt`]: one HTTP attempt and what it means for the row.
 
 mod attempt;
+mod inserter;
 mod lanes;
 mod receivers;
 pub mod settings;
@@ -33,7 +35,7 @@ use crate::outbound::Requester;
 use crate::store::Store;
 use crate::store::deliveries::NewDelivery;
 use receivers::Receivers;
-use worker::QueueRequest;
+use inserter::QueueRequest;
 
 /// Queue requests waiting for the worker before senders have to wait.
 const QUEUE_REQUESTS: usize = 1024;

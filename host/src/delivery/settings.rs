@@ -88,7 +88,7 @@ mod tests {
         let settings = DeliverySettings {
             enabled: true,
             attempts: 5,
-            per_receiver: 32,
+            per_receiver: 64,
             backoff: [1, 2, 4].map(Duration::from_secs).to_vec(),
             timeout: Duration::from_secs(10),
             debug: false,

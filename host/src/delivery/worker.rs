@@ -1,15 +1,14 @@
-//! The delivery worker: the one task that writes the outbox and sends what
-//! it holds, in batches.
+//! The delivery worker: runs the attempts of the outbox's rows, writing its
+//! bookkeeping in batches.
 //!
-//! Each round it stores every delivery queued since the last round in one
-//! transaction (and only then tells the plugin host they are safe), records
-//! every attempt that ended in one transaction, reads due rows from the
-//! database when some may be there that it does not hold, counts the
-//! attempts it is about to make in one statement, and starts them. While a
-//! round runs, the next round's work piles up, so the busier the server, the
-//! bigger the batches.
+//! Each round it records every attempt that ended in one transaction, reads
+//! due rows from the database when some may be there that it does not hold,
+//! counts the attempts it is about to make in one statement, and starts them.
+//! While a round runs, the next round's work piles up, so the busier the
+//! server, the bigger the batches. New deliveries are stored by the
+//! [`inserter`] beside it, in batches of their own.
 //!
-//! Rows just queued go to the [`Lanes`] straight from memory; the database is
+//! Rows just stored go to the [`Lanes`] straight from memory; the database is
 //! read only for rows the worker does not hold: those of earlier runs (the
 //! worker has no other state, so a restart or a crash simply resumes), retries
 //! coming due, rows that did not fit in memory, and rows put back by
@@ -24,19 +23,20 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use futures::FutureExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::attempt::attempt;
+use super::inserter::{self, QueueRequest};
 use super::lanes::{Admission, Lanes, READY_PER_URL};
-use super::{QueueError, Webhooks};
+use super::Webhooks;
 use crate::store::StoreError;
-use crate::store::deliveries::{AttemptResult, NewDelivery, unix_now_ms};
+use crate::store::deliveries::{AttemptResult, DeliveryRow, unix_now_ms};
 
 /// Attempts in flight at most, server-wide.
 const MAX_IN_FLIGHT: usize = 512;
-/// Queue requests taken per round (each holds the deliveries of a few events).
-const REQUESTS_PER_ROUND: usize = 256;
+/// Batches of stored rows waiting for the loop before the inserter waits.
+const FRESH_BATCHES: usize = 64;
 /// Receivers with due rows looked up per round.
 const URLS_PER_SCAN: u32 = 64;
 /// The longest the worker goes without looking at the outbox: a safety net
@@ -49,12 +49,6 @@ const KEEP_DELIVERED_SECS: i64 = 7 * 24 * 3600;
 /// How often old delivered rows are removed, and how many at a time.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const PRUNE_BATCH: u32 = 10_000;
-
-/// Deliveries to store, and who waits to hear they are stored.
-pub struct QueueRequest {
-    pub rows: Vec<NewDelivery>,
-    pub done: oneshot::Sender<Result<usize, QueueError>>,
-}
 
 /// An attempt that ended: `None` when it could not be made (its row stays
 /// due as it is).
@@ -86,10 +80,15 @@ struct Worker {
 }
 
 /// Runs until the task is aborted; aborting drops every attempt in flight
-/// (their rows stay pending) and every queue request not yet stored (whose
-/// senders then store their rows themselves).
-pub async fn run(webhooks: Webhooks, mut requests: mpsc::Receiver<QueueRequest>) {
+/// (their rows stay pending) and the [`inserter`], whose unanswered senders
+/// then store their rows themselves.
+pub async fn run(webhooks: Webhooks, requests: mpsc::Receiver<QueueRequest>) {
     let (finished, mut ended) = mpsc::unbounded_channel();
+    let (stored, mut fresh) = mpsc::channel(FRESH_BATCHES);
+    // Stores queued deliveries while this loop runs the attempts: on a
+    // database that flushes every commit, neither waits for the other.
+    let mut inserter = JoinSet::new();
+    inserter.spawn(inserter::run(webhooks.clone(), requests, stored));
     tracing::info!(
         attempts = webhooks.inner.settings.attempts,
         per_receiver = webhooks.inner.settings.per_receiver,
@@ -110,25 +109,19 @@ pub async fn run(webhooks: Webhooks, mut requests: mpsc::Receiver<QueueRequest>)
         attempts: JoinSet::new(),
     };
     let mut last_prune: Option<tokio::time::Instant> = None;
-    let mut queued: Vec<QueueRequest> = Vec::new();
     let mut results: Vec<Finished> = Vec::new();
     loop {
         if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
             last_prune = Some(tokio::time::Instant::now());
             worker.prune().await;
         }
-        while queued.len() < REQUESTS_PER_ROUND
-            && let Ok(request) = requests.try_recv()
-        {
-            queued.push(request);
+        while let Ok(rows) = fresh.try_recv() {
+            worker.admit_fresh(rows);
         }
         while let Ok(result) = ended.try_recv() {
             results.push(result);
         }
         let mut store_failed = false;
-        if !queued.is_empty() {
-            worker.store(std::mem::take(&mut queued)).await;
-        }
         if !results.is_empty() {
             worker.record(std::mem::take(&mut results)).await;
         }
@@ -150,7 +143,7 @@ pub async fn run(webhooks: Webhooks, mut requests: mpsc::Receiver<QueueRequest>)
         let wait = if store_failed { STORE_RETRY } else { worker.idle_wait() };
         tokio::select! {
             biased;
-            Some(request) = requests.recv() => queued.push(request),
+            Some(rows) = fresh.recv() => worker.admit_fresh(rows),
             Some(result) = ended.recv() => results.push(result),
             _ = worker.webhooks.inner.wake.notified() => worker.scan = true,
             _ = tokio::time::sleep(wait) => {}
@@ -173,41 +166,13 @@ impl Worker {
         }
     }
 
-    /// Stores the deliveries of `requests` in one transaction, answers each
-    /// request, and queues the new rows.
-    async fn store(&mut self, requests: Vec<QueueRequest>) {
-        let mut rows: Vec<NewDelivery> = Vec::new();
-        let mut answers = Vec::with_capacity(requests.len());
-        for request in requests {
-            answers.push((request.rows.len(), request.done));
-            rows.extend(request.rows);
-        }
-        match self.webhooks.inner.store.enqueue_deliveries(&rows).await {
-            Ok(inserted) => {
-                let inserted: HashSet<String> = inserted.into_iter().collect();
-                let mut rows = rows.into_iter();
-                for (count, done) in answers {
-                    let new = rows
-                        .by_ref()
-                        .take(count)
-                        .filter(|row| inserted.contains(&row.id))
-                        .map(|row| {
-                            let row = row.into_pending_row(unix_now_ms());
-                            let url = row.url.clone();
-                            if self.lanes.admit(row) == Admission::Full {
-                                self.backlogged.insert(url);
-                            }
-                        })
-                        .count();
-                    let _ = done.send(Ok(new));
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                tracing::error!(error = %message, deliveries = rows.len(), "webhook deliveries could not be stored");
-                for (_, done) in answers {
-                    let _ = done.send(Err(QueueError::Store(message.clone())));
-                }
+    /// Queues rows the inserter has just stored; those that do not fit wait
+    /// in the database.
+    fn admit_fresh(&mut self, rows: Vec<DeliveryRow>) {
+        for row in rows {
+            let url = row.url.clone();
+            if self.lanes.admit_fresh(row) == Admission::Full {
+                self.backlogged.insert(url);
             }
         }
     }

@@ -33,6 +33,8 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections in the pool. SQLite serialises writers anyway; readers gain from a few.
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
 const POSTGRES_MAX_CONNECTIONS: u32 = 16;
+/// Connections of the relaxed PostgreSQL pool (only the delivery worker's bookkeeping uses it).
+const RELAXED_MAX_CONNECTIONS: u32 = 2;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -70,6 +72,10 @@ pub(crate) use on_pool;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    /// PostgreSQL only: a few connections whose commits do not wait for the
+    /// WAL flush, for writes whose loss in a crash of the database server is
+    /// harmless (see [`outbox`]).
+    relaxed: Option<Pool>,
     /// Bumped by every write that changes which webhooks exist or where they
     /// point, so that caches of them (the delivery worker's) know when to reload.
     webhooks_version: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -81,16 +87,20 @@ impl Store {
     /// `postgres://` and `postgresql://` URLs select PostgreSQL; `sqlite:` URLs
     /// select SQLite, whose file (and its directory) is created when missing.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
-        let pool = if is_postgres_url(url) {
+        let (pool, relaxed) = if is_postgres_url(url) {
             let options = PgConnectOptions::from_str(url).map_err(StoreError::open(url))?;
             let pool = PgPoolOptions::new()
                 .max_connections(POSTGRES_MAX_CONNECTIONS)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await
                 .map_err(StoreError::open(url))?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
-            Pool::Postgres(pool)
+            let relaxed = PgPoolOptions::new()
+                .max_connections(RELAXED_MAX_CONNECTIONS)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_lazy_with(options.options([("synchronous_commit", "off")]));
+            (Pool::Postgres(pool), Some(Pool::Postgres(relaxed)))
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(StoreError::open(url))?
@@ -113,12 +123,13 @@ impl Store {
                 .await
                 .map_err(StoreError::open(url))?;
             SQLITE_MIGRATIONS.run(&pool).await?;
-            Pool::Sqlite(pool)
+            (Pool::Sqlite(pool), None)
         } else {
             return Err(StoreError::UnsupportedUrl(redact(url)));
         };
         Ok(Store {
             pool,
+            relaxed,
             webhooks_version: Default::default(),
         })
     }
@@ -138,7 +149,10 @@ impl Store {
 
     /// Closes every connection; pending work finishes first.
     pub async fn close(&self) {
-        on_pool!(&self.pool, |p| p.close().await)
+        on_pool!(&self.pool, |p| p.close().await);
+        if let Some(relaxed) = &self.relaxed {
+            on_pool!(relaxed, |p| p.close().await);
+        }
     }
 
     /// Answers whether the database responds, for health checks.
@@ -149,6 +163,13 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// The pool for writes that may be lost in a crash of the database
+    /// server: the relaxed one on PostgreSQL; on SQLite the only one (whose
+    /// commits do not wait for the disk anyway, see `synchronous`).
+    pub(crate) fn relaxed_pool(&self) -> &Pool {
+        self.relaxed.as_ref().unwrap_or(&self.pool)
     }
 
     /// Changes whenever this store adds, changes or removes a webhook

@@ -6,6 +6,14 @@
 //! Batches matter most on SQLite, where every statement is a hop to the
 //! connection's thread and every commit a WAL write: one transaction for a
 //! hundred rows costs little more than one for a single row.
+//!
+//! On PostgreSQL the worker's bookkeeping (attempt counts and results) goes
+//! through the store's relaxed pool, whose commits do not wait for the WAL
+//! flush. Losing the last of these writes in a crash of the database server
+//! costs a repeated attempt (the receiver sees the same `X-Wasap-Event-Id`
+//! again, which at-least-once delivery allows) or a repeated attempt number,
+//! never a delivery: the outbox rows themselves are inserted through the main
+//! pool, with the server's full durability.
 
 use std::collections::BTreeMap;
 
@@ -40,26 +48,12 @@ async fn commit<DB: sqlx::Database>(tx: Option<sqlx::Transaction<'_, DB>>) -> Re
     }
 }
 
-/// PostgreSQL: the worker's bookkeeping (attempt counts and results) is
-/// committed without waiting for the WAL flush. Losing the last of these
-/// writes in a crash of the database server costs a repeated attempt (the
-/// receiver sees the same `X-Wasap-Event-Id` again, which at-least-once
-/// delivery allows) or a repeated attempt number, never a delivery: the
-/// outbox rows themselves are inserted with the server's own durability.
-/// That takes one flush per round instead of three.
-const RELAXED_COMMIT_SQL: &str = "SET LOCAL synchronous_commit = off";
-
 /// `$first, $first+1, ...` for `count` parameters.
 fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
 impl Store {
-    /// Whether the worker's bookkeeping goes in relaxed commits ([`RELAXED_COMMIT_SQL`]).
-    fn relaxed_commits(&self) -> bool {
-        self.kind() == super::DbKind::Postgres
-    }
-
     /// Queues `delivery`, due now; `false` when this receiver already has
     /// this event (queued, delivered or failed).
     pub async fn enqueue_delivery(&self, delivery: &NewDelivery) -> Result<bool, StoreError> {
@@ -174,14 +168,9 @@ impl Store {
             return Ok(());
         }
         let now = unix_now();
-        let relaxed = self.relaxed_commits();
-        let single = by_number.len() == 1 && attempts.len() <= ID_CHUNK && !relaxed;
-        on_pool!(self.pool(), |p| {
+        let single = by_number.len() == 1 && attempts.len() <= ID_CHUNK;
+        on_pool!(self.relaxed_pool(), |p| {
             let mut tx = if single { None } else { Some(p.begin().await?) };
-            if relaxed {
-                let relax = sqlx::query(RELAXED_COMMIT_SQL);
-                in_tx_or_pool!(tx, p, relax.execute)?;
-            }
             for (number, ids) in &by_number {
                 for chunk in ids.chunks(ID_CHUNK) {
                     let sql = format!(
@@ -225,13 +214,8 @@ impl Store {
         if statements == 0 {
             return Ok(());
         }
-        let relaxed = self.relaxed_commits();
-        on_pool!(self.pool(), |p| {
-            let mut tx = if statements == 1 && !relaxed { None } else { Some(p.begin().await?) };
-            if relaxed {
-                let relax = sqlx::query(RELAXED_COMMIT_SQL);
-                in_tx_or_pool!(tx, p, relax.execute)?;
-            }
+        on_pool!(self.relaxed_pool(), |p| {
+            let mut tx = if statements == 1 { None } else { Some(p.begin().await?) };
             for (number, ids) in &delivered {
                 for chunk in ids.chunks(ID_CHUNK) {
                     let sql = format!(

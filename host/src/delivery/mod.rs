@@ -198,7 +198,10 @@ impl Webhooks {
                 return result;
             }
         }
-        Ok(self.inner.store.enqueue_deliveries(&rows).await?.len())
+        let stored = self.inner.store.enqueue_deliveries(&rows).await?.len();
+        // A worker that is still running finds them when it looks.
+        self.wake();
+        Ok(stored)
     }
 
     /// The rows `request` makes, one per receiver, appended to `rows`.

@@ -144,6 +144,7 @@ impl Server {
             store.clone(),
             Requester::new(config.url_policy()).map_err(StartError::Outbound)?,
             config.delivery_settings(global_webhook_secret(&config)?),
+            Some(system.clone()),
         );
 
         let metrics = Arc::new(Metrics::default());

@@ -1,6 +1,8 @@
 //! `system` events: server-wide notices an operator wants to see live (the
 //! server shutting down; plugins loaded, replaced, removed, enabled and
-//! disabled), and the one way to emit them, [`SystemEvents::emit`].
+//! disabled; webhook deliveries that failed for good), and the way to emit
+//! them, [`SystemEvents::emit`] (or [`SystemEvents::announce`], which leaves
+//! the plugins out).
 //!
 //! A notice is an [`EventKind::System`] event with no instance. Its payload is
 //! what the plugin contract (`wit/`, record `system-notice`) gives it: one
@@ -33,6 +35,15 @@ pub enum SystemNotice {
     PluginRemoved { plugin: String },
     PluginEnabled { plugin: String },
     PluginDisabled { plugin: String },
+    /// A webhook delivery used its last attempt and is `failed` (until
+    /// `POST /api/deliveries/{id}/retry`).
+    DeliveryFailed {
+        delivery: String,
+        event: String,
+        /// The receiver's host only: a URL's path and query may carry secrets.
+        host: String,
+        error: String,
+    },
 }
 
 impl SystemNotice {
@@ -45,6 +56,7 @@ impl SystemNotice {
             SystemNotice::PluginRemoved { .. } => "plugin_removed",
             SystemNotice::PluginEnabled { .. } => "plugin_enabled",
             SystemNotice::PluginDisabled { .. } => "plugin_disabled",
+            SystemNotice::DeliveryFailed { .. } => "delivery_failed",
         }
     }
 
@@ -57,6 +69,9 @@ impl SystemNotice {
             SystemNotice::PluginRemoved { plugin } => format!("plugin removed: {plugin}"),
             SystemNotice::PluginEnabled { plugin } => format!("plugin enabled: {plugin}"),
             SystemNotice::PluginDisabled { plugin } => format!("plugin disabled: {plugin}"),
+            SystemNotice::DeliveryFailed { delivery, event, host, error } => {
+                format!("webhook delivery failed: {delivery} (event {event}) to {host}: {error}")
+            }
         }
     }
 }
@@ -83,14 +98,23 @@ impl SystemEvents {
     /// from a task (a full plugin queue makes that task wait, not the
     /// caller). Needs a tokio runtime.
     pub fn emit(&self, notice: SystemNotice) -> Arc<Event> {
+        let event = self.announce(notice);
+        let (bus, dispatched) = (self.bus.clone(), event.clone());
+        tokio::spawn(async move { bus.dispatch(dispatched).await });
+        event
+    }
+
+    /// Emits `notice` to `/ws` and the bus's subscribers only, not through
+    /// the plugins. For notices about the outputs themselves: a failed
+    /// webhook delivery reported through the webhook plugin could queue a
+    /// delivery to the same failing receiver, and so on without end.
+    pub fn announce(&self, notice: SystemNotice) -> Arc<Event> {
         let event = Arc::new(new_event("", EventKind::System { message: notice.message() }));
         tracing::debug!(kind = notice.kind(), id = %event.id, "system event");
         if let Some(frame) = sudevwa::to_vec(&event).and_then(|bytes| String::from_utf8(bytes).ok()) {
             self.hub.publish(&Channel::Global, Arc::from(frame));
         }
         self.bus.broadcast(event.clone());
-        let (bus, dispatched) = (self.bus.clone(), event.clone());
-        tokio::spawn(async move { bus.dispatch(dispatched).await });
         event
     }
 }

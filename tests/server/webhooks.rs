@@ -292,6 +292,7 @@ async fn a_receiver_that_never_answers_ends_failed_and_is_retried_on_request() {
     let mut server = TestServer::start_with(config).await;
     online(&mut server, "shop", "6289900000001").await;
     set_primary(&server, &receiver.url("/hang"), None).await;
+    let mut listener = ws::open(&server, "/ws", Token::Header(&server.admin_token.clone())).await;
 
     text(&server, "anyone there?").await;
     let first = receiver.until("two attempts", |all| all.len() >= 2).await;
@@ -301,6 +302,12 @@ async fn a_receiver_that_never_answers_ends_failed_and_is_retried_on_request() {
     assert!(delivery["last_error"].as_str().unwrap().contains("did not answer in time"), "{delivery}");
     assert!(delivery["next_attempt_at"].is_null());
     let id = delivery["id"].as_str().unwrap();
+    // The operator hears of it on /ws, naming the receiver by host only.
+    let (notice, _) = listener.wait_event("system").await;
+    let message = notice["data"]["message"].as_str().expect("a message");
+    let expected = format!("webhook delivery failed: {id} (event {}) to 127.0.0.1: ", first[0].event_id());
+    assert!(message.starts_with(&expected) && message.contains("did not answer in time"), "{message}");
+    assert!(!message.contains("/hang"), "no path in the notice: {message}");
 
     // Retried on request: the receiver answers now, and gets the same event.
     receiver.set("/hang", Behaviour::Ok);

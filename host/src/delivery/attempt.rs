@@ -69,9 +69,15 @@ pub async fn attempt(webhooks: Webhooks, row: DeliveryRow) -> Option<AttemptResu
     })
 }
 
+/// The host of receiver URL `url` (what logs and notices name: its path and
+/// query may carry secrets).
+pub fn receiver_host(url: &str) -> String {
+    reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
+}
+
 /// Each attempt's line: at info with `--debug`, else at debug.
 fn log(debug: bool, row: &DeliveryRow, number: u32, started: Instant, outcome: &str) {
-    let host = reqwest::Url::parse(&row.url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+    let host = receiver_host(&row.url);
     let elapsed_ms = started.elapsed().as_millis() as u64;
     if debug {
         tracing::info!(delivery = %row.id, event = %row.event_id, %host, format = %row.format, attempt = number, elapsed_ms, "webhook {outcome}");
@@ -125,7 +131,7 @@ async fn send(webhooks: &Webhooks, row: &DeliveryRow, secret: Option<&str>, numb
     // Redirects are followed only on the receiver's own host: a signed
     // payload must not be forwarded to wherever a redirect points, and a
     // plugin's single-URL target must stay on the host its manifest allows.
-    let host = reqwest::Url::parse(&row.url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+    let host = receiver_host(&row.url);
     match webhooks.inner.requester.send_allowed(request, move |h| h == host).await {
         Ok(response) if (200..300).contains(&response.status) => Ok(response.status),
         Ok(response) => Err((format!("the receiver answered HTTP {}", response.status), true)),

@@ -34,6 +34,7 @@ pub use settings::{DeliverySettings, GlobalWebhook};
 use crate::outbound::Requester;
 use crate::store::Store;
 use crate::store::deliveries::NewDelivery;
+use crate::system_events::SystemEvents;
 use receivers::Receivers;
 use inserter::QueueRequest;
 
@@ -96,6 +97,8 @@ struct Inner {
     requester: Requester,
     settings: DeliverySettings,
     receivers: Receivers,
+    /// Where deliveries that failed for good are announced (`/ws`).
+    system: Option<SystemEvents>,
     /// The running worker's queue; without a worker, deliveries are stored directly.
     queue: Mutex<Option<mpsc::Sender<QueueRequest>>>,
     /// Tells the worker that rows it was not handed are due (a retry by the API).
@@ -127,13 +130,15 @@ impl Drop for WorkerHandle {
 }
 
 impl Webhooks {
-    pub fn new(store: Store, requester: Requester, settings: DeliverySettings) -> Webhooks {
+    /// `system`, when given, hears of every delivery that fails for good.
+    pub fn new(store: Store, requester: Requester, settings: DeliverySettings, system: Option<SystemEvents>) -> Webhooks {
         Webhooks {
             inner: Arc::new(Inner {
                 receivers: Receivers::new(store.clone()),
                 store,
                 requester,
                 settings,
+                system,
                 queue: Mutex::new(None),
                 wake: Notify::new(),
             }),

@@ -26,12 +26,13 @@ use futures::FutureExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::attempt::attempt;
+use super::attempt::{attempt, receiver_host};
 use super::inserter::{self, QueueRequest};
 use super::lanes::{Admission, Lanes, READY_PER_URL};
 use super::Webhooks;
 use crate::store::StoreError;
 use crate::store::deliveries::{AttemptResult, DeliveryRow, unix_now_ms};
+use crate::system_events::SystemNotice;
 
 /// Attempts in flight at most, server-wide.
 const MAX_IN_FLIGHT: usize = 512;
@@ -54,6 +55,7 @@ const PRUNE_BATCH: u32 = 10_000;
 /// due as it is).
 struct Finished {
     id: String,
+    event: String,
     url: String,
     number: i64,
     result: Option<AttemptResult>,
@@ -184,11 +186,14 @@ impl Worker {
             .iter()
             .filter_map(|f| f.result.clone().map(|result| (f.id.clone(), f.number, result)))
             .collect();
-        if let Err(e) = self.webhooks.inner.store.record_attempts(&writes).await {
-            // The rows stay as they were, so the attempts are repeated: a
-            // receiver may see an event twice, which X-Wasap-Event-Id lets it notice.
-            tracing::error!(error = %e, attempts = writes.len(), "webhook attempts could not be recorded");
-            self.backlogged.extend(results.iter().map(|f| f.url.clone()));
+        match self.webhooks.inner.store.record_attempts(&writes).await {
+            Ok(()) => self.announce_failures(&results),
+            Err(e) => {
+                // The rows stay as they were, so the attempts are repeated: a
+                // receiver may see an event twice, which X-Wasap-Event-Id lets it notice.
+                tracing::error!(error = %e, attempts = writes.len(), "webhook attempts could not be recorded");
+                self.backlogged.extend(results.iter().map(|f| f.url.clone()));
+            }
         }
         for finished in results {
             match &finished.result {
@@ -202,6 +207,21 @@ impl Worker {
                 _ => {}
             }
             self.lanes.release(&finished.id, &finished.url);
+        }
+    }
+
+    /// Tells `/ws` of the deliveries that have just failed for good.
+    fn announce_failures(&self, results: &[Finished]) {
+        let Some(system) = &self.webhooks.inner.system else { return };
+        for finished in results {
+            if let Some(AttemptResult::Failed { error }) = &finished.result {
+                system.announce(SystemNotice::DeliveryFailed {
+                    delivery: finished.id.clone(),
+                    event: finished.event.clone(),
+                    host: receiver_host(&finished.url),
+                    error: error.clone(),
+                });
+            }
         }
     }
 
@@ -260,7 +280,7 @@ impl Worker {
         for row in rows {
             let webhooks = self.webhooks.clone();
             let finished = self.finished.clone();
-            let (id, url, number) = (row.id.clone(), row.url.clone(), row.attempts + 1);
+            let (id, event, url, number) = (row.id.clone(), row.event_id.clone(), row.url.clone(), row.attempts + 1);
             self.attempts.spawn(async move {
                 // A panicking attempt must still hand back its slot.
                 let result = match AssertUnwindSafe(attempt(webhooks, row)).catch_unwind().await {
@@ -270,7 +290,7 @@ impl Worker {
                         None
                     }
                 };
-                let _ = finished.send(Finished { id, url, number, result });
+                let _ = finished.send(Finished { id, event, url, number, result });
             });
         }
         Ok(())

@@ -23,7 +23,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use wasap_tests::bench_client::{Process, call, free_port, pair_instance, sibling_binary, wait_healthy};
+use wasap_tests::bench_client::{Process, call, free_port, load_average, pair_instance, sibling_binary, wait_healthy};
 use serde_json::json;
 
 const ADMIN_TOKEN: &str = "bench-admin-token";
@@ -243,12 +243,6 @@ fn duration_us(value: &str) -> Option<f64> {
         _ => return None,
     };
     Some(number * scale)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 fn ms(us: f64) -> String {

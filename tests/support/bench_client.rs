@@ -114,3 +114,11 @@ pub async fn pair_instance(http: &reqwest::Client, base: &str, admin_token: &str
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// The machine's load averages (1, 5 and 15 minutes), printed beside
+/// every result: a bench shares its two cores with whatever else runs.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}

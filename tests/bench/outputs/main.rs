@@ -44,7 +44,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use wasap_tests::bench_client::{Process, call, free_port, pair_instance, sibling_binary, wait_healthy};
+use wasap_tests::bench_client::{Process, call, free_port, load_average, pair_instance, sibling_binary, wait_healthy};
 
 use bursts::{burst, drain_burst, live_burst, report_burst};
 use fanout::{fan_out_round, open_listeners};
@@ -186,12 +186,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 /// A fresh database on the PostgreSQL server of `url`: its URL, and the

@@ -40,6 +40,37 @@ macro_rules! in_tx_or_pool {
     };
 }
 
+/// Runs the statements of [`by_number_updates`] with their parameters:
+/// the attempt number, `$now`, then the ids.
+macro_rules! run_by_number {
+    ($tx:ident, $p:ident, $updates:expr, $now:expr) => {
+        for (sql, number, ids) in &$updates {
+            let mut query = sqlx::query(sql).bind(*number).bind($now);
+            for id in *ids {
+                query = query.bind(*id);
+            }
+            in_tx_or_pool!($tx, $p, query.execute)?;
+        }
+    };
+}
+
+/// `UPDATE ... SET {set}attempts = $1, updated_at = $2 WHERE id IN (...)`
+/// for each attempt number's ids, [`ID_CHUNK`] ids per statement: the
+/// statements, each with its number and ids.
+fn by_number_updates<'a>(set: &str, groups: &'a BTreeMap<i64, Vec<&'a str>>) -> Vec<(String, i64, &'a [&'a str])> {
+    let mut updates = Vec::new();
+    for (number, ids) in groups {
+        for chunk in ids.chunks(ID_CHUNK) {
+            let sql = format!(
+                "UPDATE webhook_deliveries SET {set}attempts = $1, updated_at = $2 WHERE id IN ({})",
+                placeholders(3, chunk.len())
+            );
+            updates.push((sql, *number, chunk));
+        }
+    }
+    updates
+}
+
 /// Commits `tx` if there is one.
 async fn commit<DB: sqlx::Database>(tx: Option<sqlx::Transaction<'_, DB>>) -> Result<(), sqlx::Error> {
     match tx {
@@ -168,22 +199,11 @@ impl Store {
             return Ok(());
         }
         let now = unix_now();
-        let single = by_number.len() == 1 && attempts.len() <= ID_CHUNK;
+        let updates = by_number_updates("", &by_number);
+        let single = updates.len() == 1;
         on_pool!(self.relaxed_pool(), |p| {
             let mut tx = if single { None } else { Some(p.begin().await?) };
-            for (number, ids) in &by_number {
-                for chunk in ids.chunks(ID_CHUNK) {
-                    let sql = format!(
-                        "UPDATE webhook_deliveries SET attempts = $1, updated_at = $2 WHERE id IN ({})",
-                        placeholders(3, chunk.len())
-                    );
-                    let mut query = sqlx::query(&sql).bind(*number).bind(now);
-                    for id in chunk {
-                        query = query.bind(*id);
-                    }
-                    in_tx_or_pool!(tx, p, query.execute)?;
-                }
-            }
+            run_by_number!(tx, p, updates, now);
             commit(tx).await
         })?;
         Ok(())
@@ -210,25 +230,14 @@ impl Store {
             }
         }
         let now = unix_now();
-        let statements = delivered.values().map(|ids| ids.len().div_ceil(ID_CHUNK)).sum::<usize>() + others.len();
+        let updates = by_number_updates("status = 'delivered', ", &delivered);
+        let statements = updates.len() + others.len();
         if statements == 0 {
             return Ok(());
         }
         on_pool!(self.relaxed_pool(), |p| {
             let mut tx = if statements == 1 { None } else { Some(p.begin().await?) };
-            for (number, ids) in &delivered {
-                for chunk in ids.chunks(ID_CHUNK) {
-                    let sql = format!(
-                        "UPDATE webhook_deliveries SET status = 'delivered', attempts = $1, updated_at = $2 WHERE id IN ({})",
-                        placeholders(3, chunk.len())
-                    );
-                    let mut query = sqlx::query(&sql).bind(*number).bind(now);
-                    for id in chunk {
-                        query = query.bind(*id);
-                    }
-                    in_tx_or_pool!(tx, p, query.execute)?;
-                }
-            }
+            run_by_number!(tx, p, updates, now);
             for (id, number, status, error, next) in &others {
                 let query = sqlx::query(
                     "UPDATE webhook_deliveries SET status = $2, attempts = $3, last_error = $4, \

@@ -38,8 +38,10 @@ pub async fn attempt(webhooks: Webhooks, row: DeliveryRow) -> Option<AttemptResu
     let settings = &webhooks.inner.settings;
     let number = u32::try_from(row.attempts).unwrap_or(u32::MAX - 1).saturating_add(1);
     let started = Instant::now();
+    // Parsed once: the redirect rule and every log line name it.
+    let host = receiver_host(&row.url);
     let outcome = match secret(&webhooks, &row).await {
-        Ok(secret) => send(&webhooks, &row, secret.as_deref(), number).await,
+        Ok(secret) => send(&webhooks, &row, &host, secret.as_deref(), number).await,
         Err(Unsendable::WebhookDeleted) => Err((Unsendable::WebhookDeleted.to_string(), false)),
         Err(Unsendable::Store(e)) => {
             tracing::warn!(delivery = %row.id, error = %e, "a webhook delivery could not be prepared");
@@ -48,12 +50,12 @@ pub async fn attempt(webhooks: Webhooks, row: DeliveryRow) -> Option<AttemptResu
     };
     Some(match outcome {
         Ok(status) => {
-            log(settings.debug, &row, number, started, &format!("delivered (HTTP {status})"));
+            log(settings.debug, &row, &host, number, started, &format!("delivered (HTTP {status})"));
             AttemptResult::Delivered
         }
         Err((error, retryable)) if retryable && number < settings.attempts => {
             let wait = settings.backoff_after(number);
-            log(settings.debug, &row, number, started, &format!("failed: {error}; next attempt in {wait:?}"));
+            log(settings.debug, &row, &host, number, started, &format!("failed: {error}; next attempt in {wait:?}"));
             AttemptResult::Retry {
                 error,
                 next_attempt_ms: unix_now_ms() + wait.as_millis() as i64,
@@ -76,8 +78,7 @@ pub fn receiver_host(url: &str) -> String {
 }
 
 /// Each attempt's line: at info with `--debug`, else at debug.
-fn log(debug: bool, row: &DeliveryRow, number: u32, started: Instant, outcome: &str) {
-    let host = receiver_host(&row.url);
+fn log(debug: bool, row: &DeliveryRow, host: &str, number: u32, started: Instant, outcome: &str) {
     let elapsed_ms = started.elapsed().as_millis() as u64;
     if debug {
         tracing::info!(delivery = %row.id, event = %row.event_id, %host, format = %row.format, attempt = number, elapsed_ms, "webhook {outcome}");
@@ -104,8 +105,9 @@ async fn secret(webhooks: &Webhooks, row: &DeliveryRow) -> Result<Option<String>
     }
 }
 
-/// Sends `row`; the 2xx status, or the error and whether retrying may help.
-async fn send(webhooks: &Webhooks, row: &DeliveryRow, secret: Option<&str>, number: u32) -> Result<u16, (String, bool)> {
+/// Sends `row` to its receiver on `host`; the 2xx status, or the error and
+/// whether retrying may help.
+async fn send(webhooks: &Webhooks, row: &DeliveryRow, host: &str, secret: Option<&str>, number: u32) -> Result<u16, (String, bool)> {
     // The plugin's headers first: the host's own win (the receiver reads the
     // last value of a repeated header only by accident, so they are removed).
     let own = ["content-type", "x-wasap-event-id", "x-wasap-delivery-attempt", "x-sudevwa-signature", "x-hub-signature-256"];
@@ -131,7 +133,7 @@ async fn send(webhooks: &Webhooks, row: &DeliveryRow, secret: Option<&str>, numb
     // Redirects are followed only on the receiver's own host: a signed
     // payload must not be forwarded to wherever a redirect points, and a
     // plugin's single-URL target must stay on the host its manifest allows.
-    let host = receiver_host(&row.url);
+    let host = host.to_owned();
     match webhooks.inner.requester.send_allowed(request, move |h| h == host).await {
         Ok(response) if (200..300).contains(&response.status) => Ok(response.status),
         Ok(response) => Err((format!("the receiver answered HTTP {}", response.status), true)),

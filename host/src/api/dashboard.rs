@@ -25,53 +25,29 @@ struct Asset {
 
 const JS: &str = "text/javascript; charset=utf-8";
 
+/// An asset named after its file in `host/dashboard/`, so the served name
+/// and the embedded file cannot drift apart.
+macro_rules! asset {
+    ($file:literal, $content_type:expr) => {
+        Asset {
+            name: $file,
+            content_type: $content_type,
+            body: include_bytes!(concat!("../../dashboard/", $file)),
+        }
+    };
+}
+
 /// Every file under `/dashboard/`; nothing else is served there.
 static ASSETS: &[Asset] = &[
-    Asset {
-        name: "style.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../dashboard/style.css"),
-    },
-    Asset {
-        name: "app.js",
-        content_type: JS,
-        body: include_bytes!("../../dashboard/app.js"),
-    },
-    Asset {
-        name: "api.js",
-        content_type: JS,
-        body: include_bytes!("../../dashboard/api.js"),
-    },
-    Asset {
-        name: "dom.js",
-        content_type: JS,
-        body: include_bytes!("../../dashboard/dom.js"),
-    },
-    Asset {
-        name: "store.js",
-        content_type: JS,
-        body: include_bytes!("../../dashboard/store.js"),
-    },
-    Asset {
-        name: "instances.js",
-        content_type: JS,
-        body: include_bytes!("../../dashboard/instances.js"),
-    },
-    Asset {
-        name: "feed.js",
-        content_type: JS,
-        body: include_bytes!("../../dashboard/feed.js"),
-    },
-    Asset {
-        name: "webhooks.js",
-        content_type: JS,
-        body: include_bytes!("../../dashboard/webhooks.js"),
-    },
-    Asset {
-        name: "plugins.js",
-        content_type: JS,
-        body: include_bytes!("../../dashboard/plugins.js"),
-    },
+    asset!("style.css", "text/css; charset=utf-8"),
+    asset!("app.js", JS),
+    asset!("api.js", JS),
+    asset!("dom.js", JS),
+    asset!("store.js", JS),
+    asset!("instances.js", JS),
+    asset!("feed.js", JS),
+    asset!("webhooks.js", JS),
+    asset!("plugins.js", JS),
 ];
 
 static PAGE: &[u8] = include_bytes!("../../dashboard/index.html");

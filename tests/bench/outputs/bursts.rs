@@ -55,15 +55,7 @@ pub(crate) async fn live_burst(server: &Process, http: &reqwest::Client, base: &
     receiver.take();
     let cpu = server.cpu_time();
     let (inject, refused, started) = burst(http, base, seqs.clone(), clients).await;
-    let receipts = receiver.collect(seqs.clone(), Duration::from_secs(30)).await;
-    Burst {
-        events: seqs.end - seqs.start,
-        refused,
-        inject,
-        receipts,
-        started,
-        server_cpu: server.cpu_time().saturating_sub(cpu),
-    }
+    collected(server, receiver, seqs, inject, refused, started, cpu).await
 }
 
 /// The drain run: the receiver holds its answers during the injection, so
@@ -77,6 +69,20 @@ pub(crate) async fn drain_burst(server: &Process, http: &reqwest::Client, base: 
     let cpu = server.cpu_time();
     let started = Instant::now();
     receiver.open.send_replace(true);
+    collected(server, receiver, seqs, inject, refused, started, cpu).await
+}
+
+/// Waits for the receipts of `seqs` and makes the run's [`Burst`]; server
+/// CPU is counted from `cpu`.
+async fn collected(
+    server: &Process,
+    receiver: &Receiver,
+    seqs: std::ops::Range<u64>,
+    inject: Duration,
+    refused: u64,
+    started: Instant,
+    cpu: Duration,
+) -> Burst {
     let receipts = receiver.collect(seqs.clone(), Duration::from_secs(30)).await;
     Burst {
         events: seqs.end - seqs.start,

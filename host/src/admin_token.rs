@@ -26,7 +26,11 @@ pub fn resolve(configured: Option<&str>, data_dir: &Path) -> std::io::Result<(St
 
 /// A secret that is `configured`, or else kept in `file` of the data
 /// directory, generated (256 random bits) on first use.
-pub fn resolve_in_file(configured: Option<&str>, data_dir: &Path, file: &str) -> std::io::Result<(String, TokenSource)> {
+pub fn resolve_in_file(
+    configured: Option<&str>,
+    data_dir: &Path,
+    file: &str,
+) -> std::io::Result<(String, TokenSource)> {
     if let Some(token) = configured.map(str::trim).filter(|t| !t.is_empty()) {
         return Ok((token.to_owned(), TokenSource::Configured));
     }

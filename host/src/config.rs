@@ -200,7 +200,12 @@ pub struct Config {
 
     /// Milliseconds to wait after each failed attempt, comma-separated; the
     /// last one repeats when there are more attempts than entries.
-    #[arg(long, env = "WASAP_WEBHOOK_BACKOFF_MS", value_delimiter = ',', default_value = "1000,2000,4000,8000,16000")]
+    #[arg(
+        long,
+        env = "WASAP_WEBHOOK_BACKOFF_MS",
+        value_delimiter = ',',
+        default_value = "1000,2000,4000,8000,16000"
+    )]
     pub webhook_backoff_ms: Vec<u64>,
 
     /// Log every webhook delivery attempt and its outcome.
@@ -232,7 +237,10 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let args = ["wasap", "serve"].into_iter().map(std::ffi::OsString::from).chain(flags.into_iter().map(Into::into));
+        let args = ["wasap", "serve"]
+            .into_iter()
+            .map(std::ffi::OsString::from)
+            .chain(flags.into_iter().map(Into::into));
         match Cli::try_parse_from(args)?.command {
             Command::Serve(config) => Ok(config),
             Command::Plugin(_) => unreachable!("the arguments start with `serve`"),
@@ -273,7 +281,11 @@ impl Config {
     /// Whether the WebSocket routes are served: `WASAP_ENABLE_WEBSOCKET`, and
     /// `SUDEVWA_ENABLE_WEBSOCKET` when it is set (API.md, "WebSockets").
     pub fn websocket_enabled(&self) -> bool {
-        self.enable_websocket && self.sudevwa_enable_websocket.as_deref().is_none_or(|v| v.trim() == "true")
+        self.enable_websocket
+            && self
+                .sudevwa_enable_websocket
+                .as_deref()
+                .is_none_or(|v| v.trim() == "true")
     }
 
     /// How the WebSocket hub treats its connections.
@@ -289,7 +301,11 @@ impl Config {
     /// Whether webhooks are sent: `WASAP_ENABLE_WEBHOOK` is not false, and
     /// `SUDEVWA_ENABLE_WEBHOOK`, when set, is `true`.
     pub fn webhooks_enabled(&self) -> bool {
-        self.enable_webhook && self.sudevwa_enable_webhook.as_deref().is_none_or(|v| v.trim() == "true")
+        self.enable_webhook
+            && self
+                .sudevwa_enable_webhook
+                .as_deref()
+                .is_none_or(|v| v.trim() == "true")
     }
 
     /// The global webhook URLs, split on commas.
@@ -303,10 +319,18 @@ impl Config {
             enabled: self.webhooks_enabled(),
             attempts: self.webhook_attempts,
             per_receiver: self.webhook_concurrency as usize,
-            backoff: self.webhook_backoff_ms.iter().map(|ms| Duration::from_millis(*ms)).collect(),
+            backoff: self
+                .webhook_backoff_ms
+                .iter()
+                .map(|ms| Duration::from_millis(*ms))
+                .collect(),
             timeout: Duration::from_millis(self.webhook_timeout_ms),
             debug: self.debug,
-            global: self.global_webhook_urls().iter().map(|url| GlobalWebhook::new(url)).collect(),
+            global: self
+                .global_webhook_urls()
+                .iter()
+                .map(|url| GlobalWebhook::new(url))
+                .collect(),
             global_secret,
         }
     }
@@ -348,8 +372,16 @@ mod tests {
         assert_eq!(default.hub_settings().ping_interval, Duration::from_secs(300));
         assert_eq!(default.hub_settings().idle_timeout, Duration::from_secs(900));
         assert!(!parse(&["--enable-websocket", "false"]).unwrap().websocket_enabled());
-        assert!(!parse(&["--sudevwa-enable-websocket", "yes"]).unwrap().websocket_enabled());
-        assert!(parse(&["--sudevwa-enable-websocket", "true"]).unwrap().websocket_enabled());
+        assert!(
+            !parse(&["--sudevwa-enable-websocket", "yes"])
+                .unwrap()
+                .websocket_enabled()
+        );
+        assert!(
+            parse(&["--sudevwa-enable-websocket", "true"])
+                .unwrap()
+                .websocket_enabled()
+        );
     }
 
     #[test]
@@ -360,8 +392,15 @@ mod tests {
         assert_eq!((settings.attempts, settings.timeout), (5, Duration::from_secs(10)));
         assert_eq!(settings.backoff, [1, 2, 4, 8, 16].map(Duration::from_secs));
         let set = parse(&[
-            "--webhook", "https://a.example/x,https://b.example/y", "--webhook", "https://c.example/z",
-            "--webhook-backoff-ms", "10,20", "--debug", "--enable-webhook", "false",
+            "--webhook",
+            "https://a.example/x,https://b.example/y",
+            "--webhook",
+            "https://c.example/z",
+            "--webhook-backoff-ms",
+            "10,20",
+            "--debug",
+            "--enable-webhook",
+            "false",
         ])
         .unwrap();
         assert_eq!(set.global_webhook_urls().len(), 3);

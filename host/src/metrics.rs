@@ -66,7 +66,11 @@ impl Metrics {
             *count += 1;
             return;
         }
-        let instance = if sent.len() < MAX_SENT_SERIES { instance } else { "_other" };
+        let instance = if sent.len() < MAX_SENT_SERIES {
+            instance
+        } else {
+            "_other"
+        };
         *sent.entry((instance.to_owned(), kind)).or_default() += 1;
     }
 
@@ -100,11 +104,26 @@ impl Metrics {
             let mut cumulative = 0;
             for (bound, count) in LATENCY_BUCKETS.iter().zip(stats.buckets) {
                 cumulative += count;
-                let _ = writeln!(out, "wasap_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+                let _ = writeln!(
+                    out,
+                    "wasap_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
+                );
             }
-            let _ = writeln!(out, "wasap_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", stats.count);
-            let _ = writeln!(out, "wasap_http_request_duration_seconds_sum{{{labels}}} {}", stats.seconds);
-            let _ = writeln!(out, "wasap_http_request_duration_seconds_count{{{labels}}} {}", stats.count);
+            let _ = writeln!(
+                out,
+                "wasap_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                stats.count
+            );
+            let _ = writeln!(
+                out,
+                "wasap_http_request_duration_seconds_sum{{{labels}}} {}",
+                stats.seconds
+            );
+            let _ = writeln!(
+                out,
+                "wasap_http_request_duration_seconds_count{{{labels}}} {}",
+                stats.count
+            );
         }
     }
 
@@ -116,13 +135,22 @@ impl Metrics {
         out.push_str("# HELP wasap_messages_sent_total Messages sent, by instance and kind.\n");
         out.push_str("# TYPE wasap_messages_sent_total counter\n");
         for ((instance, kind), count) in &sent {
-            let _ = writeln!(out, "wasap_messages_sent_total{{instance=\"{}\",kind=\"{kind}\"}} {count}", escape(instance));
+            let _ = writeln!(
+                out,
+                "wasap_messages_sent_total{{instance=\"{}\",kind=\"{kind}\"}} {count}",
+                escape(instance)
+            );
         }
     }
 }
 
 fn labels(key: &RequestKey) -> String {
-    format!("route=\"{}\",method=\"{}\",status=\"{}\"", escape(key.route), key.method, key.status)
+    format!(
+        "route=\"{}\",method=\"{}\",status=\"{}\"",
+        escape(key.route),
+        key.method,
+        key.status
+    )
 }
 
 fn known_method(method: &str) -> &'static str {
@@ -146,9 +174,15 @@ mod tests {
         metrics.observe_request("/api/send/{id}", "POST", 200, Duration::from_millis(3));
         metrics.observe_request("unmatched", "BREW", 404, Duration::from_millis(1));
         let text = metrics.render(&BTreeMap::new());
-        assert!(text.contains("wasap_http_requests_total{route=\"/api/send/{id}\",method=\"POST\",status=\"200\"} 2\n"));
+        assert!(
+            text.contains("wasap_http_requests_total{route=\"/api/send/{id}\",method=\"POST\",status=\"200\"} 2\n")
+        );
         assert!(text.contains("wasap_http_requests_total{route=\"unmatched\",method=\"OTHER\",status=\"404\"} 1\n"));
-        let bucket = |le: &str| format!("wasap_http_request_duration_seconds_bucket{{route=\"/api/send/{{id}}\",method=\"POST\",status=\"200\",le=\"{le}\"}}");
+        let bucket = |le: &str| {
+            format!(
+                "wasap_http_request_duration_seconds_bucket{{route=\"/api/send/{{id}}\",method=\"POST\",status=\"200\",le=\"{le}\"}}"
+            )
+        };
         assert!(text.contains(&format!("{} 1\n", bucket("0.0005"))));
         assert!(text.contains(&format!("{} 1\n", bucket("0.0025"))));
         assert!(text.contains(&format!("{} 2\n", bucket("0.005"))));

@@ -25,9 +25,9 @@ use crate::media::MediaStore;
 use crate::messaging::Messenger;
 use crate::messaging::outgoing_media::MediaFromUrl;
 use crate::metrics::Metrics;
+use crate::outbound::{FetchError, Fetcher, Requester};
 use crate::plugins::host::ActionOutputs;
 use crate::plugins::{HostServices, PluginEngine, PluginHost, PluginSources, builtin};
-use crate::outbound::{FetchError, Fetcher, Requester};
 use crate::store::{Store, StoreError, redact};
 use crate::system_events::{SystemEvents, SystemNotice};
 use crate::websocket::{self, Hub};
@@ -82,10 +82,12 @@ impl Server {
         let store = Store::open(&database_url).await?;
         tracing::info!(database = %redact(&database_url), "database ready");
 
-        let (token, source) = admin_token::resolve(config.api_token.as_deref(), &config.data_dir)
-            .map_err(|source| StartError::DataDir {
-                path: config.data_dir.display().to_string(),
-                source,
+        let (token, source) =
+            admin_token::resolve(config.api_token.as_deref(), &config.data_dir).map_err(|source| {
+                StartError::DataDir {
+                    path: config.data_dir.display().to_string(),
+                    source,
+                }
             })?;
         match source {
             TokenSource::Configured => tracing::info!("admin token from WASAP_API_TOKEN"),
@@ -93,7 +95,9 @@ impl Server {
                 // Printed once, on the start that creates it; later starts only say where it is.
                 println!("wasap: generated admin API token (kept in {}): {token}", path.display());
             }
-            TokenSource::Stored(path) => tracing::info!(path = %path.display(), "admin token read from the data directory"),
+            TokenSource::Stored(path) => {
+                tracing::info!(path = %path.display(), "admin token read from the data directory")
+            }
         }
 
         // Bind before the instances start, so a taken port fails fast
@@ -127,7 +131,13 @@ impl Server {
                 source,
             }
         })?;
-        let instances = InstanceManager::new(store.clone(), engine, bus.clone(), media.clone(), config.instance_settings());
+        let instances = InstanceManager::new(
+            store.clone(),
+            engine,
+            bus.clone(),
+            media.clone(),
+            config.instance_settings(),
+        );
         let fetcher = Fetcher::new(config.url_policy(), config.fetch_timeout()).map_err(StartError::Outbound)?;
         if config.allow_private_urls {
             tracing::warn!("WASAP_ALLOW_PRIVATE_URLS is on: mediaUrl fetches may reach private and loopback addresses");
@@ -255,10 +265,13 @@ fn global_webhook_secret(config: &Config) -> Result<String, StartError> {
             url: url.clone(),
             reason: e.to_string(),
         })?;
-        config.url_policy().check_url(&parsed).map_err(|e| StartError::Webhook {
-            url: url.clone(),
-            reason: e.to_string(),
-        })?;
+        config
+            .url_policy()
+            .check_url(&parsed)
+            .map_err(|e| StartError::Webhook {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?;
     }
     if urls.is_empty() {
         return Ok(config.webhook_secret.clone().unwrap_or_default());
@@ -266,18 +279,25 @@ fn global_webhook_secret(config: &Config) -> Result<String, StartError> {
     let data_dir = &config.data_dir;
     let (secret, source) = admin_token::resolve_in_file(config.webhook_secret.as_deref(), data_dir, "webhook_secret")
         .map_err(|source| StartError::DataDir {
-            path: data_dir.display().to_string(),
-            source,
-        })?;
+        path: data_dir.display().to_string(),
+        source,
+    })?;
     match source {
         TokenSource::Configured if secret.len() < 16 => {
-            tracing::warn!("WHATSAPP_WEBHOOK_SECRET is shorter than 16 characters: receivers cannot rely on its signatures")
+            tracing::warn!(
+                "WHATSAPP_WEBHOOK_SECRET is shorter than 16 characters: receivers cannot rely on its signatures"
+            )
         }
         TokenSource::Configured => {}
         TokenSource::Generated(path) => {
-            println!("wasap: generated global webhook secret (kept in {}): {secret}", path.display());
+            println!(
+                "wasap: generated global webhook secret (kept in {}): {secret}",
+                path.display()
+            );
         }
-        TokenSource::Stored(path) => tracing::info!(path = %path.display(), "global webhook secret read from the data directory"),
+        TokenSource::Stored(path) => {
+            tracing::info!(path = %path.display(), "global webhook secret read from the data directory")
+        }
     }
     tracing::info!(receivers = urls.len(), "global webhooks (gowa format) configured");
     Ok(secret)

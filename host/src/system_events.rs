@@ -28,13 +28,25 @@ pub enum SystemNotice {
     /// The server stops: WebSocket connections are about to close (1001).
     ShuttingDown,
     /// A plugin joined: at start-up, installed, or its files appeared.
-    PluginLoaded { plugin: String, version: String },
+    PluginLoaded {
+        plugin: String,
+        version: String,
+    },
     /// A running plugin was replaced by a new build (hot reload or upload).
-    PluginReplaced { plugin: String, version: String },
+    PluginReplaced {
+        plugin: String,
+        version: String,
+    },
     /// A plugin's files are gone (deleted through the API or from the directory).
-    PluginRemoved { plugin: String },
-    PluginEnabled { plugin: String },
-    PluginDisabled { plugin: String },
+    PluginRemoved {
+        plugin: String,
+    },
+    PluginEnabled {
+        plugin: String,
+    },
+    PluginDisabled {
+        plugin: String,
+    },
     /// A webhook delivery used its last attempt and is `failed` (until
     /// `POST /api/deliveries/{id}/retry`).
     DeliveryFailed {
@@ -69,7 +81,12 @@ impl SystemNotice {
             SystemNotice::PluginRemoved { plugin } => format!("plugin removed: {plugin}"),
             SystemNotice::PluginEnabled { plugin } => format!("plugin enabled: {plugin}"),
             SystemNotice::PluginDisabled { plugin } => format!("plugin disabled: {plugin}"),
-            SystemNotice::DeliveryFailed { delivery, event, host, error } => {
+            SystemNotice::DeliveryFailed {
+                delivery,
+                event,
+                host,
+                error,
+            } => {
                 format!("webhook delivery failed: {delivery} (event {event}) to {host}: {error}")
             }
         }
@@ -109,7 +126,12 @@ impl SystemEvents {
     /// webhook delivery reported through the webhook plugin could queue a
     /// delivery to the same failing receiver, and so on without end.
     pub fn announce(&self, notice: SystemNotice) -> Arc<Event> {
-        let event = Arc::new(new_event("", EventKind::System { message: notice.message() }));
+        let event = Arc::new(new_event(
+            "",
+            EventKind::System {
+                message: notice.message(),
+            },
+        ));
         tracing::debug!(kind = notice.kind(), id = %event.id, "system event");
         if let Some(frame) = sudevwa::to_vec(&event).and_then(|bytes| String::from_utf8(bytes).ok()) {
             self.hub.publish(&Channel::Global, Arc::from(frame));
@@ -133,10 +155,17 @@ mod tests {
             plugin: "echo".into(),
             version: "1.2.0".into(),
         });
-        let frame: serde_json::Value = serde_json::from_str(&ws.frames.try_recv().expect("queued before emit returns")).unwrap();
+        let frame: serde_json::Value =
+            serde_json::from_str(&ws.frames.try_recv().expect("queued before emit returns")).unwrap();
         assert_eq!(frame["event"], "system");
-        assert_eq!(frame["data"], serde_json::json!({ "message": "plugin loaded: echo 1.2.0" }));
+        assert_eq!(
+            frame["data"],
+            serde_json::json!({ "message": "plugin loaded: echo 1.2.0" })
+        );
         let event = events.recv().await.unwrap();
-        assert_eq!((event.id.as_str(), event.instance_id.as_str()), (emitted.id.as_str(), ""));
+        assert_eq!(
+            (event.id.as_str(), event.instance_id.as_str()),
+            (emitted.id.as_str(), "")
+        );
     }
 }

@@ -66,13 +66,12 @@ pub mod testing;
 /// The canonical event model and its payload formats (crate `wasap-events`).
 pub use wasap_events as events;
 pub use wasap_events::{
-    Content, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media, Message,
-    Quoted, Receipt, ReceiptType,
+    Content, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media, Message, Quoted, Receipt,
+    ReceiptType,
 };
 
 pub use outcome::{
-    Action, Channel, MediaType, Outcome, Publish, SendMedia, SendText, Verdict, WebhookRequest,
-    WebhookTarget,
+    Action, Channel, MediaType, Outcome, Publish, SendMedia, SendText, Verdict, WebhookRequest, WebhookTarget,
 };
 
 /// A plugin: built once from its configuration, then handed every event it subscribes to.
@@ -111,6 +110,7 @@ pub fn log_panics() {
 /// Use it once per plugin crate, at the top level: `export_plugin!(MyPlugin);`. It expands
 /// to nothing on native targets, so the crate's unit tests build without the export glue.
 #[macro_export]
+#[rustfmt::skip] // rustfmt does not settle on wit-bindgen's `export!(... with_types_in ...)`.
 macro_rules! export_plugin {
     ($plugin:ty) => {
         #[cfg(target_arch = "wasm32")]

@@ -20,9 +20,7 @@ pub fn text_message(sender: &str, text: &str) -> Message {
         from_me: false,
         is_group: false,
         timestamp: 1_765_202_224,
-        content: Content::Text {
-            text: text.to_owned(),
-        },
+        content: Content::Text { text: text.to_owned() },
         quoted: None,
         forwarded: false,
         view_once: false,
@@ -134,11 +132,7 @@ mod native {
 
         // The host refuses empty keys; so does the double, so tests catch it.
         fn check(key: &str) -> Result<(), Error> {
-            if key.is_empty() {
-                Err(Error::InvalidKey)
-            } else {
-                Ok(())
-            }
+            if key.is_empty() { Err(Error::InvalidKey) } else { Ok(()) }
         }
     }
 

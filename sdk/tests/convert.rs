@@ -3,8 +3,8 @@
 
 use wasap_plugin::bindings::wasap::plugin::types as w;
 use wasap_plugin::events::{
-    Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants,
-    InstanceStatus, Media, Message, Quoted, Receipt, ReceiptType,
+    Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media,
+    Message, Quoted, Receipt, ReceiptType,
 };
 use wasap_plugin::{Outcome, Verdict};
 
@@ -22,9 +22,7 @@ fn media(caption: Option<&str>) -> Media {
 
 fn all_contents() -> Vec<Content> {
     vec![
-        Content::Text {
-            text: "hi ✓".into(),
-        },
+        Content::Text { text: "hi ✓".into() },
         Content::Image(media(Some("a cat"))),
         Content::Video(media(None)),
         Content::Audio(Media::default()),
@@ -117,11 +115,7 @@ fn all_kinds() -> Vec<EventKind> {
             previous: InstanceStatus::ALL[5 - status as usize],
         });
     }
-    for receipt_type in [
-        ReceiptType::Delivered,
-        ReceiptType::Read,
-        ReceiptType::Played,
-    ] {
+    for receipt_type in [ReceiptType::Delivered, ReceiptType::Read, ReceiptType::Played] {
         kinds.push(EventKind::Receipt(Receipt {
             chat: "628@s.whatsapp.net".into(),
             sender: "628@s.whatsapp.net".into(),

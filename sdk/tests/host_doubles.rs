@@ -34,10 +34,7 @@ fn logs_are_recorded() {
     testing::reset();
     wasap_plugin::info!("hello {}", 42);
     let logs = testing::logs();
-    assert_eq!(
-        logs,
-        [(wasap_plugin::log::Level::Info, "hello 42".to_owned())]
-    );
+    assert_eq!(logs, [(wasap_plugin::log::Level::Info, "hello 42".to_owned())]);
 }
 
 #[test]
@@ -54,8 +51,7 @@ fn http_goes_to_the_mock_or_fails() {
             body: request.body.clone().unwrap_or_default(),
         })
     });
-    let response =
-        http::fetch(&Request::post("https://example.com/", "text/plain", "echo")).unwrap();
+    let response = http::fetch(&Request::post("https://example.com/", "text/plain", "echo")).unwrap();
     assert_eq!(response.status, 201);
     assert_eq!(response.header("content-type"), Some("text/plain"));
     assert_eq!(response.text(), Some("echo"));

@@ -23,16 +23,19 @@ const BODY: &[u8] = b"{\"hello\":\"world\"}";
 
 async fn hello(_request: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let mut response = Response::new(Full::new(Bytes::from_static(BODY)));
-    response
-        .headers_mut()
-        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     Ok(response)
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let port: u16 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().map_err(|_| std::io::Error::other(format!("not a port: {arg}")))?,
+        Some(arg) => arg
+            .parse()
+            .map_err(|_| std::io::Error::other(format!("not a port: {arg}")))?,
         None => 0,
     };
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;

@@ -71,22 +71,30 @@ impl Server {
 
     /// SIGTERM, then wait: the graceful shutdown path.
     fn stop(mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let _ = self.child.wait();
     }
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn wait_healthy(http: &reqwest::Client, server: &Server) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Ok(response) = http.get(format!("{}/health", server.base)).send().await
-            && response.status().is_success() {
-                return;
-            }
+            && response.status().is_success()
+        {
+            return;
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("server did not become healthy");
@@ -130,10 +138,20 @@ async fn pair_all(http: &reqwest::Client, server: &Server, count: usize) {
             async move {
                 let id = format!("bench-{i:05}");
                 post(&http, format!("{base}/api/instances"), json!({ "instance_id": id })).await;
-                let response = http.get(format!("{base}/api/instances/{id}/qr")).bearer_auth(TOKEN).send().await.unwrap();
+                let response = http
+                    .get(format!("{base}/api/instances/{id}/qr"))
+                    .bearer_auth(TOKEN)
+                    .send()
+                    .await
+                    .unwrap();
                 assert!(response.status().is_success());
                 let phone = format!("62811{i:08}");
-                post(&http, format!("{base}/sim/instances/{id}/scan"), json!({ "phone": phone })).await;
+                post(
+                    &http,
+                    format!("{base}/sim/instances/{id}/scan"),
+                    json!({ "phone": phone }),
+                )
+                .await;
             }
         });
         futures::future::join_all(tasks).await;
@@ -175,7 +193,11 @@ fn release_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap();
     let binary = dir.join("wasap");
-    assert!(binary.is_file(), "build it first: cargo build --release -p wasap ({} missing)", binary.display());
+    assert!(
+        binary.is_file(),
+        "build it first: cargo build --release -p wasap ({} missing)",
+        binary.display()
+    );
     binary
 }
 
@@ -183,7 +205,10 @@ fn release_binary() -> PathBuf {
 async fn main() {
     let count: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let binary = release_binary();
-    let http = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
 
     // --- sim engine: COUNT paired instances -----------------------------------
     let dir = tempfile::tempdir().unwrap();
@@ -208,12 +233,24 @@ async fn main() {
     server.stop();
 
     println!("instances (sim engine): {count}");
-    println!("  create + QR + scan, all online:        {:.2} s", pairing.as_secs_f64());
+    println!(
+        "  create + QR + scan, all online:        {:.2} s",
+        pairing.as_secs_f64()
+    );
     println!("  RSS empty server:                      {} KiB", empty);
     println!("  RSS with {count} idle online instances: {} KiB", loaded);
-    println!("  RSS per idle instance:                 {:.1} KiB", (loaded - empty) as f64 / count as f64);
-    println!("  restart until all online:              {:.2} s (process start included)", back_online.as_secs_f64());
-    println!("  RSS after restart, per instance:       {:.1} KiB", (restarted.saturating_sub(empty)) as f64 / count as f64);
+    println!(
+        "  RSS per idle instance:                 {:.1} KiB",
+        (loaded - empty) as f64 / count as f64
+    );
+    println!(
+        "  restart until all online:              {:.2} s (process start included)",
+        back_online.as_secs_f64()
+    );
+    println!(
+        "  RSS after restart, per instance:       {:.1} KiB",
+        (restarted.saturating_sub(empty)) as f64 / count as f64
+    );
 
     // --- real engine: idle, disconnected clients -------------------------------
     let real = 20;
@@ -230,8 +267,21 @@ async fn main() {
     wait_healthy(&http, &server).await;
     tokio::time::sleep(Duration::from_secs(5)).await; // each client tried, failed and went idle
     let with_clients = server.rss_kib();
-    let health: Value = http.get(format!("{}/health", server.base)).send().await.unwrap().json().await.unwrap();
+    let health: Value = http
+        .get(format!("{}/health", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     server.stop();
-    println!("real engine, {real} linked instances, WhatsApp unreachable: {}", health["instances"]);
-    println!("  RSS per idle disconnected client:      {:.1} KiB", (with_clients.saturating_sub(baseline)) as f64 / real as f64);
+    println!(
+        "real engine, {real} linked instances, WhatsApp unreachable: {}",
+        health["instances"]
+    );
+    println!(
+        "  RSS per idle disconnected client:      {:.1} KiB",
+        (with_clients.saturating_sub(baseline)) as f64 / real as f64
+    );
 }

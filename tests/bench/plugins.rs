@@ -61,9 +61,18 @@ struct Subject {
 }
 
 const SUBJECTS: [Subject; 3] = [
-    Subject { language: "rust", bot: "plugins/examples/auto-reply" },
-    Subject { language: "javascript", bot: "sdk/starters/javascript" },
-    Subject { language: "python", bot: "sdk/starters/python" },
+    Subject {
+        language: "rust",
+        bot: "plugins/examples/auto-reply",
+    },
+    Subject {
+        language: "javascript",
+        bot: "sdk/starters/javascript",
+    },
+    Subject {
+        language: "python",
+        bot: "sdk/starters/python",
+    },
 ];
 
 fn main() -> anyhow::Result<()> {
@@ -72,7 +81,12 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--rounds" => rounds = args.next().and_then(|n| n.parse().ok()).ok_or_else(|| anyhow::anyhow!(USAGE))?,
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| anyhow::anyhow!(USAGE))?
+            }
             "--only" => only = Some(args.next().ok_or_else(|| anyhow::anyhow!(USAGE))?),
             _ => anyhow::bail!(USAGE),
         }
@@ -81,7 +95,10 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         let scratch = tempfile::tempdir()?;
         let bench = Bench::new(scratch.path()).await?;
-        for subject in SUBJECTS.iter().filter(|s| only.as_deref().is_none_or(|l| l == s.language)) {
+        for subject in SUBJECTS
+            .iter()
+            .filter(|s| only.as_deref().is_none_or(|l| l == s.language))
+        {
             bench.run(subject, rounds).await?;
         }
         Ok(())
@@ -113,18 +130,31 @@ impl Bench {
     fn load(&self, crate_dir: &str, name: &str, cache: Option<&Path>) -> anyhow::Result<LoadedPlugin> {
         let mut manifest = Manifest::parse(&manifest(crate_dir))?;
         manifest.name = name.to_owned();
-        Ok(loader::load_bytes(self.engine.engine(), manifest, &component(crate_dir), cache)?)
+        Ok(loader::load_bytes(
+            self.engine.engine(),
+            manifest,
+            &component(crate_dir),
+            cache,
+        )?)
     }
 
     async fn running(&self, crate_dir: &str, name: &str) -> anyhow::Result<Arc<RunningPlugin>> {
         let plugin = RunningPlugin::new(self.load(crate_dir, name, None)?, &self.engine, self.services.clone());
-        plugin.warm_up().await.map_err(|f| anyhow::anyhow!("{name} does not start: {f}"))?;
+        plugin
+            .warm_up()
+            .await
+            .map_err(|f| anyhow::anyhow!("{name} does not start: {f}"))?;
         Ok(Arc::new(plugin))
     }
 
     async fn run(&self, subject: &Subject, rounds: usize) -> anyhow::Result<()> {
         let bytes = component(subject.bot).len();
-        println!("\n## {} ({}: component {} KiB)", subject.language, subject.bot, bytes / 1024);
+        println!(
+            "\n## {} ({}: component {} KiB)",
+            subject.language,
+            subject.bot,
+            bytes / 1024
+        );
         let event = no_match_event();
 
         // One hop on a reused instance.
@@ -160,7 +190,11 @@ impl Bench {
         if subject.language == "rust" {
             chains.push((
                 "chain of 3: spam-filter, redactor, auto-reply",
-                vec![("plugins/examples/spam-filter", "spam-filter"), ("plugins/examples/redactor", "redactor"), (subject.bot, "auto-reply")],
+                vec![
+                    ("plugins/examples/spam-filter", "spam-filter"),
+                    ("plugins/examples/redactor", "redactor"),
+                    (subject.bot, "auto-reply"),
+                ],
             ));
         }
         for (label, members) in chains {
@@ -171,13 +205,20 @@ impl Bench {
             }
             chain.set(plugins);
             let outcome = chain.run(event.clone()).await;
-            anyhow::ensure!(outcome.failures.is_empty() && outcome.event.is_some(), "the chain must pass the event on");
+            anyhow::ensure!(
+                outcome.failures.is_empty() && outcome.event.is_some(),
+                "the chain must pass the event on"
+            );
             let per_event = measure(rounds, || async {
                 let outcome = chain.run(event.clone()).await;
                 std::hint::black_box(outcome.event.is_some());
             })
             .await;
-            report(label, &per_event, &format!("{:.0} events/s on one core", 1.0 / per_event.median));
+            report(
+                label,
+                &per_event,
+                &format!("{:.0} events/s on one core", 1.0 / per_event.median),
+            );
         }
 
         // Compile, load from the artifact cache, instantiate.
@@ -203,7 +244,14 @@ impl Bench {
         // Hot reload through the registry, as the watcher triggers it.
         let dir = self.scratch.join(format!("plugins-{}", subject.language));
         std::fs::create_dir_all(&dir)?;
-        std::fs::write(dir.join("bot.toml"), manifest(subject.bot).replacen(&format!("name = \"{}\"", Manifest::parse(&manifest(subject.bot))?.name), "name = \"bot\"", 1))?;
+        std::fs::write(
+            dir.join("bot.toml"),
+            manifest(subject.bot).replacen(
+                &format!("name = \"{}\"", Manifest::parse(&manifest(subject.bot))?.name),
+                "name = \"bot\"",
+                1,
+            ),
+        )?;
         std::fs::write(dir.join("bot.wasm"), component(subject.bot))?;
         let reload_cold = measure_n(rounds.min(3), || async {
             let registry = self.registry(&dir, &self.scratch.join(format!("reload-cache-{}", rand_suffix())));
@@ -215,7 +263,10 @@ impl Bench {
         let warm_cache = self.scratch.join(format!("reload-cache-{}", subject.language));
         let registry = self.registry(&dir, &warm_cache);
         registry.reload("bot").await;
-        anyhow::ensure!(registry.info("bot").is_some_and(|info| info.running), "the reloaded plugin must run");
+        anyhow::ensure!(
+            registry.info("bot").is_some_and(|info| info.running),
+            "the reloaded plugin must run"
+        );
         let reload_warm = measure_n(rounds * 4, || async {
             registry.reload("bot").await;
         })
@@ -225,13 +276,23 @@ impl Bench {
     }
 
     fn registry(&self, dir: &Path, cache: &Path) -> Registry {
-        Registry::new(self.engine.clone(), dir.to_path_buf(), cache.to_path_buf(), self.services.clone(), Arc::new(Chain::default()), SystemEvents::new(Bus::new(), Hub::new(HubSettings::default())), Vec::new())
+        Registry::new(
+            self.engine.clone(),
+            dir.to_path_buf(),
+            cache.to_path_buf(),
+            self.services.clone(),
+            Arc::new(Chain::default()),
+            SystemEvents::new(Bus::new(), Hub::new(HubSettings::default())),
+            Vec::new(),
+        )
     }
 }
 
 /// A unique-enough suffix for throwaway cache directories.
 fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 /// Seconds per iteration: the median and the spread over rounds.
@@ -290,7 +351,12 @@ fn summarise(mut samples: Vec<f64>) -> Timing {
 }
 
 fn report(label: &str, t: &Timing, extra: &str) {
-    println!("  {label:<48} {:>10} (min {}, max {}) {extra}", human(t.median), human(t.min), human(t.max));
+    println!(
+        "  {label:<48} {:>10} (min {}, max {}) {extra}",
+        human(t.median),
+        human(t.min),
+        human(t.max)
+    );
 }
 
 fn human(seconds: f64) -> String {

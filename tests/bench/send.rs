@@ -23,8 +23,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use wasap_tests::bench_client::{Process, call, free_port, load_average, pair_instance, sibling_binary, wait_healthy};
 use serde_json::json;
+use wasap_tests::bench_client::{Process, call, free_port, load_average, pair_instance, sibling_binary, wait_healthy};
 
 const ADMIN_TOKEN: &str = "bench-admin-token";
 const INSTANCE: &str = "bench-send";
@@ -99,7 +99,10 @@ impl Options {
     }
 
     fn wrk_settings(&self) -> String {
-        format!("wrk -t{} -c{} -d{}s --latency", self.threads, self.connections, self.duration)
+        format!(
+            "wrk -t{} -c{} -d{}s --latency",
+            self.threads, self.connections, self.duration
+        )
     }
 }
 
@@ -133,14 +136,24 @@ fn start_hello() -> (Process, String) {
         .expect("start bench-hello");
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read bench-hello's address");
-    let addr = line.trim().strip_prefix("listening on ").expect("bench-hello prints its address").to_owned();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read bench-hello's address");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("bench-hello prints its address")
+        .to_owned();
     (Process(child), format!("http://{addr}"))
 }
 
 /// Messages of the simulated network's record that carry `text`.
 async fn sent_with_text(http: &reqwest::Client, base: &str, text: &str) -> u64 {
-    let sent = call(http.get(format!("{base}/sim/instances/{INSTANCE}/sent")).bearer_auth(ADMIN_TOKEN)).await;
+    let sent = call(
+        http.get(format!("{base}/sim/instances/{INSTANCE}/sent"))
+            .bearer_auth(ADMIN_TOKEN),
+    )
+    .await;
     sent["messages"]
         .as_array()
         .expect("sent messages")
@@ -299,7 +312,11 @@ async fn main() {
     let (wasap, base) = start_wasap(&dir.path().join("data"));
     wait_healthy(&http, &base).await;
     let instance_token = pair_instance(&http, &base, ADMIN_TOKEN, INSTANCE, SENDER_PHONE).await;
-    let token = if options.admin_token { ADMIN_TOKEN } else { &instance_token };
+    let token = if options.admin_token {
+        ADMIN_TOKEN
+    } else {
+        &instance_token
+    };
     // The first send to a number asks WhatsApp (here the simulated network)
     // whether it is on WhatsApp; the answer is cached. Measure the steady state.
     call(
@@ -340,7 +357,9 @@ async fn main() {
         let received = sent_with_text(&http, &base, &text).await;
         let expected = sent.result.requests.min(SENT_LOG_CAPACITY);
         if received < expected {
-            problems.push(format!("run {run}: the simulated network holds {received} of the run's messages, expected {expected}"));
+            problems.push(format!(
+                "run {run}: the simulated network holds {received} of the run's messages, expected {expected}"
+            ));
         }
         for (name, m) in [("wasap", &sent), ("hello", &ceiling)] {
             if m.result.non_2xx > 0 || m.result.socket_errors > 0 {
@@ -363,12 +382,24 @@ async fn main() {
     let whole = |x: f64| format!("{x:.0}");
     println!();
     println!("summary over {} runs ({}):", runs.len(), options.wrk_settings());
-    println!("  wasap send  requests/s {}", range(runs.iter().map(|(s, _)| rps(s)), whole));
-    println!("              p50 {}", range(runs.iter().map(|(s, _)| s.result.p50_us), ms));
+    println!(
+        "  wasap send  requests/s {}",
+        range(runs.iter().map(|(s, _)| rps(s)), whole)
+    );
+    println!(
+        "              p50 {}",
+        range(runs.iter().map(|(s, _)| s.result.p50_us), ms)
+    );
     println!("              p99 {}", range(runs.iter().map(|(s, _)| p99(s)), ms));
-    println!("  hyper hello requests/s {}", range(runs.iter().map(|(_, h)| rps(h)), whole));
+    println!(
+        "  hyper hello requests/s {}",
+        range(runs.iter().map(|(_, h)| rps(h)), whole)
+    );
     println!("              p99 {}", range(runs.iter().map(|(_, h)| p99(h)), ms));
-    println!("  hello/wasap throughput ratio {}", range(runs.iter().map(|(s, h)| rps(h) / rps(s)), |x| format!("{x:.2}")));
+    println!(
+        "  hello/wasap throughput ratio {}",
+        range(runs.iter().map(|(s, h)| rps(h) / rps(s)), |x| format!("{x:.2}"))
+    );
     println!("load average after: {}", load_average());
 
     let min_rps = runs.iter().map(|(s, _)| rps(s)).fold(f64::INFINITY, f64::min);
@@ -377,9 +408,19 @@ async fn main() {
     let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     println!();
     println!("targets, in every run:");
-    println!("  >= 20,000 requests/s: {} (lowest {min_rps:.0})", verdict(min_rps >= 20_000.0));
-    println!("  p99 <= 5 ms:          {} (highest {})", verdict(max_p99 <= 5_000.0), ms(max_p99));
-    println!("  within 3x of hello:   {} (highest ratio {max_ratio:.2})", verdict(max_ratio <= 3.0));
+    println!(
+        "  >= 20,000 requests/s: {} (lowest {min_rps:.0})",
+        verdict(min_rps >= 20_000.0)
+    );
+    println!(
+        "  p99 <= 5 ms:          {} (highest {})",
+        verdict(max_p99 <= 5_000.0),
+        ms(max_p99)
+    );
+    println!(
+        "  within 3x of hello:   {} (highest ratio {max_ratio:.2})",
+        verdict(max_ratio <= 3.0)
+    );
 
     if !problems.is_empty() {
         for problem in &problems {

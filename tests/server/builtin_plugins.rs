@@ -15,7 +15,10 @@ const PROBE: &str = "tests/plugins/probe";
 async fn incoming(server: &TestServer, id: &str, text: &str) {
     let (status, body) = server
         .admin()
-        .post(&format!("/sim/instances/{id}/incoming"), json!({ "from": "6281234567890", "text": text }))
+        .post(
+            &format!("/sim/instances/{id}/incoming"),
+            json!({ "from": "6281234567890", "text": text }),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
 }
@@ -34,7 +37,8 @@ async fn listed(server: &TestServer) -> Vec<(String, Value)> {
 
 /// The hex SHA-256 of the committed websocket component, the one the binary embeds.
 fn embedded_digest() -> String {
-    let bytes = std::fs::read(workspace_root().join("host/builtin/websocket.wasm")).expect("host/builtin/websocket.wasm");
+    let bytes =
+        std::fs::read(workspace_root().join("host/builtin/websocket.wasm")).expect("host/builtin/websocket.wasm");
     format!("{:x}", Sha256::digest(&bytes))
 }
 
@@ -43,29 +47,65 @@ async fn the_websocket_output_is_built_in_and_can_be_neither_deleted_nor_replace
     let db = TestDb::new().await;
     let dir = data_dir();
     let server = TestServer::start(&db, dir.path()).await;
-    let builtins: Vec<(String, Value)> = BUILTIN_PLUGINS.iter().map(|name| ((*name).to_owned(), json!(true))).collect();
+    let builtins: Vec<(String, Value)> = BUILTIN_PLUGINS
+        .iter()
+        .map(|name| ((*name).to_owned(), json!(true)))
+        .collect();
     assert_eq!(listed(&server).await, builtins);
     assert!(BUILTIN_PLUGINS.contains(&"websocket"));
     let (status, info) = server.admin().get("/api/plugins/websocket").await;
     assert_eq!(status, 200, "{info}");
-    assert_eq!((info["builtin"].clone(), info["enabled"].clone(), info["running"].clone()), (json!(true), json!(true), json!(true)), "{info}");
+    assert_eq!(
+        (
+            info["builtin"].clone(),
+            info["enabled"].clone(),
+            info["running"].clone()
+        ),
+        (json!(true), json!(true), json!(true)),
+        "{info}"
+    );
     assert_eq!(info["digest"], embedded_digest(), "{info}");
 
     let (status, body) = server.admin().delete("/api/plugins/websocket").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("plugin_builtin")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("plugin_builtin")),
+        "{body}"
+    );
     let impostor = manifest(PROBE).replace("name = \"probe\"", "name = \"websocket\"");
     let (status, body) = install(&server, &impostor, component(PROBE)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("plugin_builtin")), "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("built-in")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("plugin_builtin")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("built-in")),
+        "{body}"
+    );
     // Neither touched the running plugin nor the plugins directory.
     let (_, info) = server.admin().get("/api/plugins/websocket").await;
-    assert_eq!((info["digest"].as_str(), info["running"].as_bool()), (Some(embedded_digest().as_str()), Some(true)), "{info}");
-    assert_eq!(std::fs::read_dir(dir.path().join("plugins.d")).map(|d| d.count()).unwrap_or(0), 0);
+    assert_eq!(
+        (info["digest"].as_str(), info["running"].as_bool()),
+        (Some(embedded_digest().as_str()), Some(true)),
+        "{info}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("plugins.d"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
 
     // The contract says so too.
     let (_, document) = server.client(None).get("/openapi.json").await;
     for (path, verb) in [("/api/plugins/{name}", "delete"), ("/api/plugins", "post")] {
-        assert!(document["paths"][path][verb]["responses"]["409"].is_object(), "{path} {verb}");
+        assert!(
+            document["paths"][path][verb]["responses"]["409"].is_object(),
+            "{path} {verb}"
+        );
     }
     let info_schema = document.to_string();
     assert!(info_schema.contains("\"builtin\""), "PluginInfo documents `builtin`");
@@ -88,8 +128,20 @@ async fn disabling_the_websocket_output_stops_listen_frames_and_enabling_restore
     assert_eq!(next_message(&mut listen).await, "before");
 
     let (status, info) = server.admin().post_empty("/api/plugins/websocket/disable").await;
-    assert_eq!((status, info["enabled"].clone(), info["running"].clone(), info["builtin"].clone()), (200, json!(false), json!(false), json!(true)), "{info}");
-    assert!(dir.path().join("plugins.d/websocket.disabled").exists(), "kept like any plugin's disabled state");
+    assert_eq!(
+        (
+            status,
+            info["enabled"].clone(),
+            info["running"].clone(),
+            info["builtin"].clone()
+        ),
+        (200, json!(false), json!(false), json!(true)),
+        "{info}"
+    );
+    assert!(
+        dir.path().join("plugins.d/websocket.disabled").exists(),
+        "kept like any plugin's disabled state"
+    );
     incoming(&server, "shop", "while disabled").await;
     wait_sent(&server, "shop", "probe: while disabled").await;
 
@@ -105,7 +157,11 @@ async fn disabling_the_websocket_output_stops_listen_frames_and_enabling_restore
     server.stop().await;
     let server = TestServer::start(&db, dir.path()).await;
     let (_, info) = server.admin().get("/api/plugins/websocket").await;
-    assert_eq!((info["enabled"].clone(), info["builtin"].clone()), (json!(false), json!(true)), "{info}");
+    assert_eq!(
+        (info["enabled"].clone(), info["builtin"].clone()),
+        (json!(false), json!(true)),
+        "{info}"
+    );
     server.stop().await;
 }
 
@@ -123,9 +179,17 @@ async fn next_message(listen: &mut wasap_tests::websocket::WsClient) -> String {
 async fn wait_sent(server: &TestServer, id: &str, text: &str) {
     let mut count = 1;
     loop {
-        let (status, body) = server.admin().get(&format!("/sim/instances/{id}/sent?min={count}&wait_ms=10000")).await;
+        let (status, body) = server
+            .admin()
+            .get(&format!("/sim/instances/{id}/sent?min={count}&wait_ms=10000"))
+            .await;
         assert_eq!(status, 200, "{body}");
-        let texts: Vec<&str> = body["messages"].as_array().unwrap().iter().filter_map(|m| m["text"].as_str()).collect();
+        let texts: Vec<&str> = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["text"].as_str())
+            .collect();
         if texts.contains(&text) {
             return;
         }
@@ -145,13 +209,24 @@ async fn with_websockets_switched_off_the_output_is_not_loaded() {
             _ => config.sudevwa_enable_websocket = Some("no".to_owned()),
         }
         let server = TestServer::start_with(config).await;
-        assert!(!listed(&server).await.iter().any(|(name, _)| name == "websocket"), "{switch}");
+        assert!(
+            !listed(&server).await.iter().any(|(name, _)| name == "websocket"),
+            "{switch}"
+        );
         let (status, body) = server.admin().get("/api/plugins/websocket").await;
-        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("plugin_not_found")), "{switch}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("plugin_not_found")),
+            "{switch}"
+        );
         // The name stays reserved for the output.
         let impostor = manifest(PROBE).replace("name = \"probe\"", "name = \"websocket\"");
         let (status, body) = install(&server, &impostor, component(PROBE)).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (409, Some("plugin_builtin")), "{switch}: {body}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (409, Some("plugin_builtin")),
+            "{switch}: {body}"
+        );
         server.stop().await;
     }
 }
@@ -168,7 +243,11 @@ async fn files_in_the_plugins_directory_under_a_builtin_name_are_refused() {
     let mut server = TestServer::start(&db, dir.path()).await;
 
     let (_, info) = server.admin().get("/api/plugins/websocket").await;
-    assert_eq!((info["builtin"].clone(), info["digest"].clone()), (json!(true), json!(embedded_digest())), "{info}");
+    assert_eq!(
+        (info["builtin"].clone(), info["digest"].clone()),
+        (json!(true), json!(embedded_digest())),
+        "{info}"
+    );
     assert_eq!(info["load_error"], Value::Null, "{info}");
     // The built-in output is what serves /api/listen; the probe never runs.
     let token = online(&mut server, "shop", "6281111111111").await;

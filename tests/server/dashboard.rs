@@ -38,16 +38,30 @@ async fn the_page_and_its_files_need_no_token_and_carry_their_types() {
     ] {
         let response = anonymous.get_raw(path, None).await;
         assert_eq!(response.status(), 200, "{path}");
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
         assert_eq!(header("content-type"), content_type, "{path}");
         assert_eq!(header("cache-control"), "no-cache", "{path}");
         assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
         let csp = header("content-security-policy");
-        assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+            "{path}: {csp}"
+        );
         assert!(!response.text().await.unwrap().is_empty(), "{path}");
     }
     let (status, body) = anonymous.get("/dashboard/nothing.js").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("asset_not_found")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("asset_not_found")),
+        "{body}"
+    );
     // The page is public; what it shows is not.
     let (status, _) = anonymous.get("/api/instances").await;
     assert_eq!(status, 401);
@@ -97,7 +111,11 @@ async fn a_browser_drives_the_dashboard_end_to_end() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
-    assert!(output.status.success(), "the browser test failed ({}):\n{stdout}\n{stderr}", output.status);
+    assert!(
+        output.status.success(),
+        "the browser test failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
 
     // What the page did, as the API sees it.
     let admin = server.admin();
@@ -107,22 +125,42 @@ async fn a_browser_drives_the_dashboard_end_to_end() {
     let (_, hooks) = admin.get("/api/instances/e2e/webhooks").await;
     let hooks = hooks["webhooks"].as_array().expect("webhooks").clone();
     assert!(
-        hooks.iter().any(|w| w["url"] == receiver.url(HOOK_PATH).as_str() && w["primary"] == true),
+        hooks
+            .iter()
+            .any(|w| w["url"] == receiver.url(HOOK_PATH).as_str() && w["primary"] == true),
         "the webhook set on the page: {hooks:?}"
     );
     let (_, deliveries) = admin.get("/api/deliveries?instance_id=e2e").await;
     let deliveries = deliveries["deliveries"].as_array().expect("deliveries").clone();
-    assert!(deliveries.iter().any(|d| d["status"] == "delivered"), "the retried delivery: {deliveries:?}");
+    assert!(
+        deliveries.iter().any(|d| d["status"] == "delivered"),
+        "the retried delivery: {deliveries:?}"
+    );
     let (_, plugin) = admin.get("/api/plugins/webhook").await;
     assert_eq!(plugin["enabled"], false, "disabled on the page: {plugin}");
     let (_, plugin) = admin.get(&format!("/api/plugins/{UPLOADED}")).await;
-    assert_eq!((plugin["running"].as_bool(), plugin["builtin"].as_bool()), (Some(true), Some(false)), "uploaded on the page: {plugin}");
+    assert_eq!(
+        (plugin["running"].as_bool(), plugin["builtin"].as_bool()),
+        (Some(true), Some(false)),
+        "uploaded on the page: {plugin}"
+    );
     // The retry reached the receiver with the message the script sent.
     for failed in 0..ATTEMPTS {
-        receiver.next(WAIT).await.unwrap_or_else(|| panic!("failed attempt {failed} reached the receiver"));
+        receiver
+            .next(WAIT)
+            .await
+            .unwrap_or_else(|| panic!("failed attempt {failed} reached the receiver"));
     }
-    let delivered = receiver.next(WAIT).await.expect("the retried delivery reached the receiver");
-    assert_eq!(delivered.json()["data"]["message"], "webhook check from the browser test", "{:?}", delivered.json());
+    let delivered = receiver
+        .next(WAIT)
+        .await
+        .expect("the retried delivery reached the receiver");
+    assert_eq!(
+        delivered.json()["data"]["message"],
+        "webhook check from the browser test",
+        "{:?}",
+        delivered.json()
+    );
     server.stop().await;
 }
 
@@ -130,7 +168,8 @@ async fn a_browser_drives_the_dashboard_end_to_end() {
 /// output's component under another name, hearing only `system` events so
 /// that it doubles no frame of the feed. Its manifest's and component's paths.
 fn plugin_to_upload(dir: &Path) -> (PathBuf, PathBuf) {
-    let source = std::fs::read_to_string(workspace().join("plugins/builtin/websocket/websocket.toml")).expect("the websocket plugin's manifest");
+    let source = std::fs::read_to_string(workspace().join("plugins/builtin/websocket/websocket.toml"))
+        .expect("the websocket plugin's manifest");
     let manifest: Vec<String> = source
         .lines()
         .map(|line| {
@@ -143,14 +182,20 @@ fn plugin_to_upload(dir: &Path) -> (PathBuf, PathBuf) {
             }
         })
         .collect();
-    let (manifest_path, component_path) = (dir.join(format!("{UPLOADED}.toml")), dir.join(format!("{UPLOADED}.wasm")));
+    let (manifest_path, component_path) = (
+        dir.join(format!("{UPLOADED}.toml")),
+        dir.join(format!("{UPLOADED}.wasm")),
+    );
     std::fs::write(&manifest_path, manifest.join("\n")).expect("write the manifest");
     std::fs::copy(workspace().join("host/builtin/websocket.wasm"), &component_path).expect("copy the component");
     (manifest_path, component_path)
 }
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace above tests/").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace above tests/")
+        .to_owned()
 }
 
 /// Installs `playwright-core` as `tests/e2e/package-lock.json` pins it, once.
@@ -165,6 +210,8 @@ fn install_playwright(dir: &Path) {
         .args(["install", "--no-save", "--no-audit", "--no-fund"])
         .current_dir(dir)
         .status()
-        .unwrap_or_else(|e| panic!("cannot run npm (the dashboard test needs Node.js with npm: apt-get install nodejs npm): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run npm (the dashboard test needs Node.js with npm: apt-get install nodejs npm): {e}")
+        });
     assert!(status.success(), "npm install in {} failed: {status}", dir.display());
 }

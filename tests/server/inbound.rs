@@ -16,10 +16,16 @@ const CONTACT_JID: &str = "6281234567890@s.whatsapp.net";
 const GROUP: &str = "120363402106000000@g.us";
 
 async fn online(server: &mut TestServer) {
-    let (status, body) = server.admin().post("/api/instances", json!({ "instance_id": "shop" })).await;
+    let (status, body) = server
+        .admin()
+        .post("/api/instances", json!({ "instance_id": "shop" }))
+        .await;
     assert_eq!(status, 201, "{body}");
     server.admin().get("/api/instances/shop/qr").await;
-    server.admin().post("/sim/instances/shop/scan", json!({ "phone": "6289900000001" })).await;
+    server
+        .admin()
+        .post("/sim/instances/shop/scan", json!({ "phone": "6289900000001" }))
+        .await;
     server.events.wait_status("shop", "online").await;
 }
 
@@ -30,7 +36,10 @@ async fn incoming(server: &mut TestServer, body: Value) -> Arc<Event> {
     let id = answer["message_id"].as_str().expect("message_id").to_owned();
     server
         .events
-        .wait_for(&format!("message {id}"), |e| matches!(&e.kind, EventKind::Message(m) if m.id == id))
+        .wait_for(
+            &format!("message {id}"),
+            |e| matches!(&e.kind, EventKind::Message(m) if m.id == id),
+        )
         .await
         .0
 }
@@ -53,7 +62,11 @@ async fn every_message_kind_becomes_its_canonical_event() {
     let mut server = TestServer::start(&db, dir.path()).await;
     online(&mut server).await;
 
-    let event = incoming(&mut server, json!({ "from": CONTACT, "push_name": "John Doe", "text": "Hello" })).await;
+    let event = incoming(
+        &mut server,
+        json!({ "from": CONTACT, "push_name": "John Doe", "text": "Hello" }),
+    )
+    .await;
     assert_eq!(event.instance_id, "shop");
     let m = message(&event);
     assert_eq!((m.chat.as_str(), m.sender.as_str()), (CONTACT_JID, CONTACT_JID));
@@ -73,7 +86,11 @@ async fn every_message_kind_becomes_its_canonical_event() {
     let quoted = m.quoted.as_ref().expect("quoted");
     assert_eq!((quoted.id.as_str(), quoted.text.as_str()), ("3EB0Q", "how?"));
 
-    let event = incoming(&mut server, json!({ "from": CONTACT, "text": "fwd", "forwarded": true })).await;
+    let event = incoming(
+        &mut server,
+        json!({ "from": CONTACT, "text": "fwd", "forwarded": true }),
+    )
+    .await;
     assert!(message(&event).forwarded);
 
     let event = incoming(
@@ -83,7 +100,10 @@ async fn every_message_kind_becomes_its_canonical_event() {
     .await;
     assert_eq!(
         message(&event).content,
-        Content::Contact { display_name: "3Care".into(), vcard: "BEGIN:VCARD\nEND:VCARD".into() }
+        Content::Contact {
+            display_name: "3Care".into(),
+            vcard: "BEGIN:VCARD\nEND:VCARD".into()
+        }
     );
 
     let event = incoming(
@@ -96,17 +116,53 @@ async fn every_message_kind_becomes_its_canonical_event() {
         Content::Location { latitude, longitude, name: Some(name), .. } if *latitude == -6.2088 && *longitude == 106.8456 && name == "Jakarta"
     ));
 
-    let event = incoming(&mut server, json!({ "from": CONTACT, "kind": "reaction", "reaction": { "emoji": "👍", "target_id": "3EB0T" } })).await;
-    assert_eq!(message(&event).content, Content::Reaction { emoji: "👍".into(), target_id: "3EB0T".into() });
+    let event = incoming(
+        &mut server,
+        json!({ "from": CONTACT, "kind": "reaction", "reaction": { "emoji": "👍", "target_id": "3EB0T" } }),
+    )
+    .await;
+    assert_eq!(
+        message(&event).content,
+        Content::Reaction {
+            emoji: "👍".into(),
+            target_id: "3EB0T".into()
+        }
+    );
 
-    let event = incoming(&mut server, json!({ "from": CONTACT, "kind": "revoke", "target_id": "3EB0R" })).await;
-    assert!(matches!(&message(&event).content, Content::Revoked { target_id, target_chat, target_from_me: false } if target_id == "3EB0R" && target_chat == CONTACT_JID));
+    let event = incoming(
+        &mut server,
+        json!({ "from": CONTACT, "kind": "revoke", "target_id": "3EB0R" }),
+    )
+    .await;
+    assert!(
+        matches!(&message(&event).content, Content::Revoked { target_id, target_chat, target_from_me: false } if target_id == "3EB0R" && target_chat == CONTACT_JID)
+    );
 
-    let event = incoming(&mut server, json!({ "from": CONTACT, "kind": "edit", "target_id": "3EB0E", "text": "new" })).await;
-    assert_eq!(message(&event).content, Content::Edited { target_id: "3EB0E".into(), text: "new".into() });
+    let event = incoming(
+        &mut server,
+        json!({ "from": CONTACT, "kind": "edit", "target_id": "3EB0E", "text": "new" }),
+    )
+    .await;
+    assert_eq!(
+        message(&event).content,
+        Content::Edited {
+            target_id: "3EB0E".into(),
+            text: "new".into()
+        }
+    );
 
-    let event = incoming(&mut server, json!({ "from": CONTACT, "kind": "delete_for_me", "target_id": "3EB0D", "from_me": true })).await;
-    assert_eq!(message(&event).content, Content::DeletedForMe { target_id: "3EB0D".into(), target_from_me: true });
+    let event = incoming(
+        &mut server,
+        json!({ "from": CONTACT, "kind": "delete_for_me", "target_id": "3EB0D", "from_me": true }),
+    )
+    .await;
+    assert_eq!(
+        message(&event).content,
+        Content::DeletedForMe {
+            target_id: "3EB0D".into(),
+            target_from_me: true
+        }
+    );
     assert!(message(&event).from_me);
 
     // Media kinds: stored, served byte for byte, named by media_path.
@@ -127,7 +183,15 @@ async fn every_message_kind_becomes_its_canonical_event() {
         assert_eq!(m.view_once, kind == "image");
         let media = m.content.media().expect("media");
         assert_eq!(media.mime_type, mime);
-        assert_eq!(media.caption.as_deref(), if kind == "sticker" { None } else { Some(format!("a {kind}")) }.as_deref());
+        assert_eq!(
+            media.caption.as_deref(),
+            if kind == "sticker" {
+                None
+            } else {
+                Some(format!("a {kind}"))
+            }
+            .as_deref()
+        );
         assert!(media.download_error.is_none(), "{media:?}");
         let path = media.media_path.as_deref().expect("media_path");
         assert!(path.starts_with("statics/media/"), "{path}");
@@ -136,7 +200,11 @@ async fn every_message_kind_becomes_its_canonical_event() {
         let response = server.client(None).get_raw(&format!("/{path}"), None).await;
         assert_eq!(response.status(), 200, "served without a token");
         assert_eq!(response.headers()["content-type"], mime);
-        assert_eq!(response.bytes().await.unwrap().as_ref(), bytes.as_slice(), "{kind} served byte for byte");
+        assert_eq!(
+            response.bytes().await.unwrap().as_ref(),
+            bytes.as_slice(),
+            "{kind} served byte for byte"
+        );
     }
     let (status, body) = server.client(None).get("/statics/media/nope.jpg").await;
     assert_eq!((status, body["error"]["code"].clone()), (404, json!("media_not_found")));
@@ -153,24 +221,45 @@ async fn receipts_and_group_events_arrive() {
     for (kind, expected) in [("delivered", ReceiptType::Delivered), ("read", ReceiptType::Read)] {
         let (status, body) = server
             .admin()
-            .post("/sim/instances/shop/receipt", json!({ "from": CONTACT, "ids": ["3EB0A", "3EB0B"], "type": kind }))
+            .post(
+                "/sim/instances/shop/receipt",
+                json!({ "from": CONTACT, "ids": ["3EB0A", "3EB0B"], "type": kind }),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
-        let (event, _) = server.events.wait_for("a receipt", |e| matches!(e.kind, EventKind::Receipt(_))).await;
-        let EventKind::Receipt(receipt) = &event.kind else { unreachable!() };
+        let (event, _) = server
+            .events
+            .wait_for("a receipt", |e| matches!(e.kind, EventKind::Receipt(_)))
+            .await;
+        let EventKind::Receipt(receipt) = &event.kind else {
+            unreachable!()
+        };
         assert_eq!(receipt.receipt_type, expected);
         assert_eq!(receipt.ids, ["3EB0A", "3EB0B"]);
         assert_eq!(receipt.sender, CONTACT_JID);
     }
 
-    for (kind, expected) in [("join", GroupAction::Join), ("leave", GroupAction::Leave), ("promote", GroupAction::Promote), ("demote", GroupAction::Demote)] {
+    for (kind, expected) in [
+        ("join", GroupAction::Join),
+        ("leave", GroupAction::Leave),
+        ("promote", GroupAction::Promote),
+        ("demote", GroupAction::Demote),
+    ] {
         let (status, body) = server
             .admin()
-            .post("/sim/instances/shop/group-participants", json!({ "group": GROUP, "type": kind, "jids": [CONTACT] }))
+            .post(
+                "/sim/instances/shop/group-participants",
+                json!({ "group": GROUP, "type": kind, "jids": [CONTACT] }),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
-        let (event, _) = server.events.wait_for("a group event", |e| matches!(e.kind, EventKind::GroupParticipants(_))).await;
-        let EventKind::GroupParticipants(group) = &event.kind else { unreachable!() };
+        let (event, _) = server
+            .events
+            .wait_for("a group event", |e| matches!(e.kind, EventKind::GroupParticipants(_)))
+            .await;
+        let EventKind::GroupParticipants(group) = &event.kind else {
+            unreachable!()
+        };
         assert_eq!((group.group.as_str(), group.action), (GROUP, expected));
         assert_eq!(group.jids, [CONTACT_JID]);
     }
@@ -191,7 +280,10 @@ async fn a_media_file_over_the_limit_still_delivers_its_message() {
     let media = message(&event).content.media().expect("media").clone();
     assert_eq!(media.caption.as_deref(), Some("big"));
     assert!(media.media_path.is_none());
-    assert!(media.download_error.as_deref().is_some_and(|e| e.contains('8')), "{media:?}");
+    assert!(
+        media.download_error.as_deref().is_some_and(|e| e.contains('8')),
+        "{media:?}"
+    );
     server.stop().await;
 }
 
@@ -204,9 +296,15 @@ async fn malformed_sim_messages_are_refused() {
     for (body, code) in [
         (json!({ "from": CONTACT, "kind": "teleport" }), "invalid_body"),
         (json!({ "from": CONTACT, "kind": "image" }), "invalid_body"),
-        (json!({ "from": CONTACT, "kind": "image", "media": { "base64": "%%%", "mime_type": "image/png" } }), "invalid_body"),
+        (
+            json!({ "from": CONTACT, "kind": "image", "media": { "base64": "%%%", "mime_type": "image/png" } }),
+            "invalid_body",
+        ),
         (json!({ "from": "12ab", "text": "x" }), "invalid_phone"),
-        (json!({ "from": CONTACT, "group": "not-a-group", "text": "x" }), "invalid_group"),
+        (
+            json!({ "from": CONTACT, "group": "not-a-group", "text": "x" }),
+            "invalid_group",
+        ),
         (json!({ "from": CONTACT, "text": "x", "surprise": 1 }), "invalid_body"),
     ] {
         let (status, answer) = server.admin().post("/sim/instances/shop/incoming", body.clone()).await;

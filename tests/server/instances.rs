@@ -10,7 +10,13 @@ use wasap_tests::{TestDb, TestServer, WAIT, data_dir};
 
 /// Creates instance `id` and returns its token.
 async fn create(server: &TestServer, id: &str) -> String {
-    let (status, body) = server.admin().post("/api/instances", json!({ "instance_id": id, "name": format!("{id} shop") })).await;
+    let (status, body) = server
+        .admin()
+        .post(
+            "/api/instances",
+            json!({ "instance_id": id, "name": format!("{id} shop") }),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["instance_id"], id);
     assert_eq!(body["name"], format!("{id} shop"));
@@ -27,7 +33,10 @@ async fn pair(server: &mut TestServer, id: &str, phone: &str) {
     assert!(qr["qr"].as_str().is_some_and(|q| q.starts_with("2@")), "{qr}");
     let (status, body) = server
         .admin()
-        .post(&format!("/sim/instances/{id}/scan"), json!({ "phone": phone, "push_name": "Shop" }))
+        .post(
+            &format!("/sim/instances/{id}/scan"),
+            json!({ "phone": phone, "push_name": "Shop" }),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     server.events.wait_status(id, "online").await;
@@ -53,7 +62,10 @@ async fn create_qr_scan_online() {
     assert_eq!(instance(&server, "shop").await["status"], "pairing");
 
     // The same QR as a PNG image, by query and by Accept header.
-    for (path, accept) in [("/api/instances/shop/qr?format=png", None), ("/api/instances/shop/qr", Some("image/png"))] {
+    for (path, accept) in [
+        ("/api/instances/shop/qr?format=png", None),
+        ("/api/instances/shop/qr", Some("image/png")),
+    ] {
         let response = server.admin().get_raw(path, accept).await;
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "image/png");
@@ -63,12 +75,17 @@ async fn create_qr_scan_online() {
 
     let (status, body) = server
         .admin()
-        .post("/sim/instances/shop/scan", json!({ "phone": "6281234567890", "push_name": "Shop" }))
+        .post(
+            "/sim/instances/shop/scan",
+            json!({ "phone": "6281234567890", "push_name": "Shop" }),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let before = server.events.wait_status("shop", "online").await;
     assert!(
-        before.iter().any(|e| matches!(&e.kind, EventKind::Paired { phone_number, .. } if phone_number == "6281234567890")),
+        before
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Paired { phone_number, .. } if phone_number == "6281234567890")),
         "a paired event precedes online: {before:#?}"
     );
 
@@ -76,8 +93,14 @@ async fn create_qr_scan_online() {
     assert_eq!(shop["status"], "online");
     assert_eq!(shop["phone_number"], "6281234567890");
     assert_eq!(shop["push_name"], "Shop");
-    assert!(shop["jid"].as_str().is_some_and(|j| j.starts_with("6281234567890")), "{shop}");
-    assert!(shop["connected_at"].is_string() && shop["created_at"].is_string(), "{shop}");
+    assert!(
+        shop["jid"].as_str().is_some_and(|j| j.starts_with("6281234567890")),
+        "{shop}"
+    );
+    assert!(
+        shop["connected_at"].is_string() && shop["created_at"].is_string(),
+        "{shop}"
+    );
 
     // Online: no QR to give.
     let (status, body) = server.admin().get("/api/instances/shop/qr").await;
@@ -105,7 +128,9 @@ async fn a_restart_brings_paired_instances_back_without_a_qr() {
     let mut server = TestServer::start(&db, dir.path()).await;
     let seen = server.events.wait_statuses(&["a", "b"], "online").await;
     assert!(
-        !seen.iter().any(|e| matches!(e.kind, EventKind::Qr { .. } | EventKind::Paired { .. })),
+        !seen
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Qr { .. } | EventKind::Paired { .. })),
         "no QR or new pairing on restart: {seen:#?}"
     );
     assert_eq!(instance(&server, "a").await["phone_number"], "6281100000001");
@@ -131,7 +156,11 @@ async fn unlink_from_the_phone_then_pair_again() {
     assert!(shop["jid"].is_null() && shop["phone_number"].is_null(), "{shop}");
 
     let store = Store::open(db.url()).await.unwrap();
-    assert_eq!(store.device_row_count().await.unwrap(), 0, "device keys wiped on unlink");
+    assert_eq!(
+        store.device_row_count().await.unwrap(),
+        0,
+        "device keys wiped on unlink"
+    );
     store.close().await;
 
     // The same instance pairs again, with a new number even.
@@ -148,12 +177,19 @@ async fn logout_through_the_api_then_pair_again() {
     let token = create(&server, "shop").await;
     pair(&mut server, "shop", "6281234500003").await;
 
-    let (status, body) = server.client(Some(&token)).post_empty("/api/instances/shop/logout").await;
+    let (status, body) = server
+        .client(Some(&token))
+        .post_empty("/api/instances/shop/logout")
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "logged_out");
     server.events.wait_status("shop", "logged_out").await;
     let store = Store::open(db.url()).await.unwrap();
-    assert_eq!(store.device_row_count().await.unwrap(), 0, "device keys wiped on logout");
+    assert_eq!(
+        store.device_row_count().await.unwrap(),
+        0,
+        "device keys wiped on logout"
+    );
     store.close().await;
 
     // Logging out again: nothing is linked.
@@ -180,7 +216,10 @@ async fn a_dropped_connection_reconnects_and_leaves_others_alone() {
     server.events.wait_status("flaky", "disconnected").await;
     let mut seen = server.events.wait_status("flaky", "connecting").await;
     seen.extend(server.events.wait_status("flaky", "online").await);
-    assert!(!seen.iter().any(|e| e.instance_id == "steady"), "the other instance saw nothing: {seen:#?}");
+    assert!(
+        !seen.iter().any(|e| e.instance_id == "steady"),
+        "the other instance saw nothing: {seen:#?}"
+    );
     assert_eq!(instance(&server, "steady").await["status"], "online");
     assert_eq!(instance(&server, "flaky").await["phone_number"], "6281200000001");
     server.stop().await;
@@ -193,7 +232,10 @@ async fn reconnect_on_request() {
     let mut server = TestServer::start(&db, dir.path()).await;
     create(&server, "shop").await;
     let (status, body) = server.admin().post_empty("/api/instances/shop/reconnect").await;
-    assert_eq!((status, body["error"]["code"].clone()), (409, json!("instance_not_linked")));
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("instance_not_linked"))
+    );
 
     pair(&mut server, "shop", "6281234500004").await;
     let (status, body) = server.admin().post_empty("/api/instances/shop/reconnect").await;
@@ -219,11 +261,23 @@ async fn delete_wipes_the_device_keys() {
     let (status, body) = server.admin().delete("/api/instances/gone").await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = server.admin().get("/api/instances/gone").await;
-    assert_eq!((status, body["error"]["code"].clone()), (404, json!("instance_not_found")));
-    assert_eq!(store.device_row_count().await.unwrap(), with_two / 2, "only the kept device's rows remain");
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("instance_not_found"))
+    );
+    assert_eq!(
+        store.device_row_count().await.unwrap(),
+        with_two / 2,
+        "only the kept device's rows remain"
+    );
     let (status, list) = server.admin().get("/api/instances").await;
     assert_eq!(status, 200);
-    let ids: Vec<&str> = list["instances"].as_array().unwrap().iter().map(|i| i["instance_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["instance_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["kept"]);
     store.close().await;
 
@@ -264,14 +318,23 @@ async fn pair_by_phone_code() {
     let dir = data_dir();
     let mut server = TestServer::start(&db, dir.path()).await;
     create(&server, "shop").await;
-    let (status, body) = server.admin().post("/api/instances/shop/pair-code", json!({ "phone": "62812x" })).await;
+    let (status, body) = server
+        .admin()
+        .post("/api/instances/shop/pair-code", json!({ "phone": "62812x" }))
+        .await;
     assert_eq!((status, body["error"]["code"].clone()), (422, json!("invalid_phone")));
 
-    let (status, body) = server.admin().post("/api/instances/shop/pair-code", json!({ "phone": "6281234500006" })).await;
+    let (status, body) = server
+        .admin()
+        .post("/api/instances/shop/pair-code", json!({ "phone": "6281234500006" }))
+        .await;
     assert_eq!(status, 200, "{body}");
     let code = body["code"].as_str().unwrap();
     assert!(code.len() == 9 && code.as_bytes()[4] == b'-', "XXXX-XXXX: {code}");
-    server.admin().post("/sim/instances/shop/scan", json!({ "phone": "6281234500006" })).await;
+    server
+        .admin()
+        .post("/sim/instances/shop/scan", json!({ "phone": "6281234500006" }))
+        .await;
     server.events.wait_status("shop", "online").await;
     server.stop().await;
 }
@@ -285,15 +348,23 @@ async fn create_validates_ids_and_refuses_duplicates() {
     let admin = server.admin();
     let (status, body) = admin.post("/api/instances", json!({ "instance_id": "dup" })).await;
     assert_eq!((status, body["error"]["code"].clone()), (409, json!("instance_exists")));
-    let (status, body) = admin.post("/api/instances", json!({ "instance_id": "no spaces" })).await;
-    assert_eq!((status, body["error"]["code"].clone()), (422, json!("invalid_instance_id")));
+    let (status, body) = admin
+        .post("/api/instances", json!({ "instance_id": "no spaces" }))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (422, json!("invalid_instance_id"))
+    );
     let (status, body) = admin.post("/api/instances", json!({ "instance_id": 5 })).await;
     assert_eq!((status, body["error"]["code"].clone()), (422, json!("invalid_body")));
     let (status, body) = admin.send(reqwest::Method::POST, "/api/instances", None).await;
     assert_eq!(status, 201, "an empty body generates an id: {body}");
     assert!(body["instance_id"].as_str().is_some_and(|id| !id.is_empty()));
     let (status, body) = admin.get("/api/instances/nope").await;
-    assert_eq!((status, body["error"]["code"].clone()), (404, json!("instance_not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("instance_not_found"))
+    );
     server.stop().await;
 }
 

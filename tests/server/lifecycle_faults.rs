@@ -14,16 +14,25 @@ use wasap_tests::{TestDb, TestServer, data_dir};
 const QUIET: Duration = Duration::from_millis(600);
 
 async fn online_instance(server: &mut TestServer, id: &str, phone: &str) {
-    let (status, body) = server.admin().post("/api/instances", json!({ "instance_id": id })).await;
+    let (status, body) = server
+        .admin()
+        .post("/api/instances", json!({ "instance_id": id }))
+        .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(server.admin().get(&format!("/api/instances/{id}/qr")).await.0, 200);
-    let (status, body) = server.admin().post(&format!("/sim/instances/{id}/scan"), json!({ "phone": phone })).await;
+    let (status, body) = server
+        .admin()
+        .post(&format!("/sim/instances/{id}/scan"), json!({ "phone": phone }))
+        .await;
     assert_eq!(status, 200, "{body}");
     server.events.wait_status(id, "online").await;
 }
 
 async fn end_connection(server: &TestServer, id: &str, body: serde_json::Value) {
-    let (status, answer) = server.admin().post(&format!("/sim/instances/{id}/disconnect"), body).await;
+    let (status, answer) = server
+        .admin()
+        .post(&format!("/sim/instances/{id}/disconnect"), body)
+        .await;
     assert_eq!(status, 200, "{answer}");
 }
 
@@ -34,19 +43,30 @@ async fn qr_codes_rotate_while_pairing() {
     let mut config = wasap_tests::sim_config(&db, dir.path());
     config.sim_qr_interval_secs = 1;
     let mut server = TestServer::start_with(config).await;
-    server.admin().post("/api/instances", json!({ "instance_id": "shop" })).await;
+    server
+        .admin()
+        .post("/api/instances", json!({ "instance_id": "shop" }))
+        .await;
 
     let (_, first) = server.admin().get("/api/instances/shop/qr").await;
     let first = first["qr"].as_str().unwrap().to_owned();
     let is_qr = |e: &wasap::events::Event, not: &str| matches!(&e.kind, EventKind::Qr { qr, .. } if qr != not);
     let (event, _) = server.events.wait_for("a first QR event", |e| is_qr(e, "")).await;
-    let EventKind::Qr { qr, expires_at_ms } = &event.kind else { unreachable!() };
+    let EventKind::Qr { qr, expires_at_ms } = &event.kind else {
+        unreachable!()
+    };
     assert_eq!(qr, &first, "GET /qr answers with the published code");
     assert!(*expires_at_ms > wasap::events::now_ms() - 1000);
     let (rotated, _) = server.events.wait_for("a rotated QR", |e| is_qr(e, &first)).await;
-    let EventKind::Qr { qr: second, .. } = &rotated.kind else { unreachable!() };
+    let EventKind::Qr { qr: second, .. } = &rotated.kind else {
+        unreachable!()
+    };
     let (_, now) = server.admin().get("/api/instances/shop/qr").await;
-    assert_eq!(now["qr"].as_str(), Some(second.as_str()), "GET /qr follows the rotation");
+    assert_eq!(
+        now["qr"].as_str(),
+        Some(second.as_str()),
+        "GET /qr follows the rotation"
+    );
     server.stop().await;
 }
 
@@ -93,7 +113,11 @@ async fn a_temporary_ban_delays_the_reconnect_until_it_ends() {
     server.events.wait_status("shop", "disconnected").await;
     let since = Instant::now();
     server.events.wait_status("shop", "connecting").await;
-    assert!(since.elapsed() >= Duration::from_millis(900), "reconnected during the ban, after {:?}", since.elapsed());
+    assert!(
+        since.elapsed() >= Duration::from_millis(900),
+        "reconnected during the ban, after {:?}",
+        since.elapsed()
+    );
     server.events.wait_status("shop", "online").await;
     server.stop().await;
 }
@@ -114,7 +138,9 @@ async fn a_panic_in_one_instance_leaves_the_others_alone() {
     let mut seen = server.events.wait_status("faulty", "connecting").await;
     seen.extend(server.events.wait_status("faulty", "online").await);
     assert!(
-        !seen.iter().any(|e| e.instance_id == "healthy" && matches!(e.kind, EventKind::StatusChanged { .. })),
+        !seen
+            .iter()
+            .any(|e| e.instance_id == "healthy" && matches!(e.kind, EventKind::StatusChanged { .. })),
         "the healthy instance changed status: {seen:#?}"
     );
     let (_, healthy) = server.admin().get("/api/instances/healthy").await;

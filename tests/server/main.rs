@@ -14,5 +14,5 @@ mod plugins;
 mod real_engine;
 mod startup;
 mod system_events;
-mod websockets;
 mod webhooks;
+mod websockets;

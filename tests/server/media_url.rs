@@ -28,17 +28,44 @@ async fn each_media_kind_arrives_byte_exact_from_a_url() {
         ("/img/photo.jpg", Served::file("image/jpeg", &jpeg)),
         ("/v/clip", Served::file("application/octet-stream", &mp4)),
         ("/a/note.ogg", Served::file("audio/ogg; codecs=opus", &ogg)),
-        ("/docs/invoice%202024.pdf", Served::File { content_type: None, body: pdf.clone() }),
+        (
+            "/docs/invoice%202024.pdf",
+            Served::File {
+                content_type: None,
+                body: pdf.clone(),
+            },
+        ),
     ])
     .await;
     let api = server.client(Some(&token));
 
     for (path, bytes, given, kind, mime, file_name) in [
-        ("/img/photo.jpg?sig=abc", &jpeg, None, "image", "image/jpeg", "photo.jpg"),
+        (
+            "/img/photo.jpg?sig=abc",
+            &jpeg,
+            None,
+            "image",
+            "image/jpeg",
+            "photo.jpg",
+        ),
         ("/v/clip", &mp4, None, "video", "video/mp4", "clip"),
         ("/a/note.ogg", &ogg, Some("audio"), "audio", "audio/ogg", "note.ogg"),
-        ("/docs/invoice%202024.pdf", &pdf, None, "document", "application/pdf", "invoice 2024.pdf"),
-        ("/img/photo.jpg", &jpeg, Some("document"), "document", "image/jpeg", "photo.jpg"),
+        (
+            "/docs/invoice%202024.pdf",
+            &pdf,
+            None,
+            "document",
+            "application/pdf",
+            "invoice 2024.pdf",
+        ),
+        (
+            "/img/photo.jpg",
+            &jpeg,
+            Some("document"),
+            "document",
+            "image/jpeg",
+            "photo.jpg",
+        ),
     ] {
         let mut body = json!({ "to": TO, "mediaUrl": files.url(path), "caption": "see this" });
         if let Some(given) = given {
@@ -47,7 +74,10 @@ async fn each_media_kind_arrives_byte_exact_from_a_url() {
         let (status, answer) = api.post("/api/send/shop/media-url", body).await;
         assert_eq!(status, 200, "{path}: {answer}");
         assert_eq!(answer["to"], "6281234567890@s.whatsapp.net");
-        assert!(answer["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{answer}");
+        assert!(
+            answer["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{answer}"
+        );
         let log = sent(&server, "shop").await;
         let last = log.last().unwrap();
         assert_eq!(last["message_id"], answer["message_id"]);
@@ -72,7 +102,10 @@ async fn by_number_sends_from_the_instance_that_owns_the_number() {
     let files = FileServer::start([("/photo.jpg", Served::file("image/jpeg", &jpeg))]).await;
     let body = json!({ "to": TO, "mediaUrl": files.url("/photo.jpg") });
 
-    let (status, answer) = server.admin().post("/api/by-number/6281100000062/media-url", body.clone()).await;
+    let (status, answer) = server
+        .admin()
+        .post("/api/by-number/6281100000062/media-url", body.clone())
+        .await;
     assert_eq!(status, 200, "{answer}");
     assert!(sent(&server, "first").await.is_empty());
     let log = sent(&server, "second").await;
@@ -81,11 +114,17 @@ async fn by_number_sends_from_the_instance_that_owns_the_number() {
     assert_eq!(log[0]["media_sha256"], sha256_hex(&jpeg));
     assert_eq!(log[0]["caption"], Value::Null);
 
-    let unknown = server.admin().post("/api/by-number/6281100000069/media-url", body.clone()).await;
+    let unknown = server
+        .admin()
+        .post("/api/by-number/6281100000069/media-url", body.clone())
+        .await;
     assert_eq!(error_code(&unknown), (404, json!("instance_not_found")));
     // By number is for the admin; an instance token sends only as its own instance.
     let own = server.client(Some(&first));
-    assert_eq!(own.post("/api/by-number/6281100000061/media-url", body.clone()).await.0, 403);
+    assert_eq!(
+        own.post("/api/by-number/6281100000061/media-url", body.clone()).await.0,
+        403
+    );
     assert_eq!(own.post("/api/send/second/media-url", body.clone()).await.0, 403);
     assert_eq!(server.client(None).post("/api/send/first/media-url", body).await.0, 401);
     assert_eq!(sent(&server, "second").await.len(), 1);
@@ -110,7 +149,9 @@ async fn refused_and_malformed_urls_fetch_nothing() {
         ("/photo.jpg".to_owned(), 422, "invalid_url"),
         ("http://".to_owned(), 422, "invalid_url"),
     ] {
-        let answer = admin.post("/api/send/shop/media-url", json!({ "to": TO, "mediaUrl": url })).await;
+        let answer = admin
+            .post("/api/send/shop/media-url", json!({ "to": TO, "mediaUrl": url }))
+            .await;
         assert_eq!(error_code(&answer), (status, json!(code)), "{url}: {}", answer.1);
     }
     let url = files.url("/photo.jpg");
@@ -146,8 +187,16 @@ async fn loopback_urls_are_refused_unless_private_urls_are_allowed() {
         "http://169.254.169.254/latest/meta-data/".to_owned(),
         "http://10.0.0.1/photo.jpg".to_owned(),
     ] {
-        let answer = server.admin().post("/api/send/shop/media-url", json!({ "to": TO, "mediaUrl": url })).await;
-        assert_eq!(error_code(&answer), (422, json!("url_not_allowed")), "{url}: {}", answer.1);
+        let answer = server
+            .admin()
+            .post("/api/send/shop/media-url", json!({ "to": TO, "mediaUrl": url }))
+            .await;
+        assert_eq!(
+            error_code(&answer),
+            (422, json!("url_not_allowed")),
+            "{url}: {}",
+            answer.1
+        );
     }
     assert_eq!(files.connections(), 0, "the file server was never reached");
     assert!(sent(&server, "shop").await.is_empty());
@@ -181,16 +230,28 @@ async fn media_over_the_limit_is_refused_with_413() {
     };
 
     // Over the image limit, whether the kind is given or sniffed.
-    assert_eq!(error_code(&send(files.url("/big.png"), Some("image")).await), (413, json!("payload_too_large")));
-    assert_eq!(error_code(&send(files.url("/big.png"), None).await), (413, json!("payload_too_large")));
+    assert_eq!(
+        error_code(&send(files.url("/big.png"), Some("image")).await),
+        (413, json!("payload_too_large"))
+    );
+    assert_eq!(
+        error_code(&send(files.url("/big.png"), None).await),
+        (413, json!("payload_too_large"))
+    );
     // Over every limit.
-    assert_eq!(error_code(&send(files.url("/huge.pdf"), None).await), (413, json!("payload_too_large")));
+    assert_eq!(
+        error_code(&send(files.url("/huge.pdf"), None).await),
+        (413, json!("payload_too_large"))
+    );
     // The same PNG fits as a document.
     let (status, answer) = send(files.url("/big.png"), Some("document")).await;
     assert_eq!(status, 200, "{answer}");
     let log = sent(&server, "shop").await;
     assert_eq!(log.len(), 1);
-    assert_eq!((log[0]["kind"].clone(), log[0]["media_sha256"].clone()), (json!("document"), json!(sha256_hex(&png))));
+    assert_eq!(
+        (log[0]["kind"].clone(), log[0]["media_sha256"].clone()),
+        (json!("document"), json!(sha256_hex(&png)))
+    );
     server.stop().await;
 }
 
@@ -217,8 +278,14 @@ async fn upstream_failures_have_their_own_codes() {
         (files.url("/empty.jpg"), 422, "media_fetch_failed", "empty"),
         (dead, 502, "media_fetch_failed", "failed"),
     ] {
-        let (got, answer) = admin.post("/api/send/shop/media-url", json!({ "to": TO, "mediaUrl": url })).await;
-        assert_eq!((got, answer["error"]["code"].clone()), (status, json!(code)), "{url}: {answer}");
+        let (got, answer) = admin
+            .post("/api/send/shop/media-url", json!({ "to": TO, "mediaUrl": url }))
+            .await;
+        assert_eq!(
+            (got, answer["error"]["code"].clone()),
+            (status, json!(code)),
+            "{url}: {answer}"
+        );
         let message = answer["error"]["message"].as_str().unwrap_or("");
         assert!(message.contains(says), "{url}: {message}");
     }
@@ -237,9 +304,19 @@ async fn an_upstream_that_never_answers_times_out_with_504() {
     let files = FileServer::start([("/slow.jpg", Served::Never)]).await;
 
     let started = std::time::Instant::now();
-    let answer = server.admin().post("/api/send/shop/media-url", json!({ "to": TO, "mediaUrl": files.url("/slow.jpg") })).await;
+    let answer = server
+        .admin()
+        .post(
+            "/api/send/shop/media-url",
+            json!({ "to": TO, "mediaUrl": files.url("/slow.jpg") }),
+        )
+        .await;
     assert_eq!(error_code(&answer), (504, json!("media_fetch_timeout")), "{}", answer.1);
-    assert!(started.elapsed() < wasap_tests::WAIT, "answered after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < wasap_tests::WAIT,
+        "answered after {:?}",
+        started.elapsed()
+    );
     assert_eq!(files.connections(), 1);
     assert!(sent(&server, "shop").await.is_empty());
     server.stop().await;
@@ -252,22 +329,50 @@ async fn recipient_and_instance_are_checked_before_anything_is_fetched() {
     let mut server = TestServer::start(&db, dir.path()).await;
     online(&mut server, "shop", "6281100000121").await;
     let admin = server.admin();
-    assert_eq!(admin.post("/sim/contacts", json!({ "phone": "6289999999999", "on_whatsapp": false })).await.0, 200);
+    assert_eq!(
+        admin
+            .post(
+                "/sim/contacts",
+                json!({ "phone": "6289999999999", "on_whatsapp": false })
+            )
+            .await
+            .0,
+        200
+    );
     admin.post("/api/instances", json!({ "instance_id": "idle" })).await;
     let files = FileServer::start([("/photo.jpg", Served::file("image/jpeg", &fixtures::jpeg()))]).await;
     let url = files.url("/photo.jpg");
 
     for (path, to, status, code) in [
-        ("/api/send/shop/media-url", "6289999999999", 422, "recipient_not_on_whatsapp"),
+        (
+            "/api/send/shop/media-url",
+            "6289999999999",
+            422,
+            "recipient_not_on_whatsapp",
+        ),
         ("/api/send/shop/media-url", "0812", 422, "invalid_phone"),
-        ("/api/send/shop/media-url", "someone@example.com", 422, "invalid_recipient"),
+        (
+            "/api/send/shop/media-url",
+            "someone@example.com",
+            422,
+            "invalid_recipient",
+        ),
         ("/api/send/idle/media-url", TO, 503, "instance_not_connected"),
         ("/api/send/nope/media-url", TO, 404, "instance_not_found"),
     ] {
         let answer = admin.post(path, json!({ "to": to, "mediaUrl": url })).await;
-        assert_eq!(error_code(&answer), (status, json!(code)), "{path} to {to}: {}", answer.1);
+        assert_eq!(
+            error_code(&answer),
+            (status, json!(code)),
+            "{path} to {to}: {}",
+            answer.1
+        );
     }
-    assert_eq!(files.connections(), 0, "nothing was fetched for a message that cannot be sent");
+    assert_eq!(
+        files.connections(),
+        0,
+        "nothing was fetched for a message that cannot be sent"
+    );
     assert!(sent(&server, "shop").await.is_empty());
     server.stop().await;
 }

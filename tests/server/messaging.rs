@@ -21,7 +21,12 @@ async fn send_text_to_numbers_and_jids() {
     let token = online(&mut server, "shop", "6281100000001").await;
     let api = server.client(Some(&token));
 
-    let (status, body) = api.post("/api/send/shop", json!({ "to": "+62 812-3456-7890", "message": "Hello" })).await;
+    let (status, body) = api
+        .post(
+            "/api/send/shop",
+            json!({ "to": "+62 812-3456-7890", "message": "Hello" }),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["to"], "6281234567890@s.whatsapp.net");
     assert!(body["message_id"].as_str().is_some_and(|id| !id.is_empty()));
@@ -29,7 +34,10 @@ async fn send_text_to_numbers_and_jids() {
     let message_id = body["message_id"].clone();
 
     let (status, body) = api
-        .post("/api/send/shop", json!({ "to": "120363402106000000@g.us", "message": "to the group", "reply_to": "3EB0X" }))
+        .post(
+            "/api/send/shop",
+            json!({ "to": "120363402106000000@g.us", "message": "to the group", "reply_to": "3EB0X" }),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
 
@@ -51,15 +59,32 @@ async fn recipients_are_checked_before_anything_is_sent() {
     let mut server = TestServer::start(&db, dir.path()).await;
     online(&mut server, "shop", "6281100000002").await;
     let admin = server.admin();
-    let (status, _) = admin.post("/sim/contacts", json!({ "phone": "6289999999999", "on_whatsapp": false })).await;
+    let (status, _) = admin
+        .post(
+            "/sim/contacts",
+            json!({ "phone": "6289999999999", "on_whatsapp": false }),
+        )
+        .await;
     assert_eq!(status, 200);
 
     for (body, status, code) in [
-        (json!({ "to": "6289999999999", "message": "hi" }), 422, "recipient_not_on_whatsapp"),
+        (
+            json!({ "to": "6289999999999", "message": "hi" }),
+            422,
+            "recipient_not_on_whatsapp",
+        ),
         (json!({ "to": "0812", "message": "hi" }), 422, "invalid_phone"),
-        (json!({ "to": "someone@example.com", "message": "hi" }), 422, "invalid_recipient"),
+        (
+            json!({ "to": "someone@example.com", "message": "hi" }),
+            422,
+            "invalid_recipient",
+        ),
         (json!({ "to": "6281234567890", "message": "  " }), 422, "empty_message"),
-        (json!({ "to": "6281234567890", "message": "x".repeat(70_000) }), 422, "message_too_long"),
+        (
+            json!({ "to": "6281234567890", "message": "x".repeat(70_000) }),
+            422,
+            "message_too_long",
+        ),
         (json!({ "to": "6281234567890" }), 422, "invalid_body"),
     ] {
         let (got, answer) = admin.post("/api/send/shop", body.clone()).await;
@@ -71,9 +96,17 @@ async fn recipients_are_checked_before_anything_is_sent() {
 
     let (status, answer) = admin.post("/api/check/shop", json!({ "phone": "6289999999999" })).await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer, json!({ "phone": "6289999999999", "on_whatsapp": false, "jid": null }));
-    let (_, answer) = admin.post("/api/check/shop", json!({ "phone": "+6281234567890" })).await;
-    assert_eq!(answer, json!({ "phone": "6281234567890", "on_whatsapp": true, "jid": "6281234567890@s.whatsapp.net" }));
+    assert_eq!(
+        answer,
+        json!({ "phone": "6289999999999", "on_whatsapp": false, "jid": null })
+    );
+    let (_, answer) = admin
+        .post("/api/check/shop", json!({ "phone": "+6281234567890" }))
+        .await;
+    assert_eq!(
+        answer,
+        json!({ "phone": "6281234567890", "on_whatsapp": true, "jid": "6281234567890@s.whatsapp.net" })
+    );
     let (status, answer) = admin.post("/api/check/shop", json!({ "phone": "abc" })).await;
     assert_eq!((status, answer["error"]["code"].clone()), (422, json!("invalid_phone")));
     server.stop().await;
@@ -84,19 +117,46 @@ async fn an_instance_that_is_not_online_cannot_send() {
     let db = TestDb::new().await;
     let dir = data_dir();
     let mut server = TestServer::start(&db, dir.path()).await;
-    server.admin().post("/api/instances", json!({ "instance_id": "idle" })).await;
-    let (status, body) = server.admin().post("/api/send/idle", json!({ "to": "6281234567890", "message": "hi" })).await;
-    assert_eq!((status, body["error"]["code"].clone()), (503, json!("instance_not_connected")));
-    let (status, body) = server.admin().post("/api/check/idle", json!({ "phone": "6281234567890" })).await;
-    assert_eq!((status, body["error"]["code"].clone()), (503, json!("instance_not_connected")));
-    let (status, body) = server.admin().post("/api/send/nope", json!({ "to": "6281234567890", "message": "hi" })).await;
-    assert_eq!((status, body["error"]["code"].clone()), (404, json!("instance_not_found")));
+    server
+        .admin()
+        .post("/api/instances", json!({ "instance_id": "idle" }))
+        .await;
+    let (status, body) = server
+        .admin()
+        .post("/api/send/idle", json!({ "to": "6281234567890", "message": "hi" }))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (503, json!("instance_not_connected"))
+    );
+    let (status, body) = server
+        .admin()
+        .post("/api/check/idle", json!({ "phone": "6281234567890" }))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (503, json!("instance_not_connected"))
+    );
+    let (status, body) = server
+        .admin()
+        .post("/api/send/nope", json!({ "to": "6281234567890", "message": "hi" }))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("instance_not_found"))
+    );
 
     online(&mut server, "flaky", "6281100000003").await;
     server.admin().post_empty("/sim/instances/flaky/unlink").await;
     server.events.wait_status("flaky", "logged_out").await;
-    let (status, body) = server.admin().post("/api/send/flaky", json!({ "to": "6281234567890", "message": "hi" })).await;
-    assert_eq!((status, body["error"]["code"].clone()), (503, json!("instance_not_connected")));
+    let (status, body) = server
+        .admin()
+        .post("/api/send/flaky", json!({ "to": "6281234567890", "message": "hi" }))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (503, json!("instance_not_connected"))
+    );
     server.stop().await;
 }
 
@@ -110,7 +170,10 @@ async fn by_number_picks_the_instance_that_owns_the_number() {
 
     let (status, body) = server
         .admin()
-        .post("/api/by-number/6281100000022", json!({ "to": "6281234567890", "message": "from the second" }))
+        .post(
+            "/api/by-number/6281100000022",
+            json!({ "to": "6281234567890", "message": "from the second" }),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(sent(&server, "first").await.is_empty());
@@ -120,15 +183,44 @@ async fn by_number_picks_the_instance_that_owns_the_number() {
 
     let (status, body) = server
         .admin()
-        .post("/api/by-number/6281100000099", json!({ "to": "6281234567890", "message": "x" }))
+        .post(
+            "/api/by-number/6281100000099",
+            json!({ "to": "6281234567890", "message": "x" }),
+        )
         .await;
-    assert_eq!((status, body["error"]["code"].clone()), (404, json!("instance_not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (404, json!("instance_not_found"))
+    );
     // By number is an admin route; an instance token sends only as its own instance.
     let own = server.client(Some(&first));
-    assert_eq!(own.post("/api/by-number/6281100000011", json!({ "to": "6281234567890", "message": "x" })).await.0, 403);
-    assert_eq!(own.post("/api/send/second", json!({ "to": "6281234567890", "message": "x" })).await.0, 403);
-    assert_eq!(own.post("/api/check/second", json!({ "phone": "6281234567890" })).await.0, 403);
-    assert_eq!(own.post("/api/send/first", json!({ "to": "6281234567890", "message": "x" })).await.0, 200);
+    assert_eq!(
+        own.post(
+            "/api/by-number/6281100000011",
+            json!({ "to": "6281234567890", "message": "x" })
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        own.post("/api/send/second", json!({ "to": "6281234567890", "message": "x" }))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        own.post("/api/check/second", json!({ "phone": "6281234567890" }))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        own.post("/api/send/first", json!({ "to": "6281234567890", "message": "x" }))
+            .await
+            .0,
+        200
+    );
     server.stop().await;
 }
 
@@ -144,7 +236,10 @@ async fn upload(
         form = form.text(name.to_string(), value.to_string());
     }
     if let Some((bytes, name, mime)) = file {
-        let part = reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_string()).mime_str(mime).unwrap();
+        let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+            .file_name(name.to_string())
+            .mime_str(mime)
+            .unwrap();
         form = form.part("file", part);
     }
     let response = reqwest::Client::new()
@@ -195,20 +290,43 @@ async fn media_uploads_arrive_byte_exact_with_their_kind() {
     }
 
     // By number, with the form of media-file.
-    let (status, body) =
-        upload(&server, "/api/by-number/6281100000031/media-file", &[("to", "6281234567890")], Some((&pdf, "a.pdf", "application/pdf")))
-            .await;
+    let (status, body) = upload(
+        &server,
+        "/api/by-number/6281100000031/media-file",
+        &[("to", "6281234567890")],
+        Some((&pdf, "a.pdf", "application/pdf")),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(sent(&server, "shop").await.len(), 6);
 
     for (fields, file, status, code) in [
         (vec![("to", "6281234567890")], None, 422, "invalid_body"),
-        (vec![("caption", "no recipient")], Some((jpeg.as_slice(), "x.jpg", "image/jpeg")), 422, "invalid_body"),
-        (vec![("to", "6281234567890"), ("mediaType", "hologram")], Some((jpeg.as_slice(), "x.jpg", "image/jpeg")), 422, "invalid_body"),
-        (vec![("to", "0812")], Some((jpeg.as_slice(), "x.jpg", "image/jpeg")), 422, "invalid_phone"),
+        (
+            vec![("caption", "no recipient")],
+            Some((jpeg.as_slice(), "x.jpg", "image/jpeg")),
+            422,
+            "invalid_body",
+        ),
+        (
+            vec![("to", "6281234567890"), ("mediaType", "hologram")],
+            Some((jpeg.as_slice(), "x.jpg", "image/jpeg")),
+            422,
+            "invalid_body",
+        ),
+        (
+            vec![("to", "0812")],
+            Some((jpeg.as_slice(), "x.jpg", "image/jpeg")),
+            422,
+            "invalid_phone",
+        ),
     ] {
         let (got, body) = upload(&server, "/api/send/shop/media", &fields, file).await;
-        assert_eq!((got, body["error"]["code"].clone()), (status, json!(code)), "{fields:?}");
+        assert_eq!(
+            (got, body["error"]["code"].clone()),
+            (status, json!(code)),
+            "{fields:?}"
+        );
     }
     assert_eq!(sent(&server, "shop").await.len(), 6, "nothing more was sent");
     server.stop().await;
@@ -227,8 +345,18 @@ async fn media_over_the_limit_is_refused_with_413() {
     online(&mut server, "shop", "6281100000041").await;
 
     let image = [b"\x89PNG\r\n\x1a\n".as_slice(), &[0u8; 1500]].concat();
-    let (status, body) = upload(&server, "/api/send/shop/media", &[("to", "6281234567890")], Some((&image, "big.png", "image/png"))).await;
-    assert_eq!((status, body["error"]["code"].clone()), (413, json!("payload_too_large")), "over the image limit");
+    let (status, body) = upload(
+        &server,
+        "/api/send/shop/media",
+        &[("to", "6281234567890")],
+        Some((&image, "big.png", "image/png")),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (413, json!("payload_too_large")),
+        "over the image limit"
+    );
     // The same bytes fit as a document.
     let (status, body) = upload(
         &server,
@@ -240,8 +368,17 @@ async fn media_over_the_limit_is_refused_with_413() {
     assert_eq!(status, 200, "{body}");
     // Larger than every limit: refused from Content-Length, before the body is read.
     let huge = vec![0u8; 200 * 1024];
-    let (status, body) = upload(&server, "/api/send/shop/media", &[("to", "6281234567890")], Some((&huge, "huge.bin", "application/pdf"))).await;
-    assert_eq!((status, body["error"]["code"].clone()), (413, json!("payload_too_large")));
+    let (status, body) = upload(
+        &server,
+        "/api/send/shop/media",
+        &[("to", "6281234567890")],
+        Some((&huge, "huge.bin", "application/pdf")),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (413, json!("payload_too_large"))
+    );
     assert_eq!(sent(&server, "shop").await.len(), 1);
     server.stop().await;
 }

@@ -54,10 +54,17 @@ async fn the_openapi_document_lists_every_route_and_every_listed_route_is_served
 
     let (status, doc) = server.client(None).get("/openapi.json").await;
     assert_eq!(status, 200, "no token is needed for the document");
-    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{}",
+        doc["openapi"]
+    );
     let paths = doc["paths"].as_object().expect("paths");
     for (method, path) in API_MD_ROUTES {
-        assert!(paths.get(*path).and_then(|item| item.get(*method)).is_some(), "{method} {path} is not in /openapi.json");
+        assert!(
+            paths.get(*path).and_then(|item| item.get(*method)).is_some(),
+            "{method} {path} is not in /openapi.json"
+        );
     }
 
     // Every documented operation is routed: with the admin token and no body it
@@ -67,8 +74,14 @@ async fn the_openapi_document_lists_every_route_and_every_listed_route_is_served
     for (path, item) in paths {
         for (method, operation) in item.as_object().unwrap() {
             operations += 1;
-            assert!(operation["operationId"].as_str().is_some_and(|id| !id.is_empty()), "{method} {path}");
-            assert!(operation["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}");
+            assert!(
+                operation["operationId"].as_str().is_some_and(|id| !id.is_empty()),
+                "{method} {path}"
+            );
+            assert!(
+                operation["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path}"
+            );
             let concrete = path
                 .replace("{id}", "ops")
                 .replace("{phone}", "6281100000071")
@@ -83,7 +96,10 @@ async fn the_openapi_document_lists_every_route_and_every_listed_route_is_served
             let status = response.status().as_u16();
             let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null);
             assert_ne!(status, 405, "{method} {concrete}: {body}");
-            assert_ne!(body["error"]["code"], "not_found", "{method} {concrete} is documented but not served");
+            assert_ne!(
+                body["error"]["code"], "not_found",
+                "{method} {concrete} is documented but not served"
+            );
         }
     }
     assert!(operations >= API_MD_ROUTES.len(), "{operations} operations");
@@ -92,7 +108,10 @@ async fn the_openapi_document_lists_every_route_and_every_listed_route_is_served
     let (status, body) = server.admin().get("/api/not-a-route").await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
     let (status, body) = server.admin().send(Method::PUT, "/api/instances", None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (405, Some("method_not_allowed")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
     server.stop().await;
 }
 
@@ -102,32 +121,65 @@ async fn metrics_count_requests_messages_and_instances() {
     let dir = data_dir();
     let mut server = TestServer::start(&db, dir.path()).await;
     let token = online(&mut server, "metered", "6281100000072").await;
-    let (status, _) = server.admin().post("/api/instances", json!({ "instance_id": "idle" })).await;
+    let (status, _) = server
+        .admin()
+        .post("/api/instances", json!({ "instance_id": "idle" }))
+        .await;
     assert_eq!(status, 201);
 
     let api = server.client(Some(&token));
     for _ in 0..3 {
-        let (status, body) = api.post("/api/send/metered", json!({ "to": "6281234567890", "message": "hi" })).await;
+        let (status, body) = api
+            .post("/api/send/metered", json!({ "to": "6281234567890", "message": "hi" }))
+            .await;
         assert_eq!(status, 200, "{body}");
     }
-    let (status, _) = api.post("/api/send/metered", json!({ "to": "12", "message": "hi" })).await;
+    let (status, _) = api
+        .post("/api/send/metered", json!({ "to": "12", "message": "hi" }))
+        .await;
     assert_eq!(status, 422);
     let (status, _) = api.get("/no/such/route").await;
     assert_eq!(status, 404);
 
     assert_eq!(text(&server, None, "/metrics").await.0, 401);
-    assert_eq!(text(&server, Some(&token), "/metrics").await.0, 403, "instance tokens may not read metrics");
+    assert_eq!(
+        text(&server, Some(&token), "/metrics").await.0,
+        403,
+        "instance tokens may not read metrics"
+    );
     let response = server.admin().get_raw("/metrics", None).await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
     let metrics = response.text().await.unwrap();
     let has = |line: &str| metrics.lines().any(|l| l == line);
-    assert!(has(r#"wasap_http_requests_total{route="/api/send/{id}",method="POST",status="200"} 3"#), "{metrics}");
-    assert!(has(r#"wasap_http_requests_total{route="/api/send/{id}",method="POST",status="422"} 1"#), "{metrics}");
-    assert!(has(r#"wasap_http_requests_total{route="unmatched",method="GET",status="404"} 1"#), "{metrics}");
-    assert!(has(r#"wasap_http_requests_total{route="/metrics",method="GET",status="401"} 1"#), "{metrics}");
-    assert!(has(r#"wasap_http_request_duration_seconds_count{route="/api/send/{id}",method="POST",status="200"} 3"#));
-    assert!(has(r#"wasap_messages_sent_total{instance="metered",kind="text"} 3"#), "{metrics}");
+    assert!(
+        has(r#"wasap_http_requests_total{route="/api/send/{id}",method="POST",status="200"} 3"#),
+        "{metrics}"
+    );
+    assert!(
+        has(r#"wasap_http_requests_total{route="/api/send/{id}",method="POST",status="422"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        has(r#"wasap_http_requests_total{route="unmatched",method="GET",status="404"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        has(r#"wasap_http_requests_total{route="/metrics",method="GET",status="401"} 1"#),
+        "{metrics}"
+    );
+    assert!(has(
+        r#"wasap_http_request_duration_seconds_count{route="/api/send/{id}",method="POST",status="200"} 3"#
+    ));
+    assert!(
+        has(r#"wasap_messages_sent_total{instance="metered",kind="text"} 3"#),
+        "{metrics}"
+    );
     assert!(has(r#"wasap_instances{status="online"} 1"#), "{metrics}");
     assert!(has(r#"wasap_instances{status="qr_required"} 1"#), "{metrics}");
 
@@ -145,7 +197,12 @@ async fn metrics_count_requests_messages_and_instances() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let (_, metrics) = text(&server, Some(&server.admin_token), "/metrics").await;
-    assert!(metrics.lines().any(|l| l == r#"wasap_messages_sent_total{instance="metered",kind="image"} 1"#), "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == r#"wasap_messages_sent_total{instance="metered",kind="image"} 1"#),
+        "{metrics}"
+    );
     server.stop().await;
 }
 
@@ -164,23 +221,63 @@ async fn every_bad_request_answers_in_the_error_shape() {
     let server = TestServer::start(&db, dir.path()).await;
     let http = reqwest::Client::new();
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
-        (http.post(server.url("/api/instances")).bearer_auth(&server.admin_token).header("content-type", "application/json").body("{nope"), 400, "invalid_json"),
-        (http.post(server.url("/api/instances")).bearer_auth(&server.admin_token).header("content-type", "text/plain").body("{}"), 415, "unsupported_media_type"),
-        (http.post(server.url("/api/instances")).bearer_auth(&server.admin_token).json(&json!({"instance_id": 7})), 422, "invalid_body"),
-        (http.post(server.url("/api/instances")).json(&json!({})), 401, "unauthorized"),
-        (http.get(server.url("/api/instances")).bearer_auth("wrong"), 401, "invalid_token"),
+        (
+            http.post(server.url("/api/instances"))
+                .bearer_auth(&server.admin_token)
+                .header("content-type", "application/json")
+                .body("{nope"),
+            400,
+            "invalid_json",
+        ),
+        (
+            http.post(server.url("/api/instances"))
+                .bearer_auth(&server.admin_token)
+                .header("content-type", "text/plain")
+                .body("{}"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            http.post(server.url("/api/instances"))
+                .bearer_auth(&server.admin_token)
+                .json(&json!({"instance_id": 7})),
+            422,
+            "invalid_body",
+        ),
+        (
+            http.post(server.url("/api/instances")).json(&json!({})),
+            401,
+            "unauthorized",
+        ),
+        (
+            http.get(server.url("/api/instances")).bearer_auth("wrong"),
+            401,
+            "invalid_token",
+        ),
         (http.delete(server.url("/health")), 405, "method_not_allowed"),
         // A sibling route's "wrong method" does not hide what is wrong with this one.
-        (http.post(server.url("/api/plugins")).bearer_auth(&server.admin_token), 411, "length_required"),
+        (
+            http.post(server.url("/api/plugins")).bearer_auth(&server.admin_token),
+            411,
+            "length_required",
+        ),
         (http.get(server.url("/nothing/here")), 404, "not_found"),
-        (http.get(server.url("/api/instances/none")).bearer_auth(&server.admin_token), 404, "instance_not_found"),
+        (
+            http.get(server.url("/api/instances/none"))
+                .bearer_auth(&server.admin_token),
+            404,
+            "instance_not_found",
+        ),
     ];
     for (request, status, code) in cases {
         let response = request.send().await.unwrap();
         let got = response.status().as_u16();
         let body: Value = response.json().await.expect("a JSON error body");
         assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{body}");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+        assert!(
+            body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
     }
     server.stop().await;
 }

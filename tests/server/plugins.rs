@@ -22,13 +22,22 @@ async fn incoming(server: &TestServer, id: &str, text: &str) {
 
 /// A message from contact `from` to instance `id`.
 async fn incoming_from(server: &TestServer, id: &str, from: &str, text: &str) {
-    let (status, body) = server.admin().post(&format!("/sim/instances/{id}/incoming"), json!({ "from": from, "text": text })).await;
+    let (status, body) = server
+        .admin()
+        .post(
+            &format!("/sim/instances/{id}/incoming"),
+            json!({ "from": from, "text": text }),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
 }
 
 /// The texts instance `id` has sent, once there are at least `count`.
 async fn sent_texts(server: &TestServer, id: &str, count: usize) -> Vec<String> {
-    let (status, body) = server.admin().get(&format!("/sim/instances/{id}/sent?min={count}&wait_ms=10000")).await;
+    let (status, body) = server
+        .admin()
+        .get(&format!("/sim/instances/{id}/sent?min={count}&wait_ms=10000"))
+        .await;
     assert_eq!(status, 200, "{body}");
     body["messages"]
         .as_array()
@@ -80,7 +89,10 @@ async fn the_auto_reply_bot_answers(crate_dir: &str, name: &str, phone: &str) {
     incoming_from(&server, "shop", "6281234567002", "what is the price of the blue one?").await;
     incoming_from(&server, "shop", "6281234567003", "Hello").await;
     let sent = sent_texts(&server, "shop", 2).await;
-    assert_eq!(sent, ["Our price list: https://example.com/prices", "Hello! How can we help?"]);
+    assert_eq!(
+        sent,
+        ["Our price list: https://example.com/prices", "Hello! How can we help?"]
+    );
     let stats = &plugin(&server, name).await["stats"];
     assert_eq!(stats["calls"], 3, "{stats}");
     assert_eq!(stats["errors"], 0, "{stats}");
@@ -134,7 +146,8 @@ async fn a_plugin_sends_media_fetched_from_the_url_it_names() {
     online(&mut server, "shop", "6281100000213").await;
     let jpeg = fixtures::jpeg();
     let files = FileServer::start([("/menu.jpg", Served::file("image/jpeg", &jpeg))]).await;
-    let manifest = probe_manifest("menu", "send-media", 100, "").replace("tag = ", &format!("url = \"{}\"\ntag = ", files.url("/menu.jpg")));
+    let manifest = probe_manifest("menu", "send-media", 100, "")
+        .replace("tag = ", &format!("url = \"{}\"\ntag = ", files.url("/menu.jpg")));
     install_ok(&server, &manifest, component(PROBE)).await;
 
     incoming(&server, "shop", "the menu please").await;
@@ -165,17 +178,38 @@ async fn hostile_plugins_are_stopped_within_their_limits_and_others_keep_serving
     install_ok(&server, &probe_manifest("echo", "echo", 100, ""), probe.clone()).await;
 
     let cases = [
-        Hostile { mode: "loop", error: "ran out of fuel" },
-        Hostile { mode: "sleep-loop", error: "exceeded its deadline" },
-        Hostile { mode: "memory", error: "memory limit" },
-        Hostile { mode: "trap", error: "trapped" },
-        Hostile { mode: "garbage", error: "invalid outcome" },
-        Hostile { mode: "send", error: "not granted" },
+        Hostile {
+            mode: "loop",
+            error: "ran out of fuel",
+        },
+        Hostile {
+            mode: "sleep-loop",
+            error: "exceeded its deadline",
+        },
+        Hostile {
+            mode: "memory",
+            error: "memory limit",
+        },
+        Hostile {
+            mode: "trap",
+            error: "trapped",
+        },
+        Hostile {
+            mode: "garbage",
+            error: "invalid outcome",
+        },
+        Hostile {
+            mode: "send",
+            error: "not granted",
+        },
     ];
     for (i, case) in cases.iter().enumerate() {
         let name = format!("hostile-{}", case.mode);
         let mut text = probe_manifest(&name, case.mode, 10, "").replace("instances = [\"*\"]\n", "");
-        text = text.replace("events = [\"message\"]", "events = [\"message\"]\ninstances = [\"target\"]");
+        text = text.replace(
+            "events = [\"message\"]",
+            "events = [\"message\"]\ninstances = [\"target\"]",
+        );
         if case.mode == "send" {
             text = text.replace("send = true", "send = false");
         }
@@ -199,16 +233,27 @@ async fn hostile_plugins_are_stopped_within_their_limits_and_others_keep_serving
         incoming(&server, "bystander", &format!("hello {i}")).await;
         // The other instance is answered while the hostile plugin runs on this one.
         let bystander = sent_texts(&server, "bystander", i + 1).await;
-        assert_eq!(bystander.last().map(String::as_str), Some(format!("echo: hello {i}").as_str()));
+        assert_eq!(
+            bystander.last().map(String::as_str),
+            Some(format!("echo: hello {i}").as_str())
+        );
         // Fail-open: the event goes on to the echo after the plugin is stopped.
         let target = sent_texts(&server, "target", i + 1).await;
-        assert_eq!(target.last().map(String::as_str), Some(format!("echo: hello {i}").as_str()), "{}", case.mode);
+        assert_eq!(
+            target.last().map(String::as_str),
+            Some(format!("echo: hello {i}").as_str()),
+            "{}",
+            case.mode
+        );
         let took = started.elapsed();
         let stats = plugin(&server, &name).await["stats"].clone();
         assert_eq!(stats["errors"], 1, "{}: {stats}", case.mode);
         let error = stats["last_error"].as_str().unwrap_or_default();
         assert!(error.contains(case.error), "{}: {error}", case.mode);
-        println!("hostile plugin `{}` stopped and the event passed on within {took:?}: {error}", case.mode);
+        println!(
+            "hostile plugin `{}` stopped and the event passed on within {took:?}: {error}",
+            case.mode
+        );
         let (status, _) = server.admin().post_empty(&format!("/api/plugins/{name}/disable")).await;
         assert_eq!(status, 200);
     }
@@ -235,7 +280,11 @@ async fn a_plugin_that_keeps_failing_is_quarantined_and_reported() {
         .await;
     assert_eq!(event.instance_id, "shop");
     let info = plugin(&server, "crasher").await;
-    assert_eq!((info["quarantined"].clone(), info["running"].clone()), (json!(true), json!(false)), "{info}");
+    assert_eq!(
+        (info["quarantined"].clone(), info["running"].clone()),
+        (json!(true), json!(false)),
+        "{info}"
+    );
     assert_eq!(info["stats"]["errors"], 5);
 
     // Enabling it again gives it a fresh start.
@@ -253,24 +302,59 @@ async fn plugins_that_ask_for_more_than_they_are_granted_do_not_load() {
     // The probe imports kv: a manifest that does not grant it is refused, by name.
     let ungranted = probe_manifest("sneaky", "echo", 10, "").replace("kv = true", "kv = false");
     let (status, body) = install(&server, &ungranted, component(PROBE)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_plugin")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_plugin")),
+        "{body}"
+    );
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("wasap:plugin/kv") && message.contains("kv"), "{message}");
+    assert!(
+        message.contains("wasap:plugin/kv") && message.contains("kv"),
+        "{message}"
+    );
 
-    let (status, body) = install(&server, "name = \"x\"\nversion = \"1\"\nevents = [\"nope\"]\n", component(PROBE)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_plugin")), "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("unknown event kind"), "{body}");
+    let (status, body) = install(
+        &server,
+        "name = \"x\"\nversion = \"1\"\nevents = [\"nope\"]\n",
+        component(PROBE),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_plugin")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown event kind"),
+        "{body}"
+    );
 
     let (status, body) = install(&server, &probe_manifest("junk", "echo", 10, ""), b"not wasm".to_vec()).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_plugin")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_plugin")),
+        "{body}"
+    );
 
     // Nothing of the refused plugins was kept: the built-in outputs are all there is.
     let (_, list) = server.admin().get("/api/plugins").await;
-    let listed: Vec<(&str, bool)> =
-        list["plugins"].as_array().unwrap().iter().map(|p| (p["name"].as_str().unwrap(), p["builtin"] == true)).collect();
+    let listed: Vec<(&str, bool)> = list["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["builtin"] == true))
+        .collect();
     let builtins: Vec<(&str, bool)> = BUILTIN_PLUGINS.iter().map(|name| (*name, true)).collect();
     assert_eq!(listed, builtins, "{list}");
-    assert!(std::fs::read_dir(dir.path().join("plugins.d")).map(|d| d.count()).unwrap_or(0) == 0);
+    assert!(
+        std::fs::read_dir(dir.path().join("plugins.d"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+            == 0
+    );
     server.stop().await;
 }
 
@@ -289,15 +373,27 @@ async fn plugins_are_managed_through_the_api_and_survive_a_restart() {
     assert_eq!(sent_texts(&server, "shop", 2).await, ["echo: one", "witness: one"]);
 
     let (status, info) = server.admin().post_empty("/api/plugins/echo/disable").await;
-    assert_eq!((status, info["enabled"].clone(), info["running"].clone()), (200, json!(false), json!(false)));
+    assert_eq!(
+        (status, info["enabled"].clone(), info["running"].clone()),
+        (200, json!(false), json!(false))
+    );
     incoming(&server, "shop", "two").await;
-    assert_eq!(sent_texts(&server, "shop", 3).await.last().map(String::as_str), Some("witness: two"));
+    assert_eq!(
+        sent_texts(&server, "shop", 3).await.last().map(String::as_str),
+        Some("witness: two")
+    );
     let (status, info) = server.admin().post_empty("/api/plugins/echo/enable").await;
     assert_eq!((status, info["running"].clone()), (200, json!(true)));
     incoming(&server, "shop", "three").await;
     assert_eq!(
         sent_texts(&server, "shop", 5).await,
-        ["echo: one", "witness: one", "witness: two", "echo: three", "witness: three"]
+        [
+            "echo: one",
+            "witness: one",
+            "witness: two",
+            "echo: three",
+            "witness: three"
+        ]
     );
 
     // Installed plugins load again at start-up, before any instance resumes.
@@ -311,7 +407,10 @@ async fn plugins_are_managed_through_the_api_and_survive_a_restart() {
     let (status, _) = server.admin().delete("/api/plugins/echo").await;
     assert_eq!(status, 200);
     let (status, body) = server.admin().get("/api/plugins/echo").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("plugin_not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("plugin_not_found"))
+    );
     let client = server.client(Some("not-the-admin"));
     assert_eq!(client.get("/api/plugins").await.0, 401);
     server.stop().await;
@@ -360,11 +459,20 @@ async fn hot_reload_swaps_a_plugin_under_a_stream_of_events_with_none_lost_or_do
     for text in &texts {
         let (version, message) = text.split_once(": m").expect("an echo");
         let i: usize = message.parse().unwrap();
-        assert!(version_of[i].replace(version.to_owned()).is_none(), "m{i} answered twice");
+        assert!(
+            version_of[i].replace(version.to_owned()).is_none(),
+            "m{i} answered twice"
+        );
     }
     let first_v2 = version_of.iter().position(|v| v.as_deref() == Some("v2")).unwrap();
-    assert!(version_of[..first_v2].iter().all(|v| v.as_deref() == Some("v1")), "{version_of:?}");
-    assert!(version_of[first_v2..].iter().all(|v| v.as_deref() == Some("v2")), "{version_of:?}");
+    assert!(
+        version_of[..first_v2].iter().all(|v| v.as_deref() == Some("v1")),
+        "{version_of:?}"
+    );
+    assert!(
+        version_of[first_v2..].iter().all(|v| v.as_deref() == Some("v2")),
+        "{version_of:?}"
+    );
     println!(
         "hot reload: v2 answered from message {first_v2} of {sent}, {:?} after the manifest changed",
         swapped_at.unwrap().elapsed()
@@ -381,10 +489,18 @@ async fn hot_reload_swaps_a_plugin_under_a_stream_of_events_with_none_lost_or_do
         })
         .await;
     let info = plugin(&server, "echo").await;
-    assert!(info["load_error"].as_str().is_some_and(|e| e.contains("not a valid plugin component")), "{info}");
+    assert!(
+        info["load_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not a valid plugin component")),
+        "{info}"
+    );
     assert_eq!(info["running"], true);
     incoming(&server, "shop", "still there?").await;
-    assert_eq!(sent_texts(&server, "shop", sent + 1).await.last().map(String::as_str), Some("v2: still there?"));
+    assert_eq!(
+        sent_texts(&server, "shop", sent + 1).await.last().map(String::as_str),
+        Some("v2: still there?")
+    );
     server.stop().await;
 }
 
@@ -417,18 +533,33 @@ async fn plugin_run_shows_authors_what_their_plugin_answers() {
         serde_json::to_value(event).unwrap()
     };
     let fixture = dir.path().join("events.json");
-    std::fs::write(&fixture, serde_json::to_string(&json!([message("e1", "hi"), message("e2", "there")])).unwrap()).unwrap();
-    let report = wasap::plugins::trial::run(&wasm, None, &fixture).await.unwrap_or_else(|e| panic!("{e:#}"));
+    std::fs::write(
+        &fixture,
+        serde_json::to_string(&json!([message("e1", "hi"), message("e2", "there")])).unwrap(),
+    )
+    .unwrap();
+    let report = wasap::plugins::trial::run(&wasm, None, &fixture)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     println!("{report}");
     assert_eq!(report.matches("verdict: continue").count(), 2, "{report}");
-    assert!(report.contains("text: \"probe: hi\"") && report.contains("text: \"probe: there\""), "{report}");
+    assert!(
+        report.contains("text: \"probe: hi\"") && report.contains("text: \"probe: there\""),
+        "{report}"
+    );
     assert!(report.contains("fuel used: "), "{report}");
 
     // What the host would refuse is shown as refused.
     let refused = manifest(PROBE).replace("send = true", "send = false");
     let refused_manifest = dir.path().join("refused.toml");
-    std::fs::write(&refused_manifest, refused.replace("name = \"probe\"", "name = \"refused\"")).unwrap();
+    std::fs::write(
+        &refused_manifest,
+        refused.replace("name = \"probe\"", "name = \"refused\""),
+    )
+    .unwrap();
     std::fs::copy(&wasm, dir.path().join("refused.wasm")).unwrap();
-    let report = wasap::plugins::trial::run(&dir.path().join("refused.wasm"), None, &fixture).await.unwrap();
+    let report = wasap::plugins::trial::run(&dir.path().join("refused.wasm"), None, &fixture)
+        .await
+        .unwrap();
     assert_eq!(report.matches("refused by the host: ").count(), 2, "{report}");
 }

@@ -41,7 +41,11 @@ async fn a_session_opens_the_noise_handshake_and_reports_a_dropped_connection() 
 
     let (session, mut events) = open(&engine, &store, "one").await?;
     let mut peer = server.accept().await?;
-    ensure!(peer.path == "/ws/chat", "the client dialled {} instead of /ws/chat", peer.path);
+    ensure!(
+        peer.path == "/ws/chat",
+        "the client dialled {} instead of /ws/chat",
+        peer.path
+    );
     assert_client_hello(&peer.next_binary().await?)?;
 
     drop(peer);
@@ -160,9 +164,10 @@ async fn a_linked_instance_reconnects_with_backoff_without_disturbing_another() 
         drop(one);
         let (event, before) = server
             .events
-            .wait_for("an instance to go disconnected", |e| {
-                matches!(&e.kind, EventKind::StatusChanged { status, .. } if status.as_str() == "disconnected")
-            })
+            .wait_for(
+                "an instance to go disconnected",
+                |e| matches!(&e.kind, EventKind::StatusChanged { status, .. } if status.as_str() == "disconnected"),
+            )
             .await;
         seen.extend(before);
         let id = dropped.get_or_insert_with(|| event.instance_id.clone()).clone();
@@ -170,14 +175,20 @@ async fn a_linked_instance_reconnects_with_backoff_without_disturbing_another() 
         let since = std::time::Instant::now();
         one = fake.accept().await?;
         let waited = since.elapsed();
-        ensure!(waited >= minimum, "redialled after {waited:?}, sooner than the {minimum:?} backoff");
+        ensure!(
+            waited >= minimum,
+            "redialled after {waited:?}, sooner than the {minimum:?} backoff"
+        );
         assert_client_hello(&one.next_binary().await?)?;
         seen.extend(server.events.wait_status(&id, "connecting").await);
     }
     let dropped = dropped.expect("an instance dropped");
     let steady = if dropped == "first" { "second" } else { "first" };
 
-    ensure!(other.stays_quiet(QUIET).await?, "the other instance's connection was disturbed");
+    ensure!(
+        other.stays_quiet(QUIET).await?,
+        "the other instance's connection was disturbed"
+    );
     ensure!(
         !seen.iter().any(|e| e.instance_id == steady),
         "the other instance saw events: {seen:#?}"
@@ -217,11 +228,19 @@ async fn next_event(events: &mut mpsc::Receiver<EngineEvent>) -> Result<EngineEv
 /// an XX ClientHello.
 fn assert_client_hello(frame: &[u8]) -> Result<()> {
     // "WA", magic value 6, binary-dictionary version 3.
-    ensure!(frame.starts_with(b"WA\x06\x03"), "no WA prologue: {:02x?}", &frame[..frame.len().min(8)]);
+    ensure!(
+        frame.starts_with(b"WA\x06\x03"),
+        "no WA prologue: {:02x?}",
+        &frame[..frame.len().min(8)]
+    );
     ensure!(frame.len() > 7, "the frame ends after the prologue");
     let length = u32::from_be_bytes([0, frame[4], frame[5], frame[6]]) as usize;
     let payload = &frame[7..];
-    ensure!(length == payload.len(), "frame length {length} but {} bytes follow", payload.len());
+    ensure!(
+        length == payload.len(),
+        "frame length {length} but {} bytes follow",
+        payload.len()
+    );
     // HandshakeMessage { clientHello (field 2) { ephemeral (field 1): 32 bytes } }.
     ensure!(
         payload.len() == 36 && payload[..4] == [0x12, 34, 0x0a, 32],
@@ -362,7 +381,9 @@ impl Peer {
                 }
             }
         };
-        tokio::time::timeout(WAIT, read).await.context("no binary frame in time")?
+        tokio::time::timeout(WAIT, read)
+            .await
+            .context("no binary frame in time")?
     }
 
     /// True when nothing arrives and the connection stays open for `quiet`.
@@ -388,7 +409,9 @@ impl Peer {
                 }
             }
         };
-        tokio::time::timeout(WAIT, read).await.context("the connection stayed open")?
+        tokio::time::timeout(WAIT, read)
+            .await
+            .context("the connection stayed open")?
     }
 }
 
@@ -417,7 +440,12 @@ fn sha1(data: &[u8]) -> [u8; 20] {
                 40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
                 _ => (b ^ c ^ d, 0xCA62C1D6),
             };
-            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*word);
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*word);
             (e, d, c, b, a) = (d, c, b.rotate_left(30), a, t);
         }
         for (state, value) in h.iter_mut().zip([a, b, c, d, e]) {

@@ -64,6 +64,9 @@ async fn default_database_is_an_sqlite_file_in_the_data_directory() {
 
     let response = reqwest::get(server.url("/health")).await.expect("GET /health");
     assert_eq!(response.status(), 200);
-    assert!(dir.path().join("wasap.db").is_file(), "wasap.db created in the data directory");
+    assert!(
+        dir.path().join("wasap.db").is_file(),
+        "wasap.db created in the data directory"
+    );
     server.stop().await;
 }

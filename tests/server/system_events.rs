@@ -16,7 +16,11 @@ async fn system_message(ws: &mut WsClient) -> String {
     assert_eq!(frame["event"], "system", "{frame}");
     assert!(frame["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{frame}");
     let data = frame["data"].as_object().expect("data");
-    assert_eq!(data.keys().collect::<Vec<_>>(), ["message"], "a server-wide notice names no instance: {frame}");
+    assert_eq!(
+        data.keys().collect::<Vec<_>>(),
+        ["message"],
+        "a server-wide notice names no instance: {frame}"
+    );
     data["message"].as_str().expect("a message").to_owned()
 }
 
@@ -37,7 +41,12 @@ async fn ws_hears_plugin_changes_and_the_shutdown() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(system_message(&mut ws).await, "plugin loaded: probe 0.1.0");
     // The same name again, a new version: replaced in place.
-    let (status, body) = install(&server, &probe.replace("version = \"0.1.0\"", "version = \"0.2.0\""), component(PROBE)).await;
+    let (status, body) = install(
+        &server,
+        &probe.replace("version = \"0.1.0\"", "version = \"0.2.0\""),
+        component(PROBE),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(system_message(&mut ws).await, "plugin reloaded: probe 0.2.0");
     post(&server, "/api/plugins/probe/disable").await;
@@ -56,9 +65,10 @@ async fn ws_hears_plugin_changes_and_the_shutdown() {
     // On the bus too, for in-process subscribers and the plugin chain.
     let (event, _) = server
         .events
-        .wait_for("the system event of the websocket output's return", |e| {
-            matches!(&e.kind, EventKind::System { message } if message == "plugin enabled: websocket")
-        })
+        .wait_for(
+            "the system event of the websocket output's return",
+            |e| matches!(&e.kind, EventKind::System { message } if message == "plugin enabled: websocket"),
+        )
         .await;
     assert_eq!(event.instance_id, "");
 

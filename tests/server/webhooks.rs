@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+use wasap_tests::child_server::ChildServer;
 use wasap_tests::plugins::{component, install, manifest};
 use wasap_tests::webhook_receiver::{Behaviour, Received, WebhookReceiver, signature_valid};
-use wasap_tests::child_server::ChildServer;
 use wasap_tests::websocket::{self as ws, Token};
 use wasap_tests::{TestDb, TestServer, WAIT, data_dir, online, sim_config};
 
@@ -39,7 +39,11 @@ async fn incoming(server: &TestServer, body: Value) -> String {
 }
 
 async fn text(server: &TestServer, text: &str) -> String {
-    incoming(server, json!({ "from": CONTACT, "push_name": "John Doe", "text": text })).await
+    incoming(
+        server,
+        json!({ "from": CONTACT, "push_name": "John Doe", "text": text }),
+    )
+    .await
 }
 
 async fn set_primary(server: &TestServer, url: &str, secret: Option<&str>) -> Value {
@@ -72,7 +76,10 @@ async fn wait_deliveries(server: &TestServer, query: &str, what: &str, done: imp
         if done(&list) {
             return list;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}; deliveries: {list:#?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}; deliveries: {list:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -92,14 +99,23 @@ async fn webhook_routes_follow_the_seed_and_the_access_rules() {
 
     // The seed's request and answer, with the secret given...
     let (status, answer) = own
-        .post("/api/instances/shop/webhook-setconfig", json!({ "url": "https://your-app.com/wa-webhook", "secret": SUDEVWA_SECRET }))
+        .post(
+            "/api/instances/shop/webhook-setconfig",
+            json!({ "url": "https://your-app.com/wa-webhook", "secret": SUDEVWA_SECRET }),
+        )
         .await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer, json!({ "instanceId": "shop", "webhookUrl": "https://your-app.com/wa-webhook", "secret": SUDEVWA_SECRET }));
+    assert_eq!(
+        answer,
+        json!({ "instanceId": "shop", "webhookUrl": "https://your-app.com/wa-webhook", "secret": SUDEVWA_SECRET })
+    );
     // ...and generated (64 hex characters) when absent; the primary webhook is replaced, not added.
     let answer = set_primary(&server, "https://your-app.com/other", None).await;
     let secret = answer["secret"].as_str().unwrap();
-    assert!(secret.len() == 64 && secret.chars().all(|c| c.is_ascii_hexdigit()), "{answer}");
+    assert!(
+        secret.len() == 64 && secret.chars().all(|c| c.is_ascii_hexdigit()),
+        "{answer}"
+    );
     assert_ne!(secret, SUDEVWA_SECRET);
 
     let created = add_webhook(&server, json!({ "url": "https://hooks.example.com/x", "format": "gowa", "events": ["incoming_message", "message.ack"] })).await;
@@ -110,16 +126,36 @@ async fn webhook_routes_follow_the_seed_and_the_access_rules() {
     assert_eq!(status, 200, "{list}");
     let hooks = list["webhooks"].as_array().unwrap();
     assert_eq!(hooks.len(), 2, "{list}");
-    assert_eq!((hooks[0]["url"].clone(), hooks[0]["format"].clone(), hooks[0]["primary"].clone()), (json!("https://your-app.com/other"), json!("sudevwa"), json!(true)));
-    assert_eq!(hooks[0]["events"], json!(["message", "receipt", "group_participants"]), "the primary webhook gets the message traffic");
-    assert!(hooks.iter().all(|h| h.get("secret").is_none()), "secrets are never listed: {list}");
+    assert_eq!(
+        (
+            hooks[0]["url"].clone(),
+            hooks[0]["format"].clone(),
+            hooks[0]["primary"].clone()
+        ),
+        (json!("https://your-app.com/other"), json!("sudevwa"), json!(true))
+    );
+    assert_eq!(
+        hooks[0]["events"],
+        json!(["message", "receipt", "group_participants"]),
+        "the primary webhook gets the message traffic"
+    );
+    assert!(
+        hooks.iter().all(|h| h.get("secret").is_none()),
+        "secrets are never listed: {list}"
+    );
 
     // Refusals.
     for (body, code) in [
         (json!({ "url": "not a url" }), "invalid_url"),
         (json!({ "url": "ftp://example.com/x" }), "url_not_allowed"),
-        (json!({ "url": "https://a.example/x", "format": "xml" }), "invalid_format"),
-        (json!({ "url": "https://a.example/x", "events": ["teleport"] }), "invalid_event"),
+        (
+            json!({ "url": "https://a.example/x", "format": "xml" }),
+            "invalid_format",
+        ),
+        (
+            json!({ "url": "https://a.example/x", "events": ["teleport"] }),
+            "invalid_event",
+        ),
     ] {
         let (status, answer) = own.post("/api/instances/shop/webhooks", body.clone()).await;
         assert_eq!((status, answer["error"]["code"].clone()), (422, json!(code)), "{body}");
@@ -128,8 +164,17 @@ async fn webhook_routes_follow_the_seed_and_the_access_rules() {
     assert_eq!(status, 403);
     let (status, _) = own.get("/api/deliveries").await;
     assert_eq!(status, 403, "deliveries are for the admin");
-    let (status, answer) = server.admin().post("/api/instances/ghost/webhook-setconfig", json!({ "url": "https://a.example/" })).await;
-    assert_eq!((status, answer["error"]["code"].clone()), (404, json!("instance_not_found")));
+    let (status, answer) = server
+        .admin()
+        .post(
+            "/api/instances/ghost/webhook-setconfig",
+            json!({ "url": "https://a.example/" }),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["error"]["code"].clone()),
+        (404, json!("instance_not_found"))
+    );
     let (status, answer) = server.admin().get("/api/deliveries?status=lost").await;
     assert_eq!(status, 400, "{answer}");
 
@@ -137,10 +182,19 @@ async fn webhook_routes_follow_the_seed_and_the_access_rules() {
     let (status, _) = own.delete(&format!("/api/instances/shop/webhooks/{id}")).await;
     assert_eq!(status, 200);
     let (status, answer) = own.delete(&format!("/api/instances/shop/webhooks/{id}")).await;
-    assert_eq!((status, answer["error"]["code"].clone()), (404, json!("webhook_not_found")));
+    assert_eq!(
+        (status, answer["error"]["code"].clone()),
+        (404, json!("webhook_not_found"))
+    );
 
     let (_, openapi) = server.client(None).get("/openapi.json").await;
-    for path in ["/api/instances/{id}/webhook-setconfig", "/api/instances/{id}/webhooks", "/api/instances/{id}/webhooks/{webhook_id}", "/api/deliveries", "/api/deliveries/{id}/retry"] {
+    for path in [
+        "/api/instances/{id}/webhook-setconfig",
+        "/api/instances/{id}/webhooks",
+        "/api/instances/{id}/webhooks/{webhook_id}",
+        "/api/deliveries",
+        "/api/deliveries/{id}/retry",
+    ] {
         assert!(openapi["paths"].get(path).is_some(), "{path} is documented");
     }
 }
@@ -158,13 +212,22 @@ async fn every_payload_kind_arrives_signed_in_both_formats() {
     // A global gowa webhook with no secret configured: one is generated and kept.
     config.webhooks = vec![format!("{}, {}", receiver.url("/global"), receiver.url("/global2"))];
     let mut server = TestServer::start_with(config).await;
-    let global_secret = std::fs::read_to_string(dir.path().join("webhook_secret")).expect("the generated global secret is kept");
+    let global_secret =
+        std::fs::read_to_string(dir.path().join("webhook_secret")).expect("the generated global secret is kept");
     assert_eq!(global_secret.trim().len(), 64);
     online(&mut server, "shop", "6289900000001").await;
     set_primary(&server, &receiver.url("/sudevwa"), Some(SUDEVWA_SECRET)).await;
-    add_webhook(&server, json!({ "url": receiver.url("/gowa"), "secret": GOWA_SECRET, "format": "gowa" })).await;
+    add_webhook(
+        &server,
+        json!({ "url": receiver.url("/gowa"), "secret": GOWA_SECRET, "format": "gowa" }),
+    )
+    .await;
     // An event filter: only receipts.
-    add_webhook(&server, json!({ "url": receiver.url("/receipts"), "secret": GOWA_SECRET, "events": ["message.receipt"] })).await;
+    add_webhook(
+        &server,
+        json!({ "url": receiver.url("/receipts"), "secret": GOWA_SECRET, "events": ["message.receipt"] }),
+    )
+    .await;
 
     // Every kind the gowa document shows, and the sudevwa document's incoming_message.
     let media = |kind: &str, mime: &str| {
@@ -190,9 +253,21 @@ async fn every_payload_kind_arrives_signed_in_both_formats() {
     for body in messages {
         incoming(&server, body).await;
     }
-    let (status, _) = server.admin().post("/sim/instances/shop/receipt", json!({ "from": CONTACT, "ids": ["3EB0A"], "type": "read" })).await;
+    let (status, _) = server
+        .admin()
+        .post(
+            "/sim/instances/shop/receipt",
+            json!({ "from": CONTACT, "ids": ["3EB0A"], "type": "read" }),
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = server.admin().post("/sim/instances/shop/group-participants", json!({ "group": GROUP, "type": "join", "jids": [CONTACT] })).await;
+    let (status, _) = server
+        .admin()
+        .post(
+            "/sim/instances/shop/group-participants",
+            json!({ "group": GROUP, "type": "join", "jids": [CONTACT] }),
+        )
+        .await;
     assert_eq!(status, 200);
 
     // sudevwa carries 10 of the 14 messages (not reactions, revocations, edits,
@@ -200,10 +275,22 @@ async fn every_payload_kind_arrives_signed_in_both_formats() {
     let count = |all: &[Received], path: &str| all.iter().filter(|r| r.path == path).count();
     let all = receiver
         .until("every delivery", |all| {
-            count(all, "/sudevwa") >= 12 && count(all, "/gowa") >= 16 && count(all, "/global") >= 16 && count(all, "/global2") >= 16 && count(all, "/receipts") >= 1
+            count(all, "/sudevwa") >= 12
+                && count(all, "/gowa") >= 16
+                && count(all, "/global") >= 16
+                && count(all, "/global2") >= 16
+                && count(all, "/receipts") >= 1
         })
         .await;
-    assert_eq!((count(&all, "/sudevwa"), count(&all, "/gowa"), count(&all, "/global"), count(&all, "/global2")), (12, 16, 16, 16));
+    assert_eq!(
+        (
+            count(&all, "/sudevwa"),
+            count(&all, "/gowa"),
+            count(&all, "/global"),
+            count(&all, "/global2")
+        ),
+        (12, 16, 16, 16)
+    );
     let receipts: Vec<&Received> = all.iter().filter(|r| r.path == "/receipts").collect();
     assert_eq!(receipts.len(), 1);
     assert_eq!(receipts[0].json()["event"], "message.receipt");
@@ -215,7 +302,12 @@ async fn every_payload_kind_arrives_signed_in_both_formats() {
             "/gowa" => ("gowa", GOWA_SECRET),
             _ => ("gowa", global_secret.trim()),
         };
-        assert!(signature_valid(request, format, secret), "a valid {format} signature on {}: {:?}", request.path, request.headers);
+        assert!(
+            signature_valid(request, format, secret),
+            "a valid {format} signature on {}: {:?}",
+            request.path,
+            request.headers
+        );
         assert_eq!(request.header("content-type"), Some("application/json"));
         assert_eq!(request.attempt(), 1);
     }
@@ -226,37 +318,91 @@ async fn every_payload_kind_arrives_signed_in_both_formats() {
     assert_eq!(ids("/gowa"), ids("/global2"));
     assert!(ids("/sudevwa").is_subset(&ids("/gowa")));
 
-    let bodies = |path: &str| all.iter().filter(|r| r.path == path).map(Received::json).collect::<Vec<_>>();
+    let bodies = |path: &str| {
+        all.iter()
+            .filter(|r| r.path == path)
+            .map(Received::json)
+            .collect::<Vec<_>>()
+    };
     let sudevwa = bodies("/sudevwa");
-    let hello = sudevwa.iter().find(|b| b["data"]["message"] == "Hello World").expect("the seed's incoming_message");
+    let hello = sudevwa
+        .iter()
+        .find(|b| b["data"]["message"] == "Hello World")
+        .expect("the seed's incoming_message");
     assert_eq!(hello["event"], "incoming_message");
     let mut keys: Vec<&str> = hello["data"].as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["from", "from_me", "instance_id", "is_group", "message", "message_id", "push_name", "timestamp"]);
-    assert_eq!((hello["data"]["instance_id"].clone(), hello["data"]["push_name"].clone()), (json!("shop"), json!("John Doe")));
+    assert_eq!(
+        keys,
+        [
+            "from",
+            "from_me",
+            "instance_id",
+            "is_group",
+            "message",
+            "message_id",
+            "push_name",
+            "timestamp"
+        ]
+    );
+    assert_eq!(
+        (hello["data"]["instance_id"].clone(), hello["data"]["push_name"].clone()),
+        (json!("shop"), json!("John Doe"))
+    );
     let names: std::collections::BTreeSet<&str> = sudevwa.iter().map(|b| b["event"].as_str().unwrap()).collect();
-    assert_eq!(names, ["group.participants", "incoming_message", "message.receipt"].into());
+    assert_eq!(
+        names,
+        ["group.participants", "incoming_message", "message.receipt"].into()
+    );
 
     let gowa = bodies("/gowa");
-    let has = |what: &str, test: &dyn Fn(&Value) -> bool| assert!(gowa.iter().any(test), "a gowa {what} payload in {gowa:#?}");
-    has("text", &|b| b["message"]["text"] == "Hello World" && b["sender_id"] == CONTACT && b["pushname"] == "John Doe");
-    has("reply", &|b| b["message"]["replied_id"] == "3EB0Q" && b["message"]["quoted_message"] == "how?");
+    let has = |what: &str, test: &dyn Fn(&Value) -> bool| {
+        assert!(gowa.iter().any(test), "a gowa {what} payload in {gowa:#?}")
+    };
+    has("text", &|b| {
+        b["message"]["text"] == "Hello World" && b["sender_id"] == CONTACT && b["pushname"] == "John Doe"
+    });
+    has("reply", &|b| {
+        b["message"]["replied_id"] == "3EB0Q" && b["message"]["quoted_message"] == "how?"
+    });
     has("forwarded", &|b| b["forwarded"] == true);
-    has("view-once image", &|b| b["view_once"] == true && b["image"]["media_path"].is_string());
+    has("view-once image", &|b| {
+        b["view_once"] == true && b["image"]["media_path"].is_string()
+    });
     for kind in ["video", "audio", "document", "sticker"] {
         has(kind, &|b| b[kind]["media_path"].as_str().is_some_and(|p| !p.is_empty()));
     }
     has("contact", &|b| b["contact"]["displayName"] == "3Care");
     has("location", &|b| b["location"]["degreesLatitude"] == -6.2088);
-    has("reaction", &|b| b["reaction"]["message"] == "👍" && b["reaction"]["id"] == "3EB0T");
-    has("revocation", &|b| b["action"] == "message_revoked" && b["revoked_message_id"] == "3EB0R");
-    has("edit", &|b| b["action"] == "message_edited" && b["edited_text"] == "new");
-    has("deletion", &|b| b["action"] == "message_deleted_for_me" && b["deleted_message_id"] == "3EB0D");
-    has("receipt", &|b| b["event"] == "message.ack" && b["payload"]["receipt_type"] == "read");
-    has("group change", &|b| b["event"] == "group.participants" && b["payload"]["type"] == "join");
+    has("reaction", &|b| {
+        b["reaction"]["message"] == "👍" && b["reaction"]["id"] == "3EB0T"
+    });
+    has("revocation", &|b| {
+        b["action"] == "message_revoked" && b["revoked_message_id"] == "3EB0R"
+    });
+    has("edit", &|b| {
+        b["action"] == "message_edited" && b["edited_text"] == "new"
+    });
+    has("deletion", &|b| {
+        b["action"] == "message_deleted_for_me" && b["deleted_message_id"] == "3EB0D"
+    });
+    has("receipt", &|b| {
+        b["event"] == "message.ack" && b["payload"]["receipt_type"] == "read"
+    });
+    has("group change", &|b| {
+        b["event"] == "group.participants" && b["payload"]["type"] == "join"
+    });
 
-    let delivered = wait_deliveries(&server, "?status=delivered&instance_id=shop", "61 deliveries", |d| d.len() == 61).await;
-    assert!(delivered.iter().all(|d| d["attempts"] == 1 && d["next_attempt_at"].is_null()), "{delivered:#?}");
+    let delivered = wait_deliveries(&server, "?status=delivered&instance_id=shop", "61 deliveries", |d| {
+        d.len() == 61
+    })
+    .await;
+    assert!(
+        delivered
+            .iter()
+            .all(|d| d["attempts"] == 1 && d["next_attempt_at"].is_null()),
+        "{delivered:#?}"
+    );
 }
 
 #[tokio::test]
@@ -273,8 +419,14 @@ async fn a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt() {
     let all = receiver.until("three attempts", |all| all.len() >= 3).await;
     assert_eq!(all.iter().map(Received::attempt).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(event_ids(&all).len(), 1, "the same X-Wasap-Event-Id on every attempt");
-    assert!(all.iter().all(|r| signature_valid(r, "sudevwa", SUDEVWA_SECRET) && r.body == all[0].body));
-    let done = wait_deliveries(&server, "?instance_id=shop", "the delivery to be delivered", |d| d.len() == 1 && d[0]["status"] == "delivered").await;
+    assert!(
+        all.iter()
+            .all(|r| signature_valid(r, "sudevwa", SUDEVWA_SECRET) && r.body == all[0].body)
+    );
+    let done = wait_deliveries(&server, "?instance_id=shop", "the delivery to be delivered", |d| {
+        d.len() == 1 && d[0]["status"] == "delivered"
+    })
+    .await;
     assert_eq!(done[0]["attempts"], 3);
     assert_eq!(done[0]["event_id"], all[0].event_id());
     assert!(done[0]["last_error"].as_str().unwrap().contains("500"), "{done:#?}");
@@ -298,15 +450,30 @@ async fn a_receiver_that_never_answers_ends_failed_and_is_retried_on_request() {
     let first = receiver.until("two attempts", |all| all.len() >= 2).await;
     let failed = wait_deliveries(&server, "?status=failed", "the delivery to fail", |d| d.len() == 1).await;
     let delivery = &failed[0];
-    assert_eq!((delivery["attempts"].clone(), delivery["event_id"].clone()), (json!(2), json!(first[0].event_id())));
-    assert!(delivery["last_error"].as_str().unwrap().contains("did not answer in time"), "{delivery}");
+    assert_eq!(
+        (delivery["attempts"].clone(), delivery["event_id"].clone()),
+        (json!(2), json!(first[0].event_id()))
+    );
+    assert!(
+        delivery["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer in time"),
+        "{delivery}"
+    );
     assert!(delivery["next_attempt_at"].is_null());
     let id = delivery["id"].as_str().unwrap();
     // The operator hears of it on /ws, naming the receiver by host only.
     let (notice, _) = listener.wait_event("system").await;
     let message = notice["data"]["message"].as_str().expect("a message");
-    let expected = format!("webhook delivery failed: {id} (event {}) to 127.0.0.1: ", first[0].event_id());
-    assert!(message.starts_with(&expected) && message.contains("did not answer in time"), "{message}");
+    let expected = format!(
+        "webhook delivery failed: {id} (event {}) to 127.0.0.1: ",
+        first[0].event_id()
+    );
+    assert!(
+        message.starts_with(&expected) && message.contains("did not answer in time"),
+        "{message}"
+    );
     assert!(!message.contains("/hang"), "no path in the notice: {message}");
 
     // Retried on request: the receiver answers now, and gets the same event.
@@ -315,10 +482,16 @@ async fn a_receiver_that_never_answers_ends_failed_and_is_retried_on_request() {
     assert_eq!((status, answer["status"].clone()), (200, json!("pending")), "{answer}");
     let again = receiver.until("the retried delivery", |all| !all.is_empty()).await;
     assert_eq!(again[0].event_id(), first[0].event_id());
-    wait_deliveries(&server, "?status=delivered", "the retried delivery to succeed", |d| d.len() == 1).await;
+    wait_deliveries(&server, "?status=delivered", "the retried delivery to succeed", |d| {
+        d.len() == 1
+    })
+    .await;
 
     let (status, answer) = server.admin().post_empty(&format!("/api/deliveries/{id}/retry")).await;
-    assert_eq!((status, answer["error"]["code"].clone()), (409, json!("delivery_not_failed")));
+    assert_eq!(
+        (status, answer["error"]["code"].clone()),
+        (409, json!("delivery_not_failed"))
+    );
     let (status, _) = server.admin().post_empty("/api/deliveries/nope/retry").await;
     assert_eq!(status, 404);
 }
@@ -343,14 +516,27 @@ async fn a_slow_receiver_does_not_delay_another() {
         text(&server, &format!("message {n}")).await;
     }
     let count = |all: &[Received], path: &str| all.iter().filter(|r| r.path == path).count();
-    let all = receiver.until("every event at the fast receiver", |all| count(all, "/fast") >= 12).await;
-    assert_eq!(event_ids(&all.iter().filter(|r| r.path == "/fast").cloned().collect::<Vec<_>>()).len(), 12);
+    let all = receiver
+        .until("every event at the fast receiver", |all| count(all, "/fast") >= 12)
+        .await;
+    assert_eq!(
+        event_ids(&all.iter().filter(|r| r.path == "/fast").cloned().collect::<Vec<_>>()).len(),
+        12
+    );
     // The slow one holds its share of attempts, all still hanging, and no more.
-    assert!(count(&all, "/slow") <= 4, "at most 4 attempts in flight per receiver: {}", count(&all, "/slow"));
+    assert!(
+        count(&all, "/slow") <= 4,
+        "at most 4 attempts in flight per receiver: {}",
+        count(&all, "/slow")
+    );
     let (_, hooks) = server.admin().get("/api/instances/shop/webhooks").await;
     let slow_id = hooks["webhooks"][0]["id"].clone();
     let pending = deliveries(&server, "?status=pending").await;
-    assert_eq!(pending.iter().filter(|d| d["webhook_id"] == slow_id).count(), 12, "the slow receiver's deliveries are all still pending");
+    assert_eq!(
+        pending.iter().filter(|d| d["webhook_id"] == slow_id).count(),
+        12,
+        "the slow receiver's deliveries are all still pending"
+    );
 }
 
 /// `wasap serve` flags for a server in a child process on `db` and `dir`, as
@@ -358,11 +544,27 @@ async fn a_slow_receiver_does_not_delay_another() {
 fn child_flags(db: &TestDb, dir: &std::path::Path, webhook_timeout_ms: u64) -> Vec<String> {
     let dir = dir.display().to_string();
     [
-        "--listen", "127.0.0.1:0", "--engine", "sim", "--allow-private-urls",
-        "--database-url", db.url(), "--data-dir", &dir, "--plugins-dir", &format!("{dir}/plugins.d"),
-        "--reconnect-min-ms", "20", "--reconnect-max-ms", "200",
-        "--webhook-backoff-ms", "3000", "--webhook-timeout-ms", &webhook_timeout_ms.to_string(),
-        "--log", "warn",
+        "--listen",
+        "127.0.0.1:0",
+        "--engine",
+        "sim",
+        "--allow-private-urls",
+        "--database-url",
+        db.url(),
+        "--data-dir",
+        &dir,
+        "--plugins-dir",
+        &format!("{dir}/plugins.d"),
+        "--reconnect-min-ms",
+        "20",
+        "--reconnect-max-ms",
+        "200",
+        "--webhook-backoff-ms",
+        "3000",
+        "--webhook-timeout-ms",
+        &webhook_timeout_ms.to_string(),
+        "--log",
+        "warn",
     ]
     .map(str::to_owned)
     .to_vec()
@@ -383,24 +585,48 @@ async fn pending_deliveries_survive_kill_9() {
     let (status, created) = admin.post("/api/instances", json!({ "instance_id": "shop" })).await;
     assert_eq!(status, 201, "{created}");
     admin.get("/api/instances/shop/qr").await;
-    let (status, _) = admin.post("/sim/instances/shop/scan", json!({ "phone": "6289900000001" })).await;
+    let (status, _) = admin
+        .post("/sim/instances/shop/scan", json!({ "phone": "6289900000001" }))
+        .await;
     assert_eq!(status, 200);
     while global.wait_event("instance.status").await.0["data"]["status"] != "online" {}
-    let (status, _) = admin.post("/api/instances/shop/webhook-setconfig", json!({ "url": receiver.url("/down"), "secret": SUDEVWA_SECRET })).await;
+    let (status, _) = admin
+        .post(
+            "/api/instances/shop/webhook-setconfig",
+            json!({ "url": receiver.url("/down"), "secret": SUDEVWA_SECRET }),
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = admin.post("/api/instances/shop/webhooks", json!({ "url": receiver.url("/refusing"), "secret": SUDEVWA_SECRET, "events": ["message"] })).await;
+    let (status, _) = admin
+        .post(
+            "/api/instances/shop/webhooks",
+            json!({ "url": receiver.url("/refusing"), "secret": SUDEVWA_SECRET, "events": ["message"] }),
+        )
+        .await;
     assert_eq!(status, 201);
     for n in 0..5 {
-        let (status, _) = admin.post("/sim/instances/shop/incoming", json!({ "from": CONTACT, "text": format!("message {n}") })).await;
+        let (status, _) = admin
+            .post(
+                "/sim/instances/shop/incoming",
+                json!({ "from": CONTACT, "text": format!("message {n}") }),
+            )
+            .await;
         assert_eq!(status, 200);
     }
     // An attempt of every event at both receivers: every delivery is in the outbox.
-    let ids_at = |all: &[Received], path: &str| event_ids(&all.iter().filter(|r| r.path == path).cloned().collect::<Vec<_>>());
+    let ids_at =
+        |all: &[Received], path: &str| event_ids(&all.iter().filter(|r| r.path == path).cloned().collect::<Vec<_>>());
     let before = receiver
-        .until("an attempt of each event at each receiver", |all| ids_at(all, "/down").len() >= 5 && ids_at(all, "/refusing").len() >= 5)
+        .until("an attempt of each event at each receiver", |all| {
+            ids_at(all, "/down").len() >= 5 && ids_at(all, "/refusing").len() >= 5
+        })
         .await;
     let expected = ids_at(&before, "/down");
-    assert_eq!(ids_at(&before, "/refusing"), expected, "both receivers get the same events");
+    assert_eq!(
+        ids_at(&before, "/refusing"),
+        expected,
+        "both receivers get the same events"
+    );
     let token = server.admin_token.clone();
     server.kill();
 
@@ -417,15 +643,33 @@ async fn pending_deliveries_survive_kill_9() {
     // not over and over.
     let mut copies = std::collections::BTreeMap::new();
     for request in &after {
-        assert!(expected.contains(request.event_id()), "an event from before the kill: {:?}", request.headers);
+        assert!(
+            expected.contains(request.event_id()),
+            "an event from before the kill: {:?}",
+            request.headers
+        );
         assert!(signature_valid(request, "sudevwa", SUDEVWA_SECRET));
-        *copies.entry((request.path.clone(), request.event_id().to_owned())).or_insert(0) += 1;
-        let original = before.iter().find(|r| r.path == request.path && r.event_id() == request.event_id()).expect("seen before the kill");
+        *copies
+            .entry((request.path.clone(), request.event_id().to_owned()))
+            .or_insert(0) += 1;
+        let original = before
+            .iter()
+            .find(|r| r.path == request.path && r.event_id() == request.event_id())
+            .expect("seen before the kill");
         assert_eq!(request.body, original.body, "a retry carries the same payload");
     }
-    assert!(copies.values().all(|n| *n <= 2), "at most one duplicate per delivery: {copies:?}");
-    assert!(after.iter().filter(|r| r.path == "/down").all(|r| r.attempt() >= 2), "the attempt the kill cut short counts");
-    assert_eq!(server.admin_token, token, "the same data directory, the same admin token");
+    assert!(
+        copies.values().all(|n| *n <= 2),
+        "at most one duplicate per delivery: {copies:?}"
+    );
+    assert!(
+        after.iter().filter(|r| r.path == "/down").all(|r| r.attempt() >= 2),
+        "the attempt the kill cut short counts"
+    );
+    assert_eq!(
+        server.admin_token, token,
+        "the same data directory, the same admin token"
+    );
 }
 
 #[tokio::test]
@@ -442,7 +686,12 @@ async fn webhooks_switched_off_send_nothing() {
     assert_eq!(status, 404, "{body}");
     let (status, body) = install(&server, &manifest(WEBHOOK), component(WEBHOOK)).await;
     assert_eq!(status, 409, "{body}");
-    let (status, body) = install(&server, &manifest("tests/plugins/probe"), component("tests/plugins/probe")).await;
+    let (status, body) = install(
+        &server,
+        &manifest("tests/plugins/probe"),
+        component("tests/plugins/probe"),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     set_primary(&server, &receiver.url("/hook"), None).await;
 
@@ -452,6 +701,9 @@ async fn webhooks_switched_off_send_nothing() {
     // first has been through the whole chain, the webhook plugin included.
     let (status, sent) = server.admin().get("/sim/instances/shop/sent?min=2&wait_ms=10000").await;
     assert_eq!((status, sent["messages"].as_array().unwrap().len()), (200, 2), "{sent}");
-    assert!(deliveries(&server, "").await.is_empty(), "nothing is queued while webhooks are off");
+    assert!(
+        deliveries(&server, "").await.is_empty(),
+        "nothing is queued while webhooks are off"
+    );
     assert!(receiver.next(Duration::from_millis(1)).await.is_none());
 }

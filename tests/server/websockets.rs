@@ -16,7 +16,10 @@ const CONTACT: &str = "6281234567890";
 async fn incoming(server: &TestServer, id: &str, text: &str) -> String {
     let (status, body) = server
         .admin()
-        .post(&format!("/sim/instances/{id}/incoming"), json!({ "from": CONTACT, "push_name": "John Doe", "text": text }))
+        .post(
+            &format!("/sim/instances/{id}/incoming"),
+            json!({ "from": CONTACT, "push_name": "John Doe", "text": text }),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     body["message_id"].as_str().expect("the message id").to_owned()
@@ -24,9 +27,19 @@ async fn incoming(server: &TestServer, id: &str, text: &str) -> String {
 
 /// The value of the series `series` (name and labels, as written) in `/metrics`.
 async fn metric(server: &TestServer, series: &str) -> f64 {
-    let text = server.admin().get_raw("/metrics", None).await.text().await.expect("the metrics");
-    let value = text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' '));
-    value.and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    let text = server
+        .admin()
+        .get_raw("/metrics", None)
+        .await
+        .text()
+        .await
+        .expect("the metrics");
+    let value = text
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '));
+    value
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
 }
 
 /// The frame the websocket plugin should publish for `event`.
@@ -45,12 +58,22 @@ async fn tokens_are_checked_in_the_header_or_the_query() {
 
     let refused = |result: Result<_, (u16, Value)>| result.err().expect("the connection is refused");
     let (status, body) = refused(connect(&server, "/ws", Token::None).await);
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("unauthorized")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{body}"
+    );
     assert_eq!(refused(connect(&server, "/ws", Token::Query("wrong")).await).0, 401);
     assert_eq!(refused(connect(&server, "/ws", Token::Header(&shop)).await).0, 403);
     assert_eq!(refused(connect(&server, "/api/listen/shop", Token::None).await).0, 401);
-    assert_eq!(refused(connect(&server, "/api/listen/shop", Token::Query(&other)).await).0, 403);
-    assert_eq!(refused(connect(&server, "/api/listen/nobody", Token::Header(&admin)).await).0, 404);
+    assert_eq!(
+        refused(connect(&server, "/api/listen/shop", Token::Query(&other)).await).0,
+        403
+    );
+    assert_eq!(
+        refused(connect(&server, "/api/listen/nobody", Token::Header(&admin)).await).0,
+        404
+    );
 
     open(&server, "/ws", Token::Header(&admin)).await;
     open(&server, "/ws", Token::Query(&admin)).await;
@@ -62,13 +85,21 @@ async fn tokens_are_checked_in_the_header_or_the_query() {
     assert_eq!(status, 401);
     // A plain request to a WebSocket route, once authorised, is told to upgrade.
     let (status, body) = server.admin().get("/ws").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (426, Some("websocket_required")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (426, Some("websocket_required")),
+        "{body}"
+    );
 
     let (_, document) = server.client(None).get("/openapi.json").await;
     for path in ["/ws", "/api/listen/{id}"] {
         let operation = &document["paths"][path]["get"];
         assert!(operation["responses"]["101"].is_object(), "{path}: {operation}");
-        assert_eq!(operation["parameters"].as_array().unwrap().last().unwrap()["name"], "token", "{path}");
+        assert_eq!(
+            operation["parameters"].as_array().unwrap().last().unwrap()["name"],
+            "token",
+            "{path}"
+        );
     }
 }
 
@@ -79,18 +110,28 @@ async fn qr_and_status_events_arrive_on_ws_in_order() {
     let mut server = TestServer::start(&db, dir.path()).await;
     let mut ws = open(&server, "/ws", Token::Query(&server.admin_token.clone())).await;
 
-    let (status, body) = server.admin().post("/api/instances", json!({ "instance_id": "shop" })).await;
+    let (status, body) = server
+        .admin()
+        .post("/api/instances", json!({ "instance_id": "shop" }))
+        .await;
     assert_eq!(status, 201, "{body}");
     let (status, qr) = server.admin().get("/api/instances/shop/qr").await;
     assert_eq!(status, 200, "{qr}");
-    let (status, body) = server.admin().post("/sim/instances/shop/scan", json!({ "phone": "6281111111111" })).await;
+    let (status, body) = server
+        .admin()
+        .post("/sim/instances/shop/scan", json!({ "phone": "6281111111111" }))
+        .await;
     assert_eq!(status, 200, "{body}");
     let (online, mut seen) = server.events.wait_for("shop to become online", is_online("shop")).await;
     seen.push(online);
 
     // Every server-wide event of the instance, up to "online", arrives on
     // /ws in the bus's order and in the sudevwa shape; nothing else does.
-    let expected: Vec<Value> = seen.iter().filter(|e| is_global(e)).map(|e| expected_frame(e)).collect();
+    let expected: Vec<Value> = seen
+        .iter()
+        .filter(|e| is_global(e))
+        .map(|e| expected_frame(e))
+        .collect();
     let mut frames = Vec::new();
     for _ in 0..expected.len() {
         frames.push(ws.next_frame().await);
@@ -103,7 +144,10 @@ async fn qr_and_status_events_arrive_on_ws_in_order() {
     assert_eq!(first_qr["data"]["instance_id"], "shop");
     assert!(first_qr["data"]["expires_at"].is_string());
     let last = &frames.last().unwrap()["data"];
-    assert_eq!(last, &json!({ "instance_id": "shop", "status": "online", "previous": last["previous"] }));
+    assert_eq!(
+        last,
+        &json!({ "instance_id": "shop", "status": "online", "previous": last["previous"] })
+    );
     assert!(last["previous"].is_string());
 
     // The phone unlinks the device: /ws hears of it.
@@ -117,13 +161,19 @@ async fn qr_and_status_events_arrive_on_ws_in_order() {
 fn is_global(event: &Arc<Event>) -> bool {
     matches!(
         event.kind,
-        EventKind::Qr { .. } | EventKind::StatusChanged { .. } | EventKind::Paired { .. } | EventKind::LoggedOut { .. } | EventKind::System { .. }
+        EventKind::Qr { .. }
+            | EventKind::StatusChanged { .. }
+            | EventKind::Paired { .. }
+            | EventKind::LoggedOut { .. }
+            | EventKind::System { .. }
     )
 }
 
 /// Matches instance `id` going online.
 fn is_online(id: &str) -> impl Fn(&Event) -> bool + '_ {
-    move |e| e.instance_id == id && matches!(&e.kind, EventKind::StatusChanged { status, .. } if status.as_str() == "online")
+    move |e| {
+        e.instance_id == id && matches!(&e.kind, EventKind::StatusChanged { status, .. } if status.as_str() == "online")
+    }
 }
 
 #[tokio::test]
@@ -161,12 +211,21 @@ async fn listen_gets_only_its_own_instances_messages_receipts_and_group_events()
 
     let (status, body) = server
         .admin()
-        .post("/sim/instances/shop/receipt", json!({ "from": CONTACT, "ids": [id], "type": "read" }))
+        .post(
+            "/sim/instances/shop/receipt",
+            json!({ "from": CONTACT, "ids": [id], "type": "read" }),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let receipt = listen_shop.next_frame().await;
     assert_eq!(receipt["event"], "message.receipt", "{receipt}");
-    assert_eq!((receipt["data"]["instance_id"].as_str(), receipt["data"]["receipt_type"].as_str()), (Some("shop"), Some("read")));
+    assert_eq!(
+        (
+            receipt["data"]["instance_id"].as_str(),
+            receipt["data"]["receipt_type"].as_str()
+        ),
+        (Some("shop"), Some("read"))
+    );
     assert_eq!(receipt["data"]["ids"], json!([id]));
 
     let group = "120363402106000000@g.us";
@@ -180,11 +239,17 @@ async fn listen_gets_only_its_own_instances_messages_receipts_and_group_events()
     assert_eq!(status, 200, "{body}");
     let joined = listen_shop.next_frame().await;
     assert_eq!(joined["event"], "group.participants", "{joined}");
-    assert_eq!((joined["data"]["group"].as_str(), joined["data"]["action"].as_str()), (Some(group), Some("join")));
+    assert_eq!(
+        (joined["data"]["group"].as_str(), joined["data"]["action"].as_str()),
+        (Some(group), Some("join"))
+    );
 
     // The other instance's listener got its own message and nothing of shop's.
     let theirs = listen_other.next_frame().await;
-    assert_eq!((theirs["event"].as_str(), theirs["data"]["message"].as_str()), (Some("incoming_message"), Some("for other")));
+    assert_eq!(
+        (theirs["event"].as_str(), theirs["data"]["message"].as_str()),
+        (Some("incoming_message"), Some("for other"))
+    );
     incoming(&server, "other", "marker").await;
     assert_eq!(listen_other.next_frame().await["data"]["message"], "marker");
     incoming(&server, "shop", "marker").await;
@@ -200,7 +265,9 @@ async fn listen_gets_only_its_own_instances_messages_receipts_and_group_events()
         let frame = ws.next_frame().await;
         let event = frame["event"].as_str().unwrap_or_default();
         assert!(["qr", "instance.status", "instance.paired"].contains(&event), "{frame}");
-        if (event, frame["data"]["instance_id"].as_str()) == ("instance.status", Some("shop")) && frame["data"]["status"] != "online" {
+        if (event, frame["data"]["instance_id"].as_str()) == ("instance.status", Some("shop"))
+            && frame["data"]["status"] != "online"
+        {
             break;
         }
     }
@@ -216,8 +283,14 @@ async fn a_reader_that_stops_reading_is_cut_off_while_another_keeps_receiving() 
     let token = online(&mut server, "shop", "6281111111111").await;
     let mut stalled = open(&server, "/api/listen/shop", Token::Query(&token)).await;
     let mut reader = open(&server, "/api/listen/shop", Token::Query(&token)).await;
-    assert_eq!(metric(&server, r#"wasap_websocket_connections{route="/api/listen"}"#).await, 2.0);
-    assert_eq!(metric(&server, r#"wasap_websocket_connections{route="/ws"}"#).await, 0.0);
+    assert_eq!(
+        metric(&server, r#"wasap_websocket_connections{route="/api/listen"}"#).await,
+        2.0
+    );
+    assert_eq!(
+        metric(&server, r#"wasap_websocket_connections{route="/ws"}"#).await,
+        0.0
+    );
 
     // Far more than the socket buffers and the queue hold together, so the
     // stalled reader falls behind however the kernel sizes its buffers.
@@ -233,7 +306,10 @@ async fn a_reader_that_stops_reading_is_cut_off_while_another_keeps_receiving() 
     // The stalled reader, reading again, finds what was already on its way,
     // then the close frame that says why.
     let (frames, end) = stalled.until_end().await;
-    assert!(frames.len() < MESSAGES, "the stalled reader got every frame: it was never cut off");
+    assert!(
+        frames.len() < MESSAGES,
+        "the stalled reader got every frame: it was never cut off"
+    );
     match end {
         End::Closed(code, reason) => {
             assert_eq!(code, 1008, "{reason}");
@@ -246,8 +322,14 @@ async fn a_reader_that_stops_reading_is_cut_off_while_another_keeps_receiving() 
     assert_eq!(reader.next_frame().await["data"]["message"], "still here");
     // Counted per route: one reader cut off, and at least the other's first
     // MESSAGES frames (each one is counted before the next is sent).
-    assert_eq!(metric(&server, r#"wasap_websocket_closed_too_slow_total{route="/api/listen"}"#).await, 1.0);
-    assert_eq!(metric(&server, r#"wasap_websocket_closed_too_slow_total{route="/ws"}"#).await, 0.0);
+    assert_eq!(
+        metric(&server, r#"wasap_websocket_closed_too_slow_total{route="/api/listen"}"#).await,
+        1.0
+    );
+    assert_eq!(
+        metric(&server, r#"wasap_websocket_closed_too_slow_total{route="/ws"}"#).await,
+        0.0
+    );
     let sent = metric(&server, r#"wasap_websocket_frames_sent_total{route="/api/listen"}"#).await;
     assert!(sent >= MESSAGES as f64, "{sent} frames sent");
 }
@@ -277,11 +359,17 @@ async fn silent_connections_are_dropped_and_live_ones_kept() {
     assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1001);
     let reason = String::from_utf8_lossy(&payload[2..]);
     assert!(reason.starts_with("idle"), "{reason}");
-    assert_eq!(metric(&server, r#"wasap_websocket_idle_timeouts_total{route="/ws"}"#).await, 1.0);
+    assert_eq!(
+        metric(&server, r#"wasap_websocket_idle_timeouts_total{route="/ws"}"#).await,
+        1.0
+    );
 
     // The live client has outlived the idle timeout and still receives.
     online(&mut server, "shop", "6281111111111").await;
-    let (live, frame) = tokio::time::timeout(WAIT, live_task).await.expect("the live client gets a frame").unwrap();
+    let (live, frame) = tokio::time::timeout(WAIT, live_task)
+        .await
+        .expect("the live client gets a frame")
+        .unwrap();
     assert_eq!(frame["data"]["instance_id"], "shop", "{frame}");
     assert!(live.pings > 0, "the live client saw no ping");
 }
@@ -300,8 +388,15 @@ async fn switched_off_websockets_answer_404() {
         let admin = server.admin_token.clone();
         online(&mut server, "shop", "6281111111111").await;
         for path in ["/ws", "/api/listen/shop"] {
-            let (status, body) = connect(&server, path, Token::Header(&admin)).await.err().expect("no WebSocket");
-            assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{switch} {path}");
+            let (status, body) = connect(&server, path, Token::Header(&admin))
+                .await
+                .err()
+                .expect("no WebSocket");
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (404, Some("not_found")),
+                "{switch} {path}"
+            );
         }
         server.stop().await;
     }
@@ -315,11 +410,17 @@ async fn shutdown_closes_open_connections() {
     let admin = server.admin_token.clone();
     let mut ws = open(&server, "/ws", Token::Header(&admin)).await;
     let mut silent_reader = open(&server, "/ws", Token::Query(&admin)).await;
-    tokio::time::timeout(WAIT, server.stop()).await.expect("the server stops with WebSockets open");
+    tokio::time::timeout(WAIT, server.stop())
+        .await
+        .expect("the server stops with WebSockets open");
     for client in [&mut ws, &mut silent_reader] {
         // The notice queued before the close still comes first.
         let notice = client.next_frame().await;
-        assert_eq!((notice["event"].as_str(), notice["data"]["message"].as_str()), (Some("system"), Some("server shutting down")), "{notice}");
+        assert_eq!(
+            (notice["event"].as_str(), notice["data"]["message"].as_str()),
+            (Some("system"), Some("server shutting down")),
+            "{notice}"
+        );
         match client.next_or_end().await {
             Err(End::Closed(code, reason)) => assert_eq!((code, reason.as_str()), (1001, "server shutting down")),
             other => panic!("expected a close frame, got {other:?}"),
@@ -333,7 +434,9 @@ async fn plugin_failures_reach_ws_as_plugin_error() {
     let dir = data_dir();
     let mut server = TestServer::start(&db, dir.path()).await;
     let probe = "tests/plugins/probe";
-    let trap = manifest(probe).replace("name = \"probe\"", "name = \"trap\"").replace("mode = \"echo\"", "mode = \"trap\"");
+    let trap = manifest(probe)
+        .replace("name = \"probe\"", "name = \"trap\"")
+        .replace("mode = \"echo\"", "mode = \"trap\"");
     let (status, body) = install(&server, &trap, component(probe)).await;
     assert_eq!(status, 201, "{body}");
     online(&mut server, "shop", "6281111111111").await;
@@ -342,7 +445,11 @@ async fn plugin_failures_reach_ws_as_plugin_error() {
     incoming(&server, "shop", "boom").await;
     let (frame, _) = ws.wait_event("plugin.error").await;
     let data = &frame["data"];
-    assert_eq!((data["instance_id"].as_str(), data["plugin"].as_str()), (Some("shop"), Some("trap")), "{frame}");
+    assert_eq!(
+        (data["instance_id"].as_str(), data["plugin"].as_str()),
+        (Some("shop"), Some("trap")),
+        "{frame}"
+    );
     assert!(data["error"].as_str().is_some_and(|e| !e.is_empty()), "{frame}");
 }
 
@@ -367,16 +474,28 @@ async fn one_event_reaches_a_thousand_listeners() {
     }
     let id = incoming(&server, "shop", "to everyone").await;
     // From the event's publication on the bus, not from the HTTP request.
-    let (event, _) = server.events.wait_for("the message", |e| matches!(&e.kind, EventKind::Message(m) if m.id == id)).await;
+    let (event, _) = server
+        .events
+        .wait_for(
+            "the message",
+            |e| matches!(&e.kind, EventKind::Message(m) if m.id == id),
+        )
+        .await;
     let published = std::time::Instant::now();
     let mut last = published;
     for _ in 0..LISTENERS {
-        let (at, frame) = tokio::time::timeout(WAIT, received.recv()).await.expect("every listener gets the frame").unwrap();
+        let (at, frame) = tokio::time::timeout(WAIT, received.recv())
+            .await
+            .expect("every listener gets the frame")
+            .unwrap();
         assert_eq!(frame, expected_frame(&event));
         last = last.max(at);
     }
     // Informative only: debug builds on a shared machine say little about speed.
-    eprintln!("{LISTENERS} listeners: the last frame arrived {:?} after the test saw the event", last.saturating_duration_since(published));
+    eprintln!(
+        "{LISTENERS} listeners: the last frame arrived {:?} after the test saw the event",
+        last.saturating_duration_since(published)
+    );
 }
 
 #[tokio::test]
@@ -409,8 +528,21 @@ async fn connections_past_the_cap_are_refused_with_503() {
     let admin = server.admin_token.clone();
     let _first = open(&server, "/ws", Token::Header(&admin)).await;
     // A refused connection (no such instance) takes no place.
-    assert_eq!(connect(&server, "/api/listen/x", Token::Header(&admin)).await.err().map(|(status, _)| status), Some(404));
+    assert_eq!(
+        connect(&server, "/api/listen/x", Token::Header(&admin))
+            .await
+            .err()
+            .map(|(status, _)| status),
+        Some(404)
+    );
     let _second = open(&server, "/ws", Token::Query(&admin)).await;
-    let (status, body) = connect(&server, "/ws", Token::Header(&admin)).await.err().expect("a third connection is refused");
-    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("too_many_connections")), "{body}");
+    let (status, body) = connect(&server, "/ws", Token::Header(&admin))
+        .await
+        .err()
+        .expect("a third connection is refused");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("too_many_connections")),
+        "{body}"
+    );
 }

@@ -23,7 +23,11 @@ async fn fresh() -> (TestDb, Store) {
 }
 
 async fn set(store: &Store, plugin: &str, key: &str, value: &[u8]) {
-    assert_eq!(store.kv_set(plugin, key, value, MAX).await.unwrap(), KvSet::Stored, "{plugin}/{key}");
+    assert_eq!(
+        store.kv_set(plugin, key, value, MAX).await.unwrap(),
+        KvSet::Stored,
+        "{plugin}/{key}"
+    );
 }
 
 async fn list(store: &Store, plugin: &str, prefix: &str, limit: u32) -> Vec<String> {
@@ -37,16 +41,26 @@ async fn plugin_kv_round_trip_replace_and_delete() {
     set(&store, "p", "k", b"one").await;
     assert_eq!(store.kv_get("p", "k").await.unwrap().as_deref(), Some(&b"one"[..]));
     set(&store, "p", "k", b"two, longer").await;
-    assert_eq!(store.kv_get("p", "k").await.unwrap().as_deref(), Some(&b"two, longer"[..]));
+    assert_eq!(
+        store.kv_get("p", "k").await.unwrap().as_deref(),
+        Some(&b"two, longer"[..])
+    );
     assert_eq!(store.kv_usage("p").await.unwrap(), (1, 11));
 
     set(&store, "p", "empty", b"").await;
-    assert_eq!(store.kv_get("p", "empty").await.unwrap().as_deref(), Some(&b""[..]), "empty is not missing");
+    assert_eq!(
+        store.kv_get("p", "empty").await.unwrap().as_deref(),
+        Some(&b""[..]),
+        "empty is not missing"
+    );
 
     store.kv_delete("p", "k").await.unwrap();
     assert_eq!(store.kv_get("p", "k").await.unwrap(), None);
     store.kv_delete("p", "k").await.expect("deleting a missing key is fine");
-    store.kv_delete("nobody", "nothing").await.expect("even for an unknown plugin");
+    store
+        .kv_delete("nobody", "nothing")
+        .await
+        .expect("even for an unknown plugin");
     assert_eq!(store.kv_usage("p").await.unwrap(), (1, 0));
 }
 
@@ -87,7 +101,20 @@ async fn plugin_kv_list_sorts_byte_wise_and_limits() {
     let (_db, store) = fresh().await;
     // Inserted out of order; case, digits, punctuation and non-ASCII all sort
     // by their UTF-8 bytes, whatever the database's default collation.
-    let keys = ["b", "a", "B", "a10", "a2", "a-", "é", "z", "A", "~", "\u{10FFFF}", "日本"];
+    let keys = [
+        "b",
+        "a",
+        "B",
+        "a10",
+        "a2",
+        "a-",
+        "é",
+        "z",
+        "A",
+        "~",
+        "\u{10FFFF}",
+        "日本",
+    ];
     for key in keys {
         set(&store, "p", key, b"v").await;
     }
@@ -122,11 +149,22 @@ async fn plugin_kv_prefix_wildcards_are_literal() {
 async fn plugin_kv_quota_refuses_new_keys_but_allows_replacing() {
     let (_db, store) = fresh().await;
     for i in 0..3 {
-        assert_eq!(store.kv_set("p", &format!("k{i}"), b"v", 3).await.unwrap(), KvSet::Stored);
+        assert_eq!(
+            store.kv_set("p", &format!("k{i}"), b"v", 3).await.unwrap(),
+            KvSet::Stored
+        );
     }
     assert_eq!(store.kv_set("p", "k3", b"v", 3).await.unwrap(), KvSet::QuotaExceeded);
-    assert_eq!(store.kv_get("p", "k3").await.unwrap(), None, "a refused key is not stored");
-    assert_eq!(store.kv_set("p", "k1", b"replaced", 3).await.unwrap(), KvSet::Stored, "replace at the limit");
+    assert_eq!(
+        store.kv_get("p", "k3").await.unwrap(),
+        None,
+        "a refused key is not stored"
+    );
+    assert_eq!(
+        store.kv_set("p", "k1", b"replaced", 3).await.unwrap(),
+        KvSet::Stored,
+        "replace at the limit"
+    );
     assert_eq!(store.kv_get("p", "k1").await.unwrap(), Some(b"replaced".to_vec()));
     // The quota is per plugin.
     assert_eq!(store.kv_set("other", "k3", b"v", 3).await.unwrap(), KvSet::Stored);
@@ -137,7 +175,11 @@ async fn plugin_kv_quota_refuses_new_keys_but_allows_replacing() {
     store.kv_delete("p", "k2").await.unwrap();
     assert_eq!(store.kv_set("p", "k3", b"v", 3).await.unwrap(), KvSet::Stored);
     assert_eq!(store.kv_usage("p").await.unwrap().0, 3);
-    assert_eq!(store.kv_set("p", "x", b"v", 0).await.unwrap(), KvSet::QuotaExceeded, "max 0 stores nothing new");
+    assert_eq!(
+        store.kv_set("p", "x", b"v", 0).await.unwrap(),
+        KvSet::QuotaExceeded,
+        "max 0 stores nothing new"
+    );
 }
 
 #[tokio::test]
@@ -155,7 +197,11 @@ async fn plugin_kv_concurrent_new_keys_never_exceed_the_quota() {
             barrier.wait().await;
             let mut stored = 0;
             for k in 0..KEYS_PER_TASK {
-                match store.kv_set("busy", &format!("t{t}-k{k:02}"), b"v", LIMIT).await.unwrap() {
+                match store
+                    .kv_set("busy", &format!("t{t}-k{k:02}"), b"v", LIMIT)
+                    .await
+                    .unwrap()
+                {
                     KvSet::Stored => stored += 1,
                     KvSet::QuotaExceeded => {}
                 }
@@ -168,7 +214,11 @@ async fn plugin_kv_concurrent_new_keys_never_exceed_the_quota() {
         stored += task.await.unwrap();
     }
     assert_eq!(stored, LIMIT, "exactly the quota was reported stored");
-    assert_eq!(store.kv_usage("busy").await.unwrap().0, LIMIT, "and exactly that many are in the table");
+    assert_eq!(
+        store.kv_usage("busy").await.unwrap().0,
+        LIMIT,
+        "and exactly that many are in the table"
+    );
     assert_eq!(list(&store, "busy", "", 1000).await.len() as u64, LIMIT);
 }
 

@@ -43,9 +43,8 @@ use whatsapp_rust::store::signal_cache::SignalStoreCache;
 use whatsapp_rust::wacore;
 use whatsapp_rust::wacore::libsignal::protocol::{
     CiphertextMessage, IdentityKey, KeyPair, PreKeyBundle, PreKeySignalMessage, ProtocolAddress,
-    SenderKeyDistributionMessage, SenderKeyName, SignalMessage, UsePQRatchet, group_decrypt,
-    message_decrypt, message_encrypt, process_prekey_bundle,
-    process_sender_key_distribution_message,
+    SenderKeyDistributionMessage, SenderKeyName, SignalMessage, UsePQRatchet, group_decrypt, message_decrypt,
+    message_encrypt, process_prekey_bundle, process_sender_key_distribution_message,
 };
 use whatsapp_rust::wacore::libsignal::store::record_helpers::{
     encode_pre_key_record_to, new_signed_pre_key_record, prekey_structure_to_record,
@@ -139,16 +138,10 @@ impl Peer {
     async fn open(store: &Store, id: i32) -> Result<Peer> {
         let backend = store.device(id);
         let core = backend.load().await?.context("device row is missing")?;
-        let pn = core
-            .pn
-            .clone()
-            .context("device row lost its phone-number JID")?;
+        let pn = core.pn.clone().context("device row lost its phone-number JID")?;
         let address = Jid::pn_device(pn.user.clone(), DEVICE).to_protocol_address();
         let shared: Arc<dyn Backend> = Arc::new(backend.clone());
-        let device = Device {
-            core,
-            backend: shared,
-        };
+        let device = Device { core, backend: shared };
         let cache = Arc::new(SignalStoreCache::new());
         let stores = SignalProtocolStoreAdapter::new(Arc::new(RwLock::new(device)), cache.clone());
         Ok(Peer {
@@ -169,11 +162,7 @@ impl Peer {
     /// The pre-key bundle the server would hand out for this device, built from
     /// what this device stored: its device row and one of its one-time pre-keys.
     async fn bundle(&self, prekey_id: u32) -> Result<PreKeyBundle> {
-        let core = self
-            .backend
-            .load()
-            .await?
-            .context("device row is missing")?;
+        let core = self.backend.load().await?.context("device row is missing")?;
         let stored = self
             .backend
             .load_prekey(prekey_id)
@@ -222,8 +211,7 @@ impl Peer {
         )
         .await?;
         self.flush().await?;
-        let (_, prekey, bytes) =
-            wacore::send::extract_ciphertext(message).context("not a pairwise ciphertext")?;
+        let (_, prekey, bytes) = wacore::send::extract_ciphertext(message).context("not a pairwise ciphertext")?;
         Ok(Wire {
             prekey,
             bytes: bytes.into_vec(),
@@ -251,10 +239,7 @@ impl Peer {
         )
         .await?;
         if let Some(prekey_id) = decrypted.consumed_prekey_id {
-            stores
-                .pre_key_store
-                .buffer_consumed_prekey(prekey_id, from)
-                .await;
+            stores.pre_key_store.buffer_consumed_prekey(prekey_id, from).await;
         }
         self.flush().await?;
         Ok(decrypted.plaintext)
@@ -268,19 +253,16 @@ impl Peer {
     /// Creates this device's sender key for `group`; returns the SKDM bytes.
     async fn create_sender_key(&mut self, group: &Jid) -> Result<Vec<u8>> {
         let name = self.sender_key_name(group);
-        let skdm = wacore::send::create_sender_key_distribution_message_for_group(
-            &mut self.stores.sender_key_store,
-            &name,
-        )
-        .await?;
+        let skdm =
+            wacore::send::create_sender_key_distribution_message_for_group(&mut self.stores.sender_key_store, &name)
+                .await?;
         self.flush().await?;
         Ok(skdm)
     }
 
     async fn process_sender_key(&mut self, name: &SenderKeyName, skdm: &[u8]) -> Result<()> {
         let skdm = SenderKeyDistributionMessage::try_from(skdm)?;
-        process_sender_key_distribution_message(name, &skdm, &mut self.stores.sender_key_store)
-            .await?;
+        process_sender_key_distribution_message(name, &skdm, &mut self.stores.sender_key_store).await?;
         self.flush().await
     }
 
@@ -314,12 +296,7 @@ async fn send(from: &mut Peer, to: &mut Peer, text: &str) -> Result<Wire> {
 
 /// Delivers an SKDM from `sender` to `receiver` inside a pairwise message (as
 /// WhatsApp does), and has the receiver install it.
-async fn distribute(
-    sender: &mut Peer,
-    receiver: &mut Peer,
-    group: &Jid,
-    skdm: &[u8],
-) -> Result<()> {
+async fn distribute(sender: &mut Peer, receiver: &mut Peer, group: &Jid, skdm: &[u8]) -> Result<()> {
     let wire = sender.encrypt_bytes(&receiver.address, skdm).await?;
     let carried = receiver.decrypt_bytes(&sender.address, &wire).await?;
     ensure!(carried == skdm, "the SKDM was corrupted in transit");
@@ -329,11 +306,7 @@ async fn distribute(
 }
 
 async fn identity_of(store: &Store, id: i32) -> Result<[u8; 32]> {
-    let core = store
-        .device(id)
-        .load()
-        .await?
-        .context("device row is missing")?;
+    let core = store.device(id).load().await?.context("device row is missing")?;
     Ok(core.identity_key.public_key.public_key_bytes().try_into()?)
 }
 
@@ -345,12 +318,7 @@ async fn pairwise_session_survives_reopen() -> Result<()> {
     let bob_id = provision(&store, "15550001002").await?;
     let carol_id = provision(&store, "15550001003").await?;
     let bob_identity = identity_of(&store, bob_id).await?;
-    let bob_registration = store
-        .device(bob_id)
-        .load()
-        .await?
-        .context("bob")?
-        .registration_id;
+    let bob_registration = store.device(bob_id).load().await?.context("bob")?.registration_id;
 
     // Alice fetches Bob's bundle and sends two pre-key messages Bob has not
     // read yet.
@@ -368,13 +336,7 @@ async fn pairwise_session_survives_reopen() -> Result<()> {
         alice.backend.load_identity(bob.address.as_str()).await? == Some(bob_identity),
         "alice must have stored bob's identity key"
     );
-    ensure!(
-        alice
-            .backend
-            .get_session(bob.address.as_str())
-            .await?
-            .is_some()
-    );
+    ensure!(alice.backend.get_session(bob.address.as_str()).await?.is_some());
     let (alice_address, bob_address) = (alice.address.clone(), bob.address.clone());
     drop((alice, bob));
 
@@ -387,14 +349,8 @@ async fn pairwise_session_survives_reopen() -> Result<()> {
     let mut bob = Peer::open(&store, bob_id).await?;
     ensure!(alice.address == alice_address && bob.address == bob_address);
     let bob_core = bob.backend.load().await?.context("bob")?;
-    ensure!(
-        bob_core.signed_pre_key_id == retired + 1,
-        "the rotation was not saved"
-    );
-    ensure!(
-        bob_core.registration_id == bob_registration,
-        "registration id changed"
-    );
+    ensure!(bob_core.signed_pre_key_id == retired + 1, "the rotation was not saved");
+    ensure!(bob_core.registration_id == bob_registration, "registration id changed");
     ensure!(
         identity_of(&store, bob_id).await? == bob_identity,
         "identity key changed"
@@ -421,8 +377,7 @@ async fn pairwise_session_survives_reopen() -> Result<()> {
         "another device's pre-key 3 went"
     );
     ensure!(
-        bob.backend.load_identity(alice.address.as_str()).await?
-            == Some(identity_of(&store, alice_id).await?),
+        bob.backend.load_identity(alice.address.as_str()).await? == Some(identity_of(&store, alice_id).await?),
         "bob must have stored alice's identity key"
     );
 
@@ -431,10 +386,7 @@ async fn pairwise_session_survives_reopen() -> Result<()> {
     send(&mut bob, &mut alice, "yes, hi alice").await?;
     for round in 0..3 {
         let wire = send(&mut alice, &mut bob, &format!("alice round {round}")).await?;
-        ensure!(
-            !wire.prekey,
-            "an acknowledged session must not send pre-key messages"
-        );
+        ensure!(!wire.prekey, "an acknowledged session must not send pre-key messages");
         send(&mut bob, &mut alice, &format!("bob round {round} a")).await?;
         send(&mut bob, &mut alice, &format!("bob round {round} b")).await?;
     }
@@ -452,10 +404,7 @@ async fn pairwise_session_survives_reopen() -> Result<()> {
     // session with Alice and cannot read her messages.
     let mut carol = Peer::open(&store, carol_id).await?;
     ensure!(
-        carol
-            .decrypt(&alice.address, &in_flight_a[0])
-            .await
-            .is_err(),
+        carol.decrypt(&alice.address, &in_flight_a[0]).await.is_err(),
         "a device without the session must not decrypt"
     );
     for (peer, remote, expected) in [
@@ -483,12 +432,7 @@ async fn pairwise_session_survives_reopen() -> Result<()> {
         "a replayed message must not decrypt twice"
     );
     for round in 0..3 {
-        send(
-            &mut alice,
-            &mut bob,
-            &format!("after restart, alice {round}"),
-        )
-        .await?;
+        send(&mut alice, &mut bob, &format!("after restart, alice {round}")).await?;
         send(&mut bob, &mut alice, &format!("after restart, bob {round}")).await?;
     }
     drop((alice, bob));
@@ -530,27 +474,18 @@ async fn group_sender_keys_survive_reopen() -> Result<()> {
     let bob_chain = bob.sender_key_name(&group);
     let mut from_alice = Vec::new();
     for n in 1..=3 {
-        from_alice.push(
-            alice
-                .group_encrypt(&group, &format!("group message {n}"))
-                .await?,
-        );
+        from_alice.push(alice.group_encrypt(&group, &format!("group message {n}")).await?);
     }
     for (n, ciphertext) in from_alice.iter().enumerate() {
         let text = bob.group_decrypt(&alice_chain, ciphertext).await?;
-        ensure!(
-            text == format!("group message {}", n + 1),
-            "bob read {text:?}"
-        );
+        ensure!(text == format!("group message {}", n + 1), "bob read {text:?}");
     }
     // Carol reads out of order and leaves message 2 unread across the restart.
     ensure!(carol.group_decrypt(&alice_chain, &from_alice[2]).await? == "group message 3");
     ensure!(carol.group_decrypt(&alice_chain, &from_alice[0]).await? == "group message 1");
     let from_bob = bob.group_encrypt(&group, "bob to the group").await?;
     ensure!(alice.group_decrypt(&bob_chain, &from_bob).await? == "bob to the group");
-    let bob_unread = bob
-        .group_encrypt(&group, "bob, unread before restart")
-        .await?;
+    let bob_unread = bob.group_encrypt(&group, "bob, unread before restart").await?;
 
     // Each device holds exactly the chains it was given.
     for (peer, chain, expected) in [
@@ -561,11 +496,7 @@ async fn group_sender_keys_survive_reopen() -> Result<()> {
         (&carol, &alice_chain, true),
         (&carol, &bob_chain, false),
     ] {
-        let present = peer
-            .backend
-            .get_sender_key(chain.cache_key())
-            .await?
-            .is_some();
+        let present = peer.backend.get_sender_key(chain.cache_key()).await?.is_some();
         ensure!(
             present == expected,
             "sender key {} present: {present}",

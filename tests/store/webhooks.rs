@@ -1,15 +1,17 @@
 //! Conformance of the webhooks table and the delivery outbox (`Store::*webhook*`,
 //! `Store::*deliver*`): the same behaviour on SQLite and PostgreSQL.
 
+use wasap::store::Store;
 use wasap::store::deliveries::{AttemptResult, DeliveryFilter, DeliveryStatus, NewDelivery, unix_now_ms};
 use wasap::store::instances::InstanceRow;
 use wasap::store::webhooks::{MAX_WEBHOOKS_PER_INSTANCE, PRIMARY_EVENTS, WebhookInsert, WebhookRow};
-use wasap::store::Store;
 use wasap_tests::TestDb;
 
 async fn fresh() -> (TestDb, Store) {
     let db = TestDb::new().await;
-    let store = Store::open(db.url()).await.unwrap_or_else(|e| panic!("Store::open({}) failed: {e:?}", db.url()));
+    let store = Store::open(db.url())
+        .await
+        .unwrap_or_else(|e| panic!("Store::open({}) failed: {e:?}", db.url()));
     (db, store)
 }
 
@@ -53,8 +55,14 @@ fn ids(rows: &[wasap::store::deliveries::DeliveryRow]) -> Vec<&str> {
 async fn webhooks_are_stored_per_instance_with_one_primary() {
     let (_db, store) = fresh().await;
     instance(&store, "shop").await;
-    store.set_primary_webhook("shop", "https://a/1", "s1", "p1").await.unwrap();
-    store.set_primary_webhook("shop", "https://a/2", "s2", "p2").await.unwrap();
+    store
+        .set_primary_webhook("shop", "https://a/1", "s1", "p1")
+        .await
+        .unwrap();
+    store
+        .set_primary_webhook("shop", "https://a/2", "s2", "p2")
+        .await
+        .unwrap();
     let hook = WebhookRow {
         id: "w1".to_owned(),
         instance_id: "shop".to_owned(),
@@ -68,19 +76,35 @@ async fn webhooks_are_stored_per_instance_with_one_primary() {
     assert_eq!(store.insert_webhook(&hook).await.unwrap(), WebhookInsert::Inserted);
     let list = store.list_webhooks("shop").await.unwrap();
     assert_eq!(list.len(), 2, "the primary is replaced, not added: {list:#?}");
-    assert_eq!((list[0].id.as_str(), list[0].url.as_str(), list[0].is_primary), ("p1", "https://a/2", true));
+    assert_eq!(
+        (list[0].id.as_str(), list[0].url.as_str(), list[0].is_primary),
+        ("p1", "https://a/2", true)
+    );
     assert_eq!(list[0].events, PRIMARY_EVENTS.map(String::from));
     assert_eq!(list[1], hook);
     assert_eq!(store.webhook_secret("p1").await.unwrap().as_deref(), Some("s2"));
-    assert_eq!(store.webhooks_for("shop", "gowa").await.unwrap(), std::slice::from_ref(&hook));
+    assert_eq!(
+        store.webhooks_for("shop", "gowa").await.unwrap(),
+        std::slice::from_ref(&hook)
+    );
     assert!(store.webhooks_for("other", "gowa").await.unwrap().is_empty());
 
     for n in 2..MAX_WEBHOOKS_PER_INSTANCE + 1 {
-        let more = WebhookRow { id: format!("w{n}"), ..hook.clone() };
-        let expected = if n < MAX_WEBHOOKS_PER_INSTANCE { WebhookInsert::Inserted } else { WebhookInsert::TooMany };
+        let more = WebhookRow {
+            id: format!("w{n}"),
+            ..hook.clone()
+        };
+        let expected = if n < MAX_WEBHOOKS_PER_INSTANCE {
+            WebhookInsert::Inserted
+        } else {
+            WebhookInsert::TooMany
+        };
         assert_eq!(store.insert_webhook(&more).await.unwrap(), expected, "webhook {n}");
     }
-    assert!(!store.delete_webhook("other", "w1").await.unwrap(), "only the instance's own");
+    assert!(
+        !store.delete_webhook("other", "w1").await.unwrap(),
+        "only the instance's own"
+    );
     assert!(store.delete_webhook("shop", "w1").await.unwrap());
     assert_eq!(store.webhook_secret("w1").await.unwrap(), None);
     // Deleting the instance takes its webhooks along.
@@ -91,11 +115,30 @@ async fn webhooks_are_stored_per_instance_with_one_primary() {
 #[tokio::test]
 async fn the_outbox_queues_once_per_receiver_and_event() {
     let (_db, store) = fresh().await;
-    assert!(store.enqueue_delivery(&delivery("d1", "w1", "e1", "https://a/")).await.unwrap());
-    assert!(!store.enqueue_delivery(&delivery("d2", "w1", "e1", "https://a/")).await.unwrap(), "same receiver, same event");
-    assert!(store.enqueue_delivery(&delivery("d3", "w2", "e1", "https://b/")).await.unwrap());
+    assert!(
+        store
+            .enqueue_delivery(&delivery("d1", "w1", "e1", "https://a/"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .enqueue_delivery(&delivery("d2", "w1", "e1", "https://a/"))
+            .await
+            .unwrap(),
+        "same receiver, same event"
+    );
+    assert!(
+        store
+            .enqueue_delivery(&delivery("d3", "w2", "e1", "https://b/"))
+            .await
+            .unwrap()
+    );
     let row = store.get_delivery("d1").await.unwrap().unwrap();
-    assert_eq!((row.status.as_str(), row.attempts, row.header_pairs()), ("pending", 0, vec![("X-Extra".to_owned(), "1".to_owned())]));
+    assert_eq!(
+        (row.status.as_str(), row.attempts, row.header_pairs()),
+        ("pending", 0, vec![("X-Extra".to_owned(), "1".to_owned())])
+    );
     assert_eq!(row.payload, b"{\"event\":\"incoming_message\"}");
     assert_eq!(store.get_delivery("d2").await.unwrap(), None);
 }
@@ -103,31 +146,82 @@ async fn the_outbox_queues_once_per_receiver_and_event() {
 #[tokio::test]
 async fn due_deliveries_are_read_receiver_by_receiver_and_never_early() {
     let (_db, store) = fresh().await;
-    for (id, url) in [("d1", "https://a/"), ("d2", "https://a/"), ("d3", "https://b/"), ("d4", "https://c/")] {
-        store.enqueue_delivery(&delivery(id, &format!("w-{id}"), "e", url)).await.unwrap();
+    for (id, url) in [
+        ("d1", "https://a/"),
+        ("d2", "https://a/"),
+        ("d3", "https://b/"),
+        ("d4", "https://c/"),
+    ] {
+        store
+            .enqueue_delivery(&delivery(id, &format!("w-{id}"), "e", url))
+            .await
+            .unwrap();
     }
     let now = unix_now_ms() + 1;
-    assert_eq!(store.due_delivery_urls(now, None, 10).await.unwrap(), ["https://a/", "https://b/", "https://c/"]);
-    assert_eq!(store.due_delivery_urls(now, None, 2).await.unwrap(), ["https://a/", "https://b/"], "bounded");
-    assert_eq!(store.due_delivery_urls(now, Some("https://b/"), 10).await.unwrap(), ["https://c/"], "after a cursor");
-    assert_eq!(ids(&store.due_deliveries_to("https://a/", now, 10).await.unwrap()), ["d1", "d2"]);
-    assert_eq!(ids(&store.due_deliveries_to("https://a/", now, 1).await.unwrap()), ["d1"], "bounded");
+    assert_eq!(
+        store.due_delivery_urls(now, None, 10).await.unwrap(),
+        ["https://a/", "https://b/", "https://c/"]
+    );
+    assert_eq!(
+        store.due_delivery_urls(now, None, 2).await.unwrap(),
+        ["https://a/", "https://b/"],
+        "bounded"
+    );
+    assert_eq!(
+        store.due_delivery_urls(now, Some("https://b/"), 10).await.unwrap(),
+        ["https://c/"],
+        "after a cursor"
+    );
+    assert_eq!(
+        ids(&store.due_deliveries_to("https://a/", now, 10).await.unwrap()),
+        ["d1", "d2"]
+    );
+    assert_eq!(
+        ids(&store.due_deliveries_to("https://a/", now, 1).await.unwrap()),
+        ["d1"],
+        "bounded"
+    );
     assert!(store.due_deliveries_to("https://z/", now, 10).await.unwrap().is_empty());
 
     // A retry waits for its time; the worker sleeps until the earliest.
     let later = now + 60_000;
     assert_eq!(store.next_delivery_due_after(now).await.unwrap(), None);
-    store.record_attempt("d4", 1, &AttemptResult::Retry { error: "HTTP 500".into(), next_attempt_ms: later }).await.unwrap();
+    store
+        .record_attempt(
+            "d4",
+            1,
+            &AttemptResult::Retry {
+                error: "HTTP 500".into(),
+                next_attempt_ms: later,
+            },
+        )
+        .await
+        .unwrap();
     assert!(store.due_deliveries_to("https://c/", now, 10).await.unwrap().is_empty());
-    assert!(!store.due_delivery_urls(now, None, 10).await.unwrap().contains(&"https://c/".to_owned()));
-    assert!(store.due_deliveries_to("https://c/", later, 10).await.unwrap().iter().any(|r| r.id == "d4" && r.attempts == 1));
+    assert!(
+        !store
+            .due_delivery_urls(now, None, 10)
+            .await
+            .unwrap()
+            .contains(&"https://c/".to_owned())
+    );
+    assert!(
+        store
+            .due_deliveries_to("https://c/", later, 10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.id == "d4" && r.attempts == 1)
+    );
     assert_eq!(store.next_delivery_due_after(now).await.unwrap(), Some(later));
 }
 
 #[tokio::test]
 async fn outbox_writes_take_batches() {
     let (_db, store) = fresh().await;
-    let batch: Vec<NewDelivery> = (0..450).map(|n| delivery(&format!("b{n}"), "w1", &format!("e{n}"), "https://a/")).collect();
+    let batch: Vec<NewDelivery> = (0..450)
+        .map(|n| delivery(&format!("b{n}"), "w1", &format!("e{n}"), "https://a/"))
+        .collect();
     let mut inserted = store.enqueue_deliveries(&batch).await.unwrap();
     assert_eq!(inserted.len(), 450, "more rows than one statement takes");
     // The same events again, plus one new: only the new one is stored.
@@ -138,7 +232,11 @@ async fn outbox_writes_take_batches() {
     inserted.sort();
     let numbers: Vec<(String, i64)> = inserted.iter().map(|id| (id.clone(), 1)).collect();
     store.start_attempts(&numbers).await.unwrap();
-    assert_eq!(store.get_delivery("b7").await.unwrap().unwrap().attempts, 1, "counted before the attempt");
+    assert_eq!(
+        store.get_delivery("b7").await.unwrap().unwrap().attempts,
+        1,
+        "counted before the attempt"
+    );
     let later = unix_now_ms() + 60_000;
     let results: Vec<(String, i64, AttemptResult)> = inserted
         .iter()
@@ -146,7 +244,10 @@ async fn outbox_writes_take_batches() {
         .map(|(n, id)| {
             let result = match n % 3 {
                 0 => AttemptResult::Delivered,
-                1 => AttemptResult::Retry { error: "HTTP 503".into(), next_attempt_ms: later },
+                1 => AttemptResult::Retry {
+                    error: "HTTP 503".into(),
+                    next_attempt_ms: later,
+                },
                 _ => AttemptResult::Failed { error: "gone".into() },
             };
             (id.clone(), 1, result)
@@ -169,14 +270,39 @@ async fn outbox_writes_take_batches() {
 #[tokio::test]
 async fn attempts_end_delivered_or_failed_and_failed_ones_can_be_retried() {
     let (_db, store) = fresh().await;
-    store.enqueue_delivery(&delivery("ok", "w1", "e1", "https://a/")).await.unwrap();
-    store.enqueue_delivery(&delivery("bad", "w1", "e2", "https://a/")).await.unwrap();
+    store
+        .enqueue_delivery(&delivery("ok", "w1", "e1", "https://a/"))
+        .await
+        .unwrap();
+    store
+        .enqueue_delivery(&delivery("bad", "w1", "e2", "https://a/"))
+        .await
+        .unwrap();
     store.record_attempt("ok", 1, &AttemptResult::Delivered).await.unwrap();
-    store.record_attempt("bad", 5, &AttemptResult::Failed { error: "x".repeat(2000) }).await.unwrap();
+    store
+        .record_attempt(
+            "bad",
+            5,
+            &AttemptResult::Failed {
+                error: "x".repeat(2000),
+            },
+        )
+        .await
+        .unwrap();
     let bad = store.get_delivery("bad").await.unwrap().unwrap();
     assert_eq!((bad.status.as_str(), bad.attempts), ("failed", 5));
-    assert_eq!(bad.last_error.as_ref().map(String::len), Some(500), "errors are kept bounded");
-    assert!(store.due_delivery_urls(unix_now_ms() + 1, None, 10).await.unwrap().is_empty());
+    assert_eq!(
+        bad.last_error.as_ref().map(String::len),
+        Some(500),
+        "errors are kept bounded"
+    );
+    assert!(
+        store
+            .due_delivery_urls(unix_now_ms() + 1, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.next_delivery_due_after(0).await.unwrap(), None);
 
     let filter = |status, instance: Option<&str>| DeliveryFilter {
@@ -184,17 +310,48 @@ async fn attempts_end_delivered_or_failed_and_failed_ones_can_be_retried() {
         instance_id: instance.map(str::to_owned),
         limit: 10,
     };
-    let failed = store.list_deliveries(&filter(Some(DeliveryStatus::Failed), None)).await.unwrap();
+    let failed = store
+        .list_deliveries(&filter(Some(DeliveryStatus::Failed), None))
+        .await
+        .unwrap();
     assert_eq!(ids(&failed), ["bad"]);
-    assert_eq!(store.list_deliveries(&filter(None, Some("shop"))).await.unwrap().len(), 2);
-    assert!(store.list_deliveries(&filter(None, Some("other"))).await.unwrap().is_empty());
-    assert_eq!(store.list_deliveries(&DeliveryFilter { limit: 1, ..filter(None, None) }).await.unwrap().len(), 1);
+    assert_eq!(
+        store.list_deliveries(&filter(None, Some("shop"))).await.unwrap().len(),
+        2
+    );
+    assert!(
+        store
+            .list_deliveries(&filter(None, Some("other")))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_deliveries(&DeliveryFilter {
+                limit: 1,
+                ..filter(None, None)
+            })
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
-    assert!(!store.retry_delivery("ok").await.unwrap(), "only failed deliveries go back");
+    assert!(
+        !store.retry_delivery("ok").await.unwrap(),
+        "only failed deliveries go back"
+    );
     assert!(store.retry_delivery("bad").await.unwrap());
     let bad = store.get_delivery("bad").await.unwrap().unwrap();
     assert_eq!((bad.status.as_str(), bad.attempts), ("pending", 0));
-    assert_eq!(ids(&store.due_deliveries_to("https://a/", unix_now_ms() + 1, 10).await.unwrap()), ["bad"]);
+    assert_eq!(
+        ids(&store
+            .due_deliveries_to("https://a/", unix_now_ms() + 1, 10)
+            .await
+            .unwrap()),
+        ["bad"]
+    );
 
     // Only delivered rows are pruned, and only those old enough.
     assert_eq!(store.prune_delivered(0, 100).await.unwrap(), 0);

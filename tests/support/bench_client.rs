@@ -48,7 +48,11 @@ impl Process {
 
 /// A loopback port nobody listens on now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A binary built next to the running bench (the same cargo profile); exits
@@ -57,7 +61,10 @@ pub fn sibling_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let binary = exe.parent().unwrap().join(name);
     if !binary.is_file() {
-        eprintln!("build it first: cargo build --release --workspace --bins ({} missing)", binary.display());
+        eprintln!(
+            "build it first: cargo build --release --workspace --bins ({} missing)",
+            binary.display()
+        );
         std::process::exit(2);
     }
     binary
@@ -88,7 +95,13 @@ pub async fn call(request: reqwest::RequestBuilder) -> Value {
 
 /// Creates instance `instance`, pairs it as `phone` through the sim's scan
 /// route and waits until it is online; its token.
-pub async fn pair_instance(http: &reqwest::Client, base: &str, admin_token: &str, instance: &str, phone: &str) -> String {
+pub async fn pair_instance(
+    http: &reqwest::Client,
+    base: &str,
+    admin_token: &str,
+    instance: &str,
+    phone: &str,
+) -> String {
     let created = call(
         http.post(format!("{base}/api/instances"))
             .bearer_auth(admin_token)
@@ -96,7 +109,11 @@ pub async fn pair_instance(http: &reqwest::Client, base: &str, admin_token: &str
     )
     .await;
     let token = created["token"].as_str().expect("instance token").to_owned();
-    call(http.get(format!("{base}/api/instances/{instance}/qr")).bearer_auth(admin_token)).await;
+    call(
+        http.get(format!("{base}/api/instances/{instance}/qr"))
+            .bearer_auth(admin_token),
+    )
+    .await;
     call(
         http.post(format!("{base}/sim/instances/{instance}/scan"))
             .bearer_auth(admin_token)
@@ -106,7 +123,11 @@ pub async fn pair_instance(http: &reqwest::Client, base: &str, admin_token: &str
     // Polled: the bench talks to another process, with no event stream of its own.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let answer = call(http.get(format!("{base}/api/instances/{instance}")).bearer_auth(admin_token)).await;
+        let answer = call(
+            http.get(format!("{base}/api/instances/{instance}"))
+                .bearer_auth(admin_token),
+        )
+        .await;
         if answer["status"] == "online" {
             return token;
         }

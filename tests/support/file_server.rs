@@ -15,7 +15,10 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Debug, Clone)]
 pub enum Served {
     /// 200 with this body and, if given, this `Content-Type`.
-    File { content_type: Option<String>, body: Vec<u8> },
+    File {
+        content_type: Option<String>,
+        body: Vec<u8>,
+    },
     /// This status with a short text body.
     Status(u16),
     /// Reads the request and never answers.
@@ -64,7 +67,11 @@ impl FileServer {
 
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
-        self.base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port")
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port")
     }
 
     /// How many connections the server has accepted.
@@ -91,7 +98,10 @@ async fn answer(mut socket: TcpStream, files: Arc<HashMap<&'static str, Served>>
         Some(Served::Never) => return std::future::pending().await,
         None => (404, Some("text/plain".to_owned()), b"no such file".to_vec()),
     };
-    let mut response = format!("HTTP/1.1 {status} X\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut response = format!(
+        "HTTP/1.1 {status} X\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     if let Some(content_type) = content_type {
         response.push_str(&format!("Content-Type: {content_type}\r\n"));
     }

@@ -10,8 +10,8 @@ pub mod bench_client;
 pub mod child_server;
 pub mod file_server;
 pub mod plugins;
-pub mod websocket;
 pub mod webhook_receiver;
+pub mod websocket;
 
 use std::path::PathBuf;
 
@@ -108,7 +108,10 @@ pub struct TestServer {
 
 /// A fresh, empty data directory for a server, removed when dropped.
 pub fn data_dir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("wasap-data-").tempdir().expect("temporary data directory")
+    tempfile::Builder::new()
+        .prefix("wasap-data-")
+        .tempdir()
+        .expect("temporary data directory")
 }
 
 /// The configuration black-box tests use: the simulated network, a free
@@ -202,16 +205,25 @@ impl Drop for TestServer {
 /// Creates instance `id`, pairs it by the sim's QR scan as `phone` and waits
 /// until it is online; its instance token.
 pub async fn online(server: &mut TestServer, id: &str, phone: &str) -> String {
-    let (status, created) = server.admin().post("/api/instances", serde_json::json!({ "instance_id": id })).await;
+    let (status, created) = server
+        .admin()
+        .post("/api/instances", serde_json::json!({ "instance_id": id }))
+        .await;
     assert_eq!(status, 201, "{created}");
     server.admin().get(&format!("/api/instances/{id}/qr")).await;
     let (status, scanned) = server
         .admin()
-        .post(&format!("/sim/instances/{id}/scan"), serde_json::json!({ "phone": phone }))
+        .post(
+            &format!("/sim/instances/{id}/scan"),
+            serde_json::json!({ "phone": phone }),
+        )
         .await;
     assert_eq!(status, 200, "{scanned}");
     server.events.wait_status(id, "online").await;
-    created["token"].as_str().expect("the created instance's token").to_owned()
+    created["token"]
+        .as_str()
+        .expect("the created instance's token")
+        .to_owned()
 }
 
 /// How long a test waits for something the server should do promptly.
@@ -227,7 +239,10 @@ impl Events {
         &mut self,
         what: &str,
         matches: impl Fn(&wasap::events::Event) -> bool,
-    ) -> (std::sync::Arc<wasap::events::Event>, Vec<std::sync::Arc<wasap::events::Event>>) {
+    ) -> (
+        std::sync::Arc<wasap::events::Event>,
+        Vec<std::sync::Arc<wasap::events::Event>>,
+    ) {
         let mut before = Vec::new();
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
@@ -317,7 +332,12 @@ impl Api {
     }
 
     /// Sends a request and returns the status and the JSON body (`null` if none).
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
         let mut request = self.request(method.clone(), path);
         if let Some(body) = body {
             request = request.json(&body);
@@ -328,7 +348,8 @@ impl Api {
         let json = if bytes.is_empty() {
             serde_json::Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{method} {path}: body is not JSON ({e}): {bytes:?}"))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("{method} {path}: body is not JSON ({e}): {bytes:?}"))
         };
         (status, json)
     }
@@ -369,6 +390,9 @@ mod tests {
             replace_database_name("postgres://u:p@127.0.0.1:5433/postgres?sslmode=disable", "t1"),
             "postgres://u:p@127.0.0.1:5433/t1?sslmode=disable"
         );
-        assert_eq!(replace_database_name("postgres://localhost", "t2"), "postgres://localhost/t2");
+        assert_eq!(
+            replace_database_name("postgres://localhost", "t2"),
+            "postgres://localhost/t2"
+        );
     }
 }

@@ -13,7 +13,10 @@ pub const BUILTIN_PLUGINS: &[&str] = &["webhook", "websocket"];
 
 /// The workspace's root directory.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the tests crate is in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate is in the workspace")
+        .to_path_buf()
 }
 
 /// The component built from the plugin crate at `crate_dir` (relative to the
@@ -26,7 +29,9 @@ pub fn component(crate_dir: &str) -> Vec<u8> {
     let path = match map.get(crate_dir) {
         Some(path) => path.clone(),
         None => {
-            let out_dir = std::env::temp_dir().join("wasap-test-plugins").join(crate_dir.replace('/', "_"));
+            let out_dir = std::env::temp_dir()
+                .join("wasap-test-plugins")
+                .join(crate_dir.replace('/', "_"));
             let options = wasap_plugin_build::BuildOptions {
                 out_dir: Some(out_dir),
                 ..Default::default()
@@ -50,7 +55,10 @@ pub fn manifest(crate_dir: &str) -> String {
 pub async fn install(server: &crate::TestServer, manifest: &str, component: Vec<u8>) -> (u16, serde_json::Value) {
     let form = reqwest::multipart::Form::new()
         .text("manifest", manifest.to_owned())
-        .part("component", reqwest::multipart::Part::bytes(component).file_name("plugin.wasm"));
+        .part(
+            "component",
+            reqwest::multipart::Part::bytes(component).file_name("plugin.wasm"),
+        );
     let response = reqwest::Client::new()
         .post(server.url("/api/plugins"))
         .bearer_auth(&server.admin_token)

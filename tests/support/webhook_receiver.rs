@@ -42,7 +42,8 @@ impl Received {
     }
 
     pub fn event_id(&self) -> &str {
-        self.header("x-wasap-event-id").expect("every delivery carries X-Wasap-Event-Id")
+        self.header("x-wasap-event-id")
+            .expect("every delivery carries X-Wasap-Event-Id")
     }
 
     pub fn attempt(&self) -> u32 {
@@ -52,7 +53,8 @@ impl Received {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("a delivery body is not JSON ({e}): {:?}", self.body))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("a delivery body is not JSON ({e}): {:?}", self.body))
     }
 }
 
@@ -116,7 +118,9 @@ impl WebhookReceiver {
                 Some(request) => all.push(request),
                 None => panic!(
                     "timed out waiting for {what}; received {:#?}",
-                    all.iter().map(|r| (&r.path, r.header("x-wasap-event-id"), String::from_utf8_lossy(&r.body))).collect::<Vec<_>>()
+                    all.iter()
+                        .map(|r| (&r.path, r.header("x-wasap-event-id"), String::from_utf8_lossy(&r.body)))
+                        .collect::<Vec<_>>()
                 ),
             }
         }
@@ -146,7 +150,9 @@ pub fn signature_valid(request: &Received, format: &str, secret: &str) -> bool {
     let expected = hmac_hex(secret, &request.body);
     let received = match format {
         "sudevwa" => request.header("x-sudevwa-signature"),
-        "gowa" => request.header("x-hub-signature-256").and_then(|s| s.strip_prefix("sha256=")),
+        "gowa" => request
+            .header("x-hub-signature-256")
+            .and_then(|s| s.strip_prefix("sha256=")),
         _ => None,
     };
     received.is_some_and(|received| received.eq_ignore_ascii_case(&expected))
@@ -156,7 +162,9 @@ async fn serve(mut socket: TcpStream, paths: Arc<Mutex<Paths>>, sender: mpsc::Se
     // One request per connection at a time; keep-alive connections are served in a loop.
     let mut buffer = Vec::new();
     loop {
-        let Some(request) = read_request(&mut socket, &mut buffer).await else { return };
+        let Some(request) = read_request(&mut socket, &mut buffer).await else {
+            return;
+        };
         let behaviour = {
             let mut paths = paths.lock().unwrap();
             let seen = paths.seen.entry(request.path.clone()).or_insert(0);

@@ -34,7 +34,11 @@ pub async fn connect(server: &TestServer, path: &str, token: Token<'_>) -> Resul
 }
 
 /// [`connect`] to the server at `addr` (one in a child process, say).
-pub async fn connect_to(addr: std::net::SocketAddr, path: &str, token: Token<'_>) -> Result<WsClient, (u16, serde_json::Value)> {
+pub async fn connect_to(
+    addr: std::net::SocketAddr,
+    path: &str,
+    token: Token<'_>,
+) -> Result<WsClient, (u16, serde_json::Value)> {
     let url = match token {
         Token::Query(token) => {
             let separator = if path.contains('?') { '&' } else { '?' };
@@ -44,11 +48,15 @@ pub async fn connect_to(addr: std::net::SocketAddr, path: &str, token: Token<'_>
     };
     let mut request = url.into_client_request().expect("a valid WebSocket URL");
     if let Token::Header(token) = token {
-        request
-            .headers_mut()
-            .insert("authorization", HeaderValue::from_str(&format!("Bearer {token}")).expect("a header value"));
+        request.headers_mut().insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}")).expect("a header value"),
+        );
     }
-    match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request)).await.expect("the handshake ends in time") {
+    match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+        .await
+        .expect("the handshake ends in time")
+    {
         Ok((stream, _)) => Ok(WsClient { stream, pings: 0 }),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             let status = response.status().as_u16();
@@ -102,10 +110,13 @@ impl WsClient {
                 .expect("timed out waiting for a WebSocket frame");
             match next {
                 Some(Ok(Message::Text(text))) => {
-                    return Ok(serde_json::from_str(&text).unwrap_or_else(|e| panic!("a frame that is not JSON ({e}): {text}")));
+                    return Ok(serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("a frame that is not JSON ({e}): {text}")));
                 }
                 Some(Ok(Message::Ping(_))) => self.pings += 1,
-                Some(Ok(Message::Close(Some(frame)))) => return Err(End::Closed(frame.code.into(), frame.reason.to_string())),
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return Err(End::Closed(frame.code.into(), frame.reason.to_string()));
+                }
                 Some(Ok(Message::Close(None))) => return Err(End::Closed(1005, String::new())),
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(End::Dropped(e.to_string())),
@@ -148,7 +159,9 @@ pub struct SilentClient {
 impl SilentClient {
     /// Opens `path` with `token` in the header.
     pub async fn open(server: &TestServer, path: &str, token: &str) -> SilentClient {
-        let mut socket = tokio::net::TcpStream::connect(server.addr).await.expect("connect to the server");
+        let mut socket = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .expect("connect to the server");
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
              Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
@@ -159,7 +172,10 @@ impl SilentClient {
         // Read the 101 answer byte by byte, so no frame after it is consumed.
         let mut head = Vec::new();
         while !head.ends_with(b"\r\n\r\n") {
-            let byte = tokio::time::timeout(WAIT, socket.read_u8()).await.expect("the handshake answer in time").expect("a handshake answer");
+            let byte = tokio::time::timeout(WAIT, socket.read_u8())
+                .await
+                .expect("the handshake answer in time")
+                .expect("a handshake answer");
             head.push(byte);
         }
         let head = String::from_utf8_lossy(&head);

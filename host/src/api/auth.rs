@@ -33,10 +33,12 @@ pub fn credentials_or_query() -> impl Filter<Extract = (Credentials,), Error = w
         .map(|query: String| token_in_query(&query))
         .or(warp::any().map(|| None))
         .unify();
-    credentials().and(query).map(|header: Credentials, query: Option<String>| match header.0 {
-        Some(_) => header,
-        None => Credentials(query),
-    })
+    credentials()
+        .and(query)
+        .map(|header: Credentials, query: Option<String>| match header.0 {
+            Some(_) => header,
+            None => Credentials(query),
+        })
 }
 
 /// The percent-decoded value of `token=` in a query string.

@@ -93,7 +93,11 @@ fn too_large() -> ApiError {
 
 fn parse<T: DeserializeOwned>(content_type: Option<&str>, body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", "a JSON body is required"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "a JSON body is required",
+        ));
     }
     if let Some(content_type) = content_type {
         let essence = content_type.split(';').next().unwrap_or("").trim();

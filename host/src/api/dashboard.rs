@@ -74,10 +74,16 @@ static ASSET_ROUTE: Endpoint = Endpoint {
 };
 
 pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
-    let page = router.route0(&PAGE_ROUTE).map(|| reply(PAGE, "text/html; charset=utf-8"));
+    let page = router
+        .route0(&PAGE_ROUTE)
+        .map(|| reply(PAGE, "text/html; charset=utf-8"));
     let asset = router.route1(&ASSET_ROUTE).and_then(|file: String| async move {
         let asset = ASSETS.iter().find(|a| a.name == file).ok_or_else(|| {
-            reject(ApiError::new(StatusCode::NOT_FOUND, "asset_not_found", format!("the dashboard has no file {file:?}")))
+            reject(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "asset_not_found",
+                format!("the dashboard has no file {file:?}"),
+            ))
         })?;
         Ok::<_, warp::Rejection>(reply(asset.body, asset.content_type))
     });
@@ -107,9 +113,15 @@ mod tests {
         let mut sources = vec![page];
         sources.extend(ASSETS.iter().map(|a| std::str::from_utf8(a.body).unwrap()));
         for source in sources {
-            for reference in source.split(['"', '\'']).filter(|s| s.starts_with("./") || s.starts_with("/dashboard/")) {
+            for reference in source
+                .split(['"', '\''])
+                .filter(|s| s.starts_with("./") || s.starts_with("/dashboard/"))
+            {
                 let name = reference.trim_start_matches("./").trim_start_matches("/dashboard/");
-                assert!(ASSETS.iter().any(|a| a.name == name), "{reference} is referenced but not embedded");
+                assert!(
+                    ASSETS.iter().any(|a| a.name == name),
+                    "{reference} is referenced but not embedded"
+                );
             }
         }
     }

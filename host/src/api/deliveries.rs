@@ -93,13 +93,23 @@ static LIST: Endpoint = Endpoint {
             values: &[],
         },
     ],
-    ..Endpoint::new(Verb::Get, "/api/deliveries", "list_deliveries", Answer::Json(200, schema::<DeliveryList>))
+    ..Endpoint::new(
+        Verb::Get,
+        "/api/deliveries",
+        "list_deliveries",
+        Answer::Json(200, schema::<DeliveryList>),
+    )
 };
 static RETRY: Endpoint = Endpoint {
     tag: TAG,
     summary: "Send a failed delivery again, with a fresh round of attempts",
     errors: &[409],
-    ..Endpoint::new(Verb::Post, "/api/deliveries/{id}/retry", "retry_delivery", Answer::Json(200, schema::<Delivery>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/deliveries/{id}/retry",
+        "retry_delivery",
+        Answer::Json(200, schema::<Delivery>),
+    )
 };
 
 pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
@@ -138,8 +148,19 @@ async fn list(query: ListQuery, state: AppState) -> Result<Response, warp::Rejec
 }
 
 async fn retry(id: String, state: AppState) -> Result<Response, warp::Rejection> {
-    let not_found = || reject(ApiError::new(StatusCode::NOT_FOUND, "delivery_not_found", "no such delivery"));
-    let row = state.store.get_delivery(&id).await.map_err(reject)?.ok_or_else(not_found)?;
+    let not_found = || {
+        reject(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "delivery_not_found",
+            "no such delivery",
+        ))
+    };
+    let row = state
+        .store
+        .get_delivery(&id)
+        .await
+        .map_err(reject)?
+        .ok_or_else(not_found)?;
     if !state.store.retry_delivery(&id).await.map_err(reject)? {
         return Err(reject(ApiError::new(
             StatusCode::CONFLICT,
@@ -148,6 +169,11 @@ async fn retry(id: String, state: AppState) -> Result<Response, warp::Rejection>
         )));
     }
     state.webhooks.wake();
-    let row = state.store.get_delivery(&id).await.map_err(reject)?.ok_or_else(not_found)?;
+    let row = state
+        .store
+        .get_delivery(&id)
+        .await
+        .map_err(reject)?
+        .ok_or_else(not_found)?;
     Ok(warp::reply::json(&Delivery::from(row)).into_response())
 }

@@ -144,9 +144,17 @@ pub async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible>
             "unsupported content type".to_owned(),
         )
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body too large".to_owned())
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body too large".to_owned(),
+        )
     } else if rejection.find::<warp::reject::LengthRequired>().is_some() {
-        (StatusCode::LENGTH_REQUIRED, "length_required", "a Content-Length is required".to_owned())
+        (
+            StatusCode::LENGTH_REQUIRED,
+            "length_required",
+            "a Content-Length is required".to_owned(),
+        )
     } else if let Some(e) = rejection.find::<warp::reject::InvalidQuery>() {
         (StatusCode::BAD_REQUEST, "invalid_query", e.to_string())
     } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {
@@ -156,10 +164,18 @@ pub async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible>
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         // Last of the known ones: a sibling route's "wrong method" must not
         // hide what the route with the right method found wrong.
-        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route".to_owned())
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed on this route".to_owned(),
+        )
     } else {
         tracing::warn!(?rejection, "unhandled rejection");
-        (StatusCode::BAD_REQUEST, "bad_request", "the request could not be handled".to_owned())
+        (
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request could not be handled".to_owned(),
+        )
     };
     Ok(error_response(status, code, &message))
 }

@@ -34,7 +34,13 @@ pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> 
         .and(with_state(state))
         .and_then(|state: AppState| async move {
             let instances = state.store.count_instances_by_status().await.map_err(reject)?;
-            Ok::<_, warp::Rejection>(warp::reply::json(&Health { status: "ok", instances }).into_response())
+            Ok::<_, warp::Rejection>(
+                warp::reply::json(&Health {
+                    status: "ok",
+                    instances,
+                })
+                .into_response(),
+            )
         })
         .boxed()
 }

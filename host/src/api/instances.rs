@@ -85,24 +85,44 @@ static CREATE: Endpoint = Endpoint {
     summary: "Create an instance (a WhatsApp number to link)",
     request: Request::OptionalJson(schema::<CreateBody>),
     errors: &[409],
-    ..Endpoint::new(Verb::Post, "/api/instances", "create_instance", Answer::Json(201, schema::<Created>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/instances",
+        "create_instance",
+        Answer::Json(201, schema::<Created>),
+    )
 };
 static LIST: Endpoint = Endpoint {
     tag: TAG,
     summary: "List instances",
-    ..Endpoint::new(Verb::Get, "/api/instances", "list_instances", Answer::Json(200, schema::<InstanceList>))
+    ..Endpoint::new(
+        Verb::Get,
+        "/api/instances",
+        "list_instances",
+        Answer::Json(200, schema::<InstanceList>),
+    )
 };
 static GET: Endpoint = Endpoint {
     tag: TAG,
     summary: "One instance",
     access: Access::Instance,
-    ..Endpoint::new(Verb::Get, "/api/instances/{id}", "get_instance", Answer::Json(200, schema::<InstanceInfo>))
+    ..Endpoint::new(
+        Verb::Get,
+        "/api/instances/{id}",
+        "get_instance",
+        Answer::Json(200, schema::<InstanceInfo>),
+    )
 };
 static DELETE: Endpoint = Endpoint {
     tag: TAG,
     summary: "Delete an instance: logs out if paired, wipes its device keys",
     errors: &[503],
-    ..Endpoint::new(Verb::Delete, "/api/instances/{id}", "delete_instance", Answer::Json(200, schema::<Deleted>))
+    ..Endpoint::new(
+        Verb::Delete,
+        "/api/instances/{id}",
+        "delete_instance",
+        Answer::Json(200, schema::<Deleted>),
+    )
 };
 static QR: Endpoint = Endpoint {
     tag: TAG,
@@ -114,7 +134,12 @@ static QR: Endpoint = Endpoint {
         values: &["png", "json"],
     }],
     errors: &[409, 503],
-    ..Endpoint::new(Verb::Get, "/api/instances/{id}/qr", "instance_qr", Answer::JsonOrPng(schema::<QrAnswer>))
+    ..Endpoint::new(
+        Verb::Get,
+        "/api/instances/{id}/qr",
+        "instance_qr",
+        Answer::JsonOrPng(schema::<QrAnswer>),
+    )
 };
 static PAIR_CODE: Endpoint = Endpoint {
     tag: TAG,
@@ -122,21 +147,36 @@ static PAIR_CODE: Endpoint = Endpoint {
     access: Access::Instance,
     request: Request::Json(schema::<PairCodeBody>),
     errors: &[409, 503],
-    ..Endpoint::new(Verb::Post, "/api/instances/{id}/pair-code", "instance_pair_code", Answer::Json(200, schema::<PairCode>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/instances/{id}/pair-code",
+        "instance_pair_code",
+        Answer::Json(200, schema::<PairCode>),
+    )
 };
 static LOGOUT: Endpoint = Endpoint {
     tag: TAG,
     summary: "Log out: device keys wiped, the instance can pair again",
     access: Access::Instance,
     errors: &[409, 503],
-    ..Endpoint::new(Verb::Post, "/api/instances/{id}/logout", "instance_logout", Answer::Json(200, schema::<StatusAnswer>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/instances/{id}/logout",
+        "instance_logout",
+        Answer::Json(200, schema::<StatusAnswer>),
+    )
 };
 static RECONNECT: Endpoint = Endpoint {
     tag: TAG,
     summary: "Reconnect a linked instance now",
     access: Access::Instance,
     errors: &[409, 503],
-    ..Endpoint::new(Verb::Post, "/api/instances/{id}/reconnect", "instance_reconnect", Answer::Json(200, schema::<StatusAnswer>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/instances/{id}/reconnect",
+        "instance_reconnect",
+        Answer::Json(200, schema::<StatusAnswer>),
+    )
 };
 
 pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
@@ -181,7 +221,11 @@ pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> 
 }
 
 async fn create(body: CreateBody, state: AppState) -> Result<Response> {
-    let created = state.instances.create(body.instance_id, body.name).await.map_err(reject)?;
+    let created = state
+        .instances
+        .create(body.instance_id, body.name)
+        .await
+        .map_err(reject)?;
     let answer = Created {
         instance_id: &created.info.instance_id,
         name: &created.info.name,
@@ -207,22 +251,27 @@ async fn delete(id: String, state: AppState) -> Result<Response> {
     if let Some(hub) = &state.websockets {
         hub.close_channel(&Channel::Instance(id.clone()), Close::InstanceDeleted);
     }
-    Ok(warp::reply::json(&Deleted { instance_id: id, deleted: true }).into_response())
+    Ok(warp::reply::json(&Deleted {
+        instance_id: id,
+        deleted: true,
+    })
+    .into_response())
 }
 
-async fn qr(
-    id: String,
-    query: QrQuery,
-    accept: Option<String>,
-    state: AppState,
-) -> Result<Response> {
+async fn qr(id: String, query: QrQuery, accept: Option<String>, state: AppState) -> Result<Response> {
     let wants_png = query.format.as_deref().is_some_and(|f| f.eq_ignore_ascii_case("png"))
-        || accept.as_deref().is_some_and(|a| a.to_ascii_lowercase().contains("image/png"));
+        || accept
+            .as_deref()
+            .is_some_and(|a| a.to_ascii_lowercase().contains("image/png"));
     let qr = state.instances.qr(&id).await.map_err(reject)?;
     if wants_png {
         let png = qr_png::render(&qr.code).map_err(|e| {
             tracing::error!(instance = %id, error = %e, "cannot render the QR code");
-            reject(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "qr_unavailable", "the QR code could not be rendered"))
+            reject(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "qr_unavailable",
+                "the QR code could not be rendered",
+            ))
         })?;
         let reply = warp::reply::with_header(png, "content-type", "image/png");
         return Ok(warp::reply::with_header(reply, "cache-control", "no-store").into_response());
@@ -253,5 +302,9 @@ async fn logout(id: String, state: AppState) -> Result<Response> {
 async fn reconnect(id: String, state: AppState) -> Result<Response> {
     state.instances.reconnect(&id).await.map_err(reject)?;
     let status = state.instances.status(&id).map_err(reject)?;
-    Ok(warp::reply::json(&StatusAnswer { instance_id: &id, status }).into_response())
+    Ok(warp::reply::json(&StatusAnswer {
+        instance_id: &id,
+        status,
+    })
+    .into_response())
 }

@@ -19,10 +19,10 @@ use warp::reply::{Reply, Response};
 use super::endpoint::{Access, Answer, Endpoint, FormField, Request, Verb, schema};
 use super::error::{ApiError, reject};
 use super::messages::{SEND_ERRORS, Sent};
-use super::router::Router;
 use super::outgoing_media::{given_kind, too_large};
-use crate::messaging::outgoing_media::{self, MediaFile};
+use super::router::Router;
 use super::{AppState, body, phone, with_state};
+use crate::messaging::outgoing_media::{self, MediaFile};
 
 /// Room for the form's other fields and multipart framing around the file.
 const FORM_OVERHEAD: u64 = 64 * 1024;
@@ -64,14 +64,24 @@ static BY_ID: Endpoint = Endpoint {
     access: Access::Instance,
     request: Request::Multipart(FORM),
     errors: SEND_ERRORS,
-    ..Endpoint::new(Verb::Post, "/api/send/{id}/media", "send_media", Answer::Json(200, schema::<Sent>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/send/{id}/media",
+        "send_media",
+        Answer::Json(200, schema::<Sent>),
+    )
 };
 static BY_NUMBER: Endpoint = Endpoint {
     tag: "messages",
     summary: "Send uploaded media from the instance whose own number is {phone}",
     request: Request::Multipart(FORM),
     errors: SEND_ERRORS,
-    ..Endpoint::new(Verb::Post, "/api/by-number/{phone}/media-file", "send_media_by_number", Answer::Json(200, schema::<Sent>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/by-number/{phone}/media-file",
+        "send_media_by_number",
+        Answer::Json(200, schema::<Sent>),
+    )
 };
 
 pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
@@ -158,5 +168,11 @@ async fn read_text(part: Part) -> std::result::Result<String, ApiError> {
     let data = read_part(part, MAX_FIELD_BYTES as u64).await?;
     String::from_utf8(data.to_vec())
         .map(|s| s.trim().to_owned())
-        .map_err(|_| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "form fields must be UTF-8 text"))
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                "form fields must be UTF-8 text",
+            )
+        })
 }

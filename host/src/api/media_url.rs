@@ -46,14 +46,24 @@ static BY_ID: Endpoint = Endpoint {
     access: Access::Instance,
     request: Request::Json(schema::<SendMediaUrl>),
     errors: ERRORS,
-    ..Endpoint::new(Verb::Post, "/api/send/{id}/media-url", "send_media_url", Answer::Json(200, schema::<Sent>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/send/{id}/media-url",
+        "send_media_url",
+        Answer::Json(200, schema::<Sent>),
+    )
 };
 static BY_NUMBER: Endpoint = Endpoint {
     tag: "messages",
     summary: "Send media fetched from a URL, from the instance whose own number is {phone}",
     request: Request::Json(schema::<SendMediaUrl>),
     errors: ERRORS,
-    ..Endpoint::new(Verb::Post, "/api/by-number/{phone}/media-url", "send_media_url_by_number", Answer::Json(200, schema::<Sent>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/by-number/{phone}/media-url",
+        "send_media_url_by_number",
+        Answer::Json(200, schema::<Sent>),
+    )
 };
 
 type Result<T> = std::result::Result<T, warp::Rejection>;
@@ -81,7 +91,11 @@ async fn send_by_number(number: String, body: SendMediaUrl, state: AppState) -> 
 async fn send(state: &AppState, id: &str, body: SendMediaUrl) -> Result<Response> {
     let kind = given_kind(body.media_type.as_deref()).map_err(reject)?;
     state.messenger.check_sendable(id, &body.to).await.map_err(reject)?;
-    let media = state.media_from_url.fetch(&body.media_url, kind, body.caption, None).await.map_err(|e| reject(media_url_error(e)))?;
+    let media = state
+        .media_from_url
+        .fetch(&body.media_url, kind, body.caption, None)
+        .await
+        .map_err(|e| reject(media_url_error(e)))?;
     let sent = state.messenger.send_media(id, &body.to, media).await.map_err(reject)?;
     Ok(warp::reply::json(&Sent::from(sent)).into_response())
 }
@@ -103,12 +117,16 @@ fn fetch_error(e: FetchError) -> ApiError {
         FetchError::InvalidUrl => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_url", message),
         FetchError::TooLarge { limit } => too_large(limit),
         // `InvalidHeader` cannot happen: a fetch sends no headers of the user's.
-        FetchError::Status(_) | FetchError::TooManyRedirects { .. } | FetchError::InvalidHeader(_) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "media_fetch_failed", format!("cannot fetch the media: {message}"))
-        }
-        FetchError::Transport(_) => {
-            ApiError::new(StatusCode::BAD_GATEWAY, "media_fetch_failed", format!("cannot fetch the media: {message}"))
-        }
+        FetchError::Status(_) | FetchError::TooManyRedirects { .. } | FetchError::InvalidHeader(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "media_fetch_failed",
+            format!("cannot fetch the media: {message}"),
+        ),
+        FetchError::Transport(_) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "media_fetch_failed",
+            format!("cannot fetch the media: {message}"),
+        ),
         FetchError::Timeout => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "media_fetch_timeout", message),
     }
 }

@@ -73,14 +73,24 @@ static SEND: Endpoint = Endpoint {
     access: Access::Instance,
     request: Request::Json(schema::<SendText>),
     errors: SEND_ERRORS,
-    ..Endpoint::new(Verb::Post, "/api/send/{id}", "send_text", Answer::Json(200, schema::<Sent>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/send/{id}",
+        "send_text",
+        Answer::Json(200, schema::<Sent>),
+    )
 };
 static BY_NUMBER: Endpoint = Endpoint {
     tag: "messages",
     summary: "Send a text message from the instance whose own number is {phone}",
     request: Request::Json(schema::<SendText>),
     errors: SEND_ERRORS,
-    ..Endpoint::new(Verb::Post, "/api/by-number/{phone}", "send_text_by_number", Answer::Json(200, schema::<Sent>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/by-number/{phone}",
+        "send_text_by_number",
+        Answer::Json(200, schema::<Sent>),
+    )
 };
 static CHECK: Endpoint = Endpoint {
     tag: "messages",
@@ -88,7 +98,12 @@ static CHECK: Endpoint = Endpoint {
     access: Access::Instance,
     request: Request::Json(schema::<CheckBody>),
     errors: SEND_ERRORS,
-    ..Endpoint::new(Verb::Post, "/api/check/{id}", "check_number", Answer::Json(200, schema::<Checked>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/check/{id}",
+        "check_number",
+        Answer::Json(200, schema::<Checked>),
+    )
 };
 
 pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
@@ -114,9 +129,11 @@ impl From<SendError> for ApiError {
     fn from(e: SendError) -> ApiError {
         match e {
             SendError::Recipient(e) => e.into(),
-            SendError::NotOnWhatsapp(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "recipient_not_on_whatsapp", e.to_string())
-            }
+            SendError::NotOnWhatsapp(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "recipient_not_on_whatsapp",
+                e.to_string(),
+            ),
             SendError::Instance(e) => e.into(),
             SendError::Engine(e) => e.into(),
         }
@@ -125,7 +142,11 @@ impl From<SendError> for ApiError {
 
 fn check_text(text: &str) -> std::result::Result<(), ApiError> {
     if text.trim().is_empty() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "empty_message", "the message is empty"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_message",
+            "the message is empty",
+        ));
     }
     if text.len() > MAX_TEXT_BYTES {
         return Err(ApiError::new(

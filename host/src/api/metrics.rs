@@ -17,7 +17,12 @@ static METRICS: Endpoint = Endpoint {
     tag: "operations",
     summary: "Prometheus metrics: requests by route and status, messages sent, instances by status, WebSocket connections and frames",
     access: Access::Admin,
-    ..Endpoint::new(Verb::Get, "/metrics", "metrics", Answer::Text("text/plain; version=0.0.4"))
+    ..Endpoint::new(
+        Verb::Get,
+        "/metrics",
+        "metrics",
+        Answer::Text("text/plain; version=0.0.4"),
+    )
 };
 
 pub fn route(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
@@ -31,7 +36,8 @@ pub fn route(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
                 hub.render_metrics(&mut text);
             }
             Ok::<_, warp::Rejection>(
-                warp::reply::with_header(text, "content-type", "text/plain; version=0.0.4; charset=utf-8").into_response(),
+                warp::reply::with_header(text, "content-type", "text/plain; version=0.0.4; charset=utf-8")
+                    .into_response(),
             )
         })
         .boxed()
@@ -67,6 +73,11 @@ pub fn observe(
     labels: RouteLabels,
 ) -> warp::log::Log<impl Fn(warp::log::Info<'_>) + Clone + Send> {
     warp::log::custom(move |info| {
-        metrics.observe_request(labels.of(info.path()), info.method().as_str(), info.status().as_u16(), info.elapsed());
+        metrics.observe_request(
+            labels.of(info.path()),
+            info.method().as_str(),
+            info.status().as_u16(),
+            info.elapsed(),
+        );
     })
 }

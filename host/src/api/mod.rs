@@ -26,8 +26,8 @@ mod qr_png;
 pub mod router;
 mod sim;
 mod statics;
-mod websockets;
 mod webhooks;
+mod websockets;
 
 use std::sync::{Arc, OnceLock};
 
@@ -99,7 +99,10 @@ pub fn routes(
         .unify()
         .boxed();
     if let Some(hub) = state.websockets.clone() {
-        api = api.or(websockets::routes(&mut router, state.clone(), hub)).unify().boxed();
+        api = api
+            .or(websockets::routes(&mut router, state.clone(), hub))
+            .unify()
+            .boxed();
     }
     if let Some(network) = sim {
         api = api.or(sim::routes(&mut router, state.clone(), network)).unify().boxed();
@@ -107,7 +110,8 @@ pub fn routes(
     let doc = openapi::document(router.endpoints());
     let _ = document.set(serde_json::to_vec(&doc).unwrap_or_default().into());
     let labels = metrics::RouteLabels::new(router.endpoints());
-    api.recover(error::recover).with(metrics::observe(state.metrics, labels))
+    api.recover(error::recover)
+        .with(metrics::observe(state.metrics, labels))
 }
 
 /// Hands a clone of the state to each request.

@@ -19,7 +19,12 @@ static OPENAPI: Endpoint = Endpoint {
     tag: "operations",
     summary: "This document: the OpenAPI 3 description of every route",
     access: Access::Public,
-    ..Endpoint::new(Verb::Get, "/openapi.json", "openapi", Answer::Json(200, schema::<Value>))
+    ..Endpoint::new(
+        Verb::Get,
+        "/openapi.json",
+        "openapi",
+        Answer::Json(200, schema::<Value>),
+    )
 };
 
 /// The document, filled in once every route is registered.
@@ -135,7 +140,10 @@ fn responses(endpoint: &Endpoint, generator: &mut SchemaGenerator, error: &schem
                 "image/png": {"schema": {"type": "string", "format": "binary"}},
             }),
         ),
-        Answer::Binary => (200, json!({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}})),
+        Answer::Binary => (
+            200,
+            json!({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}),
+        ),
         Answer::Text(content_type) => (200, json!({ content_type: {"schema": {"type": "string"}} })),
         Answer::WebSocket => {
             let description = "Switching Protocols: a WebSocket of JSON text frames {\"event\",\"timestamp\",\"data\"}";
@@ -144,7 +152,10 @@ fn responses(endpoint: &Endpoint, generator: &mut SchemaGenerator, error: &schem
         }
     };
     if status != 0 {
-        responses.insert(status.to_string(), json!({"description": "Success", "content": content}));
+        responses.insert(
+            status.to_string(),
+            json!({"description": "Success", "content": content}),
+        );
     }
     for status in endpoint.error_statuses() {
         responses.insert(
@@ -203,8 +214,14 @@ mod tests {
         assert_eq!(send["parameters"][0]["name"], "id");
         assert_eq!(send["parameters"][0]["in"], "path");
         assert_eq!(send["parameters"][1]["schema"]["enum"], json!(["png"]));
-        assert_eq!(send["requestBody"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Body");
-        assert_eq!(send["responses"]["201"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/Body");
+        assert_eq!(
+            send["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Body"
+        );
+        assert_eq!(
+            send["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Body"
+        );
         for status in ["400", "401", "403", "404", "413", "415", "422", "503"] {
             assert_eq!(
                 send["responses"][status]["content"]["application/json"]["schema"]["$ref"],
@@ -215,7 +232,10 @@ mod tests {
         assert_eq!(send["security"], json!([{"bearer": []}]));
         assert_eq!(doc["components"]["schemas"]["Body"]["required"], json!(["to"]));
         let upload = &doc["paths"]["/api/send/{id}/media"]["post"];
-        assert_eq!(upload["requestBody"]["content"]["multipart/form-data"]["schema"]["required"], json!(["file"]));
+        assert_eq!(
+            upload["requestBody"]["content"]["multipart/form-data"]["schema"]["required"],
+            json!(["file"])
+        );
         assert_eq!(doc["paths"]["/openapi.json"]["get"]["security"], json!([]));
     }
 }

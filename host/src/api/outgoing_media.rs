@@ -14,7 +14,11 @@ pub(super) fn given_kind(given: Option<&str>) -> Result<Option<MediaKind>, ApiEr
     match given.map(str::trim) {
         None | Some("") => Ok(None),
         Some(given) => parse_kind(given).map(Some).ok_or_else(|| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "mediaType is one of image, video, document, audio")
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                "mediaType is one of image, video, document, audio",
+            )
         }),
     }
 }

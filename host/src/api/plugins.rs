@@ -40,12 +40,22 @@ const TAG: &str = "plugins";
 static LIST: Endpoint = Endpoint {
     tag: TAG,
     summary: "Installed plugins, with their stats and last error",
-    ..Endpoint::new(Verb::Get, "/api/plugins", "list_plugins", Answer::Json(200, schema::<PluginList>))
+    ..Endpoint::new(
+        Verb::Get,
+        "/api/plugins",
+        "list_plugins",
+        Answer::Json(200, schema::<PluginList>),
+    )
 };
 static GET: Endpoint = Endpoint {
     tag: TAG,
     summary: "One plugin",
-    ..Endpoint::new(Verb::Get, "/api/plugins/{name}", "get_plugin", Answer::Json(200, schema::<PluginInfo>))
+    ..Endpoint::new(
+        Verb::Get,
+        "/api/plugins/{name}",
+        "get_plugin",
+        Answer::Json(200, schema::<PluginInfo>),
+    )
 };
 static UPLOAD: Endpoint = Endpoint {
     tag: TAG,
@@ -65,55 +75,96 @@ static UPLOAD: Endpoint = Endpoint {
         },
     ]),
     errors: &[409, 503],
-    ..Endpoint::new(Verb::Post, "/api/plugins", "upload_plugin", Answer::Json(201, schema::<PluginInfo>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/plugins",
+        "upload_plugin",
+        Answer::Json(201, schema::<PluginInfo>),
+    )
 };
 static ENABLE: Endpoint = Endpoint {
     tag: TAG,
     summary: "Put a plugin (back) in the chain; lifts a quarantine",
     errors: &[503],
-    ..Endpoint::new(Verb::Post, "/api/plugins/{name}/enable", "enable_plugin", Answer::Json(200, schema::<PluginInfo>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/plugins/{name}/enable",
+        "enable_plugin",
+        Answer::Json(200, schema::<PluginInfo>),
+    )
 };
 static DISABLE: Endpoint = Endpoint {
     tag: TAG,
     summary: "Take a plugin out of the chain (kept across restarts)",
     errors: &[503],
-    ..Endpoint::new(Verb::Post, "/api/plugins/{name}/disable", "disable_plugin", Answer::Json(200, schema::<PluginInfo>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/plugins/{name}/disable",
+        "disable_plugin",
+        Answer::Json(200, schema::<PluginInfo>),
+    )
 };
 static DELETE: Endpoint = Endpoint {
     tag: TAG,
     summary: "Remove a plugin, its files and its stored keys (409 for a built-in plugin: disable it instead)",
     errors: &[409, 503],
-    ..Endpoint::new(Verb::Delete, "/api/plugins/{name}", "delete_plugin", Answer::Json(200, schema::<Deleted>))
+    ..Endpoint::new(
+        Verb::Delete,
+        "/api/plugins/{name}",
+        "delete_plugin",
+        Answer::Json(200, schema::<Deleted>),
+    )
 };
 
 pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
-    let list = router.route0(&LIST).and(with_state(state.clone())).map(|state: AppState| {
-        warp::reply::json(&PluginList {
-            plugins: state.plugins.registry().list(),
-        })
-        .into_response()
-    });
-    let get = router.route1(&GET).and(with_state(state.clone())).and_then(|name: String, state: AppState| async move {
-        let info = state.plugins.registry().info(&name).ok_or_else(|| reject(RegistryError::NotFound(name)))?;
-        Ok::<_, warp::Rejection>(warp::reply::json(&info).into_response())
-    });
+    let list = router
+        .route0(&LIST)
+        .and(with_state(state.clone()))
+        .map(|state: AppState| {
+            warp::reply::json(&PluginList {
+                plugins: state.plugins.registry().list(),
+            })
+            .into_response()
+        });
+    let get = router
+        .route1(&GET)
+        .and(with_state(state.clone()))
+        .and_then(|name: String, state: AppState| async move {
+            let info = state
+                .plugins
+                .registry()
+                .info(&name)
+                .ok_or_else(|| reject(RegistryError::NotFound(name)))?;
+            Ok::<_, warp::Rejection>(warp::reply::json(&info).into_response())
+        });
     let upload = router
         .route0(&UPLOAD)
         .and(warp::multipart::form().max_length(MAX_COMPONENT_BYTES + MAX_MANIFEST_BYTES + 64 * 1024))
         .and(with_state(state.clone()))
         .and_then(upload);
-    let enable = router.route1(&ENABLE).and(with_state(state.clone())).and_then(|name: String, state: AppState| async move {
-        let info = state.plugins.registry().set_enabled(&name, true).map_err(reject)?;
-        Ok::<_, warp::Rejection>(warp::reply::json(&info).into_response())
-    });
-    let disable = router.route1(&DISABLE).and(with_state(state.clone())).and_then(|name: String, state: AppState| async move {
-        let info = state.plugins.registry().set_enabled(&name, false).map_err(reject)?;
-        Ok::<_, warp::Rejection>(warp::reply::json(&info).into_response())
-    });
-    let delete = router.route1(&DELETE).and(with_state(state)).and_then(|name: String, state: AppState| async move {
-        state.plugins.registry().delete(&name).await.map_err(reject)?;
-        Ok::<_, warp::Rejection>(warp::reply::json(&Deleted { name, deleted: true }).into_response())
-    });
+    let enable =
+        router
+            .route1(&ENABLE)
+            .and(with_state(state.clone()))
+            .and_then(|name: String, state: AppState| async move {
+                let info = state.plugins.registry().set_enabled(&name, true).map_err(reject)?;
+                Ok::<_, warp::Rejection>(warp::reply::json(&info).into_response())
+            });
+    let disable =
+        router
+            .route1(&DISABLE)
+            .and(with_state(state.clone()))
+            .and_then(|name: String, state: AppState| async move {
+                let info = state.plugins.registry().set_enabled(&name, false).map_err(reject)?;
+                Ok::<_, warp::Rejection>(warp::reply::json(&info).into_response())
+            });
+    let delete = router
+        .route1(&DELETE)
+        .and(with_state(state))
+        .and_then(|name: String, state: AppState| async move {
+            state.plugins.registry().delete(&name).await.map_err(reject)?;
+            Ok::<_, warp::Rejection>(warp::reply::json(&Deleted { name, deleted: true }).into_response())
+        });
     list.or(get)
         .unify()
         .or(upload)
@@ -128,7 +179,13 @@ pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> 
 }
 
 async fn upload(mut form: FormData, state: AppState) -> Result<Response, warp::Rejection> {
-    let bad = |e: warp::Error| reject(ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.to_string()));
+    let bad = |e: warp::Error| {
+        reject(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_multipart",
+            e.to_string(),
+        ))
+    };
     let (mut manifest, mut component): (Option<Bytes>, Option<Bytes>) = (None, None);
     while let Some(part) = form.try_next().await.map_err(bad)? {
         let limit = match part.name() {
@@ -137,8 +194,16 @@ async fn upload(mut form: FormData, state: AppState) -> Result<Response, warp::R
             _ => 4096,
         };
         let name = part.name().to_owned();
-        let too_large = move || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("at most {limit} bytes"));
-        let data = body::read_limited(part.stream(), limit, "invalid_multipart", too_large).await.map_err(reject)?;
+        let too_large = move || {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("at most {limit} bytes"),
+            )
+        };
+        let data = body::read_limited(part.stream(), limit, "invalid_multipart", too_large)
+            .await
+            .map_err(reject)?;
         match name.as_str() {
             "manifest" => manifest = Some(data),
             "component" => component = Some(data),
@@ -149,7 +214,12 @@ async fn upload(mut form: FormData, state: AppState) -> Result<Response, warp::R
     let manifest = manifest.ok_or_else(|| invalid("the form needs a `manifest` field"))?;
     let manifest = std::str::from_utf8(&manifest).map_err(|_| invalid("the manifest must be UTF-8 TOML"))?;
     let component = component.ok_or_else(|| invalid("the form needs a `component` file"))?;
-    let info = state.plugins.registry().install(manifest, &component).await.map_err(reject)?;
+    let info = state
+        .plugins
+        .registry()
+        .install(manifest, &component)
+        .await
+        .map_err(reject)?;
     Ok(warp::reply::with_status(warp::reply::json(&info), StatusCode::CREATED).into_response())
 }
 
@@ -162,7 +232,11 @@ impl From<RegistryError> for ApiError {
             RegistryError::Load(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plugin", message),
             RegistryError::Io(e) => {
                 tracing::error!(error = %e, "cannot write the plugins directory");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "plugins_dir_unavailable", "the plugins directory cannot be written")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "plugins_dir_unavailable",
+                    "the plugins directory cannot be written",
+                )
             }
         }
     }

@@ -35,7 +35,13 @@ impl Template {
             .strip_prefix('/')
             .unwrap_or(path)
             .split('/')
-            .map(|s| if s.starts_with('{') && s.ends_with('}') { Segment::Param } else { Segment::Literal(s) })
+            .map(|s| {
+                if s.starts_with('{') && s.ends_with('}') {
+                    Segment::Param
+                } else {
+                    Segment::Literal(s)
+                }
+            })
             .collect();
         Template(segments)
     }
@@ -53,7 +59,9 @@ impl Template {
     }
 
     fn walk<'p>(&self, path: &'p str, mut param: impl FnMut(&'p str)) -> bool {
-        let Some(rest) = path.strip_prefix('/') else { return false };
+        let Some(rest) = path.strip_prefix('/') else {
+            return false;
+        };
         let mut parts = rest.split('/');
         for segment in self.0.iter() {
             match (segment, parts.next()) {
@@ -93,7 +101,9 @@ impl Router {
 
     /// A route with one path parameter.
     pub fn route1(&mut self, endpoint: &'static Endpoint) -> BoxedFilter<(String,)> {
-        self.route(endpoint, 1).map(|mut params: Vec<String>| params.swap_remove(0)).boxed()
+        self.route(endpoint, 1)
+            .map(|mut params: Vec<String>| params.swap_remove(0))
+            .boxed()
     }
 
     /// A route with two path parameters.
@@ -109,14 +119,22 @@ impl Router {
 
     fn route(&mut self, endpoint: &'static Endpoint, arity: usize) -> BoxedFilter<(Vec<String>,)> {
         // A mismatch is a programming error that every server start would hit.
-        assert_eq!(endpoint.path_params().count(), arity, "{} has a different number of path parameters", endpoint.path);
+        assert_eq!(
+            endpoint.path_params().count(),
+            arity,
+            "{} has a different number of path parameters",
+            endpoint.path
+        );
         assert!(
             endpoint.access != Access::Instance || arity > 0,
             "{} checks an instance token but names no instance",
             endpoint.path
         );
         assert!(
-            !self.endpoints.iter().any(|e| e.verb == endpoint.verb && e.path == endpoint.path),
+            !self
+                .endpoints
+                .iter()
+                .any(|e| e.verb == endpoint.verb && e.path == endpoint.path),
             "{} {} is registered twice",
             endpoint.verb.as_str(),
             endpoint.path
@@ -162,7 +180,10 @@ mod tests {
     #[test]
     fn templates_capture_their_parameters_and_nothing_else() {
         let t = Template::parse("/api/instances/{id}/webhooks/{webhook_id}");
-        assert_eq!(t.capture("/api/instances/a/webhooks/7"), Some(vec!["a".to_owned(), "7".to_owned()]));
+        assert_eq!(
+            t.capture("/api/instances/a/webhooks/7"),
+            Some(vec!["a".to_owned(), "7".to_owned()])
+        );
         assert_eq!(t.capture("/api/instances/a/webhooks"), None);
         assert_eq!(t.capture("/api/instances/a/webhooks/7/x"), None);
         assert_eq!(t.capture("/api/instances//webhooks/7"), None);

@@ -125,21 +125,36 @@ static SCAN: Endpoint = Endpoint {
     summary: "The simulated phone scans the current QR: the instance pairs and goes online",
     request: Request::OptionalJson(schema::<ScanBody>),
     errors: CONFLICT,
-    ..Endpoint::new(Verb::Post, "/sim/instances/{id}/scan", "sim_scan", Answer::Json(200, schema::<Scanned>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/sim/instances/{id}/scan",
+        "sim_scan",
+        Answer::Json(200, schema::<Scanned>),
+    )
 };
 static INCOMING: Endpoint = Endpoint {
     tag: TAG,
     summary: "A message from a contact arrives",
     request: Request::Json(schema::<SimIncoming>),
     errors: CONFLICT,
-    ..Endpoint::new(Verb::Post, "/sim/instances/{id}/incoming", "sim_incoming", Answer::Json(200, schema::<Incoming>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/sim/instances/{id}/incoming",
+        "sim_incoming",
+        Answer::Json(200, schema::<Incoming>),
+    )
 };
 static RECEIPT: Endpoint = Endpoint {
     tag: TAG,
     summary: "A delivery or read receipt arrives",
     request: Request::Json(schema::<ReceiptBody>),
     errors: CONFLICT,
-    ..Endpoint::new(Verb::Post, "/sim/instances/{id}/receipt", "sim_receipt", Answer::Json(200, schema::<Delivered>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/sim/instances/{id}/receipt",
+        "sim_receipt",
+        Answer::Json(200, schema::<Delivered>),
+    )
 };
 static GROUP: Endpoint = Endpoint {
     tag: TAG,
@@ -178,31 +193,56 @@ static SENT: Endpoint = Endpoint {
             values: &[],
         },
     ],
-    ..Endpoint::new(Verb::Get, "/sim/instances/{id}/sent", "sim_sent", Answer::Json(200, schema::<SentList>))
+    ..Endpoint::new(
+        Verb::Get,
+        "/sim/instances/{id}/sent",
+        "sim_sent",
+        Answer::Json(200, schema::<SentList>),
+    )
 };
 static DISCONNECT: Endpoint = Endpoint {
     tag: TAG,
     summary: "The connection drops (optionally with a reason); the instance reconnects by itself",
     request: Request::OptionalJson(schema::<DisconnectBody>),
     errors: CONFLICT,
-    ..Endpoint::new(Verb::Post, "/sim/instances/{id}/disconnect", "sim_disconnect", Answer::Json(200, schema::<Disconnected>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/sim/instances/{id}/disconnect",
+        "sim_disconnect",
+        Answer::Json(200, schema::<Disconnected>),
+    )
 };
 static UNLINK: Endpoint = Endpoint {
     tag: TAG,
     summary: "The phone removes the linked device: the instance goes logged_out",
     errors: CONFLICT,
-    ..Endpoint::new(Verb::Post, "/sim/instances/{id}/unlink", "sim_unlink", Answer::Json(200, schema::<Unlinked>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/sim/instances/{id}/unlink",
+        "sim_unlink",
+        Answer::Json(200, schema::<Unlinked>),
+    )
 };
 static SHOW: Endpoint = Endpoint {
     tag: TAG,
     summary: "The simulated connection of an instance",
-    ..Endpoint::new(Verb::Get, "/sim/instances/{id}", "sim_instance", Answer::Json(200, schema::<SimInstance>))
+    ..Endpoint::new(
+        Verb::Get,
+        "/sim/instances/{id}",
+        "sim_instance",
+        Answer::Json(200, schema::<SimInstance>),
+    )
 };
 static CONTACTS: Endpoint = Endpoint {
     tag: TAG,
     summary: "Register a contact (whether it is on WhatsApp)",
     request: Request::Json(schema::<ContactBody>),
-    ..Endpoint::new(Verb::Post, "/sim/contacts", "sim_contact", Answer::Json(200, schema::<ContactAdded>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/sim/contacts",
+        "sim_contact",
+        Answer::Json(200, schema::<ContactAdded>),
+    )
 };
 
 pub fn routes(router: &mut Router, state: AppState, network: SimNetwork) -> BoxedFilter<(Response,)> {
@@ -229,7 +269,11 @@ pub fn routes(router: &mut Router, state: AppState, network: SimNetwork) -> Boxe
         .and(body::json::<GroupParticipantsBody>())
         .and(base())
         .and_then(group_participants);
-    let sent = router.route1(&SENT).and(warp::query::<SentQuery>()).and(base()).and_then(sent);
+    let sent = router
+        .route1(&SENT)
+        .and(warp::query::<SentQuery>())
+        .and(base())
+        .and_then(sent);
     let disconnect = router
         .route1(&DISCONNECT)
         .and(body::json_or_default::<DisconnectBody>())
@@ -294,7 +338,11 @@ fn group_jid(raw: &str) -> std::result::Result<String, ApiError> {
     if raw.ends_with("@g.us") {
         Ok(raw.to_owned())
     } else {
-        Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_group", format!("{raw:?} is not a group JID (…@g.us)")))
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_group",
+            format!("{raw:?} is not a group JID (…@g.us)"),
+        ))
     }
 }
 
@@ -316,7 +364,12 @@ async fn scan(id: String, body: ScanBody, state: AppState, network: SimNetwork) 
         None => format!("6281{:09}", rand::rng().random_range(0..1_000_000_000u32)),
     };
     let jid = network.scan(&id, &phone, body.push_name).await.map_err(reject)?;
-    Ok(warp::reply::json(&Scanned { instance_id: id, jid, phone }).into_response())
+    Ok(warp::reply::json(&Scanned {
+        instance_id: id,
+        jid,
+        phone,
+    })
+    .into_response())
 }
 
 async fn incoming(id: String, body: SimIncoming, state: AppState, network: SimNetwork) -> Result<Response> {
@@ -389,12 +442,7 @@ async fn sent(id: String, query: SentQuery, state: AppState, network: SimNetwork
     Ok(warp::reply::json(&SentList { messages }).into_response())
 }
 
-async fn disconnect(
-    id: String,
-    body: DisconnectBody,
-    state: AppState,
-    network: SimNetwork,
-) -> Result<Response> {
+async fn disconnect(id: String, body: DisconnectBody, state: AppState, network: SimNetwork) -> Result<Response> {
     check(&state, &id)?;
     let how = match body.reason.as_deref().unwrap_or("dropped") {
         "dropped" => SimDrop::Dropped,
@@ -432,7 +480,11 @@ async fn disconnect(
 async fn unlink(id: String, state: AppState, network: SimNetwork) -> Result<Response> {
     check(&state, &id)?;
     network.unlink(&id).await.map_err(reject)?;
-    Ok(warp::reply::json(&Unlinked { instance_id: id, unlinked: true }).into_response())
+    Ok(warp::reply::json(&Unlinked {
+        instance_id: id,
+        unlinked: true,
+    })
+    .into_response())
 }
 
 async fn show(id: String, state: AppState, network: SimNetwork) -> Result<Response> {

@@ -24,13 +24,20 @@ pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> 
         .route1(&MEDIA_FILE)
         .and(with_state(state))
         .and_then(|file: String, state: AppState| async move {
-            let not_found = || reject(ApiError::new(StatusCode::NOT_FOUND, "media_not_found", "no such media file"));
+            let not_found = || {
+                reject(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "media_not_found",
+                    "no such media file",
+                ))
+            };
             let path = state.media.path_of(&file).ok_or_else(not_found)?;
             let bytes = tokio::fs::read(&path).await.map_err(|_| not_found())?;
             let reply = warp::reply::with_header(bytes, "content-type", mime_for(&file));
             // Content never changes under a name: cache it for good.
             Ok::<_, warp::Rejection>(
-                warp::reply::with_header(reply, "cache-control", "private, max-age=31536000, immutable").into_response(),
+                warp::reply::with_header(reply, "cache-control", "private, max-age=31536000, immutable")
+                    .into_response(),
             )
         })
         .boxed()

@@ -102,13 +102,23 @@ static SET_CONFIG: Endpoint = Endpoint {
     summary: "Set the instance's primary webhook (sudevwa format); generates the secret when none is given",
     access: Access::Instance,
     request: Request::Json(schema::<SetConfigBody>),
-    ..Endpoint::new(Verb::Post, "/api/instances/{id}/webhook-setconfig", "webhook_setconfig", Answer::Json(200, schema::<SetConfigAnswer>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/instances/{id}/webhook-setconfig",
+        "webhook_setconfig",
+        Answer::Json(200, schema::<SetConfigAnswer>),
+    )
 };
 static LIST: Endpoint = Endpoint {
     tag: TAG,
     summary: "The instance's webhooks (secrets are not shown)",
     access: Access::Instance,
-    ..Endpoint::new(Verb::Get, "/api/instances/{id}/webhooks", "list_webhooks", Answer::Json(200, schema::<WebhookList>))
+    ..Endpoint::new(
+        Verb::Get,
+        "/api/instances/{id}/webhooks",
+        "list_webhooks",
+        Answer::Json(200, schema::<WebhookList>),
+    )
 };
 static CREATE: Endpoint = Endpoint {
     tag: TAG,
@@ -116,13 +126,23 @@ static CREATE: Endpoint = Endpoint {
     access: Access::Instance,
     request: Request::Json(schema::<CreateBody>),
     errors: &[409],
-    ..Endpoint::new(Verb::Post, "/api/instances/{id}/webhooks", "create_webhook", Answer::Json(201, schema::<Webhook>))
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/instances/{id}/webhooks",
+        "create_webhook",
+        Answer::Json(201, schema::<Webhook>),
+    )
 };
 static DELETE: Endpoint = Endpoint {
     tag: TAG,
     summary: "Remove a webhook; its queued deliveries fail",
     access: Access::Instance,
-    ..Endpoint::new(Verb::Delete, "/api/instances/{id}/webhooks/{webhook_id}", "delete_webhook", Answer::Json(200, schema::<Deleted>))
+    ..Endpoint::new(
+        Verb::Delete,
+        "/api/instances/{id}/webhooks/{webhook_id}",
+        "delete_webhook",
+        Answer::Json(200, schema::<Deleted>),
+    )
 };
 
 pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
@@ -138,7 +158,14 @@ pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> 
         .and(with_state(state.clone()))
         .and_then(create);
     let delete = router.route2(&DELETE).and(with_state(state)).and_then(delete);
-    set_config.or(list).unify().or(create).unify().or(delete).unify().boxed()
+    set_config
+        .or(list)
+        .unify()
+        .or(create)
+        .unify()
+        .or(delete)
+        .unify()
+        .boxed()
 }
 
 fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -157,9 +184,13 @@ async fn require_instance(state: &AppState, id: &str) -> std::result::Result<(),
 fn check_url(state: &AppState, url: &str) -> std::result::Result<String, ApiError> {
     let url = url.trim();
     if url.len() > MAX_URL_BYTES {
-        return Err(unprocessable("invalid_url", format!("the URL is longer than {MAX_URL_BYTES} bytes")));
+        return Err(unprocessable(
+            "invalid_url",
+            format!("the URL is longer than {MAX_URL_BYTES} bytes"),
+        ));
     }
-    let parsed = reqwest::Url::parse(url).map_err(|_| unprocessable("invalid_url", "the URL is not a valid absolute URL"))?;
+    let parsed =
+        reqwest::Url::parse(url).map_err(|_| unprocessable("invalid_url", "the URL is not a valid absolute URL"))?;
     state
         .media_from_url
         .fetcher
@@ -172,9 +203,10 @@ fn check_url(state: &AppState, url: &str) -> std::result::Result<String, ApiErro
 /// The given secret, or a new 64-hex-character one.
 fn secret_or_generated(secret: Option<String>) -> std::result::Result<String, ApiError> {
     match secret.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
-        Some(secret) if secret.len() > MAX_SECRET_BYTES => {
-            Err(unprocessable("invalid_secret", format!("the secret is longer than {MAX_SECRET_BYTES} bytes")))
-        }
+        Some(secret) if secret.len() > MAX_SECRET_BYTES => Err(unprocessable(
+            "invalid_secret",
+            format!("the secret is longer than {MAX_SECRET_BYTES} bytes"),
+        )),
         Some(secret) => Ok(secret),
         None => Ok(crate::random::hex(32)),
     }
@@ -211,7 +243,10 @@ async fn create(id: String, body: CreateBody, state: AppState) -> Result<Respons
     let url = check_url(&state, &body.url).map_err(reject)?;
     let format = body.format.unwrap_or_else(|| "sudevwa".to_owned());
     if !FORMATS.contains(&format.as_str()) {
-        return Err(reject(unprocessable("invalid_format", format!("unknown format {format:?}: use sudevwa or gowa"))));
+        return Err(reject(unprocessable(
+            "invalid_format",
+            format!("unknown format {format:?}: use sudevwa or gowa"),
+        )));
     }
     let events = canonical_kinds(&body.events.unwrap_or_default())
         .map_err(|name| reject(unprocessable("invalid_event", format!("unknown event kind {name:?}"))))?;
@@ -243,7 +278,15 @@ async fn create(id: String, body: CreateBody, state: AppState) -> Result<Respons
 
 async fn delete(id: String, webhook_id: String, state: AppState) -> Result<Response> {
     if !state.store.delete_webhook(&id, &webhook_id).await.map_err(reject)? {
-        return Err(reject(ApiError::new(StatusCode::NOT_FOUND, "webhook_not_found", "no such webhook for this instance")));
+        return Err(reject(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "webhook_not_found",
+            "no such webhook for this instance",
+        )));
     }
-    Ok(warp::reply::json(&Deleted { id: webhook_id, deleted: true }).into_response())
+    Ok(warp::reply::json(&Deleted {
+        id: webhook_id,
+        deleted: true,
+    })
+    .into_response())
 }

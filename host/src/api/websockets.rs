@@ -45,22 +45,17 @@ static LISTEN: Endpoint = Endpoint {
 
 pub fn routes(router: &mut Router, state: AppState, hub: Hub) -> BoxedFilter<(Response,)> {
     let global_hub = hub.clone();
-    let global = router
-        .route0(&GLOBAL)
-        .and(upgrade())
-        .and_then(move |ws: Option<Ws>| {
-            let result = accept(ws, &global_hub, Channel::Global, || Ok(()));
-            async move { result }
-        });
-    let listen = router
-        .route1(&LISTEN)
-        .and(upgrade())
-        .and(with_state(state))
-        .and_then(move |id: String, ws: Option<Ws>, state: AppState| {
+    let global = router.route0(&GLOBAL).and(upgrade()).and_then(move |ws: Option<Ws>| {
+        let result = accept(ws, &global_hub, Channel::Global, || Ok(()));
+        async move { result }
+    });
+    let listen = router.route1(&LISTEN).and(upgrade()).and(with_state(state)).and_then(
+        move |id: String, ws: Option<Ws>, state: AppState| {
             let exists = || state.instances.status(&id).map(|_| ()).map_err(reject);
             let result = exists().and_then(|()| accept(ws, &hub, Channel::Instance(id.clone()), exists));
             async move { result }
-        });
+        },
+    );
     global.or(listen).unify().boxed()
 }
 
@@ -127,7 +122,11 @@ mod tests {
     use crate::websocket::connection::Close;
 
     fn gone() -> Result<(), warp::Rejection> {
-        Err(reject(ApiError::new(StatusCode::NOT_FOUND, "instance_not_found", "gone")))
+        Err(reject(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "instance_not_found",
+            "gone",
+        )))
     }
 
     #[tokio::test]
@@ -136,7 +135,11 @@ mod tests {
         let shop = Channel::Instance("shop".into());
         // The delete finished before the second check: refused, and unregistered.
         let checked_after_registering = || {
-            assert_eq!(hub.open_connections(), 1, "the second check comes after the registration");
+            assert_eq!(
+                hub.open_connections(),
+                1,
+                "the second check comes after the registration"
+            );
             gone()
         };
         assert!(register(&hub, shop.clone(), checked_after_registering).is_err());

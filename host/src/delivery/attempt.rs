@@ -50,12 +50,26 @@ pub async fn attempt(webhooks: Webhooks, row: DeliveryRow) -> Option<AttemptResu
     };
     Some(match outcome {
         Ok(status) => {
-            log(settings.debug, &row, &host, number, started, &format!("delivered (HTTP {status})"));
+            log(
+                settings.debug,
+                &row,
+                &host,
+                number,
+                started,
+                &format!("delivered (HTTP {status})"),
+            );
             AttemptResult::Delivered
         }
         Err((error, retryable)) if retryable && number < settings.attempts => {
             let wait = settings.backoff_after(number);
-            log(settings.debug, &row, &host, number, started, &format!("failed: {error}; next attempt in {wait:?}"));
+            log(
+                settings.debug,
+                &row,
+                &host,
+                number,
+                started,
+                &format!("failed: {error}; next attempt in {wait:?}"),
+            );
             AttemptResult::Retry {
                 error,
                 next_attempt_ms: unix_now_ms() + wait.as_millis() as i64,
@@ -74,7 +88,10 @@ pub async fn attempt(webhooks: Webhooks, row: DeliveryRow) -> Option<AttemptResu
 /// The host of receiver URL `url` (what logs and notices name: its path and
 /// query may carry secrets).
 pub fn receiver_host(url: &str) -> String {
-    reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Each attempt's line: at info with `--debug`, else at debug.
@@ -107,10 +124,22 @@ async fn secret(webhooks: &Webhooks, row: &DeliveryRow) -> Result<Option<String>
 
 /// Sends `row` to its receiver on `host`; the 2xx status, or the error and
 /// whether retrying may help.
-async fn send(webhooks: &Webhooks, row: &DeliveryRow, host: &str, secret: Option<&str>, number: u32) -> Result<u16, (String, bool)> {
+async fn send(
+    webhooks: &Webhooks,
+    row: &DeliveryRow,
+    host: &str,
+    secret: Option<&str>,
+    number: u32,
+) -> Result<u16, (String, bool)> {
     // The plugin's headers first: the host's own win (the receiver reads the
     // last value of a repeated header only by accident, so they are removed).
-    let own = ["content-type", "x-wasap-event-id", "x-wasap-delivery-attempt", "x-sudevwa-signature", "x-hub-signature-256"];
+    let own = [
+        "content-type",
+        "x-wasap-event-id",
+        "x-wasap-delivery-attempt",
+        "x-sudevwa-signature",
+        "x-hub-signature-256",
+    ];
     let mut headers: Vec<(String, String)> = row
         .header_pairs()
         .into_iter()
@@ -137,7 +166,9 @@ async fn send(webhooks: &Webhooks, row: &DeliveryRow, host: &str, secret: Option
     match webhooks.inner.requester.send_allowed(request, move |h| h == host).await {
         Ok(response) if (200..300).contains(&response.status) => Ok(response.status),
         Ok(response) => Err((format!("the receiver answered HTTP {}", response.status), true)),
-        Err(e @ (FetchError::NotAllowed(_) | FetchError::InvalidUrl | FetchError::InvalidHeader(_))) => Err((e.to_string(), false)),
+        Err(e @ (FetchError::NotAllowed(_) | FetchError::InvalidUrl | FetchError::InvalidHeader(_))) => {
+            Err((e.to_string(), false))
+        }
         Err(e) => Err((e.to_string(), true)),
     }
 }

@@ -25,7 +25,11 @@ pub struct QueueRequest {
 
 /// Stores what arrives on `requests` until the channel closes or the task
 /// is aborted; hands the rows it stored to `stored`.
-pub async fn run(webhooks: Webhooks, mut requests: mpsc::Receiver<QueueRequest>, stored: mpsc::Sender<Vec<DeliveryRow>>) {
+pub async fn run(
+    webhooks: Webhooks,
+    mut requests: mpsc::Receiver<QueueRequest>,
+    stored: mpsc::Sender<Vec<DeliveryRow>>,
+) {
     let mut batch = Vec::with_capacity(REQUESTS_PER_BATCH);
     while requests.recv_many(&mut batch, REQUESTS_PER_BATCH).await > 0 {
         let rows = store(&webhooks, std::mem::take(&mut batch)).await;
@@ -53,7 +57,12 @@ async fn store(webhooks: &Webhooks, requests: Vec<QueueRequest>) -> Vec<Delivery
             let mut new_rows = Vec::with_capacity(inserted.len());
             for (count, done) in answers {
                 let before = new_rows.len();
-                new_rows.extend(rows.by_ref().take(count).filter(|row| inserted.contains(&row.id)).map(|row| row.into_pending_row(now_ms)));
+                new_rows.extend(
+                    rows.by_ref()
+                        .take(count)
+                        .filter(|row| inserted.contains(&row.id))
+                        .map(|row| row.into_pending_row(now_ms)),
+                );
                 let _ = done.send(Ok(new_rows.len() - before));
             }
             new_rows

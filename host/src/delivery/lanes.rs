@@ -76,12 +76,16 @@ impl Lanes {
 
     /// `(in flight, ready)` of `url`'s lane.
     pub fn load(&self, url: &str) -> (usize, usize) {
-        self.by_url.get(url).map_or((0, 0), |lane| (lane.in_flight, lane.ready.len()))
+        self.by_url
+            .get(url)
+            .map_or((0, 0), |lane| (lane.in_flight, lane.ready.len()))
     }
 
     /// Ready rows `url`'s lane could still take.
     pub fn room(&self, url: &str) -> usize {
-        READY_PER_URL.saturating_sub(self.load(url).1).min(READY_MAX - self.ready)
+        READY_PER_URL
+            .saturating_sub(self.load(url).1)
+            .min(READY_MAX - self.ready)
     }
 
     /// Offers `row` to its lane.
@@ -222,7 +226,11 @@ mod tests {
         assert_eq!(lanes.admit(row("a", "u")), Admission::Known, "in flight counts as held");
         lanes.release("a", "u");
         assert_eq!(lanes.in_flight(), 0);
-        assert_eq!(lanes.admit(row("a", "u")), Admission::Queued, "a released row may come back (a retry)");
+        assert_eq!(
+            lanes.admit(row("a", "u")),
+            Admission::Queued,
+            "a released row may come back (a retry)"
+        );
     }
 
     #[test]
@@ -270,8 +278,16 @@ mod tests {
         lanes.admit(row("a", "u"));
         let taken = lanes.take(1);
         lanes.release(&taken[0].id, "u");
-        assert_eq!(lanes.admit_fresh(row("a", "u")), Admission::Known, "the hand-over came late");
-        assert_eq!(lanes.admit(row("a", "u")), Admission::Queued, "a retry read from the database is taken");
+        assert_eq!(
+            lanes.admit_fresh(row("a", "u")),
+            Admission::Known,
+            "the hand-over came late"
+        );
+        assert_eq!(
+            lanes.admit(row("a", "u")),
+            Admission::Queued,
+            "a retry read from the database is taken"
+        );
     }
 
     #[test]

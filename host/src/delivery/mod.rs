@@ -35,8 +35,8 @@ use crate::outbound::Requester;
 use crate::store::Store;
 use crate::store::deliveries::NewDelivery;
 use crate::system_events::SystemEvents;
-use receivers::Receivers;
 use inserter::QueueRequest;
+use receivers::Receivers;
 
 /// Queue requests waiting for the worker before senders have to wait.
 const QUEUE_REQUESTS: usize = 1024;
@@ -131,7 +131,12 @@ impl Drop for WorkerHandle {
 
 impl Webhooks {
     /// `system`, when given, hears of every delivery that fails for good.
-    pub fn new(store: Store, requester: Requester, settings: DeliverySettings, system: Option<SystemEvents>) -> Webhooks {
+    pub fn new(
+        store: Store,
+        requester: Requester,
+        settings: DeliverySettings,
+        system: Option<SystemEvents>,
+    ) -> Webhooks {
         Webhooks {
             inner: Arc::new(Inner {
                 receivers: Receivers::new(store.clone()),
@@ -174,7 +179,10 @@ impl Webhooks {
     /// one transaction; how many rows were new. Returns once they are stored.
     pub async fn enqueue_all(&self, requests: Vec<PluginRequest>) -> Result<usize, QueueError> {
         if !self.inner.settings.enabled {
-            tracing::debug!(requests = requests.len(), "webhook sending is off; webhook requests are dropped");
+            tracing::debug!(
+                requests = requests.len(),
+                "webhook sending is off; webhook requests are dropped"
+            );
             return Ok(0);
         }
         let mut rows = Vec::new();
@@ -197,7 +205,13 @@ impl Webhooks {
             let (done, answer) = oneshot::channel();
             // A copy stays here in case the worker is stopped before it
             // answers; storing twice is harmless (one row per receiver and event).
-            if queue.send(QueueRequest { rows: rows.clone(), done }).await.is_ok()
+            if queue
+                .send(QueueRequest {
+                    rows: rows.clone(),
+                    done,
+                })
+                .await
+                .is_ok()
                 && let Ok(result) = answer.await
             {
                 return result;
@@ -212,13 +226,21 @@ impl Webhooks {
     /// The rows `request` makes, one per receiver, appended to `rows`.
     async fn deliveries_of(&self, request: &PluginRequest, rows: &mut Vec<NewDelivery>) -> Result<(), QueueError> {
         let settings = &self.inner.settings;
-        let PluginRequest { instance_id, event_kind, plugin, request } = request;
+        let PluginRequest {
+            instance_id,
+            event_kind,
+            plugin,
+            request,
+        } = request;
         let mut receivers: Vec<(String, String)> = Vec::new();
         match &request.target {
             Target::Subscribers => {
                 if !instance_id.is_empty() {
                     for webhook in self.inner.receivers.of(instance_id).await?.iter() {
-                        if webhook.enabled && webhook.format == request.format && subscriptions::wants(&webhook.events, event_kind) {
+                        if webhook.enabled
+                            && webhook.format == request.format
+                            && subscriptions::wants(&webhook.events, event_kind)
+                        {
                             receivers.push((webhook.id.clone(), webhook.url.clone()));
                         }
                     }
@@ -227,7 +249,10 @@ impl Webhooks {
                     receivers.extend(settings.global.iter().map(|g| (g.id.clone(), g.url.clone())));
                 }
             }
-            Target::Url(url) => receivers.push((format!("{}{}", settings::URL_PREFIX, settings::url_digest(url)), url.clone())),
+            Target::Url(url) => receivers.push((
+                format!("{}{}", settings::URL_PREFIX, settings::url_digest(url)),
+                url.clone(),
+            )),
         }
         tracing::debug!(%plugin, instance = %instance_id, event = %request.event_id, format = %request.format, receivers = receivers.len(), "webhook request");
         for (webhook_id, url) in receivers {

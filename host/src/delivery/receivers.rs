@@ -84,6 +84,11 @@ impl Receivers {
     /// The secret of webhook `webhook_id` of `instance_id`; `None` when it
     /// no longer exists.
     pub async fn secret(&self, instance_id: &str, webhook_id: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.of(instance_id).await?.iter().find(|w| w.id == webhook_id).map(|w| w.secret.clone()))
+        Ok(self
+            .of(instance_id)
+            .await?
+            .iter()
+            .find(|w| w.id == webhook_id)
+            .map(|w| w.secret.clone()))
     }
 }

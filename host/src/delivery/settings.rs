@@ -71,7 +71,12 @@ impl DeliverySettings {
 /// repeats left out.
 pub fn split_urls(values: &[String]) -> Vec<String> {
     let mut urls: Vec<String> = Vec::new();
-    for url in values.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|u| !u.is_empty()) {
+    for url in values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
         if !urls.iter().any(|u| u == url) {
             urls.push(url.to_owned());
         }
@@ -103,7 +108,10 @@ mod tests {
     fn webhook_urls_are_split_on_commas() {
         let urls = split_urls(&["https://a/x, https://b/y,,".to_owned(), "https://a/x".to_owned()]);
         assert_eq!(urls, ["https://a/x", "https://b/y"]);
-        assert_ne!(GlobalWebhook::new("https://a/x").id, GlobalWebhook::new("https://b/y").id);
+        assert_ne!(
+            GlobalWebhook::new("https://a/x").id,
+            GlobalWebhook::new("https://b/y").id
+        );
         assert_eq!(GlobalWebhook::new("https://a/x").id.len(), GLOBAL_PREFIX.len() + 16);
     }
 }

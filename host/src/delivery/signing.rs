@@ -32,8 +32,14 @@ mod tests {
         // RFC 4231 test case 2.
         let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
         let body = b"what do ya want for nothing?";
-        assert_eq!(signature("sudevwa", "Jefe", body), Some(("X-SUDEVWA-Signature", expected.to_owned())));
-        assert_eq!(signature("gowa", "Jefe", body), Some(("X-Hub-Signature-256", format!("sha256={expected}"))));
+        assert_eq!(
+            signature("sudevwa", "Jefe", body),
+            Some(("X-SUDEVWA-Signature", expected.to_owned()))
+        );
+        assert_eq!(
+            signature("gowa", "Jefe", body),
+            Some(("X-Hub-Signature-256", format!("sha256={expected}")))
+        );
         assert_eq!(signature("my-plugin", "Jefe", body), None);
     }
 }

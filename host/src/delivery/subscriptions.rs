@@ -65,7 +65,10 @@ mod tests {
     #[test]
     fn format_names_map_to_canonical_kinds() {
         let names = ["incoming_message", "message", "message.ack", "group.participants"].map(String::from);
-        assert_eq!(canonical_kinds(&names).unwrap(), ["message", "receipt", "group_participants"]);
+        assert_eq!(
+            canonical_kinds(&names).unwrap(),
+            ["message", "receipt", "group_participants"]
+        );
         assert_eq!(canonical_kinds(&["nope".to_owned()]), Err("nope".to_owned()));
         assert!(wants(&[], "qr"));
         assert!(wants(&["message".to_owned()], "message"));

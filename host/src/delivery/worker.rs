@@ -26,10 +26,10 @@ use futures::FutureExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use super::Webhooks;
 use super::attempt::{attempt, receiver_host};
 use super::inserter::{self, QueueRequest};
 use super::lanes::{Admission, Lanes, READY_PER_URL};
-use super::Webhooks;
 use crate::store::StoreError;
 use crate::store::deliveries::{AttemptResult, DeliveryRow, unix_now_ms};
 use crate::system_events::SystemNotice;
@@ -212,7 +212,9 @@ impl Worker {
 
     /// Tells `/ws` of the deliveries that have just failed for good.
     fn announce_failures(&self, results: &[Finished]) {
-        let Some(system) = &self.webhooks.inner.system else { return };
+        let Some(system) = &self.webhooks.inner.system else {
+            return;
+        };
         for finished in results {
             if let Some(AttemptResult::Failed { error }) = &finished.result {
                 system.announce(SystemNotice::DeliveryFailed {
@@ -234,7 +236,9 @@ impl Worker {
         let store = &self.webhooks.inner.store;
         if self.scan {
             self.last_scan = tokio::time::Instant::now();
-            let urls = store.due_delivery_urls(now, self.url_cursor.as_deref(), URLS_PER_SCAN).await?;
+            let urls = store
+                .due_delivery_urls(now, self.url_cursor.as_deref(), URLS_PER_SCAN)
+                .await?;
             let more = urls.len() == URLS_PER_SCAN as usize;
             self.url_cursor = if more { urls.last().cloned() } else { None };
             self.backlogged.extend(urls);
@@ -290,7 +294,13 @@ impl Worker {
                         None
                     }
                 };
-                let _ = finished.send(Finished { id, event, url, number, result });
+                let _ = finished.send(Finished {
+                    id,
+                    event,
+                    url,
+                    number,
+                    result,
+                });
             });
         }
         Ok(())

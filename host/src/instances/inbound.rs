@@ -57,7 +57,12 @@ impl MediaLimits {
 
 /// Starts the inbound worker of instance `instance_id`; events sent to the
 /// returned queue are published in the order they were sent.
-pub(crate) fn start(instance_id: String, bus: Bus, media: MediaStore, limits: MediaLimits) -> mpsc::Sender<InboundEvent> {
+pub(crate) fn start(
+    instance_id: String,
+    bus: Bus,
+    media: MediaStore,
+    limits: MediaLimits,
+) -> mpsc::Sender<InboundEvent> {
     let (sender, mut receiver) = mpsc::channel::<InboundEvent>(QUEUE);
     tokio::spawn(async move {
         while let Some(inbound) = receiver.recv().await {

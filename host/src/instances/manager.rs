@@ -72,7 +72,13 @@ struct Handle {
 
 impl InstanceManager {
     /// A manager with no instance running yet; [`resume`](Self::resume) starts them.
-    pub fn new(store: Store, engine: Arc<dyn Engine>, bus: Bus, media: MediaStore, settings: Settings) -> InstanceManager {
+    pub fn new(
+        store: Store,
+        engine: Arc<dyn Engine>,
+        bus: Bus,
+        media: MediaStore,
+        settings: Settings,
+    ) -> InstanceManager {
         InstanceManager {
             inner: Arc::new(Inner {
                 store,
@@ -109,7 +115,9 @@ impl InstanceManager {
             Some(digest) => {
                 self.tokens().insert(digest, row.id.clone());
             }
-            None => tracing::warn!(instance = %row.id, "the stored token hash is malformed; the instance token will not work"),
+            None => {
+                tracing::warn!(instance = %row.id, "the stored token hash is malformed; the instance token will not work")
+            }
         }
         self.write().insert(
             row.id.clone(),
@@ -217,7 +225,12 @@ impl InstanceManager {
 
     pub async fn get(&self, id: &str) -> Result<InstanceInfo, InstanceError> {
         let handle = self.handle(id)?;
-        let row = self.inner.store.get_instance(id).await?.ok_or(InstanceError::NotFound)?;
+        let row = self
+            .inner
+            .store
+            .get_instance(id)
+            .await?
+            .ok_or(InstanceError::NotFound)?;
         Ok(info(&row, handle.shared.status()))
     }
 
@@ -258,7 +271,10 @@ impl InstanceManager {
 
     /// The instance's live session, for sending: only while it is online.
     pub fn session(&self, id: &str) -> Result<Arc<dyn Session>, InstanceError> {
-        self.handle(id)?.shared.online_session().ok_or(InstanceError::NotConnected)
+        self.handle(id)?
+            .shared
+            .online_session()
+            .ok_or(InstanceError::NotConnected)
     }
 
     /// The instance whose own number is `phone`; an online one when several are.

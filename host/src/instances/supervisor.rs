@@ -81,7 +81,11 @@ impl Supervisor {
         inbound: mpsc::Sender<InboundEvent>,
     ) -> Supervisor {
         let linked = row.device_id.is_some() && row.jid.is_some();
-        let status = Status::parse(&row.status).unwrap_or(if linked { Status::Disconnected } else { Status::QrRequired });
+        let status = Status::parse(&row.status).unwrap_or(if linked {
+            Status::Disconnected
+        } else {
+            Status::QrRequired
+        });
         let backoff = Backoff::new(settings.reconnect_min, settings.reconnect_max);
         Supervisor {
             id: row.id.clone(),
@@ -179,18 +183,24 @@ impl Supervisor {
                 self.publish(EventKind::Qr {
                     qr: code,
                     expires_at_ms: qr.expires_at_ms,
-                }).await;
+                })
+                .await;
             }
             EngineEvent::Paired { jid, push_name } => {
                 let phone = phone_of(&jid);
                 self.linked = true;
                 self.qr = None;
-                self.persist(self.store.set_instance_linked(&self.id, &jid, &phone, push_name.as_deref()).await);
+                self.persist(
+                    self.store
+                        .set_instance_linked(&self.id, &jid, &phone, push_name.as_deref())
+                        .await,
+                );
                 self.publish(EventKind::Paired {
                     jid,
                     phone_number: phone,
                     push_name,
-                }).await;
+                })
+                .await;
             }
             EngineEvent::Connected { jid, push_name } => {
                 let phone = phone_of(&jid);
@@ -198,7 +208,11 @@ impl Supervisor {
                 self.qr = None;
                 self.answer_qr_waiters(|| InstanceError::AlreadyOnline);
                 self.backoff.reset();
-                self.persist(self.store.set_instance_online(&self.id, &jid, &phone, push_name.as_deref()).await);
+                self.persist(
+                    self.store
+                        .set_instance_online(&self.id, &jid, &phone, push_name.as_deref())
+                        .await,
+                );
                 self.change_status(Status::Online).await;
                 self.presence_at = Some(Instant::now() + self.settings.presence_interval);
             }
@@ -272,7 +286,9 @@ impl Supervisor {
             self.start_pairing().await;
         }
         let Some(session) = self.session.clone() else {
-            let _ = reply.send(Err(InstanceError::Unavailable("no pairing session could be opened".into())));
+            let _ = reply.send(Err(InstanceError::Unavailable(
+                "no pairing session could be opened".into(),
+            )));
             return;
         };
         // Asking the server for a code takes a round trip: do it off the loop.
@@ -360,11 +376,12 @@ impl Supervisor {
             return Err(InstanceError::NotLinked);
         }
         if let Some(session) = self.session.clone()
-            && let Err(e) = session.logout().await {
-                // The device is forgotten here either way; the phone may still
-                // list it until WhatsApp notices.
-                tracing::warn!(instance = %self.id, error = %e, "logout could not reach WhatsApp");
-            }
+            && let Err(e) = session.logout().await
+        {
+            // The device is forgotten here either way; the phone may still
+            // list it until WhatsApp notices.
+            tracing::warn!(instance = %self.id, error = %e, "logout could not reach WhatsApp");
+        }
         self.close_session().await;
         self.unlink("logged out through the API").await;
         Ok(())
@@ -383,9 +400,10 @@ impl Supervisor {
     async fn delete(&mut self) -> Result<(), InstanceError> {
         if self.linked
             && let Some(session) = self.session.clone()
-                && let Err(e) = session.logout().await {
-                    tracing::warn!(instance = %self.id, error = %e, "logout before delete could not reach WhatsApp");
-                }
+            && let Err(e) = session.logout().await
+        {
+            tracing::warn!(instance = %self.id, error = %e, "logout before delete could not reach WhatsApp");
+        }
         self.close_session().await;
         if let Some(device_id) = self.device_id.take() {
             self.store.wipe_device(device_id).await?;
@@ -405,21 +423,24 @@ impl Supervisor {
         self.presence_at = None;
         self.backoff.reset();
         if let Some(device_id) = self.device_id.take()
-            && let Err(e) = self.store.wipe_device(device_id).await {
-                tracing::error!(instance = %self.id, device_id, error = %e, "cannot wipe the device keys");
-            }
+            && let Err(e) = self.store.wipe_device(device_id).await
+        {
+            tracing::error!(instance = %self.id, device_id, error = %e, "cannot wipe the device keys");
+        }
         let previous = self.status;
         self.persist(self.store.unlink_instance(&self.id, Status::LoggedOut.as_str()).await);
         self.status = Status::LoggedOut;
         self.shared.set_status(Status::LoggedOut);
         self.publish(EventKind::LoggedOut {
             reason: reason.to_owned(),
-        }).await;
+        })
+        .await;
         if previous != Status::LoggedOut {
             self.publish(EventKind::StatusChanged {
                 status: Status::LoggedOut,
                 previous,
-            }).await;
+            })
+            .await;
         }
     }
 

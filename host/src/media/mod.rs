@@ -59,7 +59,12 @@ impl MediaStore {
                 limit: self.max_bytes,
             });
         }
-        let file_name = format!("{}-{}.{}", crate::store::unix_now(), crate::random::hex(16), extension_for(mime_type));
+        let file_name = format!(
+            "{}-{}.{}",
+            crate::store::unix_now(),
+            crate::random::hex(16),
+            extension_for(mime_type)
+        );
         let temporary = self.dir.join(format!(".{file_name}.part"));
         let result = async {
             tokio::fs::write(&temporary, bytes).await?;
@@ -84,7 +89,9 @@ impl MediaStore {
         let valid = !file_name.is_empty()
             && file_name.len() <= 128
             && !file_name.starts_with('.')
-            && file_name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            && file_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
         let path = self.dir.join(file_name);
         (valid && path.is_file()).then_some(path)
     }
@@ -127,9 +134,15 @@ const MIME_EXTENSIONS: &[(&str, &str)] = &[
     ("text/vcard", "vcf"),
     ("application/zip", "zip"),
     ("application/msword", "doc"),
-    ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"),
+    (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "docx",
+    ),
     ("application/vnd.ms-excel", "xls"),
-    ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "xlsx",
+    ),
     ("application/octet-stream", "bin"),
 ];
 
@@ -141,7 +154,10 @@ mod tests {
     async fn files_get_generated_names_and_are_found_only_by_them() {
         let dir = std::env::temp_dir().join(format!("wasap-media-{}", crate::random::hex(8)));
         let store = MediaStore::open(&dir, 1024).unwrap();
-        let stored = store.save(b"\xff\xd8\xffjpeg", "image/jpeg; charset=binary").await.unwrap();
+        let stored = store
+            .save(b"\xff\xd8\xffjpeg", "image/jpeg; charset=binary")
+            .await
+            .unwrap();
         assert!(stored.file_name.ends_with(".jpg"));
         assert_eq!(stored.media_path, format!("statics/media/{}", stored.file_name));
         assert_eq!(stored.size, 7);
@@ -152,7 +168,13 @@ mod tests {
             assert!(store.path_of(bad).is_none(), "{bad}");
         }
         let too_big = store.save(&[0u8; 2048], "image/png").await;
-        assert!(matches!(too_big, Err(MediaError::TooLarge { size: 2048, limit: 1024 })));
+        assert!(matches!(
+            too_big,
+            Err(MediaError::TooLarge {
+                size: 2048,
+                limit: 1024
+            })
+        ));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

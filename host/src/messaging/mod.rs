@@ -52,7 +52,13 @@ impl Messenger {
     }
 
     /// Sends a text (optionally quoting `reply_to`) from instance `id`.
-    pub async fn send_text(&self, id: &str, to: &str, text: &str, reply_to: Option<&str>) -> Result<SentMessage, SendError> {
+    pub async fn send_text(
+        &self,
+        id: &str,
+        to: &str,
+        text: &str,
+        reply_to: Option<&str>,
+    ) -> Result<SentMessage, SendError> {
         let (session, jid) = self.prepare(id, to).await?;
         let sent = session.send_text(&jid, text, reply_to).await?;
         self.metrics.message_sent(id, "text");

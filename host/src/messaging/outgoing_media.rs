@@ -38,7 +38,12 @@ pub enum MediaUrlError {
 }
 
 /// The media message for `file`, sent as `kind` (or the sniffed kind).
-pub fn build(file: MediaFile, kind: Option<MediaKind>, caption: Option<String>, limits: &MediaLimits) -> Result<OutgoingMedia, TooLarge> {
+pub fn build(
+    file: MediaFile,
+    kind: Option<MediaKind>,
+    caption: Option<String>,
+    limits: &MediaLimits,
+) -> Result<OutgoingMedia, TooLarge> {
     let (sniffed_kind, sniffed_mime) = sniff(&file.data);
     let kind = kind.unwrap_or(sniffed_kind);
     let limit = limits.for_kind(kind);
@@ -69,7 +74,13 @@ pub struct MediaFromUrl {
 impl MediaFromUrl {
     /// The media message for the file at `url`. The size cap while fetching
     /// is the kind's limit when the kind is given, else the largest one.
-    pub async fn fetch(&self, url: &str, kind: Option<MediaKind>, caption: Option<String>, file_name: Option<String>) -> Result<OutgoingMedia, MediaUrlError> {
+    pub async fn fetch(
+        &self,
+        url: &str,
+        kind: Option<MediaKind>,
+        caption: Option<String>,
+        file_name: Option<String>,
+    ) -> Result<OutgoingMedia, MediaUrlError> {
         let max_bytes = kind.map_or(self.limits.largest(), |kind| self.limits.for_kind(kind));
         let fetched = self.fetcher.fetch(url, max_bytes).await?;
         if fetched.data.is_empty() {

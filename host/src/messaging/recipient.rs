@@ -25,8 +25,12 @@ type UserCheck = fn(&str) -> bool;
 /// JID servers a message can be sent to, with what their user part may hold.
 const SERVERS: &[(&str, UserCheck)] = &[
     ("@s.whatsapp.net", is_phone),
-    ("@g.us", |user| user.bytes().all(|b| b.is_ascii_digit() || b == b'-') && !user.is_empty()),
-    ("@lid", |user| !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit())),
+    ("@g.us", |user| {
+        user.bytes().all(|b| b.is_ascii_digit() || b == b'-') && !user.is_empty()
+    }),
+    ("@lid", |user| {
+        !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit())
+    }),
 ];
 
 impl Recipient {
@@ -69,11 +73,27 @@ mod tests {
 
     #[test]
     fn phones_and_jids_are_told_apart_and_checked() {
-        assert_eq!(Recipient::parse("+62 812-3456-7890").unwrap(), Recipient::Phone("6281234567890".into()));
-        for jid in ["6281234567890@s.whatsapp.net", "120363402106000000@g.us", "123456-789@g.us", "100000012345678@lid"] {
+        assert_eq!(
+            Recipient::parse("+62 812-3456-7890").unwrap(),
+            Recipient::Phone("6281234567890".into())
+        );
+        for jid in [
+            "6281234567890@s.whatsapp.net",
+            "120363402106000000@g.us",
+            "123456-789@g.us",
+            "100000012345678@lid",
+        ] {
             assert_eq!(Recipient::parse(jid).unwrap(), Recipient::Jid(jid.into()));
         }
-        for bad in ["", "123", "0812345678", "62812abc", "abc@s.whatsapp.net", "1@example.com", "@g.us"] {
+        for bad in [
+            "",
+            "123",
+            "0812345678",
+            "62812abc",
+            "abc@s.whatsapp.net",
+            "1@example.com",
+            "@g.us",
+        ] {
             assert!(Recipient::parse(bad).is_err(), "{bad} must be refused");
         }
     }

@@ -30,12 +30,19 @@ impl RecipientCache {
     }
 
     pub(super) fn put(&self, check: NumberCheck) {
-        let ttl = if check.on_whatsapp { ON_WHATSAPP_TTL } else { NOT_ON_WHATSAPP_TTL };
+        let ttl = if check.on_whatsapp {
+            ON_WHATSAPP_TTL
+        } else {
+            NOT_ON_WHATSAPP_TTL
+        };
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= CAPACITY {
             entries.retain(|_, (_, expires)| *expires > now);
-            let oldest = entries.iter().min_by_key(|(_, (_, expires))| *expires).map(|(k, _)| k.clone());
+            let oldest = entries
+                .iter()
+                .min_by_key(|(_, (_, expires))| *expires)
+                .map(|(k, _)| k.clone());
             if let Some(oldest) = oldest.filter(|_| entries.len() >= CAPACITY) {
                 entries.remove(&oldest);
             }

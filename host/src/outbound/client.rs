@@ -51,7 +51,9 @@ pub(super) fn build_client(policy: UrlPolicy, timeout: Option<Duration>) -> Resu
     if let Some(timeout) = timeout {
         builder = builder.timeout(timeout);
     }
-    builder.build().map_err(|e| FetchError::Transport(describe(&e.without_url())))
+    builder
+        .build()
+        .map_err(|e| FetchError::Transport(describe(&e.without_url())))
 }
 
 /// Runs `request` (a future that sends on a client from [`build_client`])
@@ -93,11 +95,16 @@ mod tests {
         assert!(check_hop_filter(&url).is_err(), "no scope: fail closed");
         assert_eq!(scoped(None, async { check_hop_filter(&url) }).await, Ok(()));
         let only: HostFilter = Arc::new(|host: &str| host == "hooks.example");
-        assert_eq!(scoped(Some(only.clone()), async { check_hop_filter(&url) }).await, Ok(()));
+        assert_eq!(
+            scoped(Some(only.clone()), async { check_hop_filter(&url) }).await,
+            Ok(())
+        );
         let other = Url::parse("https://other.example/").unwrap();
         assert_eq!(
             scoped(Some(only), async { check_hop_filter(&other) }).await,
-            Err(FetchError::NotAllowed(Refused::NotListed { host: "other.example".into() }))
+            Err(FetchError::NotAllowed(Refused::NotListed {
+                host: "other.example".into()
+            }))
         );
     }
 }

@@ -70,7 +70,11 @@ impl Fetcher {
     /// first connection to the last body byte.
     pub fn new(policy: UrlPolicy, timeout: Duration) -> Result<Fetcher, FetchError> {
         let client = build_client(policy, Some(timeout))?;
-        Ok(Fetcher { client, policy, timeout })
+        Ok(Fetcher {
+            client,
+            policy,
+            timeout,
+        })
     }
 
     /// The policy this fetcher applies.

@@ -14,7 +14,9 @@ pub fn from_content_disposition(value: &str) -> Option<String> {
     let mut plain = None;
     let mut extended = None;
     for param in split_params(value).into_iter().skip(1) {
-        let Some((key, raw)) = param.split_once('=') else { continue };
+        let Some((key, raw)) = param.split_once('=') else {
+            continue;
+        };
         match key.trim().to_ascii_lowercase().as_str() {
             "filename*" => {
                 // charset'language'percent-encoded; only UTF-8 and ISO-8859-1 exist in practice.
@@ -91,7 +93,11 @@ fn percent_decode(s: &str) -> Vec<u8> {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(hi), Some(lo)) => {
                 out.push((hi * 16 + lo) as u8);
                 i += 3;
@@ -116,7 +122,10 @@ mod tests {
             ("inline; filename=plain.pdf", Some("plain.pdf")),
             ("attachment; filename=\"a;b.pdf\"; size=3", Some("a;b.pdf")),
             ("attachment; filename=\"quo\\\"te.txt\"", Some("quo\"te.txt")),
-            ("attachment; filename=\"fallback.pdf\"; filename*=UTF-8''na%C3%AFve%20r%C3%A9sum%C3%A9.pdf", Some("naïve résumé.pdf")),
+            (
+                "attachment; filename=\"fallback.pdf\"; filename*=UTF-8''na%C3%AFve%20r%C3%A9sum%C3%A9.pdf",
+                Some("naïve résumé.pdf"),
+            ),
             ("attachment; FILENAME*=iso-8859-1'en'caf%E9.txt", Some("café.txt")),
             ("attachment; filename=\"../../etc/passwd\"", Some("passwd")),
             ("attachment; filename=\"C:\\\\Windows\\\\evil.exe\"", Some("evil.exe")),
@@ -133,8 +142,14 @@ mod tests {
     #[test]
     fn names_from_url_paths() {
         let name = |s: &str| from_url_path(&reqwest::Url::parse(s).unwrap());
-        assert_eq!(name("https://cdn.example/files/report%20Q1.pdf?sig=secret").as_deref(), Some("report Q1.pdf"));
-        assert_eq!(name("https://cdn.example/files/photo.jpg/").as_deref(), Some("photo.jpg"));
+        assert_eq!(
+            name("https://cdn.example/files/report%20Q1.pdf?sig=secret").as_deref(),
+            Some("report Q1.pdf")
+        );
+        assert_eq!(
+            name("https://cdn.example/files/photo.jpg/").as_deref(),
+            Some("photo.jpg")
+        );
         assert_eq!(name("https://cdn.example/a/%2E%2E%2Fsecret").as_deref(), Some("secret"));
         assert_eq!(name("https://cdn.example/").as_deref(), None);
         assert_eq!(name("https://cdn.example").as_deref(), None);

@@ -37,7 +37,10 @@ pub enum Reply {
 }
 
 pub fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
-    let mut head = format!("HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -72,7 +75,11 @@ impl Server {
                 tokio::spawn(async move { serve(socket, reply.as_ref(), &log).await });
             }
         });
-        Server { port, seen, connections }
+        Server {
+            port,
+            seen,
+            connections,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -138,7 +145,11 @@ async fn serve(mut socket: TcpStream, reply: &(dyn Fn(&Seen) -> Reply + Send + S
             let _ = socket.shutdown().await;
         }
         Reply::Chunked { size, count } => {
-            if socket.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").await.is_err() {
+            if socket
+                .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .await
+                .is_err()
+            {
                 return;
             }
             let chunk = [format!("{size:x}\r\n").as_bytes(), &vec![b'x'; size], b"\r\n"].concat();

@@ -7,15 +7,15 @@
 mod client;
 mod fetch;
 mod file_name;
+#[cfg(test)]
+mod loopback;
 mod policy;
 mod request;
+#[cfg(test)]
+mod request_tests;
 mod resolver;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod loopback;
-#[cfg(test)]
-mod request_tests;
 
 pub use fetch::{FetchError, Fetched, Fetcher, MAX_REDIRECTS, check_redirect};
 pub use policy::{Refused, UrlPolicy, refused_range};

@@ -158,10 +158,28 @@ mod tests {
     #[test]
     fn refused_ipv4_ranges() {
         for addr in [
-            "0.0.0.0", "0.1.2.3", "10.0.0.1", "10.255.255.255", "100.64.0.1", "100.127.255.254", "127.0.0.1",
-            "127.1.2.3", "169.254.169.254", "172.16.0.1", "172.31.255.255", "192.0.0.8", "192.0.2.1",
-            "192.168.1.1", "198.18.0.1", "198.19.255.255", "198.51.100.7", "203.0.113.9", "224.0.0.1",
-            "239.255.255.250", "240.0.0.1", "255.255.255.255",
+            "0.0.0.0",
+            "0.1.2.3",
+            "10.0.0.1",
+            "10.255.255.255",
+            "100.64.0.1",
+            "100.127.255.254",
+            "127.0.0.1",
+            "127.1.2.3",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.168.1.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
         ] {
             let ip: IpAddr = addr.parse().unwrap();
             assert!(refused_range(ip).is_some(), "{addr} must be refused");
@@ -173,9 +191,23 @@ mod tests {
     #[test]
     fn public_ipv4_is_allowed_including_range_neighbours() {
         for addr in [
-            "1.1.1.1", "8.8.8.8", "9.255.255.255", "11.0.0.0", "100.63.255.255", "100.128.0.0", "126.255.255.255",
-            "128.0.0.0", "169.253.255.255", "172.15.255.255", "172.32.0.0", "192.0.1.1", "192.167.255.255",
-            "192.169.0.0", "198.17.255.255", "198.20.0.0", "223.255.255.255",
+            "1.1.1.1",
+            "8.8.8.8",
+            "9.255.255.255",
+            "11.0.0.0",
+            "100.63.255.255",
+            "100.128.0.0",
+            "126.255.255.255",
+            "128.0.0.0",
+            "169.253.255.255",
+            "172.15.255.255",
+            "172.32.0.0",
+            "192.0.1.1",
+            "192.167.255.255",
+            "192.169.0.0",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.255",
         ] {
             let ip: IpAddr = addr.parse().unwrap();
             assert_eq!(refused_range(ip), None, "{addr} is public");
@@ -185,20 +217,43 @@ mod tests {
     #[test]
     fn refused_ipv6_ranges_and_embedded_ipv4() {
         for addr in [
-            "::", "::1", "fc00::1", "fd12:3456::1", "fe80::1", "febf::1", "fec0::1", "ff02::1", "ff0e::1",
-            "2001:db8::1", "100::1", "64:ff9b:1::1",
+            "::",
+            "::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "febf::1",
+            "fec0::1",
+            "ff02::1",
+            "ff0e::1",
+            "2001:db8::1",
+            "100::1",
+            "64:ff9b:1::1",
             // Embedded refused IPv4 addresses.
-            "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254", "::127.0.0.1", "::192.168.0.1",
-            "64:ff9b::127.0.0.1", "64:ff9b::a00:1", "64:ff9b::169.254.169.254", "2002:7f00:1::1",
-            "2002:c0a8:101::", "2001:0:4136:e378:8000:63bf:80ff:fffe", // Teredo client 127.0.0.1
+            "::ffff:127.0.0.1",
+            "::ffff:10.1.2.3",
+            "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "::192.168.0.1",
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::a00:1",
+            "64:ff9b::169.254.169.254",
+            "2002:7f00:1::1",
+            "2002:c0a8:101::",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe", // Teredo client 127.0.0.1
         ] {
             let ip: IpAddr = addr.parse().unwrap();
             assert!(refused_range(ip).is_some(), "{addr} must be refused");
             assert!(STRICT.check_ip(ip).is_err(), "{addr}");
         }
         for addr in [
-            "2606:4700:4700::1111", "2a00:1450:4001:80b::200e", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1",
-            "fbff::1", "fe00::1",
+            "2606:4700:4700::1111",
+            "2a00:1450:4001:80b::200e",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "fbff::1",
+            "fe00::1",
         ] {
             let ip: IpAddr = addr.parse().unwrap();
             assert_eq!(refused_range(ip), None, "{addr} is public");
@@ -217,10 +272,22 @@ mod tests {
             ("data:text/plain,hi", "data"),
             ("javascript:alert(1)", "javascript"),
         ] {
-            assert_eq!(STRICT.check_url(&url(raw)), Err(Refused::Scheme(scheme.into())), "{raw}");
-            assert_eq!(LAX.check_url(&url(raw)), Err(Refused::Scheme(scheme.into())), "{raw} even when lax");
+            assert_eq!(
+                STRICT.check_url(&url(raw)),
+                Err(Refused::Scheme(scheme.into())),
+                "{raw}"
+            );
+            assert_eq!(
+                LAX.check_url(&url(raw)),
+                Err(Refused::Scheme(scheme.into())),
+                "{raw} even when lax"
+            );
         }
-        for raw in ["https://user@example.com/", "https://user:pw@example.com/", "https://:pw@example.com/"] {
+        for raw in [
+            "https://user@example.com/",
+            "https://user:pw@example.com/",
+            "https://:pw@example.com/",
+        ] {
             assert_eq!(STRICT.check_url(&url(raw)), Err(Refused::Credentials), "{raw}");
             assert_eq!(LAX.check_url(&url(raw)), Err(Refused::Credentials), "{raw}");
         }
@@ -232,10 +299,10 @@ mod tests {
             "http://127.0.0.1/",
             "http://127.0.0.1:2121/api",
             "http://localhost.localdomain@127.0.0.1/",
-            "http://2130706433/",   // 127.0.0.1 as one number
-            "http://0x7f.0.0.1/",   // hexadecimal
-            "http://0177.0.0.1/",   // octal
-            "http://127.1/",        // short form
+            "http://2130706433/", // 127.0.0.1 as one number
+            "http://0x7f.0.0.1/", // hexadecimal
+            "http://0177.0.0.1/", // octal
+            "http://127.1/",      // short form
             "http://0/",
             "http://[::1]/",
             "http://[::ffff:127.0.0.1]/",
@@ -258,6 +325,9 @@ mod tests {
     #[test]
     fn refusals_say_why() {
         let refused = STRICT.check_url(&url("http://[::ffff:127.0.0.1]/")).unwrap_err();
-        assert_eq!(refused.to_string(), "the address ::ffff:127.0.0.1 is not allowed (loopback 127.0.0.0/8)");
+        assert_eq!(
+            refused.to_string(),
+            "the address ::ffff:127.0.0.1 is not allowed (loopback 127.0.0.0/8)"
+        );
     }
 }

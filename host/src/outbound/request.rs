@@ -107,7 +107,11 @@ impl Requester {
         self.dispatch(request, Some(Arc::new(allow))).await
     }
 
-    async fn dispatch(&self, request: OutboundRequest, filter: Option<HostFilter>) -> Result<OutboundResponse, FetchError> {
+    async fn dispatch(
+        &self,
+        request: OutboundRequest,
+        filter: Option<HostFilter>,
+    ) -> Result<OutboundResponse, FetchError> {
         let url = Url::parse(request.url.trim()).map_err(|_| FetchError::InvalidUrl)?;
         // Logged by host only: query strings may carry secrets.
         let host = url.host_str().unwrap_or("").to_owned();
@@ -164,7 +168,12 @@ impl Requester {
         let headers = response
             .headers()
             .iter()
-            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         // Never more than the cap plus the chunk that crosses it.
         let mut body = BytesMut::with_capacity(length.unwrap_or(0).min(max) as usize);

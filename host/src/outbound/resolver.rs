@@ -72,13 +72,19 @@ mod tests {
         let strict = PolicyResolver::new(UrlPolicy { allow_private: false });
         let error = strict.lookup("localhost").await.unwrap_err();
         let refused = error.downcast_ref::<Refused>().expect("a policy refusal");
-        assert!(matches!(refused, Refused::Resolved { host, .. } if host == "localhost"), "{refused:?}");
+        assert!(
+            matches!(refused, Refused::Resolved { host, .. } if host == "localhost"),
+            "{refused:?}"
+        );
         // Literal addresses given as names are filtered too.
         assert!(strict.lookup("127.0.0.1").await.is_err());
         assert!(strict.lookup("::1").await.is_err());
 
         let lax = PolicyResolver::new(UrlPolicy { allow_private: true });
         let addrs = lax.lookup("localhost").await.unwrap();
-        assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
+        assert!(
+            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()),
+            "{addrs:?}"
+        );
     }
 }

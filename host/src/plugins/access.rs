@@ -9,8 +9,8 @@ use wasap_plugin_manifest::Capabilities;
 
 use super::bindings::wasap::plugin::{http, kv};
 use crate::outbound::{FetchError, OutboundRequest, Requester};
-use crate::store::plugin_kv::{DEFAULT_MAX_KEYS, KvSet, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use crate::store::Store;
+use crate::store::plugin_kv::{DEFAULT_MAX_KEYS, KvSet, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 
 /// The largest HTTP response body a plugin may receive.
 const MAX_HTTP_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
@@ -38,7 +38,10 @@ impl KvAccess {
 
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, kv::Error> {
         Self::check_key(key)?;
-        self.store.kv_get(&self.plugin, key).await.map_err(|e| self.unavailable(e))
+        self.store
+            .kv_get(&self.plugin, key)
+            .await
+            .map_err(|e| self.unavailable(e))
     }
 
     pub async fn set(&self, key: &str, value: Vec<u8>) -> Result<(), kv::Error> {
@@ -55,12 +58,18 @@ impl KvAccess {
 
     pub async fn delete(&self, key: &str) -> Result<(), kv::Error> {
         Self::check_key(key)?;
-        self.store.kv_delete(&self.plugin, key).await.map_err(|e| self.unavailable(e))
+        self.store
+            .kv_delete(&self.plugin, key)
+            .await
+            .map_err(|e| self.unavailable(e))
     }
 
     pub async fn list_keys(&self, prefix: &str, limit: u32) -> Result<Vec<String>, kv::Error> {
         let limit = limit.min(1000);
-        self.store.kv_list_keys(&self.plugin, prefix, limit).await.map_err(|e| self.unavailable(e))
+        self.store
+            .kv_list_keys(&self.plugin, prefix, limit)
+            .await
+            .map_err(|e| self.unavailable(e))
     }
 }
 
@@ -73,9 +82,9 @@ pub struct HttpAccess {
 
 impl HttpAccess {
     pub async fn fetch(&self, request: http::Request) -> Result<http::Response, http::Error> {
-        let timeout = request
-            .timeout_ms
-            .map_or(DEFAULT_HTTP_TIMEOUT, |ms| Duration::from_millis(ms.into()).min(DEFAULT_HTTP_TIMEOUT));
+        let timeout = request.timeout_ms.map_or(DEFAULT_HTTP_TIMEOUT, |ms| {
+            Duration::from_millis(ms.into()).min(DEFAULT_HTTP_TIMEOUT)
+        });
         let outbound = OutboundRequest {
             method: method(request.method),
             url: request.url,

@@ -34,7 +34,10 @@ macro_rules! builtin {
 }
 
 /// Every built-in plugin.
-pub static ALL: &[Builtin] = &[builtin!("webhook", Config::webhooks_enabled), builtin!("websocket", Config::websocket_enabled)];
+pub static ALL: &[Builtin] = &[
+    builtin!("webhook", Config::webhooks_enabled),
+    builtin!("websocket", Config::websocket_enabled),
+];
 
 /// The built-in plugins `config` switches on.
 pub fn wanted(config: &Config) -> Vec<&'static Builtin> {
@@ -61,7 +64,10 @@ mod tests {
         crates.sort();
         let mut embedded: Vec<String> = ALL.iter().map(|b| b.name.to_owned()).collect();
         embedded.sort();
-        assert_eq!(embedded, crates, "every plugins/builtin/NAME is in builtin::ALL, and only those");
+        assert_eq!(
+            embedded, crates,
+            "every plugins/builtin/NAME is in builtin::ALL, and only those"
+        );
         for builtin in ALL {
             let manifest = wasap_plugin_manifest::Manifest::parse(builtin.manifest).expect("a valid manifest");
             assert_eq!(manifest.name, builtin.name);

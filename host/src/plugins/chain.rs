@@ -83,7 +83,10 @@ impl Chain {
         let mut lowered: Option<types::Event> = None;
         for plugin in plugins.iter() {
             let manifest = &plugin.loaded.manifest;
-            if plugin.is_quarantined() || !manifest.wants_event(current.name()) || !manifest.runs_for(&current.instance_id) {
+            if plugin.is_quarantined()
+                || !manifest.wants_event(current.name())
+                || !manifest.runs_for(&current.instance_id)
+            {
                 continue;
             }
             let wit_event = lowered.get_or_insert_with(|| current.clone().into());
@@ -138,7 +141,11 @@ pub enum Verdict {
 /// Checks an outcome against the event and the plugin's manifest: a
 /// replacement must keep the event's id and instance, and every action must
 /// be granted. Anything else refuses the whole outcome.
-pub fn check(manifest: &Manifest, event: &Event, outcome: types::Outcome) -> Result<(Verdict, Vec<types::Action>), Failure> {
+pub fn check(
+    manifest: &Manifest,
+    event: &Event,
+    outcome: types::Outcome,
+) -> Result<(Verdict, Vec<types::Action>), Failure> {
     let bad = |message: String| Err(Failure::BadOutput(message));
     if outcome.actions.len() > MAX_ACTIONS {
         return bad(format!("{} actions (at most {MAX_ACTIONS})", outcome.actions.len()));
@@ -180,8 +187,11 @@ fn check_action(manifest: &Manifest, event: &Event, action: &types::Action) -> R
                     return Err("webhooks to the instance's subscribers are not granted".to_owned());
                 }
                 types::WebhookTarget::Url(url) => {
-                    let host = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned));
-                    if !host.is_some_and(|host| wasap_plugin_manifest::Capabilities::host_allowed(&grant.hosts, &host)) {
+                    let host = reqwest::Url::parse(url)
+                        .ok()
+                        .and_then(|u| u.host_str().map(str::to_owned));
+                    if !host.is_some_and(|host| wasap_plugin_manifest::Capabilities::host_allowed(&grant.hosts, &host))
+                    {
                         return Err(format!("webhook target {url:?} is not an allowed host"));
                     }
                 }

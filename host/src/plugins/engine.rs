@@ -65,15 +65,17 @@ impl PluginEngine {
         let engine = Engine::new(&config)?;
         let ticking = Arc::new(AtomicBool::new(true));
         let (weak, flag) = (engine.weak(), ticking.clone());
-        std::thread::Builder::new().name("wasap-plugin-epoch".into()).spawn(move || {
-            while flag.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                match weak.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => break,
+        std::thread::Builder::new()
+            .name("wasap-plugin-epoch".into())
+            .spawn(move || {
+                while flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
                 }
-            }
-        })?;
+            })?;
         Ok(PluginEngine { engine, ticking })
     }
 
@@ -83,7 +85,11 @@ impl PluginEngine {
     pub fn shared() -> Result<Arc<PluginEngine>, String> {
         static SHARED: OnceLock<Result<Arc<PluginEngine>, String>> = OnceLock::new();
         SHARED
-            .get_or_init(|| PluginEngine::new(PoolSizes::default()).map(Arc::new).map_err(|e| format!("{e:#}")))
+            .get_or_init(|| {
+                PluginEngine::new(PoolSizes::default())
+                    .map(Arc::new)
+                    .map_err(|e| format!("{e:#}"))
+            })
             .clone()
     }
 

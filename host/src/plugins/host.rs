@@ -19,8 +19,8 @@ use super::engine::PluginEngine;
 use super::registry::Registry;
 use super::runner::HostServices;
 use crate::delivery::{Outgoing, PluginRequest, Target, Webhooks};
-use crate::events::{Bus, Event, EventFeed, EventKind, new_event};
 use crate::engine::MediaKind;
+use crate::events::{Bus, Event, EventFeed, EventKind, new_event};
 use crate::messaging::outgoing_media::{MediaFromUrl, MediaUrlError};
 use crate::messaging::{Messenger, SendError};
 use crate::system_events::SystemEvents;
@@ -85,9 +85,21 @@ impl PluginHost {
         system: SystemEvents,
     ) -> PluginHost {
         let chain = Arc::new(Chain::default());
-        let PluginSources { dir, cache_dir, builtins } = sources;
+        let PluginSources {
+            dir,
+            cache_dir,
+            builtins,
+        } = sources;
         let bus = system.bus().clone();
-        let registry = Arc::new(Registry::new(engine, dir, cache_dir, services, chain.clone(), system, builtins));
+        let registry = Arc::new(Registry::new(
+            engine,
+            dir,
+            cache_dir,
+            services,
+            chain.clone(),
+            system,
+            builtins,
+        ));
         registry.load_all().await;
         let watcher = match super::watch::watch(&registry) {
             Ok(watcher) => Some(watcher),
@@ -147,8 +159,28 @@ impl PluginHost {
         for planned in outcome.actions {
             let plugin = planned.plugin.name().to_owned();
             match planned.action {
-                types::Action::SendText(send) => self.plan(instance_id, sends, PlannedSend { plugin, send: Message::Text(send) }).await,
-                types::Action::SendMedia(send) => self.plan(instance_id, sends, PlannedSend { plugin, send: Message::Media(send) }).await,
+                types::Action::SendText(send) => {
+                    self.plan(
+                        instance_id,
+                        sends,
+                        PlannedSend {
+                            plugin,
+                            send: Message::Text(send),
+                        },
+                    )
+                    .await
+                }
+                types::Action::SendMedia(send) => {
+                    self.plan(
+                        instance_id,
+                        sends,
+                        PlannedSend {
+                            plugin,
+                            send: Message::Media(send),
+                        },
+                    )
+                    .await
+                }
                 // The chain has checked the grant and that an instance channel
                 // is the event's own; the hub never waits on a listener.
                 types::Action::Publish(publish) => {
@@ -246,7 +278,15 @@ async fn work(host: Weak<Inner>, mut events: mpsc::Receiver<Arc<Event>>) {
                 sender
             });
             let outcome = host.inner.chain.run((*event).clone()).await;
-            host.carry_out(&instance_id, event.name(), outcome, was_plugin_error, sends, &mut webhooks).await;
+            host.carry_out(
+                &instance_id,
+                event.name(),
+                outcome,
+                was_plugin_error,
+                sends,
+                &mut webhooks,
+            )
+            .await;
         }
         if !webhooks.is_empty() {
             let count = webhooks.len();
@@ -290,7 +330,9 @@ struct SendLane {
 impl SendLane {
     async fn run(self, mut sends: mpsc::Receiver<PlannedSend>) {
         while let Some(PlannedSend { plugin, send }) = sends.recv().await {
-            let Ok(_permit) = self.permits.acquire().await else { return };
+            let Ok(_permit) = self.permits.acquire().await else {
+                return;
+            };
             if let Err(e) = self.send(send).await {
                 tracing::warn!(%plugin, instance = %self.instance_id, error = %e, "a plugin's message was not sent");
             }
@@ -300,7 +342,9 @@ impl SendLane {
     async fn send(&self, send: Message) -> Result<(), LaneError> {
         match send {
             Message::Text(text) => {
-                self.messenger.send_text(&self.instance_id, &text.to, &text.text, text.reply_to.as_deref()).await?;
+                self.messenger
+                    .send_text(&self.instance_id, &text.to, &text.text, text.reply_to.as_deref())
+                    .await?;
             }
             Message::Media(media) => {
                 // As the media-url route does: the recipient first, so a
@@ -312,8 +356,13 @@ impl SendLane {
                     types::MediaType::Audio => MediaKind::Audio,
                     types::MediaType::Document => MediaKind::Document,
                 };
-                let outgoing = self.media.fetch(&media.url, Some(kind), media.caption, media.file_name).await?;
-                self.messenger.send_media(&self.instance_id, &media.to, outgoing).await?;
+                let outgoing = self
+                    .media
+                    .fetch(&media.url, Some(kind), media.caption, media.file_name)
+                    .await?;
+                self.messenger
+                    .send_media(&self.instance_id, &media.to, outgoing)
+                    .await?;
             }
         }
         Ok(())

@@ -11,8 +11,8 @@ use wasap_plugin_manifest::{Manifest, import_capability};
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
-use super::bindings::wasap::plugin::{clock, http, kv, log, types};
 use super::bindings::PluginPre;
+use super::bindings::wasap::plugin::{clock, http, kv, log, types};
 use super::builtin::Builtin;
 use super::state::PluginState;
 
@@ -28,7 +28,10 @@ pub enum LoadError {
     #[error("not a valid plugin component: {0}")]
     Compile(String),
     #[error("the component imports `{import}`, which its manifest does not grant{}", grant_hint(.capability))]
-    NotGranted { import: String, capability: Option<&'static str> },
+    NotGranted {
+        import: String,
+        capability: Option<&'static str>,
+    },
     #[error("the component does not fit the wasap:plugin world: {0}")]
     Link(String),
     #[error("init failed: {0}")]
@@ -68,7 +71,10 @@ impl PluginFiles {
 
     /// The name the files give the plugin.
     pub fn name(&self) -> String {
-        self.manifest.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        self.manifest
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -118,12 +124,19 @@ pub fn load_builtin(engine: &Engine, builtin: &Builtin, cache_dir: Option<&Path>
 }
 
 /// Loads a plugin from a manifest and component bytes.
-pub fn load_bytes(engine: &Engine, manifest: Manifest, bytes: &[u8], cache_dir: Option<&Path>) -> Result<LoadedPlugin, LoadError> {
+pub fn load_bytes(
+    engine: &Engine,
+    manifest: Manifest,
+    bytes: &[u8],
+    cache_dir: Option<&Path>,
+) -> Result<LoadedPlugin, LoadError> {
     let digest = hex::encode(Sha256::digest(bytes));
     let component = compile(engine, bytes, &digest, cache_dir)?;
     check_imports(engine, &component, &manifest)?;
     let linker = linker(engine, &manifest).map_err(|e| LoadError::Link(e.to_string()))?;
-    let instance_pre = linker.instantiate_pre(&component).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    let instance_pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| LoadError::Link(format!("{e:#}")))?;
     let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
     Ok(LoadedPlugin { manifest, digest, pre })
 }
@@ -143,15 +156,18 @@ fn compile(engine: &Engine, bytes: &[u8], digest: &str, cache_dir: Option<&Path>
     }
     let component = Component::new(engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
     if let Some(path) = &cached {
-        let written = component.serialize().map_err(std::io::Error::other).and_then(|artifact| {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            // Written aside and renamed, so a concurrent reader never sees half a file.
-            let partial = path.with_extension("partial");
-            std::fs::write(&partial, artifact)?;
-            std::fs::rename(&partial, path)
-        });
+        let written = component
+            .serialize()
+            .map_err(std::io::Error::other)
+            .and_then(|artifact| {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                // Written aside and renamed, so a concurrent reader never sees half a file.
+                let partial = path.with_extension("partial");
+                std::fs::write(&partial, artifact)?;
+                std::fs::rename(&partial, path)
+            });
         if let Err(e) = written {
             tracing::warn!(path = %path.display(), error = %e, "cannot cache a compiled plugin");
         }

@@ -164,7 +164,9 @@ impl Registry {
             if self.lock().remove(name).is_some() {
                 tracing::info!(plugin = name, "plugin removed");
                 self.rebuild_chain();
-                self.system.emit(SystemNotice::PluginRemoved { plugin: name.to_owned() });
+                self.system.emit(SystemNotice::PluginRemoved {
+                    plugin: name.to_owned(),
+                });
             }
             return;
         }
@@ -175,7 +177,10 @@ impl Registry {
     /// A built-in plugin: loaded once from the binary; later reloads only
     /// follow its `NAME.disabled` marker.
     async fn reload_builtin(&self, builtin: &'static Builtin) {
-        let loaded = self.lock().get(builtin.name).is_some_and(|entry| entry.running.is_some());
+        let loaded = self
+            .lock()
+            .get(builtin.name)
+            .is_some_and(|entry| entry.running.is_some());
         if loaded {
             if let Some(entry) = self.lock().get_mut(builtin.name) {
                 entry.enabled = self.enabled_on_disk(builtin.name);
@@ -205,15 +210,22 @@ impl Registry {
         let mut notice = None;
         match loaded {
             Ok(plugin) => {
-                let same = entry.running.as_ref().is_some_and(|r| r.loaded.digest == plugin.loaded.digest
-                    && r.loaded.manifest == plugin.loaded.manifest);
+                let same = entry.running.as_ref().is_some_and(|r| {
+                    r.loaded.digest == plugin.loaded.digest && r.loaded.manifest == plugin.loaded.manifest
+                });
                 if !same {
                     let version = plugin.loaded.manifest.version.clone();
                     tracing::info!(plugin = name, %version, "plugin loaded");
                     let plugin_name = name.to_owned();
                     notice = Some(match entry.running.replace(Arc::new(plugin)) {
-                        Some(_) => SystemNotice::PluginReplaced { plugin: plugin_name, version },
-                        None => SystemNotice::PluginLoaded { plugin: plugin_name, version },
+                        Some(_) => SystemNotice::PluginReplaced {
+                            plugin: plugin_name,
+                            version,
+                        },
+                        None => SystemNotice::PluginLoaded {
+                            plugin: plugin_name,
+                            version,
+                        },
                     });
                 }
                 entry.load_error = None;
@@ -249,7 +261,10 @@ impl Registry {
         .await
         .map_err(|e| LoadError::Compile(format!("the compiler stopped: {e}")))??;
         let plugin = RunningPlugin::new(loaded, &self.engine, self.services.clone());
-        plugin.warm_up().await.map_err(|failure| LoadError::Init(failure.to_string()))?;
+        plugin
+            .warm_up()
+            .await
+            .map_err(|failure| LoadError::Init(failure.to_string()))?;
         Ok(plugin)
     }
 
@@ -288,7 +303,9 @@ impl Registry {
         let marker = self.dir.join(format!("{name}.disabled"));
         {
             let mut entries = self.lock();
-            let entry = entries.get_mut(name).ok_or_else(|| RegistryError::NotFound(name.to_owned()))?;
+            let entry = entries
+                .get_mut(name)
+                .ok_or_else(|| RegistryError::NotFound(name.to_owned()))?;
             if enabled {
                 match std::fs::remove_file(&marker) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
@@ -296,11 +313,7 @@ impl Registry {
                 }
                 // Enabling again lifts a quarantine: a fresh start for the plugin.
                 if let Some(running) = entry.running.take() {
-                    let fresh = RunningPlugin::new(
-                        clone_loaded(&running.loaded),
-                        &self.engine,
-                        self.services.clone(),
-                    );
+                    let fresh = RunningPlugin::new(clone_loaded(&running.loaded), &self.engine, self.services.clone());
                     entry.running = Some(Arc::new(fresh));
                 }
             } else {
@@ -310,7 +323,11 @@ impl Registry {
         }
         self.rebuild_chain();
         let plugin = name.to_owned();
-        self.system.emit(if enabled { SystemNotice::PluginEnabled { plugin } } else { SystemNotice::PluginDisabled { plugin } });
+        self.system.emit(if enabled {
+            SystemNotice::PluginEnabled { plugin }
+        } else {
+            SystemNotice::PluginDisabled { plugin }
+        });
         self.info(name).ok_or_else(|| RegistryError::NotFound(name.to_owned()))
     }
 
@@ -322,7 +339,11 @@ impl Registry {
             Some(_) => {}
         }
         let files = PluginFiles::in_dir(&self.dir, name);
-        for path in [files.manifest, files.component, self.dir.join(format!("{name}.disabled"))] {
+        for path in [
+            files.manifest,
+            files.component,
+            self.dir.join(format!("{name}.disabled")),
+        ] {
             match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
                 _ => {}

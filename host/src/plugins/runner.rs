@@ -98,7 +98,9 @@ impl RunningPlugin {
     pub async fn handle(&self, event: &types::Event) -> Result<(types::Outcome, u64), (Failure, u32)> {
         let started = Instant::now();
         let result = self.call(event).await;
-        let failures_in_a_row = self.stats.record(started.elapsed(), result.as_ref().map(|(outcome, _)| outcome));
+        let failures_in_a_row = self
+            .stats
+            .record(started.elapsed(), result.as_ref().map(|(outcome, _)| outcome));
         result.map_err(|failure| (failure, failures_in_a_row))
     }
 
@@ -164,7 +166,11 @@ impl RunningPlugin {
             Err(_) => return Err(Failure::Timeout(manifest.limits.deadline_ms)),
         };
         init.map_err(Failure::Init)?;
-        Ok(Live { store, plugin, calls: 0 })
+        Ok(Live {
+            store,
+            plugin,
+            calls: 0,
+        })
     }
 
     /// Fresh fuel and deadline for the next call.

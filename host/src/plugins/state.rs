@@ -94,7 +94,9 @@ impl http::Host for PluginState {
 
 impl PluginState {
     fn kv(&self) -> wasmtime::Result<&super::access::KvAccess> {
-        self.kv.as_ref().ok_or_else(|| wasmtime::format_err!("kv is not granted to this plugin"))
+        self.kv
+            .as_ref()
+            .ok_or_else(|| wasmtime::format_err!("kv is not granted to this plugin"))
     }
 }
 

@@ -37,13 +37,22 @@ pub async fn run(component: &Path, manifest: Option<&Path>, events: &Path) -> an
     };
     let plugin = RunningPlugin::new(loaded, &engine, services);
     let report = async {
-        plugin.warm_up().await.map_err(|failure| anyhow::anyhow!("the plugin does not start: {failure}"))?;
+        plugin
+            .warm_up()
+            .await
+            .map_err(|failure| anyhow::anyhow!("the plugin does not start: {failure}"))?;
         let mut report = String::new();
         for event in events {
             let started = Instant::now();
             let answer = plugin.handle(&event.clone().into()).await;
             let took = started.elapsed();
-            let _ = writeln!(report, "event {} ({}, instance {:?}):", event.id, event.name(), event.instance_id);
+            let _ = writeln!(
+                report,
+                "event {} ({}, instance {:?}):",
+                event.id,
+                event.name(),
+                event.instance_id
+            );
             match answer {
                 Ok((outcome, fuel)) => {
                     let _ = writeln!(report, "  fuel used: {fuel}, time: {took:?}");
@@ -53,7 +62,8 @@ pub async fn run(component: &Path, manifest: Option<&Path>, events: &Path) -> an
                                 Verdict::Continue => report.push_str("  verdict: continue\n"),
                                 Verdict::Drop => report.push_str("  verdict: drop\n"),
                                 Verdict::Replace(event) => {
-                                    let _ = writeln!(report, "  verdict: replace with {}", serde_json::to_string(&event)?);
+                                    let _ =
+                                        writeln!(report, "  verdict: replace with {}", serde_json::to_string(&event)?);
                                 }
                             }
                             for action in actions {
@@ -81,7 +91,10 @@ fn read_events(path: &Path) -> anyhow::Result<Vec<Event>> {
     let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text)?;
     let events = match value {
-        serde_json::Value::Array(items) => items.into_iter().map(serde_json::from_value).collect::<Result<_, _>>()?,
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .map(serde_json::from_value)
+            .collect::<Result<_, _>>()?,
         single => vec![serde_json::from_value(single)?],
     };
     Ok(events)

@@ -123,9 +123,14 @@ pub struct DeliveryFilter {
 pub enum AttemptResult {
     Delivered,
     /// Failed; try again at `next_attempt_ms`.
-    Retry { error: String, next_attempt_ms: i64 },
+    Retry {
+        error: String,
+        next_attempt_ms: i64,
+    },
     /// Failed for the last time.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// Unix milliseconds now, the unit of `next_attempt_ms`.

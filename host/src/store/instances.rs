@@ -62,7 +62,10 @@ impl Store {
 
     pub async fn get_instance(&self, id: &str) -> Result<Option<InstanceRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM instances WHERE id = $1");
-        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?)
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(p)
+            .await)?)
     }
 
     /// Every instance, oldest first.
@@ -166,12 +169,14 @@ impl Store {
 
     /// Attaches a device to the instance.
     pub async fn set_instance_device(&self, id: &str, device_id: i32) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| sqlx::query("UPDATE instances SET device_id = $2 WHERE id = $1")
-            .bind(id)
-            .bind(device_id)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
+        on_pool!(self.pool(), |p| sqlx::query(
+            "UPDATE instances SET device_id = $2 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(device_id)
+        .execute(p)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 
@@ -190,12 +195,14 @@ impl Store {
 
     /// Moves `last_seen` to now.
     pub async fn touch_instance(&self, id: &str) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| sqlx::query("UPDATE instances SET last_seen = $2 WHERE id = $1")
-            .bind(id)
-            .bind(unix_now())
-            .execute(p)
-            .await
-            .map(|_| ()))?;
+        on_pool!(self.pool(), |p| sqlx::query(
+            "UPDATE instances SET last_seen = $2 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(unix_now())
+        .execute(p)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 

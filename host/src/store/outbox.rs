@@ -81,14 +81,20 @@ async fn commit<DB: sqlx::Database>(tx: Option<sqlx::Transaction<'_, DB>>) -> Re
 
 /// `$first, $first+1, ...` for `count` parameters.
 fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Store {
     /// Queues `delivery`, due now; `false` when this receiver already has
     /// this event (queued, delivered or failed).
     pub async fn enqueue_delivery(&self, delivery: &NewDelivery) -> Result<bool, StoreError> {
-        Ok(!self.enqueue_deliveries(std::slice::from_ref(delivery)).await?.is_empty())
+        Ok(!self
+            .enqueue_deliveries(std::slice::from_ref(delivery))
+            .await?
+            .is_empty())
     }
 
     /// Queues every delivery of `deliveries`, due now, in one transaction;
@@ -146,7 +152,12 @@ impl Store {
 
     /// Up to `limit` receiver URLs (after `after`, in order) that have
     /// pending deliveries due at `now_ms`.
-    pub async fn due_delivery_urls(&self, now_ms: i64, after: Option<&str>, limit: u32) -> Result<Vec<String>, StoreError> {
+    pub async fn due_delivery_urls(
+        &self,
+        now_ms: i64,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
         let rows: Vec<(String,)> = on_pool!(self.pool(), |p| sqlx::query_as(
             "SELECT DISTINCT url FROM webhook_deliveries \
              WHERE status = 'pending' AND next_attempt_ms <= $1 AND ($2 IS NULL OR url > $2) \
@@ -223,10 +234,16 @@ impl Store {
         for (id, number, result) in results {
             match result {
                 AttemptResult::Delivered => delivered.entry(*number).or_default().push(id),
-                AttemptResult::Retry { error, next_attempt_ms } => {
-                    others.push((id, *number, DeliveryStatus::Pending, bounded(error), Some(*next_attempt_ms)))
+                AttemptResult::Retry { error, next_attempt_ms } => others.push((
+                    id,
+                    *number,
+                    DeliveryStatus::Pending,
+                    bounded(error),
+                    Some(*next_attempt_ms),
+                )),
+                AttemptResult::Failed { error } => {
+                    others.push((id, *number, DeliveryStatus::Failed, bounded(error), None))
                 }
-                AttemptResult::Failed { error } => others.push((id, *number, DeliveryStatus::Failed, bounded(error), None)),
             }
         }
         let now = unix_now();

@@ -80,17 +80,15 @@ impl Store {
         let max_keys = i64::try_from(max_keys).unwrap_or(i64::MAX);
         let now = unix_now();
         let affected = match self.pool() {
-            Pool::Sqlite(p) => {
-                sqlx::query(SET_WITHIN_QUOTA)
-                    .bind(plugin)
-                    .bind(key)
-                    .bind(value)
-                    .bind(now)
-                    .bind(max_keys)
-                    .execute(p)
-                    .await?
-                    .rows_affected()
-            }
+            Pool::Sqlite(p) => sqlx::query(SET_WITHIN_QUOTA)
+                .bind(plugin)
+                .bind(key)
+                .bind(value)
+                .bind(now)
+                .bind(max_keys)
+                .execute(p)
+                .await?
+                .rows_affected(),
             Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
                 sqlx::query(LOCK_PLUGIN_POSTGRES).bind(plugin).execute(&mut *tx).await?;
@@ -107,17 +105,23 @@ impl Store {
                 affected
             }
         };
-        Ok(if affected == 0 { KvSet::QuotaExceeded } else { KvSet::Stored })
+        Ok(if affected == 0 {
+            KvSet::QuotaExceeded
+        } else {
+            KvSet::Stored
+        })
     }
 
     /// Removes `key` of `plugin`; a missing key is not an error.
     pub async fn kv_delete(&self, plugin: &str, key: &str) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| sqlx::query("DELETE FROM plugin_kv WHERE plugin = $1 AND key = $2")
-            .bind(plugin)
-            .bind(key)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
+        on_pool!(self.pool(), |p| sqlx::query(
+            "DELETE FROM plugin_kv WHERE plugin = $1 AND key = $2"
+        )
+        .bind(plugin)
+        .bind(key)
+        .execute(p)
+        .await
+        .map(|_| ()))?;
         Ok(())
     }
 
@@ -204,7 +208,11 @@ mod tests {
         assert_eq!(prefix_successor("ab\u{10FFFF}"), Some("ac".into()));
         assert_eq!(prefix_successor("\u{10FFFF}\u{10FFFF}"), None);
         // Byte order of the UTF-8 encodings agrees with the char order used.
-        for (prefix, extension) in [("a", "a\u{10FFFF}zz"), ("é", "é\u{7f}"), ("\u{D7FF}", "\u{D7FF}\u{FFFF}")] {
+        for (prefix, extension) in [
+            ("a", "a\u{10FFFF}zz"),
+            ("é", "é\u{7f}"),
+            ("\u{D7FF}", "\u{D7FF}\u{FFFF}"),
+        ] {
             let upper = prefix_successor(prefix).unwrap();
             assert!(prefix.as_bytes() <= extension.as_bytes() && extension.as_bytes() < upper.as_bytes());
         }

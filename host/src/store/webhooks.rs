@@ -101,13 +101,23 @@ impl Store {
         .await
         .map(|done| done.rows_affected()))?;
         self.webhooks_changed();
-        Ok(if inserted == 0 { WebhookInsert::TooMany } else { WebhookInsert::Inserted })
+        Ok(if inserted == 0 {
+            WebhookInsert::TooMany
+        } else {
+            WebhookInsert::Inserted
+        })
     }
 
     /// Sets the instance's primary webhook (`webhook-setconfig`): its URL and
     /// secret replace the old ones, or it is created in the format `sudevwa`
     /// with [`PRIMARY_EVENTS`].
-    pub async fn set_primary_webhook(&self, instance_id: &str, url: &str, secret: &str, new_id: &str) -> Result<(), StoreError> {
+    pub async fn set_primary_webhook(
+        &self,
+        instance_id: &str,
+        url: &str,
+        secret: &str,
+        new_id: &str,
+    ) -> Result<(), StoreError> {
         let updated = on_pool!(self.pool(), |p| sqlx::query(
             "UPDATE webhooks SET url = $2, secret = $3, enabled = TRUE WHERE instance_id = $1 AND is_primary = TRUE"
         )
@@ -167,21 +177,25 @@ impl Store {
 
     /// The secret of webhook `id`, or `None` when it no longer exists.
     pub async fn webhook_secret(&self, id: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = on_pool!(self.pool(), |p| sqlx::query_as("SELECT secret FROM webhooks WHERE id = $1")
-            .bind(id)
-            .fetch_optional(p)
-            .await)?;
+        let row: Option<(String,)> = on_pool!(self.pool(), |p| sqlx::query_as(
+            "SELECT secret FROM webhooks WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await)?;
         Ok(row.map(|(secret,)| secret))
     }
 
     /// Removes webhook `id` of `instance_id`; `false` when there is none.
     pub async fn delete_webhook(&self, instance_id: &str, id: &str) -> Result<bool, StoreError> {
-        let deleted = on_pool!(self.pool(), |p| sqlx::query("DELETE FROM webhooks WHERE instance_id = $1 AND id = $2")
-            .bind(instance_id)
-            .bind(id)
-            .execute(p)
-            .await
-            .map(|done| done.rows_affected()))?;
+        let deleted = on_pool!(self.pool(), |p| sqlx::query(
+            "DELETE FROM webhooks WHERE instance_id = $1 AND id = $2"
+        )
+        .bind(instance_id)
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|done| done.rows_affected()))?;
         self.webhooks_changed();
         Ok(deleted > 0)
     }

@@ -26,7 +26,9 @@ const CLOSE_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Close {
     /// Its queue filled up: it fell this many frames behind.
-    TooSlow { behind: usize },
+    TooSlow {
+        behind: usize,
+    },
     /// Nothing came from the client for this long.
     Idle(Duration),
     /// The instance it listened to was deleted (and its token with it).
@@ -76,9 +78,8 @@ pub async fn serve(socket: WebSocket, mut subscription: Subscription, settings: 
     let start = Instant::now();
     // Milliseconds after `start` of the client's last sign of life.
     let last_seen = AtomicU64::new(0);
-    let is_silent = |now: Instant| {
-        start + Duration::from_millis(last_seen.load(Ordering::Relaxed)) + settings.idle_timeout <= now
-    };
+    let is_silent =
+        |now: Instant| start + Duration::from_millis(last_seen.load(Ordering::Relaxed)) + settings.idle_timeout <= now;
     let idle_deadline = || start + Duration::from_millis(last_seen.load(Ordering::Relaxed)) + settings.idle_timeout;
 
     let reader = async {

@@ -201,7 +201,9 @@ impl Hub {
     /// connection whose queue is full is disconnected as too slow.
     pub fn publish(&self, channel: &Channel, frame: Frame) -> usize {
         let state = self.inner.state.read().unwrap_or_else(|e| e.into_inner());
-        let Some(listeners) = state.channels.get(channel) else { return 0 };
+        let Some(listeners) = state.channels.get(channel) else {
+            return 0;
+        };
         let mut delivered = 0;
         for listener in listeners.values() {
             match listener.frames.try_send(frame.clone()) {
@@ -317,6 +319,9 @@ mod tests {
         let _again = hub.register(Channel::Global).unwrap();
         hub.close_all();
         hub.closed().await;
-        assert!(matches!(hub.register(Channel::Global), Err(RegisterError::ShuttingDown)));
+        assert!(matches!(
+            hub.register(Channel::Global),
+            Err(RegisterError::ShuttingDown)
+        ));
     }
 }

@@ -32,7 +32,10 @@ pub fn forward(bus: &Bus, hub: Hub) -> tokio::task::JoinHandle<()> {
                 }
                 Ok(_) => {}
                 Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "the WebSocket hub fell behind the event bus; some plugin.error frames were not sent");
+                    tracing::warn!(
+                        missed,
+                        "the WebSocket hub fell behind the event bus; some plugin.error frames were not sent"
+                    );
                 }
                 Err(RecvError::Closed) => return,
             }

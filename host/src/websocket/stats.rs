@@ -52,9 +52,21 @@ impl Stats {
             let _ = writeln!(out, "wasap_websocket_connections{{route=\"{route}\"}} {count}");
         }
         let counters = [
-            ("wasap_websocket_frames_sent_total", "WebSocket frames sent to clients, by route.", &self.frames_sent),
-            ("wasap_websocket_closed_too_slow_total", "WebSocket connections closed because their reader fell too far behind, by route.", &self.too_slow),
-            ("wasap_websocket_idle_timeouts_total", "WebSocket connections closed after showing no sign of life for the idle timeout, by route.", &self.idle),
+            (
+                "wasap_websocket_frames_sent_total",
+                "WebSocket frames sent to clients, by route.",
+                &self.frames_sent,
+            ),
+            (
+                "wasap_websocket_closed_too_slow_total",
+                "WebSocket connections closed because their reader fell too far behind, by route.",
+                &self.too_slow,
+            ),
+            (
+                "wasap_websocket_idle_timeouts_total",
+                "WebSocket connections closed after showing no sign of life for the idle timeout, by route.",
+                &self.idle,
+            ),
         ];
         for (name, help, values) in counters {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");

@@ -24,9 +24,7 @@
 use serde::Serialize;
 
 use crate::jid::{source_string, user_part};
-use crate::model::{
-    Content, Ephemeral, Event, EventKind, GroupParticipants, Media, Message, Receipt, ReceiptType,
-};
+use crate::model::{Content, Ephemeral, Event, EventKind, GroupParticipants, Media, Message, Receipt, ReceiptType};
 use crate::time::rfc3339_from_secs;
 
 /// One gowa payload, borrowing from the event it was made from.
@@ -225,9 +223,7 @@ pub fn receipt_type_description(receipt_type: ReceiptType) -> &'static str {
             "means the message was delivered to the device (but the user might not have noticed)."
         }
         ReceiptType::Read => "the user opened the chat and saw the message.",
-        ReceiptType::Played => {
-            "the user played the voice message or video, or opened the view-once media."
-        }
+        ReceiptType::Played => "the user played the voice message or video, or opened the view-once media.",
     }
 }
 
@@ -236,9 +232,7 @@ pub fn payload(event: &Event) -> Option<Payload<'_>> {
     match &event.kind {
         EventKind::Message(message) => Some(Payload::Message(message_payload(message))),
         EventKind::Receipt(receipt) => Some(Payload::Receipt(receipt_payload(receipt))),
-        EventKind::GroupParticipants(change) => {
-            Some(Payload::GroupParticipants(group_payload(change)))
-        }
+        EventKind::GroupParticipants(change) => Some(Payload::GroupParticipants(group_payload(change))),
         EventKind::Qr { .. }
         | EventKind::StatusChanged { .. }
         | EventKind::Paired { .. }
@@ -265,14 +259,8 @@ fn message_payload(message: &Message) -> MessagePayload<'_> {
             _ => "",
         },
         id: &message.id,
-        replied_id: message
-            .quoted
-            .as_ref()
-            .map_or("", |quoted| quoted.id.as_str()),
-        quoted_message: message
-            .quoted
-            .as_ref()
-            .map_or("", |quoted| quoted.text.as_str()),
+        replied_id: message.quoted.as_ref().map_or("", |quoted| quoted.id.as_str()),
+        quoted_message: message.quoted.as_ref().map_or("", |quoted| quoted.text.as_str()),
     };
     let context_info = message.ephemeral.as_ref().map(context_info);
     let content = match &message.content {
@@ -282,10 +270,7 @@ fn message_payload(message: &Message) -> MessagePayload<'_> {
         Content::Audio(media) => Some(ContentPart::Audio(media_body(media))),
         Content::Document(media) => Some(ContentPart::Document(media_body(media))),
         Content::Sticker(media) => Some(ContentPart::Sticker(media_body(media))),
-        Content::Contact {
-            display_name,
-            vcard,
-        } => Some(ContentPart::Contact(ContactBody {
+        Content::Contact { display_name, vcard } => Some(ContentPart::Contact(ContactBody {
             display_name,
             vcard,
             context_info,
@@ -359,13 +344,11 @@ fn context_info(ephemeral: &Ephemeral) -> ContextInfo {
     ContextInfo {
         expiration: ephemeral.expiration,
         ephemeral_setting_timestamp: ephemeral.setting_timestamp,
-        disappearing_mode: ephemeral
-            .disappearing_mode
-            .map(|mode| DisappearingModeBody {
-                initiator: mode.initiator,
-                trigger: mode.trigger,
-                initiated_by_me: mode.initiated_by_me,
-            }),
+        disappearing_mode: ephemeral.disappearing_mode.map(|mode| DisappearingModeBody {
+            initiator: mode.initiator,
+            trigger: mode.trigger,
+            initiated_by_me: mode.initiated_by_me,
+        }),
     }
 }
 

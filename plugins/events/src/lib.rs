@@ -17,6 +17,6 @@ pub mod time;
 mod wit_conversions;
 
 pub use model::{
-    Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants,
-    InstanceStatus, Media, Message, Quoted, Receipt, ReceiptType,
+    Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media,
+    Message, Quoted, Receipt, ReceiptType,
 };

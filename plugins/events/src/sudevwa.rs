@@ -121,10 +121,7 @@ pub fn event_name(event: &Event) -> Option<&'static str> {
 fn carries_new_content(message: &Message) -> bool {
     !matches!(
         message.content,
-        Content::Reaction { .. }
-            | Content::Revoked { .. }
-            | Content::Edited { .. }
-            | Content::DeletedForMe { .. }
+        Content::Reaction { .. } | Content::Revoked { .. } | Content::Edited { .. } | Content::DeletedForMe { .. }
     )
 }
 
@@ -153,10 +150,7 @@ pub fn envelope(event: &Event) -> Option<Envelope<'_>> {
             phone_number,
             push_name: push_name.as_deref(),
         },
-        EventKind::LoggedOut { reason } => Data::LoggedOut {
-            instance_id,
-            reason,
-        },
+        EventKind::LoggedOut { reason } => Data::LoggedOut { instance_id, reason },
         EventKind::Message(message) => Data::IncomingMessage(IncomingMessage {
             instance_id,
             from: &message.chat,
@@ -188,10 +182,7 @@ pub fn envelope(event: &Event) -> Option<Envelope<'_>> {
             plugin,
             error,
         },
-        EventKind::System { message } => Data::System {
-            instance_id,
-            message,
-        },
+        EventKind::System { message } => Data::System { instance_id, message },
     };
     Some(Envelope {
         event: name,

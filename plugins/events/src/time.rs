@@ -24,11 +24,7 @@ fn format_utc(secs: i64, micros: u32) -> String {
     let days = secs.div_euclid(86_400);
     let second_of_day = secs.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
-    let (hour, minute, second) = (
-        second_of_day / 3600,
-        second_of_day / 60 % 60,
-        second_of_day % 60,
-    );
+    let (hour, minute, second) = (second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60);
     let mut out = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
     if micros != 0 {
         let fraction = format!("{micros:06}");
@@ -49,8 +45,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let era = shifted.div_euclid(146_097);
     let day_of_era = shifted.rem_euclid(146_097);
     // Subtract the leap days seen so far in this era before dividing into 365-day years.
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     // Months counted from March: their lengths repeat in a 153-day, 5-month pattern.
     let month_from_march = (5 * day_of_year + 2) / 153;
@@ -72,10 +67,7 @@ mod tests {
     fn whole_seconds_have_no_fraction() {
         assert_eq!(rfc3339_from_secs(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339_from_secs(1_697_365_800), "2023-10-15T10:30:00Z");
-        assert_eq!(
-            rfc3339_from_micros(1_765_149_720_000_000),
-            "2025-12-07T23:22:00Z"
-        );
+        assert_eq!(rfc3339_from_micros(1_765_149_720_000_000), "2025-12-07T23:22:00Z");
     }
 
     #[test]
@@ -84,18 +76,9 @@ mod tests {
             rfc3339_from_micros(1_765_202_224_147_255),
             "2025-12-08T13:57:04.147255Z"
         );
-        assert_eq!(
-            rfc3339_from_micros(1_765_202_224_500_000),
-            "2025-12-08T13:57:04.5Z"
-        );
-        assert_eq!(
-            rfc3339_from_micros(1_765_202_224_000_010),
-            "2025-12-08T13:57:04.00001Z"
-        );
-        assert_eq!(
-            rfc3339_from_millis(1_765_202_224_120),
-            "2025-12-08T13:57:04.12Z"
-        );
+        assert_eq!(rfc3339_from_micros(1_765_202_224_500_000), "2025-12-08T13:57:04.5Z");
+        assert_eq!(rfc3339_from_micros(1_765_202_224_000_010), "2025-12-08T13:57:04.00001Z");
+        assert_eq!(rfc3339_from_millis(1_765_202_224_120), "2025-12-08T13:57:04.12Z");
     }
 
     #[test]

@@ -44,9 +44,7 @@ macro_rules! wit_conversions {
         impl From<$crate::EventKind> for w::EventKind {
             fn from(kind: $crate::EventKind) -> Self {
                 match kind {
-                    $crate::EventKind::Qr { qr, expires_at_ms } => {
-                        w::EventKind::Qr(w::QrCode { qr, expires_at_ms })
-                    }
+                    $crate::EventKind::Qr { qr, expires_at_ms } => w::EventKind::Qr(w::QrCode { qr, expires_at_ms }),
                     $crate::EventKind::StatusChanged { status, previous } => {
                         w::EventKind::InstanceStatus(w::StatusChange {
                             status: status.into(),
@@ -62,9 +60,7 @@ macro_rules! wit_conversions {
                         phone_number,
                         push_name,
                     }),
-                    $crate::EventKind::LoggedOut { reason } => {
-                        w::EventKind::InstanceLoggedOut(w::LoggedOut { reason })
-                    }
+                    $crate::EventKind::LoggedOut { reason } => w::EventKind::InstanceLoggedOut(w::LoggedOut { reason }),
                     $crate::EventKind::Message(message) => w::EventKind::Message(message.into()),
                     $crate::EventKind::Receipt(receipt) => w::EventKind::Receipt(w::Receipt {
                         chat: receipt.chat,
@@ -92,9 +88,7 @@ macro_rules! wit_conversions {
         impl From<w::EventKind> for $crate::EventKind {
             fn from(kind: w::EventKind) -> Self {
                 match kind {
-                    w::EventKind::Qr(w::QrCode { qr, expires_at_ms }) => {
-                        $crate::EventKind::Qr { qr, expires_at_ms }
-                    }
+                    w::EventKind::Qr(w::QrCode { qr, expires_at_ms }) => $crate::EventKind::Qr { qr, expires_at_ms },
                     w::EventKind::InstanceStatus(change) => $crate::EventKind::StatusChanged {
                         status: change.status.into(),
                         previous: change.previous.into(),
@@ -104,9 +98,7 @@ macro_rules! wit_conversions {
                         phone_number: paired.phone_number,
                         push_name: paired.push_name,
                     },
-                    w::EventKind::InstanceLoggedOut(w::LoggedOut { reason }) => {
-                        $crate::EventKind::LoggedOut { reason }
-                    }
+                    w::EventKind::InstanceLoggedOut(w::LoggedOut { reason }) => $crate::EventKind::LoggedOut { reason },
                     w::EventKind::Message(message) => $crate::EventKind::Message(message.into()),
                     w::EventKind::Receipt(receipt) => $crate::EventKind::Receipt($crate::Receipt {
                         chat: receipt.chat,
@@ -134,14 +126,7 @@ macro_rules! wit_conversions {
         $crate::__wit_enum_pair!(
             $crate::InstanceStatus,
             w::InstanceStatus,
-            [
-                QrRequired,
-                Pairing,
-                Connecting,
-                Online,
-                Disconnected,
-                LoggedOut
-            ]
+            [QrRequired, Pairing, Connecting, Online, Disconnected, LoggedOut]
         );
         $crate::__wit_enum_pair!($crate::ReceiptType, w::ReceiptType, [Delivered, Read, Played]);
         $crate::__wit_enum_pair!(
@@ -219,13 +204,9 @@ macro_rules! wit_conversions {
                     $crate::Content::Audio(media) => w::Content::Audio(media.into()),
                     $crate::Content::Document(media) => w::Content::Document(media.into()),
                     $crate::Content::Sticker(media) => w::Content::Sticker(media.into()),
-                    $crate::Content::Contact {
-                        display_name,
-                        vcard,
-                    } => w::Content::Contact(w::ContactCard {
-                        display_name,
-                        vcard,
-                    }),
+                    $crate::Content::Contact { display_name, vcard } => {
+                        w::Content::Contact(w::ContactCard { display_name, vcard })
+                    }
                     $crate::Content::Location {
                         latitude,
                         longitude,
@@ -251,9 +232,7 @@ macro_rules! wit_conversions {
                         target_chat,
                         target_from_me,
                     }),
-                    $crate::Content::Edited { target_id, text } => {
-                        w::Content::Edited(w::Edited { target_id, text })
-                    }
+                    $crate::Content::Edited { target_id, text } => w::Content::Edited(w::Edited { target_id, text }),
                     $crate::Content::DeletedForMe {
                         target_id,
                         target_from_me,
@@ -293,9 +272,7 @@ macro_rules! wit_conversions {
                         target_chat: revoked.target_chat,
                         target_from_me: revoked.target_from_me,
                     },
-                    w::Content::Edited(w::Edited { target_id, text }) => {
-                        $crate::Content::Edited { target_id, text }
-                    }
+                    w::Content::Edited(w::Edited { target_id, text }) => $crate::Content::Edited { target_id, text },
                     w::Content::DeletedForMe(deleted) => $crate::Content::DeletedForMe {
                         target_id: deleted.target_id,
                         target_from_me: deleted.target_from_me,

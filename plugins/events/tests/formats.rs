@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 use wasap_events::{
-    Content, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media, Message,
-    Receipt, ReceiptType, gowa, sudevwa,
+    Content, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media, Message, Receipt, ReceiptType,
+    gowa, sudevwa,
 };
 
 /// 2025-07-13T11:05:51.25Z
@@ -241,10 +241,7 @@ fn gowa_leaves_out_lifecycle_events() {
 
 #[test]
 fn bytes_and_values_agree() {
-    let event = event(
-        "i1",
-        EventKind::Message(message(Content::Text { text: "hi".into() })),
-    );
+    let event = event("i1", EventKind::Message(message(Content::Text { text: "hi".into() })));
     let bytes: Value = serde_json::from_slice(&gowa::to_vec(&event).unwrap()).unwrap();
     assert_eq!(bytes, gowa::format(&event).unwrap());
     let bytes: Value = serde_json::from_slice(&sudevwa::to_vec(&event).unwrap()).unwrap();

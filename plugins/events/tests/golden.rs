@@ -28,8 +28,8 @@
 
 use serde_json::Value;
 use wasap_events::{
-    Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants, Media,
-    Message, Quoted, Receipt, ReceiptType, gowa, sudevwa,
+    Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants, Media, Message, Quoted,
+    Receipt, ReceiptType, gowa, sudevwa,
 };
 
 fn fixture(name: &str) -> Value {
@@ -40,13 +40,8 @@ fn fixture(name: &str) -> Value {
 
 /// Replaces one field of a seed example the formatter deliberately does not reproduce.
 fn deviation(expected: &mut Value, pointer: &str, seed_value: &str, formatted: &str, why: &str) {
-    let field = expected
-        .pointer_mut(pointer)
-        .unwrap_or_else(|| panic!("no {pointer}"));
-    assert_eq!(
-        field, seed_value,
-        "the seed's odd value changed; revisit: {why}"
-    );
+    let field = expected.pointer_mut(pointer).unwrap_or_else(|| panic!("no {pointer}"));
+    assert_eq!(field, seed_value, "the seed's odd value changed; revisit: {why}");
     *field = Value::from(formatted);
 }
 
@@ -114,10 +109,7 @@ fn ninety_days() -> Ephemeral {
 }
 
 fn assert_gowa(expected: Value, message: Message) {
-    assert_eq!(
-        gowa::format(&event(EventKind::Message(message))).unwrap(),
-        expected
-    );
+    assert_eq!(gowa::format(&event(EventKind::Message(message))).unwrap(), expected);
 }
 
 // ---- seed 000: sudevwa ----
@@ -225,13 +217,7 @@ fn gowa_video() {
     let fx = fixture("gowa/video");
     let path = "statics/media/1752404845-b9393cd1-8546-4df9-8a60-ee3276036aba.m4v";
     let content = Content::Video(media(path, "video/mp4", "okk"));
-    let msg = message(
-        &fx,
-        "628123456789",
-        "628123456789",
-        "Notification System",
-        content,
-    );
+    let msg = message(&fx, "628123456789", "628123456789", "Notification System", content);
     assert_gowa(fx, msg);
 }
 
@@ -283,17 +269,9 @@ fn gowa_contact() {
     let fx = fixture("gowa/contact");
     let contact = Content::Contact {
         display_name: "3Care".into(),
-        vcard:
-            "BEGIN:VCARD\nVERSION:3.0\nN:;3Care;;;\nFN:3Care\nTEL;type=Mobile:+62 132\nEND:VCARD"
-                .into(),
+        vcard: "BEGIN:VCARD\nVERSION:3.0\nN:;3Care;;;\nFN:3Care\nTEL;type=Mobile:+62 132\nEND:VCARD".into(),
     };
-    let mut msg = message(
-        &fx,
-        "6289XXXXXXXXX",
-        "6289XXXXXXXXX",
-        "Aldino Kemal",
-        contact,
-    );
+    let mut msg = message(&fx, "6289XXXXXXXXX", "6289XXXXXXXXX", "Aldino Kemal", contact);
     msg.ephemeral = Some(ninety_days());
     assert_gowa(fx, msg);
 }
@@ -333,13 +311,7 @@ fn gowa_location_thumbnail() {
         address: None,
         thumbnail_base64: Some("base64_image_thumbnail".into()),
     };
-    let mut msg = message(
-        &fx,
-        "6289XXXXXXXXX",
-        "6289XXXXXXXXX",
-        "Aldino Kemal",
-        location,
-    );
+    let mut msg = message(&fx, "6289XXXXXXXXX", "6289XXXXXXXXX", "Aldino Kemal", location);
     msg.ephemeral = Some(ninety_days());
     deviation(
         &mut fx,
@@ -359,13 +331,7 @@ fn gowa_message_revoked() {
         target_chat: "6289XXXXXXXXX@s.whatsapp.net".into(),
         target_from_me: true,
     };
-    let msg = message(
-        &fx,
-        "6289XXXXXXXXX",
-        "6289XXXXXXXXX",
-        "Aldino Kemal",
-        revoked,
-    );
+    let msg = message(&fx, "6289XXXXXXXXX", "6289XXXXXXXXX", "Aldino Kemal", revoked);
     assert_gowa(fx, msg);
 }
 
@@ -376,13 +342,7 @@ fn gowa_message_edited() {
         target_id: fx["original_message_id"].as_str().unwrap().into(),
         text: "hhhiawww".into(),
     };
-    let msg = message(
-        &fx,
-        "6289XXXXXXXXX",
-        "6289XXXXXXXXX",
-        "Aldino Kemal",
-        edited,
-    );
+    let msg = message(&fx, "6289XXXXXXXXX", "6289XXXXXXXXX", "Aldino Kemal", edited);
     assert_gowa(fx, msg);
 }
 
@@ -430,10 +390,7 @@ fn assert_receipt(name: &str, receipt_type: ReceiptType) {
         receipt_type,
         timestamp: unix_seconds(&fx["timestamp"]),
     };
-    assert_eq!(
-        gowa::format(&event(EventKind::Receipt(receipt))).unwrap(),
-        fx
-    );
+    assert_eq!(gowa::format(&event(EventKind::Receipt(receipt))).unwrap(), fx);
 }
 
 #[test]
@@ -454,18 +411,12 @@ fn assert_group(name: &str, action: GroupAction, jids: &[&str]) {
         jids: jids.iter().map(|jid| jid.to_string()).collect(),
         timestamp: unix_seconds(&fx["timestamp"]),
     };
-    assert_eq!(
-        gowa::format(&event(EventKind::GroupParticipants(change))).unwrap(),
-        fx
-    );
+    assert_eq!(gowa::format(&event(EventKind::GroupParticipants(change))).unwrap(), fx);
 }
 
 #[test]
 fn gowa_group_join() {
-    let jids = [
-        "6289685XXXXXX@s.whatsapp.net",
-        "6289686YYYYYY@s.whatsapp.net",
-    ];
+    let jids = ["6289685XXXXXX@s.whatsapp.net", "6289686YYYYYY@s.whatsapp.net"];
     assert_group("gowa/group_join", GroupAction::Join, &jids);
 }
 

@@ -2,8 +2,8 @@
 
 use serde_json::json;
 use wasap_events::{
-    Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants,
-    InstanceStatus, Media, Message, Quoted, Receipt, ReceiptType,
+    Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media,
+    Message, Quoted, Receipt, ReceiptType,
 };
 
 fn message(content: Content) -> Message {
@@ -109,11 +109,7 @@ fn all_kinds() -> Vec<EventKind> {
         },
         EventKind::LoggedOut { reason: "r".into() },
     ];
-    kinds.extend(
-        all_contents()
-            .into_iter()
-            .map(|c| EventKind::Message(message(c))),
-    );
+    kinds.extend(all_contents().into_iter().map(|c| EventKind::Message(message(c))));
     kinds.extend([
         EventKind::Receipt(Receipt {
             chat: "c".into(),
@@ -132,9 +128,7 @@ fn all_kinds() -> Vec<EventKind> {
             plugin: "p".into(),
             error: "e".into(),
         },
-        EventKind::System {
-            message: "m".into(),
-        },
+        EventKind::System { message: "m".into() },
     ]);
     kinds
 }
@@ -188,10 +182,7 @@ fn the_content_tag_is_the_content_name() {
         ]
     );
     for content in all_contents() {
-        assert_eq!(
-            serde_json::to_value(&content).unwrap()["type"],
-            content.name()
-        );
+        assert_eq!(serde_json::to_value(&content).unwrap()["type"], content.name());
     }
 }
 
@@ -276,15 +267,8 @@ fn enums_write_their_documented_strings() {
     for status in statuses {
         assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
     }
-    for receipt_type in [
-        ReceiptType::Delivered,
-        ReceiptType::Read,
-        ReceiptType::Played,
-    ] {
-        assert_eq!(
-            serde_json::to_value(receipt_type).unwrap(),
-            receipt_type.as_str()
-        );
+    for receipt_type in [ReceiptType::Delivered, ReceiptType::Read, ReceiptType::Played] {
+        assert_eq!(serde_json::to_value(receipt_type).unwrap(), receipt_type.as_str());
     }
     for action in [
         GroupAction::Join,

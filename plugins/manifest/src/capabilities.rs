@@ -78,14 +78,12 @@ impl Capabilities {
     /// Whether `host` (a URL's host name) matches an allow-list entry.
     pub fn host_allowed(allow_list: &[String], host: &str) -> bool {
         let host = host.to_ascii_lowercase();
-        allow_list
-            .iter()
-            .any(|entry| match entry.strip_prefix("*.") {
-                Some(domain) => host
-                    .strip_suffix(domain)
-                    .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1),
-                None => host == entry.to_ascii_lowercase(),
-            })
+        allow_list.iter().any(|entry| match entry.strip_prefix("*.") {
+            Some(domain) => host
+                .strip_suffix(domain)
+                .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1),
+            None => host == entry.to_ascii_lowercase(),
+        })
     }
 
     pub(crate) fn check(&self) -> Result<(), String> {

@@ -80,14 +80,8 @@ fn hosts_match_exactly_or_by_subdomain() {
 #[test]
 fn bad_manifests_are_refused_with_a_reason() {
     for (text, reason) in [
-        (
-            "name = \"Bad Name\"\nversion = \"1\"\nevents = [\"*\"]",
-            "name",
-        ),
-        (
-            "name = \"x\"\nversion = \"1\"\nevents = []",
-            "events is empty",
-        ),
+        ("name = \"Bad Name\"\nversion = \"1\"\nevents = [\"*\"]", "name"),
+        ("name = \"x\"\nversion = \"1\"\nevents = []", "events is empty"),
         (
             "name = \"x\"\nversion = \"1\"\nevents = [\"messages\"]",
             "unknown event kind",

@@ -24,7 +24,12 @@ pub(crate) struct Burst {
 
 /// Injects events `seqs` with `clients` concurrent clients, as fast as the
 /// server answers.
-pub(crate) async fn burst(http: &reqwest::Client, base: &str, seqs: std::ops::Range<u64>, clients: usize) -> (Duration, u64, Instant) {
+pub(crate) async fn burst(
+    http: &reqwest::Client,
+    base: &str,
+    seqs: std::ops::Range<u64>,
+    clients: usize,
+) -> (Duration, u64, Instant) {
     let next = Arc::new(AtomicU64::new(seqs.start));
     let refused = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -51,7 +56,14 @@ pub(crate) async fn burst(http: &reqwest::Client, base: &str, seqs: std::ops::Ra
 }
 
 /// The burst run: injection and delivery at the same time.
-pub(crate) async fn live_burst(server: &Process, http: &reqwest::Client, base: &str, receiver: &Receiver, seqs: std::ops::Range<u64>, clients: usize) -> Burst {
+pub(crate) async fn live_burst(
+    server: &Process,
+    http: &reqwest::Client,
+    base: &str,
+    receiver: &Receiver,
+    seqs: std::ops::Range<u64>,
+    clients: usize,
+) -> Burst {
     receiver.take();
     let cpu = server.cpu_time();
     let (inject, refused, started) = burst(http, base, seqs.clone(), clients).await;
@@ -60,7 +72,14 @@ pub(crate) async fn live_burst(server: &Process, http: &reqwest::Client, base: &
 
 /// The drain run: the receiver holds its answers during the injection, so
 /// the outbox fills; `started` is when it lets them through.
-pub(crate) async fn drain_burst(server: &Process, http: &reqwest::Client, base: &str, receiver: &Receiver, seqs: std::ops::Range<u64>, clients: usize) -> Burst {
+pub(crate) async fn drain_burst(
+    server: &Process,
+    http: &reqwest::Client,
+    base: &str,
+    receiver: &Receiver,
+    seqs: std::ops::Range<u64>,
+    clients: usize,
+) -> Burst {
     receiver.take();
     receiver.open.send_replace(false);
     let (inject, refused, _) = burst(http, base, seqs.clone(), clients).await;
@@ -96,7 +115,11 @@ async fn collected(
 
 /// Checks a burst's receipts and prints its row.
 pub(crate) fn report_burst(database: &str, kind: &str, run: usize, seqs: std::ops::Range<u64>, burst: &Burst) -> f64 {
-    let ours: Vec<&Receipt> = burst.receipts.iter().filter(|r| r.seq.is_some_and(|s| seqs.contains(&s))).collect();
+    let ours: Vec<&Receipt> = burst
+        .receipts
+        .iter()
+        .filter(|r| r.seq.is_some_and(|s| seqs.contains(&s)))
+        .collect();
     let distinct_seqs: std::collections::HashSet<u64> = ours.iter().filter_map(|r| r.seq).collect();
     let distinct_ids: std::collections::HashSet<&str> = ours.iter().map(|r| r.event_id.as_str()).collect();
     let lost = burst.events - distinct_seqs.len() as u64;
@@ -119,7 +142,11 @@ pub(crate) fn report_burst(database: &str, kind: &str, run: usize, seqs: std::op
         rate_total,
         lost,
         ours.len() - distinct_seqs.len(),
-        if distinct_ids.len() == distinct_seqs.len() { "yes" } else { "NO" },
+        if distinct_ids.len() == distinct_seqs.len() {
+            "yes"
+        } else {
+            "NO"
+        },
         burst.server_cpu.as_secs_f64() * 1e6 / burst.events as f64,
     );
     if burst.refused > 0 {

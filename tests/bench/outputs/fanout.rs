@@ -11,7 +11,14 @@ use crate::{FAN_MARK, INSTANCE, incoming};
 
 /// Opens `count` listeners on `/api/listen/{id}`; each reports the round
 /// number of every fan-out frame it gets, with the time it got it.
-pub(crate) async fn open_listeners(addr: &str, token: &str, count: usize) -> (tokio::sync::mpsc::UnboundedReceiver<(u64, Instant)>, Vec<tokio::task::JoinHandle<()>>) {
+pub(crate) async fn open_listeners(
+    addr: &str,
+    token: &str,
+    count: usize,
+) -> (
+    tokio::sync::mpsc::UnboundedReceiver<(u64, Instant)>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
     let (sender, frames) = tokio::sync::mpsc::unbounded_channel();
     let url = format!("ws://{addr}/api/listen/{INSTANCE}?token={token}");
     // A few handshakes at a time: a thousand at once only measures the accept queue.
@@ -58,7 +65,10 @@ pub(crate) async fn fan_out_round(
     listeners: usize,
 ) -> Option<(Duration, Duration, Duration)> {
     let sent = Instant::now();
-    assert!(incoming(http, base, format!("{FAN_MARK}{round}")).await, "the fan-out event was refused");
+    assert!(
+        incoming(http, base, format!("{FAN_MARK}{round}")).await,
+        "the fan-out event was refused"
+    );
     let mut arrivals = Vec::with_capacity(listeners);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while arrivals.len() < listeners {
@@ -66,7 +76,10 @@ pub(crate) async fn fan_out_round(
             Ok(Some((r, at))) if r == round => arrivals.push(at.duration_since(sent)),
             Ok(Some(_)) => {}
             _ => {
-                println!("  round {round}: only {} of {listeners} listeners got the frame", arrivals.len());
+                println!(
+                    "  round {round}: only {} of {listeners} listeners got the frame",
+                    arrivals.len()
+                );
                 return None;
             }
         }

@@ -32,7 +32,14 @@ impl SendTimes {
 }
 
 /// Paced injection at `rate` per second for `seconds`; latency of each event.
-pub(crate) async fn latency(http: &reqwest::Client, base: &str, receiver: &Receiver, first_seq: u64, rate: u64, seconds: u64) -> (Vec<Duration>, u64, f64) {
+pub(crate) async fn latency(
+    http: &reqwest::Client,
+    base: &str,
+    receiver: &Receiver,
+    first_seq: u64,
+    rate: u64,
+    seconds: u64,
+) -> (Vec<Duration>, u64, f64) {
     receiver.take();
     let count = rate * seconds;
     let seqs = first_seq..first_seq + count;

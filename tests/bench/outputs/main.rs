@@ -116,7 +116,11 @@ impl Options {
                 _ => {}
             }
             let value = args.next().unwrap_or_else(|| fail(&format!("{flag} needs a value")));
-            let number = || -> u64 { value.parse().unwrap_or_else(|_| fail(&format!("{flag}: not a number: {value}"))) };
+            let number = || -> u64 {
+                value
+                    .parse()
+                    .unwrap_or_else(|_| fail(&format!("{flag}: not a number: {value}")))
+            };
             match flag.as_str() {
                 "--database-url" => options.database_url = Some(value.clone()),
                 "--burst" => options.burst = number().max(1),
@@ -161,7 +165,10 @@ fn start_wasap(data_dir: &Path, database_url: Option<&str>) -> (Process, String)
     if let Some(url) = database_url {
         command.args(["--database-url", url]);
     }
-    (Process(command.spawn().expect("start the wasap binary")), format!("127.0.0.1:{port}"))
+    (
+        Process(command.spawn().expect("start the wasap binary")),
+        format!("127.0.0.1:{port}"),
+    )
 }
 
 /// One incoming text message from the contact; whether the server took it.
@@ -197,8 +204,14 @@ async fn fresh_postgres(url: &str, run: usize) -> (String, sqlx::PgPool, String)
         .await
         .unwrap_or_else(|e| fail(&format!("cannot connect to {url}: {e}")));
     let name = format!("wasap_bench_outputs_{}_{run}", std::process::id());
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&admin).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
     let mut fresh = reqwest::Url::parse(url).unwrap_or_else(|e| fail(&format!("--database-url: {e}")));
     fresh.set_path(&format!("/{name}"));
     (fresh.to_string(), admin, name)
@@ -226,7 +239,10 @@ async fn main() {
                 "PostgreSQL" => Some(fresh_postgres(options.database_url.as_deref().unwrap(), run).await),
                 _ => None,
             };
-            let (server, addr) = start_wasap(&dir.path().join("data"), postgres.as_ref().map(|(url, _, _)| url.as_str()));
+            let (server, addr) = start_wasap(
+                &dir.path().join("data"),
+                postgres.as_ref().map(|(url, _, _)| url.as_str()),
+            );
             let base = format!("http://{addr}");
             wait_healthy(&http, &base).await;
             let token = pair_instance(&http, &base, ADMIN_TOKEN, INSTANCE, SENDER_PHONE).await;
@@ -248,25 +264,51 @@ async fn main() {
             receiver.collect(warm, Duration::from_secs(30)).await;
             server.settle(Duration::from_secs(30)).await;
 
-            println!("{database} run {run}, load average before the burst: {}", load_average());
+            println!(
+                "{database} run {run}, load average before the burst: {}",
+                load_average()
+            );
             let seqs = next(options.burst);
             let live = live_burst(&server, &http, &base, &receiver, seqs.clone(), options.clients).await;
             burst_rows.push((format!("{database} ({})", load_average()), "burst", run, seqs, live));
             server.settle(Duration::from_secs(60)).await;
 
-            println!("{database} run {run}, load average before the drain: {}", load_average());
+            println!(
+                "{database} run {run}, load average before the drain: {}",
+                load_average()
+            );
             let seqs = next(options.burst);
             let drain = drain_burst(&server, &http, &base, &receiver, seqs.clone(), options.clients).await;
             burst_rows.push((format!("{database} ({})", load_average()), "drain", run, seqs, drain));
             server.settle(Duration::from_secs(60)).await;
 
-            println!("{database} run {run}, load average before the paced run: {}", load_average());
+            println!(
+                "{database} run {run}, load average before the paced run: {}",
+                load_average()
+            );
             let count = options.rate * options.seconds;
-            let (latencies, lost, achieved) = latency(&http, &base, &receiver, next(count).start, options.rate, options.seconds).await;
-            latency_rows.push((format!("{database} ({})", load_average()), run, latencies, lost, achieved));
+            let (latencies, lost, achieved) = latency(
+                &http,
+                &base,
+                &receiver,
+                next(count).start,
+                options.rate,
+                options.seconds,
+            )
+            .await;
+            latency_rows.push((
+                format!("{database} ({})", load_average()),
+                run,
+                latencies,
+                lost,
+                achieved,
+            ));
             server.settle(Duration::from_secs(30)).await;
 
-            println!("{database} run {run}, load average before the fan-out: {}", load_average());
+            println!(
+                "{database} run {run}, load average before the fan-out: {}",
+                load_average()
+            );
             let (mut frames, listeners) = open_listeners(&addr, &token, options.listeners).await;
             // The first round is unmeasured: the first frame of each connection.
             fan_out_round(&http, &base, &mut frames, 0, options.listeners).await;
@@ -283,19 +325,29 @@ async fn main() {
             }
             drop(server);
             if let Some((_, admin, name)) = postgres {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await;
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await;
             }
             receiver.take();
         }
     }
 
-    println!("\nWebhook bursts ({} events, {} injecting clients; drain: the outbox filled first):\n", options.burst, options.clients);
-    println!("| database (load after) | run kind | run | events | injected/s | injection time | deliveries/s first→last receipt | deliveries/s first request→last receipt | lost | duplicates | ids distinct | server CPU/event |");
+    println!(
+        "\nWebhook bursts ({} events, {} injecting clients; drain: the outbox filled first):\n",
+        options.burst, options.clients
+    );
+    println!(
+        "| database (load after) | run kind | run | events | injected/s | injection time | deliveries/s first→last receipt | deliveries/s first request→last receipt | lost | duplicates | ids distinct | server CPU/event |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (database, kind, run, seqs, burst) in &burst_rows {
         report_burst(database, kind, *run, seqs.clone(), burst);
     }
-    println!("\nEvent-to-receipt latency, paced at {} events/s for {} s:\n", options.rate, options.seconds);
+    println!(
+        "\nEvent-to-receipt latency, paced at {} events/s for {} s:\n",
+        options.rate, options.seconds
+    );
     println!("| database (load after) | run | achieved rate | lost | p50 | p90 | p99 | max |");
     println!("|---|---|---|---|---|---|---|---|");
     for (database, run, latencies, lost, achieved) in &latency_rows {
@@ -307,8 +359,13 @@ async fn main() {
             ms(percentile(latencies, 100.0)),
         );
     }
-    println!("\nFan-out to {} listeners, {} rounds (request sent → frame held):\n", options.listeners, options.rounds);
-    println!("| database (load after) | run | complete rounds | last listener, median | last listener, max | first listener, median | median listener, median |");
+    println!(
+        "\nFan-out to {} listeners, {} rounds (request sent → frame held):\n",
+        options.listeners, options.rounds
+    );
+    println!(
+        "| database (load after) | run | complete rounds | last listener, median | last listener, max | first listener, median | median listener, median |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for (database, run, rounds) in &fan_rows {
         let median = |pick: fn(&(Duration, Duration, Duration)) -> Duration| {

@@ -45,7 +45,9 @@ impl Receiver {
                 let (receipts, gate) = (shared.clone(), gate.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |request| receive(request, receipts.clone(), gate.clone()));
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });
@@ -96,7 +98,12 @@ async fn receive(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let _ = gate.wait_for(|open| *open).await;
     let at = Instant::now();
     receipts.lock().unwrap().push(Receipt {
@@ -111,6 +118,10 @@ async fn receive(
 pub(crate) fn find_number(bytes: &[u8], mark: &str) -> Option<u64> {
     let mark = mark.as_bytes();
     let start = bytes.windows(mark.len()).position(|w| w == mark)? + mark.len();
-    let digits: &[u8] = &bytes[start..bytes[start..].iter().position(|b| !b.is_ascii_digit()).map_or(bytes.len(), |n| start + n)];
+    let digits: &[u8] = &bytes[start
+        ..bytes[start..]
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .map_or(bytes.len(), |n| start + n)];
     std::str::from_utf8(digits).ok()?.parse().ok()
 }

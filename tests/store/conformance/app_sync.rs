@@ -51,28 +51,17 @@ async fn sync_key_set_get_overwrite() {
     assert!(dev.get_sync_key(&id).await.unwrap().is_none());
 
     dev.set_sync_key(&id, sync_key(1)).await.unwrap();
-    assert_eq!(
-        json(&dev.get_sync_key(&id).await.unwrap()),
-        json(&Some(sync_key(1)))
-    );
+    assert_eq!(json(&dev.get_sync_key(&id).await.unwrap()), json(&Some(sync_key(1))));
     assert!(
-        dev.get_sync_key(&[0x00, 0x01, 0xAB])
-            .await
-            .unwrap()
-            .is_none(),
+        dev.get_sync_key(&[0x00, 0x01, 0xAB]).await.unwrap().is_none(),
         "key ids match exactly"
     );
 
     dev.set_sync_key(&id, sync_key(2)).await.unwrap();
-    assert_eq!(
-        json(&dev.get_sync_key(&id).await.unwrap()),
-        json(&Some(sync_key(2)))
-    );
+    assert_eq!(json(&dev.get_sync_key(&id).await.unwrap()), json(&Some(sync_key(2))));
 
     // Empty vectors and a zero timestamp are valid values too.
-    dev.set_sync_key(&[9], AppStateSyncKey::default())
-        .await
-        .unwrap();
+    dev.set_sync_key(&[9], AppStateSyncKey::default()).await.unwrap();
     assert_eq!(
         json(&dev.get_sync_key(&[9]).await.unwrap()),
         json(&Some(AppStateSyncKey::default()))
@@ -87,11 +76,7 @@ async fn latest_sync_key_id_is_the_most_recently_stored() {
     let b = vec![0x01, 0x02];
     let c = vec![0x80];
 
-    assert_eq!(
-        dev.get_latest_sync_key_id().await.unwrap(),
-        None,
-        "no keys yet"
-    );
+    assert_eq!(dev.get_latest_sync_key_id().await.unwrap(), None, "no keys yet");
 
     dev.set_sync_key(&a, sync_key(1)).await.unwrap();
     assert_eq!(dev.get_latest_sync_key_id().await.unwrap(), Some(a.clone()));
@@ -112,14 +97,8 @@ async fn latest_sync_key_id_is_the_most_recently_stored() {
     dev.set_sync_key(&b, sync_key(4)).await.unwrap();
     assert_eq!(dev.get_latest_sync_key_id().await.unwrap(), Some(b.clone()));
     // Every key is still readable.
-    assert_eq!(
-        json(&dev.get_sync_key(&a).await.unwrap()),
-        json(&Some(sync_key(3)))
-    );
-    assert_eq!(
-        json(&dev.get_sync_key(&c).await.unwrap()),
-        json(&Some(sync_key(0)))
-    );
+    assert_eq!(json(&dev.get_sync_key(&a).await.unwrap()), json(&Some(sync_key(3))));
+    assert_eq!(json(&dev.get_sync_key(&c).await.unwrap()), json(&Some(sync_key(0))));
 }
 
 #[tokio::test]
@@ -133,12 +112,8 @@ async fn version_defaults_and_round_trips() {
         "unknown collection is the default"
     );
 
-    dev.set_version("regular_high", busy_hash_state(3))
-        .await
-        .unwrap();
-    dev.set_version("critical_block", busy_hash_state(4))
-        .await
-        .unwrap();
+    dev.set_version("regular_high", busy_hash_state(3)).await.unwrap();
+    dev.set_version("critical_block", busy_hash_state(4)).await.unwrap();
     let got = dev.get_version("regular_high").await.unwrap();
     assert_eq!(got.version, 1_003);
     assert!(got.mac_mismatch_fatal);
@@ -157,13 +132,8 @@ async fn version_defaults_and_round_trips() {
         version: 7,
         ..HashState::default()
     };
-    dev.set_version("regular_high", reset.clone())
-        .await
-        .unwrap();
-    assert_eq!(
-        json(&dev.get_version("regular_high").await.unwrap()),
-        json(&reset)
-    );
+    dev.set_version("regular_high", reset.clone()).await.unwrap();
+    assert_eq!(json(&dev.get_version("regular_high").await.unwrap()), json(&reset));
     assert_eq!(
         json(&dev.get_version("critical_block").await.unwrap()),
         json(&busy_hash_state(4))
@@ -185,9 +155,7 @@ async fn mutation_macs_put_get_overwrite_delete() {
     dev.put_mutation_macs("regular", 1, &[mac(i1, b"v1"), mac(i2, b"v2")])
         .await
         .unwrap();
-    dev.put_mutation_macs("regular", 2, &[mac(i3, b"v3")])
-        .await
-        .unwrap();
+    dev.put_mutation_macs("regular", 2, &[mac(i3, b"v3")]).await.unwrap();
     assert_eq!(
         dev.get_mutation_mac("regular", &i1).await.unwrap(),
         Some(b"v1".to_vec())
@@ -237,22 +205,11 @@ async fn mutation_macs_batch_lookup_returns_only_present() {
     query.push([201; 32]); // absent everywhere
 
     let got = dev.get_mutation_macs("regular", &query).await.unwrap();
-    let expected: HashMap<[u8; 32], Vec<u8>> =
-        present.iter().map(|i| (*i, vec![i[0], 0xEE])).collect();
+    let expected: HashMap<[u8; 32], Vec<u8>> = present.iter().map(|i| (*i, vec![i[0], 0xEE])).collect();
     assert_eq!(got, expected);
 
-    assert!(
-        dev.get_mutation_macs("regular", &[])
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        dev.get_mutation_macs("regular_low", &query)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(dev.get_mutation_macs("regular", &[]).await.unwrap().is_empty());
+    assert!(dev.get_mutation_macs("regular_low", &query).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -268,10 +225,7 @@ async fn clear_mutation_macs_wipes_only_the_named_collection() {
 
     dev.clear_mutation_macs("regular").await.unwrap();
     assert_eq!(dev.get_mutation_mac("regular", &index).await.unwrap(), None);
-    assert_eq!(
-        dev.get_mutation_mac("regular", &[8; 32]).await.unwrap(),
-        None
-    );
+    assert_eq!(dev.get_mutation_mac("regular", &[8; 32]).await.unwrap(), None);
     assert_eq!(
         dev.get_mutation_mac("regular_low", &index).await.unwrap(),
         Some(b"low".to_vec())
@@ -298,26 +252,15 @@ async fn large_mutation_mac_batches() {
         m[..4].copy_from_slice(&i.to_be_bytes());
         m
     };
-    let macs: Vec<_> = (0..40_000u32)
-        .map(|i| mac(index(i), &i.to_le_bytes()))
-        .collect();
+    let macs: Vec<_> = (0..40_000u32).map(|i| mac(index(i), &i.to_le_bytes())).collect();
     dev.put_mutation_macs("regular", 9, &macs).await.unwrap();
 
     let query: Vec<[u8; 32]> = (0..70_000u32).map(index).collect();
     let got = dev.get_mutation_macs("regular", &query).await.unwrap();
     assert_eq!(got.len(), 40_000);
-    assert_eq!(
-        got.get(&index(39_999)),
-        Some(&39_999u32.to_le_bytes().to_vec())
-    );
+    assert_eq!(got.get(&index(39_999)), Some(&39_999u32.to_le_bytes().to_vec()));
 
     let delete: Vec<Vec<u8>> = (0..35_000u32).map(|i| index(i).to_vec()).collect();
     dev.delete_mutation_macs("regular", &delete).await.unwrap();
-    assert_eq!(
-        dev.get_mutation_macs("regular", &query)
-            .await
-            .unwrap()
-            .len(),
-        5_000
-    );
+    assert_eq!(dev.get_mutation_macs("regular", &query).await.unwrap().len(), 5_000);
 }

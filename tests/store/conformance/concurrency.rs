@@ -36,29 +36,20 @@ async fn signal_writer(dev: DeviceBackend, device_tag: usize, task: usize, start
     start.wait().await;
     for op in 0..OPS {
         let a = addr(device_tag, task, op);
-        dev.put_session(&a, format!("session {a}").as_bytes())
-            .await
-            .unwrap();
-        dev.put_identity(&a, [(task * OPS + op) as u8; 32])
-            .await
-            .unwrap();
+        dev.put_session(&a, format!("session {a}").as_bytes()).await.unwrap();
+        dev.put_identity(&a, [(task * OPS + op) as u8; 32]).await.unwrap();
         dev.store_prekey(prekey_id(task, op), a.as_bytes(), op % 2 == 0)
             .await
             .unwrap();
         if op % 10 == 9 {
             // Batched writes interleaved with the single-row ones.
-            let batch: Vec<_> = (0..5)
-                .map(|k| (arc(&format!("{a}-b{k}")), bytes(b"batched")))
-                .collect();
+            let batch: Vec<_> = (0..5).map(|k| (arc(&format!("{a}-b{k}")), bytes(b"batched"))).collect();
             dev.put_sessions_batch(&batch).await.unwrap();
             dev.mark_prekeys_uploaded(&[prekey_id(task, op), prekey_id(task, op - 1)])
                 .await
                 .unwrap();
         }
-        assert!(
-            dev.has_session(&a).await.unwrap(),
-            "own write visible to the writer"
-        );
+        assert!(dev.has_session(&a).await.unwrap(), "own write visible to the writer");
     }
 }
 
@@ -79,28 +70,19 @@ async fn assert_signal_writes(dev: &DeviceBackend, device_tag: usize) {
                 "{ctx}"
             );
             assert_eq!(
-                dev.load_prekey(prekey_id(task, op))
-                    .await
-                    .unwrap()
-                    .as_deref(),
+                dev.load_prekey(prekey_id(task, op)).await.unwrap().as_deref(),
                 Some(a.as_bytes()),
                 "{ctx}"
             );
             if op % 10 == 9 {
                 assert_eq!(
-                    dev.get_session(&format!("{a}-b4"))
-                        .await
-                        .unwrap()
-                        .as_deref(),
+                    dev.get_session(&format!("{a}-b4")).await.unwrap().as_deref(),
                     Some(&b"batched"[..])
                 );
             }
         }
     }
-    assert_eq!(
-        dev.get_max_prekey_id().await.unwrap(),
-        prekey_id(TASKS - 1, OPS - 1)
-    );
+    assert_eq!(dev.get_max_prekey_id().await.unwrap(), prekey_id(TASKS - 1, OPS - 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -208,9 +190,7 @@ async fn racing_tc_token_writers_converge() {
             s.wait().await;
             for i in 0..N {
                 let i = if reversed { N - 1 - i } else { i };
-                d.touch_tc_token_sender_timestamp(JID, 1_000 + i)
-                    .await
-                    .unwrap();
+                d.touch_tc_token_sender_timestamp(JID, 1_000 + i).await.unwrap();
                 let e = d.get_tc_token(JID).await.unwrap().expect("row after touch");
                 assert!(
                     e.sender_timestamp >= Some(1_000 + i),
@@ -224,19 +204,10 @@ async fn racing_tc_token_writers_converge() {
             s.wait().await;
             for i in 0..N {
                 let i = if reversed { N - 1 - i } else { i };
-                d.store_received_tc_token(JID, &[i as u8 + 1], 5_000 + i)
-                    .await
-                    .unwrap();
+                d.store_received_tc_token(JID, &[i as u8 + 1], 5_000 + i).await.unwrap();
                 let e = d.get_tc_token(JID).await.unwrap().expect("row after store");
-                assert!(
-                    !e.token.is_empty(),
-                    "a real token was replaced by a placeholder"
-                );
-                assert!(
-                    e.token_timestamp >= 5_000 + i,
-                    "token regressed below {}",
-                    5_000 + i
-                );
+                assert!(!e.token.is_empty(), "a real token was replaced by a placeholder");
+                assert!(e.token_timestamp >= 5_000 + i, "token regressed below {}", 5_000 + i);
                 assert_eq!(
                     e.token,
                     vec![(e.token_timestamp - 5_000) as u8 + 1],
@@ -311,12 +282,7 @@ async fn racing_msg_secret_writers_merge() {
         "expires_at is the max too"
     );
     assert_eq!(dev.delete_expired_msg_secrets(max).await.unwrap(), 1);
-    assert!(
-        dev.get_msg_secret("c", "s", "own-7-9")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(dev.get_msg_secret("c", "s", "own-7-9").await.unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -381,10 +347,7 @@ async fn concurrent_device_saves_and_protocol_writes() {
             dev.load().await.unwrap().expect("device").push_name,
             format!("task {task} op 19")
         );
-        assert_eq!(
-            dev.get_sender_key_devices("g@g.us").await.unwrap().len(),
-            20
-        );
+        assert_eq!(dev.get_sender_key_devices("g@g.us").await.unwrap().len(), 20);
         assert_eq!(dev.get_all_lid_mappings().await.unwrap().len(), 20);
         assert_eq!(
             dev.get_pending_inbound("c", "s", "P19").await.unwrap(),

@@ -85,11 +85,7 @@ async fn exists_create_load_save_round_trip() {
     let loaded = dev.load().await.unwrap().expect("saved device");
     assert_eq!(loaded.push_name, busy.push_name);
     assert_eq!(loaded.pn, busy.pn);
-    assert_eq!(
-        json(&loaded),
-        json(&busy),
-        "every persisted field round-trips"
-    );
+    assert_eq!(json(&loaded), json(&busy), "every persisted field round-trips");
 
     // Save again with fields cleared back to None/empty.
     let mut cleared = busy.clone();
@@ -103,10 +99,7 @@ async fn exists_create_load_save_round_trip() {
     cleared.server_cert_chain = None;
     cleared.read_receipts_disabled = false;
     dev.save(&cleared).await.unwrap();
-    assert_eq!(
-        json(&dev.load().await.unwrap().expect("device")),
-        json(&cleared)
-    );
+    assert_eq!(json(&dev.load().await.unwrap().expect("device")), json(&cleared));
     assert!(dev.exists().await.unwrap());
 }
 
@@ -116,10 +109,7 @@ async fn save_without_create_inserts() {
     let device = busy_device(2);
     dev.save(&device).await.unwrap();
     assert!(dev.exists().await.unwrap());
-    assert_eq!(
-        json(&dev.load().await.unwrap().expect("saved device")),
-        json(&device)
-    );
+    assert_eq!(json(&dev.load().await.unwrap().expect("saved device")), json(&device));
 }
 
 #[tokio::test]
@@ -143,10 +133,7 @@ async fn allocated_ids_are_never_reused() {
     let store = open(&db).await;
     let mut seen = HashSet::new();
     for _ in 0..5 {
-        assert!(
-            seen.insert(store.allocate_device_id().await.unwrap()),
-            "duplicate id"
-        );
+        assert!(seen.insert(store.allocate_device_id().await.unwrap()), "duplicate id");
     }
 
     // Wipe the newest device (the one an id counter would hand out again).
@@ -162,10 +149,7 @@ async fn allocated_ids_are_never_reused() {
     store.close().await;
     let store = open(&db).await;
     let after_reopen = store.allocate_device_id().await.unwrap();
-    assert!(
-        seen.insert(after_reopen),
-        "id {after_reopen} reused after reopen"
-    );
+    assert!(seen.insert(after_reopen), "id {after_reopen} reused after reopen");
 }
 
 #[tokio::test]
@@ -187,21 +171,13 @@ async fn snapshot_and_resource_report_are_harmless() {
     dev.save(&device).await.unwrap();
     dev.put_session("a@s.whatsapp.net", b"s").await.unwrap();
 
-    dev.snapshot_db("conformance", Some(b"extra"))
-        .await
-        .unwrap();
+    dev.snapshot_db("conformance", Some(b"extra")).await.unwrap();
     dev.snapshot_db("conformance-none", None).await.unwrap();
     let _ = dev.resource_report().await;
 
+    assert_eq!(json(&dev.load().await.unwrap().expect("device")), json(&device));
     assert_eq!(
-        json(&dev.load().await.unwrap().expect("device")),
-        json(&device)
-    );
-    assert_eq!(
-        dev.get_session("a@s.whatsapp.net")
-            .await
-            .unwrap()
-            .as_deref(),
+        dev.get_session("a@s.whatsapp.net").await.unwrap().as_deref(),
         Some(&b"s"[..])
     );
 }

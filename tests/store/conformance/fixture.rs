@@ -70,11 +70,7 @@ fn device_list(tag: u8) -> DeviceListRecord {
 }
 
 fn tc_token(tag: u8) -> (Vec<u8>, i64, Option<i64>) {
-    (
-        vec![tag, 0xCC],
-        1_000 + tag as i64,
-        Some(2_000 + tag as i64),
-    )
+    (vec![tag, 0xCC], 1_000 + tag as i64, Some(2_000 + tag as i64))
 }
 
 /// Everything the device has, written through every trait.
@@ -86,9 +82,7 @@ pub async fn write_every_kind<B: Backend>(dev: &B, tag: u8) -> Device {
     dev.put_session(ADDR, &[tag, 1]).await.unwrap();
     dev.store_prekey(PREKEY_ID, &[tag, 2], false).await.unwrap();
     dev.mark_prekeys_uploaded(&[PREKEY_ID]).await.unwrap();
-    dev.store_signed_prekey(SIGNED_PREKEY_ID, &[tag, 3])
-        .await
-        .unwrap();
+    dev.store_signed_prekey(SIGNED_PREKEY_ID, &[tag, 3]).await.unwrap();
     dev.put_sender_key(SENDER_KEY, &[tag, 4]).await.unwrap();
 
     dev.set_sync_key(SYNC_KEY_ID, sync_key(tag)).await.unwrap();
@@ -101,9 +95,7 @@ pub async fn write_every_kind<B: Backend>(dev: &B, tag: u8) -> Device {
         .await
         .unwrap();
 
-    dev.set_sender_key_status(GROUP, &[(ADDR, tag % 2 == 1)])
-        .await
-        .unwrap();
+    dev.set_sender_key_status(GROUP, &[(ADDR, tag % 2 == 1)]).await.unwrap();
     dev.put_lid_mapping(&lid_mapping(tag)).await.unwrap();
     dev.save_base_key(ADDR, MSG_ID, &[tag; 33]).await.unwrap();
     dev.update_device_list(device_list(tag)).await.unwrap();
@@ -119,12 +111,8 @@ pub async fn write_every_kind<B: Backend>(dev: &B, tag: u8) -> Device {
     )
     .await
     .unwrap();
-    dev.store_sent_message(CHAT, MSG_ID, &[tag, 6])
-        .await
-        .unwrap();
-    dev.store_pending_inbound(CHAT, ADDR, MSG_ID, &[tag, 7])
-        .await
-        .unwrap();
+    dev.store_sent_message(CHAT, MSG_ID, &[tag, 6]).await.unwrap();
+    dev.store_pending_inbound(CHAT, ADDR, MSG_ID, &[tag, 7]).await.unwrap();
 
     dev.put_msg_secrets(vec![MsgSecretEntry {
         chat: Arc::from(CHAT),
@@ -144,11 +132,7 @@ pub async fn write_every_kind<B: Backend>(dev: &B, tag: u8) -> Device {
 pub async fn assert_every_kind<B: Backend>(dev: &B, tag: u8, device: &Device) {
     let ctx = format!("device written with tag {tag}");
     assert!(dev.exists().await.unwrap(), "{ctx}: exists");
-    assert_eq!(
-        json(&dev.load().await.unwrap()),
-        json(&Some(device)),
-        "{ctx}: device"
-    );
+    assert_eq!(json(&dev.load().await.unwrap()), json(&Some(device)), "{ctx}: device");
 
     assert_eq!(
         dev.load_identity(ADDR).await.unwrap(),
@@ -170,11 +154,7 @@ pub async fn assert_every_kind<B: Backend>(dev: &B, tag: u8, device: &Device) {
         Some(&[tag, 2][..]),
         "{ctx}: prekey"
     );
-    assert_eq!(
-        dev.get_max_prekey_id().await.unwrap(),
-        PREKEY_ID,
-        "{ctx}: max prekey"
-    );
+    assert_eq!(dev.get_max_prekey_id().await.unwrap(), PREKEY_ID, "{ctx}: max prekey");
     assert_eq!(
         dev.load_signed_prekey(SIGNED_PREKEY_ID).await.unwrap(),
         Some(vec![tag, 3]),
@@ -211,15 +191,8 @@ pub async fn assert_every_kind<B: Backend>(dev: &B, tag: u8, device: &Device) {
         Some(vec![tag; 32]),
         "{ctx}: mac"
     );
-    let macs = dev
-        .get_mutation_macs(COLLECTION, &[INDEX_MAC])
-        .await
-        .unwrap();
-    assert_eq!(
-        macs,
-        HashMap::from([(INDEX_MAC, vec![tag; 32])]),
-        "{ctx}: macs"
-    );
+    let macs = dev.get_mutation_macs(COLLECTION, &[INDEX_MAC]).await.unwrap();
+    assert_eq!(macs, HashMap::from([(INDEX_MAC, vec![tag; 32])]), "{ctx}: macs");
 
     assert_eq!(
         dev.get_sender_key_devices(GROUP).await.unwrap(),
@@ -242,9 +215,7 @@ pub async fn assert_every_kind<B: Backend>(dev: &B, tag: u8, device: &Device) {
         "{ctx}: all lids"
     );
     assert!(
-        dev.has_same_base_key(ADDR, MSG_ID, &[tag; 33])
-            .await
-            .unwrap(),
+        dev.has_same_base_key(ADDR, MSG_ID, &[tag; 33]).await.unwrap(),
         "{ctx}: base key"
     );
     assert_eq!(
@@ -274,9 +245,7 @@ pub async fn assert_every_kind<B: Backend>(dev: &B, tag: u8, device: &Device) {
         "{ctx}: pending"
     );
     assert_eq!(
-        dev.get_msg_secret_with_ts(CHAT, ADDR, MSG_ID)
-            .await
-            .unwrap(),
+        dev.get_msg_secret_with_ts(CHAT, ADDR, MSG_ID).await.unwrap(),
         Some((vec![tag; 32], 500 + tag as i64)),
         "{ctx}: msg secret"
     );
@@ -291,9 +260,7 @@ pub async fn assert_every_kind<B: Backend>(dev: &B, tag: u8, device: &Device) {
         Some(vec![tag, 6]),
         "{ctx}: sent message"
     );
-    dev.store_sent_message(CHAT, MSG_ID, &[tag, 6])
-        .await
-        .unwrap();
+    dev.store_sent_message(CHAT, MSG_ID, &[tag, 6]).await.unwrap();
 }
 
 /// A device that holds nothing at all: what a never-used or wiped device reads.
@@ -301,34 +268,19 @@ pub async fn assert_nothing<B: Backend>(dev: &B, ctx: &str) {
     assert!(!dev.exists().await.unwrap(), "{ctx}: exists");
     assert!(dev.load().await.unwrap().is_none(), "{ctx}: device");
 
-    assert_eq!(
-        dev.load_identity(ADDR).await.unwrap(),
-        None,
-        "{ctx}: identity"
-    );
+    assert_eq!(dev.load_identity(ADDR).await.unwrap(), None, "{ctx}: identity");
     assert_eq!(dev.get_session(ADDR).await.unwrap(), None, "{ctx}: session");
     assert!(!dev.has_session(ADDR).await.unwrap(), "{ctx}: has_session");
     assert!(
         !dev.has_signal_state_for_user(USER).await.unwrap(),
         "{ctx}: signal state"
     );
-    assert_eq!(
-        dev.load_prekey(PREKEY_ID).await.unwrap(),
-        None,
-        "{ctx}: prekey"
-    );
+    assert_eq!(dev.load_prekey(PREKEY_ID).await.unwrap(), None, "{ctx}: prekey");
     assert!(
-        dev.load_prekeys_batch(&[PREKEY_ID])
-            .await
-            .unwrap()
-            .is_empty(),
+        dev.load_prekeys_batch(&[PREKEY_ID]).await.unwrap().is_empty(),
         "{ctx}: prekeys"
     );
-    assert_eq!(
-        dev.get_max_prekey_id().await.unwrap(),
-        0,
-        "{ctx}: max prekey"
-    );
+    assert_eq!(dev.get_max_prekey_id().await.unwrap(), 0, "{ctx}: max prekey");
     assert_eq!(
         dev.load_signed_prekey(SIGNED_PREKEY_ID).await.unwrap(),
         None,
@@ -338,21 +290,13 @@ pub async fn assert_nothing<B: Backend>(dev: &B, ctx: &str) {
         dev.load_all_signed_prekeys().await.unwrap().is_empty(),
         "{ctx}: all spks"
     );
-    assert_eq!(
-        dev.get_sender_key(SENDER_KEY).await.unwrap(),
-        None,
-        "{ctx}: sender key"
-    );
+    assert_eq!(dev.get_sender_key(SENDER_KEY).await.unwrap(), None, "{ctx}: sender key");
 
     assert!(
         dev.get_sync_key(SYNC_KEY_ID).await.unwrap().is_none(),
         "{ctx}: sync key"
     );
-    assert_eq!(
-        dev.get_latest_sync_key_id().await.unwrap(),
-        None,
-        "{ctx}: latest key"
-    );
+    assert_eq!(dev.get_latest_sync_key_id().await.unwrap(), None, "{ctx}: latest key");
     assert_eq!(
         json(&dev.get_version(COLLECTION).await.unwrap()),
         json(&HashState::default()),
@@ -375,40 +319,23 @@ pub async fn assert_nothing<B: Backend>(dev: &B, ctx: &str) {
         dev.get_sender_key_devices(GROUP).await.unwrap().is_empty(),
         "{ctx}: sender key devices"
     );
-    assert!(
-        dev.get_lid_mapping(LID).await.unwrap().is_none(),
-        "{ctx}: lid"
-    );
+    assert!(dev.get_lid_mapping(LID).await.unwrap().is_none(), "{ctx}: lid");
     assert!(dev.get_pn_mapping(PN).await.unwrap().is_none(), "{ctx}: pn");
-    assert!(
-        dev.get_all_lid_mappings().await.unwrap().is_empty(),
-        "{ctx}: all lids"
-    );
+    assert!(dev.get_all_lid_mappings().await.unwrap().is_empty(), "{ctx}: all lids");
     for tag in 0..=3u8 {
         assert!(
-            !dev.has_same_base_key(ADDR, MSG_ID, &[tag; 33])
-                .await
-                .unwrap(),
+            !dev.has_same_base_key(ADDR, MSG_ID, &[tag; 33]).await.unwrap(),
             "{ctx}: base key"
         );
     }
-    assert!(
-        dev.get_devices(USER).await.unwrap().is_none(),
-        "{ctx}: devices"
-    );
+    assert!(dev.get_devices(USER).await.unwrap().is_none(), "{ctx}: devices");
     assert_eq!(
         dev.get_group_metadata(GROUP).await.unwrap(),
         None,
         "{ctx}: group metadata"
     );
-    assert!(
-        dev.get_tc_token(TC_JID).await.unwrap().is_none(),
-        "{ctx}: tc token"
-    );
-    assert!(
-        dev.get_all_tc_token_jids().await.unwrap().is_empty(),
-        "{ctx}: tc jids"
-    );
+    assert!(dev.get_tc_token(TC_JID).await.unwrap().is_none(), "{ctx}: tc token");
+    assert!(dev.get_all_tc_token_jids().await.unwrap().is_empty(), "{ctx}: tc jids");
     assert_eq!(
         dev.get_pending_inbound(CHAT, ADDR, MSG_ID).await.unwrap(),
         None,
@@ -420,9 +347,7 @@ pub async fn assert_nothing<B: Backend>(dev: &B, ctx: &str) {
         "{ctx}: msg secret"
     );
     assert_eq!(
-        dev.get_msg_secret_with_ts(CHAT, ADDR, MSG_ID)
-            .await
-            .unwrap(),
+        dev.get_msg_secret_with_ts(CHAT, ADDR, MSG_ID).await.unwrap(),
         None,
         "{ctx}: msg secret"
     );

@@ -35,23 +35,14 @@ async fn deletes_in_one_device_leave_the_other_intact() {
     dev_a.delete_identity(fixture::ADDR).await.unwrap();
     dev_a.delete_session(fixture::ADDR).await.unwrap();
     dev_a.remove_prekey(fixture::PREKEY_ID).await.unwrap();
-    dev_a
-        .remove_signed_prekey(fixture::SIGNED_PREKEY_ID)
-        .await
-        .unwrap();
+    dev_a.remove_signed_prekey(fixture::SIGNED_PREKEY_ID).await.unwrap();
     dev_a.delete_sender_key(fixture::SENDER_KEY).await.unwrap();
     dev_a
         .delete_mutation_macs(fixture::COLLECTION, &[fixture::INDEX_MAC.to_vec()])
         .await
         .unwrap();
-    dev_a
-        .clear_sender_key_devices(fixture::GROUP)
-        .await
-        .unwrap();
-    dev_a
-        .delete_base_key(fixture::ADDR, fixture::MSG_ID)
-        .await
-        .unwrap();
+    dev_a.clear_sender_key_devices(fixture::GROUP).await.unwrap();
+    dev_a.delete_base_key(fixture::ADDR, fixture::MSG_ID).await.unwrap();
     dev_a.delete_devices(fixture::USER).await.unwrap();
     dev_a.delete_group_metadata(fixture::GROUP).await.unwrap();
     dev_a.delete_tc_token(fixture::TC_JID).await.unwrap();
@@ -91,39 +82,12 @@ async fn device_wide_operations_stay_within_the_device() {
 
     // Sweeps and clear-alls with cutoffs that match everything, on A.
     dev_a.clear_all_sender_key_devices().await.unwrap();
-    dev_a
-        .delete_sender_key_device_rows(&[fixture::ADDR])
-        .await
-        .unwrap();
-    dev_a
-        .clear_mutation_macs(fixture::COLLECTION)
-        .await
-        .unwrap();
-    dev_a
-        .mark_prekeys_uploaded(&[fixture::PREKEY_ID])
-        .await
-        .unwrap();
-    assert_eq!(
-        dev_a
-            .delete_expired_sent_messages(far_future())
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        dev_a
-            .delete_expired_pending_inbound(far_future())
-            .await
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        dev_a
-            .delete_expired_tc_tokens(i64::MAX, i64::MAX)
-            .await
-            .unwrap(),
-        1
-    );
+    dev_a.delete_sender_key_device_rows(&[fixture::ADDR]).await.unwrap();
+    dev_a.clear_mutation_macs(fixture::COLLECTION).await.unwrap();
+    dev_a.mark_prekeys_uploaded(&[fixture::PREKEY_ID]).await.unwrap();
+    assert_eq!(dev_a.delete_expired_sent_messages(far_future()).await.unwrap(), 1);
+    assert_eq!(dev_a.delete_expired_pending_inbound(far_future()).await.unwrap(), 1);
+    assert_eq!(dev_a.delete_expired_tc_tokens(i64::MAX, i64::MAX).await.unwrap(), 1);
     assert_eq!(
         dev_a.delete_expired_msg_secrets(i64::MAX).await.unwrap(),
         0,
@@ -155,29 +119,14 @@ async fn wipe_empties_one_device_only() {
         .await
         .unwrap();
     dev_b
-        .store_prekeys_batch(
-            &[(100, super::bytes(b"p100")), (101, super::bytes(b"p101"))],
-            true,
-        )
+        .store_prekeys_batch(&[(100, super::bytes(b"p100")), (101, super::bytes(b"p101"))], true)
         .await
         .unwrap();
 
     store.wipe_device(id_b).await.unwrap();
     assert_nothing(&dev_b, "B after wipe").await;
-    assert_eq!(
-        dev_b
-            .get_session("15559999999:2@s.whatsapp.net")
-            .await
-            .unwrap(),
-        None
-    );
-    assert!(
-        dev_b
-            .load_prekeys_batch(&[100, 101])
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(dev_b.get_session("15559999999:2@s.whatsapp.net").await.unwrap(), None);
+    assert!(dev_b.load_prekeys_batch(&[100, 101]).await.unwrap().is_empty());
     assert_every_kind(&dev_a, 1, &device_a).await;
 
     // A fresh handle on the wiped id sees the same emptiness.

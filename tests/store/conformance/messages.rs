@@ -20,17 +20,11 @@ async fn sent_message_store_take_once() {
 
     assert_eq!(dev.take_sent_message(CHAT, "M1").await.unwrap(), None);
 
-    dev.store_sent_message(CHAT, "M1", b"payload-1")
-        .await
-        .unwrap();
-    dev.store_sent_message(GROUP, "M1", b"group-payload")
-        .await
-        .unwrap();
+    dev.store_sent_message(CHAT, "M1", b"payload-1").await.unwrap();
+    dev.store_sent_message(GROUP, "M1", b"group-payload").await.unwrap();
     dev.store_sent_message(CHAT, "M2", b"").await.unwrap();
     // Storing the same key again replaces the payload.
-    dev.store_sent_message(CHAT, "M1", b"payload-1-resent")
-        .await
-        .unwrap();
+    dev.store_sent_message(CHAT, "M1", b"payload-1-resent").await.unwrap();
 
     assert_eq!(
         dev.take_sent_message(CHAT, "M1").await.unwrap(),
@@ -72,27 +66,13 @@ async fn sent_messages_expire_by_store_time() {
     let after = now_secs();
 
     // Stored at or after `before`, so an earlier cutoff keeps them all.
-    assert_eq!(
-        dev.delete_expired_sent_messages(before - 60).await.unwrap(),
-        0
-    );
-    assert_eq!(
-        dev.take_sent_message(CHAT, "M2").await.unwrap(),
-        Some(b"2".to_vec())
-    );
+    assert_eq!(dev.delete_expired_sent_messages(before - 60).await.unwrap(), 0);
+    assert_eq!(dev.take_sent_message(CHAT, "M2").await.unwrap(), Some(b"2".to_vec()));
     // Stored at or before `after`, so a later cutoff expires the remaining two.
-    assert_eq!(
-        dev.delete_expired_sent_messages(after + 60).await.unwrap(),
-        2
-    );
+    assert_eq!(dev.delete_expired_sent_messages(after + 60).await.unwrap(), 2);
     assert_eq!(dev.take_sent_message(CHAT, "M1").await.unwrap(), None);
     assert_eq!(dev.take_sent_message(GROUP, "M3").await.unwrap(), None);
-    assert_eq!(
-        dev.delete_expired_sent_messages(far_future())
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(dev.delete_expired_sent_messages(far_future()).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -100,14 +80,9 @@ async fn pending_inbound_store_get_overwrite_delete() {
     let (_db, _store, dev) = fresh().await;
     let sender = "15550002222:3@s.whatsapp.net";
 
-    assert_eq!(
-        dev.get_pending_inbound(GROUP, sender, "ID1").await.unwrap(),
-        None
-    );
+    assert_eq!(dev.get_pending_inbound(GROUP, sender, "ID1").await.unwrap(), None);
 
-    dev.store_pending_inbound(GROUP, sender, "ID1", b"msg-1")
-        .await
-        .unwrap();
+    dev.store_pending_inbound(GROUP, sender, "ID1", b"msg-1").await.unwrap();
     assert_eq!(
         dev.get_pending_inbound(GROUP, sender, "ID1").await.unwrap(),
         Some(b"msg-1".to_vec())
@@ -133,10 +108,7 @@ async fn pending_inbound_store_get_overwrite_delete() {
         dev.get_pending_inbound(CHAT, sender, "ID1").await.unwrap(),
         Some(b"other-chat".to_vec())
     );
-    assert_eq!(
-        dev.get_pending_inbound(GROUP, sender, "ID2").await.unwrap(),
-        None
-    );
+    assert_eq!(dev.get_pending_inbound(GROUP, sender, "ID2").await.unwrap(), None);
 
     // A redelivery re-buffers: last write wins.
     dev.store_pending_inbound(GROUP, sender, "ID1", b"msg-1-redelivered")
@@ -147,16 +119,9 @@ async fn pending_inbound_store_get_overwrite_delete() {
         Some(b"msg-1-redelivered".to_vec())
     );
 
-    dev.delete_pending_inbound(GROUP, sender, "ID1")
-        .await
-        .unwrap();
-    dev.delete_pending_inbound(GROUP, sender, "ID1")
-        .await
-        .unwrap();
-    assert_eq!(
-        dev.get_pending_inbound(GROUP, sender, "ID1").await.unwrap(),
-        None
-    );
+    dev.delete_pending_inbound(GROUP, sender, "ID1").await.unwrap();
+    dev.delete_pending_inbound(GROUP, sender, "ID1").await.unwrap();
+    assert_eq!(dev.get_pending_inbound(GROUP, sender, "ID1").await.unwrap(), None);
     assert_eq!(
         dev.get_pending_inbound(GROUP, "other:1@s.whatsapp.net", "ID1")
             .await
@@ -168,9 +133,7 @@ async fn pending_inbound_store_get_overwrite_delete() {
 #[tokio::test]
 async fn pending_inbound_batches() {
     let (_db, _store, dev) = fresh().await;
-    dev.store_pending_inbound(CHAT, CHAT, "X0", b"old")
-        .await
-        .unwrap();
+    dev.store_pending_inbound(CHAT, CHAT, "X0", b"old").await.unwrap();
 
     let ids: Vec<String> = (0..500).map(|i| format!("X{i}")).collect();
     let payloads: Vec<Vec<u8>> = (0..500u32).map(|i| i.to_be_bytes().to_vec()).collect();
@@ -210,14 +173,8 @@ async fn pending_inbound_batches() {
         .collect();
     dev.delete_pending_inbound_batch(&[]).await.unwrap();
     dev.delete_pending_inbound_batch(&keys).await.unwrap();
-    assert_eq!(
-        dev.get_pending_inbound(CHAT, CHAT, "X0").await.unwrap(),
-        None
-    );
-    assert_eq!(
-        dev.get_pending_inbound(CHAT, CHAT, "X399").await.unwrap(),
-        None
-    );
+    assert_eq!(dev.get_pending_inbound(CHAT, CHAT, "X0").await.unwrap(), None);
+    assert_eq!(dev.get_pending_inbound(CHAT, CHAT, "X399").await.unwrap(), None);
     assert_eq!(
         dev.get_pending_inbound(CHAT, CHAT, "X400").await.unwrap(),
         Some(400u32.to_be_bytes().to_vec())
@@ -228,9 +185,7 @@ async fn pending_inbound_batches() {
 async fn pending_inbound_expires_by_insert_time() {
     let (_db, _store, dev) = fresh().await;
     let before = now_secs();
-    dev.store_pending_inbound(CHAT, CHAT, "A", b"a")
-        .await
-        .unwrap();
+    dev.store_pending_inbound(CHAT, CHAT, "A", b"a").await.unwrap();
     dev.store_pending_inbound_batch(&[
         PendingInboundRow {
             chat: GROUP,
@@ -249,40 +204,17 @@ async fn pending_inbound_expires_by_insert_time() {
     .unwrap();
     let after = now_secs();
 
-    assert_eq!(
-        dev.delete_expired_pending_inbound(before - 60)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(dev.delete_expired_pending_inbound(before - 60).await.unwrap(), 0);
     assert_eq!(
         dev.get_pending_inbound(GROUP, CHAT, "B").await.unwrap(),
         Some(b"b".to_vec())
     );
-    assert_eq!(
-        dev.delete_expired_pending_inbound(after + 60)
-            .await
-            .unwrap(),
-        3
-    );
-    assert_eq!(
-        dev.get_pending_inbound(CHAT, CHAT, "A").await.unwrap(),
-        None
-    );
-    assert_eq!(
-        dev.get_pending_inbound(GROUP, CHAT, "C").await.unwrap(),
-        None
-    );
+    assert_eq!(dev.delete_expired_pending_inbound(after + 60).await.unwrap(), 3);
+    assert_eq!(dev.get_pending_inbound(CHAT, CHAT, "A").await.unwrap(), None);
+    assert_eq!(dev.get_pending_inbound(GROUP, CHAT, "C").await.unwrap(), None);
 }
 
-fn secret_entry(
-    chat: &str,
-    sender: &str,
-    id: &str,
-    seed: u8,
-    expires_at: i64,
-    message_ts: i64,
-) -> MsgSecretEntry {
+fn secret_entry(chat: &str, sender: &str, id: &str, seed: u8, expires_at: i64, message_ts: i64) -> MsgSecretEntry {
     MsgSecretEntry {
         chat: Arc::from(chat),
         sender: Arc::from(sender),
@@ -299,34 +231,20 @@ async fn msg_secret_put_get_overwrite_and_three_part_key() {
     let s = "100000000000009@lid";
 
     assert_eq!(dev.get_msg_secret(CHAT, s, "M1").await.unwrap(), None);
-    assert_eq!(
-        dev.get_msg_secret_with_ts(CHAT, s, "M1").await.unwrap(),
-        None
-    );
+    assert_eq!(dev.get_msg_secret_with_ts(CHAT, s, "M1").await.unwrap(), None);
 
     dev.put_msg_secret(CHAT, s, "M1", &[1; 32]).await.unwrap();
     dev.put_msg_secret(CHAT, s, "M2", &[2; 32]).await.unwrap();
-    dev.put_msg_secret(CHAT, "other@lid", "M1", &[3; 32])
-        .await
-        .unwrap();
+    dev.put_msg_secret(CHAT, "other@lid", "M1", &[3; 32]).await.unwrap();
     dev.put_msg_secret(GROUP, s, "M1", &[4; 32]).await.unwrap();
 
-    assert_eq!(
-        dev.get_msg_secret(CHAT, s, "M1").await.unwrap(),
-        Some(vec![1; 32])
-    );
-    assert_eq!(
-        dev.get_msg_secret(CHAT, s, "M2").await.unwrap(),
-        Some(vec![2; 32])
-    );
+    assert_eq!(dev.get_msg_secret(CHAT, s, "M1").await.unwrap(), Some(vec![1; 32]));
+    assert_eq!(dev.get_msg_secret(CHAT, s, "M2").await.unwrap(), Some(vec![2; 32]));
     assert_eq!(
         dev.get_msg_secret(CHAT, "other@lid", "M1").await.unwrap(),
         Some(vec![3; 32])
     );
-    assert_eq!(
-        dev.get_msg_secret(GROUP, s, "M1").await.unwrap(),
-        Some(vec![4; 32])
-    );
+    assert_eq!(dev.get_msg_secret(GROUP, s, "M1").await.unwrap(), Some(vec![4; 32]));
     assert_eq!(
         dev.get_msg_secret_with_ts(CHAT, s, "M1").await.unwrap(),
         Some((vec![1; 32], 0)),
@@ -342,10 +260,7 @@ async fn msg_secret_put_get_overwrite_and_three_part_key() {
 
     // put_msg_secret means "never expires".
     assert_eq!(dev.delete_expired_msg_secrets(i64::MAX).await.unwrap(), 0);
-    assert_eq!(
-        dev.get_msg_secret(GROUP, s, "M1").await.unwrap(),
-        Some(vec![4; 32])
-    );
+    assert_eq!(dev.get_msg_secret(GROUP, s, "M1").await.unwrap(), Some(vec![4; 32]));
 }
 
 #[tokio::test]
@@ -380,10 +295,7 @@ async fn put_msg_secrets_counts_entries_and_last_duplicate_wins() {
         .await
         .unwrap();
     assert_eq!(n, 2);
-    assert_eq!(
-        dev.get_msg_secret(CHAT, CHAT, "M1").await.unwrap(),
-        Some(vec![5; 32])
-    );
+    assert_eq!(dev.get_msg_secret(CHAT, CHAT, "M1").await.unwrap(), Some(vec![5; 32]));
 }
 
 #[tokio::test]
@@ -467,15 +379,10 @@ async fn put_msg_secrets_merges_expires_at() {
         Some(vec![2; 32])
     );
     assert_eq!(
-        dev.get_msg_secret(CHAT, CHAT, "earlier-ignored")
-            .await
-            .unwrap(),
+        dev.get_msg_secret(CHAT, CHAT, "earlier-ignored").await.unwrap(),
         Some(vec![2; 32])
     );
-    assert_eq!(
-        dev.delete_expired_msg_secrets(far_future()).await.unwrap(),
-        2
-    );
+    assert_eq!(dev.delete_expired_msg_secrets(far_future()).await.unwrap(), 2);
     assert_alive(&dev, &ids, &["never-then-deadline", "deadline-then-never"]).await;
 }
 
@@ -499,20 +406,13 @@ async fn delete_expired_msg_secrets_boundaries() {
         "expires_at <= cutoff goes"
     );
     assert_eq!(dev.get_msg_secret(GROUP, CHAT, "past").await.unwrap(), None);
+    assert_eq!(dev.get_msg_secret(GROUP, CHAT, "at-cutoff").await.unwrap(), None);
     assert_eq!(
-        dev.get_msg_secret(GROUP, CHAT, "at-cutoff").await.unwrap(),
-        None
-    );
-    assert_eq!(
-        dev.get_msg_secret_with_ts(GROUP, CHAT, "future")
-            .await
-            .unwrap(),
+        dev.get_msg_secret_with_ts(GROUP, CHAT, "future").await.unwrap(),
         Some((vec![4; 32], 10))
     );
     assert_eq!(
-        dev.get_msg_secret_with_ts(GROUP, CHAT, "never")
-            .await
-            .unwrap(),
+        dev.get_msg_secret_with_ts(GROUP, CHAT, "never").await.unwrap(),
         Some((vec![1; 32], 10))
     );
     assert_eq!(dev.delete_expired_msg_secrets(1_000).await.unwrap(), 0);
@@ -536,9 +436,7 @@ async fn large_msg_secret_batch() {
         .collect();
     assert_eq!(dev.put_msg_secrets(entries).await.unwrap(), 12_000);
     assert_eq!(
-        dev.get_msg_secret_with_ts(CHAT, CHAT, "H11999")
-            .await
-            .unwrap(),
+        dev.get_msg_secret_with_ts(CHAT, CHAT, "H11999").await.unwrap(),
         Some((vec![(11_999 % 200) as u8; 32], 11_999))
     );
     assert_eq!(dev.delete_expired_msg_secrets(600).await.unwrap(), 6_000);

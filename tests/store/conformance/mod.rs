@@ -60,10 +60,7 @@ pub async fn open(db: &TestDb) -> Store {
 
 /// Allocates a device id on `store` and returns it with its backend.
 pub async fn new_device(store: &Store) -> (i32, DeviceBackend) {
-    let id = store
-        .allocate_device_id()
-        .await
-        .expect("allocate_device_id");
+    let id = store.allocate_device_id().await.expect("allocate_device_id");
     (id, store.device(id))
 }
 

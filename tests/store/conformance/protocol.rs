@@ -2,9 +2,7 @@
 //! have their own files): per-device sender-key tracking, LID-PN mappings,
 //! base-key collision detection, the device registry and group metadata.
 
-use whatsapp_rust::wacore::store::traits::{
-    DeviceInfo, DeviceListRecord, LidPnMappingEntry, ProtocolStore,
-};
+use whatsapp_rust::wacore::store::traits::{DeviceInfo, DeviceListRecord, LidPnMappingEntry, ProtocolStore};
 
 use super::{fresh, json, sorted};
 
@@ -24,9 +22,7 @@ async fn sender_key_devices_set_get_overwrite_and_clear_group() {
     assert!(dev.get_sender_key_devices(G1).await.unwrap().is_empty());
 
     dev.set_sender_key_status(G1, &[]).await.unwrap();
-    dev.set_sender_key_status(G1, &[(D1, true), (D2, false)])
-        .await
-        .unwrap();
+    dev.set_sender_key_status(G1, &[(D1, true), (D2, false)]).await.unwrap();
     dev.set_sender_key_status(G2, &[(D1, false)]).await.unwrap();
     assert_eq!(
         sorted(dev.get_sender_key_devices(G1).await.unwrap()),
@@ -34,9 +30,7 @@ async fn sender_key_devices_set_get_overwrite_and_clear_group() {
     );
 
     // Overwrite one flag, add a device, keep the rest.
-    dev.set_sender_key_status(G1, &[(D1, false), (D3, true)])
-        .await
-        .unwrap();
+    dev.set_sender_key_status(G1, &[(D1, false), (D3, true)]).await.unwrap();
     dev.set_sender_key_status(G1, &[(D2, true)]).await.unwrap();
     assert_eq!(
         sorted(dev.get_sender_key_devices(G1).await.unwrap()),
@@ -70,9 +64,7 @@ async fn sender_key_device_rows_delete_across_groups_and_clear_all() {
     dev.set_sender_key_status(G1, &[(D1, true), (D2, true), (D3, false)])
         .await
         .unwrap();
-    dev.set_sender_key_status(G2, &[(D1, true), (D3, true)])
-        .await
-        .unwrap();
+    dev.set_sender_key_status(G2, &[(D1, true), (D3, true)]).await.unwrap();
 
     dev.delete_sender_key_device_rows(&[]).await.unwrap();
     dev.delete_sender_key_device_rows(&[D1, D3, "absent:1@s.whatsapp.net"])
@@ -94,14 +86,8 @@ async fn sender_key_device_rows_delete_across_groups_and_clear_all() {
 #[tokio::test]
 async fn sender_key_status_large_batch() {
     let (_db, _store, dev) = fresh().await;
-    let jids: Vec<String> = (0..3_000)
-        .map(|i| format!("1555{i:07}:1@s.whatsapp.net"))
-        .collect();
-    let entries: Vec<(&str, bool)> = jids
-        .iter()
-        .enumerate()
-        .map(|(i, j)| (j.as_str(), i % 2 == 0))
-        .collect();
+    let jids: Vec<String> = (0..3_000).map(|i| format!("1555{i:07}:1@s.whatsapp.net")).collect();
+    let entries: Vec<(&str, bool)> = jids.iter().enumerate().map(|(i, j)| (j.as_str(), i % 2 == 0)).collect();
     dev.set_sender_key_status(G1, &entries).await.unwrap();
     assert_eq!(dev.get_sender_key_devices(G1).await.unwrap().len(), 3_000);
 
@@ -148,15 +134,9 @@ async fn lid_mapping_put_get_and_update_keeps_created_at() {
     );
 
     // Re-learning the same LID: created_at stays, everything else is updated.
-    dev.put_lid_mapping(&mapping(
-        lid,
-        "559980000002",
-        5_000,
-        6_000,
-        "peer_pn_message",
-    ))
-    .await
-    .unwrap();
+    dev.put_lid_mapping(&mapping(lid, "559980000002", 5_000, 6_000, "peer_pn_message"))
+        .await
+        .unwrap();
     let expected = mapping(lid, "559980000002", 1_000, 6_000, "peer_pn_message");
     assert_eq!(
         json(&dev.get_lid_mapping(lid).await.unwrap()),
@@ -170,10 +150,7 @@ async fn lid_mapping_put_get_and_update_keeps_created_at() {
         dev.get_pn_mapping("559980000001").await.unwrap().is_none(),
         "the old phone no longer maps to the re-mapped LID"
     );
-    assert_eq!(
-        by_lid(dev.get_all_lid_mappings().await.unwrap()),
-        json(&vec![expected])
-    );
+    assert_eq!(by_lid(dev.get_all_lid_mappings().await.unwrap()), json(&vec![expected]));
 }
 
 #[tokio::test]
@@ -191,38 +168,18 @@ async fn pn_mapping_returns_the_latest_updated_lid() {
         .await
         .unwrap();
 
-    let got = dev
-        .get_pn_mapping(pn)
-        .await
-        .unwrap()
-        .expect("a mapping for the phone");
+    let got = dev.get_pn_mapping(pn).await.unwrap().expect("a mapping for the phone");
     assert_eq!(got.lid, "100000000000002");
     assert_eq!(got.updated_at, 900);
 
     // Refreshing an older LID makes it the latest.
-    dev.put_lid_mapping(&mapping(
-        "100000000000001",
-        pn,
-        999,
-        1_200,
-        "pn_notification",
-    ))
-    .await
-    .unwrap();
-    let got = dev
-        .get_pn_mapping(pn)
+    dev.put_lid_mapping(&mapping("100000000000001", pn, 999, 1_200, "pn_notification"))
         .await
-        .unwrap()
-        .expect("a mapping for the phone");
+        .unwrap();
+    let got = dev.get_pn_mapping(pn).await.unwrap().expect("a mapping for the phone");
     assert_eq!(
         json(&got),
-        json(&mapping(
-            "100000000000001",
-            pn,
-            100,
-            1_200,
-            "pn_notification"
-        ))
+        json(&mapping("100000000000001", pn, 100, 1_200, "pn_notification"))
     );
     assert_eq!(dev.get_all_lid_mappings().await.unwrap().len(), 3);
 }
@@ -261,19 +218,9 @@ async fn lid_mappings_batch_inserts_and_updates() {
         .expect("mapping 1");
     assert_eq!(
         json(&one),
-        json(&mapping(
-            "100000000000001",
-            "5599000001",
-            10,
-            61,
-            "history_sync"
-        ))
+        json(&mapping("100000000000001", "5599000001", 10, 61, "history_sync"))
     );
-    let last = dev
-        .get_pn_mapping("5599000300")
-        .await
-        .unwrap()
-        .expect("mapping 300");
+    let last = dev.get_pn_mapping("5599000300").await.unwrap().expect("mapping 300");
     assert_eq!(json(&last), json(&batch[299]));
     assert!(dev.get_pn_mapping("111").await.unwrap().is_none());
 }
@@ -292,9 +239,7 @@ async fn base_key_has_same_only_for_identical_bytes() {
     dev.save_base_key(addr, "MSG1", &key).await.unwrap();
     assert!(dev.has_same_base_key(addr, "MSG1", &key).await.unwrap());
     assert!(
-        !dev.has_same_base_key(addr, "MSG1", &key[..32])
-            .await
-            .unwrap(),
+        !dev.has_same_base_key(addr, "MSG1", &key[..32]).await.unwrap(),
         "prefix differs"
     );
     let mut longer = key.clone();
@@ -331,13 +276,7 @@ async fn base_key_has_same_only_for_identical_bytes() {
     assert!(dev.has_same_base_key(addr, "MSG2", &key).await.unwrap());
 }
 
-fn record(
-    user: &str,
-    devices: Vec<DeviceInfo>,
-    ts: i64,
-    phash: Option<&str>,
-    raw_id: Option<u32>,
-) -> DeviceListRecord {
+fn record(user: &str, devices: Vec<DeviceInfo>, ts: i64, phash: Option<&str>, raw_id: Option<u32>) -> DeviceListRecord {
     DeviceListRecord {
         user: user.into(),
         devices,
@@ -390,15 +329,9 @@ async fn device_list_update_get_overwrite_delete() {
 #[tokio::test]
 async fn device_lists_batch_update() {
     let (_db, _store, dev) = fresh().await;
-    dev.update_device_list(record(
-        "100000000000001",
-        vec![DeviceInfo::new(0, None)],
-        1,
-        None,
-        None,
-    ))
-    .await
-    .unwrap();
+    dev.update_device_list(record("100000000000001", vec![DeviceInfo::new(0, None)], 1, None, None))
+        .await
+        .unwrap();
 
     dev.update_device_lists(vec![]).await.unwrap();
     let batch: Vec<DeviceListRecord> = (1..=250u32)
@@ -417,11 +350,7 @@ async fn device_lists_batch_update() {
     dev.update_device_lists(batch.clone()).await.unwrap();
 
     for i in [0usize, 1, 2, 3, 4, 248, 249] {
-        let got = dev
-            .get_devices(&batch[i].user)
-            .await
-            .unwrap()
-            .expect("batched record");
+        let got = dev.get_devices(&batch[i].user).await.unwrap().expect("batched record");
         assert_eq!(json(&got), json(&batch[i]), "record {i}");
     }
     dev.delete_devices(&batch[0].user).await.unwrap();
@@ -439,10 +368,7 @@ async fn group_metadata_put_get_overwrite_delete() {
 
     dev.put_group_metadata(G1, b"blob-v1").await.unwrap();
     dev.put_group_metadata(G2, b"blob-g2").await.unwrap();
-    assert_eq!(
-        dev.get_group_metadata(G1).await.unwrap(),
-        Some(b"blob-v1".to_vec())
-    );
+    assert_eq!(dev.get_group_metadata(G1).await.unwrap(), Some(b"blob-v1".to_vec()));
 
     let big: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
     dev.put_group_metadata(G1, &big).await.unwrap();
@@ -451,8 +377,5 @@ async fn group_metadata_put_get_overwrite_delete() {
     dev.delete_group_metadata(G1).await.unwrap();
     dev.delete_group_metadata(G1).await.unwrap();
     assert!(dev.get_group_metadata(G1).await.unwrap().is_none());
-    assert_eq!(
-        dev.get_group_metadata(G2).await.unwrap(),
-        Some(b"blob-g2".to_vec())
-    );
+    assert_eq!(dev.get_group_metadata(G2).await.unwrap(), Some(b"blob-g2".to_vec()));
 }

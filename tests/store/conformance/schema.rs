@@ -22,17 +22,9 @@ enum Raw {
 impl Raw {
     async fn connect(db: &TestDb) -> Raw {
         if db.is_postgres() {
-            Raw::Postgres(
-                sqlx::PgPool::connect(db.url())
-                    .await
-                    .expect("connect to PostgreSQL"),
-            )
+            Raw::Postgres(sqlx::PgPool::connect(db.url()).await.expect("connect to PostgreSQL"))
         } else {
-            Raw::Sqlite(
-                sqlx::SqlitePool::connect(db.url())
-                    .await
-                    .expect("connect to SQLite"),
-            )
+            Raw::Sqlite(sqlx::SqlitePool::connect(db.url()).await.expect("connect to SQLite"))
         }
     }
 
@@ -77,11 +69,8 @@ impl Raw {
     }
 
     async fn rows_of(&self, table: &str, device_id: i32) -> i64 {
-        self.count(
-            &format!("SELECT COUNT(*) FROM {table} WHERE device_id = $1"),
-            device_id,
-        )
-        .await
+        self.count(&format!("SELECT COUNT(*) FROM {table} WHERE device_id = $1"), device_id)
+            .await
     }
 
     async fn close(self) {
@@ -99,11 +88,7 @@ async fn device_tables_list_every_device_keyed_table() {
     let raw = Raw::connect(&db).await;
 
     let listed: BTreeSet<String> = DEVICE_TABLES.iter().map(|t| t.to_string()).collect();
-    assert_eq!(
-        listed.len(),
-        DEVICE_TABLES.len(),
-        "DEVICE_TABLES has duplicates"
-    );
+    assert_eq!(listed.len(), DEVICE_TABLES.len(), "DEVICE_TABLES has duplicates");
     assert_eq!(
         raw.device_keyed_tables().await,
         listed,
@@ -150,11 +135,7 @@ async fn wipe_leaves_no_row_behind_in_any_table() {
             "wipe of another device removed rows from {table}"
         );
     }
-    assert_eq!(
-        raw.count(device_row, id_a).await,
-        0,
-        "wipe left the device row"
-    );
+    assert_eq!(raw.count(device_row, id_a).await, 0, "wipe left the device row");
     assert_eq!(raw.count(device_row, id_b).await, 1);
 
     raw.close().await;

@@ -15,11 +15,7 @@ const CAROL: &str = "100000000000003:7@lid";
 async fn identity_put_load_overwrite_delete() {
     let (_db, _store, dev) = fresh().await;
 
-    assert_eq!(
-        dev.load_identity(ALICE).await.unwrap(),
-        None,
-        "absent identity"
-    );
+    assert_eq!(dev.load_identity(ALICE).await.unwrap(), None, "absent identity");
 
     dev.put_identity(ALICE, [1; 32]).await.unwrap();
     dev.put_identity(BOB, [2; 32]).await.unwrap();
@@ -27,9 +23,7 @@ async fn identity_put_load_overwrite_delete() {
     assert_eq!(dev.load_identity(BOB).await.unwrap(), Some([2; 32]));
 
     let mut key = [0u8; 32];
-    key.iter_mut()
-        .enumerate()
-        .for_each(|(i, b)| *b = i as u8 * 7);
+    key.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8 * 7);
     dev.put_identity(ALICE, key).await.unwrap();
     assert_eq!(
         dev.load_identity(ALICE).await.unwrap(),
@@ -56,13 +50,9 @@ async fn identities_batch_inserts_and_upserts() {
     dev.put_identity(ALICE, [9; 32]).await.unwrap();
 
     dev.put_identities_batch(&[]).await.unwrap();
-    dev.put_identities_batch(&[
-        (arc(ALICE), [1; 32]),
-        (arc(BOB), [2; 32]),
-        (arc(CAROL), [3; 32]),
-    ])
-    .await
-    .unwrap();
+    dev.put_identities_batch(&[(arc(ALICE), [1; 32]), (arc(BOB), [2; 32]), (arc(CAROL), [3; 32])])
+        .await
+        .unwrap();
 
     assert_eq!(
         dev.load_identity(ALICE).await.unwrap(),
@@ -101,15 +91,9 @@ async fn session_put_get_overwrite_delete_and_has_session() {
     // Records are opaque bytes: NULs, high bytes and an empty record survive.
     let binary: Vec<u8> = (0..=255u8).chain([0, 0, 255]).collect();
     dev.put_session(CAROL, &binary).await.unwrap();
-    assert_eq!(
-        dev.get_session(CAROL).await.unwrap().as_deref(),
-        Some(&binary[..])
-    );
+    assert_eq!(dev.get_session(CAROL).await.unwrap().as_deref(), Some(&binary[..]));
     dev.put_session(CAROL, b"").await.unwrap();
-    assert_eq!(
-        dev.get_session(CAROL).await.unwrap().as_deref(),
-        Some(&b""[..])
-    );
+    assert_eq!(dev.get_session(CAROL).await.unwrap().as_deref(), Some(&b""[..]));
     assert!(
         dev.has_session(CAROL).await.unwrap(),
         "an empty record is still a session"
@@ -118,10 +102,7 @@ async fn session_put_get_overwrite_delete_and_has_session() {
     dev.delete_session(ALICE).await.unwrap();
     assert_eq!(dev.get_session(ALICE).await.unwrap(), None);
     assert!(!dev.has_session(ALICE).await.unwrap());
-    assert_eq!(
-        dev.get_session(BOB).await.unwrap().as_deref(),
-        Some(&b"session-b"[..])
-    );
+    assert_eq!(dev.get_session(BOB).await.unwrap().as_deref(), Some(&b"session-b"[..]));
     dev.delete_session(ALICE).await.unwrap();
 }
 
@@ -141,18 +122,9 @@ async fn sessions_batch_inserts_upserts_and_last_duplicate_wins() {
     .await
     .unwrap();
 
-    assert_eq!(
-        dev.get_session(ALICE).await.unwrap().as_deref(),
-        Some(&b"new-a"[..])
-    );
-    assert_eq!(
-        dev.get_session(BOB).await.unwrap().as_deref(),
-        Some(&b"second-b"[..])
-    );
-    assert_eq!(
-        dev.get_session(CAROL).await.unwrap().as_deref(),
-        Some(&b"c"[..])
-    );
+    assert_eq!(dev.get_session(ALICE).await.unwrap().as_deref(), Some(&b"new-a"[..]));
+    assert_eq!(dev.get_session(BOB).await.unwrap().as_deref(), Some(&b"second-b"[..]));
+    assert_eq!(dev.get_session(CAROL).await.unwrap().as_deref(), Some(&b"c"[..]));
 }
 
 #[tokio::test]
@@ -166,17 +138,13 @@ async fn has_signal_state_for_user_matches_whole_user_part_only() {
     );
 
     // Companion-device session `user:dev@server`.
-    dev.put_session("15550001111:3@s.whatsapp.net", b"s")
-        .await
-        .unwrap();
+    dev.put_session("15550001111:3@s.whatsapp.net", b"s").await.unwrap();
     assert!(dev.has_signal_state_for_user(user).await.unwrap());
     // Neither a prefix, an extension nor a suffix of the user part matches.
     assert!(!dev.has_signal_state_for_user("1555000111").await.unwrap());
     assert!(!dev.has_signal_state_for_user("155500011112").await.unwrap());
     assert!(!dev.has_signal_state_for_user("5550001111").await.unwrap());
-    dev.delete_session("15550001111:3@s.whatsapp.net")
-        .await
-        .unwrap();
+    dev.delete_session("15550001111:3@s.whatsapp.net").await.unwrap();
     assert!(
         !dev.has_signal_state_for_user(user).await.unwrap(),
         "state gone with the session"
@@ -190,9 +158,7 @@ async fn has_signal_state_for_user_matches_whole_user_part_only() {
     assert!(!dev.has_signal_state_for_user(user).await.unwrap());
 
     // A longer user sharing the prefix gives no state to the shorter one.
-    dev.put_session("155500011112@s.whatsapp.net", b"s")
-        .await
-        .unwrap();
+    dev.put_session("155500011112@s.whatsapp.net", b"s").await.unwrap();
     dev.put_identity("155500011112:2@s.whatsapp.net", [5; 32])
         .await
         .unwrap();
@@ -208,27 +174,15 @@ async fn prekey_store_load_overwrite_remove() {
 
     dev.store_prekey(1, b"pk-1", false).await.unwrap();
     dev.store_prekey(2, b"pk-2", true).await.unwrap();
-    assert_eq!(
-        dev.load_prekey(1).await.unwrap().as_deref(),
-        Some(&b"pk-1"[..])
-    );
-    assert_eq!(
-        dev.load_prekey(2).await.unwrap().as_deref(),
-        Some(&b"pk-2"[..])
-    );
+    assert_eq!(dev.load_prekey(1).await.unwrap().as_deref(), Some(&b"pk-1"[..]));
+    assert_eq!(dev.load_prekey(2).await.unwrap().as_deref(), Some(&b"pk-2"[..]));
 
     dev.store_prekey(1, b"pk-1-again", true).await.unwrap();
-    assert_eq!(
-        dev.load_prekey(1).await.unwrap().as_deref(),
-        Some(&b"pk-1-again"[..])
-    );
+    assert_eq!(dev.load_prekey(1).await.unwrap().as_deref(), Some(&b"pk-1-again"[..]));
 
     dev.remove_prekey(1).await.unwrap();
     assert_eq!(dev.load_prekey(1).await.unwrap(), None);
-    assert_eq!(
-        dev.load_prekey(2).await.unwrap().as_deref(),
-        Some(&b"pk-2"[..])
-    );
+    assert_eq!(dev.load_prekey(2).await.unwrap().as_deref(), Some(&b"pk-2"[..]));
     dev.remove_prekey(1).await.unwrap();
     dev.remove_prekey(999).await.unwrap();
 }
@@ -253,19 +207,11 @@ async fn max_prekey_id_tracks_stored_ids() {
     );
 
     dev.remove_prekey(0x00FF_FFFF).await.unwrap();
-    assert_eq!(
-        dev.get_max_prekey_id().await.unwrap(),
-        10,
-        "max follows removals"
-    );
+    assert_eq!(dev.get_max_prekey_id().await.unwrap(), 10, "max follows removals");
     for id in [3, 5, 10] {
         dev.remove_prekey(id).await.unwrap();
     }
-    assert_eq!(
-        dev.get_max_prekey_id().await.unwrap(),
-        0,
-        "0 again when emptied"
-    );
+    assert_eq!(dev.get_max_prekey_id().await.unwrap(), 0, "0 again when emptied");
 }
 
 #[tokio::test]
@@ -274,12 +220,9 @@ async fn prekeys_batch_store_and_load() {
     dev.store_prekey(2, b"old-2", false).await.unwrap();
 
     dev.store_prekeys_batch(&[], true).await.unwrap();
-    dev.store_prekeys_batch(
-        &[(1, bytes(b"a")), (2, bytes(b"b")), (3, bytes(b"c"))],
-        false,
-    )
-    .await
-    .unwrap();
+    dev.store_prekeys_batch(&[(1, bytes(b"a")), (2, bytes(b"b")), (3, bytes(b"c"))], false)
+        .await
+        .unwrap();
     assert_eq!(
         dev.load_prekey(2).await.unwrap().as_deref(),
         Some(&b"b"[..]),
@@ -288,20 +231,11 @@ async fn prekeys_batch_store_and_load() {
 
     // Only existing keys come back, each with its own record.
     let got = dev.load_prekeys_batch(&[3, 42, 1, 2, 7]).await.unwrap();
-    let got: Vec<(u32, Vec<u8>)> =
-        sorted(got.into_iter().map(|(id, r)| (id, r.to_vec())).collect());
-    assert_eq!(
-        got,
-        vec![(1, b"a".to_vec()), (2, b"b".to_vec()), (3, b"c".to_vec())]
-    );
+    let got: Vec<(u32, Vec<u8>)> = sorted(got.into_iter().map(|(id, r)| (id, r.to_vec())).collect());
+    assert_eq!(got, vec![(1, b"a".to_vec()), (2, b"b".to_vec()), (3, b"c".to_vec())]);
 
     assert!(dev.load_prekeys_batch(&[]).await.unwrap().is_empty());
-    assert!(
-        dev.load_prekeys_batch(&[100, 101])
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(dev.load_prekeys_batch(&[100, 101]).await.unwrap().is_empty());
     assert_eq!(dev.get_max_prekey_id().await.unwrap(), 3);
 }
 
@@ -324,14 +258,8 @@ async fn mark_prekeys_uploaded_updates_existing_and_never_resurrects() {
         Some(&b"one"[..]),
         "record kept"
     );
-    assert_eq!(
-        dev.load_prekey(3).await.unwrap().as_deref(),
-        Some(&b"three"[..])
-    );
-    assert_eq!(
-        dev.load_prekey(4).await.unwrap().as_deref(),
-        Some(&b"four"[..])
-    );
+    assert_eq!(dev.load_prekey(3).await.unwrap().as_deref(), Some(&b"three"[..]));
+    assert_eq!(dev.load_prekey(4).await.unwrap().as_deref(), Some(&b"four"[..]));
     assert_eq!(
         dev.load_prekey(2).await.unwrap(),
         None,
@@ -342,16 +270,9 @@ async fn mark_prekeys_uploaded_updates_existing_and_never_resurrects() {
         None,
         "a never-stored key must not appear"
     );
-    assert_eq!(
-        dev.get_max_prekey_id().await.unwrap(),
-        4,
-        "no row for id 50"
-    );
+    assert_eq!(dev.get_max_prekey_id().await.unwrap(), 4, "no row for id 50");
     let loaded = dev.load_prekeys_batch(&[1, 2, 3, 4, 50]).await.unwrap();
-    assert_eq!(
-        sorted(loaded.into_iter().map(|(id, _)| id).collect()),
-        vec![1, 3, 4]
-    );
+    assert_eq!(sorted(loaded.into_iter().map(|(id, _)| id).collect()), vec![1, 3, 4]);
 
     // Marking again is idempotent, and a marked key can still be consumed.
     dev.mark_prekeys_uploaded(&[1, 3]).await.unwrap();
@@ -368,13 +289,8 @@ async fn signed_prekey_store_load_all_overwrite_remove() {
 
     dev.store_signed_prekey(2, b"spk-2").await.unwrap();
     dev.store_signed_prekey(1, b"spk-1").await.unwrap();
-    dev.store_signed_prekey(0x00FF_FFFF, b"spk-max")
-        .await
-        .unwrap();
-    assert_eq!(
-        dev.load_signed_prekey(1).await.unwrap(),
-        Some(b"spk-1".to_vec())
-    );
+    dev.store_signed_prekey(0x00FF_FFFF, b"spk-max").await.unwrap();
+    assert_eq!(dev.load_signed_prekey(1).await.unwrap(), Some(b"spk-1".to_vec()));
 
     dev.store_signed_prekey(2, b"spk-2-rotated").await.unwrap();
     assert_eq!(
@@ -395,10 +311,7 @@ async fn signed_prekey_store_load_all_overwrite_remove() {
     assert_eq!(dev.load_signed_prekey(1).await.unwrap(), None);
     assert_eq!(
         sorted(dev.load_all_signed_prekeys().await.unwrap()),
-        vec![
-            (2, b"spk-2-rotated".to_vec()),
-            (0x00FF_FFFF, b"spk-max".to_vec())
-        ]
+        vec![(2, b"spk-2-rotated".to_vec()), (0x00FF_FFFF, b"spk-max".to_vec())]
     );
 }
 
@@ -408,19 +321,10 @@ async fn signed_and_one_time_prekeys_are_separate_namespaces() {
     dev.store_prekey(1, b"one-time", false).await.unwrap();
     dev.store_signed_prekey(1, b"signed").await.unwrap();
 
-    assert_eq!(
-        dev.load_prekey(1).await.unwrap().as_deref(),
-        Some(&b"one-time"[..])
-    );
-    assert_eq!(
-        dev.load_signed_prekey(1).await.unwrap(),
-        Some(b"signed".to_vec())
-    );
+    assert_eq!(dev.load_prekey(1).await.unwrap().as_deref(), Some(&b"one-time"[..]));
+    assert_eq!(dev.load_signed_prekey(1).await.unwrap(), Some(b"signed".to_vec()));
     dev.remove_signed_prekey(1).await.unwrap();
-    assert_eq!(
-        dev.load_prekey(1).await.unwrap().as_deref(),
-        Some(&b"one-time"[..])
-    );
+    assert_eq!(dev.load_prekey(1).await.unwrap().as_deref(), Some(&b"one-time"[..]));
     dev.store_signed_prekey(9, b"signed-9").await.unwrap();
     assert_eq!(
         dev.get_max_prekey_id().await.unwrap(),
@@ -439,15 +343,9 @@ async fn sender_key_put_get_overwrite_delete_and_batch() {
     assert_eq!(dev.get_sender_key(g1).await.unwrap(), None);
 
     dev.put_sender_key(g1, b"sk-1").await.unwrap();
-    assert_eq!(
-        dev.get_sender_key(g1).await.unwrap(),
-        Some(b"sk-1".to_vec())
-    );
+    assert_eq!(dev.get_sender_key(g1).await.unwrap(), Some(b"sk-1".to_vec()));
     dev.put_sender_key(g1, b"sk-1-v2").await.unwrap();
-    assert_eq!(
-        dev.get_sender_key(g1).await.unwrap(),
-        Some(b"sk-1-v2".to_vec())
-    );
+    assert_eq!(dev.get_sender_key(g1).await.unwrap(), Some(b"sk-1-v2".to_vec()));
 
     dev.put_sender_keys_batch(&[]).await.unwrap();
     dev.put_sender_keys_batch(&[
@@ -458,26 +356,14 @@ async fn sender_key_put_get_overwrite_delete_and_batch() {
     ])
     .await
     .unwrap();
-    assert_eq!(
-        dev.get_sender_key(g1).await.unwrap(),
-        Some(b"sk-1-v3".to_vec())
-    );
-    assert_eq!(
-        dev.get_sender_key(g2).await.unwrap(),
-        Some(b"sk-2".to_vec())
-    );
-    assert_eq!(
-        dev.get_sender_key(g3).await.unwrap(),
-        Some(b"sk-3-last".to_vec())
-    );
+    assert_eq!(dev.get_sender_key(g1).await.unwrap(), Some(b"sk-1-v3".to_vec()));
+    assert_eq!(dev.get_sender_key(g2).await.unwrap(), Some(b"sk-2".to_vec()));
+    assert_eq!(dev.get_sender_key(g3).await.unwrap(), Some(b"sk-3-last".to_vec()));
 
     dev.delete_sender_key(g1).await.unwrap();
     dev.delete_sender_key(g1).await.unwrap();
     assert_eq!(dev.get_sender_key(g1).await.unwrap(), None);
-    assert_eq!(
-        dev.get_sender_key(g2).await.unwrap(),
-        Some(b"sk-2".to_vec())
-    );
+    assert_eq!(dev.get_sender_key(g2).await.unwrap(), Some(b"sk-2".to_vec()));
 }
 
 /// Batches far beyond any bind-parameter limit (SQLite 32766, PostgreSQL 65535)
@@ -504,9 +390,7 @@ async fn large_batches_are_accepted_whole() {
         .collect();
     dev.put_sender_keys_batch(&sender_keys).await.unwrap();
 
-    let prekeys: Vec<_> = (1..=20_000u32)
-        .map(|i| (i, bytes(&i.to_be_bytes())))
-        .collect();
+    let prekeys: Vec<_> = (1..=20_000u32).map(|i| (i, bytes(&i.to_be_bytes()))).collect();
     dev.store_prekeys_batch(&prekeys, false).await.unwrap();
     let all_ids: Vec<u32> = (1..=u16::MAX as u32).collect();
     dev.mark_prekeys_uploaded(&all_ids).await.unwrap();
@@ -537,9 +421,7 @@ async fn large_batches_are_accepted_whole() {
         Some([(4999 % 251) as u8; 32])
     );
     assert_eq!(
-        dev.get_sender_key("12036300004999@g.us::1555::1")
-            .await
-            .unwrap(),
+        dev.get_sender_key("12036300004999@g.us::1555::1").await.unwrap(),
         Some(b"sk".to_vec())
     );
     assert_eq!(

@@ -34,13 +34,8 @@ async fn put_get_overwrite_delete_and_list() {
     dev.put_tc_token(a, &entry(&[1, 2, 3], 1_000, Some(1_500)))
         .await
         .unwrap();
-    dev.put_tc_token(b, &entry(&[9], 2_000, None))
-        .await
-        .unwrap();
-    assert_eq!(
-        get(&dev, a).await,
-        Some((vec![1, 2, 3], 1_000, Some(1_500)))
-    );
+    dev.put_tc_token(b, &entry(&[9], 2_000, None)).await.unwrap();
+    assert_eq!(get(&dev, a).await, Some((vec![1, 2, 3], 1_000, Some(1_500))));
     assert_eq!(get(&dev, b).await, Some((vec![9], 2_000, None)));
     assert_eq!(
         sorted(dev.get_all_tc_token_jids().await.unwrap()),
@@ -56,10 +51,7 @@ async fn put_get_overwrite_delete_and_list() {
     dev.delete_tc_token(a).await.unwrap();
     dev.delete_tc_token(a).await.unwrap();
     assert_eq!(get(&dev, a).await, None);
-    assert_eq!(
-        dev.get_all_tc_token_jids().await.unwrap(),
-        vec![b.to_string()]
-    );
+    assert_eq!(dev.get_all_tc_token_jids().await.unwrap(), vec![b.to_string()]);
 }
 
 #[tokio::test]
@@ -67,36 +59,25 @@ async fn touch_inserts_placeholder_and_only_moves_forward() {
     let (_db, _store, dev) = fresh().await;
     let jid = "100000000000001@lid";
 
-    dev.touch_tc_token_sender_timestamp(jid, 5_000)
-        .await
-        .unwrap();
+    dev.touch_tc_token_sender_timestamp(jid, 5_000).await.unwrap();
     assert_eq!(
         get(&dev, jid).await,
         Some((vec![], 5_000, Some(5_000))),
         "byte-less placeholder"
     );
 
-    dev.touch_tc_token_sender_timestamp(jid, 3_000)
-        .await
-        .unwrap();
+    dev.touch_tc_token_sender_timestamp(jid, 3_000).await.unwrap();
     assert_eq!(
         get(&dev, jid).await,
         Some((vec![], 5_000, Some(5_000))),
         "never regresses"
     );
-    dev.touch_tc_token_sender_timestamp(jid, 5_000)
-        .await
-        .unwrap();
+    dev.touch_tc_token_sender_timestamp(jid, 5_000).await.unwrap();
     assert_eq!(get(&dev, jid).await, Some((vec![], 5_000, Some(5_000))));
-    dev.touch_tc_token_sender_timestamp(jid, 8_000)
-        .await
-        .unwrap();
+    dev.touch_tc_token_sender_timestamp(jid, 8_000).await.unwrap();
     let (token, _, sender) = get(&dev, jid).await.expect("entry");
     assert_eq!((token, sender), (vec![], Some(8_000)), "advances");
-    assert_eq!(
-        dev.get_all_tc_token_jids().await.unwrap(),
-        vec![jid.to_string()]
-    );
+    assert_eq!(dev.get_all_tc_token_jids().await.unwrap(), vec![jid.to_string()]);
 }
 
 #[tokio::test]
@@ -105,9 +86,7 @@ async fn touch_preserves_an_existing_real_token() {
     let (a, b) = ("100000000000001@lid", "100000000000002@lid");
 
     // A real token with no sender bucket yet.
-    dev.put_tc_token(a, &entry(&[7, 8, 9], 2_000, None))
-        .await
-        .unwrap();
+    dev.put_tc_token(a, &entry(&[7, 8, 9], 2_000, None)).await.unwrap();
     dev.touch_tc_token_sender_timestamp(a, 1_000).await.unwrap();
     assert_eq!(
         get(&dev, a).await,
@@ -115,20 +94,12 @@ async fn touch_preserves_an_existing_real_token() {
         "None → Some(ts)"
     );
     dev.touch_tc_token_sender_timestamp(a, 3_000).await.unwrap();
-    assert_eq!(
-        get(&dev, a).await,
-        Some((vec![7, 8, 9], 2_000, Some(3_000)))
-    );
+    assert_eq!(get(&dev, a).await, Some((vec![7, 8, 9], 2_000, Some(3_000))));
     dev.touch_tc_token_sender_timestamp(a, 2_500).await.unwrap();
-    assert_eq!(
-        get(&dev, a).await,
-        Some((vec![7, 8, 9], 2_000, Some(3_000)))
-    );
+    assert_eq!(get(&dev, a).await, Some((vec![7, 8, 9], 2_000, Some(3_000))));
 
     // A real token with a newer sender bucket than the touch.
-    dev.put_tc_token(b, &entry(&[1], 10, Some(9_000)))
-        .await
-        .unwrap();
+    dev.put_tc_token(b, &entry(&[1], 10, Some(9_000))).await.unwrap();
     dev.touch_tc_token_sender_timestamp(b, 4_000).await.unwrap();
     assert_eq!(get(&dev, b).await, Some((vec![1], 10, Some(9_000))));
 }
@@ -146,17 +117,10 @@ async fn store_received_inserts_and_preserves_sender_timestamp() {
     );
 
     dev.touch_tc_token_sender_timestamp(a, 5_000).await.unwrap();
-    dev.store_received_tc_token(a, &[1, 2, 3], 4_000)
-        .await
-        .unwrap();
-    assert_eq!(
-        get(&dev, a).await,
-        Some((vec![1, 2, 3], 4_000, Some(5_000)))
-    );
+    dev.store_received_tc_token(a, &[1, 2, 3], 4_000).await.unwrap();
+    assert_eq!(get(&dev, a).await, Some((vec![1, 2, 3], 4_000, Some(5_000))));
 
-    dev.store_received_tc_token(a, &[4, 5], 6_000)
-        .await
-        .unwrap();
+    dev.store_received_tc_token(a, &[4, 5], 6_000).await.unwrap();
     assert_eq!(
         get(&dev, a).await,
         Some((vec![4, 5], 6_000, Some(5_000))),
@@ -169,23 +133,17 @@ async fn store_received_is_newer_wins() {
     let (_db, _store, dev) = fresh().await;
     let jid = "100000000000001@lid";
 
-    dev.store_received_tc_token(jid, &[1, 1, 1], 5_000)
-        .await
-        .unwrap();
+    dev.store_received_tc_token(jid, &[1, 1, 1], 5_000).await.unwrap();
     dev.touch_tc_token_sender_timestamp(jid, 100).await.unwrap();
 
-    dev.store_received_tc_token(jid, &[2, 2, 2], 3_000)
-        .await
-        .unwrap();
+    dev.store_received_tc_token(jid, &[2, 2, 2], 3_000).await.unwrap();
     assert_eq!(
         get(&dev, jid).await,
         Some((vec![1, 1, 1], 5_000, Some(100))),
         "stale write ignored"
     );
 
-    dev.store_received_tc_token(jid, &[3, 3, 3], 5_000)
-        .await
-        .unwrap();
+    dev.store_received_tc_token(jid, &[3, 3, 3], 5_000).await.unwrap();
     assert_eq!(
         get(&dev, jid).await,
         Some((vec![3, 3, 3], 5_000, Some(100))),
@@ -193,11 +151,7 @@ async fn store_received_is_newer_wins() {
     );
 
     dev.store_received_tc_token(jid, &[4], 7_000).await.unwrap();
-    assert_eq!(
-        get(&dev, jid).await,
-        Some((vec![4], 7_000, Some(100))),
-        "newer wins"
-    );
+    assert_eq!(get(&dev, jid).await, Some((vec![4], 7_000, Some(100))), "newer wins");
     dev.store_received_tc_token(jid, &[5], 6_999).await.unwrap();
     assert_eq!(get(&dev, jid).await, Some((vec![4], 7_000, Some(100))));
 }
@@ -210,24 +164,14 @@ async fn placeholder_never_blocks_a_real_token() {
     // The placeholder carries the sender epoch (9000) as its token_timestamp;
     // an older real token must still replace it.
     dev.touch_tc_token_sender_timestamp(a, 9_000).await.unwrap();
-    dev.store_received_tc_token(a, &[4, 4, 4], 6_000)
-        .await
-        .unwrap();
-    assert_eq!(
-        get(&dev, a).await,
-        Some((vec![4, 4, 4], 6_000, Some(9_000)))
-    );
+    dev.store_received_tc_token(a, &[4, 4, 4], 6_000).await.unwrap();
+    assert_eq!(get(&dev, a).await, Some((vec![4, 4, 4], 6_000, Some(9_000))));
     // Now it is a real token: a stale write is ignored again.
     dev.store_received_tc_token(a, &[5], 5_000).await.unwrap();
-    assert_eq!(
-        get(&dev, a).await,
-        Some((vec![4, 4, 4], 6_000, Some(9_000)))
-    );
+    assert_eq!(get(&dev, a).await, Some((vec![4, 4, 4], 6_000, Some(9_000))));
 
     // Same for a byte-less entry written through put_tc_token.
-    dev.put_tc_token(b, &entry(&[], 50_000, None))
-        .await
-        .unwrap();
+    dev.put_tc_token(b, &entry(&[], 50_000, None)).await.unwrap();
     dev.store_received_tc_token(b, &[6], 1).await.unwrap();
     assert_eq!(get(&dev, b).await, Some((vec![6], 1, None)));
 }
@@ -238,13 +182,9 @@ async fn delete_expired_uses_both_windows() {
     let (token_cutoff, sender_cutoff) = (1_000, 2_000);
 
     // Placeholder whose sender bucket is live → kept.
-    dev.touch_tc_token_sender_timestamp("recent_ph", 2_500)
-        .await
-        .unwrap();
+    dev.touch_tc_token_sender_timestamp("recent_ph", 2_500).await.unwrap();
     // Placeholder with both windows passed → pruned.
-    dev.touch_tc_token_sender_timestamp("stale_ph", 100)
-        .await
-        .unwrap();
+    dev.touch_tc_token_sender_timestamp("stale_ph", 100).await.unwrap();
     // Placeholder: its token_timestamp (1500) is recent but there are no token
     // bytes, so only the (stale) sender bucket counts → pruned.
     dev.touch_tc_token_sender_timestamp("ph_stale_sender", 1_500)
@@ -255,13 +195,9 @@ async fn delete_expired_uses_both_windows() {
         .await
         .unwrap();
     // Expired token, no sender bucket → pruned.
-    dev.put_tc_token("orphan_expired", &entry(&[2], 1, None))
-        .await
-        .unwrap();
+    dev.put_tc_token("orphan_expired", &entry(&[2], 1, None)).await.unwrap();
     // Fresh received token, no sender bucket → kept.
-    dev.put_tc_token("fresh_tok", &entry(&[3], 5_000, None))
-        .await
-        .unwrap();
+    dev.put_tc_token("fresh_tok", &entry(&[3], 5_000, None)).await.unwrap();
     // Exactly at the cutoffs is not expired (expired means `< cutoff`).
     dev.put_tc_token("tok_at_cutoff", &entry(&[4], token_cutoff, None))
         .await
@@ -277,10 +213,7 @@ async fn delete_expired_uses_both_windows() {
     .await
     .unwrap();
 
-    let removed = dev
-        .delete_expired_tc_tokens(token_cutoff, sender_cutoff)
-        .await
-        .unwrap();
+    let removed = dev.delete_expired_tc_tokens(token_cutoff, sender_cutoff).await.unwrap();
     assert_eq!(removed, 4, "only fully-stale rows are pruned");
     assert_eq!(
         sorted(dev.get_all_tc_token_jids().await.unwrap()),
@@ -301,18 +234,11 @@ async fn delete_expired_uses_both_windows() {
         Some((vec![1], 1, Some(2_500)))
     );
     assert_eq!(
-        dev.delete_expired_tc_tokens(token_cutoff, sender_cutoff)
-            .await
-            .unwrap(),
+        dev.delete_expired_tc_tokens(token_cutoff, sender_cutoff).await.unwrap(),
         0
     );
 
     // Moving both windows past everything prunes the rest.
-    assert_eq!(
-        dev.delete_expired_tc_tokens(i64::MAX, i64::MAX)
-            .await
-            .unwrap(),
-        5
-    );
+    assert_eq!(dev.delete_expired_tc_tokens(i64::MAX, i64::MAX).await.unwrap(), 5);
     assert!(dev.get_all_tc_token_jids().await.unwrap().is_empty());
 }

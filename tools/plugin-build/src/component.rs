@@ -80,9 +80,9 @@ pub fn check(shape: &Shape, manifest: &Manifest) -> Result<()> {
                 "imports {import}, which no wasap capability provides (a WASI import means \
                  the crate was built for a wasip target or uses std I/O)"
             )),
-            Some(capability) if !manifest.capabilities.grants_import(import) => problems.push(
-                format!("imports {import} but [capabilities] does not grant `{capability}`"),
-            ),
+            Some(capability) if !manifest.capabilities.grants_import(import) => problems.push(format!(
+                "imports {import} but [capabilities] does not grant `{capability}`"
+            )),
             Some(_) => {}
         }
     }

@@ -36,9 +36,14 @@ pub fn build(dir: &Path, wit_dir: &Path, world: &str, scratch: &Path) -> Result<
     let source = entry_module(dir)?;
     // npm writes its hidden lock file last: without it, an install was cut
     // short and is done again.
-    if !dir.join("node_modules").join(".package-lock.json").is_file() || !dir.join("node_modules").join(COMPONENTIZE_JS).is_dir() {
+    if !dir.join("node_modules").join(".package-lock.json").is_file()
+        || !dir.join("node_modules").join(COMPONENTIZE_JS).is_dir()
+    {
         if !dir.join("package-lock.json").is_file() {
-            bail!("{} has no package-lock.json: run `npm install --save-dev {COMPONENTIZE_JS}` once", dir.display());
+            bail!(
+                "{} has no package-lock.json: run `npm install --save-dev {COMPONENTIZE_JS}` once",
+                dir.display()
+            );
         }
         eprintln!("installing {COMPONENTIZE_JS} (npm install) in {}", dir.display());
         // Not `npm ci`: it refuses a lock file that lacks the optional
@@ -46,7 +51,9 @@ pub fn build(dir: &Path, wit_dir: &Path, world: &str, scratch: &Path) -> Result<
         // not carry), while `npm install --no-save` installs what the lock
         // pins, skips what this platform does not need, and rewrites nothing.
         run(
-            Command::new("npm").args(["install", "--no-save", "--no-audit", "--no-fund"]).current_dir(dir),
+            Command::new("npm")
+                .args(["install", "--no-save", "--no-audit", "--no-fund"])
+                .current_dir(dir),
             "npm install (is Node.js with npm installed?)",
         )?;
     }
@@ -68,11 +75,18 @@ pub fn build(dir: &Path, wit_dir: &Path, world: &str, scratch: &Path) -> Result<
 fn entry_module(dir: &Path) -> Result<PathBuf> {
     let path = dir.join("package.json");
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let package: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let main = package.get("main").and_then(|main| main.as_str()).unwrap_or("src/plugin.js");
+    let package: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let main = package
+        .get("main")
+        .and_then(|main| main.as_str())
+        .unwrap_or("src/plugin.js");
     let source = dir.join(main);
     if !source.is_file() {
-        bail!("{} names `{main}` as its main module, which does not exist", path.display());
+        bail!(
+            "{} names `{main}` as its main module, which does not exist",
+            path.display()
+        );
     }
     Ok(source)
 }

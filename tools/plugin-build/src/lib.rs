@@ -95,8 +95,7 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<Built> {
         }
     };
     let shape = component::inspect(&component)?;
-    component::check(&shape, &manifest)
-        .with_context(|| format!("checking against {}", manifest_path.display()))?;
+    component::check(&shape, &manifest).with_context(|| format!("checking against {}", manifest_path.display()))?;
 
     let out_dir = options.out_dir.as_deref().unwrap_or(dir);
     std::fs::create_dir_all(out_dir)?;
@@ -119,7 +118,12 @@ fn rust_core_module(dir: &Path, manifest: &Manifest, target_dir: &Path, options:
         return std::fs::read(path).with_context(|| format!("reading {}", path.display()));
     }
     let toolchain = options.toolchain.resolve()?;
-    eprintln!("building {} {} with the {} toolchain", manifest.name, manifest.version, toolchain.describe());
+    eprintln!(
+        "building {} {} with the {} toolchain",
+        manifest.name,
+        manifest.version,
+        toolchain.describe()
+    );
     let module = toolchain.build(&dir.join("Cargo.toml"), target_dir)?;
     std::fs::read(&module).with_context(|| format!("reading {}", module.display()))
 }
@@ -161,7 +165,9 @@ pub fn find_manifest(dir: &Path) -> Result<(PathBuf, Manifest)> {
         let path = entry?.path();
         let is_toml = path.extension().is_some_and(|ext| ext == "toml");
         // Cargo's and Python's project files are not plugin manifests.
-        let is_cargo = path.file_name().is_some_and(|name| name == "Cargo.toml" || name == "pyproject.toml");
+        let is_cargo = path
+            .file_name()
+            .is_some_and(|name| name == "Cargo.toml" || name == "pyproject.toml");
         if is_toml && !is_cargo {
             found.push(path);
         }
@@ -171,8 +177,7 @@ pub fn find_manifest(dir: &Path) -> Result<(PathBuf, Manifest)> {
         [] => bail!("no plugin manifest (NAME.toml) in {}", dir.display()),
         _ => bail!("more than one NAME.toml in {}: {found:?}", dir.display()),
     };
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let manifest = Manifest::parse(&text).with_context(|| format!("in {}", path.display()))?;
     let stem = path.file_stem().and_then(|stem| stem.to_str());
     if stem != Some(manifest.name.as_str()) {

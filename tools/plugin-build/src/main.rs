@@ -75,8 +75,17 @@ fn main() {
         match build(dir, &options) {
             Ok(built) => {
                 match built.core_bytes {
-                    Some(core) => println!("{}: {} bytes (core module {core} bytes)", built.path.display(), built.component_bytes),
-                    None => println!("{}: {} bytes ({})", built.path.display(), built.component_bytes, built.language.tag()),
+                    Some(core) => println!(
+                        "{}: {} bytes (core module {core} bytes)",
+                        built.path.display(),
+                        built.component_bytes
+                    ),
+                    None => println!(
+                        "{}: {} bytes ({})",
+                        built.path.display(),
+                        built.component_bytes,
+                        built.language.tag()
+                    ),
                 }
                 println!("  imports: {}", list(&built.imports));
                 println!("  exports: {}", list(&built.exports));

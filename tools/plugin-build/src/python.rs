@@ -39,9 +39,16 @@ pub fn build(dir: &Path, wit_dir: &Path, world: &str, target_dir: &Path, scratch
 /// The virtual environment holding the plugin's requirements, made on first use.
 fn environment(dir: &Path, target_dir: &Path) -> Result<PathBuf> {
     let requirements = dir.join("requirements.txt");
-    let text = std::fs::read_to_string(&requirements)
-        .with_context(|| format!("reading {} (it pins componentize-py, e.g. `componentize-py==0.25.1`)", requirements.display()))?;
-    if !text.lines().any(|line| line.trim_start().starts_with("componentize-py")) {
+    let text = std::fs::read_to_string(&requirements).with_context(|| {
+        format!(
+            "reading {} (it pins componentize-py, e.g. `componentize-py==0.25.1`)",
+            requirements.display()
+        )
+    })?;
+    if !text
+        .lines()
+        .any(|line| line.trim_start().starts_with("componentize-py"))
+    {
         bail!("{} does not name componentize-py", requirements.display());
     }
     let venv = target_dir.join(format!("python-{:016x}", fnv1a(text.as_bytes())));
@@ -53,7 +60,10 @@ fn environment(dir: &Path, target_dir: &Path) -> Result<PathBuf> {
     }
     eprintln!("installing {} into {}", requirements.display(), venv.display());
     let _ = std::fs::remove_dir_all(&venv);
-    run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv (is Python 3 with venv installed?)")?;
+    run(
+        Command::new("python3").args(["-m", "venv"]).arg(&venv),
+        "python3 -m venv (is Python 3 with venv installed?)",
+    )?;
     run(
         Command::new(venv.join("bin").join("pip"))
             .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
@@ -66,5 +76,7 @@ fn environment(dir: &Path, target_dir: &Path) -> Result<PathBuf> {
 
 /// FNV-1a: a stable name for a requirements file's environment.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

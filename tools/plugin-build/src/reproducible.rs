@@ -58,7 +58,9 @@ impl Remaps {
         let mut from_env = env_rustflags();
         if let Some(flags) = from_env.as_mut() {
             flags.extend(self.flags());
-            cargo.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f")).env_remove("RUSTFLAGS");
+            cargo
+                .env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"))
+                .env_remove("RUSTFLAGS");
         } else {
             // JSON strings are TOML basic strings: this quotes paths with any characters.
             let list = serde_json::to_string(&self.flags()).expect("strings serialise");
@@ -70,9 +72,17 @@ impl Remaps {
 /// Rustflags the environment already gives cargo, in the precedence cargo uses.
 fn env_rustflags() -> Option<Vec<String>> {
     if let Ok(encoded) = std::env::var("CARGO_ENCODED_RUSTFLAGS") {
-        return Some(encoded.split('\x1f').filter(|f| !f.is_empty()).map(str::to_owned).collect());
+        return Some(
+            encoded
+                .split('\x1f')
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        );
     }
-    std::env::var("RUSTFLAGS").ok().map(|flags| flags.split_whitespace().map(str::to_owned).collect())
+    std::env::var("RUSTFLAGS")
+        .ok()
+        .map(|flags| flags.split_whitespace().map(str::to_owned).collect())
 }
 
 /// Where std's source is when std is built from source (build-std); a rustup toolchain's
@@ -93,7 +103,9 @@ fn std_source(rustc: &OsString) -> Result<PathBuf> {
 fn cargo_home() -> Result<PathBuf> {
     match std::env::var_os("CARGO_HOME") {
         Some(home) if !home.is_empty() => Ok(PathBuf::from(home)),
-        _ => std::env::home_dir().map(|home| home.join(".cargo")).context("no CARGO_HOME and no home directory"),
+        _ => std::env::home_dir()
+            .map(|home| home.join(".cargo"))
+            .context("no CARGO_HOME and no home directory"),
     }
 }
 
@@ -102,15 +114,26 @@ fn cargo_home() -> Result<PathBuf> {
 /// proc macros and build scripts see it whole.
 fn workspace_root(cargo: &OsString, manifest_path: &Path) -> Result<PathBuf> {
     let output = Command::new(cargo)
-        .args(["locate-project", "--workspace", "--message-format", "plain", "--manifest-path"])
+        .args([
+            "locate-project",
+            "--workspace",
+            "--message-format",
+            "plain",
+            "--manifest-path",
+        ])
         .arg(manifest_path)
         .output()
         .with_context(|| format!("running {cargo:?} locate-project"))?;
     if !output.status.success() {
-        bail!("cargo locate-project failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "cargo locate-project failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     let workspace_manifest = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    let root = workspace_manifest.parent().context("the workspace manifest has no directory")?;
+    let root = workspace_manifest
+        .parent()
+        .context("the workspace manifest has no directory")?;
     Ok(root.to_path_buf())
 }
 
@@ -128,7 +151,10 @@ mod tests {
         let remaps = Remaps { pairs };
         assert_eq!(
             remaps.flags(),
-            ["--remap-path-prefix=/work/repo=/wasap", "--remap-path-prefix=/work/repo/target=/wasap-target"]
+            [
+                "--remap-path-prefix=/work/repo=/wasap",
+                "--remap-path-prefix=/work/repo/target=/wasap-target"
+            ]
         );
     }
 }

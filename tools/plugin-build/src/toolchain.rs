@@ -81,14 +81,7 @@ impl Toolchain {
             .arg(manifest_path)
             .arg("--target-dir")
             .arg(target_dir)
-            .args([
-                "--lib",
-                "--release",
-                "--target",
-                TARGET,
-                "--crate-type",
-                "cdylib",
-            ])
+            .args(["--lib", "--release", "--target", TARGET, "--crate-type", "cdylib"])
             .args(["--message-format", "json-render-diagnostics"]);
         if self == Toolchain::Debian {
             cargo.arg("-Zbuild-std=std,panic_abort");
@@ -137,12 +130,7 @@ fn rustup_has_target() -> bool {
         .args(["target", "list", "--installed"])
         .stderr(Stdio::null())
         .output()
-        .is_ok_and(|out| {
-            out.status.success()
-                && String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .any(|l| l == TARGET)
-        })
+        .is_ok_and(|out| out.status.success() && String::from_utf8_lossy(&out.stdout).lines().any(|l| l == TARGET))
 }
 
 /// Whether Debian's toolchain is complete: cargo, rustc, std's source, and the linker
@@ -180,9 +168,7 @@ mod tests {
 {"reason":"build-finished","success":true}"#;
         assert_eq!(
             core_module(messages),
-            Some(PathBuf::from(
-                "/t/wasm32-unknown-unknown/release/redactor.wasm"
-            ))
+            Some(PathBuf::from("/t/wasm32-unknown-unknown/release/redactor.wasm"))
         );
         assert_eq!(core_module("{\"reason\":\"build-finished\"}"), None);
     }

@@ -21,10 +21,15 @@ const HOST_WIT: &str = include_str!("../../../wit/host.wit");
 /// The interfaces the manifest grants, in the order `wit/host.wit` declares them.
 pub fn granted_imports(manifest: &Manifest) -> Vec<&'static str> {
     let caps = &manifest.capabilities;
-    [("log", caps.log), ("kv", caps.kv), ("clock", caps.clock), ("http", !caps.http.is_empty())]
-        .into_iter()
-        .filter_map(|(name, granted)| granted.then_some(name))
-        .collect()
+    [
+        ("log", caps.log),
+        ("kv", caps.kv),
+        ("clock", caps.clock),
+        ("http", !caps.http.is_empty()),
+    ]
+    .into_iter()
+    .filter_map(|(name, granted)| granted.then_some(name))
+    .collect()
 }
 
 /// The text of the `granted` world for `manifest`.
@@ -33,8 +38,10 @@ pub fn world_wit(manifest: &Manifest) -> String {
         .lines()
         .find(|line| line.starts_with("package "))
         .expect("wit/types.wit declares its package");
-    let imports: String =
-        granted_imports(manifest).iter().map(|name| format!("    import {name};\n")).collect();
+    let imports: String = granted_imports(manifest)
+        .iter()
+        .map(|name| format!("    import {name};\n"))
+        .collect();
     format!(
         "{package}\n\n/// The plugin world narrowed to what `{name}.toml` grants.\nworld {WORLD} {{\n{imports}\
          \n    use types.{{event, outcome}};\n\n    export init: func(config: string) -> result<_, string>;\n    \
@@ -50,7 +57,11 @@ pub fn write(manifest: &Manifest, parent: &Path) -> Result<PathBuf> {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    for (file, text) in [("types.wit", TYPES_WIT.to_owned()), ("host.wit", HOST_WIT.to_owned()), ("granted.wit", world_wit(manifest))] {
+    for (file, text) in [
+        ("types.wit", TYPES_WIT.to_owned()),
+        ("host.wit", HOST_WIT.to_owned()),
+        ("granted.wit", world_wit(manifest)),
+    ] {
         std::fs::write(dir.join(file), text).with_context(|| format!("writing {file}"))?;
     }
     Ok(dir)

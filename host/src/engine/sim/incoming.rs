@@ -82,7 +82,17 @@ pub struct SimReaction {
 
 /// Kinds the simulated phone can send (API.md).
 pub const KINDS: &[&str] = &[
-    "text", "image", "video", "audio", "document", "sticker", "contact", "location", "reaction", "revoke", "edit",
+    "text",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "contact",
+    "location",
+    "reaction",
+    "revoke",
+    "edit",
     "delete_for_me",
 ];
 

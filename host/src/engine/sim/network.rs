@@ -204,7 +204,11 @@ impl SimNetwork {
                 Some(log) => log,
                 None => sent.entry(instance_id.to_owned()).or_default(),
             };
-            let dropped = if log.len() >= SENT_LOG_CAPACITY { log.pop_front() } else { None };
+            let dropped = if log.len() >= SENT_LOG_CAPACITY {
+                log.pop_front()
+            } else {
+                None
+            };
             log.push_back(record);
             dropped
         };
@@ -231,7 +235,11 @@ impl SimNetwork {
             notified.as_mut().enable();
             let sent = self.sent(instance_id);
             if sent.len() >= count || tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return if sent.len() >= count { sent } else { self.sent(instance_id) };
+                return if sent.len() >= count {
+                    sent
+                } else {
+                    self.sent(instance_id)
+                };
             }
         }
     }
@@ -287,7 +295,11 @@ mod tests {
 
         let busy = network.sent("busy");
         assert_eq!(busy.len(), SENT_LOG_CAPACITY);
-        assert_eq!(busy.first().unwrap().message_id, "id-25", "the oldest are dropped first");
+        assert_eq!(
+            busy.first().unwrap().message_id,
+            "id-25",
+            "the oldest are dropped first"
+        );
         assert_eq!(busy.last().unwrap().message_id, format!("id-{}", total - 1));
         assert_eq!(network.sent("quiet").len(), 1, "each instance has its own log");
 

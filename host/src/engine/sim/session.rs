@@ -42,14 +42,20 @@ impl Engine for SimEngine {
         let stored = device.load().await.map_err(store_error)?;
         // A device with a phone number was paired on an earlier start: it
         // logs straight in, as a real linked device does.
-        let linked = stored.as_ref().and_then(|d| d.pn.as_ref().map(|pn| (pn.to_string(), d.push_name.clone())));
+        let linked = stored
+            .as_ref()
+            .and_then(|d| d.pn.as_ref().map(|pn| (pn.to_string(), d.push_name.clone())));
 
         let session = Arc::new(SimSession {
             instance_id: request.instance_id.clone(),
             device: request.device.clone(),
             events: request.events,
             network: self.network.clone(),
-            state: Mutex::new(if linked.is_some() { State::Connected } else { State::AwaitingScan }),
+            state: Mutex::new(if linked.is_some() {
+                State::Connected
+            } else {
+                State::AwaitingScan
+            }),
             closed: AtomicBool::new(false),
             presence: AtomicU64::new(0),
             panic_on_presence: AtomicBool::new(false),
@@ -166,9 +172,15 @@ impl SimSession {
             .await
             .map_err(|e| SimError::Store(e.to_string()))?
             .ok_or_else(|| SimError::Store("the device row is missing".to_owned()))?;
-        device.pn = Some(jid.parse().map_err(|e| SimError::Store(format!("bad phone {phone}: {e}")))?);
+        device.pn = Some(
+            jid.parse()
+                .map_err(|e| SimError::Store(format!("bad phone {phone}: {e}")))?,
+        );
         device.push_name = push_name.clone().unwrap_or_default();
-        self.device.save(&device).await.map_err(|e| SimError::Store(e.to_string()))?;
+        self.device
+            .save(&device)
+            .await
+            .map_err(|e| SimError::Store(e.to_string()))?;
 
         self.set_state(State::Connected);
         if let Some(task) = self.qr_task.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -237,7 +249,9 @@ impl Session for SimSession {
         // The simulated phone accepts any code; `/sim/.../scan` completes the link.
         const LETTERS: &[u8] = b"ABCDEFGHJKLMNPQRSTVWXYZ123456789";
         let mut rng = rand::rng();
-        let code: String = (0..8).map(|_| LETTERS[rng.random_range(0..LETTERS.len())] as char).collect();
+        let code: String = (0..8)
+            .map(|_| LETTERS[rng.random_range(0..LETTERS.len())] as char)
+            .collect();
         Ok(format!("{}-{}", &code[..4], &code[4..]))
     }
 
@@ -318,7 +332,6 @@ impl Session for SimSession {
 fn store_error(e: whatsapp_rust::wacore::store::error::StoreError) -> EngineError {
     EngineError::Protocol(format!("device store: {e}"))
 }
-
 
 /// A QR payload shaped like WhatsApp's (`ref,noise key,identity key,adv secret`).
 fn new_qr_code() -> String {

@@ -231,7 +231,11 @@ impl Bridge {
         shared.restart_after_pairing.store(false, Ordering::Release);
         shared.logged_in.store(true, Ordering::Release);
         let Some(client) = shared.client() else { return };
-        let jid = client.pn().or_else(|| client.lid()).map(|j| j.to_string()).unwrap_or_default();
+        let jid = client
+            .pn()
+            .or_else(|| client.lid())
+            .map(|j| j.to_string())
+            .unwrap_or_default();
         let push_name = Some(client.push_name()).filter(|n| !n.is_empty());
         info!(instance = %shared.instance_id, %jid, "connected to WhatsApp");
         self.lifecycle(EngineEvent::Connected { jid, push_name });
@@ -260,10 +264,9 @@ impl EventHandler for Bridge {
             Event::PairError(failed) => {
                 warn!(instance = %instance, error = %failed.error, "pairing failed");
             }
-            Event::PairingQrCodesExhausted(exhausted)
-                if exhausted.disconnected => {
-                    self.shared.note_reason("QR codes expired without a scan".to_owned());
-                }
+            Event::PairingQrCodesExhausted(exhausted) if exhausted.disconnected => {
+                self.shared.note_reason("QR codes expired without a scan".to_owned());
+            }
             Event::Connected(_) => self.connected(),
             Event::Disconnected(dropped) => self.end_with(EngineEvent::Disconnected {
                 reason: dropped.reason.to_string(),

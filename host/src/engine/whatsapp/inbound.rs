@@ -99,7 +99,10 @@ mod tests {
                 ..Default::default()
             }),
         };
-        assert!(matches!(media.fetch(1_000).await, Err(EngineError::MediaTooLarge { limit: 1_000 })));
+        assert!(matches!(
+            media.fetch(1_000).await,
+            Err(EngineError::MediaTooLarge { limit: 1_000 })
+        ));
         // Within the limit it gets as far as needing the (gone) client.
         assert!(matches!(media.fetch(5_000).await, Err(EngineError::NotConnected)));
     }

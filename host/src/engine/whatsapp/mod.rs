@@ -27,12 +27,12 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tracing::{info, warn};
+use whatsapp_rust::Client;
 use whatsapp_rust::bot::Bot;
 use whatsapp_rust::store::commands::DeviceCommand;
 use whatsapp_rust::transport::TokioWebSocketTransportFactory;
 use whatsapp_rust::wacore::store::DevicePropsOverride;
 use whatsapp_rust::waproto::whatsapp::device_props::PlatformType;
-use whatsapp_rust::Client;
 
 use self::bridge::{Bridge, Queue, Shared};
 use self::session::WhatsappSession;

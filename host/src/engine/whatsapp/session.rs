@@ -270,7 +270,9 @@ impl Session for WhatsappSession {
 fn recipient(to: &str) -> Result<Jid, EngineError> {
     let to = to.trim();
     if to.contains('@') {
-        return to.parse::<Jid>().map_err(|_| EngineError::InvalidRecipient(to.to_owned()));
+        return to
+            .parse::<Jid>()
+            .map_err(|_| EngineError::InvalidRecipient(to.to_owned()));
     }
     valid_phone(to)
         .map(Jid::pn)
@@ -339,12 +341,18 @@ mod tests {
 
     #[test]
     fn recipients_are_jids_or_phone_numbers() {
-        assert_eq!(recipient("6281234567890").unwrap().to_string(), "6281234567890@s.whatsapp.net");
+        assert_eq!(
+            recipient("6281234567890").unwrap().to_string(),
+            "6281234567890@s.whatsapp.net"
+        );
         assert_eq!(
             recipient("120363402106000000@g.us").unwrap().to_string(),
             "120363402106000000@g.us"
         );
-        assert!(matches!(recipient("not a number"), Err(EngineError::InvalidRecipient(_))));
+        assert!(matches!(
+            recipient("not a number"),
+            Err(EngineError::InvalidRecipient(_))
+        ));
         assert!(matches!(recipient("0812345678"), Err(EngineError::InvalidRecipient(_))));
     }
 

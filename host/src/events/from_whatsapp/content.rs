@@ -69,19 +69,25 @@ pub(super) fn convert(message: &wa::Message, info: &MessageInfo) -> Option<Conve
     let quoted = context.and_then(|ctx| {
         let id = ctx.stanza_id.as_deref().filter(|id| !id.is_empty())?;
         let text = ctx.quoted_message.as_option().map(text_of).unwrap_or_default();
-        Some(Quoted { id: id.to_owned(), text })
+        Some(Quoted {
+            id: id.to_owned(),
+            text,
+        })
     });
-    let forwarded = context.is_some_and(|ctx| ctx.is_forwarded.unwrap_or(false) || ctx.forwarding_score.unwrap_or(0) > 0);
+    let forwarded =
+        context.is_some_and(|ctx| ctx.is_forwarded.unwrap_or(false) || ctx.forwarding_score.unwrap_or(0) > 0);
     let ephemeral = context
         .and_then(ephemeral_of)
         // A bare text in an ephemeral chat has no contextInfo; whatsapp-rust still reads
         // the timer off the stanza.
         .or_else(|| {
-            info.ephemeral_expiration.filter(|e| *e > 0).map(|expiration| Ephemeral {
-                expiration,
-                setting_timestamp: 0,
-                disappearing_mode: None,
-            })
+            info.ephemeral_expiration
+                .filter(|e| *e > 0)
+                .map(|expiration| Ephemeral {
+                    expiration,
+                    setting_timestamp: 0,
+                    disappearing_mode: None,
+                })
         });
     Some(Converted {
         content: body,
@@ -104,7 +110,11 @@ fn unwrap(message: &wa::Message) -> Unwrapped<'_> {
     let mut current = message;
     let mut view_once = false;
     for _ in 0..MAX_WRAPPER_DEPTH {
-        if let Some(inner) = current.device_sent_message.as_option().and_then(|d| d.message.as_option()) {
+        if let Some(inner) = current
+            .device_sent_message
+            .as_option()
+            .and_then(|d| d.message.as_option())
+        {
             current = inner;
             continue;
         }
@@ -135,10 +145,15 @@ fn unwrap(message: &wa::Message) -> Unwrapped<'_> {
             None => break,
         }
     }
-    Unwrapped { base: current, view_once }
+    Unwrapped {
+        base: current,
+        view_once,
+    }
 }
 
-fn future_proof(wrapper: &whatsapp_rust::waproto::buffa::MessageField<wa::message::FutureProofMessage>) -> Option<&wa::Message> {
+fn future_proof(
+    wrapper: &whatsapp_rust::waproto::buffa::MessageField<wa::message::FutureProofMessage>,
+) -> Option<&wa::Message> {
     wrapper.as_option().and_then(|w| w.message.as_option())
 }
 
@@ -149,7 +164,11 @@ fn body(base: &wa::Message) -> Option<(Body, Option<WaMedia>)> {
         return protocol_body(protocol).map(|body| (body, None));
     }
     if let Some(reaction) = base.reaction_message.as_option() {
-        let target_id = reaction.key.as_option().and_then(|k| k.id.clone()).filter(|id| !id.is_empty())?;
+        let target_id = reaction
+            .key
+            .as_option()
+            .and_then(|k| k.id.clone())
+            .filter(|id| !id.is_empty())?;
         return content(Content::Reaction {
             emoji: reaction.text.clone().unwrap_or_default(),
             target_id,
@@ -164,12 +183,26 @@ fn body(base: &wa::Message) -> Option<(Body, Option<WaMedia>)> {
         });
     }
     if let Some(m) = base.image_message.as_option() {
-        let media = media(&m.mimetype, "image/jpeg", &m.caption, &None, m.file_length, &m.file_sha256);
+        let media = media(
+            &m.mimetype,
+            "image/jpeg",
+            &m.caption,
+            &None,
+            m.file_length,
+            &m.file_sha256,
+        );
         return Some((Body::Content(Content::Image(media)), Some(WaMedia::Image(m.clone()))));
     }
     // A round video note (`ptvMessage`) is a video like any other to receivers.
     if let Some(m) = base.video_message.as_option().or(base.ptv_message.as_option()) {
-        let media = media(&m.mimetype, "video/mp4", &m.caption, &None, m.file_length, &m.file_sha256);
+        let media = media(
+            &m.mimetype,
+            "video/mp4",
+            &m.caption,
+            &None,
+            m.file_length,
+            &m.file_sha256,
+        );
         return Some((Body::Content(Content::Video(media)), Some(WaMedia::Video(m.clone()))));
     }
     if let Some(m) = base.audio_message.as_option() {
@@ -186,11 +219,17 @@ fn body(base: &wa::Message) -> Option<(Body, Option<WaMedia>)> {
             m.file_length,
             &m.file_sha256,
         );
-        return Some((Body::Content(Content::Document(media)), Some(WaMedia::Document(m.clone()))));
+        return Some((
+            Body::Content(Content::Document(media)),
+            Some(WaMedia::Document(m.clone())),
+        ));
     }
     if let Some(m) = base.sticker_message.as_option() {
         let media = media(&m.mimetype, "image/webp", &None, &None, m.file_length, &m.file_sha256);
-        return Some((Body::Content(Content::Sticker(media)), Some(WaMedia::Sticker(m.clone()))));
+        return Some((
+            Body::Content(Content::Sticker(media)),
+            Some(WaMedia::Sticker(m.clone())),
+        ));
     }
     if let Some(contact) = base.contact_message.as_option() {
         return content(Content::Contact {

@@ -17,11 +17,11 @@ mod content;
 mod tests;
 
 use whatsapp_rust::Jid;
-use whatsapp_rust::wacore_binary::JidExt;
 use whatsapp_rust::types::events::{DeleteMessageForMeUpdate, GroupUpdate, InboundMessage, Receipt as WaReceipt};
 use whatsapp_rust::types::message::{MessageInfo, MessageSource};
 use whatsapp_rust::wacore::stanza::groups::GroupNotificationAction;
 use whatsapp_rust::wacore::types::presence::ReceiptType as WaReceiptType;
+use whatsapp_rust::wacore_binary::JidExt;
 use whatsapp_rust::waproto::whatsapp as wa;
 
 pub use self::content::WaMedia;
@@ -75,7 +75,10 @@ pub fn message_parts(message: &wa::Message, info: &MessageInfo) -> Option<Conver
         view_once: body.view_once,
         ephemeral: body.ephemeral,
     });
-    Some(Converted { kind, media: body.media })
+    Some(Converted {
+        kind,
+        media: body.media,
+    })
 }
 
 /// A delivery, read or played receipt for messages this account sent; `None` for the

@@ -19,7 +19,8 @@ impl AppSyncStore for DeviceBackend {
             "SELECT key_data FROM wa_app_state_keys WHERE device_id = $1 AND key_id = $2",
             key_id
         )?;
-        row.map(|(json,)| serde_json::from_str(&json).map_err(serde_err)).transpose()
+        row.map(|(json,)| serde_json::from_str(&json).map_err(serde_err))
+            .transpose()
     }
 
     async fn set_sync_key(&self, key_id: &[u8], key: AppStateSyncKey) -> Result<()> {
@@ -61,12 +62,7 @@ impl AppSyncStore for DeviceBackend {
         Ok(())
     }
 
-    async fn put_mutation_macs(
-        &self,
-        name: &str,
-        version: u64,
-        mutations: &[AppStateMutationMAC],
-    ) -> Result<()> {
+    async fn put_mutation_macs(&self, name: &str, version: u64, mutations: &[AppStateMutationMAC]) -> Result<()> {
         execute_batch!(
             self,
             "INSERT INTO wa_app_state_mutation_macs (device_id, name, index_mac, version, value_mac) \
@@ -90,11 +86,7 @@ impl AppSyncStore for DeviceBackend {
         Ok(row.map(|(mac,)| mac))
     }
 
-    async fn get_mutation_macs(
-        &self,
-        name: &str,
-        index_macs: &[[u8; 32]],
-    ) -> Result<HashMap<[u8; 32], Vec<u8>>> {
+    async fn get_mutation_macs(&self, name: &str, index_macs: &[[u8; 32]]) -> Result<HashMap<[u8; 32], Vec<u8>>> {
         let found = fetch_each!(
             self,
             (Vec<u8>,),
@@ -116,7 +108,11 @@ impl AppSyncStore for DeviceBackend {
     }
 
     async fn clear_mutation_macs(&self, name: &str) -> Result<()> {
-        execute!(self, "DELETE FROM wa_app_state_mutation_macs WHERE device_id = $1 AND name = $2", name)?;
+        execute!(
+            self,
+            "DELETE FROM wa_app_state_mutation_macs WHERE device_id = $1 AND name = $2",
+            name
+        )?;
         Ok(())
     }
 

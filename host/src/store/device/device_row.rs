@@ -42,7 +42,8 @@ impl DeviceStore for DeviceBackend {
 
     async fn load(&self) -> Result<Option<Device>> {
         let row = fetch_optional!(self, (String,), "SELECT data FROM wa_devices WHERE id = $1")?;
-        row.map(|(json,)| serde_json::from_str(&json).map_err(serde_err)).transpose()
+        row.map(|(json,)| serde_json::from_str(&json).map_err(serde_err))
+            .transpose()
     }
 
     async fn exists(&self) -> Result<bool> {

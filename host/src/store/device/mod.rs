@@ -107,9 +107,11 @@ impl Store {
     pub async fn device_row_count(&self) -> Result<i64, StoreError> {
         let mut total = 0;
         for table in DEVICE_TABLES.iter().copied().chain(["wa_devices"]) {
-            let (count,): (i64,) = on_pool!(self.pool(), |p| sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
-                .fetch_one(p)
-                .await)?;
+            let (count,): (i64,) = on_pool!(self.pool(), |p| sqlx::query_as(&format!(
+                "SELECT COUNT(*) FROM {table}"
+            ))
+            .fetch_one(p)
+            .await)?;
             total += count;
         }
         Ok(total)

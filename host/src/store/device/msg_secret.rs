@@ -31,7 +31,15 @@ impl MsgSecretStore for DeviceBackend {
                      WHEN excluded.message_ts > wa_msg_secrets.message_ts THEN excluded.message_ts \
                      ELSE wa_msg_secrets.message_ts END",
             &entries,
-            |e| (&*e.chat, &*e.sender, &*e.msg_id, &e.secret[..], now, e.expires_at, e.message_ts)
+            |e| (
+                &*e.chat,
+                &*e.sender,
+                &*e.msg_id,
+                &e.secret[..],
+                now,
+                e.expires_at,
+                e.message_ts
+            )
         )?;
         Ok(entries.len())
     }
@@ -43,12 +51,7 @@ impl MsgSecretStore for DeviceBackend {
             .map(|(secret, _)| secret))
     }
 
-    async fn get_msg_secret_with_ts(
-        &self,
-        chat: &str,
-        sender: &str,
-        msg_id: &str,
-    ) -> Result<Option<(Vec<u8>, i64)>> {
+    async fn get_msg_secret_with_ts(&self, chat: &str, sender: &str, msg_id: &str) -> Result<Option<(Vec<u8>, i64)>> {
         fetch_optional!(
             self,
             (Vec<u8>, i64),

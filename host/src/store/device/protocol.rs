@@ -6,8 +6,7 @@
 use async_trait::async_trait;
 use whatsapp_rust::wacore::store::error::Result;
 use whatsapp_rust::wacore::store::traits::{
-    DeviceListRecord, LidPnMappingEntry, PendingInboundKey, PendingInboundRow, ProtocolStore,
-    TcTokenEntry,
+    DeviceListRecord, LidPnMappingEntry, PendingInboundKey, PendingInboundRow, ProtocolStore, TcTokenEntry,
 };
 
 use super::{DeviceBackend, execute, execute_batch, fetch_all, fetch_optional, serde_err};
@@ -71,7 +70,11 @@ impl ProtocolStore for DeviceBackend {
     }
 
     async fn clear_sender_key_devices(&self, group_jid: &str) -> Result<()> {
-        execute!(self, "DELETE FROM wa_sender_key_devices WHERE device_id = $1 AND group_jid = $2", group_jid)?;
+        execute!(
+            self,
+            "DELETE FROM wa_sender_key_devices WHERE device_id = $1 AND group_jid = $2",
+            group_jid
+        )?;
         Ok(())
     }
 
@@ -173,7 +176,13 @@ impl ProtocolStore for DeviceBackend {
     }
 
     async fn update_device_list(&self, record: DeviceListRecord) -> Result<()> {
-        execute!(self, PUT_DEVICE_LIST, &record.user, device_list_json(&record)?, unix_now())?;
+        execute!(
+            self,
+            PUT_DEVICE_LIST,
+            &record.user,
+            device_list_json(&record)?,
+            unix_now()
+        )?;
         Ok(())
     }
 
@@ -193,11 +202,16 @@ impl ProtocolStore for DeviceBackend {
             "SELECT record FROM wa_device_lists WHERE device_id = $1 AND user_id = $2",
             user
         )?;
-        row.map(|(json,)| serde_json::from_str(&json).map_err(serde_err)).transpose()
+        row.map(|(json,)| serde_json::from_str(&json).map_err(serde_err))
+            .transpose()
     }
 
     async fn delete_devices(&self, user: &str) -> Result<()> {
-        execute!(self, "DELETE FROM wa_device_lists WHERE device_id = $1 AND user_id = $2", user)?;
+        execute!(
+            self,
+            "DELETE FROM wa_device_lists WHERE device_id = $1 AND user_id = $2",
+            user
+        )?;
         Ok(())
     }
 
@@ -224,7 +238,11 @@ impl ProtocolStore for DeviceBackend {
     }
 
     async fn delete_group_metadata(&self, group_jid: &str) -> Result<()> {
-        execute!(self, "DELETE FROM wa_group_metadata WHERE device_id = $1 AND group_jid = $2", group_jid)?;
+        execute!(
+            self,
+            "DELETE FROM wa_group_metadata WHERE device_id = $1 AND group_jid = $2",
+            group_jid
+        )?;
         Ok(())
     }
 
@@ -265,7 +283,11 @@ impl ProtocolStore for DeviceBackend {
     }
 
     async fn get_all_tc_token_jids(&self) -> Result<Vec<String>> {
-        let rows = fetch_all!(self, (String,), "SELECT jid FROM wa_tc_tokens WHERE device_id = $1 ORDER BY jid")?;
+        let rows = fetch_all!(
+            self,
+            (String,),
+            "SELECT jid FROM wa_tc_tokens WHERE device_id = $1 ORDER BY jid"
+        )?;
         Ok(rows.into_iter().map(|(jid,)| jid).collect())
     }
 
@@ -390,7 +412,9 @@ impl ProtocolStore for DeviceBackend {
 
     async fn store_pending_inbound_batch(&self, rows: &[PendingInboundRow<'_>]) -> Result<()> {
         let now = unix_now();
-        execute_batch!(self, PUT_PENDING_INBOUND, rows, |r| (r.chat, r.sender, r.id, r.message, now))
+        execute_batch!(self, PUT_PENDING_INBOUND, rows, |r| (
+            r.chat, r.sender, r.id, r.message, now
+        ))
     }
 
     async fn delete_pending_inbound_batch(&self, keys: &[PendingInboundKey<'_>]) -> Result<()> {

@@ -39,15 +39,18 @@ impl SignalStore for DeviceBackend {
         )?;
         row.map(|(key,)| {
             let len = key.len();
-            key.try_into().map_err(|_| {
-                WaStoreError::Validation(format!("identity key of {address} has {len} bytes, not 32"))
-            })
+            key.try_into()
+                .map_err(|_| WaStoreError::Validation(format!("identity key of {address} has {len} bytes, not 32")))
         })
         .transpose()
     }
 
     async fn delete_identity(&self, address: &str) -> Result<()> {
-        execute!(self, "DELETE FROM wa_identities WHERE device_id = $1 AND address = $2", address)?;
+        execute!(
+            self,
+            "DELETE FROM wa_identities WHERE device_id = $1 AND address = $2",
+            address
+        )?;
         Ok(())
     }
 
@@ -67,11 +70,18 @@ impl SignalStore for DeviceBackend {
     }
 
     async fn put_sessions_batch(&self, sessions: &[(Arc<str>, Bytes)]) -> Result<()> {
-        execute_batch!(self, PUT_SESSION, sessions, |(address, record)| (&**address, &record[..]))
+        execute_batch!(self, PUT_SESSION, sessions, |(address, record)| (
+            &**address,
+            &record[..]
+        ))
     }
 
     async fn delete_session(&self, address: &str) -> Result<()> {
-        execute!(self, "DELETE FROM wa_sessions WHERE device_id = $1 AND address = $2", address)?;
+        execute!(
+            self,
+            "DELETE FROM wa_sessions WHERE device_id = $1 AND address = $2",
+            address
+        )?;
         Ok(())
     }
 
@@ -110,7 +120,11 @@ impl SignalStore for DeviceBackend {
     }
 
     async fn store_prekeys_batch(&self, keys: &[(u32, Bytes)], uploaded: bool) -> Result<()> {
-        execute_batch!(self, STORE_PREKEY, keys, |(id, record)| (i64::from(*id), &record[..], uploaded))
+        execute_batch!(self, STORE_PREKEY, keys, |(id, record)| (
+            i64::from(*id),
+            &record[..],
+            uploaded
+        ))
     }
 
     async fn load_prekey(&self, id: u32) -> Result<Option<Bytes>> {
@@ -144,7 +158,11 @@ impl SignalStore for DeviceBackend {
     }
 
     async fn remove_prekey(&self, id: u32) -> Result<()> {
-        execute!(self, "DELETE FROM wa_prekeys WHERE device_id = $1 AND id = $2", i64::from(id))?;
+        execute!(
+            self,
+            "DELETE FROM wa_prekeys WHERE device_id = $1 AND id = $2",
+            i64::from(id)
+        )?;
         Ok(())
     }
 
@@ -188,7 +206,11 @@ impl SignalStore for DeviceBackend {
     }
 
     async fn remove_signed_prekey(&self, id: u32) -> Result<()> {
-        execute!(self, "DELETE FROM wa_signed_prekeys WHERE device_id = $1 AND id = $2", i64::from(id))?;
+        execute!(
+            self,
+            "DELETE FROM wa_signed_prekeys WHERE device_id = $1 AND id = $2",
+            i64::from(id)
+        )?;
         Ok(())
     }
 
@@ -198,7 +220,10 @@ impl SignalStore for DeviceBackend {
     }
 
     async fn put_sender_keys_batch(&self, sender_keys: &[(Arc<str>, Bytes)]) -> Result<()> {
-        execute_batch!(self, PUT_SENDER_KEY, sender_keys, |(address, record)| (&**address, &record[..]))
+        execute_batch!(self, PUT_SENDER_KEY, sender_keys, |(address, record)| (
+            &**address,
+            &record[..]
+        ))
     }
 
     async fn get_sender_key(&self, address: &str) -> Result<Option<Vec<u8>>> {
@@ -212,7 +237,11 @@ impl SignalStore for DeviceBackend {
     }
 
     async fn delete_sender_key(&self, address: &str) -> Result<()> {
-        execute!(self, "DELETE FROM wa_sender_keys WHERE device_id = $1 AND address = $2", address)?;
+        execute!(
+            self,
+            "DELETE FROM wa_sender_keys WHERE device_id = $1 AND address = $2",
+            address
+        )?;
         Ok(())
     }
 }

@@ -61,7 +61,9 @@ impl Plugin for Webhook {
     }
 
     fn handle(&mut self, event: Event) -> Outcome {
-        requests(&self.config, &event).into_iter().fold(Outcome::cont(), Outcome::webhook)
+        requests(&self.config, &event)
+            .into_iter()
+            .fold(Outcome::cont(), Outcome::webhook)
     }
 }
 
@@ -73,7 +75,11 @@ pub fn requests(config: &Config, event: &Event) -> Vec<WebhookRequest> {
         .into_iter()
         .filter_map(|format| {
             let body = format.payload(event)?;
-            Some(WebhookRequest::json_to_subscribers(format.name(), event.id.clone(), body))
+            Some(WebhookRequest::json_to_subscribers(
+                format.name(),
+                event.id.clone(),
+                body,
+            ))
         })
         .collect()
 }

@@ -41,10 +41,7 @@ impl Message {
     pub fn text_or_caption(&self) -> Option<&str> {
         match &self.content {
             Content::Text { text } | Content::Edited { text, .. } => Some(text),
-            _ => self
-                .content
-                .media()
-                .and_then(|media| media.caption.as_deref()),
+            _ => self.content.media().and_then(|media| media.caption.as_deref()),
         }
     }
 

@@ -40,9 +40,7 @@ impl Plugin for Redactor {
     fn init(config: &str) -> Result<Self, String> {
         let config: Config = wasap_plugin::parse_config(config)?;
         if !(1..=MAX_DIGITS).contains(&config.min_digits) {
-            return Err(format!(
-                "invalid config: min_digits must be 1 to {MAX_DIGITS}"
-            ));
+            return Err(format!("invalid config: min_digits must be 1 to {MAX_DIGITS}"));
         }
         Ok(Redactor { config })
     }

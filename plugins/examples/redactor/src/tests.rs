@@ -68,10 +68,7 @@ fn messages_are_replaced_with_text_caption_and_quote_redacted() {
     let Verdict::Replace(replaced) = &outcomes[0].verdict else {
         panic!("expected replace, got {:?}", outcomes[0]);
     };
-    assert_eq!(
-        (&replaced.id, &replaced.instance_id),
-        (&event.id, &event.instance_id)
-    );
+    assert_eq!((&replaced.id, &replaced.instance_id), (&event.id, &event.instance_id));
     let EventKind::Message(message) = &replaced.kind else {
         panic!("not a message");
     };

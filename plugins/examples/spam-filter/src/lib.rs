@@ -57,11 +57,7 @@ const MINUTE_US: i64 = 60_000_000;
 impl Plugin for SpamFilter {
     fn init(config: &str) -> Result<Self, String> {
         let config: Config = wasap_plugin::parse_config(config)?;
-        let blocked_words = config
-            .blocked_words
-            .iter()
-            .map(|w| w.to_lowercase())
-            .collect();
+        let blocked_words = config.blocked_words.iter().map(|w| w.to_lowercase()).collect();
         Ok(SpamFilter {
             config,
             blocked_words,
@@ -97,11 +93,7 @@ impl SpamFilter {
         }
         if let Some(text) = message.text_or_caption() {
             let lower = text.to_lowercase();
-            if let Some(word) = self
-                .blocked_words
-                .iter()
-                .find(|w| lower.contains(w.as_str()))
-            {
+            if let Some(word) = self.blocked_words.iter().find(|w| lower.contains(w.as_str())) {
                 return Some(Reason::BlockedWord(word.clone()));
             }
             let links = count_links(&lower);
@@ -126,17 +118,14 @@ impl SpamFilter {
 
 /// Whether `sender` (a JID) is in `list` of phone numbers and JIDs.
 fn listed(list: &[String], sender: &str) -> bool {
-    list.iter()
-        .any(|entry| entry == sender || entry == user_part(sender))
+    list.iter().any(|entry| entry == sender || entry == user_part(sender))
 }
 
 /// Counts `http://`, `https://` and `www.` links in lowercase text.
 fn count_links(lower: &str) -> usize {
     lower
         .split(|c: char| c.is_whitespace())
-        .filter(|word| {
-            word.contains("http://") || word.contains("https://") || word.starts_with("www.")
-        })
+        .filter(|word| word.contains("http://") || word.contains("https://") || word.starts_with("www."))
         .count()
 }
 

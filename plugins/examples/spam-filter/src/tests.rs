@@ -47,11 +47,7 @@ fn each_rule_gives_its_reason() {
         (text("6282", "hello"), None),
     ];
     for (i, (message, expected)) in cases.into_iter().enumerate() {
-        assert_eq!(
-            filter.verdict(&message, i as i64 * MINUTE_US),
-            expected,
-            "case {i}"
-        );
+        assert_eq!(filter.verdict(&message, i as i64 * MINUTE_US), expected, "case {i}");
     }
 }
 
@@ -65,11 +61,7 @@ fn floods_are_cut_per_sender_per_minute() {
         assert_eq!(filter.verdict(&a, i * second), None);
     }
     assert_eq!(filter.verdict(&a, 3 * second), Some(Reason::Flood));
-    assert_eq!(
-        filter.verdict(&b, 3 * second),
-        None,
-        "other senders are not affected"
-    );
+    assert_eq!(filter.verdict(&b, 3 * second), None, "other senders are not affected");
     // A minute after the first messages the window has room again.
     assert_eq!(filter.verdict(&a, MINUTE_US + 2 * second), None);
 }
@@ -85,10 +77,7 @@ fn drops_become_the_drop_verdict_and_are_logged() {
     };
     let outcomes = testing::run::<SpamFilter>(CONFIG, vec![spam, ham, system]).unwrap();
     let verdicts: Vec<_> = outcomes.iter().map(|o| o.verdict.clone()).collect();
-    assert_eq!(
-        verdicts,
-        [Verdict::Drop, Verdict::Continue, Verdict::Continue]
-    );
+    assert_eq!(verdicts, [Verdict::Drop, Verdict::Continue, Verdict::Continue]);
     assert!(outcomes.iter().all(|o| o.actions.is_empty()));
     assert_eq!(testing::logs().len(), 1);
 }

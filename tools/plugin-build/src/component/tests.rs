@@ -21,9 +21,7 @@ fn example(name: &str) -> (Vec<u8>, Manifest) {
         crate::build(&dir, &options).unwrap_or_else(|e| panic!("building {name}: {e:#}"))
     };
     let component = std::fs::read(&built.path).unwrap();
-    let manifest =
-        Manifest::parse(&std::fs::read_to_string(dir.join(format!("{name}.toml"))).unwrap())
-            .unwrap();
+    let manifest = Manifest::parse(&std::fs::read_to_string(dir.join(format!("{name}.toml"))).unwrap()).unwrap();
     (component, manifest)
 }
 
@@ -57,9 +55,7 @@ fn imports_beyond_the_capabilities_are_refused() {
     let (component, mut manifest) = example("auto-reply");
     manifest.capabilities.kv = false;
     manifest.capabilities.clock = false;
-    let err = check(&inspect(&component).unwrap(), &manifest)
-        .unwrap_err()
-        .to_string();
+    let err = check(&inspect(&component).unwrap(), &manifest).unwrap_err().to_string();
     assert!(
         err.contains("wasap:plugin/kv@0.1.0 but [capabilities] does not grant `kv`"),
         "{err}"
@@ -88,8 +84,6 @@ fn garbage_and_bare_modules_are_refused() {
     // A core module without the SDK's exports encodes, to a component that is no plugin.
     let (_, manifest) = example("redactor");
     let component = encode(b"\0asm\x01\0\0\0").unwrap();
-    let err = check(&inspect(&component).unwrap(), &manifest)
-        .unwrap_err()
-        .to_string();
+    let err = check(&inspect(&component).unwrap(), &manifest).unwrap_err().to_string();
     assert!(err.contains("does not export `init`"), "{err}");
 }

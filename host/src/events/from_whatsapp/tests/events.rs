@@ -77,7 +77,12 @@ fn the_ephemeral_wrapper_is_removed_and_its_setting_kept() {
         ..Default::default()
     };
     let (converted, _) = convert(message, direct_in());
-    assert_eq!(converted.content, Content::Text { text: "vanishing".to_owned() });
+    assert_eq!(
+        converted.content,
+        Content::Text {
+            text: "vanishing".to_owned()
+        }
+    );
     assert_eq!(
         converted.ephemeral,
         Some(Ephemeral {
@@ -114,7 +119,12 @@ fn the_device_sent_wrapper_is_removed_and_the_lid_chat_resolved() {
         ..Default::default()
     };
     let (converted, _) = convert(message, source);
-    assert_eq!(converted.content, Content::Text { text: "from my phone".to_owned() });
+    assert_eq!(
+        converted.content,
+        Content::Text {
+            text: "from my phone".to_owned()
+        }
+    );
     assert!(converted.from_me);
     assert_eq!(converted.chat, CONTACT_JID);
     assert_eq!(converted.sender, ME_JID);
@@ -187,8 +197,14 @@ fn group_participants_join_leave_promote_and_demote() {
             },
             GroupAction::Leave,
         ),
-        (GroupNotificationAction::Promote { participants: people() }, GroupAction::Promote),
-        (GroupNotificationAction::Demote { participants: people() }, GroupAction::Demote),
+        (
+            GroupNotificationAction::Promote { participants: people() },
+            GroupAction::Promote,
+        ),
+        (
+            GroupNotificationAction::Demote { participants: people() },
+            GroupAction::Demote,
+        ),
     ];
     for (wa_action, action) in actions {
         let update = GroupUpdate::builder()

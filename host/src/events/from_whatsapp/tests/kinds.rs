@@ -10,7 +10,10 @@ fn an_image_carries_its_media_fields_and_what_to_download() {
         ..Default::default()
     };
     let (message, media) = convert(message, group_in());
-    assert_eq!(message.content, Content::Image(media_of("abcdef", "image/png", Some("look"), None, 1234)));
+    assert_eq!(
+        message.content,
+        Content::Image(media_of("abcdef", "image/png", Some("look"), None, 1234))
+    );
     assert_eq!(message.text_or_caption(), Some("look"));
     let media = media.expect("an image is downloaded");
     assert_eq!(media, WaMedia::Image(wa_image));
@@ -32,7 +35,10 @@ fn videos_and_video_notes_are_videos() {
         ..Default::default()
     };
     let (converted, media) = convert(message, direct_in());
-    assert_eq!(converted.content, Content::Video(media_of("01", "video/mp4", Some("clip"), None, 99)));
+    assert_eq!(
+        converted.content,
+        Content::Video(media_of("01", "video/mp4", Some("clip"), None, 99))
+    );
     assert_eq!(media, Some(WaMedia::Video(video.clone())));
 
     let note = wa::Message {
@@ -85,7 +91,13 @@ fn a_captioned_document_is_unwrapped_from_document_with_caption() {
     let (converted, media) = convert(message, direct_in());
     assert_eq!(
         converted.content,
-        Content::Document(media_of("1234", "application/pdf", Some("the invoice"), Some("invoice.pdf"), 2048))
+        Content::Document(media_of(
+            "1234",
+            "application/pdf",
+            Some("the invoice"),
+            Some("invoice.pdf"),
+            2048
+        ))
     );
     assert_eq!(media, Some(WaMedia::Document(document)));
 }
@@ -102,7 +114,10 @@ fn a_sticker_defaults_its_mime_type() {
         ..Default::default()
     };
     let (converted, media) = convert(message, group_in());
-    assert_eq!(converted.content, Content::Sticker(media_of("0a", "image/webp", None, None, 10)));
+    assert_eq!(
+        converted.content,
+        Content::Sticker(media_of("0a", "image/webp", None, None, 10))
+    );
     assert_eq!(media, Some(WaMedia::Sticker(sticker)));
 }
 

@@ -102,9 +102,7 @@ fn image(caption: &str) -> wa::message::ImageMessage {
 }
 
 fn future_proof(message: wa::Message) -> MessageField<wa::message::FutureProofMessage> {
-    some(wa::message::FutureProofMessage {
-        message: some(message),
-    })
+    some(wa::message::FutureProofMessage { message: some(message) })
 }
 
 fn key(id: &str, from_me: bool) -> MessageField<wa::MessageKey> {
@@ -165,7 +163,12 @@ fn an_extended_text_in_a_group_names_group_and_participant() {
     assert_eq!(message.sender, CONTACT_JID);
     assert!(message.is_group);
     assert!(!message.from_me);
-    assert_eq!(message.content, Content::Text { text: "see https://example.org".to_owned() });
+    assert_eq!(
+        message.content,
+        Content::Text {
+            text: "see https://example.org".to_owned()
+        }
+    );
 }
 
 #[test]

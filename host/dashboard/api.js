@@ -4,7 +4,7 @@
 
 const TOKEN_KEY = "wasap.token";
 
-/** An answer that is not a success, in API.md's error shape. */
+/** An answer that is not a success, in docs/API.md's error shape. */
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);

@@ -9,7 +9,7 @@ import { bus, publish } from "./store.js";
 
 const MAX = 500;
 
-/** The kinds API.md lists, offered in the filter before any has been seen. */
+/** The kinds docs/API.md lists, offered in the filter before any has been seen. */
 const KINDS = [
   "incoming_message", "message.receipt", "group.participants",
   "qr", "instance.status", "instance.paired", "instance.logged_out", "plugin.error", "system",
@@ -110,7 +110,7 @@ function item(entry) {
   );
 }
 
-/** One line about a frame, from the fields API.md gives each kind. */
+/** One line about a frame, from the fields docs/API.md gives each kind. */
 function summary({ event, data = {} }) {
   switch (event) {
     case "incoming_message": {

@@ -1,6 +1,6 @@
 //! The one typed configuration, from command-line flags and environment variables.
 //!
-//! Every setting has a flag and an environment variable (named in API.md where
+//! Every setting has a flag and an environment variable (named in docs/API.md where
 //! the contract names one); flags win over the environment. Validation happens
 //! here, at start-up, so a bad setting stops the server with a clear message
 //! instead of failing later.
@@ -279,7 +279,7 @@ impl Config {
     }
 
     /// Whether the WebSocket routes are served: `WASAP_ENABLE_WEBSOCKET`, and
-    /// `SUDEVWA_ENABLE_WEBSOCKET` when it is set (API.md, "WebSockets").
+    /// `SUDEVWA_ENABLE_WEBSOCKET` when it is set (docs/API.md, "WebSockets").
     pub fn websocket_enabled(&self) -> bool {
         self.enable_websocket
             && self

@@ -31,7 +31,7 @@
 //! cargo build --release --workspace --bins && /var/tmp/wasap-target/release/bench-plugins [--rounds 5] [--only rust|javascript|python]
 //! ```
 //!
-//! Needs the wasm toolchain of ARCHITECTURE.md, Node.js with npm and Python 3
+//! Needs the wasm toolchain of docs/ARCHITECTURE.md, Node.js with npm and Python 3
 //! (as the tests do). Method and results: BENCHMARKS.md.
 
 use std::path::Path;

@@ -1,5 +1,5 @@
 //! Inbound traffic on the simulated network, end to end: every message kind
-//! the sim can send (API.md's `/sim/.../incoming`), receipts and group events
+//! the sim can send (docs/API.md's `/sim/.../incoming`), receipts and group events
 //! come out of the host as the matching canonical event; incoming media is
 //! stored and served byte for byte at `/statics/media/<file>`, and a media
 //! file over the limit still delivers its message, with the error noted.

@@ -1,7 +1,7 @@
 //! The instance lifecycle on the simulated network, through the real HTTP API:
 //! create → QR → scan → online; restart → online with no QR; unlink and
 //! logout → logged_out → pair again; drop → reconnect; delete wipes the keys;
-//! the presence heartbeat; tokens scoped as API.md says.
+//! the presence heartbeat; tokens scoped as docs/API.md says.
 
 use serde_json::{Value, json};
 use wasap::events::EventKind;

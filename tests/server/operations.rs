@@ -1,5 +1,5 @@
 //! `/openapi.json` and `/metrics`: the document lists every route the server
-//! serves (and every route of API.md), every route it lists is really served,
+//! serves (and every route of docs/API.md), every route it lists is really served,
 //! and the metrics count requests by route template and status, messages by
 //! instance and kind, and instances by status.
 
@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use wasap_tests::{TestDb, TestServer, data_dir, online};
 
-/// The routes of API.md that exist so far, as (method, path template).
+/// The routes of docs/API.md that exist so far, as (method, path template).
 const API_MD_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/instances"),
     ("get", "/api/instances"),

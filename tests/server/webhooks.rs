@@ -1,6 +1,6 @@
 //! Webhooks, black-box: the built-in webhook plugin (embedded in the
 //! binary) turns events into deliveries, which a real
-//! HTTP receiver on loopback gets, signed as the source documents verify
+//! HTTP receiver on loopback gets, signed as the source documents (docs/seeds/) verify
 //! signatures; retries keep the event id; the outbox survives `kill -9` of
 //! the server's process;
 //! a receiver that never answers ends `failed` and is retried on request;

@@ -1,4 +1,4 @@
-//! WebSockets, black-box (API.md, "WebSockets"): a real server on the sim
+//! WebSockets, black-box (docs/API.md, "WebSockets"): a real server on the sim
 //! engine, serving `/ws` and `/api/listen/{id}` out of the box through its
 //! built-in websocket plugin, and real WebSocket clients on both.
 

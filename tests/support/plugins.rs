@@ -1,6 +1,6 @@
 //! Plugins for black-box tests, built from source once per test process with
 //! the same library `wasap-plugin-build` runs (so the wasm toolchain of
-//! ARCHITECTURE.md must be installed; `.ci/run` installs it), and installed
+//! docs/ARCHITECTURE.md must be installed; `.ci/run` installs it), and installed
 //! into a running server through the management API.
 
 use std::collections::HashMap;
@@ -37,7 +37,7 @@ pub fn component(crate_dir: &str) -> Vec<u8> {
                 ..Default::default()
             };
             let result = wasap_plugin_build::build(&workspace_root().join(crate_dir), &options)
-                .unwrap_or_else(|e| panic!("cannot build the test plugin {crate_dir} (is the wasm toolchain installed? see ARCHITECTURE.md): {e:#}"));
+                .unwrap_or_else(|e| panic!("cannot build the test plugin {crate_dir} (is the wasm toolchain installed? see docs/ARCHITECTURE.md): {e:#}"));
             map.insert(crate_dir.to_owned(), result.path.clone());
             result.path
         }

@@ -3,7 +3,7 @@
 //! answering as the test says: success, a status, failures before success,
 //! or never. Tests wait on the recorded requests, never on the clock.
 //!
-//! Signatures are checked the way the source documents' receivers check
+//! Signatures are checked the way the source documents' (docs/seeds/) receivers check
 //! them: HMAC-SHA256 over the raw body, keyed with the secret's UTF-8 bytes,
 //! compared as hex (after stripping `sha256=` for the gowa header).
 

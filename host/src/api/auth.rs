@@ -1,6 +1,6 @@
 //! Who is calling: the admin token, an instance token, or nobody.
 //!
-//! API.md's model: the admin token opens every route; an instance token opens
+//! docs/API.md's model: the admin token opens every route; an instance token opens
 //! only its own instance's routes and gets 403 elsewhere; no or an unknown
 //! token gets 401. Tokens come from `Authorization: Bearer <token>` (and, for
 //! WebSocket routes, `?token=`), are compared in constant time and never logged.

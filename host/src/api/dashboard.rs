@@ -1,5 +1,5 @@
 //! The web dashboard: `GET /` (the page) and `GET /dashboard/{file}` (its
-//! style sheet and ES modules), public like API.md says, since the page holds
+//! style sheet and ES modules), public like docs/API.md says, since the page holds
 //! no data: it signs in with the admin token, kept in the browser's session,
 //! and reads everything through the API and the WebSockets.
 //!

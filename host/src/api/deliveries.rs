@@ -1,4 +1,4 @@
-//! The webhook outbox as the admin sees it (API.md, "Webhooks"): deliveries
+//! The webhook outbox as the admin sees it (docs/API.md, "Webhooks"): deliveries
 //! by status and instance, and a retry of a failed one.
 
 use serde::{Deserialize, Serialize};

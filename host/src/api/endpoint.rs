@@ -26,7 +26,7 @@ impl Verb {
     }
 }
 
-/// Who may call a route (API.md, "Authentication").
+/// Who may call a route (docs/API.md, "Authentication").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// No token needed.

@@ -1,4 +1,4 @@
-//! The API's error type and the single JSON error shape of API.md:
+//! The API's error type and the single JSON error shape of docs/API.md:
 //! `{"error": {"code": "<snake_case>", "message": "<human text>"}}`.
 //!
 //! Handlers return [`ApiError`]; warp's own rejections (unknown route, wrong

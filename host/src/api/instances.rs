@@ -1,5 +1,5 @@
 //! Instance routes: create, list, get, delete, QR (JSON or PNG), pair code,
-//! logout and reconnect (API.md, "Instances").
+//! logout and reconnect (docs/API.md, "Instances").
 
 use serde::{Deserialize, Serialize};
 use warp::Filter;

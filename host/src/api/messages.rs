@@ -1,5 +1,5 @@
 //! Message routes: send text by instance or by the instance's own number, and
-//! check numbers (API.md, "Messages").
+//! check numbers (docs/API.md, "Messages").
 
 use serde::{Deserialize, Serialize};
 use warp::Filter;

@@ -142,7 +142,7 @@ impl Router {
         self.endpoints.push(endpoint);
         let template = Template::parse(endpoint.path);
         let access = endpoint.access;
-        // Only WebSocket routes take `?token=` (API.md, "Authentication"):
+        // Only WebSocket routes take `?token=` (docs/API.md, "Authentication"):
         // elsewhere a token in a URL would end up in logs and browser history.
         let credentials = match endpoint.answer {
             Answer::WebSocket => credentials_or_query().boxed(),

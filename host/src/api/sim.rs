@@ -1,5 +1,5 @@
 //! The simulated network's control routes (`/sim/`, admin token), mounted only
-//! with `--engine sim` (API.md, "Simulated WhatsApp").
+//! with `--engine sim` (docs/API.md, "Simulated WhatsApp").
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! `GET /statics/media/<file>`: incoming media files, no token (the
-//! unguessable file name is the permission, API.md); no listing.
+//! unguessable file name is the permission, docs/API.md); no listing.
 
 use warp::Filter;
 use warp::filters::BoxedFilter;

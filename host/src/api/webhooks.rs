@@ -1,4 +1,4 @@
-//! Per-instance webhook routes (API.md, "Webhooks"): the seed's
+//! Per-instance webhook routes (docs/API.md, "Webhooks"): seed 000's (docs/seeds/)
 //! `webhook-setconfig` (the instance's primary `sudevwa` webhook), and the
 //! list, create and delete of any further webhooks. Secrets are shown once,
 //! when set or created, and never listed.

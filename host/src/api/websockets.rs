@@ -1,4 +1,4 @@
-//! The WebSocket routes (API.md, "WebSockets"): `GET /ws` (admin token) and
+//! The WebSocket routes (docs/API.md, "WebSockets"): `GET /ws` (admin token) and
 //! `GET /api/listen/{id}` (the admin or that instance's token), both taking
 //! the token from the header or `?token=`. They exist only while WebSockets
 //! are switched on; what they carry is published to the [`Hub`].

@@ -1,5 +1,5 @@
 //! Webhook signatures: HMAC-SHA256 of the raw body, keyed with the
-//! receiver's secret as UTF-8 bytes (both source documents verify it that
+//! receiver's secret as UTF-8 bytes (both source documents, docs/seeds/, verify it that
 //! way), in the header each format's receivers expect.
 
 use hmac::{Hmac, Mac};

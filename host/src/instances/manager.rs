@@ -24,7 +24,7 @@ const COMMAND_QUEUE: usize = 64;
 /// How long shutdown waits for one instance to flush and close.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// An instance as the API shows it (`Instance` in API.md).
+/// An instance as the API shows it (`Instance` in docs/API.md).
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[schemars(rename = "Instance")]
 pub struct InstanceInfo {
@@ -333,7 +333,7 @@ impl InstanceManager {
     }
 }
 
-/// API.md: `[A-Za-z0-9_-]{1,64}`.
+/// docs/API.md: `[A-Za-z0-9_-]{1,64}`.
 fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }

@@ -1,4 +1,4 @@
-//! The status machine of an instance, as API.md names the states.
+//! The status machine of an instance, as docs/API.md names the states.
 
 /// Where an instance is in its life (the canonical model's `InstanceStatus`).
 ///

@@ -2,7 +2,7 @@
 //! and served at `/statics/media/<file>`.
 //!
 //! A file name carries 128 random bits, so knowing it is the permission to read
-//! it (API.md: no token, no listing). Names are generated here, never taken
+//! it (docs/API.md: no token, no listing). Names are generated here, never taken
 //! from the sender, so no path from WhatsApp reaches the file system. A file
 //! is written under a temporary name and renamed into place, so a reader never
 //! sees half a file and a crash leaves no partial file under a served name.

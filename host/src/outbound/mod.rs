@@ -1,6 +1,6 @@
 //! Outbound HTTP on a user's behalf: `mediaUrl` fetches ([`Fetcher`]),
 //! plugins' `http` requests and, later, webhook deliveries ([`Requester`]).
-//! Everything here applies the outbound-URL policy of API.md, which is
+//! Everything here applies the outbound-URL policy of docs/API.md, which is
 //! independent of what the response is used for; both kinds of client are
 //! built in one place ([`client`]) so they enforce it the same way.
 

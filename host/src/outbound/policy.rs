@@ -1,4 +1,4 @@
-//! The outbound-URL policy (API.md, "Outbound-URL policy"): which URLs and
+//! The outbound-URL policy (docs/API.md, "Outbound-URL policy"): which URLs and
 //! addresses the server may reach on a user's behalf.
 //!
 //! A URL must be `http` or `https` and carry no credentials: a

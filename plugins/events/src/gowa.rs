@@ -1,4 +1,4 @@
-//! The `gowa` format (source document 003), field for field.
+//! The `gowa` format (source document 003, `docs/seeds/003_240af2c9c9654f11.txt`), field for field.
 //!
 //! Two shapes, as in the source:
 //! - Messages are flat: `sender_id` and `chat_id` (user parts of the JIDs), `from` (the

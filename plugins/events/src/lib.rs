@@ -2,8 +2,8 @@
 //!
 //! - [`model`]: [`Event`] and everything it can carry, defined once.
 //! - [`sudevwa`]: the `{"event", "timestamp", "data"}` envelope of WebSocket frames and
-//!   per-instance webhooks (source document 000).
-//! - [`gowa`]: the global webhook payloads (source document 003).
+//!   per-instance webhooks (source document 000, `docs/seeds/000_48d941547274bad6.txt`).
+//! - [`gowa`]: the global webhook payloads (source document 003, `docs/seeds/003_240af2c9c9654f11.txt`).
 //! - [`wit_conversions!`]: to and from the types WIT bindings generate, for plugins and the host.
 //!
 //! Formats are pure functions of an event: no clock, no I/O, no randomness, so the host and

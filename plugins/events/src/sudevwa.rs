@@ -1,4 +1,4 @@
-//! The `sudevwa` format (source document 000): every event wrapped as
+//! The `sudevwa` format (source document 000, `docs/seeds/000_48d941547274bad6.txt`): every event wrapped as
 //! `{"event": "<name>", "timestamp": "<RFC 3339>", "data": {...}}`.
 //!
 //! It is the shape of WebSocket frames and of the per-instance primary webhook. The envelope

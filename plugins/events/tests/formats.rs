@@ -1,4 +1,4 @@
-//! Format behaviour the seed examples do not show: the sudevwa events beyond
+//! Format behaviour the seed examples (`docs/seeds/`) do not show: the sudevwa events beyond
 //! `incoming_message`, gowa's `message_deleted_for_me`, failed downloads, and which events
 //! each format leaves out.
 

@@ -1,4 +1,4 @@
-//! Golden tests: every JSON payload example of the two source documents, reproduced exactly.
+//! Golden tests: every JSON payload example of the two source documents (`docs/seeds/`), reproduced exactly.
 //!
 //! Each fixture under `tests/fixtures/` is a verbatim copy of one example. For each, the test
 //! builds the canonical [`Event`] the example describes, formats it, and compares the result

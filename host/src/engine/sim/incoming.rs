@@ -1,5 +1,5 @@
 //! What the simulated phone sends: the body of `POST /sim/instances/{id}/incoming`
-//! (API.md) turned into the canonical event a real WhatsApp message of that
+//! (docs/API.md) turned into the canonical event a real WhatsApp message of that
 //! kind becomes, media included.
 
 use std::sync::Arc;
@@ -80,7 +80,7 @@ pub struct SimReaction {
     pub target_id: String,
 }
 
-/// Kinds the simulated phone can send (API.md).
+/// Kinds the simulated phone can send (docs/API.md).
 pub const KINDS: &[&str] = &[
     "text",
     "image",

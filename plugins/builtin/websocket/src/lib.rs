@@ -2,7 +2,7 @@
 //!
 //! Every event it sees becomes one frame in the `sudevwa` shape
 //! (`{"event","timestamp","data"}`, formatted by `wasap-events`, the one place that shape
-//! is written) published to the channel API.md gives it:
+//! is written) published to the channel docs/API.md gives it:
 //!
 //! - `/ws` (channel `global`): `qr`, `instance.status`, `instance.paired`,
 //!   `instance.logged_out` (`plugin.error` and `system` the host publishes itself, see
@@ -41,7 +41,7 @@ pub fn frame(event: &Event) -> Option<(Channel, String)> {
     Some((channel, frame))
 }
 
-/// Where each kind of event goes (API.md, "WebSockets").
+/// Where each kind of event goes (docs/API.md, "WebSockets").
 pub fn channel(event: &Event) -> Option<Channel> {
     match &event.kind {
         EventKind::Message(_) | EventKind::Receipt(_) | EventKind::GroupParticipants(_) => {

@@ -1,5 +1,6 @@
-//! The plugin host, black-box: plugins built from source (the examples and
-//! the `probe` test plugin), installed through the management API into a
+//! The plugin host, black-box: plugins (the examples and the `probe` test plugin,
+//! committed as built components; the starters built from source by the toolchain
+//! tier), installed through the management API into a
 //! real server on the sim engine, seeing real incoming messages.
 //!
 //! What a plugin saw shows in the sim's sent messages: the probe in `echo`
@@ -10,42 +11,12 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use wasap_tests::file_server::fixtures::{self, sha256_hex};
 use wasap_tests::file_server::{FileServer, Served};
-use wasap_tests::plugins::{BUILTIN_PLUGINS, component, install, manifest};
+use wasap_tests::plugins::{BUILTIN_PLUGINS, component, component_built_from_source, install, manifest};
 use wasap_tests::{TestDb, TestServer, data_dir, online};
 
 const PROBE: &str = "tests/plugins/probe";
-
-/// A message from a contact to instance `id`.
-async fn incoming(server: &TestServer, id: &str, text: &str) {
-    incoming_from(server, id, "6281234567890", text).await;
-}
-
-/// A message from contact `from` to instance `id`.
-async fn incoming_from(server: &TestServer, id: &str, from: &str, text: &str) {
-    let (status, body) = server
-        .admin()
-        .post(
-            &format!("/sim/instances/{id}/incoming"),
-            json!({ "from": from, "text": text }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-}
-
-/// The texts instance `id` has sent, once there are at least `count`.
-async fn sent_texts(server: &TestServer, id: &str, count: usize) -> Vec<String> {
-    let (status, body) = server
-        .admin()
-        .get(&format!("/sim/instances/{id}/sent?min={count}&wait_ms=10000"))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["text"].as_str().map(str::to_owned))
-        .collect()
-}
+/// The contact whose messages the tests send.
+const CONTACT: &str = "6281234567890";
 
 /// The probe's manifest under another name, mode, order and extra TOML.
 fn probe_manifest(name: &str, mode: &str, order: i32, extra: &str) -> String {
@@ -73,11 +44,16 @@ async fn plugin(server: &TestServer, name: &str) -> Value {
 /// The auto-reply test every language passes: the bot in `crate_dir`, with
 /// the same keyword rules in its manifest, answers an incoming message.
 async fn the_auto_reply_bot_answers(crate_dir: &str, name: &str, phone: &str) {
+    the_auto_reply_bot_answers_with(crate_dir, name, phone, component(crate_dir)).await;
+}
+
+/// [`the_auto_reply_bot_answers`] with the bot's component given.
+async fn the_auto_reply_bot_answers_with(crate_dir: &str, name: &str, phone: &str, component: Vec<u8>) {
     let db = TestDb::new().await;
     let dir = data_dir();
     let mut server = TestServer::start(&db, dir.path()).await;
     online(&mut server, "shop", phone).await;
-    let body = install_ok(&server, &manifest(crate_dir), component(crate_dir)).await;
+    let body = install_ok(&server, &manifest(crate_dir), component).await;
     assert_eq!(body["name"], name);
     assert_eq!(body["running"], true);
 
@@ -85,10 +61,13 @@ async fn the_auto_reply_bot_answers(crate_dir: &str, name: &str, phone: &str) {
     // The first matches no rule ("hello" must be the whole text); events of
     // one instance run in order, and a plugin's stats count a call before its
     // reply is sent, so once both replies are out all three calls are counted.
-    incoming_from(&server, "shop", "6281234567001", "hello there").await;
-    incoming_from(&server, "shop", "6281234567002", "what is the price of the blue one?").await;
-    incoming_from(&server, "shop", "6281234567003", "Hello").await;
-    let sent = sent_texts(&server, "shop", 2).await;
+    server.sim("shop").text("6281234567001", "hello there").await;
+    server
+        .sim("shop")
+        .text("6281234567002", "what is the price of the blue one?")
+        .await;
+    server.sim("shop").text("6281234567003", "Hello").await;
+    let sent = server.sim("shop").sent_texts(2).await;
     assert_eq!(
         sent,
         ["Our price list: https://example.com/prices", "Hello! How can we help?"]
@@ -105,11 +84,21 @@ async fn the_auto_reply_bot_answers_an_incoming_message() {
 }
 
 #[tokio::test]
+#[ignore = "toolchain tier (wasm32 Rust toolchain): run with -- --include-ignored, as bash .ci/run does"]
+async fn the_rust_bot_built_from_source_answers_like_the_committed_one() {
+    let crate_dir = "plugins/examples/auto-reply";
+    let built = component_built_from_source(crate_dir);
+    the_auto_reply_bot_answers_with(crate_dir, "auto-reply", "6281100000213", built).await;
+}
+
+#[tokio::test]
+#[ignore = "toolchain tier (Node.js with npm): run with -- --include-ignored, as bash .ci/run does"]
 async fn the_javascript_starter_answers_like_the_rust_bot() {
     the_auto_reply_bot_answers("sdk/starters/javascript", "auto-reply-js", "6281100000211").await;
 }
 
 #[tokio::test]
+#[ignore = "toolchain tier (Python 3 with venv): run with -- --include-ignored, as bash .ci/run does"]
 async fn the_python_starter_answers_like_the_rust_bot() {
     the_auto_reply_bot_answers("sdk/starters/python", "auto-reply-py", "6281100000212").await;
 }
@@ -126,11 +115,14 @@ async fn a_drop_keeps_the_event_from_later_plugins_and_a_replacement_reaches_the
     install_ok(&server, &redactor, component("plugins/examples/redactor")).await;
     install_ok(&server, &probe_manifest("echo", "echo", 100, ""), component(PROBE)).await;
 
-    incoming(&server, "shop", "visit my casino tonight").await;
-    incoming(&server, "shop", "call me on 6281298765432 please").await;
+    server.sim("shop").text(CONTACT, "visit my casino tonight").await;
+    server
+        .sim("shop")
+        .text(CONTACT, "call me on 6281298765432 please")
+        .await;
     // Events of one instance go through the chain in order: once the second
     // is answered, the first was dropped, not merely late.
-    let sent = sent_texts(&server, "shop", 1).await;
+    let sent = server.sim("shop").sent_texts(1).await;
     assert_eq!(sent, ["echo: call me on [phone] please"]);
     assert_eq!(plugin(&server, "spam-filter").await["stats"]["drops"], 1);
     assert_eq!(plugin(&server, "redactor").await["stats"]["replaces"], 1);
@@ -150,7 +142,7 @@ async fn a_plugin_sends_media_fetched_from_the_url_it_names() {
         .replace("tag = ", &format!("url = \"{}\"\ntag = ", files.url("/menu.jpg")));
     install_ok(&server, &manifest, component(PROBE)).await;
 
-    incoming(&server, "shop", "the menu please").await;
+    server.sim("shop").text(CONTACT, "the menu please").await;
     let (status, body) = server.admin().get("/sim/instances/shop/sent?min=1&wait_ms=10000").await;
     assert_eq!(status, 200, "{body}");
     let sent = &body["messages"][0];
@@ -229,16 +221,16 @@ async fn hostile_plugins_are_stopped_within_their_limits_and_others_keep_serving
         install_ok(&server, &text, probe.clone()).await;
 
         let started = Instant::now();
-        incoming(&server, "target", &format!("hello {i}")).await;
-        incoming(&server, "bystander", &format!("hello {i}")).await;
+        server.sim("target").text(CONTACT, &format!("hello {i}")).await;
+        server.sim("bystander").text(CONTACT, &format!("hello {i}")).await;
         // The other instance is answered while the hostile plugin runs on this one.
-        let bystander = sent_texts(&server, "bystander", i + 1).await;
+        let bystander = server.sim("bystander").sent_texts(i + 1).await;
         assert_eq!(
             bystander.last().map(String::as_str),
             Some(format!("echo: hello {i}").as_str())
         );
         // Fail-open: the event goes on to the echo after the plugin is stopped.
-        let target = sent_texts(&server, "target", i + 1).await;
+        let target = server.sim("target").sent_texts(i + 1).await;
         assert_eq!(
             target.last().map(String::as_str),
             Some(format!("echo: hello {i}").as_str()),
@@ -270,7 +262,7 @@ async fn a_plugin_that_keeps_failing_is_quarantined_and_reported() {
     online(&mut server, "shop", "6281100000205").await;
     install_ok(&server, &probe_manifest("crasher", "trap", 10, ""), component(PROBE)).await;
     for i in 0..5 {
-        incoming(&server, "shop", &format!("message {i}")).await;
+        server.sim("shop").text(CONTACT, &format!("message {i}")).await;
     }
     let (event, _) = server
         .events
@@ -369,24 +361,24 @@ async fn plugins_are_managed_through_the_api_and_survive_a_restart() {
     // been through the chain (an incoming message is only queued for it when
     // the request returns).
     install_ok(&server, &probe_manifest("witness", "echo", 200, ""), component(PROBE)).await;
-    incoming(&server, "shop", "one").await;
-    assert_eq!(sent_texts(&server, "shop", 2).await, ["echo: one", "witness: one"]);
+    server.sim("shop").text(CONTACT, "one").await;
+    assert_eq!(server.sim("shop").sent_texts(2).await, ["echo: one", "witness: one"]);
 
     let (status, info) = server.admin().post_empty("/api/plugins/echo/disable").await;
     assert_eq!(
         (status, info["enabled"].clone(), info["running"].clone()),
         (200, json!(false), json!(false))
     );
-    incoming(&server, "shop", "two").await;
+    server.sim("shop").text(CONTACT, "two").await;
     assert_eq!(
-        sent_texts(&server, "shop", 3).await.last().map(String::as_str),
+        server.sim("shop").sent_texts(3).await.last().map(String::as_str),
         Some("witness: two")
     );
     let (status, info) = server.admin().post_empty("/api/plugins/echo/enable").await;
     assert_eq!((status, info["running"].clone()), (200, json!(true)));
-    incoming(&server, "shop", "three").await;
+    server.sim("shop").text(CONTACT, "three").await;
     assert_eq!(
-        sent_texts(&server, "shop", 5).await,
+        server.sim("shop").sent_texts(5).await,
         [
             "echo: one",
             "witness: one",
@@ -400,9 +392,9 @@ async fn plugins_are_managed_through_the_api_and_survive_a_restart() {
     server.stop().await;
     let mut server = TestServer::start(&db, dir.path()).await;
     server.events.wait_status("shop", "online").await;
-    incoming(&server, "shop", "four").await;
+    server.sim("shop").text(CONTACT, "four").await;
     // The simulated network is new with the new server: its record starts empty.
-    assert_eq!(sent_texts(&server, "shop", 2).await, ["echo: four", "witness: four"]);
+    assert_eq!(server.sim("shop").sent_texts(2).await, ["echo: four", "witness: four"]);
 
     let (status, _) = server.admin().delete("/api/plugins/echo").await;
     assert_eq!(status, 200);
@@ -435,7 +427,7 @@ async fn hot_reload_swaps_a_plugin_under_a_stream_of_events_with_none_lost_or_do
     let mut swapped_at = None;
     let started = Instant::now();
     loop {
-        incoming(&server, "shop", &format!("m{sent}")).await;
+        server.sim("shop").text(CONTACT, &format!("m{sent}")).await;
         sent += 1;
         if sent == 20 {
             let manifest_v2 = manifest_v1.replace("tag = \"v1\"", "tag = \"v2\"");
@@ -444,14 +436,14 @@ async fn hot_reload_swaps_a_plugin_under_a_stream_of_events_with_none_lost_or_do
             swapped_at = Some(Instant::now());
         }
         if sent > 20 && sent.is_multiple_of(10) {
-            let texts = sent_texts(&server, "shop", sent).await;
+            let texts = server.sim("shop").sent_texts(sent).await;
             if texts.iter().any(|t| t.starts_with("v2: ")) {
                 break;
             }
         }
         assert!(started.elapsed() < wasap_tests::WAIT, "the new version never answered");
     }
-    let texts = sent_texts(&server, "shop", sent).await;
+    let texts = server.sim("shop").sent_texts(sent).await;
     assert_eq!(texts.len(), sent, "every message answered once: {texts:?}");
     // Each message was answered by exactly one version, and the swap fell
     // between two messages: all before it by v1, all after by v2.
@@ -496,9 +488,9 @@ async fn hot_reload_swaps_a_plugin_under_a_stream_of_events_with_none_lost_or_do
         "{info}"
     );
     assert_eq!(info["running"], true);
-    incoming(&server, "shop", "still there?").await;
+    server.sim("shop").text(CONTACT, "still there?").await;
     assert_eq!(
-        sent_texts(&server, "shop", sent + 1).await.last().map(String::as_str),
+        server.sim("shop").sent_texts(sent + 1).await.last().map(String::as_str),
         Some("v2: still there?")
     );
     server.stop().await;

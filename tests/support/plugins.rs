@@ -1,11 +1,18 @@
-//! Plugins for black-box tests, built from source once per test process with
-//! the same library `wasap-plugin-build` runs (so the wasm toolchain of
-//! docs/ARCHITECTURE.md must be installed; `.ci/run` installs it), and installed
-//! into a running server through the management API.
+//! Plugins for black-box tests, and their installation into a running server through
+//! the management API.
+//!
+//! The Rust plugins the tests install (the probe, the examples, the built-ins) are read
+//! from the components committed to the repository (`tests/components/`, `host/builtin/`),
+//! so the plain test command needs no wasm toolchain; `.ci/run` rebuilds those files from
+//! source and fails when one is stale. Plugins in other languages (the JavaScript and
+//! Python starters) are built from source, with the same library `wasap-plugin-build`
+//! runs, by the toolchain tier's tests only.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+use wasap_plugin_build::CommittedSet;
 
 /// The built-in plugins every server runs out of the box (with the default
 /// configuration), in `GET /api/plugins` order.
@@ -19,30 +26,59 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The component built from the plugin crate at `crate_dir` (relative to the
-/// workspace root), e.g. `plugins/examples/redactor`.
+/// The component of the plugin crate at `crate_dir` (relative to the workspace root),
+/// e.g. `plugins/examples/redactor`: the committed one for a Rust crate of a committed set,
+/// else built from source once per test process.
 pub fn component(crate_dir: &str) -> Vec<u8> {
+    let root = workspace_root();
+    let path = committed_component(&root, crate_dir).unwrap_or_else(|| built_from_source(crate_dir));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (refresh the committed components with `cargo run -p wasap-plugin-build -- --test-components`)",
+            path.display()
+        )
+    })
+}
+
+/// Where the committed component of `crate_dir` is, if a committed set builds it.
+fn committed_component(root: &Path, crate_dir: &str) -> Option<PathBuf> {
+    let parent = Path::new(crate_dir).parent()?.to_str()?;
+    let set = [CommittedSet::Builtin, CommittedSet::Test]
+        .into_iter()
+        .find(|set| set.crate_parents().contains(&parent))?;
+    let (_, manifest) = wasap_plugin_build::find_manifest(&root.join(crate_dir)).expect("the crate's manifest");
+    Some(root.join(set.components_dir()).join(format!("{}.wasm", manifest.name)))
+}
+
+/// The component built from the source of the plugin at `crate_dir`, whatever its
+/// language: the toolchain tier's tests only, as it needs the plugin's toolchain.
+pub fn component_built_from_source(crate_dir: &str) -> Vec<u8> {
+    let path = built_from_source(crate_dir);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Builds the plugin at `crate_dir` from source, once per test process (see
+/// docs/ARCHITECTURE.md for the toolchains).
+fn built_from_source(crate_dir: &str) -> PathBuf {
     static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
     // Held while building: cargo would serialise concurrent builds anyway.
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     let map = built.get_or_insert_with(HashMap::new);
-    let path = match map.get(crate_dir) {
-        Some(path) => path.clone(),
-        None => {
-            let out_dir = std::env::temp_dir()
-                .join("wasap-test-plugins")
-                .join(crate_dir.replace('/', "_"));
-            let options = wasap_plugin_build::BuildOptions {
-                out_dir: Some(out_dir),
-                ..Default::default()
-            };
-            let result = wasap_plugin_build::build(&workspace_root().join(crate_dir), &options)
-                .unwrap_or_else(|e| panic!("cannot build the test plugin {crate_dir} (is the wasm toolchain installed? see docs/ARCHITECTURE.md): {e:#}"));
-            map.insert(crate_dir.to_owned(), result.path.clone());
-            result.path
-        }
+    if let Some(path) = map.get(crate_dir) {
+        return path.clone();
+    }
+    let out_dir = std::env::temp_dir()
+        .join("wasap-test-plugins")
+        .join(crate_dir.replace('/', "_"));
+    let options = wasap_plugin_build::BuildOptions {
+        out_dir: Some(out_dir),
+        ..Default::default()
     };
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    let result = wasap_plugin_build::build(&workspace_root().join(crate_dir), &options).unwrap_or_else(|e| {
+        panic!("cannot build the test plugin {crate_dir} (is its toolchain installed? see docs/ARCHITECTURE.md): {e:#}")
+    });
+    map.insert(crate_dir.to_owned(), result.path.clone());
+    result.path
 }
 
 /// The manifest that sits beside the plugin crate at `crate_dir`.

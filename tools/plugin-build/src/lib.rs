@@ -11,8 +11,10 @@
 //!
 //! Rust builds are reproducible: the same source and compiler give the same bytes wherever
 //! the checkout, the cargo registry and the target directory are (see `reproducible`), which
-//! is what lets the built-in plugins be committed and checked by CI.
+//! is what lets the built-in plugins and the test components be committed and checked by CI
+//! (see `committed`).
 
+mod committed;
 mod component;
 mod javascript;
 mod language;
@@ -26,6 +28,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use wasap_plugin_manifest::Manifest;
 
+pub use committed::CommittedSet;
 pub use language::Language;
 pub use toolchain::Toolchain;
 
@@ -126,27 +129,6 @@ fn rust_core_module(dir: &Path, manifest: &Manifest, target_dir: &Path, options:
     );
     let module = toolchain.build(&dir.join("Cargo.toml"), target_dir)?;
     std::fs::read(&module).with_context(|| format!("reading {}", module.display()))
-}
-
-/// Where the built-in plugins' crates are, under the repository's root.
-pub const BUILTIN_CRATES: &str = "plugins/builtin";
-/// Where their committed components are, embedded in the server binary.
-pub const BUILTIN_COMPONENTS: &str = "host/builtin";
-
-/// The built-in plugins' crate directories under the repository at `root`, sorted.
-pub fn builtin_dirs(root: &Path) -> Result<Vec<PathBuf>> {
-    let dir = root.join(BUILTIN_CRATES);
-    let entries = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading {} (run from the repository's root)", dir.display()))?;
-    let mut dirs = Vec::new();
-    for entry in entries {
-        let path = entry?.path();
-        if path.join("Cargo.toml").is_file() {
-            dirs.push(path);
-        }
-    }
-    dirs.sort();
-    Ok(dirs)
 }
 
 /// Runs a build step, failing with its name and exit status.

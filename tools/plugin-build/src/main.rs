@@ -11,15 +11,16 @@
 //! are checked the same way (see the SDK's README, "Plugins in JavaScript and Python").
 //!
 //! `wasap-plugin-build --builtin`, from the repository's root, rebuilds every built-in plugin
-//! (`plugins/builtin/*`) into `host/builtin/` (or `--out-dir`), where the server embeds them.
-//! Paths are remapped, so the bytes depend on the source and the compiler only; it uses
-//! Debian's rustc-web unless `--toolchain` says otherwise, the compiler the committed
-//! components were built with.
+//! (`plugins/builtin/*`) into `host/builtin/` (or `--out-dir`), where the server embeds them;
+//! `--test-components` rebuilds the plugins the test suite installs (`tests/plugins/*`,
+//! `plugins/examples/*`) into `tests/components/`. Paths are remapped, so the bytes depend
+//! on the source and the compiler only; both use Debian's rustc-web unless `--toolchain`
+//! says otherwise, the compiler the committed components were built with.
 
 use std::path::PathBuf;
 
 use clap::Parser;
-use wasap_plugin_build::{BUILTIN_COMPONENTS, BuildOptions, Toolchain, build, builtin_dirs};
+use wasap_plugin_build::{BuildOptions, CommittedSet, Toolchain, build};
 
 /// Builds a wasap plugin crate into NAME.wasm beside its NAME.toml manifest.
 #[derive(Debug, Parser)]
@@ -30,15 +31,21 @@ struct Args {
     plugin_dirs: Vec<PathBuf>,
     /// Rebuild every built-in plugin (plugins/builtin/*, from the repository's root) into
     /// host/builtin/, where the server embeds them.
-    #[arg(long, conflicts_with_all = ["plugin_dirs", "from_module"])]
+    #[arg(long, conflicts_with_all = ["plugin_dirs", "from_module", "test_components"])]
     builtin: bool,
-    /// Where to write NAME.wasm (default: beside NAME.toml; host/builtin with --builtin).
+    /// Rebuild the plugins the test suite installs (tests/plugins/*, plugins/examples/*,
+    /// from the repository's root) into tests/components/, where the tests read them.
+    #[arg(long, conflicts_with_all = ["plugin_dirs", "from_module"])]
+    test_components: bool,
+    /// Where to write NAME.wasm (default: beside NAME.toml; host/builtin with --builtin,
+    /// tests/components with --test-components).
     #[arg(long)]
     out_dir: Option<PathBuf>,
     /// Cargo's target directory for the wasm build, kept apart from native builds.
     #[arg(long, env = "WASAP_PLUGIN_TARGET_DIR")]
     target_dir: Option<PathBuf>,
-    /// Which Rust toolchain compiles to wasm32 [default: auto; debian with --builtin].
+    /// Which Rust toolchain compiles to wasm32 [default: auto; debian with --builtin or
+    /// --test-components].
     #[arg(long, value_enum)]
     toolchain: Option<Toolchain>,
     /// Only encode, check and write this core module instead of compiling the crate.
@@ -58,12 +65,19 @@ fn main() {
         toolchain: args.toolchain.unwrap_or(Toolchain::Auto),
         from_module: args.from_module.clone(),
     };
-    if args.builtin {
+    let committed = match (args.builtin, args.test_components) {
+        (true, _) => Some(CommittedSet::Builtin),
+        (_, true) => Some(CommittedSet::Test),
+        _ => None,
+    };
+    if let Some(set) = committed {
         // The committed components were built with Debian's compiler: another one
         // builds other bytes.
         options.toolchain = args.toolchain.unwrap_or(Toolchain::Debian);
-        options.out_dir.get_or_insert_with(|| PathBuf::from(BUILTIN_COMPONENTS));
-        args.plugin_dirs = builtin_dirs(std::path::Path::new(".")).unwrap_or_else(|e| {
+        options
+            .out_dir
+            .get_or_insert_with(|| PathBuf::from(set.components_dir()));
+        args.plugin_dirs = set.crate_dirs(std::path::Path::new(".")).unwrap_or_else(|e| {
             eprintln!("wasap-plugin-build: {e:#}");
             std::process::exit(2);
         });

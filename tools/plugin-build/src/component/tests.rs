@@ -1,27 +1,18 @@
-//! Inspection and checks, on the example plugins built from source by this very tool
-//! (so the wasm toolchain of sdk/README.md must be installed).
+//! Inspection and checks, on the example plugins as committed (`tests/components/`, which
+//! `.ci/run` rebuilds with this very tool and compares byte for byte), so these tests need no
+//! wasm toolchain.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use super::*;
+use crate::CommittedSet;
 
 fn example(name: &str) -> (Vec<u8>, Manifest) {
-    // One build at a time: they share the wasm target directory anyway.
-    static BUILDING: Mutex<()> = Mutex::new(());
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../plugins/examples")
-        .join(name);
-    let built = {
-        let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
-        let options = crate::BuildOptions {
-            out_dir: Some(std::env::temp_dir().join("wasap-plugin-build-tests")),
-            ..Default::default()
-        };
-        crate::build(&dir, &options).unwrap_or_else(|e| panic!("building {name}: {e:#}"))
-    };
-    let component = std::fs::read(&built.path).unwrap();
-    let manifest = Manifest::parse(&std::fs::read_to_string(dir.join(format!("{name}.toml"))).unwrap()).unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let path = root.join(CommittedSet::Test.components_dir()).join(format!("{name}.wasm"));
+    let component = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let manifest_path = root.join("plugins/examples").join(name).join(format!("{name}.toml"));
+    let manifest = Manifest::parse(&std::fs::read_to_string(manifest_path).unwrap()).unwrap();
     (component, manifest)
 }
 

@@ -10,18 +10,8 @@ use wasap_tests::websocket::{Token, open};
 use wasap_tests::{TestDb, TestServer, data_dir, online, sim_config};
 
 const PROBE: &str = "tests/plugins/probe";
-
-/// A text message from a contact to instance `id`.
-async fn incoming(server: &TestServer, id: &str, text: &str) {
-    let (status, body) = server
-        .admin()
-        .post(
-            &format!("/sim/instances/{id}/incoming"),
-            json!({ "from": "6281234567890", "text": text }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-}
+/// The contact whose messages the tests send.
+const CONTACT: &str = "6281234567890";
 
 /// The names in `GET /api/plugins`, with their `builtin` flags.
 async fn listed(server: &TestServer) -> Vec<(String, Value)> {
@@ -124,7 +114,7 @@ async fn disabling_the_websocket_output_stops_listen_frames_and_enabling_restore
     assert_eq!(status, 201, "{body}");
     let mut listen = open(&server, "/api/listen/shop", Token::Query(&token)).await;
 
-    incoming(&server, "shop", "before").await;
+    server.sim("shop").text(CONTACT, "before").await;
     assert_eq!(next_message(&mut listen).await, "before");
 
     let (status, info) = server.admin().post_empty("/api/plugins/websocket/disable").await;
@@ -142,12 +132,12 @@ async fn disabling_the_websocket_output_stops_listen_frames_and_enabling_restore
         dir.path().join("plugins.d/websocket.disabled").exists(),
         "kept like any plugin's disabled state"
     );
-    incoming(&server, "shop", "while disabled").await;
+    server.sim("shop").text(CONTACT, "while disabled").await;
     wait_sent(&server, "shop", "probe: while disabled").await;
 
     let (status, info) = server.admin().post_empty("/api/plugins/websocket/enable").await;
     assert_eq!((status, info["running"].clone()), (200, json!(true)), "{info}");
-    incoming(&server, "shop", "after").await;
+    server.sim("shop").text(CONTACT, "after").await;
     // The message sent while the output was off never arrives.
     assert_eq!(next_message(&mut listen).await, "after");
 
@@ -252,7 +242,7 @@ async fn files_in_the_plugins_directory_under_a_builtin_name_are_refused() {
     // The built-in output is what serves /api/listen; the probe never runs.
     let token = online(&mut server, "shop", "6281111111111").await;
     let mut listen = open(&server, "/api/listen/shop", Token::Query(&token)).await;
-    incoming(&server, "shop", "hello").await;
+    server.sim("shop").text(CONTACT, "hello").await;
     assert_eq!(next_message(&mut listen).await, "hello");
     let (status, body) = server.admin().get("/sim/instances/shop/sent").await;
     assert_eq!(status, 200, "{body}");

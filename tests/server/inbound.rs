@@ -31,9 +31,7 @@ async fn online(server: &mut TestServer) {
 
 /// Sends `body` as an incoming message and returns the event the host published for it.
 async fn incoming(server: &mut TestServer, body: Value) -> Arc<Event> {
-    let (status, answer) = server.admin().post("/sim/instances/shop/incoming", body.clone()).await;
-    assert_eq!(status, 200, "{body} → {answer}");
-    let id = answer["message_id"].as_str().expect("message_id").to_owned();
+    let id = server.sim("shop").incoming(body).await;
     server
         .events
         .wait_for(

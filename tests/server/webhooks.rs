@@ -33,9 +33,7 @@ fn config(db: &TestDb, dir: &std::path::Path) -> wasap::Config {
 
 /// A message from a contact to `shop`; its message id.
 async fn incoming(server: &TestServer, body: Value) -> String {
-    let (status, answer) = server.admin().post("/sim/instances/shop/incoming", body).await;
-    assert_eq!(status, 200, "{answer}");
-    answer["message_id"].as_str().unwrap().to_owned()
+    server.sim("shop").incoming(body).await
 }
 
 async fn text(server: &TestServer, text: &str) -> String {
@@ -605,13 +603,7 @@ async fn pending_deliveries_survive_kill_9() {
         .await;
     assert_eq!(status, 201);
     for n in 0..5 {
-        let (status, _) = admin
-            .post(
-                "/sim/instances/shop/incoming",
-                json!({ "from": CONTACT, "text": format!("message {n}") }),
-            )
-            .await;
-        assert_eq!(status, 200);
+        server.sim("shop").text(CONTACT, &format!("message {n}")).await;
     }
     // An attempt of every event at both receivers: every delivery is in the outbox.
     let ids_at =

@@ -12,17 +12,12 @@ use wasap_tests::{TestDb, TestServer, WAIT, data_dir, online, sim_config};
 
 const CONTACT: &str = "6281234567890";
 
-/// A text message from `CONTACT` to instance `id`; its message id.
+/// A text message from `CONTACT` (as "John Doe") to instance `id`; its message id.
 async fn incoming(server: &TestServer, id: &str, text: &str) -> String {
-    let (status, body) = server
-        .admin()
-        .post(
-            &format!("/sim/instances/{id}/incoming"),
-            json!({ "from": CONTACT, "push_name": "John Doe", "text": text }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["message_id"].as_str().expect("the message id").to_owned()
+    server
+        .sim(id)
+        .incoming(json!({ "from": CONTACT, "push_name": "John Doe", "text": text }))
+        .await
 }
 
 /// The value of the series `series` (name and labels, as written) in `/metrics`.

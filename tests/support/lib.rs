@@ -3,13 +3,15 @@
 //! Every test gets its own database so tests run in parallel without seeing
 //! each other's rows. Which engine is used is chosen by the environment, so the
 //! same suite runs on both: with `WASAP_TEST_DATABASE_URL` set to a PostgreSQL
-//! URL, each test creates a new database on that server; otherwise each test
-//! gets a new SQLite file in a temporary directory.
+//! URL, each test creates a new database on that server, dropped when the test
+//! ends (kept, and named, when it fails); otherwise each test gets a new SQLite
+//! file in a temporary directory.
 
 pub mod bench_client;
 pub mod child_server;
 pub mod file_server;
 pub mod plugins;
+pub mod sim;
 pub mod webhook_receiver;
 pub mod websocket;
 
@@ -26,6 +28,8 @@ pub struct TestDb {
     url: String,
     // Held so the SQLite file outlives the test; removed on drop.
     _dir: Option<tempfile::TempDir>,
+    /// The PostgreSQL server's admin URL and the database's name, to drop it.
+    postgres: Option<(String, String)>,
 }
 
 impl TestDb {
@@ -46,6 +50,7 @@ impl TestDb {
         TestDb {
             url: format!("sqlite://{}", path.display()),
             _dir: Some(dir),
+            postgres: None,
         }
     }
 
@@ -62,6 +67,7 @@ impl TestDb {
         TestDb {
             url: replace_database_name(admin_url, &name),
             _dir: None,
+            postgres: Some((admin_url.to_owned(), name)),
         }
     }
 
@@ -73,6 +79,40 @@ impl TestDb {
     /// Whether this test runs on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.url.starts_with("postgres")
+    }
+}
+
+impl Drop for TestDb {
+    /// Drops a PostgreSQL test database, so a run leaves none behind; a failed test's
+    /// is kept for a look, and named. Drop cannot await, so a thread of its own does
+    /// it (`WITH (FORCE)` ends connections the test's server may still hold).
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        if std::thread::panicking() {
+            eprintln!("kept the failed test's database {name}");
+            return;
+        }
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("could not drop a test database: {e}"),
+            Err(_) => eprintln!("dropping a test database panicked"),
+        }
     }
 }
 
@@ -211,14 +251,7 @@ pub async fn online(server: &mut TestServer, id: &str, phone: &str) -> String {
         .await;
     assert_eq!(status, 201, "{created}");
     server.admin().get(&format!("/api/instances/{id}/qr")).await;
-    let (status, scanned) = server
-        .admin()
-        .post(
-            &format!("/sim/instances/{id}/scan"),
-            serde_json::json!({ "phone": phone }),
-        )
-        .await;
-    assert_eq!(status, 200, "{scanned}");
+    server.sim(id).scan(phone).await;
     server.events.wait_status(id, "online").await;
     created["token"]
         .as_str()

@@ -1,10 +1,12 @@
 //! The store conformance suite: the whatsapp-rust device store, the
-//! plugins' key-value store, and the webhooks with their delivery outbox.
+//! plugins' key-value store, the webhooks with their delivery outbox, and the
+//! two migration histories.
 //!
 //! Runs against whichever database `wasap_tests::TestDb` selects (SQLite by
 //! default, PostgreSQL with `WASAP_TEST_DATABASE_URL`), so CI runs it twice.
 
 mod conformance;
+mod migrations;
 mod plugin_kv;
 mod signal_session;
 mod webhooks;

@@ -3,9 +3,10 @@
 //!
 //! The filter matches the path template and the method (404 and 405 as warp's
 //! own path filters do) and then checks the token by the endpoint's access
-//! rule, before any body is read. It extracts a [`Matched`] (the state the
-//! handler gets), then the path parameters as they appear in the path, like
-//! `warp::path!` does.
+//! rule, before any body is read. It extracts a [`Matched`] (the state, and
+//! the `request` span carrying the endpoint's path template and method, which
+//! the handler runs in), then the path parameters as they appear in the path,
+//! like `warp::path!` does.
 
 use std::future::ready;
 use std::sync::Arc;
@@ -170,7 +171,12 @@ impl Router {
                     Access::Admin => state.require_admin(&credentials),
                     Access::Instance => state.require_instance(&credentials, &params[0]),
                 };
-                ready(allowed.map(|()| (Matched::new(state), params)).map_err(reject))
+                ready(allowed.map_err(reject).map(|()| {
+                    // The template, as the metrics label the request, and
+                    // never the path: its parameters may be ids or tokens.
+                    let span = tracing::info_span!("request", route = endpoint.path, method = endpoint.verb.as_str());
+                    (Matched::new(state, span), params)
+                }))
             })
             .untuple_one()
             .boxed()

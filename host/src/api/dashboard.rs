@@ -12,8 +12,10 @@ use warp::filters::BoxedFilter;
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
+use super::AppState;
 use super::endpoint::{Access, Answer, Endpoint, Verb};
-use super::error::{ApiError, reject};
+use super::error::ApiError;
+use super::handler::Handle;
 use super::router::Router;
 
 /// One file of the dashboard.
@@ -74,20 +76,24 @@ static ASSET_ROUTE: Endpoint = Endpoint {
 };
 
 pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
-    let page = router
-        .route0(&PAGE_ROUTE)
-        .map(|| reply(PAGE, "text/html; charset=utf-8"));
-    let asset = router.route1(&ASSET_ROUTE).and_then(|file: String| async move {
-        let asset = ASSETS.iter().find(|a| a.name == file).ok_or_else(|| {
-            reject(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "asset_not_found",
-                format!("the dashboard has no file {file:?}"),
-            ))
-        })?;
-        Ok::<_, warp::Rejection>(reply(asset.body, asset.content_type))
-    });
+    let page = router.route0(&PAGE_ROUTE).handle(page);
+    let asset = router.route1(&ASSET_ROUTE).handle(asset);
     page.or(asset).unify().boxed()
+}
+
+async fn page(_: AppState) -> Result<Response, ApiError> {
+    Ok(reply(PAGE, "text/html; charset=utf-8"))
+}
+
+async fn asset(_: AppState, file: String) -> Result<Response, ApiError> {
+    let asset = ASSETS.iter().find(|a| a.name == file).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "asset_not_found",
+            format!("the dashboard has no file {file:?}"),
+        )
+    })?;
+    Ok(reply(asset.body, asset.content_type))
 }
 
 fn reply(body: &'static [u8], content_type: &'static str) -> Response {

@@ -7,10 +7,11 @@ use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
+use super::AppState;
 use super::endpoint::{Answer, Endpoint, QueryParam, Verb, schema};
-use super::error::{ApiError, reject};
+use super::error::ApiError;
+use super::handler::Handle;
 use super::router::Router;
-use super::{AppState, with_state};
 use crate::instances::{rfc3339, rfc3339_ms};
 use crate::store::deliveries::{DeliveryFilter, DeliveryRow, DeliveryStatus};
 
@@ -112,21 +113,17 @@ static RETRY: Endpoint = Endpoint {
     )
 };
 
-pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
-    let list = router
-        .route0(&LIST)
-        .and(warp::query::<ListQuery>())
-        .and(with_state(state.clone()))
-        .and_then(list);
-    let retry = router.route1(&RETRY).and(with_state(state)).and_then(retry);
+pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
+    let list = router.route0(&LIST).and(warp::query::<ListQuery>()).handle(list);
+    let retry = router.route1(&RETRY).handle(retry);
     list.or(retry).unify().boxed()
 }
 
-fn bad_query(message: String) -> warp::Rejection {
-    reject(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message))
+fn bad_query(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message)
 }
 
-async fn list(query: ListQuery, state: AppState) -> Result<Response, warp::Rejection> {
+async fn list(state: AppState, query: ListQuery) -> Result<impl Reply, ApiError> {
     let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| bad_query(format!("unknown status {s:?}")))?),
@@ -140,40 +137,23 @@ async fn list(query: ListQuery, state: AppState) -> Result<Response, warp::Rejec
         instance_id: query.instance_id.filter(|id| !id.is_empty()),
         limit,
     };
-    let rows = state.store.list_deliveries(&filter).await.map_err(reject)?;
+    let rows = state.store.list_deliveries(&filter).await?;
     Ok(warp::reply::json(&DeliveryList {
         deliveries: rows.into_iter().map(Delivery::from).collect(),
-    })
-    .into_response())
+    }))
 }
 
-async fn retry(id: String, state: AppState) -> Result<Response, warp::Rejection> {
-    let not_found = || {
-        reject(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "delivery_not_found",
-            "no such delivery",
-        ))
-    };
-    let row = state
-        .store
-        .get_delivery(&id)
-        .await
-        .map_err(reject)?
-        .ok_or_else(not_found)?;
-    if !state.store.retry_delivery(&id).await.map_err(reject)? {
-        return Err(reject(ApiError::new(
+async fn retry(state: AppState, id: String) -> Result<impl Reply, ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "delivery_not_found", "no such delivery");
+    let row = state.store.get_delivery(&id).await?.ok_or_else(not_found)?;
+    if !state.store.retry_delivery(&id).await? {
+        return Err(ApiError::new(
             StatusCode::CONFLICT,
             "delivery_not_failed",
             format!("only failed deliveries can be retried; this one is {}", row.status),
-        )));
+        ));
     }
     state.webhooks.wake();
-    let row = state
-        .store
-        .get_delivery(&id)
-        .await
-        .map_err(reject)?
-        .ok_or_else(not_found)?;
-    Ok(warp::reply::json(&Delivery::from(row)).into_response())
+    let row = state.store.get_delivery(&id).await?.ok_or_else(not_found)?;
+    Ok(warp::reply::json(&Delivery::from(row)))
 }

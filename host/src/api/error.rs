@@ -1,9 +1,11 @@
 //! The API's error type and the single JSON error shape of docs/API.md:
 //! `{"error": {"code": "<snake_case>", "message": "<human text>"}}`.
 //!
-//! Handlers return [`ApiError`]; warp's own rejections (unknown route, wrong
-//! method, bad body) are mapped here too. Internal details are logged, never
-//! sent to the client.
+//! Handlers return [`ApiError`], answered as a reply (see [`super::handler`]);
+//! filters that refuse a request before its handler runs (the access check, a
+//! bad body) reject with one, and [`recover`] answers it along with warp's own
+//! rejections (unknown route, wrong method). Internal details are logged,
+//! never sent to the client.
 
 use std::convert::Infallible;
 
@@ -114,7 +116,8 @@ struct ErrorDetail<'a> {
     message: &'a str,
 }
 
-/// A handler's error as a warp rejection, answered by [`recover`].
+/// An error found before the handler runs, as a warp rejection answered by
+/// [`recover`].
 pub fn reject(e: impl Into<ApiError>) -> warp::Rejection {
     warp::reject::custom(e.into())
 }

@@ -7,10 +7,11 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::{Reply, Response};
 
+use super::AppState;
 use super::endpoint::{Access, Answer, Endpoint, Verb, schema};
-use super::error::reject;
+use super::error::ApiError;
+use super::handler::Handle;
 use super::router::Router;
-use super::{AppState, with_state};
 
 #[derive(Serialize, schemars::JsonSchema)]
 struct Health {
@@ -28,19 +29,14 @@ static HEALTH: Endpoint = Endpoint {
     ..Endpoint::new(Verb::Get, "/health", "health", Answer::Json(200, schema::<Health>))
 };
 
-pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
-    router
-        .route0(&HEALTH)
-        .and(with_state(state))
-        .and_then(|state: AppState| async move {
-            let instances = state.store.count_instances_by_status().await.map_err(reject)?;
-            Ok::<_, warp::Rejection>(
-                warp::reply::json(&Health {
-                    status: "ok",
-                    instances,
-                })
-                .into_response(),
-            )
-        })
-        .boxed()
+pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
+    router.route0(&HEALTH).handle(health).boxed()
+}
+
+async fn health(state: AppState) -> Result<impl Reply, ApiError> {
+    let instances = state.store.count_instances_by_status().await?;
+    Ok(warp::reply::json(&Health {
+        status: "ok",
+        instances,
+    }))
 }

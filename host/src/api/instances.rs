@@ -8,9 +8,10 @@ use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
 use super::endpoint::{Access, Answer, Endpoint, QueryParam, Request, Verb, schema};
-use super::error::{ApiError, reject};
+use super::error::ApiError;
+use super::handler::Handle;
 use super::router::Router;
-use super::{AppState, body, qr_png, with_state};
+use super::{AppState, body, qr_png};
 use crate::instances::InstanceInfo;
 use crate::instances::Status;
 use crate::websocket::Channel;
@@ -75,8 +76,6 @@ struct StatusAnswer<'a> {
     instance_id: &'a str,
     status: Status,
 }
-
-type Result<T> = std::result::Result<T, warp::Rejection>;
 
 const TAG: &str = "instances";
 
@@ -179,28 +178,25 @@ static RECONNECT: Endpoint = Endpoint {
     )
 };
 
-pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
+pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
     let create = router
         .route0(&CREATE)
         .and(body::json_or_default::<CreateBody>())
-        .and(with_state(state.clone()))
-        .and_then(create);
-    let list = router.route0(&LIST).and(with_state(state.clone())).and_then(list);
-    let get = router.route1(&GET).and(with_state(state.clone())).and_then(get);
-    let delete = router.route1(&DELETE).and(with_state(state.clone())).and_then(delete);
+        .handle(create);
+    let list = router.route0(&LIST).handle(list);
+    let get = router.route1(&GET).handle(get);
+    let delete = router.route1(&DELETE).handle(delete);
     let qr = router
         .route1(&QR)
         .and(warp::query::<QrQuery>())
         .and(warp::header::optional::<String>("accept"))
-        .and(with_state(state.clone()))
-        .and_then(qr);
+        .handle(qr);
     let pair_code = router
         .route1(&PAIR_CODE)
         .and(body::json::<PairCodeBody>())
-        .and(with_state(state.clone()))
-        .and_then(pair_code);
-    let logout = router.route1(&LOGOUT).and(with_state(state.clone())).and_then(logout);
-    let reconnect = router.route1(&RECONNECT).and(with_state(state)).and_then(reconnect);
+        .handle(pair_code);
+    let logout = router.route1(&LOGOUT).handle(logout);
+    let reconnect = router.route1(&RECONNECT).handle(reconnect);
 
     create
         .or(list)
@@ -220,33 +216,32 @@ pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> 
         .boxed()
 }
 
-async fn create(body: CreateBody, state: AppState) -> Result<Response> {
-    let created = state
-        .instances
-        .create(body.instance_id, body.name)
-        .await
-        .map_err(reject)?;
+async fn create(state: AppState, body: CreateBody) -> Result<impl Reply, ApiError> {
+    let created = state.instances.create(body.instance_id, body.name).await?;
     let answer = Created {
         instance_id: &created.info.instance_id,
         name: &created.info.name,
         token: &created.token,
         status: created.info.status,
     };
-    Ok(warp::reply::with_status(warp::reply::json(&answer), StatusCode::CREATED).into_response())
+    Ok(warp::reply::with_status(
+        warp::reply::json(&answer),
+        StatusCode::CREATED,
+    ))
 }
 
-async fn list(state: AppState) -> Result<Response> {
-    let instances = state.instances.list().await.map_err(reject)?;
-    Ok(warp::reply::json(&InstanceList { instances }).into_response())
+async fn list(state: AppState) -> Result<impl Reply, ApiError> {
+    let instances = state.instances.list().await?;
+    Ok(warp::reply::json(&InstanceList { instances }))
 }
 
-async fn get(id: String, state: AppState) -> Result<Response> {
-    let info = state.instances.get(&id).await.map_err(reject)?;
-    Ok(warp::reply::json(&info).into_response())
+async fn get(state: AppState, id: String) -> Result<impl Reply, ApiError> {
+    let info = state.instances.get(&id).await?;
+    Ok(warp::reply::json(&info))
 }
 
-async fn delete(id: String, state: AppState) -> Result<Response> {
-    state.instances.delete(&id).await.map_err(reject)?;
+async fn delete(state: AppState, id: String) -> Result<impl Reply, ApiError> {
+    state.instances.delete(&id).await?;
     // Its listeners have nothing left to hear, and their token is gone.
     if let Some(hub) = &state.websockets {
         hub.close_channel(&Channel::Instance(id.clone()), Close::InstanceDeleted);
@@ -254,24 +249,23 @@ async fn delete(id: String, state: AppState) -> Result<Response> {
     Ok(warp::reply::json(&Deleted {
         instance_id: id,
         deleted: true,
-    })
-    .into_response())
+    }))
 }
 
-async fn qr(id: String, query: QrQuery, accept: Option<String>, state: AppState) -> Result<Response> {
+async fn qr(state: AppState, id: String, query: QrQuery, accept: Option<String>) -> Result<Response, ApiError> {
     let wants_png = query.format.as_deref().is_some_and(|f| f.eq_ignore_ascii_case("png"))
         || accept
             .as_deref()
             .is_some_and(|a| a.to_ascii_lowercase().contains("image/png"));
-    let qr = state.instances.qr(&id).await.map_err(reject)?;
+    let qr = state.instances.qr(&id).await?;
     if wants_png {
         let png = qr_png::render(&qr.code).map_err(|e| {
             tracing::error!(instance = %id, error = %e, "cannot render the QR code");
-            reject(ApiError::new(
+            ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "qr_unavailable",
                 "the QR code could not be rendered",
-            ))
+            )
         })?;
         let reply = warp::reply::with_header(png, "content-type", "image/png");
         return Ok(warp::reply::with_header(reply, "cache-control", "no-store").into_response());
@@ -284,27 +278,25 @@ async fn qr(id: String, query: QrQuery, accept: Option<String>, state: AppState)
     .into_response())
 }
 
-async fn pair_code(id: String, body: PairCodeBody, state: AppState) -> Result<Response> {
-    let phone = super::phone::normalize(&body.phone).map_err(reject)?;
-    let code = state.instances.pair_code(&id, phone).await.map_err(reject)?;
-    Ok(warp::reply::json(&PairCode { instance_id: id, code }).into_response())
+async fn pair_code(state: AppState, id: String, body: PairCodeBody) -> Result<impl Reply, ApiError> {
+    let phone = super::phone::normalize(&body.phone)?;
+    let code = state.instances.pair_code(&id, phone).await?;
+    Ok(warp::reply::json(&PairCode { instance_id: id, code }))
 }
 
-async fn logout(id: String, state: AppState) -> Result<Response> {
-    state.instances.logout(&id).await.map_err(reject)?;
+async fn logout(state: AppState, id: String) -> Result<impl Reply, ApiError> {
+    state.instances.logout(&id).await?;
     Ok(warp::reply::json(&StatusAnswer {
         instance_id: &id,
         status: Status::LoggedOut,
-    })
-    .into_response())
+    }))
 }
 
-async fn reconnect(id: String, state: AppState) -> Result<Response> {
-    state.instances.reconnect(&id).await.map_err(reject)?;
-    let status = state.instances.status(&id).map_err(reject)?;
+async fn reconnect(state: AppState, id: String) -> Result<impl Reply, ApiError> {
+    state.instances.reconnect(&id).await?;
+    let status = state.instances.status(&id)?;
     Ok(warp::reply::json(&StatusAnswer {
         instance_id: &id,
         status,
-    })
-    .into_response())
+    }))
 }

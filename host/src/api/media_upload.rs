@@ -14,22 +14,21 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::multipart::{FormData, Part};
-use warp::reply::{Reply, Response};
+use warp::reply::{Json, Reply, Response};
 
 use super::endpoint::{Access, Answer, Endpoint, FormField, Request, Verb, schema};
-use super::error::{ApiError, reject};
+use super::error::ApiError;
+use super::handler::Handle;
 use super::messages::{SEND_ERRORS, Sent};
 use super::outgoing_media::{given_kind, too_large};
 use super::router::Router;
-use super::{AppState, body, phone, with_state};
+use super::{AppState, body, phone};
 use crate::messaging::outgoing_media::{self, MediaFile};
 
 /// Room for the form's other fields and multipart framing around the file.
 const FORM_OVERHEAD: u64 = 64 * 1024;
 /// The text fields (`to`, `caption`, `mediaType`) are short.
 const MAX_FIELD_BYTES: usize = 4096;
-
-type Result<T> = std::result::Result<T, warp::Rejection>;
 
 const FORM: &[FormField] = &[
     FormField {
@@ -84,28 +83,26 @@ static BY_NUMBER: Endpoint = Endpoint {
     )
 };
 
-pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
-    let max_body = state.media_limits.largest() + FORM_OVERHEAD;
+pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
+    let max_body = router.state().media_limits.largest() + FORM_OVERHEAD;
     let by_id = router
         .route1(&BY_ID)
         .and(warp::multipart::form().max_length(max_body))
-        .and(with_state(state.clone()))
-        .and_then(send_by_id);
+        .handle(send_by_id);
     let by_number = router
         .route1(&BY_NUMBER)
         .and(warp::multipart::form().max_length(max_body))
-        .and(with_state(state))
-        .and_then(send_by_number);
+        .handle(send_by_number);
     by_id.or(by_number).unify().boxed()
 }
 
-async fn send_by_id(id: String, form: FormData, state: AppState) -> Result<Response> {
+async fn send_by_id(state: AppState, id: String, form: FormData) -> Result<impl Reply, ApiError> {
     send(&state, &id, form).await
 }
 
-async fn send_by_number(number: String, form: FormData, state: AppState) -> Result<Response> {
-    let number = phone::normalize(&number).map_err(reject)?;
-    let id = state.instances.find_by_phone(&number).await.map_err(reject)?;
+async fn send_by_number(state: AppState, number: String, form: FormData) -> Result<impl Reply, ApiError> {
+    let number = phone::normalize(&number)?;
+    let id = state.instances.find_by_phone(&number).await?;
     send(&state, &id, form).await
 }
 
@@ -118,26 +115,26 @@ struct Upload {
     file: Option<(Bytes, Option<String>, Option<String>)>,
 }
 
-async fn send(state: &AppState, id: &str, form: FormData) -> Result<Response> {
-    let upload = read_form(form, state.media_limits.largest()).await.map_err(reject)?;
-    let invalid = |message: &str| reject(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message));
+async fn send(state: &AppState, id: &str, form: FormData) -> Result<Json, ApiError> {
+    let upload = read_form(form, state.media_limits.largest()).await?;
+    let invalid = |message: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message);
     let to = upload.to.ok_or_else(|| invalid("the form needs a `to` field"))?;
     let (data, file_name, declared_type) = upload.file.ok_or_else(|| invalid("the form needs a `file` field"))?;
     if data.is_empty() {
         return Err(invalid("the file is empty"));
     }
-    let kind = given_kind(upload.media_type.as_deref()).map_err(reject)?;
+    let kind = given_kind(upload.media_type.as_deref())?;
     let file = MediaFile {
         data,
         declared_type,
         file_name,
     };
-    let media = outgoing_media::build(file, kind, upload.caption, &state.media_limits).map_err(reject)?;
-    let sent = state.messenger.send_media(id, &to, media).await.map_err(reject)?;
-    Ok(warp::reply::json(&Sent::from(sent)).into_response())
+    let media = outgoing_media::build(file, kind, upload.caption, &state.media_limits)?;
+    let sent = state.messenger.send_media(id, &to, media).await?;
+    Ok(warp::reply::json(&Sent::from(sent)))
 }
 
-async fn read_form(mut form: FormData, max_file: u64) -> std::result::Result<Upload, ApiError> {
+async fn read_form(mut form: FormData, max_file: u64) -> Result<Upload, ApiError> {
     let bad = |e: warp::Error| ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.to_string());
     let mut upload = Upload::default();
     while let Some(part) = form.try_next().await.map_err(bad)? {
@@ -160,11 +157,11 @@ async fn read_form(mut form: FormData, max_file: u64) -> std::result::Result<Upl
     Ok(upload)
 }
 
-async fn read_part(part: Part, limit: u64) -> std::result::Result<Bytes, ApiError> {
+async fn read_part(part: Part, limit: u64) -> Result<Bytes, ApiError> {
     body::read_limited(part.stream(), limit, "invalid_multipart", || too_large(limit)).await
 }
 
-async fn read_text(part: Part) -> std::result::Result<String, ApiError> {
+async fn read_text(part: Part) -> Result<String, ApiError> {
     let data = read_part(part, MAX_FIELD_BYTES as u64).await?;
     String::from_utf8(data.to_vec())
         .map(|s| s.trim().to_owned())

@@ -13,14 +13,15 @@ use serde::Deserialize;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::{Reply, Response};
+use warp::reply::{Json, Reply, Response};
 
 use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
-use super::error::{ApiError, reject};
+use super::error::ApiError;
+use super::handler::Handle;
 use super::messages::Sent;
 use super::outgoing_media::{given_kind, too_large};
 use super::router::Router;
-use super::{AppState, body, phone, with_state};
+use super::{AppState, body, phone};
 use crate::messaging::outgoing_media::MediaUrlError;
 use crate::outbound::FetchError;
 
@@ -66,38 +67,38 @@ static BY_NUMBER: Endpoint = Endpoint {
     )
 };
 
-type Result<T> = std::result::Result<T, warp::Rejection>;
-
-pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
+pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
     let by_id = router
         .route1(&BY_ID)
         .and(body::json::<SendMediaUrl>())
-        .and(with_state(state.clone()))
-        .and_then(|id: String, body: SendMediaUrl, state: AppState| async move { send(&state, &id, body).await });
+        .handle(send_by_id);
     let by_number = router
         .route1(&BY_NUMBER)
         .and(body::json::<SendMediaUrl>())
-        .and(with_state(state))
-        .and_then(send_by_number);
+        .handle(send_by_number);
     by_id.or(by_number).unify().boxed()
 }
 
-async fn send_by_number(number: String, body: SendMediaUrl, state: AppState) -> Result<Response> {
-    let number = phone::normalize(&number).map_err(reject)?;
-    let id = state.instances.find_by_phone(&number).await.map_err(reject)?;
+async fn send_by_id(state: AppState, id: String, body: SendMediaUrl) -> Result<impl Reply, ApiError> {
     send(&state, &id, body).await
 }
 
-async fn send(state: &AppState, id: &str, body: SendMediaUrl) -> Result<Response> {
-    let kind = given_kind(body.media_type.as_deref()).map_err(reject)?;
-    state.messenger.check_sendable(id, &body.to).await.map_err(reject)?;
+async fn send_by_number(state: AppState, number: String, body: SendMediaUrl) -> Result<impl Reply, ApiError> {
+    let number = phone::normalize(&number)?;
+    let id = state.instances.find_by_phone(&number).await?;
+    send(&state, &id, body).await
+}
+
+async fn send(state: &AppState, id: &str, body: SendMediaUrl) -> Result<Json, ApiError> {
+    let kind = given_kind(body.media_type.as_deref())?;
+    state.messenger.check_sendable(id, &body.to).await?;
     let media = state
         .media_from_url
         .fetch(&body.media_url, kind, body.caption, None)
         .await
-        .map_err(|e| reject(media_url_error(e)))?;
-    let sent = state.messenger.send_media(id, &body.to, media).await.map_err(reject)?;
-    Ok(warp::reply::json(&Sent::from(sent)).into_response())
+        .map_err(media_url_error)?;
+    let sent = state.messenger.send_media(id, &body.to, media).await?;
+    Ok(warp::reply::json(&Sent::from(sent)))
 }
 
 fn media_url_error(e: MediaUrlError) -> ApiError {

@@ -5,12 +5,13 @@ use serde::{Deserialize, Serialize};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::{Reply, Response};
+use warp::reply::{Json, Reply, Response};
 
 use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
-use super::error::{ApiError, reject};
+use super::error::ApiError;
+use super::handler::Handle;
 use super::router::Router;
-use super::{AppState, body, phone, with_state};
+use super::{AppState, body, phone};
 use crate::engine::SentMessage;
 use crate::messaging::SendError;
 
@@ -61,8 +62,6 @@ struct Checked {
     jid: Option<String>,
 }
 
-type Result<T> = std::result::Result<T, warp::Rejection>;
-
 /// What a send can fail with beyond bad input: an instance that is not
 /// connected (503), a recipient not on WhatsApp (422, in the body statuses).
 pub(super) const SEND_ERRORS: &[u16] = &[503];
@@ -106,22 +105,13 @@ static CHECK: Endpoint = Endpoint {
     )
 };
 
-pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
-    let send = router
-        .route1(&SEND)
-        .and(body::json::<SendText>())
-        .and(with_state(state.clone()))
-        .and_then(send);
+pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
+    let send = router.route1(&SEND).and(body::json::<SendText>()).handle(send);
     let by_number = router
         .route1(&BY_NUMBER)
         .and(body::json::<SendText>())
-        .and(with_state(state.clone()))
-        .and_then(send_by_number);
-    let check = router
-        .route1(&CHECK)
-        .and(body::json::<CheckBody>())
-        .and(with_state(state))
-        .and_then(check);
+        .handle(send_by_number);
+    let check = router.route1(&CHECK).and(body::json::<CheckBody>()).handle(check);
     send.or(by_number).unify().or(check).unify().boxed()
 }
 
@@ -140,7 +130,7 @@ impl From<SendError> for ApiError {
     }
 }
 
-fn check_text(text: &str) -> std::result::Result<(), ApiError> {
+fn check_text(text: &str) -> Result<(), ApiError> {
     if text.trim().is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -158,32 +148,30 @@ fn check_text(text: &str) -> std::result::Result<(), ApiError> {
     Ok(())
 }
 
-async fn send_text(state: &AppState, id: &str, body: SendText) -> Result<Response> {
-    check_text(&body.message).map_err(reject)?;
+async fn send_text(state: &AppState, id: &str, body: SendText) -> Result<Json, ApiError> {
+    check_text(&body.message)?;
     let sent = state
         .messenger
         .send_text(id, &body.to, &body.message, body.reply_to.as_deref())
-        .await
-        .map_err(reject)?;
-    Ok(warp::reply::json(&Sent::from(sent)).into_response())
+        .await?;
+    Ok(warp::reply::json(&Sent::from(sent)))
 }
 
-async fn send(id: String, body: SendText, state: AppState) -> Result<Response> {
+async fn send(state: AppState, id: String, body: SendText) -> Result<impl Reply, ApiError> {
     send_text(&state, &id, body).await
 }
 
-async fn send_by_number(number: String, body: SendText, state: AppState) -> Result<Response> {
-    let number = phone::normalize(&number).map_err(reject)?;
-    let id = state.instances.find_by_phone(&number).await.map_err(reject)?;
+async fn send_by_number(state: AppState, number: String, body: SendText) -> Result<impl Reply, ApiError> {
+    let number = phone::normalize(&number)?;
+    let id = state.instances.find_by_phone(&number).await?;
     send_text(&state, &id, body).await
 }
 
-async fn check(id: String, body: CheckBody, state: AppState) -> Result<Response> {
-    let answer = state.messenger.check(&id, &body.phone).await.map_err(reject)?;
+async fn check(state: AppState, id: String, body: CheckBody) -> Result<impl Reply, ApiError> {
+    let answer = state.messenger.check(&id, &body.phone).await?;
     Ok(warp::reply::json(&Checked {
         phone: answer.phone,
         on_whatsapp: answer.on_whatsapp,
         jid: answer.jid,
-    })
-    .into_response())
+    }))
 }

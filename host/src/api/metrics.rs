@@ -7,10 +7,11 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::{Reply, Response};
 
+use super::AppState;
 use super::endpoint::{Access, Answer, Endpoint, Verb};
-use super::error::reject;
+use super::error::ApiError;
+use super::handler::Handle;
 use super::router::{Router, Template};
-use super::{AppState, with_state};
 use crate::metrics::Metrics;
 
 static METRICS: Endpoint = Endpoint {
@@ -25,22 +26,21 @@ static METRICS: Endpoint = Endpoint {
     )
 };
 
-pub fn route(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
-    router
-        .route0(&METRICS)
-        .and(with_state(state))
-        .and_then(|state: AppState| async move {
-            let instances = state.store.count_instances_by_status().await.map_err(reject)?;
-            let mut text = state.metrics.render(&instances);
-            if let Some(hub) = &state.websockets {
-                hub.render_metrics(&mut text);
-            }
-            Ok::<_, warp::Rejection>(
-                warp::reply::with_header(text, "content-type", "text/plain; version=0.0.4; charset=utf-8")
-                    .into_response(),
-            )
-        })
-        .boxed()
+pub fn route(router: &mut Router) -> BoxedFilter<(Response,)> {
+    router.route0(&METRICS).handle(metrics).boxed()
+}
+
+async fn metrics(state: AppState) -> Result<impl Reply, ApiError> {
+    let instances = state.store.count_instances_by_status().await?;
+    let mut text = state.metrics.render(&instances);
+    if let Some(hub) = &state.websockets {
+        hub.render_metrics(&mut text);
+    }
+    Ok(warp::reply::with_header(
+        text,
+        "content-type",
+        "text/plain; version=0.0.4; charset=utf-8",
+    ))
 }
 
 /// Which route template a request path belongs to, for its metrics label.

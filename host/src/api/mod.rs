@@ -2,9 +2,10 @@
 //!
 //! Every route is declared as an [`endpoint::Endpoint`] and built by the
 //! [`router::Router`], which is where `/openapi.json` and the request metrics
-//! learn the routes from. Every answer that is not a success goes through
-//! [`error`], so clients see one JSON error shape whatever went wrong,
-//! including unknown routes.
+//! learn the routes from; its handler is an async function that [`handler`]
+//! runs. Every answer that is not a success goes through [`error`], so
+//! clients see one JSON error shape whatever went wrong, including unknown
+//! routes.
 
 pub mod auth;
 mod body;
@@ -12,6 +13,7 @@ mod dashboard;
 mod deliveries;
 pub mod endpoint;
 pub mod error;
+mod handler;
 mod health;
 mod instances;
 mod media_upload;
@@ -74,24 +76,24 @@ pub fn routes(
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     let mut router = router::Router::new(state.clone());
     let document: openapi::Document = Arc::new(OnceLock::new());
-    let mut api = health::routes(&mut router, state.clone())
-        .or(instances::routes(&mut router, state.clone()))
+    let mut api = health::routes(&mut router)
+        .or(instances::routes(&mut router))
         .unify()
-        .or(messages::routes(&mut router, state.clone()))
+        .or(messages::routes(&mut router))
         .unify()
-        .or(media_upload::routes(&mut router, state.clone()))
+        .or(media_upload::routes(&mut router))
         .unify()
-        .or(media_url::routes(&mut router, state.clone()))
+        .or(media_url::routes(&mut router))
         .unify()
-        .or(statics::routes(&mut router, state.clone()))
+        .or(statics::routes(&mut router))
         .unify()
-        .or(plugins::routes(&mut router, state.clone()))
+        .or(plugins::routes(&mut router))
         .unify()
-        .or(webhooks::routes(&mut router, state.clone()))
+        .or(webhooks::routes(&mut router))
         .unify()
-        .or(deliveries::routes(&mut router, state.clone()))
+        .or(deliveries::routes(&mut router))
         .unify()
-        .or(metrics::route(&mut router, state.clone()))
+        .or(metrics::route(&mut router))
         .unify()
         .or(openapi::route(&mut router, document.clone()))
         .unify()
@@ -99,29 +101,14 @@ pub fn routes(
         .unify()
         .boxed();
     if let Some(hub) = state.websockets.clone() {
-        api = api
-            .or(websockets::routes(&mut router, state.clone(), hub))
-            .unify()
-            .boxed();
+        api = api.or(websockets::routes(&mut router, hub)).unify().boxed();
     }
     if let Some(network) = sim {
-        api = api.or(sim::routes(&mut router, state.clone(), network)).unify().boxed();
+        api = api.or(sim::routes(&mut router, network)).unify().boxed();
     }
     let doc = openapi::document(router.endpoints());
     let _ = document.set(serde_json::to_vec(&doc).unwrap_or_default().into());
     let labels = metrics::RouteLabels::new(router.endpoints());
     api.recover(error::recover)
         .with(metrics::observe(state.metrics, labels))
-}
-
-/// Hands a clone of the state to each request.
-///
-/// The state sits behind one `Arc` in the filter: warp's `or` clones the
-/// branches it has not tried yet on every request, and that should cost one
-/// reference count, not a copy of every field.
-pub(crate) fn with_state(
-    state: AppState,
-) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone {
-    let state = Arc::new(state);
-    warp::any().map(move || AppState::clone(&state))
 }

@@ -11,8 +11,10 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
+use super::AppState;
 use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
-use super::error::ErrorBody;
+use super::error::{ApiError, ErrorBody};
+use super::handler::Handle;
 use super::router::Router;
 
 static OPENAPI: Endpoint = Endpoint {
@@ -33,13 +35,13 @@ pub type Document = Arc<OnceLock<bytes::Bytes>>;
 pub fn route(router: &mut Router, document: Document) -> BoxedFilter<(Response,)> {
     router
         .route0(&OPENAPI)
-        .map(move || {
+        .handle(move |_: AppState| {
             let body = document.get().cloned().unwrap_or_default();
             let mut response = Response::new(body.into());
             response
                 .headers_mut()
                 .insert("content-type", warp::http::HeaderValue::from_static("application/json"));
-            response
+            async move { Ok::<_, ApiError>(response) }
         })
         .boxed()
 }

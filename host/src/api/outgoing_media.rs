@@ -13,23 +13,13 @@ use crate::messaging::outgoing_media::TooLarge;
 pub(super) fn given_kind(given: Option<&str>) -> Result<Option<MediaKind>, ApiError> {
     match given.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(given) => parse_kind(given).map(Some).ok_or_else(|| {
+        Some(given) => given.parse::<MediaKind>().map(Some).map_err(|_| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_body",
                 "mediaType is one of image, video, document, audio",
             )
         }),
-    }
-}
-
-fn parse_kind(given: &str) -> Option<MediaKind> {
-    match given.trim().to_ascii_lowercase().as_str() {
-        "image" => Some(MediaKind::Image),
-        "video" => Some(MediaKind::Video),
-        "audio" => Some(MediaKind::Audio),
-        "document" => Some(MediaKind::Document),
-        _ => None,
     }
 }
 

@@ -14,9 +14,10 @@ use warp::multipart::FormData;
 use warp::reply::{Reply, Response};
 
 use super::endpoint::{Answer, Endpoint, FormField, Request, Verb, schema};
-use super::error::{ApiError, reject};
+use super::error::ApiError;
+use super::handler::Handle;
 use super::router::Router;
-use super::{AppState, body, with_state};
+use super::{AppState, body};
 use crate::plugins::{PluginInfo, RegistryError};
 
 /// The largest component an upload may carry.
@@ -116,55 +117,20 @@ static DELETE: Endpoint = Endpoint {
     )
 };
 
-pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
-    let list = router
-        .route0(&LIST)
-        .and(with_state(state.clone()))
-        .map(|state: AppState| {
-            warp::reply::json(&PluginList {
-                plugins: state.plugins.registry().list(),
-            })
-            .into_response()
-        });
-    let get = router
-        .route1(&GET)
-        .and(with_state(state.clone()))
-        .and_then(|name: String, state: AppState| async move {
-            let info = state
-                .plugins
-                .registry()
-                .info(&name)
-                .ok_or_else(|| reject(RegistryError::NotFound(name)))?;
-            Ok::<_, warp::Rejection>(warp::reply::json(&info).into_response())
-        });
+pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
+    let list = router.route0(&LIST).handle(list);
+    let get = router.route1(&GET).handle(get);
     let upload = router
         .route0(&UPLOAD)
         .and(warp::multipart::form().max_length(MAX_COMPONENT_BYTES + MAX_MANIFEST_BYTES + 64 * 1024))
-        .and(with_state(state.clone()))
-        .and_then(upload);
-    let enable =
-        router
-            .route1(&ENABLE)
-            .and(with_state(state.clone()))
-            .and_then(|name: String, state: AppState| async move {
-                let info = state.plugins.registry().set_enabled(&name, true).map_err(reject)?;
-                Ok::<_, warp::Rejection>(warp::reply::json(&info).into_response())
-            });
-    let disable =
-        router
-            .route1(&DISABLE)
-            .and(with_state(state.clone()))
-            .and_then(|name: String, state: AppState| async move {
-                let info = state.plugins.registry().set_enabled(&name, false).map_err(reject)?;
-                Ok::<_, warp::Rejection>(warp::reply::json(&info).into_response())
-            });
-    let delete = router
-        .route1(&DELETE)
-        .and(with_state(state))
-        .and_then(|name: String, state: AppState| async move {
-            state.plugins.registry().delete(&name).await.map_err(reject)?;
-            Ok::<_, warp::Rejection>(warp::reply::json(&Deleted { name, deleted: true }).into_response())
-        });
+        .handle(upload);
+    let enable = router
+        .route1(&ENABLE)
+        .handle(|state: AppState, name: String| set_enabled(state, name, true));
+    let disable = router
+        .route1(&DISABLE)
+        .handle(|state: AppState, name: String| set_enabled(state, name, false));
+    let delete = router.route1(&DELETE).handle(delete);
     list.or(get)
         .unify()
         .or(upload)
@@ -178,14 +144,33 @@ pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> 
         .boxed()
 }
 
-async fn upload(mut form: FormData, state: AppState) -> Result<Response, warp::Rejection> {
-    let bad = |e: warp::Error| {
-        reject(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_multipart",
-            e.to_string(),
-        ))
-    };
+async fn list(state: AppState) -> Result<impl Reply, ApiError> {
+    Ok(warp::reply::json(&PluginList {
+        plugins: state.plugins.registry().list(),
+    }))
+}
+
+async fn get(state: AppState, name: String) -> Result<impl Reply, ApiError> {
+    let info = state
+        .plugins
+        .registry()
+        .info(&name)
+        .ok_or(RegistryError::NotFound(name))?;
+    Ok(warp::reply::json(&info))
+}
+
+async fn set_enabled(state: AppState, name: String, enabled: bool) -> Result<impl Reply, ApiError> {
+    let info = state.plugins.registry().set_enabled(&name, enabled)?;
+    Ok(warp::reply::json(&info))
+}
+
+async fn delete(state: AppState, name: String) -> Result<impl Reply, ApiError> {
+    state.plugins.registry().delete(&name).await?;
+    Ok(warp::reply::json(&Deleted { name, deleted: true }))
+}
+
+async fn upload(state: AppState, mut form: FormData) -> Result<impl Reply, ApiError> {
+    let bad = |e: warp::Error| ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.to_string());
     let (mut manifest, mut component): (Option<Bytes>, Option<Bytes>) = (None, None);
     while let Some(part) = form.try_next().await.map_err(bad)? {
         let limit = match part.name() {
@@ -201,26 +186,19 @@ async fn upload(mut form: FormData, state: AppState) -> Result<Response, warp::R
                 format!("at most {limit} bytes"),
             )
         };
-        let data = body::read_limited(part.stream(), limit, "invalid_multipart", too_large)
-            .await
-            .map_err(reject)?;
+        let data = body::read_limited(part.stream(), limit, "invalid_multipart", too_large).await?;
         match name.as_str() {
             "manifest" => manifest = Some(data),
             "component" => component = Some(data),
             _ => {}
         }
     }
-    let invalid = |message: &str| reject(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message));
+    let invalid = |message: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message);
     let manifest = manifest.ok_or_else(|| invalid("the form needs a `manifest` field"))?;
     let manifest = std::str::from_utf8(&manifest).map_err(|_| invalid("the manifest must be UTF-8 TOML"))?;
     let component = component.ok_or_else(|| invalid("the form needs a `component` file"))?;
-    let info = state
-        .plugins
-        .registry()
-        .install(manifest, &component)
-        .await
-        .map_err(reject)?;
-    Ok(warp::reply::with_status(warp::reply::json(&info), StatusCode::CREATED).into_response())
+    let info = state.plugins.registry().install(manifest, &component).await?;
+    Ok(warp::reply::with_status(warp::reply::json(&info), StatusCode::CREATED))
 }
 
 impl From<RegistryError> for ApiError {

@@ -3,8 +3,10 @@
 //!
 //! The filter matches the path template and the method (404 and 405 as warp's
 //! own path filters do) and then checks the token by the endpoint's access
-//! rule, before any body is read. Path parameters are handed to the handler
-//! as they appear in the path, like `warp::path!` does.
+//! rule, before any body is read. It extracts a [`Matched`] (the state, and
+//! the `request` span carrying the endpoint's path template and method, which
+//! the handler runs in), then the path parameters as they appear in the path,
+//! like `warp::path!` does.
 
 use std::future::ready;
 use std::sync::Arc;
@@ -13,10 +15,11 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::path::FullPath;
 
+use super::AppState;
 use super::auth::{credentials, credentials_or_query};
 use super::endpoint::{Access, Answer, Endpoint, Verb};
 use super::error::reject;
-use super::{AppState, with_state};
+use super::handler::Matched;
 
 /// One piece of a path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,30 +97,39 @@ impl Router {
         &self.endpoints
     }
 
+    /// The state the handlers get, for the settings a route's filters need
+    /// (a body limit, say).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
     /// A route without path parameters.
-    pub fn route0(&mut self, endpoint: &'static Endpoint) -> BoxedFilter<()> {
-        self.route(endpoint, 0).map(|_| ()).untuple_one().boxed()
+    pub fn route0(&mut self, endpoint: &'static Endpoint) -> BoxedFilter<(Matched,)> {
+        self.route(endpoint, 0)
+            .map(|matched: Matched, _: Vec<String>| matched)
+            .boxed()
     }
 
     /// A route with one path parameter.
-    pub fn route1(&mut self, endpoint: &'static Endpoint) -> BoxedFilter<(String,)> {
+    pub fn route1(&mut self, endpoint: &'static Endpoint) -> BoxedFilter<(Matched, String)> {
         self.route(endpoint, 1)
-            .map(|mut params: Vec<String>| params.swap_remove(0))
+            .map(|matched: Matched, mut params: Vec<String>| (matched, params.swap_remove(0)))
+            .untuple_one()
             .boxed()
     }
 
     /// A route with two path parameters.
-    pub fn route2(&mut self, endpoint: &'static Endpoint) -> BoxedFilter<(String, String)> {
+    pub fn route2(&mut self, endpoint: &'static Endpoint) -> BoxedFilter<(Matched, String, String)> {
         self.route(endpoint, 2)
-            .map(|mut params: Vec<String>| {
+            .map(|matched: Matched, mut params: Vec<String>| {
                 let second = params.swap_remove(1);
-                (params.swap_remove(0), second)
+                (matched, params.swap_remove(0), second)
             })
             .untuple_one()
             .boxed()
     }
 
-    fn route(&mut self, endpoint: &'static Endpoint, arity: usize) -> BoxedFilter<(Vec<String>,)> {
+    fn route(&mut self, endpoint: &'static Endpoint, arity: usize) -> BoxedFilter<(Matched, Vec<String>)> {
         // A mismatch is a programming error that every server start would hit.
         assert_eq!(
             endpoint.path_params().count(),
@@ -159,10 +171,26 @@ impl Router {
                     Access::Admin => state.require_admin(&credentials),
                     Access::Instance => state.require_instance(&credentials, &params[0]),
                 };
-                ready(allowed.map(|()| params).map_err(reject))
+                ready(allowed.map_err(reject).map(|()| {
+                    // The template, as the metrics label the request, and
+                    // never the path: its parameters may be ids or tokens.
+                    let span = tracing::info_span!("request", route = endpoint.path, method = endpoint.verb.as_str());
+                    (Matched::new(state, span), params)
+                }))
             })
+            .untuple_one()
             .boxed()
     }
+}
+
+/// Hands a clone of the state to each request.
+///
+/// The state sits behind one `Arc` in the filter: warp's `or` clones the
+/// branches it has not tried yet on every request, and that should cost one
+/// reference count, not a copy of every field.
+fn with_state(state: AppState) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone {
+    let state = Arc::new(state);
+    warp::any().map(move || AppState::clone(&state))
 }
 
 fn verb(verb: Verb) -> BoxedFilter<()> {

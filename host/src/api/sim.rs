@@ -9,14 +9,13 @@ use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
 use super::endpoint::{Answer, Endpoint, QueryParam, Request, Verb, schema};
-use super::error::{ApiError, reject};
+use super::error::ApiError;
+use super::handler::Handle;
 use super::router::Router;
-use super::{AppState, body, phone, with_state};
+use super::{AppState, body, phone};
 use crate::engine::InboundEvent;
 use crate::engine::sim::{SentRecord, SimContact, SimDrop, SimError, SimIncoming, SimNetwork};
 use crate::events::{EventKind, GroupAction, GroupParticipants, Receipt, ReceiptType};
-
-type Result<T> = std::result::Result<T, warp::Rejection>;
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -245,47 +244,46 @@ static CONTACTS: Endpoint = Endpoint {
     )
 };
 
-pub fn routes(router: &mut Router, state: AppState, network: SimNetwork) -> BoxedFilter<(Response,)> {
+pub fn routes(router: &mut Router, network: SimNetwork) -> BoxedFilter<(Response,)> {
     let net = warp::any().map(move || network.clone());
-    let base = || with_state(state.clone()).and(net.clone());
 
     let scan = router
         .route1(&SCAN)
         .and(body::json_or_default::<ScanBody>())
-        .and(base())
-        .and_then(scan);
+        .and(net.clone())
+        .handle(scan);
     let incoming = router
         .route1(&INCOMING)
         .and(body::json::<SimIncoming>())
-        .and(base())
-        .and_then(incoming);
+        .and(net.clone())
+        .handle(incoming);
     let receipt = router
         .route1(&RECEIPT)
         .and(body::json::<ReceiptBody>())
-        .and(base())
-        .and_then(receipt);
+        .and(net.clone())
+        .handle(receipt);
     let group = router
         .route1(&GROUP)
         .and(body::json::<GroupParticipantsBody>())
-        .and(base())
-        .and_then(group_participants);
+        .and(net.clone())
+        .handle(group_participants);
     let sent = router
         .route1(&SENT)
         .and(warp::query::<SentQuery>())
-        .and(base())
-        .and_then(sent);
+        .and(net.clone())
+        .handle(sent);
     let disconnect = router
         .route1(&DISCONNECT)
         .and(body::json_or_default::<DisconnectBody>())
-        .and(base())
-        .and_then(disconnect);
-    let unlink = router.route1(&UNLINK).and(base()).and_then(unlink);
-    let show = router.route1(&SHOW).and(base()).and_then(show);
+        .and(net.clone())
+        .handle(disconnect);
+    let unlink = router.route1(&UNLINK).and(net.clone()).handle(unlink);
+    let show = router.route1(&SHOW).and(net.clone()).handle(show);
     let contacts = router
         .route0(&CONTACTS)
         .and(body::json::<ContactBody>())
         .and(net)
-        .and_then(add_contact);
+        .handle(add_contact);
 
     scan.or(incoming)
         .unify()
@@ -321,20 +319,20 @@ impl From<SimError> for ApiError {
 }
 
 /// The instance must exist (the router has checked the admin token).
-fn check(state: &AppState, id: &str) -> std::result::Result<(), warp::Rejection> {
-    state.instances.status(id).map_err(reject)?;
+fn check(state: &AppState, id: &str) -> Result<(), ApiError> {
+    state.instances.status(id)?;
     Ok(())
 }
 
 /// A contact's JID from a phone number or a JID.
-fn contact_jid(raw: &str) -> std::result::Result<String, ApiError> {
+fn contact_jid(raw: &str) -> Result<String, ApiError> {
     if raw.contains('@') {
         return Ok(raw.to_owned());
     }
     Ok(format!("{}@s.whatsapp.net", phone::normalize(raw)?))
 }
 
-fn group_jid(raw: &str) -> std::result::Result<String, ApiError> {
+fn group_jid(raw: &str) -> Result<String, ApiError> {
     if raw.ends_with("@g.us") {
         Ok(raw.to_owned())
     } else {
@@ -346,7 +344,7 @@ fn group_jid(raw: &str) -> std::result::Result<String, ApiError> {
     }
 }
 
-fn bounded(ids: &[String]) -> std::result::Result<(), ApiError> {
+fn bounded(ids: &[String]) -> Result<(), ApiError> {
     if ids.is_empty() || ids.len() > MAX_IDS {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -357,37 +355,36 @@ fn bounded(ids: &[String]) -> std::result::Result<(), ApiError> {
     Ok(())
 }
 
-async fn scan(id: String, body: ScanBody, state: AppState, network: SimNetwork) -> Result<Response> {
+async fn scan(state: AppState, id: String, body: ScanBody, network: SimNetwork) -> Result<impl Reply, ApiError> {
     check(&state, &id)?;
     let phone = match body.phone {
-        Some(raw) => phone::normalize(&raw).map_err(reject)?,
+        Some(raw) => phone::normalize(&raw)?,
         None => format!("6281{:09}", rand::rng().random_range(0..1_000_000_000u32)),
     };
-    let jid = network.scan(&id, &phone, body.push_name).await.map_err(reject)?;
+    let jid = network.scan(&id, &phone, body.push_name).await?;
     Ok(warp::reply::json(&Scanned {
         instance_id: id,
         jid,
         phone,
-    })
-    .into_response())
+    }))
 }
 
-async fn incoming(id: String, body: SimIncoming, state: AppState, network: SimNetwork) -> Result<Response> {
+async fn incoming(state: AppState, id: String, body: SimIncoming, network: SimNetwork) -> Result<impl Reply, ApiError> {
     check(&state, &id)?;
-    let sender = contact_jid(&body.from).map_err(reject)?;
+    let sender = contact_jid(&body.from)?;
     let chat = match &body.group {
-        Some(group) => group_jid(group).map_err(reject)?,
+        Some(group) => group_jid(group)?,
         None => sender.clone(),
     };
-    let (message_id, event) = body.into_event(chat, sender).map_err(reject)?;
-    network.deliver(&id, event).await.map_err(reject)?;
-    Ok(warp::reply::json(&Incoming { message_id }).into_response())
+    let (message_id, event) = body.into_event(chat, sender)?;
+    network.deliver(&id, event).await?;
+    Ok(warp::reply::json(&Incoming { message_id }))
 }
 
-async fn receipt(id: String, body: ReceiptBody, state: AppState, network: SimNetwork) -> Result<Response> {
+async fn receipt(state: AppState, id: String, body: ReceiptBody, network: SimNetwork) -> Result<impl Reply, ApiError> {
     check(&state, &id)?;
-    bounded(&body.ids).map_err(reject)?;
-    let sender = contact_jid(&body.from).map_err(reject)?;
+    bounded(&body.ids)?;
+    let sender = contact_jid(&body.from)?;
     let event = InboundEvent {
         kind: EventKind::Receipt(Receipt {
             chat: sender.clone(),
@@ -398,25 +395,24 @@ async fn receipt(id: String, body: ReceiptBody, state: AppState, network: SimNet
         }),
         media: None,
     };
-    network.deliver(&id, event).await.map_err(reject)?;
-    Ok(warp::reply::json(&Delivered { delivered: true }).into_response())
+    network.deliver(&id, event).await?;
+    Ok(warp::reply::json(&Delivered { delivered: true }))
 }
 
 async fn group_participants(
+    state: AppState,
     id: String,
     body: GroupParticipantsBody,
-    state: AppState,
     network: SimNetwork,
-) -> Result<Response> {
+) -> Result<impl Reply, ApiError> {
     check(&state, &id)?;
-    bounded(&body.jids).map_err(reject)?;
-    let group = group_jid(&body.group).map_err(reject)?;
+    bounded(&body.jids)?;
+    let group = group_jid(&body.group)?;
     let jids = body
         .jids
         .iter()
         .map(|jid| contact_jid(jid))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(reject)?;
+        .collect::<Result<Vec<_>, _>>()?;
     let event = InboundEvent {
         kind: EventKind::GroupParticipants(GroupParticipants {
             group,
@@ -426,11 +422,11 @@ async fn group_participants(
         }),
         media: None,
     };
-    network.deliver(&id, event).await.map_err(reject)?;
-    Ok(warp::reply::json(&Delivered { delivered: true }).into_response())
+    network.deliver(&id, event).await?;
+    Ok(warp::reply::json(&Delivered { delivered: true }))
 }
 
-async fn sent(id: String, query: SentQuery, state: AppState, network: SimNetwork) -> Result<Response> {
+async fn sent(state: AppState, id: String, query: SentQuery, network: SimNetwork) -> Result<impl Reply, ApiError> {
     check(&state, &id)?;
     let messages = match query.min {
         Some(min) => {
@@ -439,10 +435,15 @@ async fn sent(id: String, query: SentQuery, state: AppState, network: SimNetwork
         }
         None => network.sent(&id),
     };
-    Ok(warp::reply::json(&SentList { messages }).into_response())
+    Ok(warp::reply::json(&SentList { messages }))
 }
 
-async fn disconnect(id: String, body: DisconnectBody, state: AppState, network: SimNetwork) -> Result<Response> {
+async fn disconnect(
+    state: AppState,
+    id: String,
+    body: DisconnectBody,
+    network: SimNetwork,
+) -> Result<Response, ApiError> {
     check(&state, &id)?;
     let how = match body.reason.as_deref().unwrap_or("dropped") {
         "dropped" => SimDrop::Dropped,
@@ -452,7 +453,7 @@ async fn disconnect(id: String, body: DisconnectBody, state: AppState, network: 
         },
         "client_outdated" => SimDrop::ClientOutdated,
         "panic" => {
-            network.panic_on_next_presence(&id).map_err(reject)?;
+            network.panic_on_next_presence(&id)?;
             return Ok(warp::reply::json(&Disconnected {
                 instance_id: id,
                 disconnected: false,
@@ -461,14 +462,14 @@ async fn disconnect(id: String, body: DisconnectBody, state: AppState, network: 
             .into_response());
         }
         other => {
-            return Err(reject(ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_reason",
                 format!("unknown reason {other:?}: dropped, stream_replaced, temporary_ban, client_outdated or panic"),
-            )));
+            ));
         }
     };
-    network.disconnect(&id, how).await.map_err(reject)?;
+    network.disconnect(&id, how).await?;
     Ok(warp::reply::json(&Disconnected {
         instance_id: id,
         disconnected: true,
@@ -477,41 +478,36 @@ async fn disconnect(id: String, body: DisconnectBody, state: AppState, network: 
     .into_response())
 }
 
-async fn unlink(id: String, state: AppState, network: SimNetwork) -> Result<Response> {
+async fn unlink(state: AppState, id: String, network: SimNetwork) -> Result<impl Reply, ApiError> {
     check(&state, &id)?;
-    network.unlink(&id).await.map_err(reject)?;
+    network.unlink(&id).await?;
     Ok(warp::reply::json(&Unlinked {
         instance_id: id,
         unlinked: true,
-    })
-    .into_response())
+    }))
 }
 
-async fn show(id: String, state: AppState, network: SimNetwork) -> Result<Response> {
+async fn show(state: AppState, id: String, network: SimNetwork) -> Result<impl Reply, ApiError> {
     check(&state, &id)?;
     let presence = network.presence_announcements(&id);
     Ok(warp::reply::json(&SimInstance {
         instance_id: id,
         connected: presence.is_some(),
         presence_announcements: presence.unwrap_or(0),
-    })
-    .into_response())
+    }))
 }
 
-async fn add_contact(body: ContactBody, network: SimNetwork) -> Result<Response> {
-    let phone = phone::normalize(&body.phone).map_err(reject)?;
-    network
-        .add_contact(
-            &phone,
-            SimContact {
-                on_whatsapp: body.on_whatsapp,
-                push_name: body.push_name,
-            },
-        )
-        .map_err(reject)?;
+async fn add_contact(_: AppState, body: ContactBody, network: SimNetwork) -> Result<impl Reply, ApiError> {
+    let phone = phone::normalize(&body.phone)?;
+    network.add_contact(
+        &phone,
+        SimContact {
+            on_whatsapp: body.on_whatsapp,
+            push_name: body.push_name,
+        },
+    )?;
     Ok(warp::reply::json(&ContactAdded {
         phone,
         on_whatsapp: body.on_whatsapp,
-    })
-    .into_response())
+    }))
 }

@@ -6,10 +6,11 @@ use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
+use super::AppState;
 use super::endpoint::{Access, Answer, Endpoint, Verb};
-use super::error::{ApiError, reject};
+use super::error::ApiError;
+use super::handler::Handle;
 use super::router::Router;
-use super::{AppState, with_state};
 use crate::media::mime_for;
 
 static MEDIA_FILE: Endpoint = Endpoint {
@@ -19,26 +20,19 @@ static MEDIA_FILE: Endpoint = Endpoint {
     ..Endpoint::new(Verb::Get, "/statics/media/{file}", "media_file", Answer::Binary)
 };
 
-pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
-    router
-        .route1(&MEDIA_FILE)
-        .and(with_state(state))
-        .and_then(|file: String, state: AppState| async move {
-            let not_found = || {
-                reject(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "media_not_found",
-                    "no such media file",
-                ))
-            };
-            let path = state.media.path_of(&file).ok_or_else(not_found)?;
-            let bytes = tokio::fs::read(&path).await.map_err(|_| not_found())?;
-            let reply = warp::reply::with_header(bytes, "content-type", mime_for(&file));
-            // Content never changes under a name: cache it for good.
-            Ok::<_, warp::Rejection>(
-                warp::reply::with_header(reply, "cache-control", "private, max-age=31536000, immutable")
-                    .into_response(),
-            )
-        })
-        .boxed()
+pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
+    router.route1(&MEDIA_FILE).handle(media_file).boxed()
+}
+
+async fn media_file(state: AppState, file: String) -> Result<impl Reply, ApiError> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "media_not_found", "no such media file");
+    let path = state.media.path_of(&file).ok_or_else(not_found)?;
+    let bytes = tokio::fs::read(&path).await.map_err(|_| not_found())?;
+    let reply = warp::reply::with_header(bytes, "content-type", mime_for(&file));
+    // Content never changes under a name: cache it for good.
+    Ok(warp::reply::with_header(
+        reply,
+        "cache-control",
+        "private, max-age=31536000, immutable",
+    ))
 }

@@ -10,9 +10,10 @@ use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
 use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
-use super::error::{ApiError, reject};
+use super::error::ApiError;
+use super::handler::Handle;
 use super::router::Router;
-use super::{AppState, body, with_state};
+use super::{AppState, body};
 use crate::delivery::subscriptions::{FORMATS, canonical_kinds};
 use crate::instances::InstanceError;
 use crate::store::webhooks::{MAX_WEBHOOKS_PER_INSTANCE, WebhookInsert, WebhookRow};
@@ -93,8 +94,6 @@ struct Deleted {
     deleted: bool,
 }
 
-type Result<T> = std::result::Result<T, warp::Rejection>;
-
 const TAG: &str = "webhooks";
 
 static SET_CONFIG: Endpoint = Endpoint {
@@ -145,19 +144,14 @@ static DELETE: Endpoint = Endpoint {
     )
 };
 
-pub fn routes(router: &mut Router, state: AppState) -> BoxedFilter<(Response,)> {
+pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
     let set_config = router
         .route1(&SET_CONFIG)
         .and(body::json::<SetConfigBody>())
-        .and(with_state(state.clone()))
-        .and_then(set_config);
-    let list = router.route1(&LIST).and(with_state(state.clone())).and_then(list);
-    let create = router
-        .route1(&CREATE)
-        .and(body::json::<CreateBody>())
-        .and(with_state(state.clone()))
-        .and_then(create);
-    let delete = router.route2(&DELETE).and(with_state(state)).and_then(delete);
+        .handle(set_config);
+    let list = router.route1(&LIST).handle(list);
+    let create = router.route1(&CREATE).and(body::json::<CreateBody>()).handle(create);
+    let delete = router.route2(&DELETE).handle(delete);
     set_config
         .or(list)
         .unify()
@@ -173,7 +167,7 @@ fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiError {
 }
 
 /// 404 unless the instance exists.
-async fn require_instance(state: &AppState, id: &str) -> std::result::Result<(), ApiError> {
+async fn require_instance(state: &AppState, id: &str) -> Result<(), ApiError> {
     match state.store.get_instance(id).await? {
         Some(_) => Ok(()),
         None => Err(InstanceError::NotFound.into()),
@@ -181,7 +175,7 @@ async fn require_instance(state: &AppState, id: &str) -> std::result::Result<(),
 }
 
 /// A URL the outbound-URL policy lets deliveries reach.
-fn check_url(state: &AppState, url: &str) -> std::result::Result<String, ApiError> {
+fn check_url(state: &AppState, url: &str) -> Result<String, ApiError> {
     let url = url.trim();
     if url.len() > MAX_URL_BYTES {
         return Err(unprocessable(
@@ -201,7 +195,7 @@ fn check_url(state: &AppState, url: &str) -> std::result::Result<String, ApiErro
 }
 
 /// The given secret, or a new 64-hex-character one.
-fn secret_or_generated(secret: Option<String>) -> std::result::Result<String, ApiError> {
+fn secret_or_generated(secret: Option<String>) -> Result<String, ApiError> {
     match secret.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
         Some(secret) if secret.len() > MAX_SECRET_BYTES => Err(unprocessable(
             "invalid_secret",
@@ -212,45 +206,42 @@ fn secret_or_generated(secret: Option<String>) -> std::result::Result<String, Ap
     }
 }
 
-async fn set_config(id: String, body: SetConfigBody, state: AppState) -> Result<Response> {
-    require_instance(&state, &id).await.map_err(reject)?;
-    let url = check_url(&state, &body.url).map_err(reject)?;
-    let secret = secret_or_generated(body.secret).map_err(reject)?;
+async fn set_config(state: AppState, id: String, body: SetConfigBody) -> Result<impl Reply, ApiError> {
+    require_instance(&state, &id).await?;
+    let url = check_url(&state, &body.url)?;
+    let secret = secret_or_generated(body.secret)?;
     state
         .store
         .set_primary_webhook(&id, &url, &secret, &crate::random::hex(16))
-        .await
-        .map_err(reject)?;
+        .await?;
     Ok(warp::reply::json(&SetConfigAnswer {
         instance_id: id,
         webhook_url: url,
         secret,
-    })
-    .into_response())
+    }))
 }
 
-async fn list(id: String, state: AppState) -> Result<Response> {
-    require_instance(&state, &id).await.map_err(reject)?;
-    let rows = state.store.list_webhooks(&id).await.map_err(reject)?;
+async fn list(state: AppState, id: String) -> Result<impl Reply, ApiError> {
+    require_instance(&state, &id).await?;
+    let rows = state.store.list_webhooks(&id).await?;
     Ok(warp::reply::json(&WebhookList {
         webhooks: rows.into_iter().map(Webhook::from).collect(),
-    })
-    .into_response())
+    }))
 }
 
-async fn create(id: String, body: CreateBody, state: AppState) -> Result<Response> {
-    require_instance(&state, &id).await.map_err(reject)?;
-    let url = check_url(&state, &body.url).map_err(reject)?;
+async fn create(state: AppState, id: String, body: CreateBody) -> Result<impl Reply, ApiError> {
+    require_instance(&state, &id).await?;
+    let url = check_url(&state, &body.url)?;
     let format = body.format.unwrap_or_else(|| "sudevwa".to_owned());
     if !FORMATS.contains(&format.as_str()) {
-        return Err(reject(unprocessable(
+        return Err(unprocessable(
             "invalid_format",
             format!("unknown format {format:?}: use sudevwa or gowa"),
-        )));
+        ));
     }
     let events = canonical_kinds(&body.events.unwrap_or_default())
-        .map_err(|name| reject(unprocessable("invalid_event", format!("unknown event kind {name:?}"))))?;
-    let secret = secret_or_generated(body.secret).map_err(reject)?;
+        .map_err(|name| unprocessable("invalid_event", format!("unknown event kind {name:?}")))?;
+    let secret = secret_or_generated(body.secret)?;
     let row = WebhookRow {
         id: crate::random::hex(16),
         instance_id: id,
@@ -261,32 +252,34 @@ async fn create(id: String, body: CreateBody, state: AppState) -> Result<Respons
         enabled: true,
         is_primary: false,
     };
-    match state.store.insert_webhook(&row).await.map_err(reject)? {
+    match state.store.insert_webhook(&row).await? {
         WebhookInsert::Inserted => {}
         WebhookInsert::TooMany => {
-            return Err(reject(ApiError::new(
+            return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "too_many_webhooks",
                 format!("an instance has at most {MAX_WEBHOOKS_PER_INSTANCE} webhooks"),
-            )));
+            ));
         }
     }
     let mut created = Webhook::from(row);
     created.secret = Some(secret);
-    Ok(warp::reply::with_status(warp::reply::json(&created), StatusCode::CREATED).into_response())
+    Ok(warp::reply::with_status(
+        warp::reply::json(&created),
+        StatusCode::CREATED,
+    ))
 }
 
-async fn delete(id: String, webhook_id: String, state: AppState) -> Result<Response> {
-    if !state.store.delete_webhook(&id, &webhook_id).await.map_err(reject)? {
-        return Err(reject(ApiError::new(
+async fn delete(state: AppState, id: String, webhook_id: String) -> Result<impl Reply, ApiError> {
+    if !state.store.delete_webhook(&id, &webhook_id).await? {
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "webhook_not_found",
             "no such webhook for this instance",
-        )));
+        ));
     }
     Ok(warp::reply::json(&Deleted {
         id: webhook_id,
         deleted: true,
-    })
-    .into_response())
+    }))
 }

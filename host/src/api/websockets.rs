@@ -9,10 +9,11 @@ use warp::filters::ws::Ws;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
+use super::AppState;
 use super::endpoint::{Access, Answer, Endpoint, QueryParam, Verb};
-use super::error::{ApiError, reject};
+use super::error::ApiError;
+use super::handler::Handle;
 use super::router::Router;
-use super::{AppState, with_state};
 use crate::websocket::{Channel, Hub, RegisterError, Subscription, connection};
 
 /// The largest message a client may send: clients only answer pings (and
@@ -43,19 +44,23 @@ static LISTEN: Endpoint = Endpoint {
     ..Endpoint::new(Verb::Get, "/api/listen/{id}", "websocket_listen", Answer::WebSocket)
 };
 
-pub fn routes(router: &mut Router, state: AppState, hub: Hub) -> BoxedFilter<(Response,)> {
+pub fn routes(router: &mut Router, hub: Hub) -> BoxedFilter<(Response,)> {
     let global_hub = hub.clone();
-    let global = router.route0(&GLOBAL).and(upgrade()).and_then(move |ws: Option<Ws>| {
-        let result = accept(ws, &global_hub, Channel::Global, || Ok(()));
-        async move { result }
-    });
-    let listen = router.route1(&LISTEN).and(upgrade()).and(with_state(state)).and_then(
-        move |id: String, ws: Option<Ws>, state: AppState| {
-            let exists = || state.instances.status(&id).map(|_| ()).map_err(reject);
+    let global = router
+        .route0(&GLOBAL)
+        .and(upgrade())
+        .handle(move |_: AppState, ws: Option<Ws>| {
+            let result = accept(ws, &global_hub, Channel::Global, || Ok(()));
+            async move { result }
+        });
+    let listen = router
+        .route1(&LISTEN)
+        .and(upgrade())
+        .handle(move |state: AppState, id: String, ws: Option<Ws>| {
+            let exists = || state.instances.status(&id).map(|_| ()).map_err(ApiError::from);
             let result = exists().and_then(|()| accept(ws, &hub, Channel::Instance(id.clone()), exists));
             async move { result }
-        },
-    );
+        });
     global.or(listen).unify().boxed()
 }
 
@@ -73,14 +78,14 @@ fn accept(
     ws: Option<Ws>,
     hub: &Hub,
     channel: Channel,
-    still_wanted: impl FnOnce() -> Result<(), warp::Rejection>,
-) -> Result<Response, warp::Rejection> {
+    still_wanted: impl FnOnce() -> Result<(), ApiError>,
+) -> Result<Response, ApiError> {
     let ws = ws.ok_or_else(|| {
-        reject(ApiError::new(
+        ApiError::new(
             StatusCode::UPGRADE_REQUIRED,
             "websocket_required",
             "this route is a WebSocket: send a WebSocket upgrade request",
-        ))
+        )
     })?;
     let subscription = register(hub, channel, still_wanted)?;
     let settings = hub.settings().clone();
@@ -101,14 +106,14 @@ fn accept(
 fn register(
     hub: &Hub,
     channel: Channel,
-    still_wanted: impl FnOnce() -> Result<(), warp::Rejection>,
-) -> Result<Subscription, warp::Rejection> {
+    still_wanted: impl FnOnce() -> Result<(), ApiError>,
+) -> Result<Subscription, ApiError> {
     let subscription = hub.register(channel).map_err(|e| {
         let code = match e {
             RegisterError::Full(_) => "too_many_connections",
             RegisterError::ShuttingDown => "shutting_down",
         };
-        reject(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, e.to_string()))
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, e.to_string())
     })?;
     // Dropping the subscription takes it out of the hub.
     still_wanted()?;
@@ -121,12 +126,8 @@ mod tests {
     use crate::websocket::HubSettings;
     use crate::websocket::connection::Close;
 
-    fn gone() -> Result<(), warp::Rejection> {
-        Err(reject(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "instance_not_found",
-            "gone",
-        )))
+    fn gone() -> Result<(), ApiError> {
+        Err(ApiError::new(StatusCode::NOT_FOUND, "instance_not_found", "gone"))
     }
 
     #[tokio::test]

@@ -1,9 +1,36 @@
-//! What kind of media a file is, from its first bytes when the client does not
-//! say: images, videos and audio by their signatures, anything else is sent
-//! as a document. The MIME type follows the same sniffing when the upload did
-//! not name one (or named the generic `application/octet-stream`).
+//! What kind of media a file is: from the kind's name when the sender gives
+//! one, else from the file's first bytes (images, videos and audio by their
+//! signatures, anything else is sent as a document). The MIME type follows
+//! the same sniffing when the upload did not name one (or named the generic
+//! `application/octet-stream`).
+
+use std::str::FromStr;
 
 use crate::engine::MediaKind;
+
+/// A name that is not a media kind's.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown media kind {0:?}: image, video, audio or document")]
+pub struct UnknownMediaKind(pub String);
+
+/// A kind by its name ([`MediaKind::as_str`]), in any case and with
+/// surrounding whitespace, since clients write it by hand.
+impl FromStr for MediaKind {
+    type Err = UnknownMediaKind;
+
+    fn from_str(name: &str) -> Result<MediaKind, UnknownMediaKind> {
+        let name = name.trim();
+        [
+            MediaKind::Image,
+            MediaKind::Video,
+            MediaKind::Audio,
+            MediaKind::Document,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str().eq_ignore_ascii_case(name))
+        .ok_or_else(|| UnknownMediaKind(name.to_owned()))
+    }
+}
 
 /// A file's kind and MIME type, as far as its content tells.
 pub fn sniff(bytes: &[u8]) -> (MediaKind, &'static str) {
@@ -44,6 +71,17 @@ pub fn sniff(bytes: &[u8]) -> (MediaKind, &'static str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_are_parsed_by_name_in_any_case() {
+        assert_eq!(" Image ".parse::<MediaKind>().ok(), Some(MediaKind::Image));
+        assert_eq!("VIDEO".parse::<MediaKind>().ok(), Some(MediaKind::Video));
+        assert_eq!("audio".parse::<MediaKind>().ok(), Some(MediaKind::Audio));
+        assert_eq!("Document".parse::<MediaKind>().ok(), Some(MediaKind::Document));
+        for name in ["", "sticker", "images", "ımage"] {
+            assert!(name.parse::<MediaKind>().is_err(), "{name:?}");
+        }
+    }
 
     #[test]
     fn common_formats_are_recognised() {

@@ -4,6 +4,10 @@
 //! calls [`run`]. Tests start the server the same way, through [`Server`], so
 //! what they exercise is what production runs.
 
+// The crate is an application, documented for the people who work on it: module
+// docs name the private pieces a module is made of, and those links are wanted.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod admin_token;
 pub mod api;
 pub mod config;

@@ -306,7 +306,7 @@ struct Timing {
 async fn measure<F, Fut>(rounds: usize, mut op: F) -> Timing
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    Fut: Future<Output = ()>,
 {
     let warm = Instant::now();
     while warm.elapsed() < Duration::from_millis(500) {
@@ -330,7 +330,7 @@ where
 async fn measure_n<F, Fut>(n: usize, mut op: F) -> Timing
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    Fut: Future<Output = ()>,
 {
     let mut runs = Vec::with_capacity(n);
     for _ in 0..n.max(1) {

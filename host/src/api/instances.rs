@@ -88,7 +88,7 @@ static CREATE: Endpoint = Endpoint {
         Verb::Post,
         "/api/instances",
         "create_instance",
-        Answer::Json(201, schema::<Created>),
+        Answer::Json(201, schema::<Created<'_>>),
     )
 };
 static LIST: Endpoint = Endpoint {
@@ -137,7 +137,7 @@ static QR: Endpoint = Endpoint {
         Verb::Get,
         "/api/instances/{id}/qr",
         "instance_qr",
-        Answer::JsonOrPng(schema::<QrAnswer>),
+        Answer::JsonOrPng(schema::<QrAnswer<'_>>),
     )
 };
 static PAIR_CODE: Endpoint = Endpoint {
@@ -162,7 +162,7 @@ static LOGOUT: Endpoint = Endpoint {
         Verb::Post,
         "/api/instances/{id}/logout",
         "instance_logout",
-        Answer::Json(200, schema::<StatusAnswer>),
+        Answer::Json(200, schema::<StatusAnswer<'_>>),
     )
 };
 static RECONNECT: Endpoint = Endpoint {
@@ -174,7 +174,7 @@ static RECONNECT: Endpoint = Endpoint {
         Verb::Post,
         "/api/instances/{id}/reconnect",
         "instance_reconnect",
-        Answer::Json(200, schema::<StatusAnswer>),
+        Answer::Json(200, schema::<StatusAnswer<'_>>),
     )
 };
 

@@ -49,7 +49,7 @@ pub fn route(router: &mut Router, document: Document) -> BoxedFilter<(Response,)
 /// The OpenAPI document of `endpoints`.
 pub fn document(endpoints: &[&'static Endpoint]) -> Value {
     let mut generator = SchemaSettings::openapi3().into_generator();
-    let error = schema::<ErrorBody>(&mut generator);
+    let error = schema::<ErrorBody<'_>>(&mut generator);
     let mut paths = Map::new();
     for endpoint in endpoints {
         let item = paths.entry(endpoint.path).or_insert_with(|| json!({}));

@@ -1,7 +1,7 @@
 //! Webhooks: the durable outbox and the HTTP delivery worker.
 //!
 //! The built-in webhook plugin (and any plugin granted the capability) asks
-//! for `webhook` actions; the plugin host hands each one to [`Webhooks::enqueue`],
+//! for `webhook` actions; the plugin host hands each one to [`Webhooks::enqueue_all`],
 //! which resolves the receivers and writes one outbox row per receiver before
 //! the event counts as handled. The [`worker`] then sends every pending row,
 //! signed per format ([`signing`]), retrying with backoff, and survives

@@ -85,7 +85,7 @@ impl Messenger {
 
     /// Whether `phone` is on WhatsApp, asked through instance `id`.
     pub async fn check(&self, id: &str, phone: &str) -> Result<NumberCheck, SendError> {
-        let phone = recipient::normalize_phone(phone)?;
+        let phone = normalize_phone(phone)?;
         let session = self.instances.session(id)?;
         self.lookup(session.as_ref(), &phone).await
     }

@@ -15,7 +15,7 @@ fn fetcher(policy: UrlPolicy) -> Fetcher {
 }
 
 fn redirect(location: &str) -> Reply {
-    super::loopback::redirect("302 Found", location)
+    loopback::redirect("302 Found", location)
 }
 
 async fn files() -> Server {

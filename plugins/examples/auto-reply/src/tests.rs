@@ -93,7 +93,7 @@ fn own_messages_groups_and_other_events_are_left_alone() {
         target_id: "x".into(),
     };
     let mut receipt = from("3@s.whatsapp.net", "price");
-    receipt.kind = wasap_plugin::EventKind::System {
+    receipt.kind = EventKind::System {
         message: "price".into(),
     };
     for outcome in run(vec![

@@ -72,7 +72,7 @@ fn drops_become_the_drop_verdict_and_are_logged() {
     let spam = message_event(text("628666", "x"));
     let ham = message_event(text("6281", "x"));
     let mut system = ham.clone();
-    system.kind = wasap_plugin::EventKind::System {
+    system.kind = EventKind::System {
         message: "casino".into(),
     };
     let outcomes = testing::run::<SpamFilter>(CONFIG, vec![spam, ham, system]).unwrap();

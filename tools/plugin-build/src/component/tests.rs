@@ -9,7 +9,9 @@ use crate::CommittedSet;
 
 fn example(name: &str) -> (Vec<u8>, Manifest) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let path = root.join(CommittedSet::Test.components_dir()).join(format!("{name}.wasm"));
+    let path = root
+        .join(CommittedSet::Test.components_dir())
+        .join(format!("{name}.wasm"));
     let component = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let manifest_path = root.join("plugins/examples").join(name).join(format!("{name}.toml"));
     let manifest = Manifest::parse(&std::fs::read_to_string(manifest_path).unwrap()).unwrap();

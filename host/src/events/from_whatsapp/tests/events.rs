@@ -131,7 +131,7 @@ fn the_device_sent_wrapper_is_removed_and_the_lid_chat_resolved() {
 }
 
 fn receipt_of(kind: WaReceiptType, source: MessageSource) -> Option<EventKind> {
-    super::receipt(
+    receipt(
         &WaReceipt::builder()
             .source(source)
             .message_ids(vec!["M1".to_owned(), "M2".to_owned()])
@@ -215,7 +215,7 @@ fn group_participants_join_leave_promote_and_demote() {
             .action(wa_action)
             .build();
         assert_eq!(
-            super::group_update(&update),
+            group_update(&update),
             Some(EventKind::GroupParticipants(GroupParticipants {
                 group: GROUP_JID.to_owned(),
                 action,
@@ -234,7 +234,7 @@ fn group_participants_join_leave_promote_and_demote() {
             subject_time: None,
         })
         .build();
-    assert!(super::group_update(&subject).is_none());
+    assert!(group_update(&subject).is_none());
 }
 
 fn delete_for_me(full_sync: bool) -> DeleteMessageForMeUpdate {
@@ -254,7 +254,7 @@ fn delete_for_me(full_sync: bool) -> DeleteMessageForMeUpdate {
 #[test]
 fn a_delete_for_me_names_the_target_and_is_authored_by_this_account() {
     assert_eq!(
-        super::deleted_for_me(&delete_for_me(false), ME_JID),
+        deleted_for_me(&delete_for_me(false), ME_JID),
         Some(EventKind::Message(Message {
             id: "OLD1".to_owned(),
             chat: GROUP_JID.to_owned(),
@@ -274,5 +274,5 @@ fn a_delete_for_me_names_the_target_and_is_authored_by_this_account() {
         }))
     );
     // A full app-state sync replays old deletions: history, not news.
-    assert!(super::deleted_for_me(&delete_for_me(true), ME_JID).is_none());
+    assert!(deleted_for_me(&delete_for_me(true), ME_JID).is_none());
 }

@@ -261,6 +261,6 @@ fn other_protocol_messages_and_empty_messages_are_not_messages() {
         r#type: Some(ProtocolType::EPHEMERAL_SETTING),
         ..Default::default()
     });
-    assert!(super::message(&inbound(setting, direct_in())).is_none());
-    assert!(super::message(&inbound(wa::Message::default(), direct_in())).is_none());
+    assert!(message(&inbound(setting, direct_in())).is_none());
+    assert!(message(&inbound(wa::Message::default(), direct_in())).is_none());
 }

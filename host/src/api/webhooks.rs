@@ -13,7 +13,9 @@ use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
 use super::error::{ApiError, reject};
 use super::router::Router;
 use super::{AppState, body, with_state};
-use crate::delivery::subscriptions::{FORMATS, canonical_kinds};
+use wasap_events::Format;
+
+use crate::delivery::subscriptions::canonical_kinds;
 use crate::instances::InstanceError;
 use crate::store::webhooks::{MAX_WEBHOOKS_PER_INSTANCE, WebhookInsert, WebhookRow};
 
@@ -241,13 +243,12 @@ async fn list(id: String, state: AppState) -> Result<Response> {
 async fn create(id: String, body: CreateBody, state: AppState) -> Result<Response> {
     require_instance(&state, &id).await.map_err(reject)?;
     let url = check_url(&state, &body.url).map_err(reject)?;
-    let format = body.format.unwrap_or_else(|| "sudevwa".to_owned());
-    if !FORMATS.contains(&format.as_str()) {
-        return Err(reject(unprocessable(
-            "invalid_format",
-            format!("unknown format {format:?}: use sudevwa or gowa"),
-        )));
-    }
+    let format = match body.format {
+        Some(name) => name
+            .parse::<Format>()
+            .map_err(|unknown| reject(unprocessable("invalid_format", unknown.to_string())))?,
+        None => Format::Sudevwa,
+    };
     let events = canonical_kinds(&body.events.unwrap_or_default())
         .map_err(|name| reject(unprocessable("invalid_event", format!("unknown event kind {name:?}"))))?;
     let secret = secret_or_generated(body.secret).map_err(reject)?;
@@ -256,7 +257,7 @@ async fn create(id: String, body: CreateBody, state: AppState) -> Result<Respons
         instance_id: id,
         url,
         secret: secret.clone(),
-        format,
+        format: format.to_string(),
         events,
         enabled: true,
         is_primary: false,

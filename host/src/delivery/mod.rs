@@ -31,6 +31,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use settings::{DeliverySettings, GlobalWebhook};
 
+use wasap_events::Format;
+
 use crate::outbound::Requester;
 use crate::store::Store;
 use crate::store::deliveries::NewDelivery;
@@ -245,7 +247,8 @@ impl Webhooks {
                         }
                     }
                 }
-                if request.format == "gowa" {
+                // Global webhooks take the gowa format only.
+                if request.format == Format::Gowa.name() {
                     receivers.extend(settings.global.iter().map(|g| (g.id.clone(), g.url.clone())));
                 }
             }

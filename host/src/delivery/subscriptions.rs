@@ -1,4 +1,4 @@
-//! Which events a webhook subscribes to, and the formats a webhook may use.
+//! Which events a webhook subscribes to.
 //!
 //! A webhook's `events` list names event kinds by their canonical names
 //! (`message`, `receipt`, ...); the names the payload formats use
@@ -8,9 +8,6 @@
 //! [`EventKind::NAMES`] and [`EventKind::FORMAT_NAMES`].
 
 use wasap_events::EventKind;
-
-/// The payload formats a configured webhook may use.
-pub const FORMATS: [&str; 2] = ["sudevwa", "gowa"];
 
 /// The canonical kind `name` stands for, if any ([`EventKind::kind_name`]).
 pub fn canonical_kind(name: &str) -> Option<&'static str> {

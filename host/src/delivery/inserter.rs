@@ -11,7 +11,8 @@ use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{QueueError, Webhooks};
-use crate::store::deliveries::{DeliveryRow, NewDelivery, unix_now_ms};
+use crate::clock::now_ms;
+use crate::store::deliveries::{DeliveryRow, NewDelivery};
 
 /// Queue requests stored per transaction at most (each holds the deliveries
 /// of a few events).
@@ -52,7 +53,7 @@ async fn store(webhooks: &Webhooks, requests: Vec<QueueRequest>) -> Vec<Delivery
     match webhooks.inner.store.enqueue_deliveries(&rows).await {
         Ok(inserted) => {
             let inserted: HashSet<String> = inserted.into_iter().collect();
-            let now_ms = unix_now_ms();
+            let now_ms = now_ms();
             let mut rows = rows.into_iter();
             let mut new_rows = Vec::with_capacity(inserted.len());
             for (count, done) in answers {

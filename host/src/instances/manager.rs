@@ -13,6 +13,7 @@ use super::shared::SharedState;
 use super::status::Status;
 use super::supervisor::{Command, Reply, Supervisor};
 use super::{InstanceError, QrCode, Settings, token};
+use crate::clock;
 use crate::engine::{Engine, Session};
 use crate::events::Bus;
 use crate::media::MediaStore;
@@ -200,7 +201,7 @@ impl InstanceManager {
             jid: None,
             phone_number: None,
             push_name: None,
-            created_at: crate::store::unix_now(),
+            created_at: clock::now_secs(),
             connected_at: None,
             last_seen: None,
         };
@@ -346,29 +347,15 @@ fn info(row: &InstanceRow, status: Status) -> InstanceInfo {
         jid: row.jid.clone(),
         phone_number: row.phone_number.clone(),
         push_name: row.push_name.clone(),
-        created_at: rfc3339(row.created_at),
-        connected_at: row.connected_at.map(rfc3339),
-        last_seen: row.last_seen.map(rfc3339),
+        created_at: clock::rfc3339(row.created_at),
+        connected_at: row.connected_at.map(clock::rfc3339),
+        last_seen: row.last_seen.map(clock::rfc3339),
     }
-}
-
-/// Unix seconds as RFC 3339 UTC (`2025-12-07T23:22:00Z`).
-pub fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Unix milliseconds as RFC 3339 UTC with milliseconds.
-pub fn rfc3339_ms(unix_ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(unix_ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{rfc3339, valid_id};
+    use super::valid_id;
 
     #[test]
     fn instance_ids_follow_the_contract() {
@@ -378,10 +365,5 @@ mod tests {
         assert!(!valid_id(&"a".repeat(65)));
         assert!(!valid_id("has space"));
         assert!(!valid_id("ünïcode"));
-    }
-
-    #[test]
-    fn times_are_rfc3339_utc() {
-        assert_eq!(rfc3339(1733613720), "2024-12-07T23:22:00Z");
     }
 }

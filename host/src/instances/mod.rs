@@ -20,8 +20,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+// The API's handlers import the formatters from here; they live in `crate::clock`.
+pub use crate::clock::{rfc3339, rfc3339_ms};
 pub use inbound::MediaLimits;
-pub use manager::{CreatedInstance, InstanceInfo, InstanceManager, rfc3339, rfc3339_ms};
+pub use manager::{CreatedInstance, InstanceInfo, InstanceManager};
 pub use status::Status;
 
 use crate::engine::EngineError;

@@ -174,7 +174,7 @@ impl Supervisor {
             EngineEvent::Qr { code, valid_for } => {
                 let qr = QrCode {
                     code: code.clone(),
-                    expires_at_ms: crate::events::now_ms() + valid_for.as_millis() as i64,
+                    expires_at_ms: crate::clock::now_ms() + valid_for.as_millis() as i64,
                 };
                 self.qr = Some(qr.clone());
                 for waiter in self.qr_waiters.drain(..) {
@@ -263,7 +263,7 @@ impl Supervisor {
             }
             _ => {}
         }
-        if let Some(qr) = self.qr.as_ref().filter(|qr| qr.expires_at_ms > crate::events::now_ms()) {
+        if let Some(qr) = self.qr.as_ref().filter(|qr| qr.expires_at_ms > crate::clock::now_ms()) {
             let _ = reply.send(Ok(qr.clone()));
             return;
         }

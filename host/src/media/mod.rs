@@ -61,7 +61,7 @@ impl MediaStore {
         }
         let file_name = format!(
             "{}-{}.{}",
-            crate::store::unix_now(),
+            crate::clock::now_secs(),
             crate::random::hex(16),
             extension_for(mime_type)
         );

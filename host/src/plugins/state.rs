@@ -61,7 +61,7 @@ impl log::Host for PluginState {
 
 impl clock::Host for PluginState {
     async fn now(&mut self) -> wasmtime::Result<i64> {
-        Ok(crate::events::now_us())
+        Ok(crate::clock::now_us())
     }
 }
 

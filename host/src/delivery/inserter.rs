@@ -7,6 +7,7 @@
 //! on. Stored rows go to the worker straight from memory.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -69,10 +70,10 @@ async fn store(webhooks: &Webhooks, requests: Vec<QueueRequest>) -> Vec<Delivery
             new_rows
         }
         Err(e) => {
-            let message = e.to_string();
-            tracing::error!(error = %message, deliveries = rows.len(), "webhook deliveries could not be stored");
+            let error = Arc::new(e);
+            tracing::error!(error = %error, deliveries = rows.len(), "webhook deliveries could not be stored");
             for (_, done) in answers {
-                let _ = done.send(Err(QueueError::Store(message.clone())));
+                let _ = done.send(Err(QueueError::Store(error.clone())));
             }
             Vec::new()
         }

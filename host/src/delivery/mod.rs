@@ -46,13 +46,14 @@ const QUEUE_REQUESTS: usize = 1024;
 /// Why webhook requests could not be queued (the event's deliveries are lost).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum QueueError {
+    /// Shared: one failed transaction answers every request it held.
     #[error("the webhook outbox could not store the deliveries: {0}")]
-    Store(String),
+    Store(#[source] Arc<crate::store::StoreError>),
 }
 
 impl From<crate::store::StoreError> for QueueError {
     fn from(e: crate::store::StoreError) -> QueueError {
-        QueueError::Store(e.to_string())
+        QueueError::Store(Arc::new(e))
     }
 }
 

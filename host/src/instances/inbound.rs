@@ -11,49 +11,13 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::engine::InboundEvent;
-use crate::events::{Bus, Content, EventKind, new_event};
-use crate::media::MediaStore;
+use crate::events::{Bus, EventKind, new_event};
+use crate::media::{MediaLimits, MediaStore};
 
 /// Inbound events an instance may have waiting for their media.
 const QUEUE: usize = 1024;
 /// Longest a single media download may take.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Size limits for incoming media, by kind.
-#[derive(Debug, Clone, Copy)]
-pub struct MediaLimits {
-    pub image: u64,
-    pub video: u64,
-    pub audio: u64,
-    pub document: u64,
-}
-
-impl MediaLimits {
-    /// The largest of the limits.
-    pub fn largest(&self) -> u64 {
-        self.image.max(self.video).max(self.audio).max(self.document)
-    }
-
-    /// The limit for files sent as `kind`.
-    pub fn for_kind(&self, kind: crate::engine::MediaKind) -> u64 {
-        use crate::engine::MediaKind;
-        match kind {
-            MediaKind::Image => self.image,
-            MediaKind::Video => self.video,
-            MediaKind::Audio => self.audio,
-            MediaKind::Document => self.document,
-        }
-    }
-
-    fn for_content(&self, content: &Content) -> u64 {
-        match content {
-            Content::Image(_) | Content::Sticker(_) => self.image,
-            Content::Video(_) => self.video,
-            Content::Audio(_) => self.audio,
-            _ => self.document,
-        }
-    }
-}
 
 /// Starts the inbound worker of instance `instance_id`; events sent to the
 /// returned queue are published in the order they were sent.

@@ -20,9 +20,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-// The API's handlers import the formatters from here; they live in `crate::clock`.
+// The API's handlers import these from here; they live in `crate::clock` and `crate::media`.
 pub use crate::clock::{rfc3339, rfc3339_ms};
-pub use inbound::MediaLimits;
+pub use crate::media::MediaLimits;
 pub use manager::{CreatedInstance, InstanceInfo, InstanceManager};
 pub use status::Status;
 

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::compiled::CompiledComponents;
+
 /// How often the epoch advances: the granularity of wall-clock deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
@@ -51,6 +53,8 @@ impl From<wasmtime::Error> for PluginEngineError {
 pub struct PluginEngine {
     engine: Engine,
     ticking: Arc<AtomicBool>,
+    /// The built-in components this engine compiled.
+    compiled: CompiledComponents,
 }
 
 impl PluginEngine {
@@ -88,7 +92,11 @@ impl PluginEngine {
                     }
                 }
             })?;
-        Ok(PluginEngine { engine, ticking })
+        Ok(PluginEngine {
+            engine,
+            ticking,
+            compiled: CompiledComponents::default(),
+        })
     }
 
     /// The process's engine, made on first use. One engine serves every
@@ -107,6 +115,11 @@ impl PluginEngine {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The built-in components this engine compiled, for every server using it.
+    pub(super) fn compiled(&self) -> &CompiledComponents {
+        &self.compiled
     }
 
     /// Epoch ticks in a wall-clock deadline (at least one).

@@ -19,6 +19,7 @@ pub mod actions;
 pub mod bindings;
 pub mod builtin;
 pub mod chain;
+mod compiled;
 mod convert;
 pub mod engine;
 pub mod loader;

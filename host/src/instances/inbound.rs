@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use crate::engine::InboundEvent;
 use crate::events::{Bus, EventKind, new_event};
@@ -28,17 +29,20 @@ pub(crate) fn start(
     limits: MediaLimits,
 ) -> mpsc::Sender<InboundEvent> {
     let (sender, mut receiver) = mpsc::channel::<InboundEvent>(QUEUE);
-    tokio::spawn(async move {
+    // At error level, so the span is on whenever any line inside it is.
+    let span = tracing::error_span!("inbound", instance = %instance_id);
+    let publish = async move {
         while let Some(inbound) = receiver.recv().await {
-            let kind = complete(&instance_id, inbound, &media, limits).await;
+            let kind = complete(inbound, &media, limits).await;
             bus.publish(new_event(&instance_id, kind)).await;
         }
-    });
+    };
+    tokio::spawn(publish.instrument(span));
     sender
 }
 
 /// The event as it is published: with its media stored, or the error noted.
-async fn complete(instance_id: &str, inbound: InboundEvent, store: &MediaStore, limits: MediaLimits) -> EventKind {
+async fn complete(inbound: InboundEvent, store: &MediaStore, limits: MediaLimits) -> EventKind {
     let (EventKind::Message(mut message), Some(fetch)) = (inbound.kind.clone(), inbound.media) else {
         return inbound.kind;
     };
@@ -58,7 +62,7 @@ async fn complete(instance_id: &str, inbound: InboundEvent, store: &MediaStore, 
             media.sha256_hex = Some(stored.sha256_hex);
         }
         Err(error) => {
-            tracing::warn!(instance = %instance_id, message = %message.id, %error, "incoming media not stored");
+            tracing::warn!(message = %message.id, %error, "incoming media not stored");
             media.download_error = Some(error);
         }
     }

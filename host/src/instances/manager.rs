@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use super::shared::SharedState;
 use super::status::Status;
@@ -135,7 +136,9 @@ impl InstanceManager {
             inner.media.clone(),
             inner.settings.media_limits,
         );
-        tokio::spawn(async move {
+        // At error level, so the span is on whenever any line inside it is.
+        let span = tracing::error_span!("instance_supervisor", instance = %row.id);
+        let supervise = async move {
             let mut row = row;
             loop {
                 let supervisor = Supervisor::new(
@@ -152,17 +155,18 @@ impl InstanceManager {
                 match AssertUnwindSafe(supervisor.run(&mut receiver)).catch_unwind().await {
                     Ok(()) => return,
                     Err(_) => {
-                        tracing::error!(instance = %row.id, "instance supervisor panicked; restarting it");
+                        tracing::error!("instance supervisor panicked; restarting it");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         match inner.store.get_instance(&row.id).await {
                             Ok(Some(fresh)) => row = fresh,
                             Ok(None) => return,
-                            Err(e) => tracing::error!(instance = %row.id, error = %e, "cannot reload the instance"),
+                            Err(e) => tracing::error!(error = %e, "cannot reload the instance"),
                         }
                     }
                 }
             }
-        });
+        };
+        tokio::spawn(supervise.instrument(span));
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Handle>> {

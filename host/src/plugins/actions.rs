@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc};
+use tracing::Instrument;
 
 use super::bindings::types;
 use super::chain::PluginAction;
@@ -48,7 +49,8 @@ pub(super) struct InstanceActions {
 
 impl InstanceActions {
     /// The actions of `instance_id`, with its send lane started; the lane
-    /// ends after its last queued send once this is dropped.
+    /// ends after its last queued send once this is dropped. Called in the
+    /// instance's plugin worker, whose span the lane runs in too.
     pub(super) fn start(instance_id: &str, outputs: &ActionOutputs, permits: Arc<Semaphore>) -> InstanceActions {
         let (sends, receiver) = mpsc::channel(SENDS);
         let lane = SendLane {
@@ -57,7 +59,7 @@ impl InstanceActions {
             media: outputs.media.clone(),
             permits,
         };
-        tokio::spawn(lane.run(receiver));
+        tokio::spawn(lane.run(receiver).in_current_span());
         InstanceActions {
             instance_id: instance_id.to_owned(),
             hub: outputs.hub.clone(),
@@ -127,7 +129,7 @@ impl InstanceActions {
 
     async fn plan(&self, send: PlannedSend) {
         if self.sends.send(send).await.is_err() {
-            tracing::error!(instance = %self.instance_id, "the send lane of an instance stopped; a plugin's message was not sent");
+            tracing::error!("the send lane of an instance stopped; a plugin's message was not sent");
         }
     }
 }
@@ -169,7 +171,7 @@ impl SendLane {
                 return;
             };
             if let Err(e) = self.send(send).await {
-                tracing::warn!(%plugin, instance = %self.instance_id, error = %e, "a plugin's message was not sent");
+                tracing::warn!(%plugin, error = %e, "a plugin's message was not sent");
             }
         }
     }

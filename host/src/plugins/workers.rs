@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::{Semaphore, mpsc};
+use tracing::Instrument;
 
 use super::actions::{self, ActionOutputs, InstanceActions};
 use super::builtin::Builtin;
@@ -115,20 +116,23 @@ impl PluginHost {
         }
         let (sender, receiver) = mpsc::channel(QUEUE);
         queues.insert(instance_id.to_owned(), sender.clone());
-        tokio::spawn(work(Arc::downgrade(&self.inner), receiver));
+        // At error level, so the span is on whenever any line inside it is.
+        let span = tracing::error_span!("plugin_worker", instance = %instance_id);
+        tokio::spawn(work(Arc::downgrade(&self.inner), receiver).instrument(span));
         sender
     }
 
     /// Tells `/ws` listeners (and plugins subscribed to `plugin_error`) that a
     /// plugin failed. A failure on a `plugin_error` event is only logged, so a
-    /// failing plugin cannot feed itself.
+    /// failing plugin cannot feed itself. Runs in the instance's worker (and
+    /// its span, which names the instance).
     fn report(&self, instance_id: &str, failure: PluginFailure, was_plugin_error: bool) {
         let what = if failure.quarantined {
             format!("{} (quarantined after repeated failures)", failure.failure)
         } else {
             failure.failure.to_string()
         };
-        tracing::warn!(plugin = %failure.plugin, instance = %instance_id, error = %what, "plugin failed");
+        tracing::warn!(plugin = %failure.plugin, error = %what, "plugin failed");
         if was_plugin_error {
             return;
         }
@@ -143,7 +147,7 @@ impl PluginHost {
         if !self.inner.chain.is_empty()
             && let Err(e) = self.queue(instance_id).try_send(event)
         {
-            tracing::warn!(instance = %instance_id, error = %e, "a plugin error event could not reach the plugins");
+            tracing::warn!(error = %e, "a plugin error event could not reach the plugins");
         }
     }
 }

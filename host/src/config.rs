@@ -13,8 +13,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::delivery::{DeliverySettings, GlobalWebhook};
 use crate::engine::EngineKind;
-use crate::instances::{MediaLimits, Settings};
+use crate::instances::Settings;
+use crate::media::MediaLimits;
 use crate::outbound::UrlPolicy;
+use crate::plugins::builtin::OutputSwitches;
 use crate::store::Store;
 use crate::websocket::HubSettings;
 
@@ -306,6 +308,14 @@ impl Config {
                 .sudevwa_enable_webhook
                 .as_deref()
                 .is_none_or(|v| v.trim() == "true")
+    }
+
+    /// The outputs' switches, as the built-in plugins take them.
+    pub fn output_switches(&self) -> OutputSwitches {
+        OutputSwitches {
+            webhooks: self.webhooks_enabled(),
+            websocket: self.websocket_enabled(),
+        }
     }
 
     /// The global webhook URLs, split on commas.

@@ -10,6 +10,7 @@
 
 pub mod admin_token;
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod engine;

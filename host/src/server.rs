@@ -26,8 +26,9 @@ use crate::messaging::Messenger;
 use crate::messaging::outgoing_media::MediaFromUrl;
 use crate::metrics::Metrics;
 use crate::outbound::{FetchError, Fetcher, Requester};
-use crate::plugins::host::ActionOutputs;
-use crate::plugins::{HostServices, PluginEngine, PluginHost, PluginSources, builtin};
+use crate::plugins::{
+    ActionOutputs, HostServices, PluginEngine, PluginEngineError, PluginHost, PluginSources, builtin,
+};
 use crate::store::{Store, StoreError, redact};
 use crate::system_events::{SystemEvents, SystemNotice};
 use crate::websocket::{self, Hub};
@@ -48,7 +49,7 @@ pub enum StartError {
     #[error("cannot set up outbound HTTP: {0}")]
     Outbound(#[source] FetchError),
     #[error("cannot start the plugin sandbox: {0}")]
-    Plugins(String),
+    Plugins(#[source] PluginEngineError),
     #[error("invalid global webhook {url}: {reason}")]
     Webhook { url: String, reason: String },
     #[error("cannot listen on {addr}: {source}")]
@@ -165,7 +166,7 @@ impl Server {
             PluginSources {
                 dir: config.plugins_dir.clone(),
                 cache_dir: config.data_dir.join("plugin-cache"),
-                builtins: builtin::wanted(&config),
+                builtins: builtin::wanted(config.output_switches()),
             },
             HostServices {
                 database: store.clone(),

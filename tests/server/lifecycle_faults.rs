@@ -56,7 +56,7 @@ async fn qr_codes_rotate_while_pairing() {
         unreachable!()
     };
     assert_eq!(qr, &first, "GET /qr answers with the published code");
-    assert!(*expires_at_ms > wasap::events::now_ms() - 1000);
+    assert!(*expires_at_ms > wasap::clock::now_ms() - 1000);
     let (rotated, _) = server.events.wait_for("a rotated QR", |e| is_qr(e, &first)).await;
     let EventKind::Qr { qr: second, .. } = &rotated.kind else {
         unreachable!()

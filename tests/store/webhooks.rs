@@ -1,8 +1,9 @@
 //! Conformance of the webhooks table and the delivery outbox (`Store::*webhook*`,
 //! `Store::*deliver*`): the same behaviour on SQLite and PostgreSQL.
 
+use wasap::clock::now_ms as unix_now_ms;
 use wasap::store::Store;
-use wasap::store::deliveries::{AttemptResult, DeliveryFilter, DeliveryStatus, NewDelivery, unix_now_ms};
+use wasap::store::deliveries::{AttemptResult, DeliveryFilter, DeliveryStatus, NewDelivery};
 use wasap::store::instances::InstanceRow;
 use wasap::store::webhooks::{MAX_WEBHOOKS_PER_INSTANCE, PRIMARY_EVENTS, WebhookInsert, WebhookRow};
 use wasap_tests::TestDb;

@@ -14,7 +14,9 @@ use super::error::ApiError;
 use super::handler::Handle;
 use super::router::Router;
 use super::{AppState, body};
-use crate::delivery::subscriptions::{FORMATS, canonical_kinds};
+use wasap_events::Format;
+
+use crate::delivery::subscriptions::canonical_kinds;
 use crate::instances::InstanceError;
 use crate::store::webhooks::{MAX_WEBHOOKS_PER_INSTANCE, WebhookInsert, WebhookRow};
 
@@ -232,13 +234,12 @@ async fn list(state: AppState, id: String) -> Result<impl Reply, ApiError> {
 async fn create(state: AppState, id: String, body: CreateBody) -> Result<impl Reply, ApiError> {
     require_instance(&state, &id).await?;
     let url = check_url(&state, &body.url)?;
-    let format = body.format.unwrap_or_else(|| "sudevwa".to_owned());
-    if !FORMATS.contains(&format.as_str()) {
-        return Err(unprocessable(
-            "invalid_format",
-            format!("unknown format {format:?}: use sudevwa or gowa"),
-        ));
-    }
+    let format = match body.format {
+        Some(name) => name
+            .parse::<Format>()
+            .map_err(|unknown| unprocessable("invalid_format", unknown.to_string()))?,
+        None => Format::Sudevwa,
+    };
     let events = canonical_kinds(&body.events.unwrap_or_default())
         .map_err(|name| unprocessable("invalid_event", format!("unknown event kind {name:?}")))?;
     let secret = secret_or_generated(body.secret)?;
@@ -247,7 +248,7 @@ async fn create(state: AppState, id: String, body: CreateBody) -> Result<impl Re
         instance_id: id,
         url,
         secret: secret.clone(),
-        format,
+        format: format.to_string(),
         events,
         enabled: true,
         is_primary: false,

@@ -14,9 +14,10 @@ use reqwest::Method;
 
 use super::settings::{GLOBAL_PREFIX, URL_PREFIX};
 use super::{Webhooks, signing};
+use crate::clock::now_ms;
 use crate::outbound::{FetchError, OutboundRequest};
 use crate::store::StoreError;
-use crate::store::deliveries::{AttemptResult, DeliveryRow, unix_now_ms};
+use crate::store::deliveries::{AttemptResult, DeliveryRow};
 
 /// The largest answer read from a receiver; its body is not used.
 const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
@@ -72,7 +73,7 @@ pub async fn attempt(webhooks: Webhooks, row: DeliveryRow) -> Option<AttemptResu
             );
             AttemptResult::Retry {
                 error,
-                next_attempt_ms: unix_now_ms() + wait.as_millis() as i64,
+                next_attempt_ms: now_ms() + wait.as_millis() as i64,
             }
         }
         Err((error, _)) => {

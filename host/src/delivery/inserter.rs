@@ -7,11 +7,13 @@
 //! on. Stored rows go to the worker straight from memory.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::{QueueError, Webhooks};
-use crate::store::deliveries::{DeliveryRow, NewDelivery, unix_now_ms};
+use crate::clock::now_ms;
+use crate::store::deliveries::{DeliveryRow, NewDelivery};
 
 /// Queue requests stored per transaction at most (each holds the deliveries
 /// of a few events).
@@ -52,7 +54,7 @@ async fn store(webhooks: &Webhooks, requests: Vec<QueueRequest>) -> Vec<Delivery
     match webhooks.inner.store.enqueue_deliveries(&rows).await {
         Ok(inserted) => {
             let inserted: HashSet<String> = inserted.into_iter().collect();
-            let now_ms = unix_now_ms();
+            let now_ms = now_ms();
             let mut rows = rows.into_iter();
             let mut new_rows = Vec::with_capacity(inserted.len());
             for (count, done) in answers {
@@ -68,10 +70,10 @@ async fn store(webhooks: &Webhooks, requests: Vec<QueueRequest>) -> Vec<Delivery
             new_rows
         }
         Err(e) => {
-            let message = e.to_string();
-            tracing::error!(error = %message, deliveries = rows.len(), "webhook deliveries could not be stored");
+            let error = Arc::new(e);
+            tracing::error!(error = %error, deliveries = rows.len(), "webhook deliveries could not be stored");
             for (_, done) in answers {
-                let _ = done.send(Err(QueueError::Store(message.clone())));
+                let _ = done.send(Err(QueueError::Store(error.clone())));
             }
             Vec::new()
         }

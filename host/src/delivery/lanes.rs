@@ -204,7 +204,7 @@ mod tests {
             event_id: id.to_owned(),
             event_kind: "message".to_owned(),
             url: url.to_owned(),
-            format: "sudevwa".to_owned(),
+            format: wasap_events::Format::Sudevwa.to_string(),
             content_type: "application/json".to_owned(),
             headers: "[]".to_owned(),
             payload: Vec::new(),

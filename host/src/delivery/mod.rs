@@ -31,6 +31,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use settings::{DeliverySettings, GlobalWebhook};
 
+use wasap_events::Format;
+
 use crate::outbound::Requester;
 use crate::store::Store;
 use crate::store::deliveries::NewDelivery;
@@ -44,13 +46,14 @@ const QUEUE_REQUESTS: usize = 1024;
 /// Why webhook requests could not be queued (the event's deliveries are lost).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum QueueError {
+    /// Shared: one failed transaction answers every request it held.
     #[error("the webhook outbox could not store the deliveries: {0}")]
-    Store(String),
+    Store(#[source] Arc<crate::store::StoreError>),
 }
 
 impl From<crate::store::StoreError> for QueueError {
     fn from(e: crate::store::StoreError) -> QueueError {
-        QueueError::Store(e.to_string())
+        QueueError::Store(Arc::new(e))
     }
 }
 
@@ -245,7 +248,8 @@ impl Webhooks {
                         }
                     }
                 }
-                if request.format == "gowa" {
+                // Global webhooks take the gowa format only.
+                if request.format == Format::Gowa.name() {
                     receivers.extend(settings.global.iter().map(|g| (g.id.clone(), g.url.clone())));
                 }
             }

@@ -4,15 +4,15 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use wasap_events::Format;
 
 /// The signature header for a `format` and the body signed with `secret`;
 /// `None` for formats that are not signed (a plugin's own).
 pub fn signature(format: &str, secret: &str, body: &[u8]) -> Option<(&'static str, String)> {
     let digest = || hex::encode(hmac_sha256(secret.as_bytes(), body));
-    match format {
-        "sudevwa" => Some(("X-SUDEVWA-Signature", digest())),
-        "gowa" => Some(("X-Hub-Signature-256", format!("sha256={}", digest()))),
-        _ => None,
+    match format.parse::<Format>().ok()? {
+        Format::Sudevwa => Some(("X-SUDEVWA-Signature", digest())),
+        Format::Gowa => Some(("X-Hub-Signature-256", format!("sha256={}", digest()))),
     }
 }
 
@@ -33,11 +33,11 @@ mod tests {
         let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
         let body = b"what do ya want for nothing?";
         assert_eq!(
-            signature("sudevwa", "Jefe", body),
+            signature(Format::Sudevwa.name(), "Jefe", body),
             Some(("X-SUDEVWA-Signature", expected.to_owned()))
         );
         assert_eq!(
-            signature("gowa", "Jefe", body),
+            signature(Format::Gowa.name(), "Jefe", body),
             Some(("X-Hub-Signature-256", format!("sha256={expected}")))
         );
         assert_eq!(signature("my-plugin", "Jefe", body), None);

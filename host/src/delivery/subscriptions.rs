@@ -1,43 +1,17 @@
-//! Which events a webhook subscribes to, and the formats a webhook may use.
+//! Which events a webhook subscribes to.
 //!
 //! A webhook's `events` list names event kinds by their canonical names
 //! (`message`, `receipt`, ...); the names the payload formats use
 //! (`incoming_message`, `message.ack`, `group.participants`, ...) are
 //! accepted too and stored as the canonical kind, so a user may write
-//! either. An empty list subscribes to every kind.
+//! either. An empty list subscribes to every kind. Both name lists are
+//! [`EventKind::NAMES`] and [`EventKind::FORMAT_NAMES`].
 
-/// The payload formats a configured webhook may use.
-pub const FORMATS: [&str; 2] = ["sudevwa", "gowa"];
+use wasap_events::EventKind;
 
-/// Canonical event kind names (`Event::name`).
-pub const KINDS: [&str; 9] = [
-    "message",
-    "receipt",
-    "group_participants",
-    "qr",
-    "instance_status",
-    "instance_paired",
-    "instance_logged_out",
-    "plugin_error",
-    "system",
-];
-
-/// The canonical kind `name` stands for, if any.
+/// The canonical kind `name` stands for, if any ([`EventKind::kind_name`]).
 pub fn canonical_kind(name: &str) -> Option<&'static str> {
-    let name = name.trim();
-    if let Some(kind) = KINDS.iter().find(|k| **k == name) {
-        return Some(kind);
-    }
-    Some(match name {
-        "incoming_message" => "message",
-        "message.receipt" | "message.ack" => "receipt",
-        "group.participants" => "group_participants",
-        "instance.status" => "instance_status",
-        "instance.paired" => "instance_paired",
-        "instance.logged_out" => "instance_logged_out",
-        "plugin.error" => "plugin_error",
-        _ => return None,
-    })
+    EventKind::kind_name(name.trim())
 }
 
 /// The canonical kinds of `names`, without repeats; the first unknown name
@@ -73,5 +47,27 @@ mod tests {
         assert!(wants(&[], "qr"));
         assert!(wants(&["message".to_owned()], "message"));
         assert!(!wants(&["message".to_owned()], "receipt"));
+    }
+
+    /// The dashboard is plain JS with no build step, so its feed filter keeps
+    /// its own copy of the kind names (as the sudevwa frames it shows name
+    /// them); this keeps the copy naming every kind once, and nothing else.
+    #[test]
+    fn the_dashboard_feed_offers_every_kind_once() {
+        let feed = include_str!("../../dashboard/feed.js");
+        let list = feed
+            .split_once("const KINDS = [")
+            .and_then(|(_, rest)| rest.split_once("];"))
+            .expect("feed.js declares `const KINDS = [...];`")
+            .0;
+        let names: Vec<&str> = list.split('"').skip(1).step_by(2).collect();
+        let mut kinds: Vec<&str> = names
+            .iter()
+            .map(|name| canonical_kind(name).unwrap_or_else(|| panic!("feed.js names no kind: {name}")))
+            .collect();
+        kinds.sort_unstable();
+        let mut expected = EventKind::NAMES;
+        expected.sort_unstable();
+        assert_eq!(kinds, expected, "feed.js's KINDS against EventKind::NAMES");
     }
 }

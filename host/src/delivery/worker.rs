@@ -30,8 +30,9 @@ use super::Webhooks;
 use super::attempt::{attempt, receiver_host};
 use super::inserter::{self, QueueRequest};
 use super::lanes::{Admission, Lanes, READY_PER_URL};
+use crate::clock::now_ms;
 use crate::store::StoreError;
-use crate::store::deliveries::{AttemptResult, DeliveryRow, unix_now_ms};
+use crate::store::deliveries::{AttemptResult, DeliveryRow};
 use crate::system_events::SystemNotice;
 
 /// Attempts in flight at most, server-wide.
@@ -127,7 +128,7 @@ pub async fn run(webhooks: Webhooks, requests: mpsc::Receiver<QueueRequest>) {
         if !results.is_empty() {
             worker.record(std::mem::take(&mut results)).await;
         }
-        let now = unix_now_ms();
+        let now = now_ms();
         if worker.next_due.is_some_and(|due| due <= now) || worker.last_scan.elapsed() >= IDLE_POLL {
             worker.scan = true;
         }
@@ -163,7 +164,7 @@ impl Worker {
         }
         let poll = IDLE_POLL.saturating_sub(self.last_scan.elapsed());
         match self.next_due {
-            Some(due) => Duration::from_millis(due.saturating_sub(unix_now_ms()).max(0) as u64).min(poll),
+            Some(due) => Duration::from_millis(due.saturating_sub(now_ms()).max(0) as u64).min(poll),
             None => poll,
         }
     }
@@ -309,7 +310,7 @@ impl Worker {
     /// Keeps the outbox from growing without bound: delivered rows go after
     /// [`KEEP_DELIVERED_SECS`], a bounded batch per round.
     async fn prune(&self) {
-        let before = crate::store::unix_now() - KEEP_DELIVERED_SECS;
+        let before = crate::clock::now_secs() - KEEP_DELIVERED_SECS;
         match self.webhooks.inner.store.prune_delivered(before, PRUNE_BATCH).await {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "old delivered webhook deliveries removed"),

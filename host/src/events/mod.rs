@@ -19,7 +19,7 @@ pub fn new_event(instance_id: &str, kind: EventKind) -> Event {
     Event {
         id: new_event_id(),
         instance_id: instance_id.to_owned(),
-        at_us: now_us(),
+        at_us: crate::clock::now_us(),
         kind,
     }
 }
@@ -27,17 +27,4 @@ pub fn new_event(instance_id: &str, kind: EventKind) -> Event {
 /// A fresh event id: 128 random bits, hex.
 pub fn new_event_id() -> String {
     crate::random::hex(16)
-}
-
-/// Unix microseconds now.
-pub fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
-
-/// Unix milliseconds now.
-pub fn now_ms() -> i64 {
-    now_us() / 1000
 }

@@ -9,51 +9,16 @@
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use crate::engine::InboundEvent;
-use crate::events::{Bus, Content, EventKind, new_event};
-use crate::media::MediaStore;
+use crate::events::{Bus, EventKind, new_event};
+use crate::media::{MediaLimits, MediaStore};
 
 /// Inbound events an instance may have waiting for their media.
 const QUEUE: usize = 1024;
 /// Longest a single media download may take.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Size limits for incoming media, by kind.
-#[derive(Debug, Clone, Copy)]
-pub struct MediaLimits {
-    pub image: u64,
-    pub video: u64,
-    pub audio: u64,
-    pub document: u64,
-}
-
-impl MediaLimits {
-    /// The largest of the limits.
-    pub fn largest(&self) -> u64 {
-        self.image.max(self.video).max(self.audio).max(self.document)
-    }
-
-    /// The limit for files sent as `kind`.
-    pub fn for_kind(&self, kind: crate::engine::MediaKind) -> u64 {
-        use crate::engine::MediaKind;
-        match kind {
-            MediaKind::Image => self.image,
-            MediaKind::Video => self.video,
-            MediaKind::Audio => self.audio,
-            MediaKind::Document => self.document,
-        }
-    }
-
-    fn for_content(&self, content: &Content) -> u64 {
-        match content {
-            Content::Image(_) | Content::Sticker(_) => self.image,
-            Content::Video(_) => self.video,
-            Content::Audio(_) => self.audio,
-            _ => self.document,
-        }
-    }
-}
 
 /// Starts the inbound worker of instance `instance_id`; events sent to the
 /// returned queue are published in the order they were sent.
@@ -64,17 +29,20 @@ pub(crate) fn start(
     limits: MediaLimits,
 ) -> mpsc::Sender<InboundEvent> {
     let (sender, mut receiver) = mpsc::channel::<InboundEvent>(QUEUE);
-    tokio::spawn(async move {
+    // At error level, so the span is on whenever any line inside it is.
+    let span = tracing::error_span!("inbound", instance = %instance_id);
+    let publish = async move {
         while let Some(inbound) = receiver.recv().await {
-            let kind = complete(&instance_id, inbound, &media, limits).await;
+            let kind = complete(inbound, &media, limits).await;
             bus.publish(new_event(&instance_id, kind)).await;
         }
-    });
+    };
+    tokio::spawn(publish.instrument(span));
     sender
 }
 
 /// The event as it is published: with its media stored, or the error noted.
-async fn complete(instance_id: &str, inbound: InboundEvent, store: &MediaStore, limits: MediaLimits) -> EventKind {
+async fn complete(inbound: InboundEvent, store: &MediaStore, limits: MediaLimits) -> EventKind {
     let (EventKind::Message(mut message), Some(fetch)) = (inbound.kind.clone(), inbound.media) else {
         return inbound.kind;
     };
@@ -94,7 +62,7 @@ async fn complete(instance_id: &str, inbound: InboundEvent, store: &MediaStore, 
             media.sha256_hex = Some(stored.sha256_hex);
         }
         Err(error) => {
-            tracing::warn!(instance = %instance_id, message = %message.id, %error, "incoming media not stored");
+            tracing::warn!(message = %message.id, %error, "incoming media not stored");
             media.download_error = Some(error);
         }
     }

@@ -8,11 +8,13 @@ use std::time::Duration;
 use futures::FutureExt;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use super::shared::SharedState;
 use super::status::Status;
 use super::supervisor::{Command, Reply, Supervisor};
 use super::{InstanceError, QrCode, Settings, token};
+use crate::clock;
 use crate::engine::{Engine, Session};
 use crate::events::Bus;
 use crate::media::MediaStore;
@@ -134,7 +136,9 @@ impl InstanceManager {
             inner.media.clone(),
             inner.settings.media_limits,
         );
-        tokio::spawn(async move {
+        // At error level, so the span is on whenever any line inside it is.
+        let span = tracing::error_span!("instance_supervisor", instance = %row.id);
+        let supervise = async move {
             let mut row = row;
             loop {
                 let supervisor = Supervisor::new(
@@ -151,17 +155,18 @@ impl InstanceManager {
                 match AssertUnwindSafe(supervisor.run(&mut receiver)).catch_unwind().await {
                     Ok(()) => return,
                     Err(_) => {
-                        tracing::error!(instance = %row.id, "instance supervisor panicked; restarting it");
+                        tracing::error!("instance supervisor panicked; restarting it");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         match inner.store.get_instance(&row.id).await {
                             Ok(Some(fresh)) => row = fresh,
                             Ok(None) => return,
-                            Err(e) => tracing::error!(instance = %row.id, error = %e, "cannot reload the instance"),
+                            Err(e) => tracing::error!(error = %e, "cannot reload the instance"),
                         }
                     }
                 }
             }
-        });
+        };
+        tokio::spawn(supervise.instrument(span));
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Handle>> {
@@ -200,7 +205,7 @@ impl InstanceManager {
             jid: None,
             phone_number: None,
             push_name: None,
-            created_at: crate::store::unix_now(),
+            created_at: clock::now_secs(),
             connected_at: None,
             last_seen: None,
         };
@@ -346,29 +351,15 @@ fn info(row: &InstanceRow, status: Status) -> InstanceInfo {
         jid: row.jid.clone(),
         phone_number: row.phone_number.clone(),
         push_name: row.push_name.clone(),
-        created_at: rfc3339(row.created_at),
-        connected_at: row.connected_at.map(rfc3339),
-        last_seen: row.last_seen.map(rfc3339),
+        created_at: clock::rfc3339(row.created_at),
+        connected_at: row.connected_at.map(clock::rfc3339),
+        last_seen: row.last_seen.map(clock::rfc3339),
     }
-}
-
-/// Unix seconds as RFC 3339 UTC (`2025-12-07T23:22:00Z`).
-pub fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Unix milliseconds as RFC 3339 UTC with milliseconds.
-pub fn rfc3339_ms(unix_ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(unix_ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{rfc3339, valid_id};
+    use super::valid_id;
 
     #[test]
     fn instance_ids_follow_the_contract() {
@@ -378,10 +369,5 @@ mod tests {
         assert!(!valid_id(&"a".repeat(65)));
         assert!(!valid_id("has space"));
         assert!(!valid_id("ünïcode"));
-    }
-
-    #[test]
-    fn times_are_rfc3339_utc() {
-        assert_eq!(rfc3339(1733613720), "2024-12-07T23:22:00Z");
     }
 }

@@ -20,8 +20,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use inbound::MediaLimits;
-pub use manager::{CreatedInstance, InstanceInfo, InstanceManager, rfc3339, rfc3339_ms};
+// The API's handlers import these from here; they live in `crate::clock` and `crate::media`.
+pub use crate::clock::{rfc3339, rfc3339_ms};
+pub use crate::media::MediaLimits;
+pub use manager::{CreatedInstance, InstanceInfo, InstanceManager};
 pub use status::Status;
 
 use crate::engine::EngineError;

@@ -174,7 +174,7 @@ impl Supervisor {
             EngineEvent::Qr { code, valid_for } => {
                 let qr = QrCode {
                     code: code.clone(),
-                    expires_at_ms: crate::events::now_ms() + valid_for.as_millis() as i64,
+                    expires_at_ms: crate::clock::now_ms() + valid_for.as_millis() as i64,
                 };
                 self.qr = Some(qr.clone());
                 for waiter in self.qr_waiters.drain(..) {
@@ -217,26 +217,26 @@ impl Supervisor {
                 self.presence_at = Some(Instant::now() + self.settings.presence_interval);
             }
             EngineEvent::Disconnected { reason } => {
-                tracing::warn!(instance = %self.id, %reason, "connection dropped");
+                tracing::warn!(%reason, "connection dropped");
                 self.connection_lost(None).await;
             }
             EngineEvent::StreamReplaced => {
                 // Another client now uses this device: reconnecting would fight it.
-                tracing::warn!(instance = %self.id, "stream replaced by another client; not reconnecting");
+                tracing::warn!("stream replaced by another client; not reconnecting");
                 self.close_session().await;
                 self.set_status(Status::Disconnected).await;
             }
             EngineEvent::TemporaryBan { reason, expires_in } => {
-                tracing::error!(instance = %self.id, %reason, ?expires_in, "account temporarily banned");
+                tracing::error!(%reason, ?expires_in, "account temporarily banned");
                 self.connection_lost(Some(expires_in)).await;
             }
             EngineEvent::ClientOutdated => {
-                tracing::error!(instance = %self.id, "WhatsApp refuses this client version; not reconnecting");
+                tracing::error!("WhatsApp refuses this client version; not reconnecting");
                 self.close_session().await;
                 self.set_status(Status::Disconnected).await;
             }
             EngineEvent::LoggedOut { reason } => {
-                tracing::warn!(instance = %self.id, %reason, "logged out");
+                tracing::warn!(%reason, "logged out");
                 self.close_session().await;
                 self.unlink(&reason).await;
             }
@@ -244,7 +244,7 @@ impl Supervisor {
                 // Waits when the worker is 1024 events behind: back-pressure
                 // on this instance's session rather than an unbounded queue.
                 if self.inbound.send(inbound).await.is_err() {
-                    tracing::error!(instance = %self.id, "inbound worker gone; event dropped");
+                    tracing::error!("inbound worker gone; event dropped");
                 }
             }
         }
@@ -263,7 +263,7 @@ impl Supervisor {
             }
             _ => {}
         }
-        if let Some(qr) = self.qr.as_ref().filter(|qr| qr.expires_at_ms > crate::events::now_ms()) {
+        if let Some(qr) = self.qr.as_ref().filter(|qr| qr.expires_at_ms > crate::clock::now_ms()) {
             let _ = reply.send(Ok(qr.clone()));
             return;
         }
@@ -305,7 +305,7 @@ impl Supervisor {
                     self.device_id = Some(device_id);
                 }
                 Err(e) => {
-                    tracing::error!(instance = %self.id, error = %e, "cannot allocate a device");
+                    tracing::error!(error = %e, "cannot allocate a device");
                     self.answer_qr_waiters(|| InstanceError::Unavailable("the database is unavailable".into()));
                     return;
                 }
@@ -334,7 +334,7 @@ impl Supervisor {
                 self.events = Some(receiver);
             }
             Err(e) => {
-                tracing::warn!(instance = %self.id, error = %e, "cannot open a connection");
+                tracing::warn!(error = %e, "cannot open a connection");
                 self.answer_qr_waiters(|| InstanceError::Unavailable("the connection could not be opened".into()));
                 if self.linked {
                     self.connection_lost(None).await;
@@ -355,7 +355,7 @@ impl Supervisor {
             return;
         }
         let delay = self.backoff.next_delay().max(at_least.unwrap_or_default());
-        tracing::info!(instance = %self.id, ?delay, attempt = self.backoff.attempts(), "reconnecting after backoff");
+        tracing::info!(?delay, attempt = self.backoff.attempts(), "reconnecting after backoff");
         self.reconnect_at = Some(Instant::now() + delay);
         self.set_status(Status::Disconnected).await;
     }
@@ -367,7 +367,7 @@ impl Supervisor {
             Ok(()) => {
                 let _ = self.store.touch_instance(&self.id).await;
             }
-            Err(e) => tracing::warn!(instance = %self.id, error = %e, "presence heartbeat failed"),
+            Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
         }
     }
 
@@ -380,7 +380,7 @@ impl Supervisor {
         {
             // The device is forgotten here either way; the phone may still
             // list it until WhatsApp notices.
-            tracing::warn!(instance = %self.id, error = %e, "logout could not reach WhatsApp");
+            tracing::warn!(error = %e, "logout could not reach WhatsApp");
         }
         self.close_session().await;
         self.unlink("logged out through the API").await;
@@ -402,7 +402,7 @@ impl Supervisor {
             && let Some(session) = self.session.clone()
             && let Err(e) = session.logout().await
         {
-            tracing::warn!(instance = %self.id, error = %e, "logout before delete could not reach WhatsApp");
+            tracing::warn!(error = %e, "logout before delete could not reach WhatsApp");
         }
         self.close_session().await;
         if let Some(device_id) = self.device_id.take() {
@@ -425,7 +425,7 @@ impl Supervisor {
         if let Some(device_id) = self.device_id.take()
             && let Err(e) = self.store.wipe_device(device_id).await
         {
-            tracing::error!(instance = %self.id, device_id, error = %e, "cannot wipe the device keys");
+            tracing::error!(device_id, error = %e, "cannot wipe the device keys");
         }
         let previous = self.status;
         self.persist(self.store.unlink_instance(&self.id, Status::LoggedOut.as_str()).await);
@@ -468,7 +468,7 @@ impl Supervisor {
         let previous = std::mem::replace(&mut self.status, status);
         self.shared.set_status(status);
         if previous != status {
-            tracing::info!(instance = %self.id, %previous, %status, "status changed");
+            tracing::info!(%previous, %status, "status changed");
             self.publish(EventKind::StatusChanged { status, previous }).await;
         }
     }
@@ -489,7 +489,7 @@ impl Supervisor {
     /// next change writes the row again.
     fn persist(&self, result: Result<(), crate::store::StoreError>) {
         if let Err(e) = result {
-            tracing::error!(instance = %self.id, error = %e, "cannot persist the instance state");
+            tracing::error!(error = %e, "cannot persist the instance state");
         }
     }
 }

@@ -7,9 +7,13 @@
 //! is written under a temporary name and renamed into place, so a reader never
 //! sees half a file and a crash leaves no partial file under a served name.
 
+mod limits;
+
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+
+pub use limits::MediaLimits;
 
 /// Where a served file's URL path starts (`media_path` in the gowa format).
 pub const URL_PREFIX: &str = "statics/media";
@@ -61,7 +65,7 @@ impl MediaStore {
         }
         let file_name = format!(
             "{}-{}.{}",
-            crate::store::unix_now(),
+            crate::clock::now_secs(),
             crate::random::hex(16),
             extension_for(mime_type)
         );

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::media_kind::sniff;
 use crate::engine::{MediaKind, OutgoingMedia};
-use crate::instances::MediaLimits;
+use crate::media::MediaLimits;
 use crate::outbound::{FetchError, Fetcher};
 
 /// A file to send, as received.

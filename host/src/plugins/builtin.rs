@@ -7,7 +7,14 @@
 //! the committed ones differ from what the source builds. Adding one is a line in [`ALL`]
 //! and its committed `.wasm`.
 
-use crate::config::Config;
+/// The outputs' switches, the only part of the configuration the built-ins depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputSwitches {
+    /// Whether webhooks are sent (the `webhook` output).
+    pub webhooks: bool,
+    /// Whether the WebSocket routes are served (the `websocket` output).
+    pub websocket: bool,
+}
 
 /// A plugin that ships inside the binary.
 #[derive(Debug)]
@@ -18,7 +25,7 @@ pub struct Builtin {
     /// `host/builtin/NAME.wasm`.
     pub component: &'static [u8],
     /// Whether the configuration wants it loaded at all (the output's own switch).
-    pub wanted: fn(&Config) -> bool,
+    pub wanted: fn(OutputSwitches) -> bool,
 }
 
 /// A built-in plugin by name, its manifest and component found by the layout above.
@@ -35,13 +42,13 @@ macro_rules! builtin {
 
 /// Every built-in plugin.
 pub static ALL: &[Builtin] = &[
-    builtin!("webhook", Config::webhooks_enabled),
-    builtin!("websocket", Config::websocket_enabled),
+    builtin!("webhook", |switches| switches.webhooks),
+    builtin!("websocket", |switches| switches.websocket),
 ];
 
-/// The built-in plugins `config` switches on.
-pub fn wanted(config: &Config) -> Vec<&'static Builtin> {
-    ALL.iter().filter(|builtin| (builtin.wanted)(config)).collect()
+/// The built-in plugins `switches` switch on.
+pub fn wanted(switches: OutputSwitches) -> Vec<&'static Builtin> {
+    ALL.iter().filter(|builtin| (builtin.wanted)(switches)).collect()
 }
 
 /// Whether `name` belongs to a built-in plugin, loaded or not: the name stays reserved
@@ -77,10 +84,10 @@ mod tests {
 
     #[test]
     fn the_websocket_output_follows_the_websocket_switch() {
-        let mut config = Config::with_data_dir("/nonexistent");
-        assert!(wanted(&config).iter().any(|b| b.name == "websocket"));
+        let mut config = crate::Config::with_data_dir("/nonexistent");
+        assert!(wanted(config.output_switches()).iter().any(|b| b.name == "websocket"));
         config.enable_websocket = false;
-        assert!(!wanted(&config).iter().any(|b| b.name == "websocket"));
+        assert!(!wanted(config.output_switches()).iter().any(|b| b.name == "websocket"));
         assert!(is_reserved("websocket"));
     }
 }

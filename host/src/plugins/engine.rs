@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::compiled::CompiledComponents;
+
 /// How often the epoch advances: the granularity of wall-clock deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
@@ -35,10 +37,24 @@ impl Default for PoolSizes {
     }
 }
 
+/// Why the process's plugin engine could not be made. Every caller of
+/// [`PluginEngine::shared`] gets the same error, hence the shared source.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct PluginEngineError(Arc<dyn std::error::Error + Send + Sync>);
+
+impl From<wasmtime::Error> for PluginEngineError {
+    fn from(error: wasmtime::Error) -> PluginEngineError {
+        PluginEngineError(Arc::from(error.into_boxed_dyn_error()))
+    }
+}
+
 /// The engine and its epoch ticker; the ticker stops when this is dropped.
 pub struct PluginEngine {
     engine: Engine,
     ticking: Arc<AtomicBool>,
+    /// The built-in components this engine compiled.
+    compiled: CompiledComponents,
 }
 
 impl PluginEngine {
@@ -76,25 +92,34 @@ impl PluginEngine {
                     }
                 }
             })?;
-        Ok(PluginEngine { engine, ticking })
+        Ok(PluginEngine {
+            engine,
+            ticking,
+            compiled: CompiledComponents::default(),
+        })
     }
 
     /// The process's engine, made on first use. One engine serves every
     /// server in the process (tests start many), so the pool's address space
     /// and the epoch thread exist once.
-    pub fn shared() -> Result<Arc<PluginEngine>, String> {
-        static SHARED: OnceLock<Result<Arc<PluginEngine>, String>> = OnceLock::new();
+    pub fn shared() -> Result<Arc<PluginEngine>, PluginEngineError> {
+        static SHARED: OnceLock<Result<Arc<PluginEngine>, PluginEngineError>> = OnceLock::new();
         SHARED
             .get_or_init(|| {
                 PluginEngine::new(PoolSizes::default())
                     .map(Arc::new)
-                    .map_err(|e| format!("{e:#}"))
+                    .map_err(PluginEngineError::from)
             })
             .clone()
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The built-in components this engine compiled, for every server using it.
+    pub(super) fn compiled(&self) -> &CompiledComponents {
+        &self.compiled
     }
 
     /// Epoch ticks in a wall-clock deadline (at least one).

@@ -14,6 +14,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use super::bindings::PluginPre;
 use super::bindings::wasap::plugin::{clock, http, kv, log, types};
 use super::builtin::Builtin;
+use super::engine::PluginEngine;
 use super::state::PluginState;
 
 /// Why a plugin could not be loaded.
@@ -108,8 +109,13 @@ pub fn load(engine: &Engine, files: &PluginFiles, cache_dir: Option<&Path>) -> R
     load_bytes(engine, manifest, &bytes, cache_dir)
 }
 
-/// Loads a built-in plugin from the manifest and component in the binary.
-pub fn load_builtin(engine: &Engine, builtin: &Builtin, cache_dir: Option<&Path>) -> Result<LoadedPlugin, LoadError> {
+/// Loads a built-in plugin from the manifest and component in the binary,
+/// compiled once per engine (see [`super::compiled`]).
+pub fn load_builtin(
+    engine: &PluginEngine,
+    builtin: &Builtin,
+    cache_dir: Option<&Path>,
+) -> Result<LoadedPlugin, LoadError> {
     let manifest = Manifest::parse(builtin.manifest).map_err(|e| LoadError::Manifest {
         path: format!("the built-in {}.toml", builtin.name),
         message: e.to_string(),
@@ -120,7 +126,17 @@ pub fn load_builtin(engine: &Engine, builtin: &Builtin, cache_dir: Option<&Path>
             file: builtin.name.to_owned(),
         });
     }
-    load_bytes(engine, manifest, builtin.component, cache_dir)
+    let digest = hex::encode(Sha256::digest(builtin.component));
+    let component = engine.compiled().get_or_compile(&digest, || {
+        compile(engine.engine(), builtin.component, &digest, cache_dir)
+    })?;
+    // A server whose artifact cache lacks it still gets it, as if it had compiled it.
+    if let Some(path) = artifact_path(cache_dir, &digest)
+        && !path.exists()
+    {
+        write_artifact(&component, &path);
+    }
+    link(engine.engine(), manifest, digest, &component)
 }
 
 /// Loads a plugin from a manifest and component bytes.
@@ -132,17 +148,27 @@ pub fn load_bytes(
 ) -> Result<LoadedPlugin, LoadError> {
     let digest = hex::encode(Sha256::digest(bytes));
     let component = compile(engine, bytes, &digest, cache_dir)?;
-    check_imports(engine, &component, &manifest)?;
+    link(engine, manifest, digest, &component)
+}
+
+/// A compiled component checked against its manifest and linked with its grants.
+fn link(engine: &Engine, manifest: Manifest, digest: String, component: &Component) -> Result<LoadedPlugin, LoadError> {
+    check_imports(engine, component, &manifest)?;
     let linker = linker(engine, &manifest).map_err(|e| LoadError::Link(e.to_string()))?;
     let instance_pre = linker
-        .instantiate_pre(&component)
+        .instantiate_pre(component)
         .map_err(|e| LoadError::Link(format!("{e:#}")))?;
     let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
     Ok(LoadedPlugin { manifest, digest, pre })
 }
 
+/// Where the compiled artifact of the component `digest` is cached, if anywhere.
+fn artifact_path(cache_dir: Option<&Path>, digest: &str) -> Option<PathBuf> {
+    cache_dir.map(|dir| dir.join(format!("{digest}.cwasm")))
+}
+
 fn compile(engine: &Engine, bytes: &[u8], digest: &str, cache_dir: Option<&Path>) -> Result<Component, LoadError> {
-    let cached = cache_dir.map(|dir| dir.join(format!("{digest}.cwasm")));
+    let cached = artifact_path(cache_dir, digest);
     if let Some(path) = &cached
         && path.exists()
     {
@@ -156,23 +182,28 @@ fn compile(engine: &Engine, bytes: &[u8], digest: &str, cache_dir: Option<&Path>
     }
     let component = Component::new(engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
     if let Some(path) = &cached {
-        let written = component
-            .serialize()
-            .map_err(std::io::Error::other)
-            .and_then(|artifact| {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                // Written aside and renamed, so a concurrent reader never sees half a file.
-                let partial = path.with_extension("partial");
-                std::fs::write(&partial, artifact)?;
-                std::fs::rename(&partial, path)
-            });
-        if let Err(e) = written {
-            tracing::warn!(path = %path.display(), error = %e, "cannot cache a compiled plugin");
-        }
+        write_artifact(&component, path);
     }
     Ok(component)
+}
+
+/// Caches `component`'s compiled artifact at `path`; a failure is only logged.
+fn write_artifact(component: &Component, path: &Path) {
+    let written = component
+        .serialize()
+        .map_err(std::io::Error::other)
+        .and_then(|artifact| {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            // Written aside and renamed, so a concurrent reader never sees half a file.
+            let partial = path.with_extension("partial");
+            std::fs::write(&partial, artifact)?;
+            std::fs::rename(&partial, path)
+        });
+    if let Err(e) = written {
+        tracing::warn!(path = %path.display(), error = %e, "cannot cache a compiled plugin");
+    }
 }
 
 /// Refuses a component that imports an interface its manifest does not grant,

@@ -256,7 +256,7 @@ impl Registry {
         let (engine, cache) = (self.engine.clone(), self.cache_dir.clone());
         let loaded = tokio::task::spawn_blocking(move || match source {
             Source::Files(files) => loader::load(engine.engine(), &files, Some(&cache)),
-            Source::Builtin(builtin) => loader::load_builtin(engine.engine(), builtin, Some(&cache)),
+            Source::Builtin(builtin) => loader::load_builtin(&engine, builtin, Some(&cache)),
         })
         .await
         .map_err(|e| LoadError::Compile(format!("the compiler stopped: {e}")))??;

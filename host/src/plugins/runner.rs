@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wasmtime::{Store, StoreLimitsBuilder, Trap};
+use wasmtime::{Store, Trap};
 
 use super::access::{HttpAccess, KvAccess};
 use super::bindings::{Plugin, types};
 use super::engine::PluginEngine;
 use super::loader::LoadedPlugin;
+use super::memory_limit::MemoryLimit;
 use super::state::PluginState;
 use super::stats::PluginStats;
 use crate::outbound::Requester;
@@ -117,7 +118,7 @@ impl RunningPlugin {
         let call = live.plugin.call_handle_event(&mut live.store, event);
         let outcome = match tokio::time::timeout(deadline + TIMEOUT_GRACE, call).await {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(e)) => return Err(self.classify(e)),
+            Ok(Err(e)) => return Err(self.classify(e, live.store.data().limits.refused_growth())),
             // Abandoned mid-call: the instance is in no state to be reused.
             Err(_) => return Err(Failure::Timeout(limits.deadline_ms)),
         };
@@ -136,10 +137,7 @@ impl RunningPlugin {
         let memory_bytes = manifest.limits.memory_mb as usize * 1024 * 1024;
         let state = PluginState {
             name: name.clone(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(memory_bytes)
-                .trap_on_grow_failure(true)
-                .build(),
+            limits: MemoryLimit::new(memory_bytes),
             log_lines: 0,
             kv: manifest.capabilities.kv.then(|| KvAccess {
                 store: self.services.database.clone(),
@@ -162,7 +160,7 @@ impl RunningPlugin {
         };
         let (plugin, init) = match tokio::time::timeout(deadline, start).await {
             Ok(Ok(started)) => started,
-            Ok(Err(e)) => return Err(self.classify(e)),
+            Ok(Err(e)) => return Err(self.classify(e, store.data().limits.refused_growth())),
             Err(_) => return Err(Failure::Timeout(manifest.limits.deadline_ms)),
         };
         init.map_err(Failure::Init)?;
@@ -203,7 +201,9 @@ impl RunningPlugin {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
-    fn classify(&self, error: wasmtime::Error) -> Failure {
+    /// What `error` means, given whether the store's [`MemoryLimit`] refused
+    /// a memory growth during the call.
+    fn classify(&self, error: wasmtime::Error, refused_growth: bool) -> Failure {
         let limits = self.loaded.manifest.limits;
         match error.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => return Failure::OutOfFuel(limits.fuel),
@@ -215,10 +215,10 @@ impl RunningPlugin {
             }
             None => {}
         }
-        let text = format!("{error:#}");
-        if text.contains("growing memory") || text.contains("memory size") {
+        if refused_growth {
             return Failure::Memory(limits.memory_mb);
         }
+        let text = format!("{error:#}");
         Failure::Trap(text.lines().next().unwrap_or_default().to_owned())
     }
 }

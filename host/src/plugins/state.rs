@@ -5,9 +5,8 @@
 
 use std::sync::Arc;
 
-use wasmtime::StoreLimits;
-
 use super::bindings::wasap::plugin::{clock, http, kv, log, types};
+use super::memory_limit::MemoryLimit;
 
 /// At most this many log lines per event; more are dropped, and counted.
 const MAX_LOG_LINES_PER_CALL: u32 = 100;
@@ -19,7 +18,7 @@ pub struct PluginState {
     /// The plugin's name, for logs and key scoping.
     pub name: Arc<str>,
     /// Memory and instance limits, enforced by wasmtime through the limiter.
-    pub limits: StoreLimits,
+    pub limits: MemoryLimit,
     /// Log lines written during the current call.
     pub log_lines: u32,
     /// Access to the plugin's key-value store, when granted.
@@ -32,6 +31,7 @@ impl PluginState {
     /// Resets what is counted per call.
     pub fn begin_call(&mut self) {
         self.log_lines = 0;
+        self.limits.reset();
     }
 }
 
@@ -61,7 +61,7 @@ impl log::Host for PluginState {
 
 impl clock::Host for PluginState {
     async fn now(&mut self) -> wasmtime::Result<i64> {
-        Ok(crate::events::now_us())
+        Ok(crate::clock::now_us())
     }
 }
 

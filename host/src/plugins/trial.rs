@@ -22,7 +22,7 @@ use crate::store::Store;
 pub async fn run(component: &Path, manifest: Option<&Path>, events: &Path) -> anyhow::Result<String> {
     let manifest = manifest.map_or_else(|| component.with_extension("toml"), Path::to_path_buf);
     let events = read_events(events)?;
-    let engine = PluginEngine::shared().map_err(anyhow::Error::msg)?;
+    let engine = PluginEngine::shared()?;
     // The plugin's key-value store lives in a throwaway database for the run.
     let scratch = std::env::temp_dir().join(format!("wasap-plugin-run-{}", std::process::id()));
     let database = Store::open(&Store::sqlite_url_in(&scratch)).await?;

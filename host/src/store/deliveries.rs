@@ -11,7 +11,8 @@
 //! attempt's result back through the batched statements of [`super::outbox`].
 //! This file has the rows and what the API does with them: list, retry, prune.
 
-use super::{Store, StoreError, on_pool, unix_now};
+use super::{Store, StoreError, on_pool};
+use crate::clock::{now_ms, now_secs};
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,14 +134,6 @@ pub enum AttemptResult {
     },
 }
 
-/// Unix milliseconds now, the unit of `next_attempt_ms`.
-pub fn unix_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 impl Store {
     /// Deliveries matching `filter`, newest first, at most `filter.limit`.
     pub async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<DeliveryRow>, StoreError> {
@@ -191,8 +184,8 @@ impl Store {
              WHERE id = $1 AND status = 'failed'"
         )
         .bind(id)
-        .bind(unix_now_ms())
-        .bind(unix_now())
+        .bind(now_ms())
+        .bind(now_secs())
         .execute(p)
         .await
         .map(|done| done.rows_affected()))?;

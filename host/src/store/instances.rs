@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Store, StoreError, on_pool, unix_now};
+use super::{Store, StoreError, on_pool};
+use crate::clock::now_secs;
 
 /// One stored instance.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -103,7 +104,7 @@ impl Store {
             "UPDATE instances SET status = $2, last_seen = $3 WHERE id = $1",
             id,
             status,
-            unix_now(),
+            now_secs(),
         )
         .await
     }
@@ -160,7 +161,7 @@ impl Store {
             .bind(jid)
             .bind(phone_number)
             .bind(push_name)
-            .bind(unix_now())
+            .bind(now_secs())
             .execute(p)
             .await
             .map(|_| ()))?;
@@ -188,7 +189,7 @@ impl Store {
                  connected_at = NULL, last_seen = $3 WHERE id = $1",
             id,
             status,
-            unix_now(),
+            now_secs(),
         )
         .await
     }
@@ -199,7 +200,7 @@ impl Store {
             "UPDATE instances SET last_seen = $2 WHERE id = $1"
         )
         .bind(id)
-        .bind(unix_now())
+        .bind(now_secs())
         .execute(p)
         .await
         .map(|_| ()))?;

@@ -210,13 +210,9 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// Seconds since the Unix epoch, the unit of every time column.
-pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+/// Seconds since the Unix epoch, the unit of every time column. Only `api/`
+/// still reads the clock under this name; the rest of the host uses [`crate::clock`].
+pub(crate) use crate::clock::now_secs as unix_now;
 
 #[cfg(test)]
 mod tests {

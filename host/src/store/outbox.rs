@@ -17,8 +17,9 @@
 
 use std::collections::BTreeMap;
 
-use super::deliveries::{AttemptResult, COLUMNS, DeliveryRow, DeliveryStatus, NewDelivery, unix_now_ms};
-use super::{Store, StoreError, on_pool, unix_now};
+use super::deliveries::{AttemptResult, COLUMNS, DeliveryRow, DeliveryStatus, NewDelivery};
+use super::{Store, StoreError, on_pool};
+use crate::clock::{now_ms, now_secs};
 
 /// Longest error text kept per delivery.
 const MAX_ERROR_CHARS: usize = 500;
@@ -104,8 +105,8 @@ impl Store {
         if deliveries.is_empty() {
             return Ok(Vec::new());
         }
-        let now = unix_now();
-        let now_ms = unix_now_ms();
+        let now = now_secs();
+        let now_ms = now_ms();
         let headers: Vec<String> = deliveries
             .iter()
             .map(|d| serde_json::to_string(&d.headers).unwrap_or_else(|_| "[]".to_owned()))
@@ -209,7 +210,7 @@ impl Store {
         if attempts.is_empty() {
             return Ok(());
         }
-        let now = unix_now();
+        let now = now_secs();
         let updates = by_number_updates("", &by_number);
         let single = updates.len() == 1;
         on_pool!(self.relaxed_pool(), |p| {
@@ -246,7 +247,7 @@ impl Store {
                 }
             }
         }
-        let now = unix_now();
+        let now = now_secs();
         let updates = by_number_updates("status = 'delivered', ", &delivered);
         let statements = updates.len() + others.len();
         if statements == 0 {

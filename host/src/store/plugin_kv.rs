@@ -11,7 +11,8 @@
 //! the same everywhere and prefix matching is a plain range scan of the
 //! primary key: no `LIKE`, so `%` and `_` in a prefix are ordinary characters.
 
-use super::{Pool, Store, StoreError, on_pool, unix_now};
+use super::{Pool, Store, StoreError, on_pool};
+use crate::clock::now_secs;
 
 /// Longest key the host should accept, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
@@ -78,7 +79,7 @@ impl Store {
     ///   with SERIALIZABLE.
     pub async fn kv_set(&self, plugin: &str, key: &str, value: &[u8], max_keys: u64) -> Result<KvSet, StoreError> {
         let max_keys = i64::try_from(max_keys).unwrap_or(i64::MAX);
-        let now = unix_now();
+        let now = now_secs();
         let affected = match self.pool() {
             Pool::Sqlite(p) => sqlx::query(SET_WITHIN_QUOTA)
                 .bind(plugin)

@@ -5,7 +5,8 @@
 //! `events` is kept as a JSON array of event kind names; an empty array
 //! subscribes to every kind.
 
-use super::{Store, StoreError, on_pool, unix_now};
+use super::{Store, StoreError, on_pool};
+use crate::clock::now_secs;
 
 /// One stored webhook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +96,7 @@ impl Store {
         .bind(&events)
         .bind(row.enabled)
         .bind(row.is_primary)
-        .bind(unix_now())
+        .bind(now_secs())
         .bind(MAX_WEBHOOKS_PER_INSTANCE)
         .execute(p)
         .await
@@ -140,7 +141,7 @@ impl Store {
         .bind(url)
         .bind(secret)
         .bind(serde_json::to_string(&PRIMARY_EVENTS).unwrap_or_else(|_| "[]".to_owned()))
-        .bind(unix_now())
+        .bind(now_secs())
         .execute(p)
         .await
         .map(|_| ()))?;

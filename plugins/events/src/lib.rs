@@ -4,11 +4,13 @@
 //! - [`sudevwa`]: the `{"event", "timestamp", "data"}` envelope of WebSocket frames and
 //!   per-instance webhooks (source document 000, `docs/seeds/000_48d941547274bad6.txt`).
 //! - [`gowa`]: the global webhook payloads (source document 003, `docs/seeds/003_240af2c9c9654f11.txt`).
+//! - [`Format`]: the two formats by name (`sudevwa`, `gowa`), as webhooks are configured.
 //! - [`wit_conversions!`]: to and from the types WIT bindings generate, for plugins and the host.
 //!
 //! Formats are pure functions of an event: no clock, no I/O, no randomness, so the host and
 //! the built-in wasm plugins produce byte-identical payloads from the same event.
 
+pub mod format;
 pub mod gowa;
 pub mod jid;
 pub mod model;
@@ -16,6 +18,7 @@ pub mod sudevwa;
 pub mod time;
 mod wit_conversions;
 
+pub use format::{Format, UnknownFormat};
 pub use model::{
     Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media,
     Message, Quoted, Receipt, ReceiptType,

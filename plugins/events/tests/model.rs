@@ -162,6 +162,29 @@ fn the_serde_tag_is_the_kind_name() {
 }
 
 #[test]
+fn every_name_a_format_gives_an_event_stands_for_its_kind() {
+    for kind in all_kinds() {
+        let name = kind.name();
+        let event = Event {
+            id: "e".into(),
+            instance_id: "i".into(),
+            at_us: 0,
+            kind,
+        };
+        let sudevwa = wasap_events::sudevwa::event_name(&event);
+        let gowa = wasap_events::gowa::format(&event).and_then(|payload| payload["event"].as_str().map(String::from));
+        for format_name in sudevwa.map(String::from).into_iter().chain(gowa) {
+            assert_eq!(EventKind::kind_name(&format_name), Some(name), "{format_name}");
+        }
+    }
+    for (format_name, kind) in EventKind::FORMAT_NAMES {
+        assert!(EventKind::NAMES.contains(&kind), "{format_name} names no kind");
+        assert_eq!(EventKind::kind_name(format_name), Some(kind));
+    }
+    assert_eq!(EventKind::kind_name("nope"), None);
+}
+
+#[test]
 fn the_content_tag_is_the_content_name() {
     let names: Vec<_> = all_contents().iter().map(Content::name).collect();
     assert_eq!(

@@ -186,7 +186,7 @@ impl SimIncoming {
             sender,
             push_name: self.push_name.clone(),
             from_me: self.from_me,
-            timestamp: crate::store::unix_now(),
+            timestamp: crate::clock::now_secs(),
             content,
             quoted: self.reply_to.as_ref().map(|reply| Quoted {
                 id: reply.id.clone(),

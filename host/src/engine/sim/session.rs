@@ -232,7 +232,7 @@ impl SimSession {
         SentMessage {
             message_id,
             to: to.to_owned(),
-            timestamp: crate::store::unix_now(),
+            timestamp: crate::clock::now_secs(),
         }
     }
 }

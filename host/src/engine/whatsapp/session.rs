@@ -76,7 +76,7 @@ impl WhatsappSession {
         Ok(SentMessage {
             message_id: sent.message_id,
             to: sent.to.to_string(),
-            timestamp: unix_now(),
+            timestamp: crate::clock::now_secs(),
         })
     }
 }
@@ -326,13 +326,6 @@ fn pair_error(phone: &str, error: PairError) -> EngineError {
         ) => EngineError::InvalidPhone(phone.to_owned()),
         other => EngineError::Protocol(format!("pair code request failed: {other}")),
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use whatsapp_rust::wacore::store::error::Result;
 use whatsapp_rust::wacore::store::traits::DeviceStore;
 
 use super::{DeviceBackend, execute, fetch_optional, serde_err};
-use crate::store::unix_now;
+use crate::clock::now_secs;
 
 const UPSERT_DEVICE: &str = "INSERT INTO wa_devices (id, data, pn, lid, push_name, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6) \
@@ -28,7 +28,7 @@ impl DeviceBackend {
             device.pn.as_ref().map(|jid| jid.to_string()),
             device.lid.as_ref().map(|jid| jid.to_string()),
             &device.push_name,
-            unix_now()
+            now_secs()
         )?;
         Ok(())
     }

@@ -19,7 +19,8 @@ mod signal;
 
 use whatsapp_rust::wacore::store::error::StoreError as WaStoreError;
 
-use super::{Pool, Store, StoreError, on_pool, unix_now};
+use super::{Pool, Store, StoreError, on_pool};
+use crate::clock::now_secs;
 
 /// Every table that holds per-device rows, keyed by `device_id`.
 /// `wipe_device` empties each of them; the conformance suite checks that this
@@ -73,7 +74,7 @@ impl Store {
         let (id,): (i32,) = on_pool!(self.pool(), |p| sqlx::query_as(
             "INSERT INTO wa_device_ids (allocated_at) VALUES ($1) RETURNING id"
         )
-        .bind(unix_now())
+        .bind(now_secs())
         .fetch_one(p)
         .await)?;
         Ok(id)

@@ -6,12 +6,12 @@ use whatsapp_rust::wacore::store::error::Result;
 use whatsapp_rust::wacore::store::traits::{MsgSecretEntry, MsgSecretStore};
 
 use super::{DeviceBackend, execute, execute_batch, fetch_optional};
-use crate::store::unix_now;
+use crate::clock::now_secs;
 
 #[async_trait]
 impl MsgSecretStore for DeviceBackend {
     async fn put_msg_secrets(&self, entries: Vec<MsgSecretEntry>) -> Result<usize> {
-        let now = unix_now();
+        let now = now_secs();
         // On conflict the merge rules of whatsapp-rust apply: an expiry of 0
         // ("never") wins, else the later deadline; the later non-zero parent
         // time wins. Written as CASE because SQLite's MAX and PostgreSQL's

@@ -10,7 +10,7 @@ use whatsapp_rust::wacore::store::traits::{
 };
 
 use super::{DeviceBackend, execute, execute_batch, fetch_all, fetch_optional, serde_err};
-use crate::store::unix_now;
+use crate::clock::now_secs;
 
 const PUT_LID_MAPPING: &str = "INSERT INTO wa_lid_pn_mappings \
          (device_id, lid, phone_number, created_at, updated_at, learning_source) \
@@ -57,7 +57,7 @@ impl ProtocolStore for DeviceBackend {
     }
 
     async fn set_sender_key_status(&self, group_jid: &str, entries: &[(&str, bool)]) -> Result<()> {
-        let now = unix_now();
+        let now = now_secs();
         execute_batch!(
             self,
             "INSERT INTO wa_sender_key_devices (device_id, group_jid, device_jid, has_key, updated_at) \
@@ -149,7 +149,7 @@ impl ProtocolStore for DeviceBackend {
             address,
             message_id,
             base_key,
-            unix_now()
+            now_secs()
         )?;
         Ok(())
     }
@@ -181,13 +181,13 @@ impl ProtocolStore for DeviceBackend {
             PUT_DEVICE_LIST,
             &record.user,
             device_list_json(&record)?,
-            unix_now()
+            now_secs()
         )?;
         Ok(())
     }
 
     async fn update_device_lists(&self, records: Vec<DeviceListRecord>) -> Result<()> {
-        let now = unix_now();
+        let now = now_secs();
         let rows = records
             .iter()
             .map(|r| Ok((r.user.as_str(), device_list_json(r)?)))
@@ -232,7 +232,7 @@ impl ProtocolStore for DeviceBackend {
              ON CONFLICT (device_id, group_jid) DO UPDATE SET info = excluded.info, updated_at = excluded.updated_at",
             group_jid,
             blob,
-            unix_now()
+            now_secs()
         )?;
         Ok(())
     }
@@ -272,7 +272,7 @@ impl ProtocolStore for DeviceBackend {
             &entry.token[..],
             entry.token_timestamp,
             entry.sender_timestamp,
-            unix_now()
+            now_secs()
         )?;
         Ok(())
     }
@@ -319,7 +319,7 @@ impl ProtocolStore for DeviceBackend {
             jid,
             &[][..] as &[u8],
             sender_timestamp,
-            unix_now()
+            now_secs()
         )?;
         Ok(())
     }
@@ -337,7 +337,7 @@ impl ProtocolStore for DeviceBackend {
             jid,
             token,
             token_timestamp,
-            unix_now()
+            now_secs()
         )?;
         Ok(())
     }
@@ -352,7 +352,7 @@ impl ProtocolStore for DeviceBackend {
             chat_jid,
             message_id,
             payload,
-            unix_now()
+            now_secs()
         )?;
         Ok(())
     }
@@ -380,7 +380,7 @@ impl ProtocolStore for DeviceBackend {
     }
 
     async fn store_pending_inbound(&self, chat: &str, sender: &str, id: &str, message: &[u8]) -> Result<()> {
-        execute!(self, PUT_PENDING_INBOUND, chat, sender, id, message, unix_now())?;
+        execute!(self, PUT_PENDING_INBOUND, chat, sender, id, message, now_secs())?;
         Ok(())
     }
 
@@ -411,7 +411,7 @@ impl ProtocolStore for DeviceBackend {
     }
 
     async fn store_pending_inbound_batch(&self, rows: &[PendingInboundRow<'_>]) -> Result<()> {
-        let now = unix_now();
+        let now = now_secs();
         execute_batch!(self, PUT_PENDING_INBOUND, rows, |r| (
             r.chat, r.sender, r.id, r.message, now
         ))

@@ -8,7 +8,7 @@
 //! signs them per format and retries them; the event itself always continues.
 
 use serde::Deserialize;
-use wasap_plugin::events::{gowa, sudevwa};
+use wasap_plugin::events::Format;
 use wasap_plugin::{Event, Outcome, Plugin, WebhookRequest, export_plugin};
 
 /// The plugin's config (the manifest's `[config]` table).
@@ -21,32 +21,7 @@ pub struct Config {
 }
 
 fn every_format() -> Vec<Format> {
-    vec![Format::Sudevwa, Format::Gowa]
-}
-
-/// A payload format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    Sudevwa,
-    Gowa,
-}
-
-impl Format {
-    fn name(self) -> &'static str {
-        match self {
-            Format::Sudevwa => "sudevwa",
-            Format::Gowa => "gowa",
-        }
-    }
-
-    /// The event's payload in this format, if the format carries the event.
-    fn payload(self, event: &Event) -> Option<Vec<u8>> {
-        match self {
-            Format::Sudevwa => sudevwa::to_vec(event),
-            Format::Gowa => gowa::to_vec(event),
-        }
-    }
+    Format::ALL.to_vec()
 }
 
 /// The webhook output.
@@ -74,7 +49,7 @@ pub fn requests(config: &Config, event: &Event) -> Vec<WebhookRequest> {
     formats
         .into_iter()
         .filter_map(|format| {
-            let body = format.payload(event)?;
+            let body = format.to_vec(event)?;
             Some(WebhookRequest::json_to_subscribers(
                 format.name(),
                 event.id.clone(),

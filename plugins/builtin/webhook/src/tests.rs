@@ -1,3 +1,4 @@
+use wasap_plugin::events::{gowa, sudevwa};
 use wasap_plugin::testing::text_message;
 use wasap_plugin::{Event, EventKind, InstanceStatus, WebhookTarget};
 

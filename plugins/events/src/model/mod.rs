@@ -121,6 +121,31 @@ impl EventKind {
         "system",
     ];
 
+    /// The names the payload formats give kinds where they differ from the kind's own name,
+    /// as (format's name, kind name): a webhook subscription may use either.
+    pub const FORMAT_NAMES: [(&'static str, &'static str); 8] = [
+        ("incoming_message", "message"),
+        ("message.receipt", "receipt"),
+        ("message.ack", "receipt"),
+        ("group.participants", "group_participants"),
+        ("instance.status", "instance_status"),
+        ("instance.paired", "instance_paired"),
+        ("instance.logged_out", "instance_logged_out"),
+        ("plugin.error", "plugin_error"),
+    ];
+
+    /// The kind name (one of [`EventKind::NAMES`]) that `name` stands for: a kind name
+    /// itself, or a format's name for a kind ([`EventKind::FORMAT_NAMES`]).
+    pub fn kind_name(name: &str) -> Option<&'static str> {
+        let kind = EventKind::NAMES.iter().find(|kind| **kind == name);
+        kind.copied().or_else(|| {
+            EventKind::FORMAT_NAMES
+                .iter()
+                .find(|(format_name, _)| *format_name == name)
+                .map(|(_, kind)| *kind)
+        })
+    }
+
     /// The stable snake_case name used by filters, subscriptions and the serde tag.
     pub fn name(&self) -> &'static str {
         match self {

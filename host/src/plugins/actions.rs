@@ -1,0 +1,207 @@
+//! The actions plugins ask for, carried out for one instance: messages go to
+//! the instance's send lane (one at a time, in order, under a server-wide
+//! limit), frames to the WebSocket hub, and webhook requests back to the
+//! worker, which queues those of a whole batch together.
+
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc};
+use tracing::Instrument;
+
+use super::bindings::types;
+use super::chain::PluginAction;
+use crate::delivery::{Outgoing, PluginRequest, Target, Webhooks};
+use crate::engine::MediaKind;
+use crate::messaging::outgoing_media::{MediaFromUrl, MediaUrlError};
+use crate::messaging::{Messenger, SendError};
+use crate::websocket::{Channel, Hub};
+
+/// Sends waiting per instance before its worker has to wait.
+const SENDS: usize = 256;
+/// Plugin actions (sends) carried out at the same time, server-wide.
+const CONCURRENT_SENDS: usize = 64;
+
+/// What plugins' actions reach.
+#[derive(Clone)]
+pub struct ActionOutputs {
+    /// `send-text` and `send-media`.
+    pub messenger: Messenger,
+    /// The media of `send-media`, fetched by URL.
+    pub media: MediaFromUrl,
+    /// `publish`.
+    pub hub: Hub,
+    /// `webhook`.
+    pub webhooks: Webhooks,
+}
+
+/// The permits every instance's send lane takes one of per send, so that
+/// plugins cannot start more than [`CONCURRENT_SENDS`] sends at once.
+pub(super) fn send_permits() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(CONCURRENT_SENDS))
+}
+
+/// Carries out the actions of one instance's events.
+pub(super) struct InstanceActions {
+    instance_id: String,
+    hub: Hub,
+    sends: mpsc::Sender<PlannedSend>,
+}
+
+impl InstanceActions {
+    /// The actions of `instance_id`, with its send lane started; the lane
+    /// ends after its last queued send once this is dropped. Called in the
+    /// instance's plugin worker, whose span the lane runs in too.
+    pub(super) fn start(instance_id: &str, outputs: &ActionOutputs, permits: Arc<Semaphore>) -> InstanceActions {
+        let (sends, receiver) = mpsc::channel(SENDS);
+        let lane = SendLane {
+            instance_id: instance_id.to_owned(),
+            messenger: outputs.messenger.clone(),
+            media: outputs.media.clone(),
+            permits,
+        };
+        tokio::spawn(lane.run(receiver).in_current_span());
+        InstanceActions {
+            instance_id: instance_id.to_owned(),
+            hub: outputs.hub.clone(),
+            sends,
+        }
+    }
+
+    /// Carries out the actions of an event of kind `event_kind`. Sends go to
+    /// the send lane, so replies leave in the order of the events that caused
+    /// them, while the next event already runs through the chain. Webhook
+    /// requests are collected in `webhooks`, for the worker to queue together
+    /// with those of the other events of its batch.
+    pub(super) async fn carry_out(
+        &self,
+        event_kind: &str,
+        actions: Vec<PluginAction>,
+        webhooks: &mut Vec<PluginRequest>,
+    ) {
+        for planned in actions {
+            let plugin = planned.plugin.name().to_owned();
+            match planned.action {
+                types::Action::SendText(send) => {
+                    self.plan(PlannedSend {
+                        plugin,
+                        send: Message::Text(send),
+                    })
+                    .await
+                }
+                types::Action::SendMedia(send) => {
+                    self.plan(PlannedSend {
+                        plugin,
+                        send: Message::Media(send),
+                    })
+                    .await
+                }
+                // The chain has checked the grant and that an instance channel
+                // is the event's own; the hub never waits on a listener.
+                types::Action::Publish(publish) => {
+                    let channel = match publish.channel {
+                        types::Channel::Global => Channel::Global,
+                        types::Channel::Instance(id) => Channel::Instance(id),
+                    };
+                    self.hub.publish(&channel, Arc::from(publish.frame));
+                }
+                types::Action::Webhook(request) => {
+                    let request = Outgoing {
+                        target: match request.target {
+                            types::WebhookTarget::Subscribers => Target::Subscribers,
+                            types::WebhookTarget::Url(url) => Target::Url(url),
+                        },
+                        format: request.format,
+                        event_id: request.event_id,
+                        content_type: request.content_type,
+                        body: request.body,
+                        headers: request.headers,
+                    };
+                    webhooks.push(PluginRequest {
+                        instance_id: self.instance_id.clone(),
+                        event_kind: event_kind.to_owned(),
+                        plugin,
+                        request,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn plan(&self, send: PlannedSend) {
+        if self.sends.send(send).await.is_err() {
+            tracing::error!("the send lane of an instance stopped; a plugin's message was not sent");
+        }
+    }
+}
+
+/// A message a plugin asked for.
+struct PlannedSend {
+    plugin: String,
+    send: Message,
+}
+
+enum Message {
+    Text(types::SendText),
+    Media(types::SendMedia),
+}
+
+/// Why a plugin's message was not sent (logged: the plugin has already answered).
+#[derive(Debug, thiserror::Error)]
+enum LaneError {
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error(transparent)]
+    Media(#[from] MediaUrlError),
+}
+
+/// One instance's send lane: its plugins' messages, one at a time, in the
+/// order they were planned (under the server-wide limit on concurrent sends).
+/// It ends when the worker that feeds it does, after the last queued send.
+struct SendLane {
+    instance_id: String,
+    messenger: Messenger,
+    media: MediaFromUrl,
+    permits: Arc<Semaphore>,
+}
+
+impl SendLane {
+    async fn run(self, mut sends: mpsc::Receiver<PlannedSend>) {
+        while let Some(PlannedSend { plugin, send }) = sends.recv().await {
+            let Ok(_permit) = self.permits.acquire().await else {
+                return;
+            };
+            if let Err(e) = self.send(send).await {
+                tracing::warn!(%plugin, error = %e, "a plugin's message was not sent");
+            }
+        }
+    }
+
+    async fn send(&self, send: Message) -> Result<(), LaneError> {
+        match send {
+            Message::Text(text) => {
+                self.messenger
+                    .send_text(&self.instance_id, &text.to, &text.text, text.reply_to.as_deref())
+                    .await?;
+            }
+            Message::Media(media) => {
+                // As the media-url route does: the recipient first, so a
+                // message that cannot be sent costs no download.
+                self.messenger.check_sendable(&self.instance_id, &media.to).await?;
+                let kind = match media.media_type {
+                    types::MediaType::Image => MediaKind::Image,
+                    types::MediaType::Video => MediaKind::Video,
+                    types::MediaType::Audio => MediaKind::Audio,
+                    types::MediaType::Document => MediaKind::Document,
+                };
+                let outgoing = self
+                    .media
+                    .fetch(&media.url, Some(kind), media.caption, media.file_name)
+                    .await?;
+                self.messenger
+                    .send_media(&self.instance_id, &media.to, outgoing)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

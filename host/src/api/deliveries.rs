@@ -12,7 +12,7 @@ use super::endpoint::{Answer, Endpoint, QueryParam, Verb, schema};
 use super::error::ApiError;
 use super::handler::Handle;
 use super::router::Router;
-use crate::instances::{rfc3339, rfc3339_ms};
+use crate::clock::{rfc3339, rfc3339_ms};
 use crate::store::deliveries::{DeliveryFilter, DeliveryRow, DeliveryStatus};
 
 /// Deliveries listed when the query does not say.

@@ -273,7 +273,7 @@ async fn qr(state: AppState, id: String, query: QrQuery, accept: Option<String>)
     Ok(warp::reply::json(&QrAnswer {
         instance_id: &id,
         qr: &qr.code,
-        expires_at: crate::instances::rfc3339_ms(qr.expires_at_ms),
+        expires_at: crate::clock::rfc3339_ms(qr.expires_at_ms),
     })
     .into_response())
 }

@@ -50,7 +50,7 @@ impl From<SentMessage> for Sent {
         Sent {
             message_id: sent.message_id,
             to: sent.to,
-            timestamp: crate::instances::rfc3339(sent.timestamp),
+            timestamp: crate::clock::rfc3339(sent.timestamp),
         }
     }
 }

@@ -37,7 +37,8 @@ use warp::Filter;
 
 use crate::delivery::Webhooks;
 use crate::engine::sim::SimNetwork;
-use crate::instances::{InstanceManager, MediaLimits};
+use crate::instances::InstanceManager;
+use crate::media::MediaLimits;
 use crate::media::MediaStore;
 use crate::messaging::Messenger;
 use crate::messaging::outgoing_media::MediaFromUrl;

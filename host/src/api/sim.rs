@@ -391,7 +391,7 @@ async fn receipt(state: AppState, id: String, body: ReceiptBody, network: SimNet
             sender,
             ids: body.ids,
             receipt_type: body.receipt,
-            timestamp: crate::store::unix_now(),
+            timestamp: crate::clock::now_secs(),
         }),
         media: None,
     };
@@ -418,7 +418,7 @@ async fn group_participants(
             group,
             action: body.action,
             jids,
-            timestamp: crate::store::unix_now(),
+            timestamp: crate::clock::now_secs(),
         }),
         media: None,
     };

@@ -20,13 +20,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-// The API's handlers import these from here; they live in `crate::clock` and `crate::media`.
-pub use crate::clock::{rfc3339, rfc3339_ms};
-pub use crate::media::MediaLimits;
 pub use manager::{CreatedInstance, InstanceInfo, InstanceManager};
 pub use status::Status;
 
 use crate::engine::EngineError;
+use crate::media::MediaLimits;
 use crate::store::StoreError;
 
 /// Timings of the instance lifecycle (from the configuration).

@@ -210,10 +210,6 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// Seconds since the Unix epoch, the unit of every time column. Only `api/`
-/// still reads the clock under this name; the rest of the host uses [`crate::clock`].
-pub(crate) use crate::clock::now_secs as unix_now;
-
 #[cfg(test)]
 mod tests {
     use super::redact;

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use sqlx::{Connection, Row};
+use sqlx::Connection;
 use wasap_tests::TestDb;
 
 /// Table name → column names.
@@ -170,31 +170,24 @@ async fn live_schema(db: &TestDb) -> Schema {
         .expect("the store opens and migrates")
         .close()
         .await;
-    let rows = if db.is_postgres() {
+    let rows: Vec<(String, String)> = if db.is_postgres() {
         let mut connection = sqlx::PgConnection::connect(db.url()).await.expect("connect");
-        sqlx::query(
+        sqlx::query_as(
             "SELECT table_name::text, column_name::text FROM information_schema.columns \
              WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'",
         )
         .fetch_all(&mut connection)
         .await
-        .expect("the columns")
-        .iter()
-        .map(|row| (row.get::<String, _>(0), row.get::<String, _>(1)))
-        .collect::<Vec<_>>()
     } else {
         let mut connection = sqlx::SqliteConnection::connect(db.url()).await.expect("connect");
-        sqlx::query(
+        sqlx::query_as(
             "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
              WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
         )
         .fetch_all(&mut connection)
         .await
-        .expect("the columns")
-        .iter()
-        .map(|row| (row.get::<String, _>(0), row.get::<String, _>(1)))
-        .collect::<Vec<_>>()
-    };
+    }
+    .expect("the columns");
     let mut schema = Schema::new();
     for (table, column) in rows {
         schema

@@ -11,7 +11,7 @@ const MAX = 500;
 
 /** The kinds docs/API.md lists, offered in the filter before any has been seen. */
 const KINDS = [
-  "incoming_message", "message.receipt", "group.participants",
+  "incoming_message", "message.undecryptable", "message.receipt", "group.participants",
   "qr", "instance.status", "instance.paired", "instance.logged_out", "plugin.error", "system",
 ];
 

@@ -49,6 +49,22 @@ pub fn resolve_in_file(
     Ok((token, TokenSource::Generated(path)))
 }
 
+/// Below this length a configured admin token draws a warning at start-up
+/// (a generated one has 64 hex characters).
+pub const MIN_CHARS: usize = 32;
+
+/// What is wrong with a configured admin token, if anything, as the end of a
+/// sentence that starts with where it came from.
+pub fn weakness(token: &str) -> Option<String> {
+    let length = token.chars().count();
+    (length < MIN_CHARS).then(|| {
+        format!(
+            "is {length} characters long, shorter than {MIN_CHARS}: it can be guessed; \
+             use a long random token (e.g. `openssl rand -hex 32`)"
+        )
+    })
+}
+
 /// A token with 256 random bits, hex-encoded.
 pub fn generate() -> String {
     crate::random::hex(32)
@@ -71,6 +87,14 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_configured_tokens_are_called_weak() {
+        assert!(weakness("secret").is_some_and(|w| w.contains("6 characters") && w.contains("32")));
+        assert!(weakness(&"x".repeat(31)).is_some());
+        assert_eq!(weakness(&"x".repeat(32)), None);
+        assert_eq!(weakness(&generate()), None, "a generated token is never weak");
+    }
 
     #[test]
     fn generated_token_is_kept_and_reused() {

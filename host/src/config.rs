@@ -11,14 +11,17 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::delivery::{DeliverySettings, GlobalWebhook};
+use crate::delivery::{DeliverySettings, GlobalWebhook, Retention};
 use crate::engine::EngineKind;
+use crate::front_door::FrontDoorSettings;
 use crate::instances::Settings;
-use crate::media::MediaLimits;
+use crate::media::{MediaLimits, Retention as MediaRetention, TransferLimits};
 use crate::outbound::UrlPolicy;
+use crate::plugins::PluginSettings;
 use crate::plugins::builtin::OutputSwitches;
 use crate::store::Store;
 use crate::websocket::HubSettings;
+use crate::write_retry::WriteRetry;
 
 /// Command line of the `wasap` binary.
 #[derive(Debug, Parser)]
@@ -135,9 +138,56 @@ pub struct Config {
     #[arg(long, env = "WASAP_FETCH_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub fetch_timeout_secs: u64,
 
+    /// Days received media is kept before the retention sweep deletes it (0: kept however old).
+    #[arg(long, env = "WASAP_MEDIA_RETENTION_DAYS", default_value_t = 30)]
+    pub media_retention_days: u64,
+
+    /// Bytes all received media may add up to; over it the oldest files are deleted (0: no cap).
+    #[arg(long, env = "WASAP_MEDIA_MAX_TOTAL_BYTES", default_value_t = 10 * 1024 * 1024 * 1024)]
+    pub media_max_total_bytes: u64,
+
+    /// Milliseconds between two media retention sweeps (one also runs at start-up).
+    #[arg(long, env = "WASAP_MEDIA_SWEEP_INTERVAL_MS", default_value_t = 10 * 60 * 1000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub media_sweep_interval_ms: u64,
+
+    /// Bytes kept free on the media disk: received media that would leave less is not stored
+    /// (the message is delivered with `download_error`), and uploads are refused (0: no floor).
+    #[arg(long, env = "WASAP_MEDIA_MIN_FREE_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub media_min_free_bytes: u64,
+
+    /// Media transfers (uploads and `mediaUrl` fetches) in flight at most, server-wide.
+    #[arg(long, env = "WASAP_MEDIA_TRANSFERS", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub media_transfers: u64,
+
+    /// Media transfers in flight at most per instance.
+    #[arg(long, env = "WASAP_MEDIA_TRANSFERS_PER_INSTANCE", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub media_transfers_per_instance: u64,
+
+    /// Milliseconds a media transfer over either bound waits for a slot before it is refused
+    /// (429 for the instance's bound, 503 for the server's).
+    #[arg(long, env = "WASAP_MEDIA_TRANSFER_WAIT_MS", default_value_t = 2000)]
+    pub media_transfer_wait_ms: u64,
+
     /// Directory of plugins (`NAME.toml` + `NAME.wasm`), loaded at start-up.
-    #[arg(long, env = "WASAP_PLUGINS_DIR", default_value = "./plugins.d")]
-    pub plugins_dir: PathBuf,
+    /// Default: `plugins.d` in the data directory.
+    #[arg(long, env = "WASAP_PLUGINS_DIR")]
+    pub plugins_dir: Option<PathBuf>,
+
+    /// The most fuel a plugin's manifest may give one call; a manifest asking more is refused.
+    #[arg(long, env = "WASAP_PLUGIN_MAX_FUEL", default_value_t = 100_000_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub plugin_max_fuel: u64,
+
+    /// The longest deadline, in milliseconds, a plugin's manifest may give one call; a manifest asking more is refused.
+    #[arg(long, env = "WASAP_PLUGIN_MAX_DEADLINE_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub plugin_max_deadline_ms: u32,
+
+    /// The most linear memory, in MiB, a plugin's manifest may ask for; a manifest asking more is refused.
+    #[arg(long, env = "WASAP_PLUGIN_MAX_MEMORY_MB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub plugin_max_memory_mb: u32,
+
+    /// Bytes of values one plugin may keep in its key-value store, all keys together.
+    #[arg(long, env = "WASAP_PLUGIN_KV_MAX_BYTES", default_value_t = 64 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub plugin_kv_max_bytes: u64,
 
     /// Seconds between QR rotations of the simulated network.
     #[arg(long, env = "WASAP_SIM_QR_INTERVAL", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
@@ -169,6 +219,38 @@ pub struct Config {
     #[arg(long, env = "WASAP_WS_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub ws_max_connections: u64,
 
+    /// Open WebSocket connections at most per instance, counting those opened with its own
+    /// token (the admin token's do not count); more are refused with 429.
+    #[arg(long, env = "WASAP_WS_MAX_CONNECTIONS_PER_INSTANCE", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_max_connections_per_instance: u64,
+
+    /// WebSocket places only the admin token may use: instance tokens are refused (503) once the
+    /// others are taken. At most half of `--ws-max-connections` is reserved, whatever this says.
+    #[arg(long, env = "WASAP_WS_ADMIN_RESERVED", default_value_t = 100)]
+    pub ws_admin_reserved: u64,
+
+    /// Milliseconds a client has to send a whole request head (request line and headers), from
+    /// connecting or from its first byte after an idle spell; then the connection is closed.
+    #[arg(long, env = "WASAP_HTTP_HEADER_TIMEOUT_MS", default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_header_timeout_ms: u64,
+
+    /// Milliseconds a keep-alive connection may stay idle between an answer and the next request.
+    #[arg(long, env = "WASAP_HTTP_IDLE_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_idle_timeout_ms: u64,
+
+    /// Open HTTP connections at most (upgraded WebSockets excepted); more are answered 503 and closed.
+    #[arg(long, env = "WASAP_HTTP_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_max_connections: u64,
+
+    /// Open HTTP connections at most from one client address (an IPv6 /64); more are answered
+    /// 429 and closed. Behind a reverse proxy every connection comes from the proxy's address.
+    #[arg(long, env = "WASAP_HTTP_MAX_CONNECTIONS_PER_IP", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_max_connections_per_ip: u64,
+
+    /// Largest request head (request line and headers) in bytes; a larger one gets 431.
+    #[arg(long, env = "WASAP_HTTP_MAX_HEADER_BYTES", default_value_t = 64 * 1024, value_parser = clap::value_parser!(u64).range(1024..=256 * 1024))]
+    pub http_max_header_bytes: u64,
+
     /// Global webhook URLs (gowa format), comma-separated; the flag may be repeated.
     #[arg(long = "webhook", env = "WHATSAPP_WEBHOOK")]
     pub webhooks: Vec<String>,
@@ -187,9 +269,40 @@ pub struct Config {
     #[arg(long, env = "SUDEVWA_ENABLE_WEBHOOK", hide = true)]
     pub sudevwa_enable_webhook: Option<String>,
 
+    /// Longest wait, in milliseconds, between two tries of a failed write of
+    /// the inbound path (journal entry, outbox deliveries, done mark); the
+    /// first retry comes after 100 ms (or this, if less) and the wait doubles.
+    #[arg(long, env = "WASAP_WRITE_RETRY_MAX_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_retry_max_ms: u64,
+
     /// Milliseconds one webhook attempt may take.
     #[arg(long, env = "WASAP_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub webhook_timeout_ms: u64,
+
+    /// Seconds a delivered webhook delivery is kept (for `GET /api/deliveries`) before it is pruned.
+    #[arg(long, env = "WASAP_DELIVERED_RETENTION_SECS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub delivered_retention_secs: u64,
+
+    /// Seconds a failed webhook delivery (and its payload) is kept for a retry before it is pruned.
+    #[arg(long, env = "WASAP_FAILED_RETENTION_SECS", default_value_t = 30 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub failed_retention_secs: u64,
+
+    /// Milliseconds between two prunings of old webhook deliveries.
+    #[arg(long, env = "WASAP_DELIVERY_PRUNE_INTERVAL_MS", default_value_t = 3_600_000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub delivery_prune_interval_ms: u64,
+
+    /// Seconds a handled inbound journal entry is kept for clients' replay
+    /// (`GET /api/instances/{id}/events`, `?after=`) before it is pruned.
+    #[arg(long, env = "WASAP_JOURNAL_RETENTION_SECS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub journal_retention_secs: u64,
+
+    /// Handled inbound journal entries kept per instance at most (the newest); older ones are pruned.
+    #[arg(long, env = "WASAP_JOURNAL_MAX_PER_INSTANCE", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub journal_max_per_instance: u64,
+
+    /// Milliseconds between two prunings of the inbound journal.
+    #[arg(long, env = "WASAP_JOURNAL_PRUNE_INTERVAL_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub journal_prune_interval_ms: u64,
 
     /// Attempts per webhook delivery before it is `failed`.
     #[arg(long, env = "WASAP_WEBHOOK_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -227,8 +340,16 @@ impl Config {
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Config {
         let mut config = Config::from_flags(Vec::<String>::new()).expect("`wasap serve` with no flags parses");
         config.data_dir = data_dir.into();
-        config.plugins_dir = config.data_dir.join("plugins.d");
         config
+    }
+
+    /// The plugins directory in effect: the one set, or `<data-dir>/plugins.d`
+    /// (never one relative to the working directory, which two servers
+    /// started from the same place would share).
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.plugins_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("plugins.d"))
     }
 
     /// The configuration `wasap serve FLAGS...` runs with (the environment
@@ -297,6 +418,19 @@ impl Config {
             idle_timeout: Duration::from_millis(self.ws_idle_timeout_ms),
             queue_frames: self.ws_queue_frames as usize,
             max_connections: self.ws_max_connections as usize,
+            max_per_instance: self.ws_max_connections_per_instance as usize,
+            admin_reserved: self.ws_admin_reserved as usize,
+        }
+    }
+
+    /// The HTTP front door's time limits and caps.
+    pub fn front_door_settings(&self) -> FrontDoorSettings {
+        FrontDoorSettings {
+            header_timeout: Duration::from_millis(self.http_header_timeout_ms),
+            idle_timeout: Duration::from_millis(self.http_idle_timeout_ms),
+            max_connections: self.http_max_connections as usize,
+            max_connections_per_ip: self.http_max_connections_per_ip as usize,
+            max_header_bytes: self.http_max_header_bytes as usize,
         }
     }
 
@@ -318,6 +452,16 @@ impl Config {
         }
     }
 
+    /// The plugin host's ceilings and quotas.
+    pub fn plugin_settings(&self) -> PluginSettings {
+        PluginSettings {
+            max_fuel: self.plugin_max_fuel,
+            max_deadline_ms: self.plugin_max_deadline_ms,
+            max_memory_mb: self.plugin_max_memory_mb,
+            kv_max_bytes: self.plugin_kv_max_bytes,
+        }
+    }
+
     /// The global webhook URLs, split on commas.
     pub fn global_webhook_urls(&self) -> Vec<String> {
         crate::delivery::settings::split_urls(&self.webhooks)
@@ -335,6 +479,11 @@ impl Config {
                 .map(|ms| Duration::from_millis(*ms))
                 .collect(),
             timeout: Duration::from_millis(self.webhook_timeout_ms),
+            retention: Retention {
+                delivered: Duration::from_secs(self.delivered_retention_secs),
+                failed: Duration::from_secs(self.failed_retention_secs),
+                prune_every: Duration::from_millis(self.delivery_prune_interval_ms),
+            },
             debug: self.debug,
             global: self
                 .global_webhook_urls()
@@ -342,6 +491,40 @@ impl Config {
                 .map(|url| GlobalWebhook::new(url))
                 .collect(),
             global_secret,
+        }
+    }
+
+    /// What received media is kept, and how often that is enforced.
+    pub fn media_retention(&self) -> MediaRetention {
+        MediaRetention {
+            max_age: (self.media_retention_days > 0)
+                .then(|| Duration::from_secs(self.media_retention_days.saturating_mul(24 * 3600))),
+            max_total_bytes: (self.media_max_total_bytes > 0).then_some(self.media_max_total_bytes),
+            interval: Duration::from_millis(self.media_sweep_interval_ms),
+        }
+    }
+
+    /// The bounds on media transfers in flight.
+    pub fn transfer_limits(&self) -> TransferLimits {
+        TransferLimits {
+            global: self.media_transfers as usize,
+            per_instance: self.media_transfers_per_instance as usize,
+            wait: Duration::from_millis(self.media_transfer_wait_ms),
+        }
+    }
+
+    /// How failed writes of the inbound path are retried.
+    pub fn write_retry(&self) -> WriteRetry {
+        let max = Duration::from_millis(self.write_retry_max_ms);
+        WriteRetry::new(Duration::from_millis(100).min(max), max)
+    }
+
+    /// What the inbound journal keeps for clients' replay, and how often it is pruned.
+    pub fn journal_retention(&self) -> crate::store::journal_prune::JournalRetentionSettings {
+        crate::store::journal_prune::JournalRetentionSettings {
+            max_age: Duration::from_secs(self.journal_retention_secs),
+            max_per_instance: self.journal_max_per_instance,
+            interval: Duration::from_millis(self.journal_prune_interval_ms),
         }
     }
 
@@ -357,69 +540,5 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
-        Config::from_flags(args)
-    }
-
-    #[test]
-    fn outbound_url_settings() {
-        let default = parse(&[]).unwrap();
-        assert_eq!(default.url_policy(), UrlPolicy { allow_private: false });
-        assert_eq!(default.fetch_timeout(), Duration::from_secs(30));
-        let set = parse(&["--allow-private-urls", "--fetch-timeout-secs", "5"]).unwrap();
-        assert!(set.url_policy().allow_private);
-        assert_eq!(set.fetch_timeout(), Duration::from_secs(5));
-        assert!(parse(&["--fetch-timeout-secs", "0"]).is_err());
-    }
-
-    #[test]
-    fn websocket_switches() {
-        let default = parse(&[]).unwrap();
-        assert!(default.websocket_enabled());
-        assert_eq!(default.hub_settings().ping_interval, Duration::from_secs(300));
-        assert_eq!(default.hub_settings().idle_timeout, Duration::from_secs(900));
-        assert!(!parse(&["--enable-websocket", "false"]).unwrap().websocket_enabled());
-        assert!(
-            !parse(&["--sudevwa-enable-websocket", "yes"])
-                .unwrap()
-                .websocket_enabled()
-        );
-        assert!(
-            parse(&["--sudevwa-enable-websocket", "true"])
-                .unwrap()
-                .websocket_enabled()
-        );
-    }
-
-    #[test]
-    fn webhook_settings() {
-        let default = parse(&[]).unwrap();
-        let settings = default.delivery_settings("k".into());
-        assert!(settings.enabled && !settings.debug);
-        assert_eq!((settings.attempts, settings.timeout), (5, Duration::from_secs(10)));
-        assert_eq!(settings.backoff, [1, 2, 4, 8, 16].map(Duration::from_secs));
-        let set = parse(&[
-            "--webhook",
-            "https://a.example/x,https://b.example/y",
-            "--webhook",
-            "https://c.example/z",
-            "--webhook-backoff-ms",
-            "10,20",
-            "--debug",
-            "--enable-webhook",
-            "false",
-        ])
-        .unwrap();
-        assert_eq!(set.global_webhook_urls().len(), 3);
-        let settings = set.delivery_settings("k".into());
-        assert!(settings.debug && !settings.enabled);
-        assert_eq!(settings.backoff, [10, 20].map(Duration::from_millis));
-        assert!(parse(&["--debug=true"]).unwrap().debug);
-        let sudevwa = |value: &str| parse(&["--sudevwa-enable-webhook", value]).unwrap().webhooks_enabled();
-        assert!(sudevwa("true"));
-        assert!(!sudevwa("1") && !sudevwa("false") && !sudevwa(""));
-    }
-}
+#[path = "config/tests.rs"]
+mod tests;

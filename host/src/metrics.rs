@@ -1,7 +1,9 @@
 //! Counters for `GET /metrics`, kept in memory and written in the Prometheus
 //! text format: HTTP requests by route template, method and status (with a
 //! latency histogram), and messages sent by instance and kind. Instance
-//! counts by status are read when the metrics are written.
+//! counts by status are read when the metrics are written, and so are the
+//! inbound pipeline's counters (`instances::inbound`) and the failed writes
+//! it retries (`write_retry`).
 //!
 //! Label sets are bounded: routes are templates, never raw paths, methods
 //! outside the API's few are folded into `OTHER`, and past
@@ -9,8 +11,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use crate::instances::InboundStats;
+use crate::write_retry::WriteRetry;
 
 /// Upper bounds of the request latency histogram, in seconds.
 const LATENCY_BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
@@ -39,9 +44,18 @@ struct RequestStats {
 pub struct Metrics {
     requests: Mutex<HashMap<RequestKey, RequestStats>>,
     sent: Mutex<HashMap<(String, &'static str), u64>>,
+    /// Open, refused and timed-out HTTP connections, kept by the front door.
+    pub connections: Arc<crate::front_door::Stats>,
+    /// The inbound pipeline's counters and its retried writes, once attached.
+    inbound: OnceLock<(Arc<InboundStats>, WriteRetry)>,
 }
 
 impl Metrics {
+    /// Writes the inbound pipeline's counters and retried writes too (once).
+    pub fn attach_inbound(&self, stats: Arc<InboundStats>, retry: WriteRetry) {
+        let _ = self.inbound.set((stats, retry));
+    }
+
     /// Counts one answered request. `route` is a path template or `unmatched`.
     pub fn observe_request(&self, route: &'static str, method: &str, status: u16, elapsed: Duration) {
         let key = RequestKey {
@@ -80,6 +94,11 @@ impl Metrics {
         let mut out = String::new();
         self.render_requests(&mut out);
         self.render_sent(&mut out);
+        self.connections.render(&mut out);
+        if let Some((stats, retry)) = self.inbound.get() {
+            stats.render(&mut out);
+            retry.render_metrics(&mut out);
+        }
         out.push_str("# HELP wasap_instances Instances by connection status.\n# TYPE wasap_instances gauge\n");
         for (status, count) in instances_by_status {
             let _ = writeln!(out, "wasap_instances{{status=\"{}\"}} {count}", escape(status));

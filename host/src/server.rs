@@ -20,8 +20,9 @@ use crate::engine::sim::{SimEngine, SimNetwork};
 use crate::engine::whatsapp::{WhatsappEngine, WhatsappEngineConfig};
 use crate::engine::{Engine, EngineKind};
 use crate::events::Bus;
-use crate::instances::{InstanceError, InstanceManager};
-use crate::media::MediaStore;
+use crate::front_door::{self, FrontDoorSettings};
+use crate::instances::{Inbound, InstanceError, InstanceManager};
+use crate::media::{MediaStore, Spool, Transfers};
 use crate::messaging::Messenger;
 use crate::messaging::outgoing_media::MediaFromUrl;
 use crate::metrics::Metrics;
@@ -29,6 +30,8 @@ use crate::outbound::{FetchError, Fetcher, Requester};
 use crate::plugins::{
     ActionOutputs, HostServices, PluginEngine, PluginEngineError, PluginHost, PluginSources, builtin,
 };
+use crate::private_fs::{self, Tightening};
+use crate::store::journal_prune::{self, JournalRetentionSettings};
 use crate::store::{Store, StoreError, redact};
 use crate::system_events::{SystemEvents, SystemNotice};
 use crate::websocket::{self, Hub};
@@ -52,6 +55,8 @@ pub enum StartError {
     Plugins(#[source] PluginEngineError),
     #[error("invalid global webhook {url}: {reason}")]
     Webhook { url: String, reason: String },
+    #[error(transparent)]
+    WhatsappUrl(#[from] crate::engine::whatsapp::UnsafeWhatsappUrl),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -63,6 +68,8 @@ pub enum StartError {
 /// A server that has started up and is ready to serve.
 pub struct Server {
     listener: TcpListener,
+    /// The front door's time limits and caps.
+    front_door: FrontDoorSettings,
     state: AppState,
     bus: Bus,
     /// The WebSocket hub, closed on shutdown.
@@ -70,15 +77,36 @@ pub struct Server {
     /// Says on `/ws` that the server is shutting down.
     system: SystemEvents,
     sim: Option<SimNetwork>,
+    /// What the inbound journal keeps for clients' replay.
+    journal_retention: JournalRetentionSettings,
 }
 
 impl Server {
     /// Opens the database, resolves the admin token and binds the listening port.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
-        })?;
+        crate::engine::whatsapp::cert_checks::log_at_start();
+        // A test build refuses a WhatsApp URL off loopback before touching anything.
+        if config.engine == EngineKind::Whatsapp {
+            crate::engine::whatsapp::cert_checks::check_url(config.whatsapp_url.as_deref())?;
+        }
+        // 0700: the database holds the WhatsApp device keys and webhook secrets.
+        let data_dir = config.data_dir.display();
+        match private_fs::ensure_private_dir(&config.data_dir) {
+            Ok(Tightening::Unneeded) => {}
+            Ok(Tightening::Done) => {
+                tracing::warn!(path = %data_dir, "the data directory was open to others: made it private (0700)")
+            }
+            Ok(Tightening::Refused(e)) => tracing::warn!(
+                path = %data_dir, error = %e,
+                "the data directory is open to others and cannot be made private (0700): fix its mode"
+            ),
+            Err(source) => {
+                return Err(StartError::DataDir {
+                    path: data_dir.to_string(),
+                    source,
+                });
+            }
+        }
         let database_url = config.database_url();
         let store = Store::open(&database_url).await?;
         tracing::info!(database = %redact(&database_url), "database ready");
@@ -91,7 +119,10 @@ impl Server {
                 }
             })?;
         match source {
-            TokenSource::Configured => tracing::info!("admin token from WASAP_API_TOKEN"),
+            TokenSource::Configured => match admin_token::weakness(&token) {
+                Some(weakness) => tracing::warn!("WASAP_API_TOKEN {weakness}"),
+                None => tracing::info!("admin token from WASAP_API_TOKEN"),
+            },
             TokenSource::Generated(path) => {
                 // Printed once, on the start that creates it; later starts only say where it is.
                 println!("wasap: generated admin API token (kept in {}): {token}", path.display());
@@ -115,7 +146,7 @@ impl Server {
                 Arc::new(WhatsappEngine::new(WhatsappEngineConfig {
                     device_name: config.device_name.clone(),
                     transport_url: config.whatsapp_url.clone(),
-                })),
+                })?),
                 None,
             ),
             EngineKind::Sim => {
@@ -126,17 +157,34 @@ impl Server {
         };
         tracing::info!(engine = ?config.engine, "engine ready");
         let bus = Bus::new();
-        let media = MediaStore::open(&config.data_dir, config.media_limits().largest()).map_err(|source| {
-            StartError::DataDir {
+        let media = MediaStore::open(&config.data_dir, config.media_limits().largest())
+            .map_err(|source| StartError::DataDir {
                 path: config.data_dir.join("media").display().to_string(),
                 source,
-            }
-        })?;
+            })?
+            .with_min_free_bytes(config.media_min_free_bytes)
+            .with_retention(config.media_retention());
+        let spool =
+            Spool::open(&config.data_dir, config.media_min_free_bytes).map_err(|source| StartError::DataDir {
+                path: config.data_dir.join("spool").display().to_string(),
+                source,
+            })?;
+        // Failed writes of the inbound path (journal, outbox, done marks) are retried, never dropped.
+        let write_retry = config.write_retry();
+        let inbound = Inbound::new(
+            store.clone(),
+            engine.clone(),
+            bus.clone(),
+            media.clone(),
+            config.media_limits(),
+            write_retry.clone(),
+        );
         let instances = InstanceManager::new(
             store.clone(),
             engine,
             bus.clone(),
             media.clone(),
+            inbound.clone(),
             config.instance_settings(),
         );
         let fetcher = Fetcher::new(config.url_policy(), config.fetch_timeout()).map_err(StartError::Outbound)?;
@@ -159,18 +207,21 @@ impl Server {
         );
 
         let metrics = Arc::new(Metrics::default());
+        metrics.attach_inbound(inbound.stats(), write_retry.clone());
         let messenger = Messenger::new(instances.clone(), metrics.clone());
         // Attached before any instance starts, so the plugins see every event.
         let plugins = PluginHost::start(
             PluginEngine::shared().map_err(StartError::Plugins)?,
             PluginSources {
-                dir: config.plugins_dir.clone(),
+                dir: config.plugins_dir(),
                 cache_dir: config.data_dir.join("plugin-cache"),
                 builtins: builtin::wanted(config.output_switches()),
+                settings: config.plugin_settings(),
             },
             HostServices {
                 database: store.clone(),
                 requester: Requester::new(config.url_policy()).map_err(StartError::Outbound)?,
+                kv_max_bytes: config.plugin_kv_max_bytes,
             },
             ActionOutputs {
                 messenger: messenger.clone(),
@@ -181,9 +232,12 @@ impl Server {
             system.clone(),
         )
         .await;
-        bus.attach(Arc::new(plugins.clone()));
+        // Handled events are marked done in the inbound journal.
+        plugins.report_handled(Arc::new(inbound.progress()), write_retry);
+        bus.attach(plugins.feed());
         Ok(Server {
             listener,
+            front_door: config.front_door_settings(),
             state: AppState {
                 store,
                 messenger,
@@ -192,6 +246,8 @@ impl Server {
                 media_limits: config.media_limits(),
                 instances,
                 media,
+                spool,
+                media_transfers: Transfers::new(config.transfer_limits()),
                 media_from_url,
                 admin_token: Arc::from(token),
                 websockets: config.websocket_enabled().then(|| hub.clone()),
@@ -201,6 +257,7 @@ impl Server {
             hub,
             system,
             sim,
+            journal_retention: config.journal_retention(),
         })
     }
 
@@ -230,6 +287,8 @@ impl Server {
         let instances = self.state.instances.clone();
         // Deliveries left pending by an earlier run go out from here on.
         let deliveries = self.state.webhooks.start();
+        let media_retention = self.state.media.start_retention();
+        let journal_prune = journal_prune::start(store.clone(), self.journal_retention);
         instances.resume().await?;
         tracing::info!(%addr, "wasap listening");
         // Upgraded connections would keep the graceful shutdown waiting for as
@@ -241,12 +300,21 @@ impl Server {
             system.emit(SystemNotice::ShuttingDown);
             hub.close_all();
         };
-        warp::serve(api::routes(self.state, self.sim))
-            .incoming(self.listener)
-            .graceful(shutdown)
-            .run()
-            .await;
+        let connections = self.state.metrics.connections.clone();
+        front_door::serve(
+            self.listener,
+            api::routes(self.state, self.sim),
+            self.front_door,
+            connections,
+            shutdown,
+        )
+        .await;
         instances.shutdown().await;
+        // What the plugins have handled is marked done, so the next start
+        // does not replay it.
+        instances.inbound().flush_done().await;
+        media_retention.abort();
+        journal_prune.abort();
         // Attempts still running are cut short; their rows stay pending.
         deliveries.stop().await;
         store.close().await;

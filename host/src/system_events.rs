@@ -47,6 +47,15 @@ pub enum SystemNotice {
     PluginDisabled {
         plugin: String,
     },
+    /// A built-in output keeps failing (it is never quarantined): its
+    /// webhooks or frames of the failed events are lost. Raised for the
+    /// first failure, then at most once a minute while they go on.
+    BuiltinPluginFailing {
+        plugin: String,
+        error: String,
+        /// Its failures since the server started.
+        failures: u64,
+    },
     /// A webhook delivery used its last attempt and is `failed` (until
     /// `POST /api/deliveries/{id}/retry`).
     DeliveryFailed {
@@ -68,6 +77,7 @@ impl SystemNotice {
             SystemNotice::PluginRemoved { .. } => "plugin_removed",
             SystemNotice::PluginEnabled { .. } => "plugin_enabled",
             SystemNotice::PluginDisabled { .. } => "plugin_disabled",
+            SystemNotice::BuiltinPluginFailing { .. } => "builtin_plugin_failing",
             SystemNotice::DeliveryFailed { .. } => "delivery_failed",
         }
     }
@@ -81,6 +91,11 @@ impl SystemNotice {
             SystemNotice::PluginRemoved { plugin } => format!("plugin removed: {plugin}"),
             SystemNotice::PluginEnabled { plugin } => format!("plugin enabled: {plugin}"),
             SystemNotice::PluginDisabled { plugin } => format!("plugin disabled: {plugin}"),
+            SystemNotice::BuiltinPluginFailing {
+                plugin,
+                error,
+                failures,
+            } => format!("built-in plugin failing: {plugin}: {error} ({failures} failures so far)"),
             SystemNotice::DeliveryFailed {
                 delivery,
                 event,

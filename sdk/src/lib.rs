@@ -67,7 +67,7 @@ pub mod testing;
 pub use wasap_events as events;
 pub use wasap_events::{
     Content, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media, Message, Quoted, Receipt,
-    ReceiptType,
+    ReceiptType, Undecryptable,
 };
 
 pub use outcome::{

@@ -4,7 +4,7 @@
 use wasap_plugin::bindings::wasap::plugin::types as w;
 use wasap_plugin::events::{
     Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media,
-    Message, Quoted, Receipt, ReceiptType,
+    Message, Quoted, Receipt, ReceiptType, Undecryptable,
 };
 use wasap_plugin::{Outcome, Verdict};
 
@@ -135,6 +135,18 @@ fn all_kinds() -> Vec<EventKind> {
             action,
             jids: vec![],
             timestamp: 2,
+        }));
+    }
+    for reason in Undecryptable::REASONS {
+        kinds.push(EventKind::MessageUndecryptable(Undecryptable {
+            id: "3EB0".into(),
+            chat: "120363@g.us".into(),
+            sender: "628@s.whatsapp.net".into(),
+            push_name: Some("Budi".into()),
+            from_me: false,
+            is_group: true,
+            timestamp: 3,
+            reason: reason.into(),
         }));
     }
     for content in all_contents() {

@@ -24,8 +24,9 @@
 //!   (no artifact cache), loading it from the artifact cache, and a fresh
 //!   instance with its `init` call.
 //! - **hot reload**: `Registry::reload` of a changed plugin (a new build:
-//!   compile, link, first instance, atomic swap), and of one whose compiled
-//!   artifact is cached. The file watcher adds its 150 ms settle window.
+//!   compile, link, first instance, atomic swap), of one whose compiled
+//!   artifact is cached (a changed manifest), and of files that did not
+//!   change (read and hash only). The file watcher adds its 150 ms settle window.
 //!
 //! ```sh
 //! cargo build --release --workspace --bins && /var/tmp/wasap-target/release/bench-plugins [--rounds 5] [--only rust|javascript|python]
@@ -40,11 +41,13 @@ use std::time::{Duration, Instant};
 
 use wasap::events::{Bus, Content, Event, EventKind, Message};
 use wasap::outbound::{Requester, UrlPolicy};
+use wasap::plugins::artifacts;
 use wasap::plugins::bindings::wasap::plugin::types;
 use wasap::plugins::chain::Chain;
 use wasap::plugins::loader::{self, LoadedPlugin};
+use wasap::plugins::registry::RegistryParts;
 use wasap::plugins::runner::RunningPlugin;
-use wasap::plugins::{HostServices, PluginEngine, Registry};
+use wasap::plugins::{HostServices, PluginEngine, PluginSettings, Registry};
 use wasap::store::Store;
 use wasap::system_events::SystemEvents;
 use wasap::websocket::{Hub, HubSettings};
@@ -118,6 +121,7 @@ impl Bench {
         let services = HostServices {
             database,
             requester: Requester::new(UrlPolicy { allow_private: false })?,
+            kv_max_bytes: PluginSettings::default().kv_max_bytes,
         };
         Ok(Bench {
             engine,
@@ -130,16 +134,16 @@ impl Bench {
     fn load(&self, crate_dir: &str, name: &str, cache: Option<&Path>) -> anyhow::Result<LoadedPlugin> {
         let mut manifest = Manifest::parse(&manifest(crate_dir))?;
         manifest.name = name.to_owned();
-        Ok(loader::load_bytes(
-            self.engine.engine(),
-            manifest,
-            &component(crate_dir),
-            cache,
-        )?)
+        let loaded = loader::load_bytes(self.engine.engine(), manifest, &component(crate_dir), cache)?;
+        // As the registry does once a plugin has started.
+        if let Some(cache) = cache {
+            artifacts::keep(cache, &loaded.digest, loaded.component());
+        }
+        Ok(loaded)
     }
 
     async fn running(&self, crate_dir: &str, name: &str) -> anyhow::Result<Arc<RunningPlugin>> {
-        let plugin = RunningPlugin::new(self.load(crate_dir, name, None)?, &self.engine, self.services.clone());
+        let plugin = RunningPlugin::new(self.load(crate_dir, name, None)?, self.services.clone());
         plugin
             .warm_up()
             .await
@@ -244,14 +248,12 @@ impl Bench {
         // Hot reload through the registry, as the watcher triggers it.
         let dir = self.scratch.join(format!("plugins-{}", subject.language));
         std::fs::create_dir_all(&dir)?;
-        std::fs::write(
-            dir.join("bot.toml"),
-            manifest(subject.bot).replacen(
-                &format!("name = \"{}\"", Manifest::parse(&manifest(subject.bot))?.name),
-                "name = \"bot\"",
-                1,
-            ),
-        )?;
+        let bot_manifest = manifest(subject.bot).replacen(
+            &format!("name = \"{}\"", Manifest::parse(&manifest(subject.bot))?.name),
+            "name = \"bot\"",
+            1,
+        );
+        std::fs::write(dir.join("bot.toml"), &bot_manifest)?;
         std::fs::write(dir.join("bot.wasm"), component(subject.bot))?;
         let reload_cold = measure_n(rounds.min(3), || async {
             let registry = self.registry(&dir, &self.scratch.join(format!("reload-cache-{}", rand_suffix())));
@@ -267,24 +269,42 @@ impl Bench {
             registry.info("bot").is_some_and(|info| info.running),
             "the reloaded plugin must run"
         );
+        // Each round a new manifest (another version) over the same component:
+        // loaded again, from the cached artifact.
+        let round = std::sync::atomic::AtomicUsize::new(0);
         let reload_warm = measure_n(rounds * 4, || async {
+            let n = round.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let versioned: String = bot_manifest
+                .lines()
+                .map(|line| match line.starts_with("version = ") {
+                    true => format!("version = \"0.0.{n}\"\n"),
+                    false => format!("{line}\n"),
+                })
+                .collect();
+            std::fs::write(dir.join("bot.toml"), versioned).expect("write the manifest");
             registry.reload("bot").await;
         })
         .await;
         report("hot reload, artifact cached", &reload_warm, "");
+        let unchanged = measure_n(rounds * 4, || async {
+            registry.reload("bot").await;
+        })
+        .await;
+        report("hot reload, unchanged files (skipped)", &unchanged, "");
         Ok(())
     }
 
     fn registry(&self, dir: &Path, cache: &Path) -> Registry {
-        Registry::new(
-            self.engine.clone(),
-            dir.to_path_buf(),
-            cache.to_path_buf(),
-            self.services.clone(),
-            Arc::new(Chain::default()),
-            SystemEvents::new(Bus::new(), Hub::new(HubSettings::default())),
-            Vec::new(),
-        )
+        Registry::new(RegistryParts {
+            engine: self.engine.clone(),
+            dir: dir.to_path_buf(),
+            cache_dir: cache.to_path_buf(),
+            services: self.services.clone(),
+            settings: PluginSettings::default(),
+            chain: Arc::new(Chain::default()),
+            system: SystemEvents::new(Bus::new(), Hub::new(HubSettings::default())),
+            builtins: Vec::new(),
+        })
     }
 }
 

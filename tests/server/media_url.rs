@@ -1,13 +1,17 @@
 //! Sending media by URL (`/api/send/{id}/media-url`,
-//! `/api/by-number/{phone}/media-url`) on the simulated network, with files
-//! served by a loopback server the test starts: what the sim received is the
-//! served file byte for byte, the outbound-URL policy and the size limits
-//! hold, and every failure of the fetch has its own status and code.
+//! `/api/by-number/{phone}/media-url`), with files served by a loopback
+//! server the test starts: what the recipient got is the served file byte for
+//! byte, by instance and by number, on both engines (on the real one the
+//! contact decrypts it from the simulator's media server); the outbound-URL
+//! policy and the size limits hold, and every failure of the fetch has its
+//! own status and code (on the sim engine: they are all settled before
+//! anything reaches WhatsApp).
 
 use serde_json::{Value, json};
+use wasap_tests::engines::{EngineUnderTest, MediaKind, Whatsapp};
 use wasap_tests::file_server::fixtures::{self, sha256_hex};
 use wasap_tests::file_server::{FileServer, Served};
-use wasap_tests::{TestDb, TestServer, data_dir, online};
+use wasap_tests::{TestDb, TestServer, both_engines, data_dir, online};
 
 use crate::messaging::sent;
 
@@ -17,12 +21,19 @@ fn error_code(answer: &(u16, Value)) -> (u16, Value) {
     (answer.0, answer.1["error"]["code"].clone())
 }
 
-#[tokio::test]
-async fn each_media_kind_arrives_byte_exact_from_a_url() {
+both_engines!(
+    each_media_kind_arrives_byte_exact_from_a_url,
+    by_number_sends_from_the_instance_that_owns_the_number,
+);
+
+async fn each_media_kind_arrives_byte_exact_from_a_url(engine: EngineUnderTest) {
+    let whatsapp = Whatsapp::start(engine).await;
     let db = TestDb::new().await;
     let dir = data_dir();
-    let mut server = TestServer::start(&db, dir.path()).await;
-    let token = online(&mut server, "shop", "6281100000051").await;
+    let mut server = whatsapp.server(&db, dir.path()).await;
+    let token = whatsapp.online(&mut server, "shop", "6281100000051").await;
+    let driver = whatsapp.driver(&server, "shop");
+    driver.contact(TO, true).await;
     let (jpeg, mp4, ogg, pdf) = (fixtures::jpeg(), fixtures::mp4(), fixtures::ogg(), fixtures::pdf());
     let files = FileServer::start([
         ("/img/photo.jpg", Served::file("image/jpeg", &jpeg)),
@@ -39,22 +50,30 @@ async fn each_media_kind_arrives_byte_exact_from_a_url() {
     .await;
     let api = server.client(Some(&token));
 
+    let mut sent = 0;
     for (path, bytes, given, kind, mime, file_name) in [
         (
             "/img/photo.jpg?sig=abc",
             &jpeg,
             None,
-            "image",
+            MediaKind::Image,
             "image/jpeg",
             "photo.jpg",
         ),
-        ("/v/clip", &mp4, None, "video", "video/mp4", "clip"),
-        ("/a/note.ogg", &ogg, Some("audio"), "audio", "audio/ogg", "note.ogg"),
+        ("/v/clip", &mp4, None, MediaKind::Video, "video/mp4", "clip"),
+        (
+            "/a/note.ogg",
+            &ogg,
+            Some("audio"),
+            MediaKind::Audio,
+            "audio/ogg",
+            "note.ogg",
+        ),
         (
             "/docs/invoice%202024.pdf",
             &pdf,
             None,
-            "document",
+            MediaKind::Document,
             "application/pdf",
             "invoice 2024.pdf",
         ),
@@ -62,7 +81,7 @@ async fn each_media_kind_arrives_byte_exact_from_a_url() {
             "/img/photo.jpg",
             &jpeg,
             Some("document"),
-            "document",
+            MediaKind::Document,
             "image/jpeg",
             "photo.jpg",
         ),
@@ -78,26 +97,32 @@ async fn each_media_kind_arrives_byte_exact_from_a_url() {
             answer["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
             "{answer}"
         );
-        let log = sent(&server, "shop").await;
-        let last = log.last().unwrap();
-        assert_eq!(last["message_id"], answer["message_id"]);
-        assert_eq!(last["kind"], kind, "{path}");
-        assert_eq!(last["caption"], "see this");
-        assert_eq!(last["media_sha256"], sha256_hex(bytes), "{path} arrives byte for byte");
-        assert_eq!(last["mime_type"], mime, "{path}");
-        assert_eq!(last["file_name"], file_name, "{path}");
+        sent += 1;
+        let got = driver.media_sent_to(TO, sent).await;
+        let last = got.last().expect("a media message");
+        assert_eq!(last.message_id, answer["message_id"].as_str().unwrap());
+        assert_eq!(last.kind, kind, "{path}");
+        assert_eq!(last.sha256_hex, sha256_hex(bytes), "{path} arrives byte for byte");
+        assert_eq!(last.mime_type.as_deref(), Some(mime), "{path}");
+        // What WhatsApp carries: no caption on audio, a file name on documents only.
+        let caption = (kind != MediaKind::Audio).then_some("see this");
+        assert_eq!(last.caption.as_deref(), caption, "{path}");
+        let file_name = (kind == MediaKind::Document).then_some(file_name);
+        assert_eq!(last.file_name.as_deref(), file_name, "{path}");
     }
-    assert_eq!(sent(&server, "shop").await.len(), 5);
+    assert_eq!(driver.media_sent_to(TO, 5).await.len(), 5);
     server.stop().await;
+    whatsapp.assert_all_handled();
 }
 
-#[tokio::test]
-async fn by_number_sends_from_the_instance_that_owns_the_number() {
+async fn by_number_sends_from_the_instance_that_owns_the_number(engine: EngineUnderTest) {
+    let whatsapp = Whatsapp::start(engine).await;
     let db = TestDb::new().await;
     let dir = data_dir();
-    let mut server = TestServer::start(&db, dir.path()).await;
-    let first = online(&mut server, "first", "6281100000061").await;
-    online(&mut server, "second", "6281100000062").await;
+    let mut server = whatsapp.server(&db, dir.path()).await;
+    let first = whatsapp.online(&mut server, "first", "6281100000061").await;
+    whatsapp.online(&mut server, "second", "6281100000062").await;
+    whatsapp.driver(&server, "second").contact(TO, true).await;
     let jpeg = fixtures::jpeg();
     let files = FileServer::start([("/photo.jpg", Served::file("image/jpeg", &jpeg))]).await;
     let body = json!({ "to": TO, "mediaUrl": files.url("/photo.jpg") });
@@ -107,12 +132,16 @@ async fn by_number_sends_from_the_instance_that_owns_the_number() {
         .post("/api/by-number/6281100000062/media-url", body.clone())
         .await;
     assert_eq!(status, 200, "{answer}");
-    assert!(sent(&server, "first").await.is_empty());
-    let log = sent(&server, "second").await;
-    assert_eq!(log.len(), 1);
-    assert_eq!(log[0]["kind"], "image", "the kind is sniffed when not given");
-    assert_eq!(log[0]["media_sha256"], sha256_hex(&jpeg));
-    assert_eq!(log[0]["caption"], Value::Null);
+    let got = whatsapp.driver(&server, "second").media_sent_to(TO, 1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].message_id, answer["message_id"].as_str().unwrap());
+    assert_eq!(got[0].kind, MediaKind::Image, "the kind is sniffed when not given");
+    assert_eq!(got[0].sha256_hex, sha256_hex(&jpeg));
+    assert_eq!(got[0].caption, None);
+    assert!(
+        whatsapp.driver(&server, "first").media_sent_to(TO, 0).await.is_empty(),
+        "the other instance sent nothing"
+    );
 
     let unknown = server
         .admin()
@@ -127,8 +156,9 @@ async fn by_number_sends_from_the_instance_that_owns_the_number() {
     );
     assert_eq!(own.post("/api/send/second/media-url", body.clone()).await.0, 403);
     assert_eq!(server.client(None).post("/api/send/first/media-url", body).await.0, 401);
-    assert_eq!(sent(&server, "second").await.len(), 1);
+    assert_eq!(whatsapp.driver(&server, "second").media_sent_to(TO, 1).await.len(), 1);
     server.stop().await;
+    whatsapp.assert_all_handled();
 }
 
 #[tokio::test]

@@ -11,23 +11,13 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use wasap_tests::file_server::fixtures::{self, sha256_hex};
 use wasap_tests::file_server::{FileServer, Served};
-use wasap_tests::plugins::{BUILTIN_PLUGINS, component, component_built_from_source, install, manifest};
+use wasap_tests::plugins::{
+    BUILTIN_PLUGINS, PROBE, component, component_built_from_source, install, manifest, probe_manifest,
+};
 use wasap_tests::{TestDb, TestServer, data_dir, online};
 
-const PROBE: &str = "tests/plugins/probe";
 /// The contact whose messages the tests send.
 const CONTACT: &str = "6281234567890";
-
-/// The probe's manifest under another name, mode, order and extra TOML.
-fn probe_manifest(name: &str, mode: &str, order: i32, extra: &str) -> String {
-    let base = manifest(PROBE);
-    let base = base
-        .replace("name = \"probe\"", &format!("name = \"{name}\""))
-        .replace("order = 100", &format!("order = {order}"))
-        .replace("mode = \"echo\"", &format!("mode = \"{mode}\""))
-        .replace("tag = \"probe\"", &format!("tag = \"{name}\""));
-    format!("{base}\n{extra}")
-}
 
 async fn install_ok(server: &TestServer, manifest: &str, component: Vec<u8>) -> Value {
     let (status, body) = install(server, manifest, component).await;
@@ -180,7 +170,7 @@ async fn hostile_plugins_are_stopped_within_their_limits_and_others_keep_serving
         },
         Hostile {
             mode: "memory",
-            error: "memory limit",
+            error: "ran out of memory: exceeded its memory limit",
         },
         Hostile {
             mode: "trap",

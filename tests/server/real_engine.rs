@@ -212,9 +212,20 @@ async fn open(
             instance_id: instance_id.to_owned(),
             device: store.device(device_id),
             events: tx,
+            inbound: std::sync::Arc::new(NoTraffic),
         })
         .await?;
     Ok((session, rx))
+}
+
+/// The inbound journal of a session these tests open: they send it no traffic.
+struct NoTraffic;
+
+#[async_trait::async_trait]
+impl wasap::engine::InboundSink for NoTraffic {
+    async fn accept(&self, _events: Vec<wasap::engine::InboundEvent>) -> Result<(), wasap::engine::InboundClosed> {
+        Ok(())
+    }
 }
 
 async fn next_event(events: &mut mpsc::Receiver<EngineEvent>) -> Result<EngineEvent> {
@@ -267,6 +278,7 @@ impl FakeWhatsapp {
             device_name: "wasap-test".to_owned(),
             transport_url: Some(self.url.clone()),
         })
+        .expect("a loopback URL is allowed")
     }
 
     /// Accepts the next connection and completes its WebSocket upgrade.

@@ -12,15 +12,16 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use wasap_tests::child_server::ChildServer;
 use wasap_tests::plugins::{component, install, manifest};
-use wasap_tests::webhook_receiver::{Behaviour, Received, WebhookReceiver, signature_valid};
+use wasap_tests::webhook_receiver::{
+    Behaviour, Received, WebhookReceiver, signature_valid, timestamped_signature_valid,
+};
 use wasap_tests::websocket::{self as ws, Token};
 use wasap_tests::{TestDb, TestServer, WAIT, data_dir, online, sim_config};
 
 const WEBHOOK: &str = "plugins/builtin/webhook";
 const CONTACT: &str = "6281234567890";
 const GROUP: &str = "120363402106000000@g.us";
-const SUDEVWA_SECRET: &str = "5513de0882c755985f4bb358e5cf027cb10e48a23a377cf77888e310b74aef21";
-const GOWA_SECRET: &str = "your-secret-key";
+use wasap_tests::outputs::{GOWA_SECRET, SUDEVWA_SECRET};
 
 /// The test configuration: quick retries, so retry tests take milliseconds.
 fn config(db: &TestDb, dir: &std::path::Path) -> wasap::Config {
@@ -134,7 +135,7 @@ async fn webhook_routes_follow_the_seed_and_the_access_rules() {
     );
     assert_eq!(
         hooks[0]["events"],
-        json!(["message", "receipt", "group_participants"]),
+        json!(["message", "message_undecryptable", "receipt", "group_participants"]),
         "the primary webhook gets the message traffic"
     );
     assert!(
@@ -305,6 +306,16 @@ async fn every_payload_kind_arrives_signed_in_both_formats() {
             "a valid {format} signature on {}: {:?}",
             request.path,
             request.headers
+        );
+        assert!(
+            timestamped_signature_valid(request, secret, 60),
+            "a valid, fresh X-Wasap-Signature on {}: {:?}",
+            request.path,
+            request.headers
+        );
+        assert!(
+            !timestamped_signature_valid(request, "not-the-secret", 60),
+            "the timestamped signature depends on the secret"
         );
         assert_eq!(request.header("content-type"), Some("application/json"));
         assert_eq!(request.attempt(), 1);
@@ -698,4 +709,36 @@ async fn webhooks_switched_off_send_nothing() {
         "nothing is queued while webhooks are off"
     );
     assert!(receiver.next(Duration::from_millis(1)).await.is_none());
+}
+
+#[tokio::test]
+async fn finished_deliveries_are_pruned_after_their_retention() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut receiver = WebhookReceiver::start().await;
+    receiver.set("/down", Behaviour::Status(500));
+    let mut config = config(&db, dir.path());
+    config.webhook_attempts = 1;
+    config.failed_retention_secs = 1;
+    config.delivery_prune_interval_ms = 100;
+    let mut server = TestServer::start_with(config).await;
+    online(&mut server, "shop", "6289900000001").await;
+    set_primary(&server, &receiver.url("/down"), None).await;
+    add_webhook(&server, json!({ "url": receiver.url("/up") })).await;
+
+    text(&server, "one failed, one delivered").await;
+    // Both rows exist once each receiver was tried (the outbox row comes
+    // first); the failed one may be pruned before a listing could show it.
+    receiver
+        .until("an attempt at each receiver", |all| {
+            all.iter().any(|r| r.path == "/down") && all.iter().any(|r| r.path == "/up")
+        })
+        .await;
+    // The failed row (and its payload) goes after a second; the delivered one
+    // is kept for its default week.
+    let left = wait_deliveries(&server, "?instance_id=shop", "the failed delivery to be pruned", |d| {
+        d.len() == 1
+    })
+    .await;
+    assert_eq!(left[0]["status"], "delivered", "{left:#?}");
 }

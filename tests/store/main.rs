@@ -6,6 +6,8 @@
 //! default, PostgreSQL with `WASAP_TEST_DATABASE_URL`), so CI runs it twice.
 
 mod conformance;
+mod fixtures;
+mod journal;
 mod migrations;
 mod plugin_kv;
 mod signal_session;

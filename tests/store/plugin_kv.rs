@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use wasap::store::plugin_kv::DEFAULT_MAX_KEYS;
+use wasap::store::plugin_kv::{DEFAULT_MAX_KEYS, KvQuota};
 use wasap::store::{KvSet, Store};
 use wasap_tests::TestDb;
 
@@ -24,7 +24,7 @@ async fn fresh() -> (TestDb, Store) {
 
 async fn set(store: &Store, plugin: &str, key: &str, value: &[u8]) {
     assert_eq!(
-        store.kv_set(plugin, key, value, MAX).await.unwrap(),
+        store.kv_set(plugin, key, value, KvQuota::keys(MAX)).await.unwrap(),
         KvSet::Stored,
         "{plugin}/{key}"
     );
@@ -150,36 +150,124 @@ async fn plugin_kv_quota_refuses_new_keys_but_allows_replacing() {
     let (_db, store) = fresh().await;
     for i in 0..3 {
         assert_eq!(
-            store.kv_set("p", &format!("k{i}"), b"v", 3).await.unwrap(),
+            store
+                .kv_set("p", &format!("k{i}"), b"v", KvQuota::keys(3))
+                .await
+                .unwrap(),
             KvSet::Stored
         );
     }
-    assert_eq!(store.kv_set("p", "k3", b"v", 3).await.unwrap(), KvSet::QuotaExceeded);
+    assert_eq!(
+        store.kv_set("p", "k3", b"v", KvQuota::keys(3)).await.unwrap(),
+        KvSet::QuotaExceeded
+    );
     assert_eq!(
         store.kv_get("p", "k3").await.unwrap(),
         None,
         "a refused key is not stored"
     );
     assert_eq!(
-        store.kv_set("p", "k1", b"replaced", 3).await.unwrap(),
+        store.kv_set("p", "k1", b"replaced", KvQuota::keys(3)).await.unwrap(),
         KvSet::Stored,
         "replace at the limit"
     );
     assert_eq!(store.kv_get("p", "k1").await.unwrap(), Some(b"replaced".to_vec()));
     // The quota is per plugin.
-    assert_eq!(store.kv_set("other", "k3", b"v", 3).await.unwrap(), KvSet::Stored);
+    assert_eq!(
+        store.kv_set("other", "k3", b"v", KvQuota::keys(3)).await.unwrap(),
+        KvSet::Stored
+    );
     // A lower limit (a changed manifest) still allows replacing, not adding.
-    assert_eq!(store.kv_set("p", "k0", b"v2", 1).await.unwrap(), KvSet::Stored);
-    assert_eq!(store.kv_set("p", "new", b"v", 1).await.unwrap(), KvSet::QuotaExceeded);
+    assert_eq!(
+        store.kv_set("p", "k0", b"v2", KvQuota::keys(1)).await.unwrap(),
+        KvSet::Stored
+    );
+    assert_eq!(
+        store.kv_set("p", "new", b"v", KvQuota::keys(1)).await.unwrap(),
+        KvSet::QuotaExceeded
+    );
     // Room again after a delete.
     store.kv_delete("p", "k2").await.unwrap();
-    assert_eq!(store.kv_set("p", "k3", b"v", 3).await.unwrap(), KvSet::Stored);
+    assert_eq!(
+        store.kv_set("p", "k3", b"v", KvQuota::keys(3)).await.unwrap(),
+        KvSet::Stored
+    );
     assert_eq!(store.kv_usage("p").await.unwrap().0, 3);
     assert_eq!(
-        store.kv_set("p", "x", b"v", 0).await.unwrap(),
+        store.kv_set("p", "x", b"v", KvQuota::keys(0)).await.unwrap(),
         KvSet::QuotaExceeded,
         "max 0 stores nothing new"
     );
+}
+
+#[tokio::test]
+async fn plugin_kv_byte_quota_counts_every_value_of_the_plugin() {
+    let (_db, store) = fresh().await;
+    let quota = KvQuota {
+        max_keys: 100,
+        max_bytes: 10,
+    };
+    assert_eq!(store.kv_set("p", "a", b"1234", quota).await.unwrap(), KvSet::Stored);
+    assert_eq!(store.kv_set("p", "b", b"123456", quota).await.unwrap(), KvSet::Stored);
+    // Full: a new key, even of one byte, is refused, and not stored.
+    assert_eq!(store.kv_set("p", "c", b"1", quota).await.unwrap(), KvSet::QuotaExceeded);
+    assert_eq!(store.kv_get("p", "c").await.unwrap(), None);
+    // A replacement counts in place of the old value: smaller fits, and so does
+    // the same size again, but growing past the quota does not.
+    assert_eq!(store.kv_set("p", "b", b"12", quota).await.unwrap(), KvSet::Stored);
+    assert_eq!(store.kv_set("p", "b", b"123456", quota).await.unwrap(), KvSet::Stored);
+    assert_eq!(
+        store.kv_set("p", "b", b"1234567", quota).await.unwrap(),
+        KvSet::QuotaExceeded
+    );
+    assert_eq!(
+        store.kv_get("p", "b").await.unwrap(),
+        Some(b"123456".to_vec()),
+        "unchanged"
+    );
+    // One value larger than the whole quota never fits.
+    assert_eq!(
+        store.kv_set("q", "big", &[0; 11], quota).await.unwrap(),
+        KvSet::QuotaExceeded
+    );
+    // Per plugin; room again after a delete.
+    assert_eq!(
+        store.kv_set("q", "x", b"1234567890", quota).await.unwrap(),
+        KvSet::Stored
+    );
+    store.kv_delete("p", "a").await.unwrap();
+    assert_eq!(store.kv_set("p", "c", b"1234", quota).await.unwrap(), KvSet::Stored);
+    assert_eq!(store.kv_usage("p").await.unwrap(), (2, 10));
+}
+
+#[tokio::test]
+async fn plugin_kv_concurrent_writers_never_exceed_the_byte_quota() {
+    const TASKS: usize = 8;
+    let (_db, store) = fresh().await;
+    let store = Arc::new(store);
+    let quota = KvQuota {
+        max_keys: 1000,
+        max_bytes: 100,
+    };
+    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
+    let mut tasks = Vec::new();
+    for t in 0..TASKS {
+        let (store, barrier) = (store.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            for k in 0..10 {
+                store
+                    .kv_set("busy", &format!("t{t}-k{k}"), &[7; 3], quota)
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let (keys, bytes) = store.kv_usage("busy").await.unwrap();
+    assert_eq!((keys, bytes), (33, 99), "as many 3-byte values as fit in 100 bytes");
 }
 
 #[tokio::test]
@@ -198,7 +286,7 @@ async fn plugin_kv_concurrent_new_keys_never_exceed_the_quota() {
             let mut stored = 0;
             for k in 0..KEYS_PER_TASK {
                 match store
-                    .kv_set("busy", &format!("t{t}-k{k:02}"), b"v", LIMIT)
+                    .kv_set("busy", &format!("t{t}-k{k:02}"), b"v", KvQuota::keys(LIMIT))
                     .await
                     .unwrap()
                 {
@@ -235,7 +323,10 @@ async fn plugin_kv_concurrent_replacers_at_the_quota_all_succeed() {
         tasks.push(tokio::spawn(async move {
             for round in 0..10u8 {
                 let key = format!("k{}", (t + round) % 5);
-                assert_eq!(store.kv_set("p", &key, &[t, round], 5).await.unwrap(), KvSet::Stored);
+                assert_eq!(
+                    store.kv_set("p", &key, &[t, round], KvQuota::keys(5)).await.unwrap(),
+                    KvSet::Stored
+                );
             }
         }));
     }
@@ -259,7 +350,10 @@ async fn plugin_kv_delete_plugin_removes_only_its_keys() {
     assert_eq!(store.kv_get("kept", "k0").await.unwrap(), Some(b"v".to_vec()));
     assert_eq!(store.kv_delete_plugin("gone").await.unwrap(), 0, "again: nothing left");
     // A reinstalled plugin of the same name starts empty and has its full quota.
-    assert_eq!(store.kv_set("gone", "fresh", b"v", 1).await.unwrap(), KvSet::Stored);
+    assert_eq!(
+        store.kv_set("gone", "fresh", b"v", KvQuota::keys(1)).await.unwrap(),
+        KvSet::Stored
+    );
 }
 
 #[tokio::test]
@@ -279,6 +373,9 @@ async fn plugin_kv_values_survive_reopening_the_database() {
     assert_eq!(store.kv_get("q", "x").await.unwrap(), Some(b"other".to_vec()));
     assert_eq!(store.kv_usage("p").await.unwrap(), (2, 4099));
     // The quota counts what was stored before the restart.
-    assert_eq!(store.kv_set("p", "third", b"v", 2).await.unwrap(), KvSet::QuotaExceeded);
+    assert_eq!(
+        store.kv_set("p", "third", b"v", KvQuota::keys(2)).await.unwrap(),
+        KvSet::QuotaExceeded
+    );
     store.close().await;
 }

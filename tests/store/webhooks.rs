@@ -2,36 +2,10 @@
 //! `Store::*deliver*`): the same behaviour on SQLite and PostgreSQL.
 
 use wasap::clock::now_ms as unix_now_ms;
-use wasap::store::Store;
 use wasap::store::deliveries::{AttemptResult, DeliveryFilter, DeliveryStatus, NewDelivery};
-use wasap::store::instances::InstanceRow;
 use wasap::store::webhooks::{MAX_WEBHOOKS_PER_INSTANCE, PRIMARY_EVENTS, WebhookInsert, WebhookRow};
-use wasap_tests::TestDb;
 
-async fn fresh() -> (TestDb, Store) {
-    let db = TestDb::new().await;
-    let store = Store::open(db.url())
-        .await
-        .unwrap_or_else(|e| panic!("Store::open({}) failed: {e:?}", db.url()));
-    (db, store)
-}
-
-async fn instance(store: &Store, id: &str) {
-    let row = InstanceRow {
-        id: id.to_owned(),
-        name: id.to_owned(),
-        token_hash: format!("hash-{id}"),
-        status: "qr_required".to_owned(),
-        device_id: None,
-        jid: None,
-        phone_number: None,
-        push_name: None,
-        created_at: 0,
-        connected_at: None,
-        last_seen: None,
-    };
-    assert!(store.insert_instance(&row).await.unwrap());
-}
+use crate::fixtures::{fresh, instance};
 
 fn delivery(id: &str, webhook: &str, event: &str, url: &str) -> NewDelivery {
     NewDelivery {
@@ -55,7 +29,7 @@ fn ids(rows: &[wasap::store::deliveries::DeliveryRow]) -> Vec<&str> {
 #[tokio::test]
 async fn webhooks_are_stored_per_instance_with_one_primary() {
     let (_db, store) = fresh().await;
-    instance(&store, "shop").await;
+    instance(&store, "shop", "qr_required").await;
     store
         .set_primary_webhook("shop", "https://a/1", "s1", "p1")
         .await
@@ -354,10 +328,22 @@ async fn attempts_end_delivered_or_failed_and_failed_ones_can_be_retried() {
         ["bad"]
     );
 
-    // Only delivered rows are pruned, and only those old enough.
-    assert_eq!(store.prune_delivered(0, 100).await.unwrap(), 0);
+    // Rows are pruned by status, only those old enough, and pending ones never.
+    assert_eq!(store.prune_deliveries("delivered", 0, 100).await.unwrap(), 0);
     let later = unix_now_ms() / 1000 + 10;
-    assert_eq!(store.prune_delivered(later, 100).await.unwrap(), 1);
+    assert_eq!(store.prune_deliveries("delivered", later, 100).await.unwrap(), 1);
     assert_eq!(store.get_delivery("ok").await.unwrap(), None);
-    assert!(store.get_delivery("bad").await.unwrap().is_some());
+    assert_eq!(store.prune_deliveries("pending", later, 100).await.unwrap(), 0);
+    assert_eq!(store.prune_deliveries("failed", later, 100).await.unwrap(), 0);
+    assert!(
+        store.get_delivery("bad").await.unwrap().is_some(),
+        "a pending row stays"
+    );
+    store
+        .record_attempt("bad", 1, &AttemptResult::Failed { error: "x".into() })
+        .await
+        .unwrap();
+    assert_eq!(store.prune_deliveries("failed", 0, 100).await.unwrap(), 0);
+    assert_eq!(store.prune_deliveries("failed", later, 100).await.unwrap(), 1);
+    assert_eq!(store.get_delivery("bad").await.unwrap(), None);
 }

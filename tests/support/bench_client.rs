@@ -22,12 +22,7 @@ impl Drop for Process {
 impl Process {
     /// User plus system CPU time the process has used so far.
     pub fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.0.id())).expect("read /proc stat");
-        // The command name may hold spaces: fields are counted after its ')'.
-        let fields: Vec<&str> = stat[stat.rfind(')').expect("stat format") + 2..].split(' ').collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        // Linux reports in USER_HZ, which is 100 on every mainstream architecture.
-        Duration::from_millis(ticks * 10)
+        cpu_time_in(&format!("/proc/{}/stat", self.0.id()))
     }
 
     /// Waits until the server has had nothing to do for a while (its CPU
@@ -44,6 +39,21 @@ impl Process {
             before = now;
         }
     }
+}
+
+/// User plus system CPU time the bench's own process has used so far.
+pub fn own_cpu_time() -> Duration {
+    cpu_time_in("/proc/self/stat")
+}
+
+/// CPU time from a `/proc/<pid>/stat` file.
+fn cpu_time_in(path: &str) -> Duration {
+    let stat = std::fs::read_to_string(path).expect("read /proc stat");
+    // The command name may hold spaces: fields are counted after its ')'.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat format") + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // Linux reports in USER_HZ, which is 100 on every mainstream architecture.
+    Duration::from_millis(ticks * 10)
 }
 
 /// A loopback port nobody listens on now.

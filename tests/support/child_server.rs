@@ -77,6 +77,11 @@ impl ChildServer {
         }
     }
 
+    /// The child's process id (to read its memory from `/proc/<pid>/status`, say).
+    pub fn pid(&self) -> u32 {
+        self.process.0.id()
+    }
+
     /// `http://<addr>`.
     pub fn base(&self) -> String {
         format!("http://{}", self.addr)

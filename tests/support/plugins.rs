@@ -105,3 +105,17 @@ pub async fn install(server: &crate::TestServer, manifest: &str, component: Vec<
     let status = response.status().as_u16();
     (status, response.json().await.expect("a JSON answer"))
 }
+
+/// The crate of the `probe` test plugin (see `tests/plugins/probe/src/lib.rs` for its modes).
+pub const PROBE: &str = "tests/plugins/probe";
+
+/// The probe's manifest under another name, mode, order and extra TOML.
+pub fn probe_manifest(name: &str, mode: &str, order: i32, extra: &str) -> String {
+    let base = manifest(PROBE);
+    let base = base
+        .replace("name = \"probe\"", &format!("name = \"{name}\""))
+        .replace("order = 100", &format!("order = {order}"))
+        .replace("mode = \"echo\"", &format!("mode = \"{mode}\""))
+        .replace("tag = \"probe\"", &format!("tag = \"{name}\""));
+    format!("{base}\n{extra}")
+}

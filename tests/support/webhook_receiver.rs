@@ -158,6 +158,30 @@ pub fn signature_valid(request: &Received, format: &str, secret: &str) -> bool {
     received.is_some_and(|received| received.eq_ignore_ascii_case(&expected))
 }
 
+/// Verifies `X-Wasap-Signature: t=<secs>,v1=<hex>` as a replay-wary
+/// receiver would: the HMAC covers `<t>.<X-Wasap-Event-Id>.<body>`, and `t`
+/// is within `max_age_secs` of now.
+pub fn timestamped_signature_valid(request: &Received, secret: &str, max_age_secs: u64) -> bool {
+    let (Some(header), Some(event_id)) = (request.header("x-wasap-signature"), request.header("x-wasap-event-id"))
+    else {
+        return false;
+    };
+    let Some((t, v1)) = header
+        .split_once(',')
+        .and_then(|(t, v1)| Some((t.strip_prefix("t=")?, v1.strip_prefix("v1=")?)))
+    else {
+        return false;
+    };
+    let Ok(t_secs) = t.parse::<u64>() else { return false };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_secs();
+    let mut signed = format!("{t}.{event_id}.").into_bytes();
+    signed.extend_from_slice(&request.body);
+    now.abs_diff(t_secs) <= max_age_secs && v1.eq_ignore_ascii_case(&hmac_hex(secret, &signed))
+}
+
 async fn serve(mut socket: TcpStream, paths: Arc<Mutex<Paths>>, sender: mpsc::Sender<Received>) {
     // One request per connection at a time; keep-alive connections are served in a loop.
     let mut buffer = Vec::new();

@@ -1,5 +1,5 @@
 //! Instance routes: create, list, get, delete, QR (JSON or PNG), pair code,
-//! logout and reconnect (docs/API.md, "Instances").
+//! logout, reconnect and token rotation (docs/API.md, "Instances").
 
 use serde::{Deserialize, Serialize};
 use warp::Filter;
@@ -69,6 +69,13 @@ struct PairCode {
 struct Deleted {
     instance_id: String,
     deleted: bool,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct RotatedToken<'a> {
+    instance_id: &'a str,
+    /// The new instance token, shown this once; the old one no longer works.
+    token: &'a str,
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
@@ -178,6 +185,18 @@ static RECONNECT: Endpoint = Endpoint {
     )
 };
 
+static ROTATE_TOKEN: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "Replace the instance token (the old one stops working; its listeners are closed)",
+    access: Access::Instance,
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/instances/{id}/token",
+        "rotate_instance_token",
+        Answer::Json(200, schema::<RotatedToken<'_>>),
+    )
+};
+
 pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
     let create = router
         .route0(&CREATE)
@@ -197,6 +216,7 @@ pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
         .handle(pair_code);
     let logout = router.route1(&LOGOUT).handle(logout);
     let reconnect = router.route1(&RECONNECT).handle(reconnect);
+    let rotate_token = router.route1(&ROTATE_TOKEN).handle(rotate_token);
 
     create
         .or(list)
@@ -212,6 +232,8 @@ pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
         .or(logout)
         .unify()
         .or(reconnect)
+        .unify()
+        .or(rotate_token)
         .unify()
         .boxed()
 }
@@ -298,5 +320,17 @@ async fn reconnect(state: AppState, id: String) -> Result<impl Reply, ApiError> 
     Ok(warp::reply::json(&StatusAnswer {
         instance_id: &id,
         status,
+    }))
+}
+
+async fn rotate_token(state: AppState, id: String) -> Result<impl Reply, ApiError> {
+    let token = state.instances.rotate_token(&id).await?;
+    // A leaked token may be listening: every listener authenticates again.
+    if let Some(hub) = &state.websockets {
+        hub.close_channel(&Channel::Instance(id.clone()), Close::TokenRotated);
+    }
+    Ok(warp::reply::json(&RotatedToken {
+        instance_id: &id,
+        token: &token,
     }))
 }

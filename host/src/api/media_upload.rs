@@ -2,14 +2,21 @@
 //! `POST /api/by-number/{phone}/media-file` (multipart: `to`, `file`,
 //! `caption`?, `mediaType`?).
 //!
-//! The body is refused with 413 from its `Content-Length` before it is read
-//! when it cannot fit the largest media limit, and while reading once the
-//! file passes it; after the kind is known (given, or sniffed from the
-//! content), the kind's own limit applies. The file is held in memory only,
-//! so no temporary file can be left behind.
+//! Before a byte of the body is read, the instance must be connected (an
+//! upload it could not send would be wasted) and a media transfer slot free
+//! ([`crate::media::transfers`]: 429 when the instance has too many in
+//! flight, 503 when the server has). The body is refused with 413 from its
+//! `Content-Length` when it cannot fit the largest media limit, and while
+//! reading once the file passes it; after the kind is known (given, or
+//! sniffed from the content), the kind's own limit applies.
+//!
+//! The file is written to a spool file as it arrives ([`crate::media::spool`]:
+//! nameless, gone when dropped), so a slow or large upload costs disk, not
+//! memory; it is read into memory only for the send, under the transfer slot.
+//! Under the free-disk floor the upload is refused with 507.
 
-use bytes::Bytes;
-use futures::TryStreamExt;
+use bytes::Buf;
+use futures::{StreamExt, TryStreamExt};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
@@ -19,16 +26,21 @@ use warp::reply::{Json, Reply, Response};
 use super::endpoint::{Access, Answer, Endpoint, FormField, Request, Verb, schema};
 use super::error::ApiError;
 use super::handler::Handle;
-use super::messages::{SEND_ERRORS, Sent};
+use super::messages::Sent;
 use super::outgoing_media::{given_kind, too_large};
 use super::router::Router;
 use super::{AppState, body, phone};
+use crate::media::{Spool, SpoolError, SpoolFile};
 use crate::messaging::outgoing_media::{self, MediaFile};
 
 /// Room for the form's other fields and multipart framing around the file.
 const FORM_OVERHEAD: u64 = 64 * 1024;
 /// The text fields (`to`, `caption`, `mediaType`) are short.
 const MAX_FIELD_BYTES: usize = 4096;
+
+/// Beyond a send's own errors (503): too many media transfers (429 for the
+/// instance, 503 for the server), and a disk under its free-space floor (507).
+const ERRORS: &[u16] = &[429, 503, 507];
 
 const FORM: &[FormField] = &[
     FormField {
@@ -62,7 +74,7 @@ static BY_ID: Endpoint = Endpoint {
     summary: "Send an image, video, audio or document uploaded as multipart",
     access: Access::Instance,
     request: Request::Multipart(FORM),
-    errors: SEND_ERRORS,
+    errors: ERRORS,
     ..Endpoint::new(
         Verb::Post,
         "/api/send/{id}/media",
@@ -74,7 +86,7 @@ static BY_NUMBER: Endpoint = Endpoint {
     tag: "messages",
     summary: "Send uploaded media from the instance whose own number is {phone}",
     request: Request::Multipart(FORM),
-    errors: SEND_ERRORS,
+    errors: ERRORS,
     ..Endpoint::new(
         Verb::Post,
         "/api/by-number/{phone}/media-file",
@@ -112,18 +124,22 @@ struct Upload {
     to: Option<String>,
     caption: Option<String>,
     media_type: Option<String>,
-    file: Option<(Bytes, Option<String>, Option<String>)>,
+    /// The spooled file, its file name and its declared type.
+    file: Option<(SpoolFile, Option<String>, Option<String>)>,
 }
 
 async fn send(state: &AppState, id: &str, form: FormData) -> Result<Json, ApiError> {
-    let upload = read_form(form, state.media_limits.largest()).await?;
+    state.instances.session(id)?;
+    let _slot = state.media_transfers.acquire(id).await?;
+    let upload = read_form(form, &state.spool, state.media_limits.largest()).await?;
     let invalid = |message: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message);
     let to = upload.to.ok_or_else(|| invalid("the form needs a `to` field"))?;
-    let (data, file_name, declared_type) = upload.file.ok_or_else(|| invalid("the form needs a `file` field"))?;
-    if data.is_empty() {
+    let (spooled, file_name, declared_type) = upload.file.ok_or_else(|| invalid("the form needs a `file` field"))?;
+    if spooled.is_empty() {
         return Err(invalid("the file is empty"));
     }
     let kind = given_kind(upload.media_type.as_deref())?;
+    let data = spooled.into_bytes().await.map_err(|e| spool_error(e.into()))?;
     let file = MediaFile {
         data,
         declared_type,
@@ -134,16 +150,15 @@ async fn send(state: &AppState, id: &str, form: FormData) -> Result<Json, ApiErr
     Ok(warp::reply::json(&Sent::from(sent)))
 }
 
-async fn read_form(mut form: FormData, max_file: u64) -> Result<Upload, ApiError> {
-    let bad = |e: warp::Error| ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.to_string());
+async fn read_form(mut form: FormData, spool: &Spool, max_file: u64) -> Result<Upload, ApiError> {
     let mut upload = Upload::default();
-    while let Some(part) = form.try_next().await.map_err(bad)? {
+    while let Some(part) = form.try_next().await.map_err(bad_multipart)? {
         match part.name() {
             "file" => {
                 let file_name = part.filename().map(str::to_owned);
                 let content_type = part.content_type().map(str::to_owned);
-                let data = read_part(part, max_file).await?;
-                upload.file = Some((data, file_name, content_type));
+                let spooled = spool_part(part, spool, max_file).await?;
+                upload.file = Some((spooled, file_name, content_type));
             }
             "to" => upload.to = Some(read_text(part).await?),
             "caption" => upload.caption = Some(read_text(part).await?),
@@ -157,7 +172,47 @@ async fn read_form(mut form: FormData, max_file: u64) -> Result<Upload, ApiError
     Ok(upload)
 }
 
-async fn read_part(part: Part, limit: u64) -> Result<Bytes, ApiError> {
+fn bad_multipart(e: warp::Error) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_multipart", e.to_string())
+}
+
+/// Writes a file part to a spool file as it arrives, refusing it with 413
+/// once it passes `limit` bytes.
+async fn spool_part(part: Part, spool: &Spool, limit: u64) -> Result<SpoolFile, ApiError> {
+    let mut file = spool.create().await.map_err(spool_error)?;
+    let mut stream = std::pin::pin!(part.stream());
+    while let Some(chunk) = stream.next().await {
+        let mut chunk = chunk.map_err(bad_multipart)?;
+        if file.len() + chunk.remaining() as u64 > limit {
+            return Err(too_large(limit));
+        }
+        while chunk.has_remaining() {
+            let bytes = chunk.chunk();
+            let n = bytes.len();
+            file.write(bytes).await.map_err(|e| spool_error(e.into()))?;
+            chunk.advance(n);
+        }
+    }
+    Ok(file)
+}
+
+fn spool_error(e: SpoolError) -> ApiError {
+    match e {
+        SpoolError::LowDisk(_) => {
+            ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage", e.to_string())
+        }
+        SpoolError::Io(ref io) => {
+            tracing::error!(error = %io, "cannot spool an upload");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upload_failed",
+                "the server could not store the upload",
+            )
+        }
+    }
+}
+
+async fn read_part(part: Part, limit: u64) -> Result<bytes::Bytes, ApiError> {
     body::read_limited(part.stream(), limit, "invalid_multipart", || too_large(limit)).await
 }
 

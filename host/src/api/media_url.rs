@@ -3,7 +3,10 @@
 //! `{"to","mediaUrl","caption"?,"mediaType"?}`.
 //!
 //! The instance and the recipient are checked before anything is fetched, so
-//! a message that cannot be sent costs no download. The fetch follows the
+//! a message that cannot be sent costs no download; then a media transfer
+//! slot is taken ([`crate::media::transfers`], shared with uploads: 429 when
+//! the instance has too many in flight, 503 when the server has) and held
+//! until the message is sent. The fetch follows the
 //! outbound-URL policy ([`crate::outbound`]) and is capped at the given
 //! kind's limit, or the largest limit when the kind is to be sniffed (then
 //! the sniffed kind's limit applies). The MIME type is the response's
@@ -38,8 +41,9 @@ struct SendMediaUrl {
     media_type: Option<String>,
 }
 
-/// Beyond a send's own errors: the fetch failed (502) or timed out (504).
-const ERRORS: &[u16] = &[502, 503, 504];
+/// Beyond a send's own errors: too many media transfers (429, or 503 for the
+/// server), the fetch failed (502) or timed out (504).
+const ERRORS: &[u16] = &[429, 502, 503, 504];
 
 static BY_ID: Endpoint = Endpoint {
     tag: "messages",
@@ -92,6 +96,7 @@ async fn send_by_number(state: AppState, number: String, body: SendMediaUrl) -> 
 async fn send(state: &AppState, id: &str, body: SendMediaUrl) -> Result<Json, ApiError> {
     let kind = given_kind(body.media_type.as_deref())?;
     state.messenger.check_sendable(id, &body.to).await?;
+    let _slot = state.media_transfers.acquire(id).await?;
     let media = state
         .media_from_url
         .fetch(&body.media_url, kind, body.caption, None)

@@ -13,6 +13,7 @@ mod dashboard;
 mod deliveries;
 pub mod endpoint;
 pub mod error;
+mod events;
 mod handler;
 mod health;
 mod instances;
@@ -38,8 +39,7 @@ use warp::Filter;
 use crate::delivery::Webhooks;
 use crate::engine::sim::SimNetwork;
 use crate::instances::InstanceManager;
-use crate::media::MediaLimits;
-use crate::media::MediaStore;
+use crate::media::{MediaLimits, MediaStore, Spool, Transfers};
 use crate::messaging::Messenger;
 use crate::messaging::outgoing_media::MediaFromUrl;
 use crate::metrics::Metrics;
@@ -53,6 +53,10 @@ pub struct AppState {
     pub store: Store,
     pub instances: InstanceManager,
     pub media: MediaStore,
+    /// Where uploads are written while they arrive.
+    pub spool: Spool,
+    /// The bound on uploads and `mediaUrl` fetches in flight.
+    pub media_transfers: Transfers,
     pub messenger: Messenger,
     /// Size limits of media files, by kind.
     pub media_limits: MediaLimits,
@@ -93,6 +97,8 @@ pub fn routes(
         .or(webhooks::routes(&mut router))
         .unify()
         .or(deliveries::routes(&mut router))
+        .unify()
+        .or(events::routes(&mut router))
         .unify()
         .or(metrics::route(&mut router))
         .unify()

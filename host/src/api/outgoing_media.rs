@@ -1,11 +1,13 @@
-//! The API's side of sending files: the `mediaType` a client gave, and the
-//! 413 for a file over its kind's limit. Building the message itself is
+//! The API's side of sending files: the `mediaType` a client gave, the 413
+//! for a file over its kind's limit, and the 429/503 for a transfer over the
+//! bound on media transfers in flight. Building the message itself is
 //! [`crate::messaging::outgoing_media`]'s, shared with plugins' sends.
 
 use warp::http::StatusCode;
 
 use super::error::ApiError;
 use crate::engine::MediaKind;
+use crate::media::Busy;
 use crate::messaging::outgoing_media::TooLarge;
 
 /// The `mediaType` a client gave: `None` when absent or empty (infer it from
@@ -35,5 +37,17 @@ pub(super) fn too_large(limit: u64) -> ApiError {
 impl From<TooLarge> for ApiError {
     fn from(e: TooLarge) -> ApiError {
         too_large(e.limit)
+    }
+}
+
+/// Too many media transfers in flight: 429 when the instance has its share
+/// (its client should slow down), 503 when the whole server is busy.
+impl From<Busy> for ApiError {
+    fn from(e: Busy) -> ApiError {
+        let status = match e {
+            Busy::Instance { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Busy::Server { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError::new(status, "too_many_media_transfers", e.to_string())
     }
 }

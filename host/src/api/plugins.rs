@@ -18,6 +18,7 @@ use super::error::ApiError;
 use super::handler::Handle;
 use super::router::Router;
 use super::{AppState, body};
+use crate::plugins::loader::LoadError;
 use crate::plugins::{PluginInfo, RegistryError};
 
 /// The largest component an upload may carry.
@@ -60,7 +61,7 @@ static GET: Endpoint = Endpoint {
 };
 static UPLOAD: Endpoint = Endpoint {
     tag: TAG,
-    summary: "Install or replace a plugin: its manifest and component, loaded before they are kept (409 for a built-in plugin's name)",
+    summary: "Install or replace a plugin: its manifest and component, loaded and started before they are kept (409 for a built-in plugin's name; 422 plugin_limits_too_high for limits above the server's ceilings)",
     request: Request::Multipart(&[
         FormField {
             name: "manifest",
@@ -197,7 +198,7 @@ async fn upload(state: AppState, mut form: FormData) -> Result<impl Reply, ApiEr
     let manifest = manifest.ok_or_else(|| invalid("the form needs a `manifest` field"))?;
     let manifest = std::str::from_utf8(&manifest).map_err(|_| invalid("the manifest must be UTF-8 TOML"))?;
     let component = component.ok_or_else(|| invalid("the form needs a `component` file"))?;
-    let info = state.plugins.registry().install(manifest, &component).await?;
+    let info = state.plugins.registry().install(manifest, component).await?;
     Ok(warp::reply::with_status(warp::reply::json(&info), StatusCode::CREATED))
 }
 
@@ -207,6 +208,9 @@ impl From<RegistryError> for ApiError {
         match e {
             RegistryError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "plugin_not_found", message),
             RegistryError::Builtin(_) => ApiError::new(StatusCode::CONFLICT, "plugin_builtin", message),
+            RegistryError::Load(LoadError::AboveCeiling(_)) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "plugin_limits_too_high", message)
+            }
             RegistryError::Load(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_plugin", message),
             RegistryError::Io(e) => {
                 tracing::error!(error = %e, "cannot write the plugins directory");

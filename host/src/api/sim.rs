@@ -133,7 +133,7 @@ static SCAN: Endpoint = Endpoint {
 };
 static INCOMING: Endpoint = Endpoint {
     tag: TAG,
-    summary: "A message from a contact arrives",
+    summary: "A message from a contact arrives (kind undecryptable: one the engine cannot decrypt)",
     request: Request::Json(schema::<SimIncoming>),
     errors: CONFLICT,
     ..Endpoint::new(
@@ -332,6 +332,21 @@ fn contact_jid(raw: &str) -> Result<String, ApiError> {
     Ok(format!("{}@s.whatsapp.net", phone::normalize(raw)?))
 }
 
+/// The instance's own JID, without its device: `phone@s.whatsapp.net`.
+async fn own_jid(state: &AppState, id: &str) -> Result<String, ApiError> {
+    let jid = state.instances.get(id).await?.jid.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "instance_not_connected",
+            format!("{id} is not linked to an account"),
+        )
+    })?;
+    Ok(match jid.split_once('@') {
+        Some((user, server)) => format!("{}@{server}", user.split(':').next().unwrap_or(user)),
+        None => jid,
+    })
+}
+
 fn group_jid(raw: &str) -> Result<String, ApiError> {
     if raw.ends_with("@g.us") {
         Ok(raw.to_owned())
@@ -371,10 +386,16 @@ async fn scan(state: AppState, id: String, body: ScanBody, network: SimNetwork) 
 
 async fn incoming(state: AppState, id: String, body: SimIncoming, network: SimNetwork) -> Result<impl Reply, ApiError> {
     check(&state, &id)?;
-    let sender = contact_jid(&body.from)?;
+    let contact = contact_jid(&body.from)?;
     let chat = match &body.group {
         Some(group) => group_jid(group)?,
-        None => sender.clone(),
+        None => contact.clone(),
+    };
+    // A deletion for me is made by the account itself (on its phone): `from`
+    // names the chat, and the instance is the sender, as on WhatsApp.
+    let sender = match body.kind.as_deref() {
+        Some("delete_for_me") => own_jid(&state, &id).await?,
+        _ => contact,
     };
     let (message_id, event) = body.into_event(chat, sender)?;
     network.deliver(&id, event).await?;

@@ -50,7 +50,7 @@ struct CreateBody {
     secret: Option<String>,
     /// `sudevwa` (the default) or `gowa`.
     format: Option<String>,
-    /// Event kinds (`message`, `receipt`, `group_participants`, ...; the
+    /// Event kinds (`message`, `message_undecryptable`, `receipt`, `group_participants`, ...; the
     /// formats' names such as `incoming_message` work too); absent or empty: every kind.
     events: Option<Vec<String>>,
 }

@@ -140,6 +140,7 @@ async fn send(
         "x-wasap-delivery-attempt",
         "x-sudevwa-signature",
         "x-hub-signature-256",
+        "x-wasap-signature",
     ];
     let mut headers: Vec<(String, String)> = row
         .header_pairs()
@@ -149,8 +150,13 @@ async fn send(
     headers.push(("Content-Type".to_owned(), row.content_type.clone()));
     headers.push(("X-Wasap-Event-Id".to_owned(), row.event_id.clone()));
     headers.push(("X-Wasap-Delivery-Attempt".to_owned(), number.to_string()));
-    if let Some((name, value)) = secret.and_then(|secret| signing::signature(&row.format, secret, &row.payload)) {
+    if let Some(secret) = secret
+        && let Some((name, value)) = signing::signature(&row.format, secret, &row.payload)
+    {
         headers.push((name.to_owned(), value));
+        // Signed per attempt: its time is when this attempt was made.
+        let signed = signing::timestamped_signature(secret, crate::clock::now_secs(), &row.event_id, &row.payload);
+        headers.push((signing::TIMESTAMPED_HEADER.to_owned(), signed));
     }
     let request = OutboundRequest {
         method: Method::POST,

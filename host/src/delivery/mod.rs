@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
-pub use settings::{DeliverySettings, GlobalWebhook};
+pub use settings::{DeliverySettings, GlobalWebhook, Retention};
 
 use wasap_events::Format;
 

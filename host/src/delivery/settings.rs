@@ -18,12 +18,26 @@ pub struct DeliverySettings {
     pub backoff: Vec<Duration>,
     /// How long one attempt may take, from connecting to the last byte.
     pub timeout: Duration,
+    /// How long finished deliveries are kept.
+    pub retention: Retention,
     /// Log every attempt and its outcome at info level (`--debug`).
     pub debug: bool,
     /// Receivers of every instance's events in the `gowa` format.
     pub global: Vec<GlobalWebhook>,
     /// The HMAC key of the global receivers.
     pub global_secret: String,
+}
+
+/// How long finished deliveries stay in the outbox: long enough to be
+/// listed (delivered) or retried by hand (failed), never for ever.
+#[derive(Debug, Clone)]
+pub struct Retention {
+    /// Delivered rows go this long after their delivery.
+    pub delivered: Duration,
+    /// Failed rows, payload and all, go this long after their last attempt.
+    pub failed: Duration,
+    /// How often old rows are looked for.
+    pub prune_every: Duration,
 }
 
 /// A receiver from `WHATSAPP_WEBHOOK` / `--webhook`.
@@ -96,6 +110,11 @@ mod tests {
             per_receiver: 64,
             backoff: [1, 2, 4].map(Duration::from_secs).to_vec(),
             timeout: Duration::from_secs(10),
+            retention: Retention {
+                delivered: Duration::from_secs(1),
+                failed: Duration::from_secs(1),
+                prune_every: Duration::from_secs(1),
+            },
             debug: false,
             global: Vec::new(),
             global_secret: String::new(),

@@ -1,6 +1,8 @@
 //! Webhook signatures: HMAC-SHA256 of the raw body, keyed with the
 //! receiver's secret as UTF-8 bytes (both source documents, docs/seeds/, verify it that
-//! way), in the header each format's receivers expect.
+//! way), in the header each format's receivers expect; plus a signature that
+//! also covers a timestamp and the event id, for receivers that guard
+//! against replays.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -14,6 +16,21 @@ pub fn signature(format: &str, secret: &str, body: &[u8]) -> Option<(&'static st
         Format::Sudevwa => Some(("X-SUDEVWA-Signature", digest())),
         Format::Gowa => Some(("X-Hub-Signature-256", format!("sha256={}", digest()))),
     }
+}
+
+/// The header of the replay-resistant signature, sent beside the format's own.
+pub const TIMESTAMPED_HEADER: &str = "X-Wasap-Signature";
+
+/// The value of [`TIMESTAMPED_HEADER`]: `t=<unix seconds>,v1=<hex>`, where
+/// the HMAC-SHA256 covers `<t>.<event id>.<body>`. A receiver that checks it
+/// and refuses old timestamps and seen event ids is safe from replays, which
+/// the formats' body-only signatures cannot give (docs/API.md).
+pub fn timestamped_signature(secret: &str, timestamp_secs: i64, event_id: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
+    mac.update(format!("{timestamp_secs}.{event_id}.").as_bytes());
+    mac.update(body);
+    let digest: [u8; 32] = mac.finalize().into_bytes().into();
+    format!("t={timestamp_secs},v1={}", hex::encode(digest))
 }
 
 fn hmac_sha256(key: &[u8], body: &[u8]) -> [u8; 32] {
@@ -41,5 +58,19 @@ mod tests {
             Some(("X-Hub-Signature-256", format!("sha256={expected}")))
         );
         assert_eq!(signature("my-plugin", "Jefe", body), None);
+    }
+
+    #[test]
+    fn the_timestamped_signature_covers_time_event_and_body() {
+        let signed = timestamped_signature("Jefe", 1_700_000_000, "ev-1", b"{}");
+        // It is the body signature of the joined string, so receivers can
+        // check it with any HMAC library.
+        let joined = hex::encode(hmac_sha256(b"Jefe", b"1700000000.ev-1.{}"));
+        assert_eq!(signed, format!("t=1700000000,v1={joined}"));
+        assert_ne!(signed, timestamped_signature("Jefe", 1_700_000_001, "ev-1", b"{}"));
+        assert_ne!(
+            timestamped_signature("Jefe", 1, "ev-1", b"{}"),
+            timestamped_signature("Jefe", 1, "ev-2", b"{}")
+        );
     }
 }

@@ -46,10 +46,7 @@ const URLS_PER_SCAN: u32 = 64;
 const IDLE_POLL: Duration = Duration::from_secs(5);
 /// The wait after the database failed, before trying again.
 const STORE_RETRY: Duration = Duration::from_secs(1);
-/// How long delivered rows are kept (for `GET /api/deliveries`), in seconds.
-const KEEP_DELIVERED_SECS: i64 = 7 * 24 * 3600;
 /// How often old delivered rows are removed, and how many at a time.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const PRUNE_BATCH: u32 = 10_000;
 
 /// An attempt that ended: `None` when it could not be made (its row stays
@@ -112,9 +109,10 @@ pub async fn run(webhooks: Webhooks, requests: mpsc::Receiver<QueueRequest>) {
         attempts: JoinSet::new(),
     };
     let mut last_prune: Option<tokio::time::Instant> = None;
+    let prune_every = worker.webhooks.inner.settings.retention.prune_every;
     let mut results: Vec<Finished> = Vec::new();
     loop {
-        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+        if last_prune.is_none_or(|at| at.elapsed() >= prune_every) {
             last_prune = Some(tokio::time::Instant::now());
             worker.prune().await;
         }
@@ -144,6 +142,8 @@ pub async fn run(webhooks: Webhooks, requests: mpsc::Receiver<QueueRequest>) {
         while worker.attempts.try_join_next().is_some() {}
         // Work that arrived during the round makes the next one start at once.
         let wait = if store_failed { STORE_RETRY } else { worker.idle_wait() };
+        // The next pruning is due even when no delivery wakes the worker.
+        let wait = wait.min(prune_every.saturating_sub(last_prune.map_or(Duration::ZERO, |at| at.elapsed())));
         tokio::select! {
             biased;
             Some(rows) = fresh.recv() => worker.admit_fresh(rows),
@@ -307,14 +307,24 @@ impl Worker {
         Ok(())
     }
 
-    /// Keeps the outbox from growing without bound: delivered rows go after
-    /// [`KEEP_DELIVERED_SECS`], a bounded batch per round.
+    /// Keeps the outbox from growing without bound: delivered and failed
+    /// rows go once older than their retention, a bounded batch per round.
     async fn prune(&self) {
-        let before = crate::clock::now_secs() - KEEP_DELIVERED_SECS;
-        match self.webhooks.inner.store.prune_delivered(before, PRUNE_BATCH).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::info!(removed, "old delivered webhook deliveries removed"),
-            Err(e) => tracing::warn!(error = %e, "old webhook deliveries could not be removed"),
+        let retention = &self.webhooks.inner.settings.retention;
+        let now = crate::clock::now_secs();
+        for (status, keep) in [("delivered", retention.delivered), ("failed", retention.failed)] {
+            let before = now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX));
+            match self
+                .webhooks
+                .inner
+                .store
+                .prune_deliveries(status, before, PRUNE_BATCH)
+                .await
+            {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, status, "old webhook deliveries removed"),
+                Err(e) => tracing::warn!(error = %e, status, "old webhook deliveries could not be removed"),
+            }
         }
     }
 }

@@ -43,7 +43,37 @@ pub struct SessionRequest {
     /// Where the session reports what happens on it. Bounded: a session that
     /// outpaces its supervisor waits instead of growing a queue.
     pub events: mpsc::Sender<EngineEvent>,
+    /// Where the session hands inbound traffic (messages, receipts, group
+    /// events): the instance's inbound journal. A session acknowledges an
+    /// event to WhatsApp only once [`InboundSink::accept`] has returned `Ok`
+    /// for it, so an event is never lost between the socket and the journal.
+    pub inbound: Arc<dyn InboundSink>,
 }
+
+/// The instance's inbound journal as a session sees it: the one way inbound
+/// traffic enters the server, for every engine.
+#[async_trait]
+pub trait InboundSink: Send + Sync {
+    /// Journals `events`, in order, and returns once they are durable: the
+    /// session may acknowledge them now. A write that fails (disk full,
+    /// database down) is retried with backoff meanwhile, so a caller may wait
+    /// long; that wait is the back-pressure on the engine. An event already
+    /// journalled (WhatsApp delivered it again) is accepted without a second
+    /// entry. `Err` only when the instance's pipeline is gone (the server is
+    /// stopping, or the instance was deleted): do not acknowledge then.
+    async fn accept(&self, events: Vec<InboundEvent>) -> Result<(), InboundClosed>;
+
+    /// The engine now holds `change` more (or, negative, fewer) inbound
+    /// events in memory on their way to [`accept`](Self::accept): counted in
+    /// `/metrics` with what the pipeline holds.
+    fn holding(&self, _change: isize) {}
+}
+
+/// [`InboundSink::accept`] could not journal the events: the instance's
+/// pipeline has stopped. WhatsApp keeps them and delivers them again.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the instance's inbound pipeline has stopped")]
+pub struct InboundClosed;
 
 /// Opens sessions. One engine serves every instance of the server.
 #[async_trait]
@@ -54,6 +84,13 @@ pub trait Engine: Send + Sync + 'static {
 
     /// The instance was deleted: drop anything kept about it.
     fn forget(&self, _instance_id: &str) {}
+
+    /// A fetcher of incoming media from its [`MediaFetch::ticket`]: the
+    /// download of a journalled message that a restart cut short resumes
+    /// with it. `None` when the ticket is not this engine's.
+    fn media_from_ticket(&self, _instance_id: &str, _ticket: bytes::Bytes) -> Option<Arc<dyn MediaFetch>> {
+        None
+    }
 }
 
 /// One instance's live connection.
@@ -81,10 +118,8 @@ pub trait Session: Send + Sync {
     async fn close(&self);
 }
 
-/// What a session reports, in the order it happens.
-// Inbound messages are most of the traffic: boxing them to shrink the rare
-// lifecycle variants would cost an allocation per message.
-#[allow(clippy::large_enum_variant)]
+/// What a session reports about its connection, in the order it happens.
+/// Inbound traffic does not come this way: it goes to [`SessionRequest::inbound`].
 #[derive(Debug, Clone)]
 pub enum EngineEvent {
     /// A QR code to scan with the phone; the next one replaces it after `valid_for`.
@@ -104,12 +139,12 @@ pub enum EngineEvent {
     TemporaryBan { reason: String, expires_in: Duration },
     /// WhatsApp refuses this client version.
     ClientOutdated,
-    /// An incoming message, receipt or group event.
-    Inbound(InboundEvent),
 }
 
 /// Something that arrived from WhatsApp: a message, receipt or group event in
-/// the canonical model, and, for a media message, how to fetch its file.
+/// the canonical model, and, for a media message, how to fetch its file. Its
+/// event id is derived from its key (`instances::inbound` owns that), so the
+/// same message delivered twice is the same event.
 #[derive(Clone)]
 pub struct InboundEvent {
     /// `EventKind::Message`, `Receipt` or `GroupParticipants`.
@@ -133,6 +168,13 @@ impl std::fmt::Debug for InboundEvent {
 pub trait MediaFetch: Send + Sync {
     /// The file's bytes; refused with `MediaTooLarge` past `max_bytes`.
     async fn fetch(&self, max_bytes: u64) -> Result<bytes::Bytes, EngineError>;
+
+    /// What the engine needs to fetch the file again later, as bytes that
+    /// can be stored (the sim engine's simulated server keeps it with the
+    /// message it has not had acknowledged); `None` when it cannot be kept.
+    fn ticket(&self) -> Option<bytes::Bytes> {
+        None
+    }
 }
 
 /// A message the engine accepted for sending.

@@ -1,6 +1,11 @@
 //! The in-process event bus: every event is published once; in-process
 //! subscribers each get their own copy, and the plugin host, once attached,
 //! gets every event through its [`EventFeed`] without loss.
+//!
+//! An event from the inbound journal is published with its journal seq
+//! ([`Bus::publish_journalled`]): the seq is the clients' replay cursor, and
+//! the frames published for the event carry it (`Hub::publish_at`), so a
+//! WebSocket client knows where to resume after a gap.
 
 use std::sync::{Arc, OnceLock};
 
@@ -17,6 +22,15 @@ const CAPACITY: usize = 4096;
 #[async_trait::async_trait]
 pub trait EventFeed: Send + Sync {
     async fn dispatch(&self, event: Arc<Event>);
+
+    /// Like [`dispatch`](Self::dispatch), for an event of the inbound
+    /// journal at `seq`: the WebSocket frames published for it must carry
+    /// `seq` as their cursor (`Hub::publish_at`). By default the seq is
+    /// dropped (frames without a cursor).
+    async fn dispatch_journalled(&self, event: Arc<Event>, seq: i64) {
+        let _ = seq;
+        self.dispatch(event).await;
+    }
 }
 
 /// Publish/subscribe over [`Event`]s. Cheap to clone.
@@ -53,6 +67,16 @@ impl Bus {
         let event = Arc::new(event);
         self.broadcast(event.clone());
         self.dispatch(event).await;
+    }
+
+    /// Publishes an event of the inbound journal, at `seq`, to the
+    /// subscribers and the feed (see [`EventFeed::dispatch_journalled`]).
+    pub async fn publish_journalled(&self, event: Event, seq: i64) {
+        let event = Arc::new(event);
+        self.broadcast(event.clone());
+        if let Some(feed) = self.feed.get() {
+            feed.dispatch_journalled(event, seq).await;
+        }
     }
 
     /// Hands an event to the feed only (for one already broadcast).

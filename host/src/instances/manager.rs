@@ -10,6 +10,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
+use super::inbound::Inbound;
 use super::shared::SharedState;
 use super::status::Status;
 use super::supervisor::{Command, Reply, Supervisor};
@@ -59,10 +60,15 @@ struct Inner {
     engine: Arc<dyn Engine>,
     bus: Bus,
     media: MediaStore,
+    /// Every instance's inbound pipeline, journal first.
+    inbound: Inbound,
     settings: Arc<Settings>,
     instances: RwLock<HashMap<String, Handle>>,
     /// Instance id by token digest (SHA-256), to tell an instance token from a wrong one.
     tokens: RwLock<HashMap<[u8; 32], String>>,
+    /// One token rotation at a time, so the stored hash and the in-memory
+    /// lookup always end on the same token.
+    rotating: tokio::sync::Mutex<()>,
 }
 
 #[derive(Clone)]
@@ -79,6 +85,7 @@ impl InstanceManager {
         engine: Arc<dyn Engine>,
         bus: Bus,
         media: MediaStore,
+        inbound: Inbound,
         settings: Settings,
     ) -> InstanceManager {
         InstanceManager {
@@ -87,9 +94,11 @@ impl InstanceManager {
                 engine,
                 bus,
                 media,
+                inbound,
                 settings: Arc::new(settings),
                 instances: RwLock::new(HashMap::new()),
                 tokens: RwLock::new(HashMap::new()),
+                rotating: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -130,12 +139,9 @@ impl InstanceManager {
             },
         );
         let inner = self.inner.clone();
-        let inbound = super::inbound::start(
-            row.id.clone(),
-            inner.bus.clone(),
-            inner.media.clone(),
-            inner.settings.media_limits,
-        );
+        // Started before the supervisor opens a session: it replays what the
+        // journal holds not done, then takes the session's traffic.
+        let inbound = inner.inbound.start(&row.id);
         // At error level, so the span is on whenever any line inside it is.
         let span = tracing::error_span!("instance_supervisor", instance = %row.id);
         let supervise = async move {
@@ -167,6 +173,11 @@ impl InstanceManager {
             }
         };
         tokio::spawn(supervise.instrument(span));
+    }
+
+    /// The inbound pipelines' shared parts: their counters and failing writes.
+    pub fn inbound(&self) -> &Inbound {
+        &self.inner.inbound
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Handle>> {
@@ -239,15 +250,51 @@ impl InstanceManager {
         Ok(info(&row, handle.shared.status()))
     }
 
-    /// Logs out if linked, wipes the device keys and removes the instance.
+    /// Logs out if linked, wipes the device keys and removes the instance and its media.
     pub async fn delete(&self, id: &str) -> Result<(), InstanceError> {
         self.ask(id, Command::Delete).await?;
         if let Some(digest) = self.write().remove(id).and_then(|handle| handle.token_digest) {
             self.tokens().remove(&digest);
         }
         self.inner.engine.forget(id);
+        // Its received media goes with it (docs/API.md, "Media retention").
+        match self.inner.media.remove_instance(id).await {
+            Ok(0) => {}
+            Ok(files) => tracing::info!(instance = %id, files, "deleted the instance's media"),
+            Err(e) => tracing::warn!(instance = %id, error = %e, "cannot delete the instance's media"),
+        }
         tracing::info!(instance = %id, "instance deleted");
         Ok(())
+    }
+
+    /// Gives the instance a new token and returns it (shown this once); the
+    /// old token stops working at once.
+    pub async fn rotate_token(&self, id: &str) -> Result<String, InstanceError> {
+        let _one_at_a_time = self.inner.rotating.lock().await;
+        self.handle(id)?;
+        let token = token::generate();
+        if !self
+            .inner
+            .store
+            .set_instance_token_hash(id, &token::hash(&token))
+            .await?
+        {
+            return Err(InstanceError::NotFound);
+        }
+        let digest = token::digest(&token);
+        let old = {
+            let mut instances = self.write();
+            let handle = instances.get_mut(id).ok_or(InstanceError::NotFound)?;
+            handle.token_digest.replace(digest)
+        };
+        let mut tokens = self.tokens();
+        if let Some(old) = old {
+            tokens.remove(&old);
+        }
+        tokens.insert(digest, id.to_owned());
+        drop(tokens);
+        tracing::info!(instance = %id, "instance token rotated");
+        Ok(token)
     }
 
     /// The current QR code, starting a pairing when needed.

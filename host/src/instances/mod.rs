@@ -6,10 +6,12 @@
 //! (`status.rs`), reconnects with backoff (`backoff.rs`) and the presence
 //! heartbeat. A failing or panicking instance never touches another one: each
 //! supervisor runs in its own task and is restarted from the database if it
-//! panics.
+//! panics. Inbound traffic does not pass the supervisor: sessions hand it to
+//! the instance's inbound pipeline (`inbound/`), which journals it before
+//! WhatsApp's ack and takes it to the plugin chain.
 
 mod backoff;
-mod inbound;
+pub mod inbound;
 mod manager;
 mod shared;
 mod status;
@@ -20,6 +22,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use inbound::{Inbound, InboundStats, Progress};
 pub use manager::{CreatedInstance, InstanceInfo, InstanceManager};
 pub use status::Status;
 

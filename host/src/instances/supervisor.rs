@@ -17,7 +17,7 @@ use super::backoff::Backoff;
 use super::shared::SharedState;
 use super::status::Status;
 use super::{InstanceError, QrCode, Settings};
-use crate::engine::{Engine, EngineEvent, InboundEvent, Session, SessionRequest};
+use crate::engine::{Engine, EngineEvent, InboundSink, Session, SessionRequest};
 use crate::events::{Bus, EventKind, new_event};
 use crate::store::Store;
 use crate::store::instances::InstanceRow;
@@ -54,8 +54,8 @@ pub(crate) struct Supervisor {
     bus: Bus,
     settings: Arc<Settings>,
     shared: Arc<SharedState>,
-    /// Ordered queue to the instance's inbound worker (media, then publish).
-    inbound: mpsc::Sender<InboundEvent>,
+    /// The instance's inbound journal, handed to every session it opens.
+    inbound: Arc<dyn InboundSink>,
     status: Status,
     device_id: Option<i32>,
     /// Linked to a phone (has a JID); a linked device reconnects by itself.
@@ -78,7 +78,7 @@ impl Supervisor {
         bus: Bus,
         settings: Arc<Settings>,
         shared: Arc<SharedState>,
-        inbound: mpsc::Sender<InboundEvent>,
+        inbound: Arc<dyn InboundSink>,
     ) -> Supervisor {
         let linked = row.device_id.is_some() && row.jid.is_some();
         let status = Status::parse(&row.status).unwrap_or(if linked {
@@ -240,13 +240,6 @@ impl Supervisor {
                 self.close_session().await;
                 self.unlink(&reason).await;
             }
-            EngineEvent::Inbound(inbound) => {
-                // Waits when the worker is 1024 events behind: back-pressure
-                // on this instance's session rather than an unbounded queue.
-                if self.inbound.send(inbound).await.is_err() {
-                    tracing::error!("inbound worker gone; event dropped");
-                }
-            }
         }
         Flow::Continue
     }
@@ -326,6 +319,7 @@ impl Supervisor {
             instance_id: self.id.clone(),
             device: self.store.device(device_id),
             events,
+            inbound: self.inbound.clone(),
         };
         match self.engine.open(request).await {
             Ok(session) => {
@@ -444,10 +438,13 @@ impl Supervisor {
         }
     }
 
-    /// Closes the session (flushing it) and forgets its events.
+    /// Closes the session (flushing it) and forgets its events, and its QR
+    /// code: a QR names the connection that showed it, and no phone can link
+    /// through a connection that is gone (`GET /qr` then opens a new one).
     async fn close_session(&mut self) {
         self.events = None;
         self.presence_at = None;
+        self.qr = None;
         self.shared.set_session(None);
         if let Some(session) = self.session.take() {
             session.close().await;

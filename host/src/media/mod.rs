@@ -1,105 +1,35 @@
-//! Incoming media files: kept under `<data dir>/media` with generated names
-//! and served at `/statics/media/<file>`.
+//! Media files: incoming ones kept under `<data dir>/media` with generated
+//! names and served at `/statics/media/<file>`, and the limits, spool and
+//! transfer bounds of the files sent.
 //!
 //! A file name carries 128 random bits, so knowing it is the permission to read
 //! it (docs/API.md: no token, no listing). Names are generated here, never taken
-//! from the sender, so no path from WhatsApp reaches the file system. A file
-//! is written under a temporary name and renamed into place, so a reader never
-//! sees half a file and a crash leaves no partial file under a served name.
+//! from the sender, so no path from WhatsApp reaches the file system.
+//!
+//! - [`store`]: the media directory (per-instance layout, writing, lookup);
+//! - [`retention`]: the sweeps that delete media by age and total size;
+//! - [`disk`]: the free-space floor new files may not eat into;
+//! - [`range`]: single byte ranges of a download;
+//! - [`spool`]: uploads written to disk while they arrive;
+//! - [`transfers`]: the bound on uploads and `mediaUrl` fetches in flight;
+//! - [`limits`]: size limits by kind.
 
+pub mod disk;
 mod limits;
-
-use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
+pub mod range;
+pub mod retention;
+pub mod spool;
+mod store;
+pub mod transfers;
 
 pub use limits::MediaLimits;
+pub use retention::Retention;
+pub use spool::{Spool, SpoolError, SpoolFile};
+pub use store::{MediaError, MediaStore, StoredMedia};
+pub use transfers::{Busy, TransferLimits, TransferPermit, Transfers};
 
 /// Where a served file's URL path starts (`media_path` in the gowa format).
 pub const URL_PREFIX: &str = "statics/media";
-
-/// A stored file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredMedia {
-    /// The generated file name.
-    pub file_name: String,
-    /// `statics/media/<file>`: relative URL path it is served at.
-    pub media_path: String,
-    pub size: u64,
-    pub sha256_hex: String,
-}
-
-/// Why a file was not stored.
-#[derive(Debug, thiserror::Error)]
-pub enum MediaError {
-    #[error("the file has {size} bytes, more than the {limit} allowed")]
-    TooLarge { size: u64, limit: u64 },
-    #[error("cannot write the file: {0}")]
-    Io(#[from] std::io::Error),
-}
-
-/// The media directory.
-#[derive(Debug, Clone)]
-pub struct MediaStore {
-    dir: PathBuf,
-    max_bytes: u64,
-}
-
-impl MediaStore {
-    /// The store in `<data_dir>/media`, created if missing; files over
-    /// `max_bytes` are refused.
-    pub fn open(data_dir: &Path, max_bytes: u64) -> std::io::Result<MediaStore> {
-        let dir = data_dir.join("media");
-        std::fs::create_dir_all(&dir)?;
-        Ok(MediaStore { dir, max_bytes })
-    }
-
-    /// Stores `bytes` as a new file named for `mime_type`.
-    pub async fn save(&self, bytes: &[u8], mime_type: &str) -> Result<StoredMedia, MediaError> {
-        let size = bytes.len() as u64;
-        if size > self.max_bytes {
-            return Err(MediaError::TooLarge {
-                size,
-                limit: self.max_bytes,
-            });
-        }
-        let file_name = format!(
-            "{}-{}.{}",
-            crate::clock::now_secs(),
-            crate::random::hex(16),
-            extension_for(mime_type)
-        );
-        let temporary = self.dir.join(format!(".{file_name}.part"));
-        let result = async {
-            tokio::fs::write(&temporary, bytes).await?;
-            tokio::fs::rename(&temporary, self.dir.join(&file_name)).await
-        }
-        .await;
-        if let Err(e) = result {
-            let _ = tokio::fs::remove_file(&temporary).await;
-            return Err(e.into());
-        }
-        Ok(StoredMedia {
-            media_path: format!("{URL_PREFIX}/{file_name}"),
-            file_name,
-            size,
-            sha256_hex: hex::encode(Sha256::digest(bytes)),
-        })
-    }
-
-    /// The path of a served file, if `file_name` is one this store could have
-    /// generated (no separators, no leading dot) and it exists.
-    pub fn path_of(&self, file_name: &str) -> Option<PathBuf> {
-        let valid = !file_name.is_empty()
-            && file_name.len() <= 128
-            && !file_name.starts_with('.')
-            && file_name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-        let path = self.dir.join(file_name);
-        (valid && path.is_file()).then_some(path)
-    }
-}
 
 /// A file extension for a MIME type (`bin` when unknown).
 pub fn extension_for(mime_type: &str) -> &'static str {
@@ -119,6 +49,12 @@ pub fn mime_for(file_name: &str) -> &'static str {
         .find(|(_, e)| *e == ext)
         .map(|(mime, _)| *mime)
         .unwrap_or("application/octet-stream")
+}
+
+/// Whether a served file is an image a browser may show inline (the others
+/// are sent as attachments, so a browser never renders them on our origin).
+pub fn is_image(file_name: &str) -> bool {
+    mime_for(file_name).starts_with("image/")
 }
 
 /// The types WhatsApp media comes in, each with the one extension it is stored under.
@@ -154,31 +90,14 @@ const MIME_EXTENSIONS: &[(&str, &str)] = &[
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn files_get_generated_names_and_are_found_only_by_them() {
-        let dir = std::env::temp_dir().join(format!("wasap-media-{}", crate::random::hex(8)));
-        let store = MediaStore::open(&dir, 1024).unwrap();
-        let stored = store
-            .save(b"\xff\xd8\xffjpeg", "image/jpeg; charset=binary")
-            .await
-            .unwrap();
-        assert!(stored.file_name.ends_with(".jpg"));
-        assert_eq!(stored.media_path, format!("statics/media/{}", stored.file_name));
-        assert_eq!(stored.size, 7);
-        let path = store.path_of(&stored.file_name).expect("stored file is found");
-        assert_eq!(std::fs::read(path).unwrap(), b"\xff\xd8\xffjpeg");
-        assert_eq!(mime_for(&stored.file_name), "image/jpeg");
-        for bad in ["", "../etc/passwd", ".hidden", "a/b", "missing.jpg"] {
-            assert!(store.path_of(bad).is_none(), "{bad}");
-        }
-        let too_big = store.save(&[0u8; 2048], "image/png").await;
-        assert!(matches!(
-            too_big,
-            Err(MediaError::TooLarge {
-                size: 2048,
-                limit: 1024
-            })
-        ));
-        std::fs::remove_dir_all(dir).unwrap();
+    #[test]
+    fn types_map_to_one_extension_and_back() {
+        assert_eq!(extension_for("image/jpeg; charset=binary"), "jpg");
+        assert_eq!(extension_for("APPLICATION/PDF"), "pdf");
+        assert_eq!(extension_for("application/x-unknown"), "bin");
+        assert_eq!(mime_for("a-b.webp"), "image/webp");
+        assert_eq!(mime_for("a-b.exe"), "application/octet-stream");
+        assert!(is_image("a-b.png") && is_image("a-b.gif"));
+        assert!(!is_image("a-b.pdf") && !is_image("a-b.bin") && !is_image("a-b.txt"));
     }
 }

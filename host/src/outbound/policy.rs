@@ -123,6 +123,11 @@ fn v6_range(ip: Ipv6Addr) -> Option<&'static str> {
     if s[..5] == [0; 5] && (s[5] == 0xffff || s[5] == 0) {
         return v4_range(embedded(s[6], s[7]));
     }
+    // IPv4-translated ::ffff:0:a.b.c.d (SIIT, RFC 2765) reaches the embedded
+    // address through a translator just the same.
+    if s[..4] == [0; 4] && s[4] == 0xffff && s[5] == 0 {
+        return v4_range(embedded(s[6], s[7]));
+    }
     // NAT64 well-known prefix 64:ff9b::/96 translates to the embedded address.
     if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         return v4_range(embedded(s[6], s[7]));
@@ -235,6 +240,9 @@ mod tests {
             "::ffff:169.254.169.254",
             "::127.0.0.1",
             "::192.168.0.1",
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:10.0.0.1",
+            "::ffff:0:169.254.169.254",
             "64:ff9b::127.0.0.1",
             "64:ff9b::a00:1",
             "64:ff9b::169.254.169.254",
@@ -250,6 +258,7 @@ mod tests {
             "2606:4700:4700::1111",
             "2a00:1450:4001:80b::200e",
             "::ffff:8.8.8.8",
+            "::ffff:0:8.8.8.8",
             "64:ff9b::808:808",
             "2002:808:808::1",
             "fbff::1",

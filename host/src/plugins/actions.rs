@@ -72,9 +72,12 @@ impl InstanceActions {
     /// them, while the next event already runs through the chain. Webhook
     /// requests are collected in `webhooks`, for the worker to queue together
     /// with those of the other events of its batch.
+    /// `seq` is the event's place in the inbound journal, when it has one:
+    /// the frames it publishes carry it as their replay cursor.
     pub(super) async fn carry_out(
         &self,
         event_kind: &str,
+        seq: Option<i64>,
         actions: Vec<PluginAction>,
         webhooks: &mut Vec<PluginRequest>,
     ) {
@@ -102,7 +105,10 @@ impl InstanceActions {
                         types::Channel::Global => Channel::Global,
                         types::Channel::Instance(id) => Channel::Instance(id),
                     };
-                    self.hub.publish(&channel, Arc::from(publish.frame));
+                    match seq {
+                        Some(seq) => self.hub.publish_at(&channel, &publish.frame, seq),
+                        None => self.hub.publish(&channel, Arc::from(publish.frame)),
+                    };
                 }
                 types::Action::Webhook(request) => {
                     let request = Outgoing {

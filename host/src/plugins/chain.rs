@@ -6,7 +6,10 @@
 //! applies the plugin's failure policy: fail-open passes the event on
 //! unchanged, fail-closed drops it. A plugin that fails
 //! [`QUARANTINE_AFTER`] times in a row is quarantined: skipped until it is
-//! reloaded or enabled again.
+//! reloaded or enabled again. The built-in outputs never are: quarantining
+//! one would stop the webhooks or the WebSocket frames of every tenant, for
+//! a failure that is the host's (a full pool, say) rather than theirs; their
+//! failures are alerted instead (see [`super::alerts`]).
 //!
 //! The list of plugins is swapped as a whole, and each event takes one
 //! snapshot of it, so an event is handled entirely by the old or entirely by
@@ -34,6 +37,8 @@ pub struct PluginAction {
 /// A plugin that failed on an event.
 pub struct PluginFailure {
     pub plugin: String,
+    /// Whether the plugin is a built-in output.
+    pub builtin: bool,
     pub failure: Failure,
     /// Whether this failure quarantined it.
     pub quarantined: bool,
@@ -90,7 +95,7 @@ impl Chain {
                 continue;
             }
             let wit_event = lowered.get_or_insert_with(|| current.clone().into());
-            let answer = match plugin.handle(wit_event).await {
+            let answer = match super::runtime::call(plugin, wit_event).await {
                 Ok((answer, _fuel)) => check(manifest, &current, answer).map_err(|failure| {
                     let in_a_row = plugin.stats.record_bad_output(&failure);
                     (failure, in_a_row)
@@ -114,9 +119,10 @@ impl Chain {
                 }
                 Err((failure, in_a_row)) => {
                     plugin.drain();
-                    let quarantined = in_a_row >= QUARANTINE_AFTER && plugin.quarantine();
+                    let quarantined = in_a_row >= QUARANTINE_AFTER && !plugin.is_builtin() && plugin.quarantine();
                     outcome.failures.push(PluginFailure {
                         plugin: manifest.name.clone(),
+                        builtin: plugin.is_builtin(),
                         failure,
                         quarantined,
                     });
@@ -187,12 +193,18 @@ fn check_action(manifest: &Manifest, event: &Event, action: &types::Action) -> R
                     return Err("webhooks to the instance's subscribers are not granted".to_owned());
                 }
                 types::WebhookTarget::Url(url) => {
-                    let host = reqwest::Url::parse(url)
-                        .ok()
-                        .and_then(|u| u.host_str().map(str::to_owned));
-                    if !host.is_some_and(|host| wasap_plugin_manifest::Capabilities::host_allowed(&grant.hosts, &host))
-                    {
-                        return Err(format!("webhook target {url:?} is not an allowed host"));
+                    let allowed = reqwest::Url::parse(url).is_ok_and(|u| {
+                        wasap_plugin_manifest::Capabilities::url_allowed(
+                            &grant.hosts,
+                            u.scheme(),
+                            u.host_str().unwrap_or_default(),
+                            u.port_or_known_default(),
+                        )
+                    });
+                    if !allowed {
+                        return Err(format!(
+                            "webhook target {url:?} is not in the allow-list (scheme, host and port)"
+                        ));
                     }
                 }
                 types::WebhookTarget::Subscribers => {}
@@ -213,3 +225,6 @@ fn check_action(manifest: &Manifest, event: &Event, action: &types::Action) -> R
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,6 +2,10 @@
 //! manifest is parsed, the component compiled (or taken from the compiled
 //! artifact cache), its imports checked against the manifest's grants, and a
 //! linker built with only the granted imports.
+//!
+//! Loading only reads the artifact cache: the caller writes a new artifact
+//! ([`super::artifacts`]) once the plugin has also started, so a component
+//! that is refused leaves nothing behind.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +18,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use super::bindings::PluginPre;
 use super::bindings::wasap::plugin::{clock, http, kv, log, types};
 use super::builtin::Builtin;
+use super::ceilings::AboveCeiling;
 use super::engine::PluginEngine;
 use super::state::PluginState;
 
@@ -37,6 +42,8 @@ pub enum LoadError {
     Link(String),
     #[error("init failed: {0}")]
     Init(String),
+    #[error("{0}")]
+    AboveCeiling(#[from] AboveCeiling),
 }
 
 fn grant_hint(capability: &Option<&'static str>) -> String {
@@ -52,6 +59,15 @@ pub struct LoadedPlugin {
     /// Hex SHA-256 of the component file: which build is running.
     pub digest: String,
     pub pre: PluginPre<PluginState>,
+    /// A built-in output, from the binary (and in the built-ins' engine).
+    pub builtin: bool,
+}
+
+impl LoadedPlugin {
+    /// The compiled component, for the artifact cache.
+    pub fn component(&self) -> &Component {
+        self.pre.instance_pre().component()
+    }
 }
 
 /// Where a plugin's files are.
@@ -91,10 +107,8 @@ pub fn read_manifest(path: &Path) -> Result<Manifest, LoadError> {
     })
 }
 
-/// Loads a plugin from its files. Compiling is slow (milliseconds to
-/// seconds): call this off the event path. `cache_dir` keeps compiled
-/// artifacts by content hash.
-pub fn load(engine: &Engine, files: &PluginFiles, cache_dir: Option<&Path>) -> Result<LoadedPlugin, LoadError> {
+/// Reads a plugin's manifest (checked, and named as its file) and component bytes.
+pub fn read_files(files: &PluginFiles) -> Result<(Manifest, Vec<u8>), LoadError> {
     let manifest = read_manifest(&files.manifest)?;
     if manifest.name != files.name() {
         return Err(LoadError::NameMismatch {
@@ -106,11 +120,24 @@ pub fn load(engine: &Engine, files: &PluginFiles, cache_dir: Option<&Path>) -> R
         path: files.component.display().to_string(),
         source,
     })?;
+    Ok((manifest, bytes))
+}
+
+/// Hex SHA-256 of a component: its digest, by which it is known and cached.
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Loads a plugin from its files. Compiling is slow (milliseconds to
+/// seconds): call this off the event path. `cache_dir` holds compiled
+/// artifacts by content hash.
+pub fn load(engine: &Engine, files: &PluginFiles, cache_dir: Option<&Path>) -> Result<LoadedPlugin, LoadError> {
+    let (manifest, bytes) = read_files(files)?;
     load_bytes(engine, manifest, &bytes, cache_dir)
 }
 
 /// Loads a built-in plugin from the manifest and component in the binary,
-/// compiled once per engine (see [`super::compiled`]).
+/// compiled once per engine (see [`super::compiled`]), in the built-ins' engine.
 pub fn load_builtin(
     engine: &PluginEngine,
     builtin: &Builtin,
@@ -126,17 +153,14 @@ pub fn load_builtin(
             file: builtin.name.to_owned(),
         });
     }
-    let digest = hex::encode(Sha256::digest(builtin.component));
+    let digest = digest(builtin.component);
+    let builtin_engine = engine.builtin_engine();
     let component = engine.compiled().get_or_compile(&digest, || {
-        compile(engine.engine(), builtin.component, &digest, cache_dir)
+        compile(builtin_engine, builtin.component, &digest, cache_dir)
     })?;
-    // A server whose artifact cache lacks it still gets it, as if it had compiled it.
-    if let Some(path) = artifact_path(cache_dir, &digest)
-        && !path.exists()
-    {
-        write_artifact(&component, &path);
-    }
-    link(engine.engine(), manifest, digest, &component)
+    let mut loaded = link(builtin_engine, manifest, digest, &component)?;
+    loaded.builtin = true;
+    Ok(loaded)
 }
 
 /// Loads a plugin from a manifest and component bytes.
@@ -146,7 +170,7 @@ pub fn load_bytes(
     bytes: &[u8],
     cache_dir: Option<&Path>,
 ) -> Result<LoadedPlugin, LoadError> {
-    let digest = hex::encode(Sha256::digest(bytes));
+    let digest = digest(bytes);
     let component = compile(engine, bytes, &digest, cache_dir)?;
     link(engine, manifest, digest, &component)
 }
@@ -159,16 +183,18 @@ fn link(engine: &Engine, manifest: Manifest, digest: String, component: &Compone
         .instantiate_pre(component)
         .map_err(|e| LoadError::Link(format!("{e:#}")))?;
     let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
-    Ok(LoadedPlugin { manifest, digest, pre })
+    Ok(LoadedPlugin {
+        manifest,
+        digest,
+        pre,
+        builtin: false,
+    })
 }
 
-/// Where the compiled artifact of the component `digest` is cached, if anywhere.
-fn artifact_path(cache_dir: Option<&Path>, digest: &str) -> Option<PathBuf> {
-    cache_dir.map(|dir| dir.join(format!("{digest}.cwasm")))
-}
-
+/// The component of `bytes`: its cached artifact when there is a usable one,
+/// else compiled (and not cached: see the module's documentation).
 fn compile(engine: &Engine, bytes: &[u8], digest: &str, cache_dir: Option<&Path>) -> Result<Component, LoadError> {
-    let cached = artifact_path(cache_dir, digest);
+    let cached = cache_dir.map(|dir| super::artifacts::path(dir, digest));
     if let Some(path) = &cached
         && path.exists()
     {
@@ -180,30 +206,7 @@ fn compile(engine: &Engine, bytes: &[u8], digest: &str, cache_dir: Option<&Path>
             Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring an unusable compiled plugin"),
         }
     }
-    let component = Component::new(engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
-    if let Some(path) = &cached {
-        write_artifact(&component, path);
-    }
-    Ok(component)
-}
-
-/// Caches `component`'s compiled artifact at `path`; a failure is only logged.
-fn write_artifact(component: &Component, path: &Path) {
-    let written = component
-        .serialize()
-        .map_err(std::io::Error::other)
-        .and_then(|artifact| {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            // Written aside and renamed, so a concurrent reader never sees half a file.
-            let partial = path.with_extension("partial");
-            std::fs::write(&partial, artifact)?;
-            std::fs::rename(&partial, path)
-        });
-    if let Err(e) = written {
-        tracing::warn!(path = %path.display(), error = %e, "cannot cache a compiled plugin");
-    }
+    Component::new(engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))
 }
 
 /// Refuses a component that imports an interface its manifest does not grant,

@@ -5,7 +5,15 @@
 //! beside them keeps it out of the chain across restarts. Loading compiles
 //! off the async runtime and instantiates once (running `init`) before the
 //! plugin joins the chain; a plugin that fails to load keeps the version that
-//! was running, if any.
+//! was running, if any. Files whose digest and manifest are those of the
+//! running version are not loaded again (a `touch`, or the watcher seeing an
+//! upload's own writes, costs a read and a hash, not a compile and an `init`).
+//! A manifest above the server's ceilings ([`super::ceilings`]) is refused.
+//!
+//! Changes of one name happen one at a time (a lock per name): an upload,
+//! a reload and a removal of the same plugin never interleave, so the files
+//! on disk are always those of the loaded version once a change is done. An
+//! upload writes its files only after the plugin has started.
 //!
 //! The built-in plugins ([`super::builtin`]) come from the binary, through the
 //! same loader and artifact cache. They are enabled and disabled like the
@@ -13,64 +21,25 @@
 //! cannot be deleted or replaced, and files in the directory under one of their
 //! names are refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use serde::Serialize;
+use bytes::Bytes;
+use wasap_plugin_manifest::Manifest;
 
+use super::alerts::PluginCounters;
+use super::artifacts;
 use super::builtin::{self, Builtin};
+use super::ceilings::PluginSettings;
 use super::chain::Chain;
 use super::engine::PluginEngine;
+use super::info::{Entry, PluginInfo, RegistryError, info};
 use super::loader::{self, LoadError, PluginFiles};
-use super::runner::{HostServices, RunningPlugin};
-use super::stats::StatsSnapshot;
+use super::runner::{Failure, HostServices, RunningPlugin};
 use crate::events::{EventKind, new_event};
 use crate::system_events::{SystemEvents, SystemNotice};
-
-/// One installed plugin.
-struct Entry {
-    running: Option<Arc<RunningPlugin>>,
-    enabled: bool,
-    /// Why the newest files did not load (the running version, if any, stays).
-    load_error: Option<String>,
-    /// Comes from the binary, not from the directory.
-    builtin: bool,
-}
-
-/// A plugin as the management routes show it.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct PluginInfo {
-    pub name: String,
-    pub version: Option<String>,
-    /// Ships inside the server (the WebSocket and webhook outputs): it can be
-    /// disabled, but not deleted or replaced.
-    pub builtin: bool,
-    pub enabled: bool,
-    /// Loaded and in the chain (enabled, not quarantined).
-    pub running: bool,
-    pub quarantined: bool,
-    /// Event kinds it subscribes to.
-    pub events: Vec<String>,
-    pub order: Option<i32>,
-    /// Hex SHA-256 of the running component.
-    pub digest: Option<String>,
-    pub load_error: Option<String>,
-    pub stats: Option<StatsSnapshot>,
-}
-
-/// Why a management request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    #[error("no plugin named {0:?}")]
-    NotFound(String),
-    #[error("{0:?} is a built-in plugin: it cannot be deleted or replaced (disable it instead)")]
-    Builtin(String),
-    #[error(transparent)]
-    Load(#[from] LoadError),
-    #[error("the plugins directory cannot be written: {0}")]
-    Io(#[from] std::io::Error),
-}
 
 pub struct Registry {
     engine: Arc<PluginEngine>,
@@ -80,34 +49,57 @@ pub struct Registry {
     dir: PathBuf,
     cache_dir: PathBuf,
     services: HostServices,
+    settings: PluginSettings,
     chain: Arc<Chain>,
     /// The built-in plugins the configuration switched on.
     builtins: Vec<&'static Builtin>,
     entries: Mutex<BTreeMap<String, Entry>>,
-    /// One load or change at a time, so two reloads of a plugin cannot race.
-    changes: tokio::sync::Mutex<()>,
+    /// One load or change of a name at a time, so two reloads, or an upload
+    /// and a reload, of one plugin cannot race.
+    names: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Artifacts are written and collected one at a time, so a collection
+    /// never sees an artifact whose plugin is not yet recorded as loaded.
+    artifacts: tokio::sync::Mutex<()>,
+    counters: PluginCounters,
+}
+
+/// Where a registry's plugins come from and how they are bounded.
+pub struct RegistryParts {
+    pub engine: Arc<PluginEngine>,
+    pub dir: PathBuf,
+    pub cache_dir: PathBuf,
+    pub services: HostServices,
+    pub settings: PluginSettings,
+    pub chain: Arc<Chain>,
+    pub system: SystemEvents,
+    pub builtins: Vec<&'static Builtin>,
 }
 
 impl Registry {
-    pub fn new(
-        engine: Arc<PluginEngine>,
-        dir: PathBuf,
-        cache_dir: PathBuf,
-        services: HostServices,
-        chain: Arc<Chain>,
-        system: SystemEvents,
-        builtins: Vec<&'static Builtin>,
-    ) -> Registry {
+    pub fn new(parts: RegistryParts) -> Registry {
+        let RegistryParts {
+            engine,
+            dir,
+            cache_dir,
+            services,
+            settings,
+            chain,
+            system,
+            builtins,
+        } = parts;
         Registry {
             engine,
             system,
             dir,
             cache_dir,
             services,
+            settings,
             chain,
             builtins,
             entries: Mutex::new(BTreeMap::new()),
-            changes: tokio::sync::Mutex::new(()),
+            names: Mutex::new(HashMap::new()),
+            artifacts: tokio::sync::Mutex::new(()),
+            counters: PluginCounters::default(),
         }
     }
 
@@ -116,7 +108,8 @@ impl Registry {
     }
 
     /// Loads the built-in plugins, then every plugin in the directory (a
-    /// missing directory has none).
+    /// missing directory has none), then collects the compiled artifacts
+    /// none of them uses.
     pub async fn load_all(&self) {
         for builtin in &self.builtins {
             self.reload(builtin.name).await;
@@ -128,6 +121,7 @@ impl Registry {
                 self.reload(&name).await;
             }
         }
+        self.collect_artifacts().await;
     }
 
     /// Plugin names with a manifest in the directory.
@@ -145,10 +139,30 @@ impl Registry {
         names
     }
 
+    /// The names known: loaded (or failed) plugins and manifests on disk.
+    pub fn known_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.lock().keys().cloned().collect();
+        names.extend(self.names_on_disk());
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The lock of changes to plugin `name`.
+    fn name_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        names.entry(name.to_owned()).or_default().clone()
+    }
+
     /// (Re)loads plugin `name` from its files, or forgets it when they are
     /// gone. A plugin that fails to load keeps its running version.
     pub async fn reload(&self, name: &str) {
-        let _one_at_a_time = self.changes.lock().await;
+        let lock = self.name_lock(name);
+        let _one_at_a_time = lock.lock().await;
+        self.reload_locked(name).await;
+    }
+
+    async fn reload_locked(&self, name: &str) {
         let files = PluginFiles::in_dir(&self.dir, name);
         if builtin::is_reserved(name) {
             if files.manifest.exists() || files.component.exists() {
@@ -167,11 +181,52 @@ impl Registry {
                 self.system.emit(SystemNotice::PluginRemoved {
                     plugin: name.to_owned(),
                 });
+                self.collect_artifacts().await;
             }
             return;
         }
-        let loaded = self.load(Source::Files(files)).await;
-        self.settle(name, loaded, false);
+        let read = tokio::task::spawn_blocking(move || {
+            loader::read_files(&files).map(|(manifest, bytes)| {
+                let digest = loader::digest(&bytes);
+                (manifest, Bytes::from(bytes), digest)
+            })
+        })
+        .await
+        .map_err(|e| LoadError::Compile(format!("reading the files stopped: {e}")))
+        .and_then(|read| read);
+        let (manifest, bytes) = match read {
+            Ok((manifest, _, digest)) if self.is_running(name, &digest, &manifest) => {
+                tracing::debug!(plugin = name, "plugin files unchanged; not reloaded");
+                self.refresh_unchanged(name);
+                return;
+            }
+            Ok((manifest, bytes, _)) => (manifest, bytes),
+            Err(e) => return self.settle_failed(name, e, false),
+        };
+        match self.load_checked(manifest, bytes).await {
+            Ok(plugin) => self.settle_loaded(name, plugin, false).await,
+            Err(e) => self.settle_failed(name, e, false),
+        }
+    }
+
+    /// Whether the running version of `name` is the component `digest` with `manifest`.
+    fn is_running(&self, name: &str, digest: &str, manifest: &Manifest) -> bool {
+        self.lock()
+            .get(name)
+            .and_then(|entry| entry.running.as_ref())
+            .is_some_and(|running| running.loaded.digest == digest && running.loaded.manifest == *manifest)
+    }
+
+    /// The files of `name` are those of its running version: only its
+    /// `NAME.disabled` marker may have changed, and an earlier load error
+    /// (of files since put back) no longer holds.
+    fn refresh_unchanged(&self, name: &str) {
+        let enabled = self.enabled_on_disk(name);
+        if let Some(entry) = self.lock().get_mut(name) {
+            entry.enabled = enabled;
+            entry.load_error = None;
+        }
+        self.rebuild_chain();
     }
 
     /// A built-in plugin: loaded once from the binary; later reloads only
@@ -188,16 +243,93 @@ impl Registry {
             self.rebuild_chain();
             return;
         }
-        let loaded = self.load(Source::Builtin(builtin)).await;
-        self.settle(builtin.name, loaded, true);
+        self.counters.count_load(builtin.name);
+        let (engine, cache) = (self.engine.clone(), self.cache_dir.clone());
+        let loaded = tokio::task::spawn_blocking(move || loader::load_builtin(&engine, builtin, Some(&cache)))
+            .await
+            .map_err(|e| LoadError::Compile(format!("the compiler stopped: {e}")))
+            .and_then(|loaded| loaded);
+        match loaded {
+            Ok(loaded) => match self.start(loaded).await {
+                Ok(plugin) => self.settle_loaded(builtin.name, plugin, true).await,
+                Err(e) => self.settle_failed(builtin.name, e, true),
+            },
+            Err(e) => self.settle_failed(builtin.name, e, true),
+        }
     }
 
     fn enabled_on_disk(&self, name: &str) -> bool {
         !self.dir.join(format!("{name}.disabled")).exists()
     }
 
-    /// Records the outcome of loading plugin `name` and rebuilds the chain.
-    fn settle(&self, name: &str, loaded: Result<RunningPlugin, LoadError>, builtin: bool) {
+    /// Loads a plugin of the directory from its manifest and component:
+    /// checked against the ceilings, compiled, linked and started (`init`).
+    /// Nothing is written.
+    async fn load_checked(&self, manifest: Manifest, component: Bytes) -> Result<RunningPlugin, LoadError> {
+        self.counters.count_load(&manifest.name);
+        self.settings.check(&manifest.limits)?;
+        let (engine, cache) = (self.engine.clone(), self.cache_dir.clone());
+        let loaded = tokio::task::spawn_blocking(move || {
+            loader::load_bytes(engine.engine(), manifest, &component, Some(&cache))
+        })
+        .await
+        .map_err(|e| LoadError::Compile(format!("the compiler stopped: {e}")))??;
+        self.start(loaded).await
+    }
+
+    /// Starts a loaded plugin once (instantiated, `init` run), as the chain will.
+    async fn start(&self, loaded: loader::LoadedPlugin) -> Result<RunningPlugin, LoadError> {
+        let plugin = RunningPlugin::new(loaded, self.services.clone());
+        plugin
+            .warm_up()
+            .await
+            .map_err(|failure| LoadError::Init(failure.to_string()))?;
+        Ok(plugin)
+    }
+
+    /// Records a plugin that loaded and started, then keeps its compiled
+    /// artifact (and collects those of a version it replaced).
+    async fn settle_loaded(&self, name: &str, plugin: RunningPlugin, builtin: bool) {
+        let _artifacts = self.artifacts.lock().await;
+        let digest = plugin.loaded.digest.clone();
+        let component = plugin.loaded.component().clone();
+        let replaced = self.settle(name, Ok(plugin), builtin);
+        let dir = self.cache_dir.clone();
+        let kept = tokio::task::spawn_blocking(move || artifacts::keep(&dir, &digest, &component)).await;
+        if let Err(e) = kept {
+            tracing::warn!(error = %e, "caching a compiled plugin stopped");
+        }
+        if replaced {
+            self.collect_artifacts_locked().await;
+        }
+    }
+
+    /// Records that plugin `name` did not load (its running version stays).
+    fn settle_failed(&self, name: &str, error: LoadError, builtin: bool) {
+        self.settle(name, Err(error), builtin);
+    }
+
+    /// Removes the compiled artifacts no loaded plugin uses.
+    async fn collect_artifacts(&self) {
+        let _artifacts = self.artifacts.lock().await;
+        self.collect_artifacts_locked().await;
+    }
+
+    async fn collect_artifacts_locked(&self) {
+        let used: HashSet<String> = self
+            .lock()
+            .values()
+            .filter_map(|entry| entry.running.as_ref().map(|r| r.loaded.digest.clone()))
+            .collect();
+        let dir = self.cache_dir.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || artifacts::collect_unused(&dir, &used)).await {
+            tracing::warn!(error = %e, "collecting unused compiled plugins stopped");
+        }
+    }
+
+    /// Records the outcome of loading plugin `name` and rebuilds the chain;
+    /// whether a running version was replaced by another.
+    fn settle(&self, name: &str, loaded: Result<RunningPlugin, LoadError>, builtin: bool) -> bool {
         let enabled = self.enabled_on_disk(name);
         let mut entries = self.lock();
         let entry = entries.entry(name.to_owned()).or_insert(Entry {
@@ -247,31 +379,17 @@ impl Registry {
         }
         drop(entries);
         self.rebuild_chain();
+        let replaced = matches!(notice, Some(SystemNotice::PluginReplaced { .. }));
         if let Some(notice) = notice {
             self.system.emit(notice);
         }
+        replaced
     }
 
-    async fn load(&self, source: Source) -> Result<RunningPlugin, LoadError> {
-        let (engine, cache) = (self.engine.clone(), self.cache_dir.clone());
-        let loaded = tokio::task::spawn_blocking(move || match source {
-            Source::Files(files) => loader::load(engine.engine(), &files, Some(&cache)),
-            Source::Builtin(builtin) => loader::load_builtin(&engine, builtin, Some(&cache)),
-        })
-        .await
-        .map_err(|e| LoadError::Compile(format!("the compiler stopped: {e}")))??;
-        let plugin = RunningPlugin::new(loaded, &self.engine, self.services.clone());
-        plugin
-            .warm_up()
-            .await
-            .map_err(|failure| LoadError::Init(failure.to_string()))?;
-        Ok(plugin)
-    }
-
-    /// Installs (or replaces) a plugin from uploaded files: checked and
-    /// loaded first, written to the directory only when it loads.
-    pub async fn install(&self, manifest_text: &str, component: &[u8]) -> Result<PluginInfo, RegistryError> {
-        let manifest = wasap_plugin_manifest::Manifest::parse(manifest_text).map_err(|e| LoadError::Manifest {
+    /// Installs (or replaces) a plugin from uploaded files: checked, loaded
+    /// and started first; its files are written to the directory only then.
+    pub async fn install(&self, manifest_text: &str, component: Bytes) -> Result<PluginInfo, RegistryError> {
+        let manifest = Manifest::parse(manifest_text).map_err(|e| LoadError::Manifest {
             path: "the uploaded manifest".to_owned(),
             message: e.to_string(),
         })?;
@@ -279,23 +397,26 @@ impl Registry {
         if builtin::is_reserved(&name) {
             return Err(RegistryError::Builtin(name));
         }
-        let engine = self.engine.clone();
-        let (bytes, cache) = (component.to_vec(), self.cache_dir.clone());
-        let checked = manifest.clone();
-        tokio::task::spawn_blocking(move || loader::load_bytes(engine.engine(), checked, &bytes, Some(&cache)))
-            .await
-            .map_err(|e| LoadError::Compile(format!("the compiler stopped: {e}")))??;
-        std::fs::create_dir_all(&self.dir)?;
-        let files = PluginFiles::in_dir(&self.dir, &name);
-        // The component first: a watcher reacting to the manifest finds both.
-        write_atomically(&files.component, component)?;
-        write_atomically(&files.manifest, manifest_text.as_bytes())?;
-        self.reload(&name).await;
-        let info = self.info(&name).ok_or_else(|| RegistryError::NotFound(name.clone()))?;
-        match &info.load_error {
-            Some(error) => Err(LoadError::Init(error.clone()).into()),
-            None => Ok(info),
-        }
+        // Before waiting for the name or compiling anything.
+        self.settings.check(&manifest.limits).map_err(LoadError::from)?;
+        let lock = self.name_lock(&name);
+        let _one_at_a_time = lock.lock().await;
+        let plugin = self.load_checked(manifest, component.clone()).await?;
+        let (dir, files, text) = (
+            self.dir.clone(),
+            PluginFiles::in_dir(&self.dir, &name),
+            Bytes::from(manifest_text.to_owned()),
+        );
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            // The component first: a watcher reacting to the manifest finds both.
+            write_atomically(&files.component, &component)?;
+            write_atomically(&files.manifest, &text)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        self.settle_loaded(&name, plugin, false).await;
+        self.info(&name).ok_or_else(|| RegistryError::NotFound(name.clone()))
     }
 
     /// Enables or disables a plugin; kept across restarts.
@@ -313,7 +434,7 @@ impl Registry {
                 }
                 // Enabling again lifts a quarantine: a fresh start for the plugin.
                 if let Some(running) = entry.running.take() {
-                    let fresh = RunningPlugin::new(clone_loaded(&running.loaded), &self.engine, self.services.clone());
+                    let fresh = RunningPlugin::new(clone_loaded(&running.loaded), self.services.clone());
                     entry.running = Some(Arc::new(fresh));
                 }
             } else {
@@ -333,6 +454,8 @@ impl Registry {
 
     /// Removes a plugin's files and takes it out of the chain.
     pub async fn delete(&self, name: &str) -> Result<(), RegistryError> {
+        let lock = self.name_lock(name);
+        let _one_at_a_time = lock.lock().await;
         match self.lock().get(name) {
             None => return Err(RegistryError::NotFound(name.to_owned())),
             Some(entry) if entry.builtin => return Err(RegistryError::Builtin(name.to_owned())),
@@ -349,20 +472,45 @@ impl Registry {
                 _ => {}
             }
         }
-        self.reload(name).await;
+        self.reload_locked(name).await;
         if let Err(e) = self.services.database.kv_delete_plugin(name).await {
             tracing::warn!(plugin = name, error = %e, "the deleted plugin's keys stay in the database");
         }
         Ok(())
     }
 
+    /// A built-in output failed (it stays in the chain): counted, and
+    /// alerted as a `system` event at first and then at most once a minute.
+    pub fn builtin_failed(&self, name: &str, failure: &Failure) {
+        let Some(failures) = self.counters.builtin_failed(name, Instant::now()) else {
+            return;
+        };
+        tracing::error!(plugin = name, error = %failure, failures, "a built-in output is failing; it stays in the chain");
+        // Not through the plugins: the failing output may be the one that would carry it.
+        self.system.announce(SystemNotice::BuiltinPluginFailing {
+            plugin: name.to_owned(),
+            error: failure.to_string(),
+            failures,
+        });
+    }
+
+    /// The plugins' counters, in the Prometheus text format.
+    pub fn render_metrics(&self, out: &mut String) {
+        self.counters.render(out);
+    }
+
     pub fn list(&self) -> Vec<PluginInfo> {
         let entries = self.lock();
-        entries.iter().map(|(name, entry)| info(name, entry)).collect()
+        entries
+            .iter()
+            .map(|(name, entry)| info(name, entry, self.counters.loads(name)))
+            .collect()
     }
 
     pub fn info(&self, name: &str) -> Option<PluginInfo> {
-        self.lock().get(name).map(|entry| info(name, entry))
+        self.lock()
+            .get(name)
+            .map(|entry| info(name, entry, self.counters.loads(name)))
     }
 
     fn rebuild_chain(&self) {
@@ -380,40 +528,24 @@ impl Registry {
     }
 }
 
-fn info(name: &str, entry: &Entry) -> PluginInfo {
-    let running = entry.running.as_ref();
-    let manifest = running.map(|r| &r.loaded.manifest);
-    PluginInfo {
-        name: name.to_owned(),
-        version: manifest.map(|m| m.version.clone()),
-        builtin: entry.builtin,
-        enabled: entry.enabled,
-        running: entry.enabled && running.is_some_and(|r| !r.is_quarantined()),
-        quarantined: running.is_some_and(|r| r.is_quarantined()),
-        events: manifest.map(|m| m.events.clone()).unwrap_or_default(),
-        order: manifest.map(|m| m.order),
-        digest: running.map(|r| r.loaded.digest.clone()),
-        load_error: entry.load_error.clone(),
-        stats: running.map(|r| r.stats.snapshot()),
-    }
-}
-
-/// Where a plugin is loaded from.
-enum Source {
-    Files(PluginFiles),
-    Builtin(&'static Builtin),
-}
-
 fn clone_loaded(loaded: &loader::LoadedPlugin) -> loader::LoadedPlugin {
     loader::LoadedPlugin {
         manifest: loaded.manifest.clone(),
         digest: loaded.digest.clone(),
         pre: loaded.pre.clone(),
+        builtin: loaded.builtin,
     }
 }
 
+/// Writes `bytes` aside (`NAME.wasm.partial`: not a plugin file, so the
+/// watcher ignores it) and renames it into place, so no reader sees half a file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let partial = path.with_extension("partial");
-    std::fs::write(&partial, bytes)?;
-    std::fs::rename(&partial, path)
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let written = std::fs::write(&partial, bytes).and_then(|()| std::fs::rename(&partial, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
 }

@@ -2,16 +2,22 @@
 //! reused across events, each call bounded by fuel, an epoch deadline, a
 //! wall-clock timeout and the memory limit, and an instance thrown away after
 //! a failure or after [`RECYCLE_AFTER`] calls.
+//!
+//! Plugins run on async runtime workers (the chain's calls on a runtime of
+//! their own, [`super::runtime`]), so a call must never hold one for long: at
+//! every epoch tick the call yields to the runtime (as `tokio::task::yield_now`
+//! does, letting the I/O driver and the other tasks run) and then goes on,
+//! until its deadline has passed, when it traps. A plugin spinning at its
+//! ceiling therefore costs CPU, not the API's latency.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::access::{HttpAccess, KvAccess};
 use super::bindings::{Plugin, types};
-use super::engine::PluginEngine;
 use super::loader::LoadedPlugin;
 use super::memory_limit::MemoryLimit;
 use super::state::PluginState;
@@ -35,8 +41,11 @@ pub enum Failure {
     OutOfFuel(u64),
     #[error("exceeded its deadline of {0} ms")]
     Timeout(u32),
-    #[error("exceeded its memory limit of {0} MiB")]
+    #[error("ran out of memory: exceeded its memory limit of {0} MiB")]
     Memory(u32),
+    /// No instance could be made: the pool is full, or the component does not fit it.
+    #[error("could not be instantiated: {0}")]
+    Instantiate(String),
     #[error("trapped: {0}")]
     Trap(String),
     #[error("init failed: {0}")]
@@ -50,6 +59,8 @@ pub enum Failure {
 pub struct HostServices {
     pub database: Database,
     pub requester: Requester,
+    /// The bytes of values one plugin may keep in its key-value store.
+    pub kv_max_bytes: u64,
 }
 
 /// A loaded plugin with its live instances and counters.
@@ -70,12 +81,13 @@ struct Live {
 }
 
 impl RunningPlugin {
-    pub fn new(loaded: LoadedPlugin, engine: &PluginEngine, services: HostServices) -> RunningPlugin {
+    /// `loaded`, run in the engine that compiled it.
+    pub fn new(loaded: LoadedPlugin, services: HostServices) -> RunningPlugin {
         let config = loaded.manifest.config_json();
         RunningPlugin {
+            engine: loaded.pre.engine().clone(),
             loaded,
             stats: PluginStats::default(),
-            engine: engine.engine().clone(),
             services,
             config,
             idle: Mutex::new(Vec::new()),
@@ -85,6 +97,11 @@ impl RunningPlugin {
 
     pub fn name(&self) -> &str {
         &self.loaded.manifest.name
+    }
+
+    /// Whether this is a built-in output (never quarantined: see [`super::chain`]).
+    pub fn is_builtin(&self) -> bool {
+        self.loaded.builtin
     }
 
     /// Makes sure the plugin instantiates and its `init` accepts its config.
@@ -138,10 +155,12 @@ impl RunningPlugin {
         let state = PluginState {
             name: name.clone(),
             limits: MemoryLimit::new(memory_bytes),
+            call_deadline: Instant::now(),
             log_lines: 0,
             kv: manifest.capabilities.kv.then(|| KvAccess {
                 store: self.services.database.clone(),
                 plugin: name.clone(),
+                max_bytes: self.services.kv_max_bytes,
             }),
             http: (!manifest.capabilities.http.is_empty()).then(|| HttpAccess {
                 requester: self.services.requester.clone(),
@@ -151,16 +170,35 @@ impl RunningPlugin {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
+        // Called at every epoch tick while wasm runs: yield to the runtime,
+        // then go on for another tick, until the call's deadline has passed.
+        // The thread is offered to the OS too, so other processes (a database
+        // on the same machine) are not made to wait for a spinning plugin.
+        store.epoch_deadline_callback(|store| {
+            if Instant::now() >= store.data().call_deadline {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            std::thread::yield_now();
+            Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())))
+        });
         self.arm(&mut store)?;
         let deadline = Duration::from_millis(manifest.limits.deadline_ms.into()) + TIMEOUT_GRACE;
         let start = async {
-            let plugin = self.loaded.pre.instantiate_async(&mut store).await?;
-            let init = plugin.call_init(&mut store, &self.config).await?;
-            Ok::<_, wasmtime::Error>((plugin, init))
+            let plugin = match self.loaded.pre.instantiate_async(&mut store).await {
+                Ok(plugin) => plugin,
+                Err(e) => {
+                    let refused_growth = store.data().limits.refused_growth();
+                    return Err(self.classify_instantiation(e, refused_growth));
+                }
+            };
+            match plugin.call_init(&mut store, &self.config).await {
+                Ok(init) => Ok((plugin, init)),
+                Err(e) => Err(self.classify(e, store.data().limits.refused_growth())),
+            }
         };
         let (plugin, init) = match tokio::time::timeout(deadline, start).await {
             Ok(Ok(started)) => started,
-            Ok(Err(e)) => return Err(self.classify(e, store.data().limits.refused_growth())),
+            Ok(Err(failure)) => return Err(failure),
             Err(_) => return Err(Failure::Timeout(manifest.limits.deadline_ms)),
         };
         init.map_err(Failure::Init)?;
@@ -171,12 +209,14 @@ impl RunningPlugin {
         })
     }
 
-    /// Fresh fuel and deadline for the next call.
+    /// Fresh fuel and deadline for the next call. The epoch deadline is the
+    /// next tick: the callback set in [`RunningPlugin::instantiate`] decides
+    /// there whether the call yields and goes on or has run out of time.
     fn arm(&self, store: &mut Store<PluginState>) -> Result<(), Failure> {
         let limits = self.loaded.manifest.limits;
         store.set_fuel(limits.fuel).map_err(|e| Failure::Trap(e.to_string()))?;
-        store.set_epoch_deadline(PluginEngine::ticks(Duration::from_millis(limits.deadline_ms.into())));
-        store.epoch_deadline_trap();
+        store.data_mut().call_deadline = Instant::now() + Duration::from_millis(limits.deadline_ms.into());
+        store.set_epoch_deadline(1);
         Ok(())
     }
 
@@ -205,6 +245,11 @@ impl RunningPlugin {
     /// a memory growth during the call.
     fn classify(&self, error: wasmtime::Error, refused_growth: bool) -> Failure {
         let limits = self.loaded.manifest.limits;
+        // First: a plugin denied memory may trap afterwards for that very
+        // reason (an allocator that aborts), and is out of memory all the same.
+        if refused_growth {
+            return Failure::Memory(limits.memory_mb);
+        }
         match error.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => return Failure::OutOfFuel(limits.fuel),
             Some(Trap::Interrupt) => return Failure::Timeout(limits.deadline_ms),
@@ -215,10 +260,23 @@ impl RunningPlugin {
             }
             None => {}
         }
-        if refused_growth {
-            return Failure::Memory(limits.memory_mb);
-        }
-        let text = format!("{error:#}");
-        Failure::Trap(text.lines().next().unwrap_or_default().to_owned())
+        Failure::Trap(first_line(&error))
     }
+
+    /// What a failed instantiation means: a trap or a refused memory as in
+    /// [`RunningPlugin::classify`], anything else (the pool is full, the
+    /// component does not fit it) an instantiation failure.
+    fn classify_instantiation(&self, error: wasmtime::Error, refused_growth: bool) -> Failure {
+        if refused_growth || error.downcast_ref::<Trap>().is_some() {
+            return self.classify(error, refused_growth);
+        }
+        tracing::debug!(plugin = %self.name(), error = ?error, "a plugin could not be instantiated");
+        Failure::Instantiate(first_line(&error))
+    }
+}
+
+/// The first line of an error and its causes.
+fn first_line(error: &wasmtime::Error) -> String {
+    let text = format!("{error:#}");
+    text.lines().next().unwrap_or_default().to_owned()
 }

@@ -4,6 +4,7 @@
 //! run for plugins that were allowed to call them.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::bindings::wasap::plugin::{clock, http, kv, log, types};
 use super::memory_limit::MemoryLimit;
@@ -19,6 +20,9 @@ pub struct PluginState {
     pub name: Arc<str>,
     /// Memory and instance limits, enforced by wasmtime through the limiter.
     pub limits: MemoryLimit,
+    /// When the current call (or `init`) must have ended: the epoch callback
+    /// lets the plugin run, yielding every tick, until then.
+    pub call_deadline: Instant,
     /// Log lines written during the current call.
     pub log_lines: u32,
     /// Access to the plugin's key-value store, when granted.
@@ -46,7 +50,8 @@ impl log::Host for PluginState {
             }
             return Ok(());
         }
-        let message = truncate(&message, MAX_LOG_LINE_BYTES);
+        // Cut first, so the work is bounded; an escape cut in two is removed whole.
+        let message = super::log_line::sanitize(truncate(&message, MAX_LOG_LINE_BYTES));
         let plugin = &*self.name;
         match level {
             log::Level::Trace => tracing::trace!(plugin, "{message}"),

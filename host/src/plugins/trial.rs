@@ -34,8 +34,9 @@ pub async fn run(component: &Path, manifest: Option<&Path>, events: &Path) -> an
     let services = HostServices {
         database,
         requester: Requester::new(UrlPolicy { allow_private: false })?,
+        kv_max_bytes: super::PluginSettings::default().kv_max_bytes,
     };
-    let plugin = RunningPlugin::new(loaded, &engine, services);
+    let plugin = RunningPlugin::new(loaded, services);
     let report = async {
         plugin
             .warm_up()

@@ -161,15 +161,17 @@ impl Store {
         Ok(row)
     }
 
-    /// Removes up to `limit` deliveries delivered before `before` (unix
-    /// seconds); how many. Failed ones stay until someone retries them.
-    pub async fn prune_delivered(&self, before: i64, limit: u32) -> Result<u64, StoreError> {
+    /// Removes up to `limit` deliveries in `status` (`delivered` or
+    /// `failed`: pending ones are never pruned) last updated before `before`
+    /// (unix seconds); how many.
+    pub async fn prune_deliveries(&self, status: &str, before: i64, limit: u32) -> Result<u64, StoreError> {
         let deleted = on_pool!(self.pool(), |p| sqlx::query(
             "DELETE FROM webhook_deliveries WHERE id IN \
-             (SELECT id FROM webhook_deliveries WHERE status = 'delivered' AND updated_at < $1 LIMIT $2)"
+             (SELECT id FROM webhook_deliveries WHERE status = $3 AND status <> 'pending' AND updated_at < $1 LIMIT $2)"
         )
         .bind(before)
         .bind(i64::from(limit))
+        .bind(status)
         .execute(p)
         .await
         .map(|done| done.rows_affected()))?;

@@ -19,6 +19,9 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A write for an instance that does not exist (any more): deleted meanwhile.
+    #[error("the instance does not exist (any more)")]
+    InstanceGone,
 }
 
 impl StoreError {

@@ -98,6 +98,19 @@ impl Store {
         Ok(deleted == 1)
     }
 
+    /// Replaces the instance's token hash; `false` if there is no such instance.
+    pub async fn set_instance_token_hash(&self, id: &str, token_hash: &str) -> Result<bool, StoreError> {
+        let updated = on_pool!(self.pool(), |p| sqlx::query(
+            "UPDATE instances SET token_hash = $2 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(token_hash)
+        .execute(p)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(updated == 1)
+    }
+
     /// Records a status change; `last_seen` moves to now.
     pub async fn set_instance_status(&self, id: &str, status: &str) -> Result<(), StoreError> {
         self.update_instance(

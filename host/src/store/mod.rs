@@ -4,7 +4,8 @@
 //! dispatch between the two engines. Everything else reaches the database
 //! through the stores defined under it (today: the whatsapp-rust device store
 //! in [`device`], instances, the plugins' key-value store in [`plugin_kv`],
-//! [`webhooks`] and their delivery outbox in [`deliveries`] and [`outbox`]).
+//! [`webhooks`] and their delivery outbox in [`deliveries`] and [`outbox`], the
+//! inbound [`journal`]).
 //! Both engines run the same SQL wherever the dialects agree
 //! (numbered `$n` parameters, `ON CONFLICT` upserts, `RETURNING`), so the
 //! queries are written once and run on whichever pool is open.
@@ -12,10 +13,15 @@
 pub mod deliveries;
 pub mod device;
 mod error;
+pub mod inbound_media;
 pub mod instances;
+pub mod journal;
+pub mod journal_prune;
 pub mod outbox;
 pub mod plugin_kv;
+mod redact;
 pub mod webhooks;
+mod write_probe;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -27,6 +33,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use device::DeviceBackend;
 pub use error::StoreError;
 pub use plugin_kv::KvSet;
+pub use redact::redact;
 
 /// How long a statement waits for a locked SQLite database before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,6 +86,10 @@ pub struct Store {
     /// Bumped by every write that changes which webhooks exist or where they
     /// point, so that caches of them (the delivery worker's) know when to reload.
     webhooks_version: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The last write check of `/health`.
+    write_probe: write_probe::WriteProbe,
+    /// Per-device write gates, closed when a device is wiped (`device/retire.rs`).
+    device_gates: device::Gates,
 }
 
 impl Store {
@@ -117,8 +128,31 @@ impl Store {
                     source: sqlx::Error::Io(e),
                 })?;
             }
+            // The file holds the device keys and webhook secrets: 0600, and
+            // SQLite gives its WAL and shared-memory files the same mode.
+            let on_disk = !url.contains(":memory:") && !url.contains("mode=memory") && !url.contains("mode=ro");
+            if on_disk {
+                crate::private_fs::prepare_sqlite_file(options.get_filename()).map_err(|e| StoreError::Open {
+                    url: redact(url),
+                    source: sqlx::Error::Io(e),
+                })?;
+            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(SQLITE_MAX_CONNECTIONS)
+                // A connection that comes back still counting a transaction is
+                // closed, not reused. SQLite rolls a transaction back by itself
+                // when its COMMIT fails with a full disk; sqlx's rollback then
+                // fails ("no transaction is active") and leaves its count at 1,
+                // so the connection's next transaction would be a SAVEPOINT
+                // whose failed RELEASE is undone by a ROLLBACK TO that keeps
+                // the transaction open: that connection would hold the write
+                // lock until closed, and every other write would wait for it
+                // (found by the full-disk test, tests/server/lossless_inbound.rs).
+                .after_release(|conn, _| {
+                    use sqlx::{Database, TransactionManager};
+                    let depth = <sqlx::Sqlite as Database>::TransactionManager::get_transaction_depth(conn);
+                    Box::pin(async move { Ok(depth == 0) })
+                })
                 .connect_with(options)
                 .await
                 .map_err(StoreError::open(url))?;
@@ -131,6 +165,8 @@ impl Store {
             pool,
             relaxed,
             webhooks_version: Default::default(),
+            write_probe: Default::default(),
+            device_gates: Default::default(),
         })
     }
 
@@ -191,33 +227,5 @@ fn create_dir(dir: &Path) -> std::io::Result<()> {
     if dir.as_os_str().is_empty() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir)
-}
-
-/// A database URL fit for logs and errors: the password is replaced.
-pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => {
-            format!("{}://{}:***{}", &url[..scheme_end], &authority[..colon], &rest[at..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_are_redacted_from_urls() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
-        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
-        assert_eq!(redact("sqlite://./data/wasap.db"), "sqlite://./data/wasap.db");
-    }
+    crate::private_fs::create_dir_all(dir)
 }

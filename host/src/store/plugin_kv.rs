@@ -1,10 +1,11 @@
 //! The `plugin_kv` table: the key-value store behind the WIT `kv` interface.
 //!
 //! Keys are scoped by plugin name, so two plugins never see each other's keys.
-//! The store enforces only the per-plugin key quota, because that one needs
-//! the database to be exact under concurrent writers; key and value sizes are
-//! checked by the caller (the plugin host) against the limits below, before a
-//! value ever reaches the database.
+//! The store enforces only the per-plugin quotas (a number of keys and a total
+//! of value bytes), because those need the database to be exact under
+//! concurrent writers; key and value sizes are checked by the caller (the
+//! plugin host) against the limits below, before a value ever reaches the
+//! database.
 //!
 //! Keys compare byte by byte on both engines (SQLite's BINARY collation,
 //! PostgreSQL's column collation "C" from migration 0002), so listing sorts
@@ -27,22 +28,46 @@ pub fn is_valid_key(key: &str) -> bool {
     !key.is_empty() && key.len() <= MAX_KEY_BYTES && !key.contains('\0')
 }
 
+/// What one plugin may keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvQuota {
+    /// Keys at most.
+    pub max_keys: u64,
+    /// Bytes of values at most, all keys together.
+    pub max_bytes: u64,
+}
+
+impl KvQuota {
+    /// At most `max_keys` keys, of any total size.
+    pub fn keys(max_keys: u64) -> KvQuota {
+        KvQuota {
+            max_keys,
+            max_bytes: u64::MAX,
+        }
+    }
+}
+
 /// The outcome of [`Store::kv_set`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvSet {
     /// The value is stored (a new key, or a replaced value).
     Stored,
-    /// The key is new and the plugin already holds its maximum of keys.
+    /// The key is new and the plugin already holds its maximum of keys, or
+    /// the plugin's values would take more than its maximum of bytes.
     QuotaExceeded,
 }
 
-/// Inserts or replaces `($1 plugin, $2 key)` with `$3 value` at `$4 now`, but
-/// inserts a new key only while the plugin holds fewer than `$5` keys.
-/// No row is affected when the quota refuses.
+/// Inserts or replaces `($1 plugin, $2 key)` with `$3 value` (of `$7` bytes)
+/// at `$4 now`, but inserts a new key only while the plugin holds fewer than
+/// `$5` keys, and only while the plugin's values, this one in place of the
+/// key's old one, take at most `$6` bytes. No row is affected when a quota
+/// refuses.
 const SET_WITHIN_QUOTA: &str = "INSERT INTO plugin_kv (plugin, key, value, updated_at) \
      SELECT $1, $2, $3, $4 \
-     WHERE EXISTS (SELECT 1 FROM plugin_kv WHERE plugin = $1 AND key = $2) \
-        OR (SELECT COUNT(*) FROM plugin_kv WHERE plugin = $1) < $5 \
+     WHERE (EXISTS (SELECT 1 FROM plugin_kv WHERE plugin = $1 AND key = $2) \
+        OR (SELECT COUNT(*) FROM plugin_kv WHERE plugin = $1) < $5) \
+       AND (SELECT CAST(COALESCE(SUM(length(value)), 0) AS BIGINT) FROM plugin_kv \
+            WHERE plugin = $1 AND key <> $2) + $7 <= $6 \
      ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 
 /// Serialises quota checks of one plugin on PostgreSQL until the transaction
@@ -62,11 +87,13 @@ impl Store {
         Ok(row.map(|(value,)| value))
     }
 
-    /// Stores `value` under `key` for `plugin`. Replacing an existing key is
-    /// always allowed; a new key is refused once the plugin holds `max_keys`.
+    /// Stores `value` under `key` for `plugin`, within `quota`: replacing an
+    /// existing key is allowed while the values fit `quota.max_bytes`; a new
+    /// key is refused once the plugin holds `quota.max_keys`, or when its
+    /// value does not fit.
     ///
     /// The count and the insert must not interleave with another writer's, or
-    /// two writers at `max_keys - 1` would both insert. One statement does
+    /// two writers at `max_keys - 1` would both insert (the same for bytes). One statement does
     /// both, and each engine makes that statement exclusive per plugin:
     /// - SQLite: a writing statement takes the database's write lock before it
     ///   reads anything, so the count it sees is current until it commits.
@@ -77,8 +104,10 @@ impl Store {
     ///   only after the first has committed. Writers of other plugins do not
     ///   wait, unlike with a table lock, and nothing needs retrying, unlike
     ///   with SERIALIZABLE.
-    pub async fn kv_set(&self, plugin: &str, key: &str, value: &[u8], max_keys: u64) -> Result<KvSet, StoreError> {
-        let max_keys = i64::try_from(max_keys).unwrap_or(i64::MAX);
+    pub async fn kv_set(&self, plugin: &str, key: &str, value: &[u8], quota: KvQuota) -> Result<KvSet, StoreError> {
+        let max_keys = i64::try_from(quota.max_keys).unwrap_or(i64::MAX);
+        let max_bytes = i64::try_from(quota.max_bytes).unwrap_or(i64::MAX);
+        let size = i64::try_from(value.len()).unwrap_or(i64::MAX);
         let now = now_secs();
         let affected = match self.pool() {
             Pool::Sqlite(p) => sqlx::query(SET_WITHIN_QUOTA)
@@ -87,6 +116,8 @@ impl Store {
                 .bind(value)
                 .bind(now)
                 .bind(max_keys)
+                .bind(max_bytes)
+                .bind(size)
                 .execute(p)
                 .await?
                 .rows_affected(),
@@ -99,6 +130,8 @@ impl Store {
                     .bind(value)
                     .bind(now)
                     .bind(max_keys)
+                    .bind(max_bytes)
+                    .bind(size)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();

@@ -6,6 +6,11 @@
 //! per listener, under a read lock. Publishing never waits: each connection
 //! has a bounded queue, and a connection whose queue is full is told to stop
 //! ("too slow") instead of holding up the publisher or the other listeners.
+//!
+//! A frame made from an event of the inbound journal carries the event's
+//! journal seq as its cursor ([`Hub::publish_at`]): in the text, as a last
+//! `"cursor"` field, for the client to resume from after a gap (`?after=`),
+//! and beside it, for the connection to skip what its replay already sent.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,11 +20,57 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 
 use super::Channel;
+use super::caps::{Caps, Opener};
 use super::connection::Close;
 use super::stats::Stats;
 
-/// One frame, serialised once and shared by every listener that gets it.
-pub type Frame = Arc<str>;
+/// One frame, serialised once and shared by every listener that gets it
+/// (cloning shares the text). Reads as the text it sends.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    text: Arc<str>,
+    cursor: Option<i64>,
+}
+
+impl Frame {
+    /// A frame without a cursor.
+    pub fn plain(text: Arc<str>) -> Frame {
+        Frame { text, cursor: None }
+    }
+
+    /// A frame made from the journal entry at `seq`: when the text is a JSON
+    /// object, `"cursor":"<seq>"` is added as its last field.
+    pub fn journalled(text: &str, seq: i64) -> Frame {
+        Frame {
+            text: Arc::from(with_cursor(text, seq)),
+            cursor: Some(seq),
+        }
+    }
+
+    /// The journal seq of the event the frame was made from, if any.
+    pub fn cursor(&self) -> Option<i64> {
+        self.cursor
+    }
+}
+
+impl std::ops::Deref for Frame {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+/// `text` with `"cursor":"<seq>"` as the last field of its outer object;
+/// unchanged when it is not one (a plugin's frame may be any text).
+pub fn with_cursor(text: &str, seq: i64) -> String {
+    let trimmed = text.trim_end();
+    let Some(body) = trimmed.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')) else {
+        return text.to_owned();
+    };
+    let separator = if body.trim().is_empty() { "" } else { "," };
+    format!("{{{body}{separator}\"cursor\":\"{seq}\"}}")
+}
 
 /// How the hub treats its connections (`--ws-*` flags).
 #[derive(Debug, Clone)]
@@ -32,6 +83,10 @@ pub struct HubSettings {
     pub queue_frames: usize,
     /// Open connections at most, both routes together.
     pub max_connections: usize,
+    /// Connections opened with an instance's token, at most, per instance.
+    pub max_per_instance: usize,
+    /// Places only the admin token may use (at most half of `max_connections`; see [`super::caps`]).
+    pub admin_reserved: usize,
 }
 
 impl Default for HubSettings {
@@ -41,6 +96,8 @@ impl Default for HubSettings {
             idle_timeout: Duration::from_secs(15 * 60),
             queue_frames: 256,
             max_connections: 10_000,
+            max_per_instance: 100,
+            admin_reserved: 100,
         }
     }
 }
@@ -50,6 +107,8 @@ impl Default for HubSettings {
 pub enum RegisterError {
     #[error("too many WebSocket connections (at most {0}); try again later")]
     Full(usize),
+    #[error("this instance has {0} WebSocket connections open, its limit")]
+    InstanceFull(usize),
     #[error("the server is shutting down")]
     ShuttingDown,
 }
@@ -73,7 +132,7 @@ struct Inner {
 #[derive(Default)]
 struct State {
     channels: HashMap<Channel, HashMap<u64, Subscriber>>,
-    open: usize,
+    caps: Caps,
     closing: bool,
 }
 
@@ -117,6 +176,7 @@ impl Stop {
 pub struct Subscription {
     hub: Hub,
     pub channel: Channel,
+    opener: Opener,
     id: u64,
     pub frames: mpsc::Receiver<Frame>,
     pub stop: Arc<Stop>,
@@ -136,7 +196,7 @@ impl Drop for Subscription {
         if let Some(listeners) = state.channels.get_mut(&self.channel)
             && listeners.remove(&self.id).is_some()
         {
-            state.open -= 1;
+            state.caps.release(&self.channel, self.opener);
             if listeners.is_empty() {
                 state.channels.remove(&self.channel);
             }
@@ -165,17 +225,20 @@ impl Hub {
         self.inner.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a new connection on `channel`: from now on it gets every
-    /// frame published there. Refused past the connection cap and once the
-    /// server is shutting down.
+    /// Registers a connection of the admin's on `channel`: see [`Hub::register_as`].
     pub fn register(&self, channel: Channel) -> Result<Subscription, RegisterError> {
+        self.register_as(channel, Opener::Admin)
+    }
+
+    /// Registers a new connection on `channel`, opened with `opener`'s token:
+    /// from now on it gets every frame published there. Refused past the
+    /// caps ([`super::caps`]) and once the server is shutting down.
+    pub fn register_as(&self, channel: Channel, opener: Opener) -> Result<Subscription, RegisterError> {
         let mut state = self.write();
         if state.closing {
             return Err(RegisterError::ShuttingDown);
         }
-        if state.open >= self.inner.settings.max_connections {
-            return Err(RegisterError::Full(self.inner.settings.max_connections));
-        }
+        state.caps.admit(&self.inner.settings, &channel, opener)?;
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (sender, frames) = mpsc::channel(self.inner.settings.queue_frames.max(1));
         let stop = Arc::new(Stop::default());
@@ -186,11 +249,11 @@ impl Hub {
                 stop: stop.clone(),
             },
         );
-        state.open += 1;
         drop(state);
         Ok(Subscription {
             hub: self.clone(),
             channel,
+            opener,
             id,
             frames,
             stop,
@@ -199,7 +262,17 @@ impl Hub {
 
     /// Hands `frame` to every connection on `channel`; how many took it. A
     /// connection whose queue is full is disconnected as too slow.
-    pub fn publish(&self, channel: &Channel, frame: Frame) -> usize {
+    pub fn publish(&self, channel: &Channel, frame: Arc<str>) -> usize {
+        self.publish_frame(channel, Frame::plain(frame))
+    }
+
+    /// [`Hub::publish`] for a frame made from the inbound journal's entry at
+    /// `seq`: the frame carries `seq` as its cursor ([`Frame::journalled`]).
+    pub fn publish_at(&self, channel: &Channel, frame: &str, seq: i64) -> usize {
+        self.publish_frame(channel, Frame::journalled(frame, seq))
+    }
+
+    fn publish_frame(&self, channel: &Channel, frame: Frame) -> usize {
         let state = self.inner.state.read().unwrap_or_else(|e| e.into_inner());
         let Some(listeners) = state.channels.get(channel) else {
             return 0;
@@ -228,7 +301,7 @@ impl Hub {
 
     /// Open connections, both routes together.
     pub fn open_connections(&self) -> usize {
-        self.inner.state.read().unwrap_or_else(|e| e.into_inner()).open
+        self.inner.state.read().unwrap_or_else(|e| e.into_inner()).caps.open()
     }
 
     /// The counters of [`Stats`].
@@ -242,7 +315,7 @@ impl Hub {
         let open = {
             let state = self.inner.state.read().unwrap_or_else(|e| e.into_inner());
             let global = state.channels.get(&Channel::Global).map_or(0, HashMap::len);
-            [global, state.open - global]
+            [global, state.caps.open() - global]
         };
         self.inner.stats.render(open, out);
     }
@@ -253,7 +326,7 @@ impl Hub {
     pub fn close_all(&self) {
         let mut state = self.write();
         state.closing = true;
-        let count = state.open;
+        let count = state.caps.open();
         for listener in state.channels.values().flat_map(HashMap::values) {
             listener.stop.stop(Close::ShuttingDown);
         }
@@ -294,6 +367,21 @@ mod tests {
         assert_eq!(&*shop.frames.recv().await.unwrap(), "m1");
         assert_eq!(&*global.frames.recv().await.unwrap(), "g1");
         assert!(shop.frames.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_journalled_frame_carries_its_cursor_in_the_text_and_beside_it() {
+        let hub = hub(4, 10);
+        let mut shop = hub.register(Channel::Instance("shop".into())).unwrap();
+        hub.publish_at(&Channel::Instance("shop".into()), r#"{"event":"x","data":{}}"#, 42);
+        hub.publish(&Channel::Instance("shop".into()), Arc::from("{}"));
+        let frame = shop.frames.recv().await.unwrap();
+        assert_eq!(&*frame, r#"{"event":"x","data":{},"cursor":"42"}"#);
+        assert_eq!(frame.cursor(), Some(42));
+        let plain = shop.frames.recv().await.unwrap();
+        assert_eq!((&*plain, plain.cursor()), ("{}", None));
+        assert_eq!(with_cursor("{ }", 7), r#"{ "cursor":"7"}"#);
+        assert_eq!(with_cursor("not json", 7), "not json");
     }
 
     #[tokio::test]

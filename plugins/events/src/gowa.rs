@@ -18,13 +18,19 @@
 //! - `message_deleted_for_me` (only its `action` and `deleted_message_id` appear in the
 //!   source's sample code): the message header without a `message` object, since a deletion
 //!   on this account is a settings sync, not a message, plus `deleted_from_me`.
+//! - `message_undecryptable` (a message whose content could not be read): the message
+//!   header like `message_deleted_for_me`'s, without a `message` object (there is no text
+//!   or content), plus `action`, `undecryptable_message_id` and `reason`, the way the
+//!   source's other actions name the message they concern.
 //! - Media that failed to download: `media_path` is absent and `download_error` says why.
 //! - Lifecycle, plugin and system events are not part of this format: [`payload`] is `None`.
 
 use serde::Serialize;
 
 use crate::jid::{source_string, user_part};
-use crate::model::{Content, Ephemeral, Event, EventKind, GroupParticipants, Media, Message, Receipt, ReceiptType};
+use crate::model::{
+    Content, Ephemeral, Event, EventKind, GroupParticipants, Media, Message, Receipt, ReceiptType, Undecryptable,
+};
 use crate::time::rfc3339_from_secs;
 
 /// One gowa payload, borrowing from the event it was made from.
@@ -99,6 +105,8 @@ pub enum ContentPart<'a> {
     Edited(EditedFields<'a>),
     #[serde(untagged)]
     DeletedForMe(DeletedForMeFields<'a>),
+    #[serde(untagged)]
+    Undecryptable(UndecryptableFields<'a>),
 }
 
 /// `reaction`: the emoji as `message`, the message reacted to as `id`.
@@ -190,6 +198,15 @@ pub struct DeletedForMeFields<'a> {
     pub deleted_from_me: bool,
 }
 
+/// The top-level keys of `message_undecryptable`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UndecryptableFields<'a> {
+    pub action: &'static str,
+    pub undecryptable_message_id: &'a str,
+    /// One of [`Undecryptable::REASONS`].
+    pub reason: &'a str,
+}
+
 /// `message.ack`'s payload.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReceiptPayload<'a> {
@@ -231,6 +248,7 @@ pub fn receipt_type_description(receipt_type: ReceiptType) -> &'static str {
 pub fn payload(event: &Event) -> Option<Payload<'_>> {
     match &event.kind {
         EventKind::Message(message) => Some(Payload::Message(message_payload(message))),
+        EventKind::MessageUndecryptable(message) => Some(Payload::Message(undecryptable_payload(message))),
         EventKind::Receipt(receipt) => Some(Payload::Receipt(receipt_payload(receipt))),
         EventKind::GroupParticipants(change) => Some(Payload::GroupParticipants(group_payload(change))),
         EventKind::Qr { .. }
@@ -328,6 +346,24 @@ fn message_payload(message: &Message) -> MessagePayload<'_> {
         content,
         view_once: message.view_once,
         forwarded: message.forwarded,
+    }
+}
+
+fn undecryptable_payload(message: &Undecryptable) -> MessagePayload<'_> {
+    MessagePayload {
+        sender_id: user_part(&message.sender),
+        chat_id: user_part(&message.chat),
+        from: &message.sender,
+        timestamp: rfc3339_from_secs(message.timestamp),
+        pushname: message.push_name.as_deref().unwrap_or(""),
+        message: None,
+        content: Some(ContentPart::Undecryptable(UndecryptableFields {
+            action: "message_undecryptable",
+            undecryptable_message_id: &message.id,
+            reason: &message.reason,
+        })),
+        view_once: false,
+        forwarded: false,
     }
 }
 

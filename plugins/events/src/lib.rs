@@ -21,5 +21,5 @@ mod wit_conversions;
 pub use format::{Format, UnknownFormat};
 pub use model::{
     Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media,
-    Message, Quoted, Receipt, ReceiptType,
+    Message, Quoted, Receipt, ReceiptType, Undecryptable,
 };

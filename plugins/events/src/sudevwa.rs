@@ -7,6 +7,7 @@
 //! | event | from | `data` |
 //! |---|---|---|
 //! | `incoming_message` | a message with new content | `instance_id, from` (chat JID)`, from_me, message` (text or caption, `""` when none)`, timestamp` (unix s)`, is_group, message_id, push_name` (`""` when unknown) |
+//! | `message.undecryptable` | [`EventKind::MessageUndecryptable`] | `instance_id, from` (chat JID)`, sender, from_me, timestamp` (unix s)`, is_group, message_id, push_name` (`""` when unknown)`, reason` |
 //! | `qr` | [`EventKind::Qr`] | `instance_id, qr, expires_at` (RFC 3339) |
 //! | `instance.status` | [`EventKind::StatusChanged`] | `instance_id, status, previous` |
 //! | `instance.paired` | [`EventKind::Paired`] | `instance_id, jid, phone_number, push_name` (or null) |
@@ -16,13 +17,17 @@
 //! | `plugin.error` | [`EventKind::PluginError`] | `instance_id, plugin, error` |
 //! | `system` | [`EventKind::System`] | `instance_id` (absent for server-wide notices)`, message` |
 //!
+//! `message.undecryptable` is not in the source document: its `data` is `incoming_message`'s
+//! without `message` (there is no text to give), plus the `sender` (in a group, `from` is
+//! the group) and the `reason`.
+//!
 //! `incoming_message`'s `data` is fixed by the source document and has no room for what a
 //! reaction, edit, revocation or deletion acts on, so those messages are not carried here
 //! (use the `gowa` format for them): [`envelope`] returns `None`.
 
 use serde::Serialize;
 
-use crate::model::{Content, Event, EventKind, Message};
+use crate::model::{Content, Event, EventKind, Message, Undecryptable};
 use crate::time::{rfc3339_from_micros, rfc3339_from_millis};
 
 /// One sudevwa payload, borrowing from the event it was made from.
@@ -38,6 +43,7 @@ pub struct Envelope<'a> {
 #[serde(untagged)]
 pub enum Data<'a> {
     IncomingMessage(IncomingMessage<'a>),
+    Undecryptable(UndecryptableMessage<'a>),
     Qr {
         instance_id: &'a str,
         qr: &'a str,
@@ -101,6 +107,25 @@ pub struct IncomingMessage<'a> {
     pub push_name: &'a str,
 }
 
+/// `message.undecryptable` data: `incoming_message`'s fields but the text, plus who sent
+/// it and why it has no content.
+#[derive(Debug, Clone, Serialize)]
+pub struct UndecryptableMessage<'a> {
+    pub instance_id: &'a str,
+    /// The chat's JID, as in `incoming_message`.
+    pub from: &'a str,
+    /// The author's JID: the contact, or the participant in a group.
+    pub sender: &'a str,
+    pub from_me: bool,
+    /// Unix seconds, as WhatsApp stamped the message.
+    pub timestamp: i64,
+    pub is_group: bool,
+    pub message_id: &'a str,
+    pub push_name: &'a str,
+    /// One of [`Undecryptable::REASONS`].
+    pub reason: &'a str,
+}
+
 /// The sudevwa event name for `event`, or `None` when the format does not carry it.
 pub fn event_name(event: &Event) -> Option<&'static str> {
     Some(match &event.kind {
@@ -110,6 +135,7 @@ pub fn event_name(event: &Event) -> Option<&'static str> {
         EventKind::LoggedOut { .. } => "instance.logged_out",
         EventKind::Message(message) if carries_new_content(message) => "incoming_message",
         EventKind::Message(_) => return None,
+        EventKind::MessageUndecryptable(_) => "message.undecryptable",
         EventKind::Receipt(_) => "message.receipt",
         EventKind::GroupParticipants(_) => "group.participants",
         EventKind::PluginError { .. } => "plugin.error",
@@ -162,6 +188,7 @@ pub fn envelope(event: &Event) -> Option<Envelope<'_>> {
             // Go's zero value: the source server sends "" rather than null.
             push_name: message.push_name.as_deref().unwrap_or(""),
         }),
+        EventKind::MessageUndecryptable(message) => Data::Undecryptable(undecryptable(instance_id, message)),
         EventKind::Receipt(receipt) => Data::Receipt {
             instance_id,
             chat: &receipt.chat,
@@ -189,6 +216,20 @@ pub fn envelope(event: &Event) -> Option<Envelope<'_>> {
         timestamp: rfc3339_from_micros(event.at_us),
         data,
     })
+}
+
+fn undecryptable<'a>(instance_id: &'a str, message: &'a Undecryptable) -> UndecryptableMessage<'a> {
+    UndecryptableMessage {
+        instance_id,
+        from: &message.chat,
+        sender: &message.sender,
+        from_me: message.from_me,
+        timestamp: message.timestamp,
+        is_group: message.is_group,
+        message_id: &message.id,
+        push_name: message.push_name.as_deref().unwrap_or(""),
+        reason: &message.reason,
+    }
 }
 
 /// The sudevwa payload of `event` as a JSON value.

@@ -62,6 +62,18 @@ macro_rules! wit_conversions {
                     }),
                     $crate::EventKind::LoggedOut { reason } => w::EventKind::InstanceLoggedOut(w::LoggedOut { reason }),
                     $crate::EventKind::Message(message) => w::EventKind::Message(message.into()),
+                    $crate::EventKind::MessageUndecryptable(message) => {
+                        w::EventKind::MessageUndecryptable(w::Undecryptable {
+                            id: message.id,
+                            chat: message.chat,
+                            sender: message.sender,
+                            push_name: message.push_name,
+                            from_me: message.from_me,
+                            is_group: message.is_group,
+                            timestamp: message.timestamp,
+                            reason: message.reason,
+                        })
+                    }
                     $crate::EventKind::Receipt(receipt) => w::EventKind::Receipt(w::Receipt {
                         chat: receipt.chat,
                         sender: receipt.sender,
@@ -100,6 +112,18 @@ macro_rules! wit_conversions {
                     },
                     w::EventKind::InstanceLoggedOut(w::LoggedOut { reason }) => $crate::EventKind::LoggedOut { reason },
                     w::EventKind::Message(message) => $crate::EventKind::Message(message.into()),
+                    w::EventKind::MessageUndecryptable(message) => {
+                        $crate::EventKind::MessageUndecryptable($crate::Undecryptable {
+                            id: message.id,
+                            chat: message.chat,
+                            sender: message.sender,
+                            push_name: message.push_name,
+                            from_me: message.from_me,
+                            is_group: message.is_group,
+                            timestamp: message.timestamp,
+                            reason: message.reason,
+                        })
+                    }
                     w::EventKind::Receipt(receipt) => $crate::EventKind::Receipt($crate::Receipt {
                         chat: receipt.chat,
                         sender: receipt.sender,

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use wasap_events::{
     Content, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media, Message, Receipt, ReceiptType,
-    gowa, sudevwa,
+    Undecryptable, gowa, sudevwa,
 };
 
 /// 2025-07-13T11:05:51.25Z
@@ -196,6 +196,59 @@ fn gowa_message_deleted_for_me_has_the_fields_the_seed_sample_reads() {
             "from": "628123456789@s.whatsapp.net", "timestamp": "2025-07-13T11:05:51Z",
             "pushname": ""})
     );
+}
+
+/// A group participant's message the engine could not decrypt.
+fn undecryptable() -> EventKind {
+    EventKind::MessageUndecryptable(Undecryptable {
+        id: "3EB0C127D7BACC83D6A1".into(),
+        chat: "120363402106000000@g.us".into(),
+        sender: "628123456789@s.whatsapp.net".into(),
+        push_name: Some("Budi".into()),
+        from_me: false,
+        is_group: true,
+        timestamp: 1_752_404_751,
+        reason: Undecryptable::DECRYPTION_FAILED.into(),
+    })
+}
+
+#[test]
+fn sudevwa_undecryptable_message_is_incoming_message_without_text_plus_sender_and_reason() {
+    let got = sudevwa::format(&event("i1", undecryptable())).unwrap();
+    assert_eq!(
+        got,
+        json!({"event": "message.undecryptable", "timestamp": "2025-07-13T11:05:51.25Z", "data": {
+            "instance_id": "i1", "from": "120363402106000000@g.us", "sender": "628123456789@s.whatsapp.net",
+            "from_me": false, "timestamp": 1_752_404_751, "is_group": true,
+            "message_id": "3EB0C127D7BACC83D6A1", "push_name": "Budi", "reason": "decryption_failed"}})
+    );
+}
+
+#[test]
+fn gowa_undecryptable_message_is_a_message_header_with_an_action() {
+    let got = gowa::format(&event("i1", undecryptable())).unwrap();
+    assert_eq!(
+        got,
+        json!({"action": "message_undecryptable", "undecryptable_message_id": "3EB0C127D7BACC83D6A1",
+            "reason": "decryption_failed", "sender_id": "628123456789", "chat_id": "120363402106000000",
+            "from": "628123456789@s.whatsapp.net", "timestamp": "2025-07-13T11:05:51Z", "pushname": "Budi"})
+    );
+    // No `message` object: a receiver that reads every payload with one as a message
+    // must not take it for an empty text.
+    assert!(got.get("message").is_none());
+}
+
+#[test]
+fn undecryptable_message_names_stand_for_its_kind() {
+    assert_eq!(
+        EventKind::kind_name("message.undecryptable"),
+        Some("message_undecryptable")
+    );
+    assert_eq!(
+        EventKind::kind_name("message_undecryptable"),
+        Some("message_undecryptable")
+    );
+    assert_eq!(undecryptable().name(), "message_undecryptable");
 }
 
 #[test]

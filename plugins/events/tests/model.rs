@@ -111,6 +111,16 @@ fn all_kinds() -> Vec<EventKind> {
     ];
     kinds.extend(all_contents().into_iter().map(|c| EventKind::Message(message(c))));
     kinds.extend([
+        EventKind::MessageUndecryptable(wasap_events::Undecryptable {
+            id: "A".into(),
+            chat: "c".into(),
+            sender: "s".into(),
+            push_name: None,
+            from_me: true,
+            is_group: false,
+            timestamp: 4,
+            reason: wasap_events::Undecryptable::DECRYPTION_FAILED.into(),
+        }),
         EventKind::Receipt(Receipt {
             chat: "c".into(),
             sender: "s".into(),

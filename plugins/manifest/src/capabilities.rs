@@ -6,6 +6,8 @@
 
 use serde::Deserialize;
 
+use crate::allow_list::AllowEntry;
+
 /// What a plugin is granted.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -16,8 +18,9 @@ pub struct Capabilities {
     pub kv: bool,
     /// May import `wasap:plugin/clock`.
     pub clock: bool,
-    /// May import `wasap:plugin/http`, to these hosts: exact names, or `*.example.com`
-    /// for the subdomains of `example.com`. Empty: not granted.
+    /// May import `wasap:plugin/http`, to these `[scheme://]host[:port]` entries (see
+    /// [`AllowEntry`]): exact host names, or `*.example.com` for the subdomains of
+    /// `example.com`; `https` on port 443 unless the entry says otherwise. Empty: not granted.
     pub http: Vec<String>,
     /// May ask for `send-text` and `send-media` actions.
     pub send: bool,
@@ -33,7 +36,7 @@ pub struct Capabilities {
 pub struct WebhookGrant {
     /// The webhooks configured in the server (target `subscribers`).
     pub subscribers: bool,
-    /// Single URLs on these hosts (target `url`), as in [`Capabilities::http`].
+    /// Single URLs matching these entries (target `url`), as in [`Capabilities::http`].
     pub hosts: Vec<String>,
 }
 
@@ -75,33 +78,31 @@ impl Capabilities {
         }
     }
 
-    /// Whether `host` (a URL's host name) matches an allow-list entry.
+    /// Whether a URL of `scheme`, `host` and `port` (`None`: the scheme's default) matches
+    /// an allow-list entry: its scheme, its port and its host.
+    pub fn url_allowed(allow_list: &[String], scheme: &str, host: &str, port: Option<u16>) -> bool {
+        allow_list
+            .iter()
+            .filter_map(|entry| AllowEntry::parse(entry).ok())
+            .any(|entry| entry.matches(scheme, host, port))
+    }
+
+    /// Whether `host` (a URL's host name) matches the host of an allow-list entry, whatever
+    /// its scheme and port: for checks that see only a host (see [`Capabilities::url_allowed`]).
     pub fn host_allowed(allow_list: &[String], host: &str) -> bool {
-        let host = host.to_ascii_lowercase();
-        allow_list.iter().any(|entry| match entry.strip_prefix("*.") {
-            Some(domain) => host
-                .strip_suffix(domain)
-                .is_some_and(|sub| sub.ends_with('.') && sub.len() > 1),
-            None => host == entry.to_ascii_lowercase(),
-        })
+        allow_list
+            .iter()
+            .filter_map(|entry| AllowEntry::parse(entry).ok())
+            .any(|entry| entry.host_matches(host))
     }
 
     pub(crate) fn check(&self) -> Result<(), String> {
-        let hosts = self
+        let entries = self
             .http
             .iter()
             .chain(self.webhook.iter().flat_map(|grant| &grant.hosts));
-        for host in hosts {
-            let bare = host.strip_prefix("*.").unwrap_or(host);
-            let ok = !bare.is_empty()
-                && bare
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-            if !ok {
-                return Err(format!(
-                    "capabilities: {host:?} is not a host name (no scheme, port or path; `*.` allowed in front)"
-                ));
-            }
+        for entry in entries {
+            AllowEntry::parse(entry).map_err(|e| format!("capabilities: {e}"))?;
         }
         Ok(())
     }

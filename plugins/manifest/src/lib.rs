@@ -18,7 +18,8 @@
 //! log = true                     # import wasap:plugin/log
 //! kv = true                      # import wasap:plugin/kv
 //! clock = true                   # import wasap:plugin/clock
-//! http = ["api.example.com"]     # import wasap:plugin/http, to these hosts only
+//! http = ["api.example.com"]     # import wasap:plugin/http, to these [scheme://]host[:port]
+//!                                # only (https and port 443 unless the entry says otherwise)
 //! send = true                    # actions send-text and send-media
 //! webhook = { subscribers = true, hosts = ["hooks.example.com"] }
 //! publish = ["instance"]         # action publish, to these channels ("global", "instance")
@@ -32,11 +33,13 @@
 //! greeting = "hello"
 //! ```
 
+mod allow_list;
 mod capabilities;
 
 use serde::Deserialize;
 use wasap_events::EventKind;
 
+pub use allow_list::AllowEntry;
 pub use capabilities::{Capabilities, ChannelKind, WebhookGrant, import_capability};
 
 /// A parsed and checked plugin manifest.

@@ -78,6 +78,22 @@ fn hosts_match_exactly_or_by_subdomain() {
 }
 
 #[test]
+fn urls_match_the_scheme_and_port_too() {
+    let list = vec!["api.example.com".to_owned(), "http://127.0.0.1:8080".to_owned()];
+    assert!(Capabilities::url_allowed(&list, "https", "api.example.com", None));
+    assert!(!Capabilities::url_allowed(&list, "http", "api.example.com", None));
+    assert!(!Capabilities::url_allowed(&list, "https", "api.example.com", Some(25)));
+    assert!(Capabilities::url_allowed(&list, "http", "127.0.0.1", Some(8080)));
+    assert!(!Capabilities::url_allowed(&list, "http", "127.0.0.1", Some(22)));
+    assert!(
+        Manifest::parse(
+            "name = \"x\"\nversion = \"1\"\nevents = [\"*\"]\n[capabilities]\nhttp = [\"http://a.com:81\"]"
+        )
+        .is_ok()
+    );
+}
+
+#[test]
 fn bad_manifests_are_refused_with_a_reason() {
     for (text, reason) in [
         ("name = \"Bad Name\"\nversion = \"1\"\nevents = [\"*\"]", "name"),
@@ -91,8 +107,8 @@ fn bad_manifests_are_refused_with_a_reason() {
             "limits",
         ),
         (
-            "name = \"x\"\nversion = \"1\"\nevents = [\"*\"]\n[capabilities]\nhttp = [\"https://a.com\"]",
-            "not a host name",
+            "name = \"x\"\nversion = \"1\"\nevents = [\"*\"]\n[capabilities]\nhttp = [\"https://a.com/path\"]",
+            "not an allow-list entry",
         ),
         (
             "name = \"x\"\nversion = \"1\"\nevents = [\"*\"]\n[capabilities]\nfs = true",

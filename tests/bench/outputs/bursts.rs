@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use wasap_tests::bench_client::Process;
 
-use crate::receiver::{Receipt, Receiver};
 use crate::{MARK, incoming};
+use wasap_tests::bench_receiver::{Receipt, Receiver};
 
 /// What a burst of injected events gave.
 pub(crate) struct Burst {

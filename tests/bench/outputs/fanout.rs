@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::receiver::find_number;
 use crate::{FAN_MARK, INSTANCE, incoming};
+use wasap_tests::bench_receiver::find_number;
 
 /// Opens `count` listeners on `/api/listen/{id}`; each reports the round
 /// number of every fan-out frame it gets, with the time it got it.

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::receiver::Receiver;
 use crate::{MARK, incoming};
+use wasap_tests::bench_receiver::Receiver;
 
 /// When each event's request was sent, in nanoseconds after `base`.
 struct SendTimes {

@@ -37,7 +37,6 @@
 mod bursts;
 mod fanout;
 mod latency;
-mod receiver;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -49,7 +48,7 @@ use wasap_tests::bench_client::{Process, call, free_port, load_average, pair_ins
 use bursts::{burst, drain_burst, live_burst, report_burst};
 use fanout::{fan_out_round, open_listeners};
 use latency::latency;
-use receiver::Receiver;
+use wasap_tests::bench_receiver::Receiver;
 
 const ADMIN_TOKEN: &str = "bench-admin-token";
 const INSTANCE: &str = "bench-outputs";
@@ -221,7 +220,7 @@ async fn fresh_postgres(url: &str, run: usize) -> (String, sqlx::PgPool, String)
 async fn main() {
     let options = Options::parse();
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
-    let receiver = Receiver::start().await;
+    let receiver = Receiver::start(MARK).await;
     let mut databases: Vec<&str> = Vec::new();
     if options.sqlite {
         databases.push("SQLite");

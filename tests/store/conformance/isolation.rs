@@ -138,3 +138,25 @@ async fn wipe_empties_one_device_only() {
     assert_every_kind(&dev_a, 1, &device_a).await;
     let _ = device_b;
 }
+
+/// A session's client may still write after its device was wiped (an
+/// app-state sync that was under way at logout, found on the real engine
+/// against the WhatsApp simulator): those writes must not bring a row back.
+#[tokio::test]
+async fn a_wiped_device_stays_wiped_whatever_its_handles_write_later() {
+    let (_db, store, dev_a) = fresh().await;
+    let device_a = write_every_kind(&dev_a, 1).await;
+    let rows_of_a = store.device_row_count().await.unwrap();
+    let (id_b, dev_b) = new_device(&store).await;
+    write_every_kind(&dev_b, 2).await;
+    assert!(store.device_row_count().await.unwrap() > rows_of_a);
+
+    store.wipe_device(id_b).await.unwrap();
+    // The old handle (the client's) writes everything again, the device row included.
+    write_every_kind(&dev_b, 3).await;
+    assert_nothing(&dev_b, "B written after its wipe").await;
+    assert_nothing(&store.device(id_b), "a new handle on wiped B").await;
+    assert!(!dev_b.exists().await.unwrap(), "the device row stays deleted");
+    assert_eq!(store.device_row_count().await.unwrap(), rows_of_a, "only A's rows");
+    assert_every_kind(&dev_a, 1, &device_a).await;
+}

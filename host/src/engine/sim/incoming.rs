@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::network::SimError;
 use crate::engine::{EngineError, InboundEvent, MediaFetch};
-use crate::events::{Content, EventKind, Media, Message, Quoted};
+use crate::events::{Content, Ephemeral, EventKind, Media, Message, Quoted, Undecryptable};
 
 /// A message from a contact, as the sim route receives it.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -23,6 +23,8 @@ pub struct SimIncoming {
     /// The group the message is in; `from` is then the participant.
     pub group: Option<String>,
     pub id: Option<String>,
+    /// `text` (the default), `image`, ..., `delete_for_me`, or `undecryptable`: a
+    /// message the engine cannot decrypt (a `message_undecryptable` event).
     pub kind: Option<String>,
     pub text: Option<String>,
     pub caption: Option<String>,
@@ -37,8 +39,21 @@ pub struct SimIncoming {
     pub view_once: bool,
     #[serde(default)]
     pub forwarded: bool,
+    /// For `delete_for_me`: whether the deleted message was the instance's own.
     #[serde(default)]
     pub from_me: bool,
+    /// The chat's disappearing-messages timer, as a message in such a chat carries it.
+    pub ephemeral: Option<SimEphemeral>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimEphemeral {
+    /// Seconds a message lives.
+    pub expiration: u32,
+    /// When the timer was set (unix seconds).
+    #[serde(default)]
+    pub setting_timestamp: i64,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -94,13 +109,18 @@ pub const KINDS: &[&str] = &[
     "revoke",
     "edit",
     "delete_for_me",
+    "undecryptable",
 ];
 
 impl SimIncoming {
-    /// The canonical event; `chat` and `sender` are already JIDs, and
-    /// `own_jid` is the instance's (the sender of its own messages).
+    /// The canonical event; `chat` and `sender` are already JIDs (for a
+    /// `delete_for_me`, the sender is the instance itself, as on WhatsApp:
+    /// the account deleted the message on another of its devices).
     pub fn into_event(self, chat: String, sender: String) -> Result<(String, InboundEvent), SimError> {
         let kind = self.kind.as_deref().unwrap_or("text");
+        if kind == "undecryptable" {
+            return Ok(self.undecryptable(chat, sender));
+        }
         let missing = |what: &str| SimError::Invalid(format!("kind {kind:?} needs {what}"));
         let mut fetch: Option<Arc<dyn MediaFetch>> = None;
         let mut media = |caption: Option<String>| -> Result<Media, SimError> {
@@ -178,14 +198,21 @@ impl SimIncoming {
                 )));
             }
         };
-        let id = self.id.clone().unwrap_or_else(new_message_id);
+        // A deletion for me is the account's own act, and has no message id of
+        // its own: its envelope carries the deleted message's (as the real
+        // engine reports it, events/from_whatsapp).
+        let deleted_for_me = matches!(content, Content::DeletedForMe { .. });
+        let id = match &content {
+            Content::DeletedForMe { target_id, .. } => target_id.clone(),
+            _ => self.id.clone().unwrap_or_else(new_message_id),
+        };
         let message = Message {
             id: id.clone(),
             is_group: chat.ends_with("@g.us"),
             chat,
             sender,
             push_name: self.push_name.clone(),
-            from_me: self.from_me,
+            from_me: self.from_me || deleted_for_me,
             timestamp: crate::clock::now_secs(),
             content,
             quoted: self.reply_to.as_ref().map(|reply| Quoted {
@@ -194,7 +221,11 @@ impl SimIncoming {
             }),
             forwarded: self.forwarded,
             view_once: self.view_once,
-            ephemeral: None,
+            ephemeral: self.ephemeral.as_ref().map(|e| Ephemeral {
+                expiration: e.expiration,
+                setting_timestamp: e.setting_timestamp,
+                disappearing_mode: None,
+            }),
         };
         Ok((
             id,
@@ -206,8 +237,36 @@ impl SimIncoming {
     }
 }
 
+impl SimIncoming {
+    /// A message the engine could not decrypt: what the real engine reports
+    /// when a contact's ciphertext fails to decrypt (and it asks for a retry).
+    fn undecryptable(self, chat: String, sender: String) -> (String, InboundEvent) {
+        let id = self.id.unwrap_or_else(new_message_id);
+        let message = Undecryptable {
+            id: id.clone(),
+            is_group: chat.ends_with("@g.us"),
+            chat,
+            sender,
+            push_name: self.push_name,
+            from_me: false,
+            timestamp: crate::clock::now_secs(),
+            reason: Undecryptable::DECRYPTION_FAILED.to_owned(),
+        };
+        let event = InboundEvent {
+            kind: EventKind::MessageUndecryptable(message),
+            media: None,
+        };
+        (id, event)
+    }
+}
+
 /// Media the simulated phone sent inline: "downloading" it is handing it over.
 struct SimMediaBytes(bytes::Bytes);
+
+/// The media of a simulated message again, from its [`MediaFetch::ticket`].
+pub(super) fn media_from_ticket(ticket: bytes::Bytes) -> Arc<dyn MediaFetch> {
+    Arc::new(SimMediaBytes(ticket))
+}
 
 #[async_trait]
 impl MediaFetch for SimMediaBytes {
@@ -216,6 +275,10 @@ impl MediaFetch for SimMediaBytes {
             return Err(EngineError::MediaTooLarge { limit: max_bytes });
         }
         Ok(self.0.clone())
+    }
+
+    fn ticket(&self) -> Option<bytes::Bytes> {
+        Some(self.0.clone())
     }
 }
 

@@ -5,10 +5,13 @@
 //! (scan a QR, deliver a message, drop a connection, unlink from the phone).
 //! Pairing is persisted in the instance's device store exactly where the real
 //! engine keeps it, so restarts, logouts and wipes behave the same way above
-//! this module.
+//! this module. Inbound traffic is acknowledged as on the real engine: once
+//! the instance's journal has it; until then the simulated server keeps it
+//! (`offline.rs`) and delivers it again on the next connection.
 
 mod incoming;
 mod network;
+mod offline;
 mod session;
 
 pub use incoming::{KINDS, SimIncoming, new_message_id};

@@ -13,9 +13,10 @@ use whatsapp_rust::wacore::store::traits::DeviceStore;
 
 use super::incoming::new_message_id;
 use super::network::{SentRecord, SimError, SimNetwork};
+use super::offline::{Held, OfflineQueue};
 use crate::engine::{
-    Engine, EngineError, EngineEvent, InboundEvent, MediaKind, NumberCheck, OutgoingMedia, SentMessage, Session,
-    SessionRequest,
+    Engine, EngineError, EngineEvent, InboundEvent, InboundSink, MediaFetch, MediaKind, NumberCheck, OutgoingMedia,
+    SentMessage, Session, SessionRequest,
 };
 use crate::store::DeviceBackend;
 
@@ -50,6 +51,8 @@ impl Engine for SimEngine {
             instance_id: request.instance_id.clone(),
             device: request.device.clone(),
             events: request.events,
+            inbound: request.inbound,
+            offline: OfflineQueue::start(request.device.clone()),
             network: self.network.clone(),
             state: Mutex::new(if linked.is_some() {
                 State::Connected
@@ -66,7 +69,14 @@ impl Engine for SimEngine {
         match linked {
             Some((jid, push_name)) => {
                 let push_name = Some(push_name).filter(|n| !n.is_empty());
-                session.emit_later(EngineEvent::Connected { jid, push_name });
+                // Logged in: first the news, then what the server held for
+                // the device while it was away (not acknowledged before a
+                // drop or a crash), as WhatsApp's offline queue does.
+                let session = session.clone();
+                tokio::spawn(async move {
+                    let _ = session.events.send(EngineEvent::Connected { jid, push_name }).await;
+                    session.redeliver().await;
+                });
             }
             None => session.start_qr_rotation(self.qr_interval),
         }
@@ -75,6 +85,10 @@ impl Engine for SimEngine {
 
     fn forget(&self, instance_id: &str) {
         self.network.forget(instance_id);
+    }
+
+    fn media_from_ticket(&self, _instance_id: &str, ticket: bytes::Bytes) -> Option<Arc<dyn MediaFetch>> {
+        Some(super::incoming::media_from_ticket(ticket))
     }
 }
 
@@ -89,6 +103,11 @@ pub struct SimSession {
     instance_id: String,
     device: DeviceBackend,
     events: mpsc::Sender<EngineEvent>,
+    /// The instance's inbound journal: a delivery is acknowledged (and
+    /// forgotten by the simulated server) once it accepted it.
+    inbound: Arc<dyn InboundSink>,
+    /// What the simulated server holds for the device until acknowledged.
+    offline: OfflineQueue,
     network: SimNetwork,
     state: Mutex<State>,
     closed: AtomicBool,
@@ -112,15 +131,6 @@ impl SimSession {
 
     fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
-    }
-
-    /// Sends an event from a task of its own, so `open` returns before its
-    /// supervisor starts reading.
-    fn emit_later(&self, event: EngineEvent) {
-        let events = self.events.clone();
-        tokio::spawn(async move {
-            let _ = events.send(event).await;
-        });
     }
 
     async fn emit(&self, event: EngineEvent) {
@@ -208,11 +218,63 @@ impl SimSession {
         self.mark_closed();
     }
 
+    /// Delivers an inbound event: the simulated server keeps it, hands it
+    /// over, and forgets it once wasap acknowledges it (it is journalled);
+    /// returns then. Not acknowledged (the connection closed meanwhile), it is
+    /// delivered again on the next connection.
     pub(super) async fn deliver(&self, event: InboundEvent) -> Result<(), SimError> {
         self.require_connected()
             .map_err(|_| SimError::NotConnected(self.instance_id.clone()))?;
-        self.emit(EngineEvent::Inbound(event)).await;
+        // The server keeps the message while it hands it over (both at
+        // once: whichever lands, a crash loses nothing the route answered
+        // for). WhatsApp's servers keep a message whatever wasap's disk says;
+        // the simulated one keeps it in wasap's database, and when that
+        // cannot write (a full disk, say) the message goes on unkept: it is
+        // then lost only if wasap dies before it is journalled.
+        let (held, accepted) = tokio::join!(self.offline.hold(&event), self.inbound.accept(vec![event.clone()]));
+        let held = match held {
+            Ok(held) => Some(held),
+            Err(e) => {
+                tracing::warn!(instance = %self.instance_id, error = %e, "the simulated server cannot keep a message; handed over unkept");
+                None
+            }
+        };
+        self.acknowledged(held, accepted.is_ok()).await;
         Ok(())
+    }
+
+    /// The server hears whether wasap took a delivery: it forgets a taken
+    /// one, and keeps the rest for the next connection.
+    async fn acknowledged(&self, held: Option<Held>, accepted: bool) {
+        // An ack needs the connection it came over.
+        if accepted
+            && !self.is_closed()
+            && let Some(held) = held
+        {
+            self.offline.release(held).await;
+        }
+    }
+
+    /// Delivers again, in order, what the simulated server holds for the
+    /// device, until done or the connection closes.
+    async fn redeliver(&self) {
+        let held = match self.offline.held().await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(instance = %self.instance_id, error = %e, "cannot read the simulated server's offline queue");
+                return;
+            }
+        };
+        if !held.is_empty() {
+            tracing::info!(instance = %self.instance_id, messages = held.len(), "delivering what was not acknowledged");
+        }
+        for (held, event) in held {
+            if self.is_closed() {
+                return;
+            }
+            let accepted = self.inbound.accept(vec![event]).await.is_ok();
+            self.acknowledged(Some(held), accepted).await;
+        }
     }
 
     pub(super) fn presence_announcements(&self) -> u64 {

@@ -1,18 +1,25 @@
-//! The event bridge: whatsapp-rust's event bus in, [`EngineEvent`]s out.
+//! The event bridge: whatsapp-rust's event bus in, [`EngineEvent`]s and
+//! inbound events out.
 //!
 //! This file owns the per-session state the bridge keeps (closed, ended,
 //! restart-after-pairing, the last reason heard for a drop), the
 //! [`EventHandler`] registered on the client, and the forwarder task that
-//! hands events to the supervisor's channel.
+//! hands events on: lifecycle events to the supervisor's channel, inbound
+//! events to the instance's journal.
 //!
 //! whatsapp-rust calls [`Bridge::handle_event`] inline on its dispatch path,
 //! so the handler never waits: it maps the event and pushes it onto an
-//! internal queue. The forwarder drains that queue into the supervisor's
-//! bounded channel with `send().await`, so a slow supervisor slows only the
-//! forwarder. Lifecycle events are rare and always queued; inbound traffic is
-//! counted and dropped beyond [`MAX_PENDING_INBOUND`], so a stalled supervisor
-//! costs bounded memory and never stalls the client's receive loop. One queue
-//! for both keeps their order.
+//! internal queue, which the forwarder drains, in order, with `send().await`
+//! and `accept().await`. Messages are not among them: the durability hook
+//! (`durability.rs`) journals them before the client acknowledges them, and
+//! their batches arrive here marked committed. What does arrive inbound
+//! (receipts, group changes, delete-for-me, and the messages the hook does
+//! not see) was acknowledged by the client already, so it is never dropped
+//! here: it waits in the queue for the journal, counted
+//! ([`InboundSink::holding`], `wasap_inbound_engine_held` in `/metrics`).
+//! Its volume is WhatsApp's to decide; a journal that cannot keep up with it
+//! is a journal whose writes fail, which holds the hook, and so the client's
+//! receive lanes, too.
 //!
 //! A session ends with exactly one terminal event (`Disconnected`,
 //! `LoggedOut`, `StreamReplaced`, `TemporaryBan` or `ClientOutdated`): the
@@ -22,7 +29,7 @@
 //! bridge queues nothing more; what was queued before is still delivered,
 //! except QR codes.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use tokio::sync::mpsc;
@@ -32,10 +39,10 @@ use whatsapp_rust::types::events::{Event, EventHandler, EventInterest, EventKind
 use whatsapp_rust::wacore::types::events::ConnectFailureReason;
 
 use super::inbound;
-use crate::engine::EngineEvent;
+use crate::engine::{EngineEvent, InboundEvent, InboundSink};
 
-/// Inbound events waiting for the supervisor before newer ones are dropped.
-pub(super) const MAX_PENDING_INBOUND: usize = 4096;
+/// Inbound events the forwarder hands to the journal in one call at most.
+const INBOUND_PER_ACCEPT: usize = 256;
 
 /// What one session knows about itself, shared by the handler, the driver,
 /// the forwarder and the session handle.
@@ -101,6 +108,17 @@ impl Shared {
         self.restart_after_pairing.swap(false, Ordering::AcqRel)
     }
 
+    /// Asks for the restart after pairing without waiting for `PairSuccess`
+    /// (see `drive`).
+    pub(super) fn arm_restart_after_pairing(&self) {
+        self.restart_after_pairing.store(true, Ordering::Release);
+    }
+
+    /// The connection logged in at least once.
+    pub(super) fn has_logged_in(&self) -> bool {
+        self.logged_in.load(Ordering::Acquire)
+    }
+
     fn note_reason(&self, reason: String) {
         *self.last_reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
     }
@@ -123,6 +141,7 @@ impl Shared {
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Item {
     Event(EngineEvent),
+    Inbound(InboundEvent),
     /// The session is over: the forwarder stops after this.
     End,
 }
@@ -131,19 +150,19 @@ pub(super) enum Item {
 #[derive(Clone)]
 pub(super) struct Queue {
     tx: mpsc::UnboundedSender<Item>,
-    pending_inbound: Arc<AtomicUsize>,
+    /// Told how many inbound events wait here.
+    inbound: Arc<dyn InboundSink>,
 }
 
 /// Creates the internal queue and its receiving side for [`forward`].
-pub(super) fn queue() -> (Queue, Receiver) {
+pub(super) fn queue(inbound: Arc<dyn InboundSink>) -> (Queue, Receiver) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let pending_inbound = Arc::new(AtomicUsize::new(0));
     (
         Queue {
             tx,
-            pending_inbound: pending_inbound.clone(),
+            inbound: inbound.clone(),
         },
-        Receiver { rx, pending_inbound },
+        Receiver { rx, inbound },
     )
 }
 
@@ -154,15 +173,10 @@ impl Queue {
         let _ = self.tx.send(Item::Event(event));
     }
 
-    /// Queues an inbound event, or drops it when the supervisor is too far behind.
-    fn push_inbound(&self, shared: &Shared, event: EngineEvent) {
-        if self.pending_inbound.fetch_add(1, Ordering::AcqRel) >= MAX_PENDING_INBOUND {
-            self.pending_inbound.fetch_sub(1, Ordering::AcqRel);
-            warn!(instance = %shared.instance_id, "supervisor too far behind: inbound event dropped");
-            return;
-        }
-        if self.tx.send(Item::Event(event)).is_err() {
-            self.pending_inbound.fetch_sub(1, Ordering::AcqRel);
+    /// Queues an inbound event the client has acknowledged already.
+    fn push_inbound(&self, event: InboundEvent) {
+        if self.tx.send(Item::Inbound(event)).is_ok() {
+            self.inbound.holding(1);
         }
     }
 
@@ -174,20 +188,69 @@ impl Queue {
 /// The receiving side of the internal queue.
 pub(super) struct Receiver {
     rx: mpsc::UnboundedReceiver<Item>,
-    pending_inbound: Arc<AtomicUsize>,
+    inbound: Arc<dyn InboundSink>,
 }
 
-/// Hands queued events to the supervisor, in order, until the session ends,
-/// the supervisor drops its receiver, or the queue closes.
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        // What is left was never handed over: no longer held.
+        let mut left = 0;
+        while let Ok(item) = self.rx.try_recv() {
+            left += matches!(item, Item::Inbound(_)) as isize;
+        }
+        if left > 0 {
+            self.inbound.holding(-left);
+        }
+    }
+}
+
+/// Hands queued events on, in order, until the session ends, the supervisor
+/// drops its receiver, or the queue closes: lifecycle events to the
+/// supervisor, inbound events (those waiting together in one call) to the
+/// journal.
 pub(super) async fn forward(mut queue: Receiver, events: mpsc::Sender<EngineEvent>, shared: Arc<Shared>) {
-    while let Some(item) = queue.rx.recv().await {
+    let mut inbound = Vec::new();
+    let mut next = None;
+    loop {
+        let item = match next.take() {
+            Some(item) => item,
+            None => match queue.rx.recv().await {
+                Some(item) => item,
+                None => break,
+            },
+        };
         let event = match item {
             Item::End => break,
+            Item::Inbound(event) => {
+                inbound.push(event);
+                // Gather what waits behind it, up to the first lifecycle event.
+                while inbound.len() < INBOUND_PER_ACCEPT {
+                    match queue.rx.try_recv() {
+                        Ok(Item::Inbound(event)) => inbound.push(event),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                // A receipt or a deletion may name a contact by LID alone.
+                if let Some(client) = shared.client() {
+                    for event in &mut inbound {
+                        super::phone_names::name_by_phone(&client, &mut event.kind).await;
+                    }
+                }
+                let count = inbound.len() as isize;
+                let accepted = queue.inbound.accept(std::mem::take(&mut inbound)).await;
+                queue.inbound.holding(-count);
+                if accepted.is_err() {
+                    debug!(instance = %shared.instance_id, "the journal is gone: inbound events dropped");
+                    break;
+                }
+                continue;
+            }
             Item::Event(event) => event,
         };
-        if matches!(event, EngineEvent::Inbound(_)) {
-            queue.pending_inbound.fetch_sub(1, Ordering::AcqRel);
-        }
         // The bridge queues nothing once the session is closed; what happened
         // before still counts (a `LoggedOut` from `logout()` followed at once
         // by `close()` must arrive), but a QR code dies with its connection.
@@ -297,28 +360,37 @@ impl EventHandler for Bridge {
             Event::StreamError(error) => {
                 self.shared.note_reason(format!("stream error {}", error.code));
             }
+            // Journalled by the durability hook before the client
+            // acknowledged them: nothing left to do.
+            Event::Messages(batch) if batch.hook_committed => {}
             Event::Messages(batch) => {
                 let client = self.shared.client.get().cloned().unwrap_or_default();
                 for message in batch.iter() {
                     if let Some(inbound) = inbound::message(message, client.clone()) {
-                        self.queue.push_inbound(&self.shared, EngineEvent::Inbound(inbound));
+                        self.queue.push_inbound(inbound);
                     }
                 }
             }
             Event::Receipt(receipt) => {
                 if let Some(inbound) = inbound::receipt(receipt) {
-                    self.queue.push_inbound(&self.shared, EngineEvent::Inbound(inbound));
+                    self.queue.push_inbound(inbound);
                 }
+            }
+            // Not covered by the durability hook: the client emits it, then sends
+            // the retry receipt and the ack on its own, so it is journalled like
+            // a receipt, after the fact.
+            Event::UndecryptableMessage(undecryptable) => {
+                self.queue.push_inbound(inbound::undecryptable(undecryptable));
             }
             Event::GroupUpdate(update) => {
                 if let Some(inbound) = inbound::group_update(update) {
-                    self.queue.push_inbound(&self.shared, EngineEvent::Inbound(inbound));
+                    self.queue.push_inbound(inbound);
                 }
             }
             Event::DeleteMessageForMeUpdate(update) => {
                 let client = self.shared.client();
                 if let Some(inbound) = inbound::deleted_for_me(update, client.as_deref()) {
-                    self.queue.push_inbound(&self.shared, EngineEvent::Inbound(inbound));
+                    self.queue.push_inbound(inbound);
                 }
             }
             _ => {}
@@ -342,6 +414,7 @@ impl EventHandler for Bridge {
             EventKind::StreamError,
             EventKind::Messages,
             EventKind::Receipt,
+            EventKind::UndecryptableMessage,
             EventKind::GroupUpdate,
             EventKind::DeleteMessageForMeUpdate,
         ])
@@ -366,9 +439,19 @@ mod tests {
 
     use super::*;
 
+    /// A journal that takes everything at once.
+    struct Accepting;
+
+    #[async_trait::async_trait]
+    impl InboundSink for Accepting {
+        async fn accept(&self, _events: Vec<InboundEvent>) -> Result<(), crate::engine::InboundClosed> {
+            Ok(())
+        }
+    }
+
     fn bridge() -> (Bridge, Arc<Shared>, Receiver) {
         let shared = Arc::new(Shared::new("test".to_owned()));
-        let (queue, rx) = queue();
+        let (queue, rx) = queue(Arc::new(Accepting));
         (Bridge::new(shared.clone(), queue), shared, rx)
     }
 
@@ -429,27 +512,52 @@ mod tests {
         assert_eq!(shared.fallback_reason(), "QR codes expired without a scan");
     }
 
-    #[tokio::test]
-    async fn inbound_traffic_beyond_the_bound_is_dropped_not_queued() {
-        let shared = Shared::new("test".to_owned());
-        let (queue, mut rx) = queue();
-        let event = || {
-            EngineEvent::Inbound(crate::engine::InboundEvent {
-                kind: crate::events::EventKind::Receipt(crate::events::Receipt {
-                    chat: "1@s.whatsapp.net".to_owned(),
-                    sender: "1@s.whatsapp.net".to_owned(),
-                    ids: vec!["id".to_owned()],
-                    receipt_type: crate::events::ReceiptType::Read,
-                    timestamp: 0,
-                }),
-                media: None,
-            })
-        };
-        for _ in 0..MAX_PENDING_INBOUND + 10 {
-            queue.push_inbound(&shared, event());
+    /// A journal that counts what it holds and takes what it is handed.
+    #[derive(Default)]
+    struct Counting {
+        held: std::sync::atomic::AtomicIsize,
+        accepted: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl InboundSink for Counting {
+        async fn accept(&self, events: Vec<InboundEvent>) -> Result<(), crate::engine::InboundClosed> {
+            self.accepted.fetch_add(events.len(), Ordering::SeqCst);
+            Ok(())
         }
-        // Lifecycle events still get through.
+
+        fn holding(&self, change: isize) {
+            self.held.fetch_add(change, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn inbound_traffic_is_never_dropped_and_reaches_the_journal_in_order_with_lifecycle_events() {
+        let journal = Arc::new(Counting::default());
+        let shared = Arc::new(Shared::new("test".to_owned()));
+        let (queue, rx) = queue(journal.clone());
+        let event = || InboundEvent {
+            kind: crate::events::EventKind::Receipt(crate::events::Receipt {
+                chat: "1@s.whatsapp.net".to_owned(),
+                sender: "1@s.whatsapp.net".to_owned(),
+                ids: vec!["id".to_owned()],
+                receipt_type: crate::events::ReceiptType::Read,
+                timestamp: 0,
+            }),
+            media: None,
+        };
+        // Far beyond the old bound of 4,096, with nobody draining yet.
+        let total = 10_000;
+        for _ in 0..total {
+            queue.push_inbound(event());
+        }
         queue.push(EngineEvent::StreamReplaced);
-        assert_eq!(queued(&mut rx).len(), MAX_PENDING_INBOUND + 1);
+        assert_eq!(journal.held.load(Ordering::SeqCst), total as isize);
+        let (events, mut supervisor) = mpsc::channel(4);
+        queue.end();
+        forward(rx, events, shared).await;
+        assert_eq!(journal.accepted.load(Ordering::SeqCst), total);
+        assert_eq!(journal.held.load(Ordering::SeqCst), 0);
+        assert!(matches!(supervisor.recv().await, Some(EngineEvent::StreamReplaced)));
     }
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use whatsapp_rust::Client;
-use whatsapp_rust::types::events::{DeleteMessageForMeUpdate, GroupUpdate, InboundMessage, Receipt};
+use whatsapp_rust::types::events::{
+    DeleteMessageForMeUpdate, GroupUpdate, InboundMessage, Receipt, UndecryptableMessage,
+};
 
 use crate::engine::{EngineError, InboundEvent, MediaFetch};
 use crate::events::from_whatsapp::{self, WaMedia};
@@ -37,6 +39,15 @@ pub(super) fn receipt(receipt: &Receipt) -> Option<InboundEvent> {
     })
 }
 
+/// A message the client could not decrypt (or WhatsApp's placeholder for one). The client
+/// has already asked the sender to send it again; a successful retry arrives as a message.
+pub(super) fn undecryptable(event: &UndecryptableMessage) -> InboundEvent {
+    InboundEvent {
+        kind: from_whatsapp::undecryptable(event),
+        media: None,
+    }
+}
+
 /// Participants joining, leaving, promoted or demoted in a group.
 pub(super) fn group_update(update: &GroupUpdate) -> Option<InboundEvent> {
     Some(InboundEvent {
@@ -55,6 +66,11 @@ pub(super) fn deleted_for_me(update: &DeleteMessageForMeUpdate, client: Option<&
         kind: from_whatsapp::deleted_for_me(update, &own)?,
         media: None,
     })
+}
+
+/// A fetcher of `media` through `client`.
+pub(super) fn media_fetch(client: Weak<Client>, media: WaMedia) -> Arc<dyn MediaFetch> {
+    Arc::new(WhatsappMedia { client, media })
 }
 
 /// One incoming media file, downloaded (and decrypted) through the session's client.
@@ -81,6 +97,12 @@ impl MediaFetch for WhatsappMedia {
             return Err(EngineError::MediaTooLarge { limit: max_bytes });
         }
         Ok(bytes::Bytes::from(data))
+    }
+
+    /// The media message itself: after a restart the download resumes from
+    /// it (`media_ticket.rs`).
+    fn ticket(&self) -> Option<bytes::Bytes> {
+        Some(super::media_ticket::encode(&self.media))
     }
 }
 

@@ -5,11 +5,21 @@
 //! [`DeviceBackend`](crate::store::DeviceBackend) is the client's store, so a
 //! paired device logs straight back in on the next open. Files:
 //! - `mod.rs`: configuration, building the client, the driver task;
-//! - `bridge.rs`: whatsapp-rust events to [`EngineEvent`]s, in order, without
-//!   ever blocking the client;
+//! - `bridge.rs`: whatsapp-rust events to [`EngineEvent`]s and inbound
+//!   events, in order, without ever blocking the client;
+//! - `durability.rs`: the inbound durability hook: a message is acknowledged
+//!   to WhatsApp only once the instance's journal has it;
 //! - `inbound.rs`: inbound traffic through `events::from_whatsapp`, and media downloads;
+//! - `media_ticket.rs`: what is kept to download an incoming file after a
+//!   restart, and resuming the download through the instance's next client;
+//! - `phone_names.rs`: contacts WhatsApp named by LID alone (receipts,
+//!   deletions) renamed by the phone number the client knows for them;
 //! - `session.rs`: the [`Session`] requests (send, check, presence, pair code,
-//!   logout, close).
+//!   logout, close);
+//! - `cert_checks.rs`: whether this binary checks WhatsApp's Noise
+//!   certificates, and the loopback-only rule for a test build that does not;
+//! - `loopback_http.rs` (test builds only): media over plain HTTP to the
+//!   WhatsApp simulator's media server on loopback, nowhere else.
 //!
 //! Reconnecting is the supervisor's job, so the client's own auto-reconnect is
 //! switched off: when a connection ends, the session reports it once and is
@@ -19,7 +29,13 @@
 //! every fresh link would be reported as a disconnect.
 
 mod bridge;
+pub mod cert_checks;
+mod durability;
 mod inbound;
+#[cfg(feature = "test-whatsapp-server")]
+pub mod loopback_http;
+mod media_ticket;
+mod phone_names;
 mod session;
 
 use std::sync::atomic::Ordering;
@@ -35,6 +51,8 @@ use whatsapp_rust::wacore::store::DevicePropsOverride;
 use whatsapp_rust::waproto::whatsapp::device_props::PlatformType;
 
 use self::bridge::{Bridge, Queue, Shared};
+pub use self::cert_checks::{NoiseCertChecks, UnsafeWhatsappUrl};
+use self::durability::JournalHook;
 use self::session::WhatsappSession;
 use super::{Engine, EngineError, EngineEvent, Session, SessionRequest};
 
@@ -65,14 +83,22 @@ impl Default for WhatsappEngineConfig {
 /// The real WhatsApp engine.
 pub struct WhatsappEngine {
     config: WhatsappEngineConfig,
+    /// Each instance's latest client, for downloads resumed from the journal.
+    clients: media_ticket::Clients,
 }
 
 impl WhatsappEngine {
-    pub fn new(mut config: WhatsappEngineConfig) -> WhatsappEngine {
+    /// The engine, or why this binary may not connect to the configured URL:
+    /// a test build (no Noise certificate checks) connects to loopback only.
+    pub fn new(mut config: WhatsappEngineConfig) -> Result<WhatsappEngine, UnsafeWhatsappUrl> {
+        cert_checks::check_url(config.transport_url.as_deref())?;
         if config.device_name.trim().is_empty() {
             config.device_name = DEFAULT_DEVICE_NAME.to_owned();
         }
-        WhatsappEngine { config }
+        Ok(WhatsappEngine {
+            config,
+            clients: Default::default(),
+        })
     }
 
     /// How this device presents itself when it links.
@@ -97,22 +123,33 @@ impl Engine for WhatsappEngine {
             instance_id,
             device,
             events,
+            inbound,
         } = request;
         let shared = Arc::new(Shared::new(instance_id));
-        let (queue, queue_rx) = bridge::queue();
+        let (queue, queue_rx) = bridge::queue(inbound.clone());
 
         let transport = match &self.config.transport_url {
             Some(url) => TokioWebSocketTransportFactory::new().with_url(url.clone()),
             None => TokioWebSocketTransportFactory::new(),
         };
         let bot = Bot::builder()
-            .with_backend(device)
+            .with_backend(device.clone())
             .with_transport_factory(transport)
             .with_device_props(self.device_props())
             // An automation server has no use for the phone's chat history;
             // the notifications are still acknowledged.
             .skip_history_sync()
-            .with_event_handler(Bridge::new(shared.clone(), queue.clone()))
+            // A message is acknowledged to WhatsApp only once the instance's
+            // journal has it (durability.rs).
+            .with_inbound_durability_hook(JournalHook { inbound })
+            .with_event_handler(Bridge::new(shared.clone(), queue.clone()));
+        // A test build's media goes to the simulator's media server on
+        // loopback and nowhere else (loopback_http.rs). Without the feature
+        // this line does not exist, and whatsapp-rust keeps its default HTTP
+        // client and TLS roots.
+        #[cfg(feature = "test-whatsapp-server")]
+        let bot = bot.with_http_client(loopback_http::LoopbackHttpClient::new());
+        let bot = bot
             .build()
             .await
             .map_err(|e| EngineError::Protocol(format!("opening the device store: {e}")))?;
@@ -121,6 +158,10 @@ impl Engine for WhatsappEngine {
         // policies would fight.
         client.enable_auto_reconnect.store(false, Ordering::Relaxed);
         shared.set_client(&client);
+        self.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(shared.instance_id.clone(), Arc::downgrade(&client));
         if self.config.transport_url.is_some() {
             pin_app_version(&client).await;
         }
@@ -132,15 +173,37 @@ impl Engine for WhatsappEngine {
             client,
             driver: Mutex::new(Some(driver)),
             queue,
+            device,
         }))
+    }
+
+    fn media_from_ticket(&self, instance_id: &str, ticket: bytes::Bytes) -> Option<Arc<dyn super::MediaFetch>> {
+        media_ticket::resume(&self.clients, instance_id, &ticket)
+    }
+
+    fn forget(&self, instance_id: &str) {
+        self.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(instance_id);
     }
 }
 
 /// Runs the client until its connection ends, then ends the session.
 async fn drive(bot: Bot, client: Arc<Client>, shared: Arc<Shared>, queue: Queue) {
+    let unpaired_at_open = client.pn().is_none();
     // Wires the event handler and runs the connection; with auto-reconnect
     // off, this returns when the connection ends.
     bot.run().await;
+    // The client answers the phone's pair-success and only then dispatches
+    // `PairSuccess`, while WhatsApp restarts the stream (515) as soon as the
+    // answer arrives: the connection can end before the event is heard (seen
+    // against the loopback simulator, where the answer's round trip takes
+    // microseconds). A device that has its number now, and had none when the
+    // session opened, has just paired: restart to log in either way.
+    if unpaired_at_open && client.pn().is_some() && !shared.has_logged_in() {
+        shared.arm_restart_after_pairing();
+    }
     while shared.take_restart_after_pairing() && !shared.is_closed() && !shared.has_ended() {
         info!(instance = %shared.instance_id, "restarting the stream after pairing");
         client.run().await;

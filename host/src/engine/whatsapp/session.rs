@@ -13,8 +13,11 @@ use whatsapp_rust::wacore::proto_helpers::MessageBuilderExt;
 use whatsapp_rust::waproto::whatsapp as wa;
 use whatsapp_rust::{Client, ClientError, Jid, SendError, SendResult, UploadOptions, media};
 
+use whatsapp_rust::wacore::store::traits::DeviceStore;
+
 use super::bridge::{Queue, Shared};
 use crate::engine::{EngineError, MediaKind, NumberCheck, OutgoingMedia, SentMessage, Session};
+use crate::store::DeviceBackend;
 
 /// How long a send, a number check, a presence or a pair-code request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -35,6 +38,8 @@ pub(super) struct WhatsappSession {
     /// The bridge's queue, ended by `close` so the forwarder lets go of the
     /// supervisor's channel.
     pub(super) queue: Queue,
+    /// The client's device store, for the last save of `close`.
+    pub(super) device: DeviceBackend,
 }
 
 impl WhatsappSession {
@@ -57,6 +62,29 @@ impl WhatsappSession {
             }
             driver.abort();
             let _ = driver.await;
+        }
+    }
+
+    /// Writes the device as the stopped client holds it, after every save
+    /// still under way.
+    ///
+    /// The client saves its device snapshot from a background saver and from
+    /// `disconnect()`'s flush, which do not wait for each other: the flush
+    /// skips its save when the saver has just taken the dirty flag, and two
+    /// saves in flight can commit in either order (SQLite lets whichever gets
+    /// the write lock first go first). Found on the real engine against the
+    /// simulator: a restart right after pairing lost the push name, and the
+    /// next login waited 10 s for an app-state sync. So once the client has
+    /// stopped, its latest state is written last, on purpose.
+    async fn save_last_snapshot(&self) {
+        self.device.settle().await;
+        let device = self
+            .client
+            .persistence_manager()
+            .get_device_snapshot()
+            .to_serializable();
+        if let Err(e) = self.device.save(&device).await {
+            warn!(instance = %self.shared.instance_id, error = %e, "cannot save the device state");
         }
     }
 
@@ -262,6 +290,7 @@ impl Session for WhatsappSession {
         // closes the socket and stops the run loop.
         self.client.disconnect().await;
         self.stop_driver(was_connected).await;
+        self.save_last_snapshot().await;
         self.queue.end();
     }
 }

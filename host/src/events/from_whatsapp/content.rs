@@ -183,30 +183,16 @@ fn body(base: &wa::Message) -> Option<(Body, Option<WaMedia>)> {
         });
     }
     if let Some(m) = base.image_message.as_option() {
-        let media = media(
-            &m.mimetype,
-            "image/jpeg",
-            &m.caption,
-            &None,
-            m.file_length,
-            &m.file_sha256,
-        );
+        let media = media(&m.mimetype, "image/jpeg", &m.caption, &None, m.file_length);
         return Some((Body::Content(Content::Image(media)), Some(WaMedia::Image(m.clone()))));
     }
     // A round video note (`ptvMessage`) is a video like any other to receivers.
     if let Some(m) = base.video_message.as_option().or(base.ptv_message.as_option()) {
-        let media = media(
-            &m.mimetype,
-            "video/mp4",
-            &m.caption,
-            &None,
-            m.file_length,
-            &m.file_sha256,
-        );
+        let media = media(&m.mimetype, "video/mp4", &m.caption, &None, m.file_length);
         return Some((Body::Content(Content::Video(media)), Some(WaMedia::Video(m.clone()))));
     }
     if let Some(m) = base.audio_message.as_option() {
-        let media = media(&m.mimetype, "audio/ogg", &None, &None, m.file_length, &m.file_sha256);
+        let media = media(&m.mimetype, "audio/ogg", &None, &None, m.file_length);
         return Some((Body::Content(Content::Audio(media)), Some(WaMedia::Audio(m.clone()))));
     }
     if let Some(m) = base.document_message.as_option() {
@@ -217,7 +203,6 @@ fn body(base: &wa::Message) -> Option<(Body, Option<WaMedia>)> {
             &m.caption,
             &file_name,
             m.file_length,
-            &m.file_sha256,
         );
         return Some((
             Body::Content(Content::Document(media)),
@@ -225,7 +210,7 @@ fn body(base: &wa::Message) -> Option<(Body, Option<WaMedia>)> {
         ));
     }
     if let Some(m) = base.sticker_message.as_option() {
-        let media = media(&m.mimetype, "image/webp", &None, &None, m.file_length, &m.file_sha256);
+        let media = media(&m.mimetype, "image/webp", &None, &None, m.file_length);
         return Some((
             Body::Content(Content::Sticker(media)),
             Some(WaMedia::Sticker(m.clone())),
@@ -302,7 +287,6 @@ fn media(
     caption: &Option<String>,
     file_name: &Option<String>,
     size: Option<u64>,
-    sha256: &Option<Vec<u8>>,
 ) -> Media {
     Media {
         mime_type: mime_type
@@ -313,7 +297,11 @@ fn media(
         file_name: file_name.clone().filter(|n| !n.is_empty()),
         media_path: None,
         size,
-        sha256_hex: sha256.as_deref().filter(|h| !h.is_empty()).map(hex::encode),
+        // The hash of the decrypted file, set once it is downloaded and
+        // stored; the sender's `fileSha256` is only a claim until then (and
+        // whatsapp-rust checks the download against it). A file that cannot
+        // be fetched has no hash, on either engine.
+        sha256_hex: None,
         download_error: None,
     }
 }

@@ -6,7 +6,8 @@
 //! [`WaMedia`], the unwrapped waproto media message, for the engine to fetch with its client.
 //!
 //! Files: `mod.rs` (envelopes: ids, JIDs, timestamps, receipts, groups, delete-for-me),
-//! `content.rs` (unwrapping a `wa::Message` and mapping what it carries to [`Content`]).
+//! `content.rs` (unwrapping a `wa::Message` and mapping what it carries to [`Content`]),
+//! `undecryptable.rs` (messages whose content could not be read).
 //!
 //! JIDs are reported the way users address them: a contact's phone-number JID where
 //! WhatsApp also gave one (LID-addressed chats carry it as the `alt`), without the sending
@@ -15,6 +16,7 @@
 mod content;
 #[cfg(test)]
 mod tests;
+mod undecryptable;
 
 use whatsapp_rust::Jid;
 use whatsapp_rust::types::events::{DeleteMessageForMeUpdate, GroupUpdate, InboundMessage, Receipt as WaReceipt};
@@ -25,6 +27,7 @@ use whatsapp_rust::wacore_binary::JidExt;
 use whatsapp_rust::waproto::whatsapp as wa;
 
 pub use self::content::WaMedia;
+pub use self::undecryptable::undecryptable;
 use super::{Content, EventKind, GroupAction, GroupParticipants, Message, Receipt, ReceiptType};
 
 /// A converted message: the canonical kind and, for media, what is still to download.
@@ -90,10 +93,15 @@ pub fn receipt(receipt: &WaReceipt) -> Option<EventKind> {
         WaReceiptType::Played => ReceiptType::Played,
         _ => return None,
     };
-    let ids: Vec<String> = receipt.message_ids.iter().map(|id| id.to_string()).collect();
+    let mut ids: Vec<String> = receipt.message_ids.iter().map(|id| id.to_string()).collect();
     if ids.is_empty() {
         return None;
     }
+    // A phone acknowledging several messages at once names the first as the receipt's `id`
+    // and lists the others after it (`<list><item id/>`); whatsapp-rust hands them over in
+    // WA Web's parser order, the listed ones first and the receipt's own id last. Reported
+    // in the phone's order, as the sim engine does.
+    ids.rotate_right(1);
     let source = &receipt.source;
     Some(EventKind::Receipt(Receipt {
         chat: chat_jid(source),

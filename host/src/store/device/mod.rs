@@ -14,11 +14,14 @@
 mod app_sync;
 mod device_row;
 mod msg_secret;
+mod pending_inbound;
 mod protocol;
+mod retire;
 mod signal;
 
 use whatsapp_rust::wacore::store::error::StoreError as WaStoreError;
 
+pub use self::retire::Gates;
 use super::{Pool, Store, StoreError, on_pool};
 use crate::clock::now_secs;
 
@@ -50,13 +53,25 @@ pub const DEVICE_TABLES: &[&str] = &[
 #[derive(Clone, Debug)]
 pub struct DeviceBackend {
     pool: Pool,
+    /// The pool whose commits do not wait for the disk (PostgreSQL; on
+    /// SQLite the same pool): for the sim engine's simulated server queue
+    /// (`pending_inbound.rs`), which must outlive wasap, not the database server.
+    relaxed: Pool,
     device_id: i32,
+    /// Closed once the device is wiped: later writes do nothing (`retire.rs`).
+    gate: retire::Gate,
 }
 
 impl DeviceBackend {
     /// The device id every row of this backend is stored under.
     pub fn device_id(&self) -> i32 {
         self.device_id
+    }
+
+    /// Waits until every write of this device under way has landed (writes
+    /// that start later are not waited for).
+    pub async fn settle(&self) {
+        drop(self.gate.write().await);
     }
 }
 
@@ -65,7 +80,9 @@ impl Store {
     pub fn device(&self, device_id: i32) -> DeviceBackend {
         DeviceBackend {
             pool: self.pool().clone(),
+            relaxed: self.relaxed_pool().clone(),
             device_id,
+            gate: self.device_gates.of(device_id),
         }
     }
 
@@ -82,7 +99,12 @@ impl Store {
 
     /// Deletes everything stored for device `device_id`, in one transaction:
     /// its keys, sessions and protocol state, and the device row itself.
+    /// Writes of the device still under way finish first; later ones do
+    /// nothing (`retire.rs`).
     pub async fn wipe_device(&self, device_id: i32) -> Result<(), StoreError> {
+        let gate = self.device_gates.of(device_id);
+        let mut retired = gate.write().await;
+        *retired = true;
         on_pool!(self.pool(), |p| async {
             let mut tx = p.begin().await?;
             for table in DEVICE_TABLES {
@@ -106,11 +128,27 @@ impl Store {
     /// Rows held for devices across every device table (the device rows
     /// included): zero once every device has been wiped.
     pub async fn device_row_count(&self) -> Result<i64, StoreError> {
+        self.count_device_rows(None).await
+    }
+
+    /// Rows held for device `device_id` across every device table (its
+    /// device row included): zero once it has been wiped.
+    pub async fn device_row_count_of(&self, device_id: i32) -> Result<i64, StoreError> {
+        self.count_device_rows(Some(device_id)).await
+    }
+
+    async fn count_device_rows(&self, device_id: Option<i32>) -> Result<i64, StoreError> {
         let mut total = 0;
-        for table in DEVICE_TABLES.iter().copied().chain(["wa_devices"]) {
+        for (table, key) in DEVICE_TABLES
+            .iter()
+            .map(|t| (*t, "device_id"))
+            .chain([("wa_devices", "id")])
+        {
+            // `$1 IS NULL` counts every device's rows with one statement shape.
             let (count,): (i64,) = on_pool!(self.pool(), |p| sqlx::query_as(&format!(
-                "SELECT COUNT(*) FROM {table}"
+                "SELECT COUNT(*) FROM {table} WHERE $1 IS NULL OR {key} = $1"
             ))
+            .bind(device_id)
             .fetch_one(p)
             .await)?;
             total += count;
@@ -143,16 +181,23 @@ pub(super) fn like_escape(s: &str) -> String {
 
 /// Runs one statement for this device: `$1` is always the device id, the
 /// remaining arguments bind to `$2`, `$3`, ... Returns rows affected.
+/// A write: it passes the device's gate, and does nothing (0 rows) once the
+/// device is retired.
 macro_rules! execute {
-    ($this:expr, $sql:expr $(, $arg:expr)* $(,)?) => {
-        $crate::store::on_pool!(&$this.pool, |p| sqlx::query($sql)
-            .bind($this.device_id)
-            $(.bind($arg))*
-            .execute(p)
-            .await
-            .map(|done| done.rows_affected()))
-        .map_err($crate::store::device::db)
-    };
+    ($this:expr, $sql:expr $(, $arg:expr)* $(,)?) => {{
+        let retired = $this.gate.read().await;
+        if *retired {
+            Ok(0)
+        } else {
+            $crate::store::on_pool!(&$this.pool, |p| sqlx::query($sql)
+                .bind($this.device_id)
+                $(.bind($arg))*
+                .execute(p)
+                .await
+                .map(|done| done.rows_affected()))
+            .map_err($crate::store::device::db)
+        }
+    }};
 }
 
 /// Fetches at most one row of type `$ty` (a tuple) for this device; binds as in `execute!`.
@@ -181,23 +226,44 @@ macro_rules! fetch_all {
 
 /// Runs `$sql` once per item of `$items` in one transaction, binding the
 /// device id as `$1` and `$bind(item)`'s values after it: a batch lands whole
-/// or not at all.
+/// or not at all. Gated like `execute!`.
 macro_rules! execute_batch {
     ($this:expr, $sql:expr, $items:expr, |$item:pat_param| ($($arg:expr),* $(,)?)) => {{
         let device_id = $this.device_id;
-        $crate::store::on_pool!(&$this.pool, |p| async {
-            let mut tx = p.begin().await?;
-            for $item in $items {
-                sqlx::query($sql)
-                    .bind(device_id)
-                    $(.bind($arg))*
-                    .execute(&mut *tx)
-                    .await?;
+        let retired = $this.gate.read().await;
+        if *retired {
+            Ok(())
+        } else {
+            $crate::store::on_pool!(&$this.pool, |p| async {
+                let items = $items;
+                // One row (the client's live messages come one at a
+                // time) is one statement, atomic without a transaction:
+                // SQLite's write lock is then held for that statement
+                // alone, not across the round trips of BEGIN and COMMIT,
+                // during which every other writer waits in its busy handler.
+                if items.len() == 1 {
+                    for $item in items {
+                        sqlx::query($sql)
+                            .bind(device_id)
+                            $(.bind($arg))*
+                            .execute(p)
+                            .await?;
+                    }
+                    return Ok(());
+                }
+                let mut tx = p.begin().await?;
+                for $item in items {
+                    sqlx::query($sql)
+                        .bind(device_id)
+                        $(.bind($arg))*
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await
             }
-            tx.commit().await
+            .await)
+            .map_err($crate::store::device::db)
         }
-        .await)
-        .map_err($crate::store::device::db)
     }};
 }
 

@@ -8,7 +8,7 @@
 //!   `instance.logged_out` (`plugin.error` and `system` the host publishes itself, see
 //!   the manifest; a `system` event given to it anyway would go to `/ws` too);
 //! - `/api/listen/{id}` (channel `instance(id)`): that instance's `incoming_message`,
-//!   `message.receipt` and `group.participants`.
+//!   `message.undecryptable`, `message.receipt` and `group.participants`.
 //!
 //! Events the format does not carry (reactions, edits, revocations, deletions) publish
 //! nothing. The event always continues: publishing is a side effect.
@@ -44,7 +44,10 @@ pub fn frame(event: &Event) -> Option<(Channel, String)> {
 /// Where each kind of event goes (docs/API.md, "WebSockets").
 pub fn channel(event: &Event) -> Option<Channel> {
     match &event.kind {
-        EventKind::Message(_) | EventKind::Receipt(_) | EventKind::GroupParticipants(_) => {
+        EventKind::Message(_)
+        | EventKind::MessageUndecryptable(_)
+        | EventKind::Receipt(_)
+        | EventKind::GroupParticipants(_) => {
             // A server-wide event has no instance to listen to.
             (!event.instance_id.is_empty()).then(|| Channel::Instance(event.instance_id.clone()))
         }

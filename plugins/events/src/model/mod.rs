@@ -12,12 +12,14 @@
 mod group;
 mod message;
 mod receipt;
+mod undecryptable;
 
 use serde::{Deserialize, Serialize};
 
 pub use group::{GroupAction, GroupParticipants};
 pub use message::{Content, DisappearingMode, Ephemeral, Media, Message, Quoted};
 pub use receipt::{Receipt, ReceiptType};
+pub use undecryptable::Undecryptable;
 
 /// One thing that happened to one instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +90,12 @@ pub enum EventKind {
     /// revocations and deletions (see [`Content`]).
     #[serde(rename = "message")]
     Message(Message),
+    /// Emitted when a message reaches the instance but its content cannot be read: the
+    /// engine could not decrypt it, or WhatsApp sent a placeholder (see
+    /// [`Undecryptable::reason`]). A later successful decrypt of the same message is a
+    /// separate `message` event.
+    #[serde(rename = "message_undecryptable")]
+    MessageUndecryptable(Undecryptable),
     /// Emitted when messages are acknowledged: delivered, read or played.
     #[serde(rename = "receipt")]
     Receipt(Receipt),
@@ -109,12 +117,13 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind name, in declaration order: what filters and subscriptions may name.
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "qr",
         "instance_status",
         "instance_paired",
         "instance_logged_out",
         "message",
+        "message_undecryptable",
         "receipt",
         "group_participants",
         "plugin_error",
@@ -123,8 +132,9 @@ impl EventKind {
 
     /// The names the payload formats give kinds where they differ from the kind's own name,
     /// as (format's name, kind name): a webhook subscription may use either.
-    pub const FORMAT_NAMES: [(&'static str, &'static str); 8] = [
+    pub const FORMAT_NAMES: [(&'static str, &'static str); 9] = [
         ("incoming_message", "message"),
+        ("message.undecryptable", "message_undecryptable"),
         ("message.receipt", "receipt"),
         ("message.ack", "receipt"),
         ("group.participants", "group_participants"),
@@ -154,6 +164,7 @@ impl EventKind {
             EventKind::Paired { .. } => "instance_paired",
             EventKind::LoggedOut { .. } => "instance_logged_out",
             EventKind::Message(_) => "message",
+            EventKind::MessageUndecryptable(_) => "message_undecryptable",
             EventKind::Receipt(_) => "receipt",
             EventKind::GroupParticipants(_) => "group_participants",
             EventKind::PluginError { .. } => "plugin_error",

@@ -7,6 +7,8 @@
 //! - `loop`: never returns (stopped by fuel or the deadline);
 //! - `sleep-loop`: spins on the clock without burning much fuel (stopped by
 //!   the deadline);
+//! - `slow`: spins on the clock for the config's `ms` milliseconds, then lets
+//!   the message pass (a slow plugin that never fails);
 //! - `memory`: allocates until the memory limit stops it;
 //! - `trap`: panics;
 //! - `garbage`: answers a replacement that claims another event's id;
@@ -15,7 +17,7 @@
 //!   with the text it saw;
 //! - `count`: counts messages per chat in the key-value store.
 //!
-//! Every mode but `echo`/`drop-spam`/`send`/`send-media` is hostile on purpose.
+//! Every mode but `echo`/`drop-spam`/`send`/`send-media`/`slow` is hostile on purpose.
 
 use serde::Deserialize;
 use wasap_plugin::{Content, Event, EventKind, MediaType, Outcome, Plugin, SendMedia, export_plugin, kv};
@@ -28,6 +30,8 @@ struct Config {
     tag: String,
     #[serde(default)]
     url: String,
+    #[serde(default)]
+    ms: i64,
 }
 
 /// The probe.
@@ -62,6 +66,11 @@ impl Plugin for Probe {
                         break Outcome::cont();
                     }
                 }
+            }
+            "slow" => {
+                let until = wasap_plugin::clock::now_us() + self.config.ms * 1000;
+                while wasap_plugin::clock::now_us() < until {}
+                Outcome::cont()
             }
             "memory" => {
                 let mut hog: Vec<Vec<u8>> = Vec::new();

@@ -130,11 +130,21 @@ fn the_device_sent_wrapper_is_removed_and_the_lid_chat_resolved() {
     assert_eq!(converted.sender, ME_JID);
 }
 
+/// A receipt for messages M1, M2 and M3 as a phone sends it (the first as the stanza's id,
+/// the others listed), its ids read by whatsapp-rust's own parser.
 fn receipt_of(kind: WaReceiptType, source: MessageSource) -> Option<EventKind> {
+    use whatsapp_rust::wacore_binary::builder::NodeBuilder;
+    let stanza = NodeBuilder::new("receipt")
+        .attr("id", "M1")
+        .children([NodeBuilder::new("list")
+            .children(["M2", "M3"].map(|id| NodeBuilder::new("item").attr("id", id).build()))
+            .build()])
+        .build();
+    let ids = whatsapp_rust::wacore::stanza::receipt::collect_simple_message_ids(&stanza.as_node_ref(), "M1", false);
     receipt(
         &WaReceipt::builder()
             .source(source)
-            .message_ids(vec!["M1".to_owned(), "M2".to_owned()])
+            .message_ids(ids)
             .timestamp(DateTime::from_timestamp(AT, 0).unwrap_or_default())
             .r#type(kind)
             .offline(false)
@@ -143,7 +153,7 @@ fn receipt_of(kind: WaReceiptType, source: MessageSource) -> Option<EventKind> {
 }
 
 #[test]
-fn receipts_are_delivered_read_or_played_with_their_ids() {
+fn receipts_are_delivered_read_or_played_with_their_ids_in_the_phones_order() {
     for (kind, expected) in [
         (WaReceiptType::Delivered, ReceiptType::Delivered),
         (WaReceiptType::Read, ReceiptType::Read),
@@ -154,7 +164,7 @@ fn receipts_are_delivered_read_or_played_with_their_ids() {
             Some(EventKind::Receipt(Receipt {
                 chat: GROUP_JID.to_owned(),
                 sender: CONTACT_JID.to_owned(),
-                ids: vec!["M1".to_owned(), "M2".to_owned()],
+                ids: vec!["M1".to_owned(), "M2".to_owned(), "M3".to_owned()],
                 receipt_type: expected,
                 timestamp: AT,
             }))

@@ -114,14 +114,16 @@ fn key(id: &str, from_me: bool) -> MessageField<wa::MessageKey> {
     })
 }
 
-fn media_of(sha: &str, mime: &str, caption: Option<&str>, file_name: Option<&str>, size: u64) -> Media {
+/// What a media message converts to before its file is downloaded: the
+/// announced size, no hash yet.
+fn media_of(mime: &str, caption: Option<&str>, file_name: Option<&str>, size: u64) -> Media {
     Media {
         mime_type: mime.to_owned(),
         caption: caption.map(str::to_owned),
         file_name: file_name.map(str::to_owned),
         media_path: None,
         size: Some(size),
-        sha256_hex: Some(sha.to_owned()),
+        sha256_hex: None,
         download_error: None,
     }
 }

@@ -1,5 +1,7 @@
-//! The in-process webhook receiver: a bare hyper server on loopback that
-//! records each delivery's sequence number, event id and arrival time.
+//! The benchmarks' in-process webhook receiver: a bare hyper server on
+//! loopback that records each delivery's sequence number (the number after a
+//! mark the bench writes into each message's text), event id and arrival
+//! time. Shared by `bench-outputs` and `bench-real-traffic`.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -14,27 +16,26 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::MARK;
-
 /// One delivery as the receiver saw it.
 #[derive(Debug, Clone)]
-pub(crate) struct Receipt {
+pub struct Receipt {
     /// The event's sequence number, from the body; `None` for other events.
-    pub(crate) seq: Option<u64>,
-    pub(crate) event_id: String,
-    pub(crate) at: Instant,
+    pub seq: Option<u64>,
+    pub event_id: String,
+    pub at: Instant,
 }
 
 /// The loopback webhook receiver: a bare hyper server answering 200.
-pub(crate) struct Receiver {
-    pub(crate) url: String,
+pub struct Receiver {
+    pub url: String,
     receipts: Arc<Mutex<Vec<Receipt>>>,
     /// While false, requests are held unanswered (and not yet recorded).
-    pub(crate) open: watch::Sender<bool>,
+    pub open: watch::Sender<bool>,
 }
 
 impl Receiver {
-    pub(crate) async fn start() -> Receiver {
+    /// Starts a receiver that finds each event's sequence number after `mark`.
+    pub async fn start(mark: &'static str) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let receipts = Arc::new(Mutex::new(Vec::new()));
@@ -44,7 +45,7 @@ impl Receiver {
             while let Ok((stream, _)) = listener.accept().await {
                 let (receipts, gate) = (shared.clone(), gate.clone());
                 tokio::spawn(async move {
-                    let service = service_fn(move |request| receive(request, receipts.clone(), gate.clone()));
+                    let service = service_fn(move |request| receive(request, mark, receipts.clone(), gate.clone()));
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -55,13 +56,13 @@ impl Receiver {
     }
 
     /// Every receipt so far, leaving none.
-    pub(crate) fn take(&self) -> Vec<Receipt> {
+    pub fn take(&self) -> Vec<Receipt> {
         std::mem::take(&mut *self.receipts.lock().unwrap())
     }
 
     /// Waits until `seqs` has a receipt of every event in it (or `limit`
     /// passes without a new one); all receipts meanwhile.
-    pub(crate) async fn collect(&self, seqs: std::ops::Range<u64>, limit: Duration) -> Vec<Receipt> {
+    pub async fn collect(&self, seqs: std::ops::Range<u64>, limit: Duration) -> Vec<Receipt> {
         let mut all = Vec::new();
         let mut seen = vec![false; (seqs.end - seqs.start) as usize];
         let mut missing = seen.len();
@@ -89,6 +90,7 @@ impl Receiver {
 
 async fn receive(
     request: Request<hyper::body::Incoming>,
+    mark: &'static str,
     receipts: Arc<Mutex<Vec<Receipt>>>,
     mut gate: watch::Receiver<bool>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -107,7 +109,7 @@ async fn receive(
     let _ = gate.wait_for(|open| *open).await;
     let at = Instant::now();
     receipts.lock().unwrap().push(Receipt {
-        seq: find_number(&body, MARK),
+        seq: find_number(&body, mark),
         event_id,
         at,
     });
@@ -115,7 +117,7 @@ async fn receive(
 }
 
 /// The number written after `mark` in `bytes`.
-pub(crate) fn find_number(bytes: &[u8], mark: &str) -> Option<u64> {
+pub fn find_number(bytes: &[u8], mark: &str) -> Option<u64> {
     let mark = mark.as_bytes();
     let start = bytes.windows(mark.len()).position(|w| w == mark)? + mark.len();
     let digits: &[u8] = &bytes[start

@@ -1,0 +1,87 @@
+//! The chain's quarantine policy, on the committed `probe` test component in
+//! `trap` mode: an installed plugin is quarantined after repeated failures, a
+//! built-in output never is.
+
+use std::path::Path;
+
+use super::*;
+use crate::events::{Content, EventKind, Message, new_event};
+use crate::outbound::{Requester, UrlPolicy};
+use crate::plugins::engine::PluginEngine;
+use crate::plugins::loader;
+use crate::plugins::runner::HostServices;
+use crate::store::Store;
+
+fn message() -> Event {
+    new_event(
+        "shop",
+        EventKind::Message(Message {
+            id: "M1".to_owned(),
+            chat: "6281234567890@s.whatsapp.net".to_owned(),
+            sender: "6281234567890@s.whatsapp.net".to_owned(),
+            push_name: None,
+            from_me: false,
+            is_group: false,
+            timestamp: 1_700_000_000,
+            content: Content::Text { text: "hi".to_owned() },
+            quoted: None,
+            forwarded: false,
+            view_once: false,
+            ephemeral: None,
+        }),
+    )
+}
+
+/// The probe in `trap` mode, as a built-in output or not.
+async fn trapping_probe(builtin: bool, database: Store) -> Arc<RunningPlugin> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let manifest = std::fs::read_to_string(root.join("tests/plugins/probe/probe.toml"))
+        .unwrap()
+        .replace("mode = \"echo\"", "mode = \"trap\"");
+    let manifest = Manifest::parse(&manifest).unwrap();
+    let bytes = std::fs::read(root.join("tests/components/probe.wasm")).unwrap();
+    let engine = PluginEngine::shared().unwrap();
+    let mut loaded = loader::load_bytes(engine.engine(), manifest, &bytes, None).unwrap();
+    loaded.builtin = builtin;
+    let services = HostServices {
+        database,
+        requester: Requester::new(UrlPolicy { allow_private: false }).unwrap(),
+        kv_max_bytes: 1024,
+    };
+    Arc::new(RunningPlugin::new(loaded, services))
+}
+
+#[tokio::test]
+async fn a_builtin_output_is_never_quarantined_an_installed_plugin_is() {
+    let dir = std::env::temp_dir().join(format!("wasap-chain-{}", crate::random::hex(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let database = Store::open(&Store::sqlite_url_in(&dir)).await.unwrap();
+    for builtin in [false, true] {
+        let plugin = trapping_probe(builtin, database.clone()).await;
+        let chain = Chain::default();
+        chain.set(vec![plugin.clone()]);
+        let mut quarantined_at = None;
+        for i in 1..=QUARANTINE_AFTER + 2 {
+            let outcome = chain.run(message()).await;
+            let Some(failure) = outcome.failures.first() else {
+                // Skipped: quarantined.
+                continue;
+            };
+            assert_eq!(failure.builtin, builtin);
+            assert!(matches!(failure.failure, Failure::Trap(_)), "{}", failure.failure);
+            if failure.quarantined {
+                quarantined_at = Some(i);
+            }
+        }
+        if builtin {
+            assert_eq!(quarantined_at, None);
+            assert!(!plugin.is_quarantined());
+            assert_eq!(plugin.stats.snapshot().errors, u64::from(QUARANTINE_AFTER) + 2);
+        } else {
+            assert_eq!(quarantined_at, Some(QUARANTINE_AFTER));
+            assert!(plugin.is_quarantined());
+        }
+    }
+    database.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,10 +8,16 @@
 //! file in a temporary directory.
 
 pub mod bench_client;
+pub mod bench_real;
+pub mod bench_receiver;
 pub mod child_server;
+pub mod engines;
 pub mod file_server;
+pub mod outputs;
 pub mod plugins;
+pub mod process_memory;
 pub mod sim;
+pub mod small_disk;
 pub mod webhook_receiver;
 pub mod websocket;
 
@@ -182,6 +188,7 @@ impl TestServer {
 
     /// Binds and runs the server on the test's runtime.
     async fn launch(config: wasap::Config) -> TestServer {
+        test_logs();
         let (started_tx, started) = tokio::sync::oneshot::channel();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let data_dir = config.data_dir.clone();
@@ -242,8 +249,23 @@ impl Drop for TestServer {
     }
 }
 
+/// With `WASAP_TEST_LOG` set (a filter such as `wasap=debug,whatsapp_sim=debug`),
+/// the servers' (and the WhatsApp simulator's) logs go to the test's output.
+fn test_logs() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        if let Ok(filter) = std::env::var("WASAP_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
 /// Creates instance `id`, pairs it by the sim's QR scan as `phone` and waits
-/// until it is online; its instance token.
+/// until it is online and its events are through the plugins (a webhook set
+/// up next sees none of them); its instance token.
 pub async fn online(server: &mut TestServer, id: &str, phone: &str) -> String {
     let (status, created) = server
         .admin()
@@ -253,6 +275,7 @@ pub async fn online(server: &mut TestServer, id: &str, phone: &str) -> String {
     server.admin().get(&format!("/api/instances/{id}/qr")).await;
     server.sim(id).scan(phone).await;
     server.events.wait_status(id, "online").await;
+    server.admin().plugins_settled().await;
     created["token"]
         .as_str()
         .expect("the created instance's token")
@@ -410,6 +433,35 @@ impl Api {
             request = request.header("accept", accept);
         }
         request.send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// The value of the unlabelled series `name` in `/metrics` (admin token).
+    pub async fn metric(&self, name: &str) -> f64 {
+        let response = self.get_raw("/metrics", None).await;
+        assert_eq!(response.status(), 200, "GET /metrics");
+        let text = response.text().await.expect("the metrics");
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} is not in /metrics:\n{text}"))
+    }
+
+    /// Waits (up to [`WAIT`]) until every event published so far is through
+    /// the plugins and its webhooks are in the outbox
+    /// (`wasap_plugin_events_pending` is 0): a webhook set up after this does
+    /// not receive those events, which it would while they were pending.
+    pub async fn plugins_settled(&self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let pending = self.metric("wasap_plugin_events_pending").await;
+            if pending == 0.0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{pending} events still pending in the plugins"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 }
 

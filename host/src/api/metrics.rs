@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 
 static METRICS: Endpoint = Endpoint {
     tag: "operations",
-    summary: "Prometheus metrics: requests by route and status, messages sent, instances by status, WebSocket connections and frames",
+    summary: "Prometheus metrics: requests by route and status, messages sent, instances by status, WebSocket connections and frames, plugin reloads, built-in plugin failures and events pending in the plugins",
     access: Access::Admin,
     ..Endpoint::new(
         Verb::Get,
@@ -36,6 +36,7 @@ async fn metrics(state: AppState) -> Result<impl Reply, ApiError> {
     if let Some(hub) = &state.websockets {
         hub.render_metrics(&mut text);
     }
+    state.plugins.render_metrics(&mut text);
     Ok(warp::reply::with_header(
         text,
         "content-type",

@@ -177,3 +177,86 @@ impl Drop for PluginEngine {
         self.ticking.store(false, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use wasmtime::Store;
+    use wasmtime::component::{Component, Linker};
+
+    use super::*;
+
+    /// A component of `count` core instances of `module` (core module text).
+    fn component_of(module: &str, count: u32) -> String {
+        let instances: String = (0..count)
+            .map(|i| format!("(core instance $i{i} (instantiate $m))"))
+            .collect();
+        format!("(component (core module $m {module}) {instances})")
+    }
+
+    #[test]
+    fn a_component_above_a_per_component_bound_does_not_load() {
+        // Totals large enough that only the per-component bounds can refuse.
+        let engine = PluginEngine::new(PoolSizes {
+            instances: 40,
+            max_memory_mb: 1,
+        })
+        .unwrap();
+        let cases = [
+            ("core module instances", "", MAX_CORE_INSTANCES_PER_COMPONENT),
+            ("Wasm linear memories", "(memory 1)", MAX_MEMORIES_PER_COMPONENT),
+            ("tables", "(table 1 funcref)", MAX_TABLES_PER_COMPONENT),
+        ];
+        for (what, module, bound) in cases {
+            for engine in [engine.engine(), engine.builtin_engine()] {
+                Component::new(engine, component_of(module, bound))
+                    .unwrap_or_else(|e| panic!("{bound} {what} are within the bound: {e:?}"));
+                let refused = Component::new(engine, component_of(module, bound + 1))
+                    .err()
+                    .unwrap_or_else(|| panic!("{} {what} loaded", bound + 1));
+                let message = format!("{refused:?}");
+                assert!(
+                    message.contains(&format!("contains {} {what}", bound + 1))
+                        && message.contains(&format!("configured maximum of {bound}")),
+                    "{message}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn installed_plugins_that_fill_their_pool_leave_the_builtins_room() {
+        let engine = PluginEngine::new(PoolSizes {
+            instances: 2,
+            max_memory_mb: 1,
+        })
+        .unwrap();
+        let instantiate = |engine: &Engine| {
+            let engine = engine.clone();
+            async move {
+                let component = Component::new(&engine, component_of("(memory 1)", 1)).unwrap();
+                let mut store = Store::new(&engine, ());
+                store.set_fuel(1_000_000).unwrap();
+                store.set_epoch_deadline(1_000_000);
+                let instance = Linker::<()>::new(&engine)
+                    .instantiate_async(&mut store, &component)
+                    .await;
+                instance.map(|_| store)
+            }
+        };
+        // The installed plugins' pool is full...
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            held.push(instantiate(engine.engine()).await.expect("a slot of the pool"));
+        }
+        let refused = instantiate(engine.engine()).await.err().expect("the pool is full");
+        assert!(format!("{refused:?}").contains("maximum concurrent"), "{refused:?}");
+        // ...and the built-in outputs' own pool still has room.
+        for _ in 0..4 {
+            held.push(instantiate(engine.builtin_engine()).await.expect("a built-in slot"));
+        }
+        drop(held);
+        instantiate(engine.engine())
+            .await
+            .expect("slots come back when instances go");
+    }
+}

@@ -154,20 +154,6 @@ async fn online(whatsapp: &Whatsapp, server: &ChildServer, receiver: &WebhookRec
     driver
 }
 
-/// One `/metrics` value (a series without labels).
-async fn metric(server: &ChildServer, name: &str) -> f64 {
-    let response = reqwest::Client::new()
-        .get(format!("{}/metrics", server.base()))
-        .bearer_auth(&server.admin_token)
-        .send()
-        .await
-        .expect("GET /metrics");
-    let text = response.text().await.expect("the metrics");
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} is not in /metrics:\n{text}"))
-}
-
 /// How many messages a test sends at once: the sim engine's route takes many
 /// at a time; the simulator's contact encrypts one message after the other.
 fn concurrency(engine: EngineUnderTest) -> usize {
@@ -245,8 +231,8 @@ async fn a_burst_cut_by_kill_9_reaches_the_webhook_after_the_restart(engine: Eng
     // as sent: wait, while the burst goes on, for the journal to lead.)
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let journalled = metric(&server, "wasap_inbound_journalled_total").await;
-        let done = metric(&server, "wasap_inbound_done_total").await;
+        let journalled = server.admin().metric("wasap_inbound_journalled_total").await;
+        let done = server.admin().metric("wasap_inbound_done_total").await;
         if done < journalled {
             break;
         }
@@ -331,7 +317,7 @@ async fn a_stalled_chain_holds_bounded_memory_and_loses_none_of_8000_messages(en
     let mut journalled = 0.0;
     let mut deadline = tokio::time::Instant::now() + WAIT;
     while journalled < TOTAL as f64 {
-        let now = metric(&server, "wasap_inbound_journalled_total").await;
+        let now = server.admin().metric("wasap_inbound_journalled_total").await;
         if now > journalled {
             journalled = now;
             deadline = tokio::time::Instant::now() + WAIT;
@@ -342,10 +328,13 @@ async fn a_stalled_chain_holds_bounded_memory_and_loses_none_of_8000_messages(en
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let done = metric(&server, "wasap_inbound_done_total").await;
+    let done = server.admin().metric("wasap_inbound_done_total").await;
     assert!(done < 1000.0, "the chain was not stalled: {done} done");
-    let peak = metric(&server, "wasap_inbound_in_memory_peak").await;
-    let bound = metric(&server, "wasap_inbound_in_memory_bound_per_instance").await;
+    let peak = server.admin().metric("wasap_inbound_in_memory_peak").await;
+    let bound = server
+        .admin()
+        .metric("wasap_inbound_in_memory_bound_per_instance")
+        .await;
     let rss_after = rss_kib(server.pid());
     eprintln!(
         "{engine:?}: {TOTAL} messages with the chain stalled: at most {peak} events in memory (bound {bound}), \
@@ -408,7 +397,7 @@ async fn a_media_download_cut_by_kill_9_resumes_after_the_restart() {
             }))
             .await;
     }
-    let published = metric(&server, "wasap_inbound_published_total").await;
+    let published = server.admin().metric("wasap_inbound_published_total").await;
     assert!(
         published < (TEXTS + 1) as f64,
         "the images were published (so downloaded) before the kill: {published}"

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use wasap::events::{Event, EventKind, Message};
-use wasap_tests::engines::{EngineUnderTest, MediaFile, MediaKind, Whatsapp};
+use wasap_tests::engines::{EngineUnderTest, MediaFile, MediaFileExt, MediaKind, Whatsapp};
 use wasap_tests::file_server::fixtures::{self, sha256_hex};
 use wasap_tests::outputs::Transcript;
 use wasap_tests::webhook_receiver::{Received, WebhookReceiver, signature_valid};

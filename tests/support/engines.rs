@@ -31,7 +31,7 @@ use crate::{Api, TestDb, TestServer, WAIT, sim_config};
 
 pub use self::child::TextSender;
 pub use self::kinds::{Kind, Sender, Wrapping};
-pub use self::media::{MediaFile, SentMedia};
+pub use self::media::{MediaFile, MediaFileExt, SentMedia};
 pub use wasap_whatsapp_sim::MediaKind;
 
 /// The engine a test runs wasap on.

@@ -18,74 +18,40 @@
 use base64::Engine as _;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use wasap_whatsapp_sim::{MediaKind, OutgoingMedia};
+use wasap_whatsapp_sim::MediaKind;
 
 use super::Driver;
 use crate::WAIT;
 
-/// A file a contact sends, or an instance sent.
-#[derive(Debug, Clone)]
-pub struct MediaFile {
-    pub kind: MediaKind,
-    pub data: Vec<u8>,
-    pub mime_type: String,
-    pub caption: Option<String>,
-    pub file_name: Option<String>,
-    /// An audio file recorded as a voice note.
-    pub voice_note: bool,
-    /// Sent to be viewed once.
-    pub view_once: bool,
+/// A file a contact sends: the simulator's own type, which the real engine's
+/// contact sends as it is and the sim engine's route gets as JSON.
+pub use wasap_whatsapp_sim::OutgoingMedia as MediaFile;
+
+/// What the tests ask of a [`MediaFile`] besides its fields.
+pub trait MediaFileExt {
+    fn kind_name(&self) -> &'static str;
+    fn carried_caption(&self) -> Option<String>;
+    fn carried_file_name(&self) -> Option<String>;
+    fn sha256_hex(&self) -> String;
 }
 
-impl MediaFile {
-    pub fn new(kind: MediaKind, data: impl Into<Vec<u8>>, mime_type: &str) -> MediaFile {
-        MediaFile {
-            kind,
-            data: data.into(),
-            mime_type: mime_type.to_owned(),
-            caption: None,
-            file_name: None,
-            voice_note: false,
-            view_once: false,
-        }
-    }
-
-    pub fn caption(mut self, caption: &str) -> MediaFile {
-        self.caption = Some(caption.to_owned());
-        self
-    }
-
-    pub fn file_name(mut self, name: &str) -> MediaFile {
-        self.file_name = Some(name.to_owned());
-        self
-    }
-
-    pub fn voice_note(mut self) -> MediaFile {
-        self.voice_note = true;
-        self
-    }
-
-    pub fn view_once(mut self) -> MediaFile {
-        self.view_once = true;
-        self
-    }
-
+impl MediaFileExt for MediaFile {
     /// `image`, `video`, `audio`, `document` or `sticker`.
-    pub fn kind_name(&self) -> &'static str {
+    fn kind_name(&self) -> &'static str {
         self.kind.name()
     }
 
     /// The caption as WhatsApp carries it: images, videos and documents only.
-    pub fn carried_caption(&self) -> Option<String> {
+    fn carried_caption(&self) -> Option<String> {
         carried_caption(self.kind, self.caption.clone())
     }
 
     /// The file name as WhatsApp carries it: documents only.
-    pub fn carried_file_name(&self) -> Option<String> {
+    fn carried_file_name(&self) -> Option<String> {
         carried_file_name(self.kind, self.file_name.clone())
     }
 
-    pub fn sha256_hex(&self) -> String {
+    fn sha256_hex(&self) -> String {
         hex::encode(Sha256::digest(&self.data))
     }
 }
@@ -138,12 +104,7 @@ impl Driver {
                 let (user, _) = self.linked_device().await;
                 let contact = simulator.contact(from);
                 contact.set_push_name(push_name);
-                let mut outgoing = OutgoingMedia::new(media.kind, media.data.clone(), &media.mime_type);
-                outgoing.caption = media.caption.clone();
-                outgoing.file_name = media.file_name.clone();
-                outgoing.voice_note = media.voice_note;
-                outgoing.view_once = media.view_once;
-                contact.send_media(&user, &outgoing).await.expect("the contact sends")
+                contact.send_media(&user, media).await.expect("the contact sends")
             }
         }
     }

@@ -173,6 +173,9 @@ async fn pending_inbound_batches() {
         .collect();
     dev.delete_pending_inbound_batch(&[]).await.unwrap();
     dev.delete_pending_inbound_batch(&keys).await.unwrap();
+    // Removals after a committed batch are queued (store/device/pending_removals.rs):
+    // settled, they have landed.
+    dev.settle().await;
     assert_eq!(dev.get_pending_inbound(CHAT, CHAT, "X0").await.unwrap(), None);
     assert_eq!(dev.get_pending_inbound(CHAT, CHAT, "X399").await.unwrap(), None);
     assert_eq!(

@@ -15,6 +15,7 @@ mod app_sync;
 mod device_row;
 mod msg_secret;
 mod pending_inbound;
+mod pending_removals;
 mod protocol;
 mod retire;
 mod signal;
@@ -60,6 +61,8 @@ pub struct DeviceBackend {
     device_id: i32,
     /// Closed once the device is wiped: later writes do nothing (`retire.rs`).
     gate: retire::Gate,
+    /// The client's removals of pending-inbound rows, queued (`pending_removals.rs`).
+    pending: pending_removals::PendingRemovals,
 }
 
 impl DeviceBackend {
@@ -68,9 +71,11 @@ impl DeviceBackend {
         self.device_id
     }
 
-    /// Waits until every write of this device under way has landed (writes
-    /// that start later are not waited for).
+    /// Waits until every write of this device under way has landed, the
+    /// queued removals of pending-inbound rows included (writes that start
+    /// later are not waited for).
     pub async fn settle(&self) {
+        self.pending.flush().await;
         drop(self.gate.write().await);
     }
 }
@@ -83,6 +88,7 @@ impl Store {
             relaxed: self.relaxed_pool().clone(),
             device_id,
             gate: self.device_gates.of(device_id),
+            pending: Default::default(),
         }
     }
 

@@ -24,8 +24,6 @@ const PUT_PENDING_INBOUND: &str = "INSERT INTO wa_pending_inbound (device_id, ch
      VALUES ($1, $2, $3, $4, $5, $6) \
      ON CONFLICT (device_id, chat, sender, id) DO UPDATE SET message = excluded.message, \
          inserted_at = excluded.inserted_at";
-const DELETE_PENDING_INBOUND: &str =
-    "DELETE FROM wa_pending_inbound WHERE device_id = $1 AND chat = $2 AND sender = $3 AND id = $4";
 const LID_MAPPING_COLUMNS: &str = "lid, phone_number, created_at, updated_at, learning_source";
 
 type LidMappingRow = (String, String, i64, i64, String);
@@ -397,7 +395,13 @@ impl ProtocolStore for DeviceBackend {
     }
 
     async fn delete_pending_inbound(&self, chat: &str, sender: &str, id: &str) -> Result<()> {
-        execute!(self, DELETE_PENDING_INBOUND, chat, sender, id)?;
+        execute!(
+            self,
+            "DELETE FROM wa_pending_inbound WHERE device_id = $1 AND chat = $2 AND sender = $3 AND id = $4",
+            chat,
+            sender,
+            id
+        )?;
         Ok(())
     }
 
@@ -417,7 +421,13 @@ impl ProtocolStore for DeviceBackend {
         ))
     }
 
+    // The client's removal after a committed batch: queued and batched, off
+    // the sender's lane, so it lands a moment later (`pending_removals.rs`).
     async fn delete_pending_inbound_batch(&self, keys: &[PendingInboundKey<'_>]) -> Result<()> {
-        execute_batch!(self, DELETE_PENDING_INBOUND, keys, |k| (k.chat, k.sender, k.id))
+        let keys = keys
+            .iter()
+            .map(|k| (k.chat.to_owned(), k.sender.to_owned(), k.id.to_owned()))
+            .collect();
+        self.pending.remove(&self.pool, self.device_id, &self.gate, keys).await
     }
 }

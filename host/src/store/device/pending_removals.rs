@@ -26,6 +26,7 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 use whatsapp_rust::wacore::store::error::{Result, StoreError as WaStoreError};
 
+use super::DeviceBackend;
 use super::retire::Gate;
 use crate::store::{Pool, on_pool};
 
@@ -60,13 +61,14 @@ struct Target {
 }
 
 impl PendingRemovals {
-    fn queue(&self, pool: &Pool, device_id: i32, gate: &Gate) -> &mpsc::Sender<Request> {
+    fn queue(&self, device: &DeviceBackend) -> &mpsc::Sender<Request> {
         self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
+            // Not the backend itself: it holds this queue, which would then never close.
             let target = Target {
-                pool: pool.clone(),
-                device_id,
-                gate: gate.clone(),
+                pool: device.pool.clone(),
+                device_id: device.device_id,
+                gate: device.gate.clone(),
             };
             tokio::spawn(run(target, rx));
             tx
@@ -74,11 +76,11 @@ impl PendingRemovals {
     }
 
     /// Queues the removal of `keys`; returns once it is queued.
-    pub(super) async fn remove(&self, pool: &Pool, device_id: i32, gate: &Gate, keys: Vec<Key>) -> Result<()> {
+    pub(super) async fn remove(&self, device: &DeviceBackend, keys: Vec<Key>) -> Result<()> {
         if keys.is_empty() {
             return Ok(());
         }
-        self.queue(pool, device_id, gate)
+        self.queue(device)
             .send(Request::Remove(keys))
             .await
             .map_err(|_| closed())

@@ -24,6 +24,8 @@ const PUT_PENDING_INBOUND: &str = "INSERT INTO wa_pending_inbound (device_id, ch
      VALUES ($1, $2, $3, $4, $5, $6) \
      ON CONFLICT (device_id, chat, sender, id) DO UPDATE SET message = excluded.message, \
          inserted_at = excluded.inserted_at";
+const DELETE_PENDING_INBOUND: &str =
+    "DELETE FROM wa_pending_inbound WHERE device_id = $1 AND chat = $2 AND sender = $3 AND id = $4";
 const LID_MAPPING_COLUMNS: &str = "lid, phone_number, created_at, updated_at, learning_source";
 
 type LidMappingRow = (String, String, i64, i64, String);
@@ -395,13 +397,7 @@ impl ProtocolStore for DeviceBackend {
     }
 
     async fn delete_pending_inbound(&self, chat: &str, sender: &str, id: &str) -> Result<()> {
-        execute!(
-            self,
-            "DELETE FROM wa_pending_inbound WHERE device_id = $1 AND chat = $2 AND sender = $3 AND id = $4",
-            chat,
-            sender,
-            id
-        )?;
+        execute!(self, DELETE_PENDING_INBOUND, chat, sender, id)?;
         Ok(())
     }
 
@@ -428,6 +424,6 @@ impl ProtocolStore for DeviceBackend {
             .iter()
             .map(|k| (k.chat.to_owned(), k.sender.to_owned(), k.id.to_owned()))
             .collect();
-        self.pending.remove(&self.pool, self.device_id, &self.gate, keys).await
+        self.pending.remove(self, keys).await
     }
 }

@@ -18,6 +18,7 @@ use wasap_tests::outputs::{GOWA_SECRET, SUDEVWA_SECRET, webhooks_in_both_formats
 both_engines!(
     a_contacts_text_and_reply_reach_the_webhooks_and_the_listener,
     texts_sent_by_instance_and_by_number_arrive_exactly,
+    a_text_names_the_users_it_mentions,
     number_checks_say_yes_and_no,
 );
 
@@ -157,6 +158,64 @@ async fn texts_sent_by_instance_and_by_number_arrive_exactly(engine: EngineUnder
             (sent_by_number["message_id"].as_str().unwrap(), Some(by_number)),
         ]
     );
+    server.stop().await;
+    whatsapp.assert_all_handled();
+}
+
+async fn a_text_names_the_users_it_mentions(engine: EngineUnderTest) {
+    let whatsapp = Whatsapp::start(engine).await;
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = whatsapp.server(&db, dir.path()).await;
+    let token = whatsapp.online(&mut server, "shop", SHOP).await;
+    let driver = whatsapp.driver(&server, "shop");
+    driver.contact(CONTACT, true).await;
+    let api = server.client(Some(&token));
+
+    let text = format!("@{CONTACT} and @6281200002222: your orders are ready");
+    let (status, sent) = api
+        .post(
+            "/api/send/shop",
+            json!({ "to": CONTACT, "message": text, "mentions": [format!("+{CONTACT}"), "6281200002222@s.whatsapp.net"] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    let received = driver.sent_to(CONTACT, 1).await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(
+        (
+            &received[0].message_id,
+            received[0].text.as_deref(),
+            &received[0].mentions
+        ),
+        (
+            &sent["message_id"].as_str().unwrap().to_owned(),
+            Some(text.as_str()),
+            &vec![
+                format!("{CONTACT}@s.whatsapp.net"),
+                "6281200002222@s.whatsapp.net".to_owned()
+            ]
+        )
+    );
+    // A group is nobody to mention, and a mention names a user.
+    for (mentions, code) in [
+        (json!(["120363402106000000@g.us"]), "invalid_recipient"),
+        (json!(["12"]), "invalid_phone"),
+        (json!(vec![CONTACT; 257]), "too_many_mentions"),
+    ] {
+        let (status, answer) = api
+            .post(
+                "/api/send/shop",
+                json!({ "to": CONTACT, "message": "hi", "mentions": mentions }),
+            )
+            .await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (422, Some(code)),
+            "{answer}"
+        );
+    }
+    assert_eq!(driver.sent_to(CONTACT, 1).await.len(), 1, "nothing more was sent");
     server.stop().await;
     whatsapp.assert_all_handled();
 }

@@ -8,6 +8,7 @@
 mod conformance;
 mod fixtures;
 mod journal;
+mod message_keys;
 mod migrations;
 mod plugin_kv;
 mod signal_session;

@@ -15,11 +15,15 @@
 //! [`Whatsapp::driver`]. The [`both_engines!`](crate::both_engines) macro
 //! makes one test body into a `sim` and a `real` test. The driver's methods
 //! for the other message kinds, receipts, groups and LIDs are in
-//! `engines/kinds.rs`, for media in `engines/media.rs`.
+//! `engines/kinds.rs`, for media in `engines/media.rs`, for what the
+//! instance's message actions sent in `engines/actions.rs`, for locations
+//! and contact cards in `engines/places_and_cards.rs`.
 
+mod actions;
 mod child;
 mod kinds;
 mod media;
+mod places_and_cards;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,9 +33,11 @@ use wasap_whatsapp_sim::Simulator;
 
 use crate::{Api, TestDb, TestServer, WAIT, sim_config};
 
+pub use self::actions::ActionSent;
 pub use self::child::TextSender;
 pub use self::kinds::{Kind, Sender, Wrapping};
 pub use self::media::{MediaFile, MediaFileExt, SentMedia};
+pub use self::places_and_cards::PlaceOrCards;
 pub use wasap_whatsapp_sim::MediaKind;
 
 /// The engine a test runs wasap on.
@@ -150,6 +156,8 @@ impl Whatsapp {
 pub struct SentText {
     pub message_id: String,
     pub text: Option<String>,
+    /// The users the text mentions (JIDs).
+    pub mentions: Vec<String>,
 }
 
 /// WhatsApp's side of one instance: the phone that links it, the contacts
@@ -329,6 +337,10 @@ impl Driver {
                     .map(|m| SentText {
                         message_id: m["message_id"].as_str().unwrap_or_default().to_owned(),
                         text: m["text"].as_str().map(str::to_owned),
+                        mentions: m["mentions"]
+                            .as_array()
+                            .map(|all| all.iter().filter_map(|j| j.as_str().map(str::to_owned)).collect())
+                            .unwrap_or_default(),
                     })
                     .collect()
             }
@@ -339,6 +351,13 @@ impl Driver {
                 .unwrap_or_else(|e| panic!("{to}: {e}; received {:#?}", simulator.contact(to).received()))
                 .into_iter()
                 .map(|m| SentText {
+                    mentions: m
+                        .message
+                        .extended_text_message
+                        .as_option()
+                        .and_then(|t| t.context_info.as_option())
+                        .map(|c| c.mentioned_jid.clone())
+                        .unwrap_or_default(),
                     message_id: m.id,
                     text: m.text,
                 })

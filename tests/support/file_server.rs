@@ -124,6 +124,41 @@ pub mod fixtures {
         [b"OggS\x00\x02".as_slice(), &[9u8; 800]].concat()
     }
 
+    /// Ogg Opus of `seconds` seconds (pages with their granule positions;
+    /// the audio packets are filler, as nothing here decodes them).
+    pub fn opus(seconds: u64) -> Vec<u8> {
+        fn page(granule: u64, sequence: u32, payload: &[u8]) -> Vec<u8> {
+            let mut page = b"OggS\0\0".to_vec();
+            page.extend(granule.to_le_bytes());
+            page.extend(0x5741_5341u32.to_le_bytes());
+            page.extend(sequence.to_le_bytes());
+            page.extend([0; 4]);
+            page.push(1);
+            page.push(payload.len() as u8);
+            page.extend(payload);
+            page
+        }
+        let mut head = b"OpusHead\x01\x01".to_vec();
+        head.extend(312u16.to_le_bytes());
+        head.extend(48_000u32.to_le_bytes());
+        head.extend([0, 0, 0]);
+        let mut file = page(0, 0, &head);
+        file.extend(page(0, 1, b"OpusTags\0\0\0\0\0\0\0\0"));
+        for second in 1..=seconds {
+            file.extend(page(312 + second * 48_000, 1 + second as u32, &[0xfc; 200]));
+        }
+        file
+    }
+
+    /// A WebP image of `size` bytes in all (a RIFF header and filler).
+    pub fn webp(size: usize) -> Vec<u8> {
+        let mut file = b"RIFF".to_vec();
+        file.extend(((size - 8) as u32).to_le_bytes());
+        file.extend(b"WEBPVP8 ");
+        file.resize(size, 7);
+        file
+    }
+
     pub fn pdf() -> Vec<u8> {
         [b"%PDF-1.7\n".as_slice(), &[1u8; 1200]].concat()
     }

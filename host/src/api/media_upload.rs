@@ -27,11 +27,11 @@ use super::endpoint::{Access, Answer, Endpoint, FormField, Request, Verb, schema
 use super::error::ApiError;
 use super::handler::Handle;
 use super::messages::Sent;
-use super::outgoing_media::{given_kind, too_large};
+use super::outgoing_media::{given_kind, too_large, view_once_field};
 use super::router::Router;
 use super::{AppState, body, phone};
 use crate::media::{Spool, SpoolError, SpoolFile};
-use crate::messaging::outgoing_media::{self, MediaFile};
+use crate::messaging::outgoing_media::{self, MediaFile, MediaOptions};
 
 /// Room for the form's other fields and multipart framing around the file.
 const FORM_OVERHEAD: u64 = 64 * 1024;
@@ -65,7 +65,14 @@ const FORM: &[FormField] = &[
         name: "mediaType",
         required: false,
         file: false,
-        description: "image, video, document or audio; inferred from the content when absent",
+        description: "image, video, document, audio, sticker (WebP) or voice (a voice note: Ogg Opus); \
+                      inferred from the content when absent",
+    },
+    FormField {
+        name: "viewOnce",
+        required: false,
+        file: false,
+        description: "`true`: the recipient can open the image or video once",
     },
 ];
 
@@ -124,6 +131,7 @@ struct Upload {
     to: Option<String>,
     caption: Option<String>,
     media_type: Option<String>,
+    view_once: Option<String>,
     /// The spooled file, its file name and its declared type.
     file: Option<(SpoolFile, Option<String>, Option<String>)>,
 }
@@ -145,7 +153,13 @@ async fn send(state: &AppState, id: &str, form: FormData) -> Result<Json, ApiErr
         declared_type,
         file_name,
     };
-    let media = outgoing_media::build(file, kind, upload.caption, &state.media_limits)?;
+    let options = MediaOptions {
+        kind,
+        caption: upload.caption,
+        file_name: None,
+        view_once: view_once_field(upload.view_once.as_deref())?,
+    };
+    let media = outgoing_media::build_with(file, options, &state.media_limits)?;
     let sent = state.messenger.send_media(id, &to, media).await?;
     Ok(warp::reply::json(&Sent::from(sent)))
 }
@@ -163,6 +177,7 @@ async fn read_form(mut form: FormData, spool: &Spool, max_file: u64) -> Result<U
             "to" => upload.to = Some(read_text(part).await?),
             "caption" => upload.caption = Some(read_text(part).await?),
             "mediaType" => upload.media_type = Some(read_text(part).await?),
+            "viewOnce" => upload.view_once = Some(read_text(part).await?),
             // Unknown fields are drained and ignored, like most form handlers do.
             _ => {
                 read_part(part, MAX_FIELD_BYTES as u64).await?;

@@ -1,6 +1,6 @@
 //! Sending media from a URL: `POST /api/send/{id}/media-url` and
 //! `POST /api/by-number/{phone}/media-url`, JSON
-//! `{"to","mediaUrl","caption"?,"mediaType"?}`.
+//! `{"to","mediaUrl","caption"?,"mediaType"?,"viewOnce"?}`.
 //!
 //! The instance and the recipient are checked before anything is fetched, so
 //! a message that cannot be sent costs no download; then a media transfer
@@ -25,7 +25,7 @@ use super::messages::Sent;
 use super::outgoing_media::{given_kind, too_large};
 use super::router::Router;
 use super::{AppState, body, phone};
-use crate::messaging::outgoing_media::MediaUrlError;
+use crate::messaging::outgoing_media::{MediaOptions, MediaUrlError};
 use crate::outbound::FetchError;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -37,8 +37,12 @@ struct SendMediaUrl {
     media_url: String,
     /// Shown under the media.
     caption: Option<String>,
-    /// image, video, document or audio; inferred from the content when absent.
+    /// image, video, document, audio, sticker (WebP) or voice (a voice
+    /// note: Ogg Opus); inferred from the content when absent.
     media_type: Option<String>,
+    /// The recipient can open the image or video once.
+    #[serde(default)]
+    view_once: bool,
 }
 
 /// Beyond a send's own errors: too many media transfers (429, or 503 for the
@@ -97,9 +101,15 @@ async fn send(state: &AppState, id: &str, body: SendMediaUrl) -> Result<Json, Ap
     let kind = given_kind(body.media_type.as_deref())?;
     state.messenger.check_sendable(id, &body.to).await?;
     let _slot = state.media_transfers.acquire(id).await?;
+    let options = MediaOptions {
+        kind,
+        caption: body.caption,
+        file_name: None,
+        view_once: body.view_once,
+    };
     let media = state
         .media_from_url
-        .fetch(&body.media_url, kind, body.caption, None)
+        .fetch_with(&body.media_url, options)
         .await
         .map_err(media_url_error)?;
     let sent = state.messenger.send_media(id, &body.to, media).await?;
@@ -110,7 +120,7 @@ fn media_url_error(e: MediaUrlError) -> ApiError {
     match e {
         MediaUrlError::Fetch(e) => fetch_error(e),
         MediaUrlError::Empty => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "media_fetch_failed", e.to_string()),
-        MediaUrlError::TooLarge(e) => e.into(),
+        MediaUrlError::Unsendable(e) => e.into(),
     }
 }
 

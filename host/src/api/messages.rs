@@ -17,6 +17,9 @@ use crate::messaging::SendError;
 
 /// WhatsApp's own limit on a text message.
 const MAX_TEXT_BYTES: usize = 65_536;
+/// Users one message may mention (a large group has 1,024 members; a
+/// mention of each is what "mention everyone" is for).
+const MAX_MENTIONS: usize = 256;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +31,10 @@ struct SendText {
     message: String,
     /// The id of the message this one replies to.
     reply_to: Option<String>,
+    /// Users the text mentions (at most 256), as phone numbers or user JIDs;
+    /// write `@<number>` in the text where each should show.
+    #[serde(default)]
+    mentions: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -130,7 +137,7 @@ impl From<SendError> for ApiError {
     }
 }
 
-fn check_text(text: &str) -> Result<(), ApiError> {
+pub(super) fn check_text(text: &str) -> Result<(), ApiError> {
     if text.trim().is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -150,9 +157,16 @@ fn check_text(text: &str) -> Result<(), ApiError> {
 
 async fn send_text(state: &AppState, id: &str, body: SendText) -> Result<Json, ApiError> {
     check_text(&body.message)?;
+    if body.mentions.len() > MAX_MENTIONS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_mentions",
+            format!("a message mentions at most {MAX_MENTIONS} users"),
+        ));
+    }
     let sent = state
         .messenger
-        .send_text(id, &body.to, &body.message, body.reply_to.as_deref())
+        .send_text_mentioning(id, &body.to, &body.message, body.reply_to.as_deref(), &body.mentions)
         .await?;
     Ok(warp::reply::json(&Sent::from(sent)))
 }

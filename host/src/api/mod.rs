@@ -19,11 +19,13 @@ mod health;
 mod instances;
 mod media_upload;
 mod media_url;
+mod message_actions;
 mod messages;
 mod metrics;
 mod openapi;
 mod outgoing_media;
 mod phone;
+mod places_and_cards;
 mod plugins;
 mod qr_png;
 pub mod router;
@@ -85,6 +87,10 @@ pub fn routes(
         .or(instances::routes(&mut router))
         .unify()
         .or(messages::routes(&mut router))
+        .unify()
+        .or(message_actions::routes(&mut router))
+        .unify()
+        .or(places_and_cards::routes(&mut router))
         .unify()
         .or(media_upload::routes(&mut router))
         .unify()

@@ -8,7 +8,7 @@ use warp::http::StatusCode;
 use super::error::ApiError;
 use crate::engine::MediaKind;
 use crate::media::Busy;
-use crate::messaging::outgoing_media::TooLarge;
+use crate::messaging::outgoing_media::{TooLarge, Unsendable};
 
 /// The `mediaType` a client gave: `None` when absent or empty (infer it from
 /// the content), a 422 `invalid_body` when it is not a kind.
@@ -19,9 +19,23 @@ pub(super) fn given_kind(given: Option<&str>) -> Result<Option<MediaKind>, ApiEr
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_body",
-                "mediaType is one of image, video, document, audio",
+                "mediaType is one of image, video, document, audio, sticker, voice",
             )
         }),
+    }
+}
+
+/// The form's `viewOnce` field: `true` or `false` (absent or empty: false).
+pub(super) fn view_once_field(given: Option<&str>) -> Result<bool, ApiError> {
+    match given.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "viewOnce is true or false",
+        )),
     }
 }
 
@@ -34,9 +48,15 @@ pub(super) fn too_large(limit: u64) -> ApiError {
     )
 }
 
-impl From<TooLarge> for ApiError {
-    fn from(e: TooLarge) -> ApiError {
-        too_large(e.limit)
+impl From<Unsendable> for ApiError {
+    fn from(e: Unsendable) -> ApiError {
+        let code = match e {
+            Unsendable::TooLarge(TooLarge { limit }) => return too_large(limit),
+            Unsendable::StickerNotWebp => "sticker_not_webp",
+            Unsendable::VoiceNote(_) => "voice_note_not_opus",
+            Unsendable::ViewOnce => "view_once_not_allowed",
+        };
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string())
     }
 }
 

@@ -4,7 +4,8 @@
 //! connection attempt's worth of life: it reports what happens on it (QR codes,
 //! pairing, connected, dropped, logged out, inbound traffic) as
 //! [`EngineEvent`]s on the channel it was given, and carries out requests
-//! (send, check numbers, presence, pair code, logout). When a session drops,
+//! (send, act on earlier messages, check numbers, presence, pair code,
+//! logout). When a session drops,
 //! it does not reconnect by itself: the instance supervisor decides when to
 //! open the next one, so the reconnect policy lives in one place for every
 //! engine.
@@ -13,8 +14,13 @@
 //! and `sim` (a simulated network in the process, for tests and demos).
 //! Nothing above this module knows which one is running.
 
+mod actions;
+mod places_and_cards;
 pub mod sim;
 pub mod whatsapp;
+
+pub use actions::{ChatState, MessageRef};
+pub use places_and_cards::{ContactCard, OutgoingLocation};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,11 +105,40 @@ pub trait Session: Send + Sync {
     /// Asks for a code to link by phone number instead of QR (`XXXX-XXXX`).
     async fn pair_code(&self, phone: &str) -> Result<String, EngineError>;
 
-    /// Sends a text message to a JID, optionally quoting `reply_to`.
-    async fn send_text(&self, to: &str, text: &str, reply_to: Option<&str>) -> Result<SentMessage, EngineError>;
+    /// Sends a text message to a JID, optionally quoting `reply_to` and
+    /// mentioning the users `mentions` (JIDs).
+    async fn send_text(
+        &self,
+        to: &str,
+        text: &str,
+        reply_to: Option<&str>,
+        mentions: &[String],
+    ) -> Result<SentMessage, EngineError>;
 
     /// Sends an image, video, audio or document to a JID.
     async fn send_media(&self, to: &str, media: OutgoingMedia) -> Result<SentMessage, EngineError>;
+
+    /// Sends a location to a JID.
+    async fn send_location(&self, to: &str, location: OutgoingLocation) -> Result<SentMessage, EngineError>;
+
+    /// Sends one or several contact cards, as one message, to a JID.
+    async fn send_contacts(&self, to: &str, cards: Vec<ContactCard>) -> Result<SentMessage, EngineError>;
+
+    /// Reacts to `target` with `emoji`; an empty `emoji` withdraws the reaction.
+    async fn react(&self, target: &MessageRef, emoji: &str) -> Result<SentMessage, EngineError>;
+
+    /// Replaces the text of `target`, a text this account sent.
+    async fn edit_text(&self, target: &MessageRef, text: &str) -> Result<SentMessage, EngineError>;
+
+    /// Deletes `target` for everyone in its chat.
+    async fn revoke(&self, target: &MessageRef) -> Result<SentMessage, EngineError>;
+
+    /// Tells the senders of `messages` (all in one chat, none sent by this
+    /// account) that they were read.
+    async fn mark_read(&self, messages: &[MessageRef]) -> Result<(), EngineError>;
+
+    /// Shows `state` (typing, recording, paused) in the chat with `to`.
+    async fn chat_state(&self, to: &str, state: ChatState) -> Result<(), EngineError>;
 
     /// Asks WhatsApp which of these phone numbers (digits only) have an account.
     async fn check_numbers(&self, phones: &[String]) -> Result<Vec<NumberCheck>, EngineError>;
@@ -195,6 +230,10 @@ pub enum MediaKind {
     Video,
     Audio,
     Document,
+    /// A WebP image shown as a sticker.
+    Sticker,
+    /// Ogg Opus audio shown as a voice note (push-to-talk), with its length.
+    Voice,
 }
 
 impl MediaKind {
@@ -205,6 +244,8 @@ impl MediaKind {
             MediaKind::Video => "video",
             MediaKind::Audio => "audio",
             MediaKind::Document => "document",
+            MediaKind::Sticker => "sticker",
+            MediaKind::Voice => "voice",
         }
     }
 }
@@ -217,6 +258,10 @@ pub struct OutgoingMedia {
     pub mime_type: String,
     pub file_name: Option<String>,
     pub caption: Option<String>,
+    /// The recipient can open it once (an image or a video).
+    pub view_once: bool,
+    /// The length of a voice note, in seconds.
+    pub seconds: Option<u32>,
 }
 
 /// Whether a phone number has a WhatsApp account.

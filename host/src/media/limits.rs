@@ -4,6 +4,10 @@
 use crate::engine::MediaKind;
 use crate::events::Content;
 
+/// A sticker sent, at most: WhatsApp refuses larger ones (500 KB animated,
+/// 100 KB static; the smaller bound is the phone's to enforce).
+pub const MAX_STICKER_BYTES: u64 = 500 * 1024;
+
 /// Size limits of media files, received or sent, by kind.
 #[derive(Debug, Clone, Copy)]
 pub struct MediaLimits {
@@ -24,8 +28,10 @@ impl MediaLimits {
         match kind {
             MediaKind::Image => self.image,
             MediaKind::Video => self.video,
-            MediaKind::Audio => self.audio,
+            MediaKind::Audio | MediaKind::Voice => self.audio,
             MediaKind::Document => self.document,
+            // WhatsApp's own bound on a sticker: 500 KB for an animated one.
+            MediaKind::Sticker => self.image.min(MAX_STICKER_BYTES),
         }
     }
 

@@ -10,7 +10,7 @@ use crate::engine::MediaKind;
 
 /// A name that is not a media kind's.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown media kind {0:?}: image, video, audio or document")]
+#[error("unknown media kind {0:?}: image, video, audio, document, sticker or voice")]
 pub struct UnknownMediaKind(pub String);
 
 /// A kind by its name ([`MediaKind::as_str`]), in any case and with
@@ -25,6 +25,8 @@ impl FromStr for MediaKind {
             MediaKind::Video,
             MediaKind::Audio,
             MediaKind::Document,
+            MediaKind::Sticker,
+            MediaKind::Voice,
         ]
         .into_iter()
         .find(|kind| kind.as_str().eq_ignore_ascii_case(name))

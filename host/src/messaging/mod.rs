@@ -6,19 +6,24 @@
 //! a LID, sent as given). Nothing reaches the engine for a recipient that is
 //! malformed or not on WhatsApp.
 
+pub mod actions;
 pub mod media_kind;
 pub mod outgoing_media;
 mod recipient;
 mod recipient_cache;
+pub mod vcard;
+pub mod voice_note;
 
 use std::sync::Arc;
 
+pub use actions::ActionError;
 pub use recipient::{Recipient, RecipientError, normalize_phone};
 use recipient_cache::RecipientCache;
 
-use crate::engine::{EngineError, NumberCheck, OutgoingMedia, SentMessage, Session};
+use crate::engine::{ContactCard, EngineError, NumberCheck, OutgoingLocation, OutgoingMedia, SentMessage, Session};
 use crate::instances::{InstanceError, InstanceManager};
 use crate::metrics::Metrics;
+use crate::store::Store;
 
 /// Why a message was not sent.
 #[derive(Debug, thiserror::Error)]
@@ -38,15 +43,18 @@ pub enum SendError {
 pub struct Messenger {
     instances: InstanceManager,
     cache: Arc<RecipientCache>,
+    /// Where sent messages are recorded, so actions can name them by id.
+    store: Store,
     /// Counts what was sent, by instance and kind.
     metrics: Arc<Metrics>,
 }
 
 impl Messenger {
-    pub fn new(instances: InstanceManager, metrics: Arc<Metrics>) -> Messenger {
+    pub fn new(instances: InstanceManager, store: Store, metrics: Arc<Metrics>) -> Messenger {
         Messenger {
             instances,
             cache: Arc::new(RecipientCache::default()),
+            store,
             metrics,
         }
     }
@@ -59,9 +67,26 @@ impl Messenger {
         text: &str,
         reply_to: Option<&str>,
     ) -> Result<SentMessage, SendError> {
+        self.send_text_mentioning(id, to, text, reply_to, &[]).await
+    }
+
+    /// Sends a text (optionally quoting `reply_to`) that mentions the users
+    /// `mentions` (phone numbers or user JIDs) from instance `id`.
+    pub async fn send_text_mentioning(
+        &self,
+        id: &str,
+        to: &str,
+        text: &str,
+        reply_to: Option<&str>,
+        mentions: &[String],
+    ) -> Result<SentMessage, SendError> {
+        let mentions = mentions
+            .iter()
+            .map(|who| Recipient::parse(who)?.user_jid())
+            .collect::<Result<Vec<_>, _>>()?;
         let (session, jid) = self.prepare(id, to).await?;
-        let sent = session.send_text(&jid, text, reply_to).await?;
-        self.metrics.message_sent(id, "text");
+        let sent = session.send_text(&jid, text, reply_to, &mentions).await?;
+        self.sent(id, "text", &sent).await;
         Ok(sent)
     }
 
@@ -70,7 +95,28 @@ impl Messenger {
         let (session, jid) = self.prepare(id, to).await?;
         let kind = media.kind.as_str();
         let sent = session.send_media(&jid, media).await?;
-        self.metrics.message_sent(id, kind);
+        self.sent(id, kind, &sent).await;
+        Ok(sent)
+    }
+
+    /// Sends a location from instance `id`.
+    pub async fn send_location(
+        &self,
+        id: &str,
+        to: &str,
+        location: OutgoingLocation,
+    ) -> Result<SentMessage, SendError> {
+        let (session, jid) = self.prepare(id, to).await?;
+        let sent = session.send_location(&jid, location).await?;
+        self.sent(id, "location", &sent).await;
+        Ok(sent)
+    }
+
+    /// Sends contact cards, as one message, from instance `id`.
+    pub async fn send_contacts(&self, id: &str, to: &str, cards: Vec<ContactCard>) -> Result<SentMessage, SendError> {
+        let (session, jid) = self.prepare(id, to).await?;
+        let sent = session.send_contacts(&jid, cards).await?;
+        self.sent(id, "contact", &sent).await;
         Ok(sent)
     }
 
@@ -106,6 +152,21 @@ impl Messenger {
             }
         };
         Ok((session, jid))
+    }
+
+    /// Counts a message WhatsApp took, and records it so that actions can
+    /// name it by id. The message is out whatever the record's fate: a
+    /// failed record is logged, not the send's failure.
+    async fn sent(&self, id: &str, kind: &'static str, sent: &SentMessage) {
+        self.metrics.message_sent(id, kind);
+        if let Err(e) = self
+            .store
+            .record_sent(id, &sent.message_id, &sent.to, kind, sent.timestamp)
+            .await
+        {
+            tracing::warn!(instance = %id, message_id = %sent.message_id, error = %e,
+                "a sent message could not be recorded; actions on it will not find it");
+        }
     }
 
     async fn lookup(&self, session: &dyn Session, phone: &str) -> Result<NumberCheck, SendError> {

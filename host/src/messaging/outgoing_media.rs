@@ -7,6 +7,7 @@
 use bytes::Bytes;
 
 use super::media_kind::sniff;
+use super::voice_note::{self, NotOggOpus};
 use crate::engine::{MediaKind, OutgoingMedia};
 use crate::media::MediaLimits;
 use crate::outbound::{FetchError, Fetcher};
@@ -26,6 +27,19 @@ pub struct TooLarge {
     pub limit: u64,
 }
 
+/// Why a file cannot be sent as asked.
+#[derive(Debug, thiserror::Error)]
+pub enum Unsendable {
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+    #[error("a sticker must be a WebP image (image/webp)")]
+    StickerNotWebp,
+    #[error(transparent)]
+    VoiceNote(#[from] NotOggOpus),
+    #[error("only images and videos can be sent view-once")]
+    ViewOnce,
+}
+
 /// Why media could not be taken from a URL.
 #[derive(Debug, thiserror::Error)]
 pub enum MediaUrlError {
@@ -34,7 +48,19 @@ pub enum MediaUrlError {
     #[error("the media URL answered with an empty body")]
     Empty,
     #[error(transparent)]
-    TooLarge(#[from] TooLarge),
+    Unsendable(#[from] Unsendable),
+}
+
+/// How a file is to be sent, beyond its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct MediaOptions {
+    /// The kind to send it as; the sniffed one when `None`.
+    pub kind: Option<MediaKind>,
+    pub caption: Option<String>,
+    /// Overrides the file's own name.
+    pub file_name: Option<String>,
+    /// The recipient can open it once (images and videos).
+    pub view_once: bool,
 }
 
 /// The media message for `file`, sent as `kind` (or the sniffed kind).
@@ -43,23 +69,50 @@ pub fn build(
     kind: Option<MediaKind>,
     caption: Option<String>,
     limits: &MediaLimits,
-) -> Result<OutgoingMedia, TooLarge> {
+) -> Result<OutgoingMedia, Unsendable> {
+    let options = MediaOptions {
+        kind,
+        caption,
+        ..MediaOptions::default()
+    };
+    build_with(file, options, limits)
+}
+
+/// The media message for `file`, sent as `options` say: a sticker must be
+/// WebP, a voice note Ogg Opus (its length read from it), and only images
+/// and videos go view-once.
+pub fn build_with(file: MediaFile, options: MediaOptions, limits: &MediaLimits) -> Result<OutgoingMedia, Unsendable> {
     let (sniffed_kind, sniffed_mime) = sniff(&file.data);
-    let kind = kind.unwrap_or(sniffed_kind);
+    let kind = options.kind.unwrap_or(sniffed_kind);
     let limit = limits.for_kind(kind);
     if file.data.len() as u64 > limit {
-        return Err(TooLarge { limit });
+        return Err(TooLarge { limit }.into());
     }
-    let mime_type = file
-        .declared_type
-        .filter(|t| !t.is_empty() && t != "application/octet-stream")
-        .unwrap_or_else(|| sniffed_mime.to_owned());
+    if options.view_once && !matches!(kind, MediaKind::Image | MediaKind::Video) {
+        return Err(Unsendable::ViewOnce);
+    }
+    let mut seconds = None;
+    let mime_type = match kind {
+        MediaKind::Sticker if sniffed_mime != "image/webp" => return Err(Unsendable::StickerNotWebp),
+        MediaKind::Sticker => sniffed_mime.to_owned(),
+        MediaKind::Voice => {
+            seconds = Some(voice_note::inspect(&file.data)?.seconds);
+            // The type WhatsApp's players look for, whatever was declared.
+            "audio/ogg; codecs=opus".to_owned()
+        }
+        _ => file
+            .declared_type
+            .filter(|t| !t.is_empty() && t != "application/octet-stream")
+            .unwrap_or_else(|| sniffed_mime.to_owned()),
+    };
     Ok(OutgoingMedia {
         kind,
         data: file.data,
         mime_type,
-        file_name: file.file_name,
-        caption: caption.filter(|c| !c.is_empty()),
+        file_name: options.file_name.or(file.file_name),
+        caption: options.caption.filter(|c| !c.is_empty()),
+        view_once: options.view_once,
+        seconds,
     })
 }
 
@@ -81,7 +134,20 @@ impl MediaFromUrl {
         caption: Option<String>,
         file_name: Option<String>,
     ) -> Result<OutgoingMedia, MediaUrlError> {
-        let max_bytes = kind.map_or(self.limits.largest(), |kind| self.limits.for_kind(kind));
+        let options = MediaOptions {
+            kind,
+            caption,
+            file_name,
+            view_once: false,
+        };
+        self.fetch_with(url, options).await
+    }
+
+    /// The media message for the file at `url`, sent as `options` say.
+    pub async fn fetch_with(&self, url: &str, options: MediaOptions) -> Result<OutgoingMedia, MediaUrlError> {
+        let max_bytes = options
+            .kind
+            .map_or(self.limits.largest(), |kind| self.limits.for_kind(kind));
         let fetched = self.fetcher.fetch(url, max_bytes).await?;
         if fetched.data.is_empty() {
             return Err(MediaUrlError::Empty);
@@ -89,8 +155,8 @@ impl MediaFromUrl {
         let file = MediaFile {
             data: fetched.data,
             declared_type: fetched.mime_type,
-            file_name: file_name.or(fetched.file_name),
+            file_name: fetched.file_name,
         };
-        Ok(build(file, kind, caption, &self.limits)?)
+        Ok(build_with(file, options, &self.limits)?)
     }
 }

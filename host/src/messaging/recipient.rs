@@ -50,6 +50,18 @@ impl Recipient {
     }
 }
 
+impl Recipient {
+    /// The JID of a user (not a group) this recipient names, as a mention
+    /// names it: a phone number as its phone JID, a user JID as given.
+    pub fn user_jid(self) -> Result<String, RecipientError> {
+        match self {
+            Recipient::Phone(phone) => Ok(format!("{phone}@s.whatsapp.net")),
+            Recipient::Jid(jid) if jid.ends_with("@g.us") => Err(RecipientError::InvalidJid(jid)),
+            Recipient::Jid(jid) => Ok(jid),
+        }
+    }
+}
+
 /// Digits of an international number; a leading `+`, spaces and dashes are
 /// dropped. E.164 allows 15 digits; fewer than 7 cannot be a full number.
 pub fn normalize_phone(raw: &str) -> Result<String, RecipientError> {

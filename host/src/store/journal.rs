@@ -23,7 +23,7 @@ use super::{Store, StoreError, on_pool};
 use crate::clock::now_secs;
 use wasap_events::Event;
 
-/// Rows per multi-row `INSERT` (5 parameters each, far below either engine's limit).
+/// Rows per multi-row `INSERT` (6 parameters each, far below either engine's limit).
 const INSERT_CHUNK: usize = 200;
 /// Seqs per `IN (...)` list.
 const SEQ_CHUNK: usize = 500;
@@ -84,7 +84,8 @@ impl Store {
         // duplicates' lookups after it need no transaction either: an entry
         // not done is never pruned.
         let single = events.len() <= INSERT_CHUNK;
-        let result = on_pool!(self.pool(), |p| async {
+        let result = on_pool!(self.pool(), |p| {
+            async {
             let mut tx = if single { None } else { Some(p.begin().await?) };
             let mut conn = if single { Some(p.acquire().await?) } else { None };
             let tx_conn = match (&mut tx, &mut conn) {
@@ -99,12 +100,20 @@ impl Store {
                 // their seqs, in list order on both engines.
                 let values: Vec<String> = (0..chunk.len())
                     .map(|i| {
-                        let n = i * 5;
-                        format!("(${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5)
+                        let n = i * 6;
+                        format!(
+                            "(${}, ${}, ${}, ${}, ${}, ${})",
+                            n + 1,
+                            n + 2,
+                            n + 3,
+                            n + 4,
+                            n + 5,
+                            n + 6
+                        )
                     })
                     .collect();
                 let sql = format!(
-                    "INSERT INTO inbound_journal (instance_id, event_id, kind, event, created_at) VALUES {} \
+                    "INSERT INTO inbound_journal (instance_id, event_id, kind, event, created_at, message_id) VALUES {} \
                      ON CONFLICT (instance_id, event_id) DO NOTHING RETURNING seq, instance_id, event_id",
                     values.join(", ")
                 );
@@ -115,7 +124,8 @@ impl Store {
                         .bind(&event.id)
                         .bind(event.name())
                         .bind(json)
-                        .bind(now);
+                        .bind(now)
+                        .bind(message_id(event));
                 }
                 for (seq, instance, id) in query.fetch_all(&mut *tx_conn).await? {
                     written.insert((instance, id), seq);
@@ -148,7 +158,8 @@ impl Store {
             }
             Ok::<_, sqlx::Error>(answers)
         }
-        .await);
+        .await
+        });
         result.map_err(|e| match &e {
             sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => {
                 StoreError::InstanceGone
@@ -376,6 +387,15 @@ impl Store {
             Err(sqlx::Error::Database(db)) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => Ok(0),
             other => Ok(other?),
         }
+    }
+}
+
+/// The WhatsApp id of a journalled message, kept beside it so actions on the
+/// message can find it by id ([`super::message_keys`]).
+fn message_id(event: &Event) -> Option<&str> {
+    match &event.kind {
+        wasap_events::EventKind::Message(message) => Some(&message.id),
+        _ => None,
     }
 }
 

@@ -3,7 +3,8 @@
 //! older than `WASAP_JOURNAL_RETENTION_SECS` or beyond the newest
 //! `WASAP_JOURNAL_MAX_PER_INSTANCE` of their instance. An entry not done
 //! is never pruned (nor any after it: see [`super::journal`]). Clients whose
-//! cursor falls behind what was pruned get 410 `cursor_expired`.
+//! cursor falls behind what was pruned get 410 `cursor_expired`. The records
+//! of sent messages ([`super::message_keys`]) follow the same retention.
 
 use std::time::Duration;
 
@@ -58,5 +59,15 @@ pub async fn prune(store: &Store, settings: JournalRetentionSettings) {
         Ok(0) => {}
         Ok(removed) => tracing::info!(removed, "old inbound journal entries removed"),
         Err(e) => tracing::warn!(error = %e, "old inbound journal entries could not be removed"),
+    }
+    // What the server sent is findable by id (to react to it, edit it...)
+    // for as long as what came in.
+    match store
+        .sent_messages_prune(retention.before, retention.max_per_instance)
+        .await
+    {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "old sent-message records removed"),
+        Err(e) => tracing::warn!(error = %e, "old sent-message records could not be removed"),
     }
 }

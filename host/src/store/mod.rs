@@ -17,6 +17,7 @@ pub mod inbound_media;
 pub mod instances;
 pub mod journal;
 pub mod journal_prune;
+pub mod message_keys;
 pub mod outbox;
 pub mod plugin_kv;
 mod redact;

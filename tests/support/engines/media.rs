@@ -9,8 +9,9 @@
 //!   whatever it is given, so both directions report on it only what WhatsApp
 //!   would have carried;
 //! - a voice note is an audio message marked `ptt` on WhatsApp; the sim
-//!   engine has no such mark (wasap's events have none either), so it sends
-//!   a plain audio file;
+//!   engine has no such mark on what a contact sends (wasap's events have
+//!   none either), so a contact's voice note is a plain audio file there,
+//!   while the instance's voice notes carry it on both engines;
 //! - on the real engine the contact fetches the file from the simulator's
 //!   media server and decrypts it, checking every hash the message announced;
 //!   the sim engine reports the SHA-256 of what the session was given.
@@ -74,6 +75,12 @@ pub struct SentMedia {
     pub mime_type: Option<String>,
     pub caption: Option<String>,
     pub file_name: Option<String>,
+    /// An audio message sent as a voice note (push-to-talk).
+    pub voice_note: bool,
+    /// A voice note's length in seconds.
+    pub seconds: Option<u32>,
+    /// Sent view-once.
+    pub view_once: bool,
 }
 
 impl Driver {
@@ -136,6 +143,9 @@ impl Driver {
                             mime_type: text(&m["mime_type"]),
                             caption: carried_caption(kind, text(&m["caption"])),
                             file_name: carried_file_name(kind, text(&m["file_name"])),
+                            voice_note: m["voice_note"] == true,
+                            seconds: m["seconds"].as_u64().and_then(|s| u32::try_from(s).ok()),
+                            view_once: m["view_once"] == true,
                         })
                     })
                     .collect()
@@ -156,6 +166,9 @@ impl Driver {
                         mime_type: media.mime_type,
                         caption: media.caption,
                         file_name: media.file_name,
+                        voice_note: media.voice_note,
+                        seconds: media.seconds,
+                        view_once: media.view_once,
                     })
                     .collect()
             }

@@ -209,6 +209,30 @@ impl Contact {
             .await
     }
 
+    /// Waits until this contact received at least `min` messages that
+    /// `matches` accepts; returns those.
+    pub async fn wait_received_matching(
+        &self,
+        min: usize,
+        timeout: Duration,
+        matches: impl Fn(&ReceivedMessage) -> bool,
+    ) -> Result<Vec<ReceivedMessage>> {
+        let pn = self.pn.clone();
+        self.inner
+            .wait_for(timeout, &format!("{min} such messages to {pn}"), |w| {
+                let found: Vec<ReceivedMessage> = w
+                    .accounts
+                    .get(&pn)?
+                    .inbox
+                    .iter()
+                    .filter(|m| m.category.is_none() && matches(m))
+                    .cloned()
+                    .collect();
+                (found.len() >= min).then_some(found)
+            })
+            .await
+    }
+
     /// Waits for a received text message with exactly `text`.
     pub async fn wait_text(&self, text: &str, timeout: Duration) -> Result<ReceivedMessage> {
         self.wait_received(timeout, |m| m.text.as_deref() == Some(text)).await

@@ -113,7 +113,8 @@ pub struct ReceivedReceipt {
 pub struct PresenceSent {
     /// The sending device.
     pub from: String,
-    /// `available`, `unavailable`, `subscribe`, or a chat state (`composing`, `paused`, …).
+    /// `available`, `unavailable`, `subscribe`, or a chat state (`composing`,
+    /// `recording`, `paused`).
     pub kind: String,
     pub to: Option<String>,
     pub name: Option<String>,

@@ -143,6 +143,10 @@ pub struct ReceivedMedia {
     pub caption: Option<String>,
     pub file_name: Option<String>,
     pub voice_note: bool,
+    /// A voice note's length, as its message announced it.
+    pub seconds: Option<u32>,
+    /// Sent view-once (flagged on the media, or wrapped as view-once).
+    pub view_once: bool,
 }
 
 /// The media message `media` makes once uploaded as `uploaded`.
@@ -331,6 +335,8 @@ impl Contact {
             caption: found.caption.map(str::to_owned),
             file_name: found.file_name.map(str::to_owned),
             voice_note: found.voice_note,
+            seconds: found.seconds,
+            view_once: found.view_once,
         })
     }
 
@@ -391,6 +397,8 @@ struct Fields<'a> {
     caption: Option<&'a str>,
     file_name: Option<&'a str>,
     voice_note: bool,
+    seconds: Option<u32>,
+    view_once: bool,
 }
 
 /// The media fields of a message, through the wrappers a media message
@@ -405,7 +413,11 @@ fn fields(message: &wa::Message) -> Option<Fields<'_>> {
     .into_iter()
     .find_map(|w| w.as_option().and_then(|w| w.message.as_option()));
     if let Some(inner) = wrapped {
-        return fields(inner);
+        let once = message.view_once_message.is_set() || message.view_once_message_v2.is_set();
+        return fields(inner).map(|f| Fields {
+            view_once: f.view_once || once,
+            ..f
+        });
     }
     macro_rules! common {
         ($m:expr, $kind:expr) => {
@@ -420,24 +432,30 @@ fn fields(message: &wa::Message) -> Option<Fields<'_>> {
                 caption: None,
                 file_name: None,
                 voice_note: false,
+                seconds: None,
+                view_once: false,
             }
         };
     }
     if let Some(m) = message.image_message.as_option() {
         return Some(Fields {
             caption: m.caption.as_deref(),
+            view_once: m.view_once.unwrap_or(false),
             ..common!(m, MediaKind::Image)
         });
     }
     if let Some(m) = message.video_message.as_option() {
         return Some(Fields {
             caption: m.caption.as_deref(),
+            view_once: m.view_once.unwrap_or(false),
             ..common!(m, MediaKind::Video)
         });
     }
     if let Some(m) = message.audio_message.as_option() {
         return Some(Fields {
             voice_note: m.ptt.unwrap_or(false),
+            seconds: m.seconds,
+            view_once: m.view_once.unwrap_or(false),
             ..common!(m, MediaKind::Audio)
         });
     }

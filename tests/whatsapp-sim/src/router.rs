@@ -23,7 +23,8 @@ pub async fn handle(inner: &Arc<Inner>, conn: u64, node: Node) {
     }
 }
 
-/// `<presence type name [to]/>` or `<chatstate to><composing/></chatstate>`.
+/// `<presence type name [to]/>` or `<chatstate to><composing/></chatstate>`
+/// (recorded as `composing`, `recording` or `paused`).
 fn record_presence(inner: &Arc<Inner>, conn: u64, node: &Node) {
     debug!(target: "whatsapp_sim", conn, "{}", nodes::show(node));
     let mut world = inner.world();
@@ -33,7 +34,14 @@ fn record_presence(inner: &Arc<Inner>, conn: u64, node: &Node) {
         .and_then(|c| c.device.clone())
         .map(|(user, device)| Jid::pn_device(user.as_str(), device).to_string());
     let kind = if node.tag == "chatstate" {
-        node.children().and_then(|c| c.first()).map(|c| c.tag.to_string())
+        // Recording audio is `<composing media="audio"/>` on the wire.
+        node.children().and_then(|c| c.first()).map(|c| {
+            if c.tag == "composing" && nodes::attr(c, "media").as_deref() == Some("audio") {
+                "recording".to_owned()
+            } else {
+                c.tag.to_string()
+            }
+        })
     } else {
         nodes::attr(node, "type")
     };

@@ -15,5 +15,5 @@ mod offline;
 mod session;
 
 pub use incoming::{KINDS, SimIncoming, new_message_id};
-pub use network::{SentRecord, SimContact, SimDrop, SimError, SimNetwork};
+pub use network::{SentContact, SentLocation, SentRecord, SimContact, SimDrop, SimError, SimNetwork};
 pub use session::SimEngine;

@@ -20,13 +20,21 @@ pub struct SimContact {
     pub push_name: Option<String>,
 }
 
-/// One message an instance sent, as the simulated network received it.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+/// One message an instance sent, as the simulated network received it; also
+/// its read receipts and chat states, which are not messages but go out too.
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct SentRecord {
     pub to: String,
+    /// The message's id; for a read receipt or a chat state, the id the
+    /// simulated network gave the record.
     pub message_id: String,
-    /// `text`, `image`, `video`, `audio` or `document`.
+    /// `text`, `image`, `video`, `audio` (also a voice note), `document`,
+    /// `sticker`, `location`
+    /// (`location`), `contact` (`contacts`); `reaction`, `edit`,
+    /// `revoke` (messages acting on `target_id`); `read` (a read receipt for
+    /// `read_ids`), `chat_state` (`state`).
     pub kind: &'static str,
+    /// The text; for an edit, the new text.
     pub text: Option<String>,
     pub caption: Option<String>,
     /// Hex SHA-256 of the media bytes, for byte-exact checks.
@@ -34,6 +42,52 @@ pub struct SentRecord {
     pub reply_to: Option<String>,
     pub mime_type: Option<String>,
     pub file_name: Option<String>,
+    /// The message a reaction, edit or revoke acts on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+    /// A reaction's emoji (empty: the reaction is withdrawn).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+    /// An audio message is a voice note (push-to-talk).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice_note: Option<bool>,
+    /// A voice note's length in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u32>,
+    /// The media can be opened once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view_once: Option<bool>,
+    /// The users a text mentions (JIDs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mentions: Option<Vec<String>>,
+    /// The messages a read receipt reports read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_ids: Option<Vec<String>>,
+    /// A chat state: `typing`, `recording` or `paused`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+    /// A location's place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<SentLocation>,
+    /// The cards of a contact message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<Vec<SentContact>>,
+}
+
+/// A location as the simulated network received it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct SentLocation {
+    pub latitude: f64,
+    pub longitude: f64,
+    pub name: Option<String>,
+    pub address: Option<String>,
+}
+
+/// A contact card as the simulated network received it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct SentContact {
+    pub display_name: String,
+    pub vcard: String,
 }
 
 /// How the simulated network ends a connection.
@@ -276,11 +330,7 @@ mod tests {
             message_id: format!("id-{i}"),
             kind: "text",
             text: Some(format!("message {i}")),
-            caption: None,
-            media_sha256: None,
-            reply_to: None,
-            mime_type: None,
-            file_name: None,
+            ..SentRecord::default()
         }
     }
 

@@ -12,11 +12,11 @@ use tokio::task::JoinHandle;
 use whatsapp_rust::wacore::store::traits::DeviceStore;
 
 use super::incoming::new_message_id;
-use super::network::{SentRecord, SimError, SimNetwork};
+use super::network::{SentContact, SentLocation, SentRecord, SimError, SimNetwork};
 use super::offline::{Held, OfflineQueue};
 use crate::engine::{
-    Engine, EngineError, EngineEvent, InboundEvent, InboundSink, MediaFetch, MediaKind, NumberCheck, OutgoingMedia,
-    SentMessage, Session, SessionRequest,
+    ChatState, ContactCard, Engine, EngineError, EngineEvent, InboundEvent, InboundSink, MediaFetch, MediaKind,
+    MessageRef, NumberCheck, OutgoingLocation, OutgoingMedia, SentMessage, Session, SessionRequest,
 };
 use crate::store::DeviceBackend;
 
@@ -317,7 +317,13 @@ impl Session for SimSession {
         Ok(format!("{}-{}", &code[..4], &code[4..]))
     }
 
-    async fn send_text(&self, to: &str, text: &str, reply_to: Option<&str>) -> Result<SentMessage, EngineError> {
+    async fn send_text(
+        &self,
+        to: &str,
+        text: &str,
+        reply_to: Option<&str>,
+        mentions: &[String],
+    ) -> Result<SentMessage, EngineError> {
         self.require_connected()?;
         Ok(self.accept(
             to,
@@ -326,11 +332,9 @@ impl Session for SimSession {
                 message_id: new_message_id(),
                 kind: "text",
                 text: Some(text.to_owned()),
-                caption: None,
-                media_sha256: None,
                 reply_to: reply_to.map(str::to_owned),
-                mime_type: None,
-                file_name: None,
+                mentions: Some(mentions.to_vec()).filter(|m| !m.is_empty()),
+                ..SentRecord::default()
             },
         ))
     }
@@ -343,20 +347,152 @@ impl Session for SimSession {
             SentRecord {
                 to: to.to_owned(),
                 message_id: new_message_id(),
+                // A voice note is an audio message flagged push-to-talk, as on WhatsApp.
                 kind: match media.kind {
                     MediaKind::Image => "image",
                     MediaKind::Video => "video",
-                    MediaKind::Audio => "audio",
+                    MediaKind::Audio | MediaKind::Voice => "audio",
                     MediaKind::Document => "document",
+                    MediaKind::Sticker => "sticker",
                 },
-                text: None,
                 caption: media.caption,
                 media_sha256: Some(hex::encode(sha)),
-                reply_to: None,
                 mime_type: Some(media.mime_type),
                 file_name: media.file_name,
+                voice_note: (media.kind == MediaKind::Voice).then_some(true),
+                seconds: media.seconds,
+                view_once: media.view_once.then_some(true),
+                ..SentRecord::default()
             },
         ))
+    }
+
+    async fn send_location(&self, to: &str, location: OutgoingLocation) -> Result<SentMessage, EngineError> {
+        self.require_connected()?;
+        Ok(self.accept(
+            to,
+            SentRecord {
+                to: to.to_owned(),
+                message_id: new_message_id(),
+                kind: "location",
+                location: Some(SentLocation {
+                    latitude: location.latitude,
+                    longitude: location.longitude,
+                    name: location.name,
+                    address: location.address,
+                }),
+                ..SentRecord::default()
+            },
+        ))
+    }
+
+    async fn send_contacts(&self, to: &str, cards: Vec<ContactCard>) -> Result<SentMessage, EngineError> {
+        self.require_connected()?;
+        Ok(self.accept(
+            to,
+            SentRecord {
+                to: to.to_owned(),
+                message_id: new_message_id(),
+                kind: "contact",
+                contacts: Some(
+                    cards
+                        .into_iter()
+                        .map(|card| SentContact {
+                            display_name: card.display_name,
+                            vcard: card.vcard,
+                        })
+                        .collect(),
+                ),
+                ..SentRecord::default()
+            },
+        ))
+    }
+
+    async fn react(&self, target: &MessageRef, emoji: &str) -> Result<SentMessage, EngineError> {
+        self.require_connected()?;
+        Ok(self.accept(
+            &target.chat,
+            SentRecord {
+                to: target.chat.clone(),
+                message_id: new_message_id(),
+                kind: "reaction",
+                target_id: Some(target.id.clone()),
+                emoji: Some(emoji.to_owned()),
+                ..SentRecord::default()
+            },
+        ))
+    }
+
+    async fn edit_text(&self, target: &MessageRef, text: &str) -> Result<SentMessage, EngineError> {
+        self.require_connected()?;
+        let sent = self.accept(
+            &target.chat,
+            SentRecord {
+                to: target.chat.clone(),
+                message_id: new_message_id(),
+                kind: "edit",
+                text: Some(text.to_owned()),
+                target_id: Some(target.id.clone()),
+                ..SentRecord::default()
+            },
+        );
+        // An edit or a revocation keeps its message's id, as on WhatsApp;
+        // the record has the id of the protocol message that carried it.
+        Ok(SentMessage {
+            message_id: target.id.clone(),
+            ..sent
+        })
+    }
+
+    async fn revoke(&self, target: &MessageRef) -> Result<SentMessage, EngineError> {
+        self.require_connected()?;
+        let sent = self.accept(
+            &target.chat,
+            SentRecord {
+                to: target.chat.clone(),
+                message_id: new_message_id(),
+                kind: "revoke",
+                target_id: Some(target.id.clone()),
+                ..SentRecord::default()
+            },
+        );
+        // An edit or a revocation keeps its message's id, as on WhatsApp;
+        // the record has the id of the protocol message that carried it.
+        Ok(SentMessage {
+            message_id: target.id.clone(),
+            ..sent
+        })
+    }
+
+    async fn mark_read(&self, messages: &[MessageRef]) -> Result<(), EngineError> {
+        self.require_connected()?;
+        let Some(first) = messages.first() else { return Ok(()) };
+        self.accept(
+            &first.chat,
+            SentRecord {
+                to: first.chat.clone(),
+                message_id: new_message_id(),
+                kind: "read",
+                read_ids: Some(messages.iter().map(|m| m.id.clone()).collect()),
+                ..SentRecord::default()
+            },
+        );
+        Ok(())
+    }
+
+    async fn chat_state(&self, to: &str, state: ChatState) -> Result<(), EngineError> {
+        self.require_connected()?;
+        self.accept(
+            to,
+            SentRecord {
+                to: to.to_owned(),
+                message_id: new_message_id(),
+                kind: "chat_state",
+                state: Some(state.as_str()),
+                ..SentRecord::default()
+            },
+        );
+        Ok(())
     }
 
     async fn check_numbers(&self, phones: &[String]) -> Result<Vec<NumberCheck>, EngineError> {

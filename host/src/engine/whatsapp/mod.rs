@@ -34,6 +34,7 @@ mod durability;
 mod inbound;
 #[cfg(feature = "test-whatsapp-server")]
 pub mod loopback_http;
+mod media_message;
 mod media_ticket;
 mod phone_names;
 mod session;

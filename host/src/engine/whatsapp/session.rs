@@ -7,16 +7,23 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
+use whatsapp_rust::features::{ChatStateType, message_key};
 use whatsapp_rust::pair_code::{PairCodeError, PairCodeOptions, PairError};
 use whatsapp_rust::wacore::download::MediaType;
 use whatsapp_rust::wacore::proto_helpers::MessageBuilderExt;
+use whatsapp_rust::wacore_binary::JidExt;
+use whatsapp_rust::waproto::buffa::MessageField;
 use whatsapp_rust::waproto::whatsapp as wa;
-use whatsapp_rust::{Client, ClientError, Jid, SendError, SendResult, UploadOptions, media};
+use whatsapp_rust::{Client, ClientError, Jid, RevokeType, SendError, SendResult, UploadOptions};
 
 use whatsapp_rust::wacore::store::traits::DeviceStore;
 
 use super::bridge::{Queue, Shared};
-use crate::engine::{EngineError, MediaKind, NumberCheck, OutgoingMedia, SentMessage, Session};
+use super::media_message::{Presentation, media_message};
+use crate::engine::{
+    ChatState, ContactCard, EngineError, MediaKind, MessageRef, NumberCheck, OutgoingLocation, OutgoingMedia,
+    SentMessage, Session,
+};
 use crate::store::DeviceBackend;
 
 /// How long a send, a number check, a presence or a pair-code request may take.
@@ -153,12 +160,24 @@ impl Session for WhatsappSession {
         Ok(dashed_code(&code))
     }
 
-    async fn send_text(&self, to: &str, text: &str, reply_to: Option<&str>) -> Result<SentMessage, EngineError> {
+    async fn send_text(
+        &self,
+        to: &str,
+        text: &str,
+        reply_to: Option<&str>,
+        mentions: &[String],
+    ) -> Result<SentMessage, EngineError> {
         self.require_logged_in()?;
         let jid = recipient(to)?;
-        let message = match reply_to {
-            Some(id) => wa::Message::text_with_context(text, quote(id)),
-            None => wa::Message::text(text),
+        let message = if reply_to.is_none() && mentions.is_empty() {
+            wa::Message::text(text)
+        } else {
+            // A reply and mentions both live in the text's context.
+            let context = wa::ContextInfo {
+                mentioned_jid: mentions.to_vec(),
+                ..reply_to.map(quote).unwrap_or_default()
+            };
+            wa::Message::text_with_context(text, context)
         };
         self.send(jid, message, REQUEST_TIMEOUT).await
     }
@@ -172,12 +191,15 @@ impl Session for WhatsappSession {
             mime_type,
             file_name,
             caption,
+            view_once,
+            seconds,
         } = media;
         let media_type = match kind {
             MediaKind::Image => MediaType::Image,
             MediaKind::Video => MediaType::Video,
-            MediaKind::Audio => MediaType::Audio,
+            MediaKind::Audio | MediaKind::Voice => MediaType::Audio,
             MediaKind::Document => MediaType::Document,
+            MediaKind::Sticker => MediaType::Sticker,
         };
         let started = tokio::time::Instant::now();
         let upload = tokio::time::timeout(
@@ -187,44 +209,156 @@ impl Session for WhatsappSession {
         .await
         .map_err(|_| EngineError::Timeout)?
         .map_err(|e| EngineError::Protocol(format!("media upload failed: {e:#}")))?;
-        let mimetype = Some(mime_type).filter(|m| !m.is_empty());
-        let message = match kind {
-            MediaKind::Image => media::image_message(
-                upload,
-                media::ImageOptions {
-                    caption,
-                    mimetype,
-                    ..Default::default()
-                },
-            ),
-            MediaKind::Video => media::video_message(
-                upload,
-                media::VideoOptions {
-                    caption,
-                    mimetype,
-                    ..Default::default()
-                },
-            ),
-            MediaKind::Audio => media::audio_message(
-                upload,
-                media::AudioOptions {
-                    mimetype,
-                    ..Default::default()
-                },
-            ),
-            MediaKind::Document => media::document_message(
-                upload,
-                media::DocumentOptions {
-                    mimetype,
-                    title: file_name.clone(),
-                    file_name,
-                    caption,
-                    ..Default::default()
-                },
-            ),
-        };
+        let message = media_message(
+            upload,
+            Presentation {
+                kind,
+                mime_type,
+                caption,
+                file_name,
+                view_once,
+                seconds,
+            },
+        );
         let left = MEDIA_TIMEOUT.saturating_sub(started.elapsed()).max(REQUEST_TIMEOUT);
         self.send(jid, message, left).await
+    }
+
+    async fn send_location(&self, to: &str, location: OutgoingLocation) -> Result<SentMessage, EngineError> {
+        self.require_logged_in()?;
+        let jid = recipient(to)?;
+        let message = wa::Message {
+            location_message: MessageField::some(wa::message::LocationMessage {
+                degrees_latitude: Some(location.latitude),
+                degrees_longitude: Some(location.longitude),
+                name: location.name,
+                address: location.address,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        self.send(jid, message, REQUEST_TIMEOUT).await
+    }
+
+    async fn send_contacts(&self, to: &str, cards: Vec<ContactCard>) -> Result<SentMessage, EngineError> {
+        self.require_logged_in()?;
+        let jid = recipient(to)?;
+        let card = |card: ContactCard| wa::message::ContactMessage {
+            display_name: Some(card.display_name),
+            vcard: Some(card.vcard),
+            ..Default::default()
+        };
+        // One card is a contact message; several, as WhatsApp sends a
+        // shared list, one contacts-array message named by its count.
+        let message = if cards.len() == 1 {
+            let only = cards.into_iter().next().map(card);
+            wa::Message {
+                contact_message: only.map(MessageField::some).unwrap_or_default(),
+                ..Default::default()
+            }
+        } else {
+            wa::Message {
+                contacts_array_message: MessageField::some(wa::message::ContactsArrayMessage {
+                    display_name: Some(format!("{} contacts", cards.len())),
+                    contacts: cards.into_iter().map(card).collect(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+        };
+        self.send(jid, message, REQUEST_TIMEOUT).await
+    }
+
+    async fn react(&self, target: &MessageRef, emoji: &str) -> Result<SentMessage, EngineError> {
+        self.require_logged_in()?;
+        let chat = recipient(&target.chat)?;
+        let key = target_key(target, &chat)?;
+        let sent = tokio::time::timeout(REQUEST_TIMEOUT, self.client.send_reaction(chat, key, emoji))
+            .await
+            .map_err(|_| EngineError::Timeout)?
+            .map_err(send_error)?;
+        Ok(SentMessage {
+            message_id: sent.message_id,
+            to: sent.to.to_string(),
+            timestamp: crate::clock::now_secs(),
+        })
+    }
+
+    async fn edit_text(&self, target: &MessageRef, text: &str) -> Result<SentMessage, EngineError> {
+        self.require_logged_in()?;
+        let chat = recipient(&target.chat)?;
+        let to = chat.to_string();
+        // The edit keeps its message's id: whatsapp-rust answers with it.
+        let message_id = tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            self.client
+                .edit_message(chat, target.id.clone(), wa::Message::text(text)),
+        )
+        .await
+        .map_err(|_| EngineError::Timeout)?
+        .map_err(send_error)?;
+        Ok(SentMessage {
+            message_id,
+            to,
+            timestamp: crate::clock::now_secs(),
+        })
+    }
+
+    async fn revoke(&self, target: &MessageRef) -> Result<SentMessage, EngineError> {
+        self.require_logged_in()?;
+        let chat = recipient(&target.chat)?;
+        let to = chat.to_string();
+        tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            self.client.revoke_message(chat, target.id.clone(), RevokeType::Sender),
+        )
+        .await
+        .map_err(|_| EngineError::Timeout)?
+        .map_err(send_error)?;
+        Ok(SentMessage {
+            message_id: target.id.clone(),
+            to,
+            timestamp: crate::clock::now_secs(),
+        })
+    }
+
+    async fn mark_read(&self, messages: &[MessageRef]) -> Result<(), EngineError> {
+        self.require_logged_in()?;
+        // One receipt per chat and, in a group, per author: WhatsApp routes
+        // a group's read receipt to the participant who wrote the messages.
+        let mut receipts: Vec<(Jid, Option<Jid>, Vec<&str>)> = Vec::new();
+        for message in messages {
+            let chat = recipient(&message.chat)?;
+            let sender = match (&message.sender, chat.is_group()) {
+                (Some(sender), true) => Some(recipient(sender)?),
+                _ => None,
+            };
+            match receipts.iter_mut().find(|(c, s, _)| *c == chat && *s == sender) {
+                Some((_, _, ids)) => ids.push(&message.id),
+                None => receipts.push((chat, sender, vec![&message.id])),
+            }
+        }
+        for (chat, sender, ids) in receipts {
+            tokio::time::timeout(REQUEST_TIMEOUT, self.client.mark_as_read(&chat, sender.as_ref(), &ids))
+                .await
+                .map_err(|_| EngineError::Timeout)?
+                .map_err(|e| EngineError::Protocol(format!("read receipt failed: {e:#}")))?;
+        }
+        Ok(())
+    }
+
+    async fn chat_state(&self, to: &str, state: ChatState) -> Result<(), EngineError> {
+        self.require_logged_in()?;
+        let jid = recipient(to)?;
+        let state = match state {
+            ChatState::Typing => ChatStateType::Composing,
+            ChatState::Recording => ChatStateType::Recording,
+            ChatState::Paused => ChatStateType::Paused,
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, self.client.chatstate().send(&jid, state))
+            .await
+            .map_err(|_| EngineError::Timeout)?
+            .map_err(|e| EngineError::Protocol(format!("chat state failed: {e}")))
     }
 
     async fn check_numbers(&self, phones: &[String]) -> Result<Vec<NumberCheck>, EngineError> {
@@ -316,6 +450,21 @@ fn valid_phone(phone: &str) -> Result<&str, EngineError> {
     } else {
         Err(EngineError::InvalidPhone(phone.to_owned()))
     }
+}
+
+/// The key WhatsApp knows `target` by: its chat, its id, whether this
+/// account sent it, and in a group its author.
+fn target_key(target: &MessageRef, chat: &Jid) -> Result<wa::MessageKey, EngineError> {
+    let participant = match (&target.sender, chat.is_group() && !target.from_me) {
+        (Some(sender), true) => Some(recipient(sender)?),
+        _ => None,
+    };
+    Ok(message_key(
+        target.id.clone(),
+        chat,
+        target.from_me,
+        participant.as_ref(),
+    ))
 }
 
 /// The minimal quote: the quoted message's id, which is how WhatsApp links a

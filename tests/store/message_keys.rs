@@ -1,0 +1,120 @@
+//! Conformance of finding messages by id (`Store::record_sent`,
+//! `find_message`, `sent_messages_prune`): the same on SQLite and PostgreSQL.
+
+use wasap::events::{Content, EventKind, Message, new_event};
+use wasap::store::message_keys::KnownMessage;
+
+use crate::fixtures::{fresh, instance};
+
+/// A text message from `sender` in `chat`, as the journal keeps it.
+fn message(instance_id: &str, id: &str, chat: &str, sender: &str, from_me: bool) -> wasap::events::Event {
+    new_event(
+        instance_id,
+        EventKind::Message(Message {
+            id: id.to_owned(),
+            chat: chat.to_owned(),
+            sender: sender.to_owned(),
+            push_name: None,
+            from_me,
+            is_group: chat.ends_with("@g.us"),
+            timestamp: 1_700_000_000,
+            content: Content::Text { text: "hi".to_owned() },
+            quoted: None,
+            forwarded: false,
+            view_once: false,
+            ephemeral: None,
+        }),
+    )
+}
+
+#[tokio::test]
+async fn sent_and_journalled_messages_are_found_by_id_per_instance() {
+    let (_db, store) = fresh().await;
+    instance(&store, "shop", "online").await;
+    instance(&store, "desk", "online").await;
+    let contact = "6281234567890@s.whatsapp.net";
+    let group = "120363402106000000@g.us";
+
+    store
+        .record_sent("shop", "3EB0SENT", contact, "text", 1_700_000_100)
+        .await
+        .unwrap();
+    // A second record of the same id changes nothing.
+    store
+        .record_sent("shop", "3EB0SENT", group, "image", 1_700_000_200)
+        .await
+        .unwrap();
+    store
+        .journal_append(&[
+            message("shop", "3EB0IN", group, "6281200002222@s.whatsapp.net", false),
+            message("desk", "3EB0DESK", contact, contact, false),
+        ])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.find_message("shop", "3EB0SENT").await.unwrap(),
+        Some(KnownMessage {
+            id: "3EB0SENT".to_owned(),
+            chat: contact.to_owned(),
+            sender: None,
+            from_me: true,
+            kind: "text".to_owned(),
+            timestamp: 1_700_000_100,
+        })
+    );
+    assert_eq!(
+        store.find_message("shop", "3EB0IN").await.unwrap(),
+        Some(KnownMessage {
+            id: "3EB0IN".to_owned(),
+            chat: group.to_owned(),
+            sender: Some("6281200002222@s.whatsapp.net".to_owned()),
+            from_me: false,
+            kind: "text".to_owned(),
+            timestamp: 1_700_000_000,
+        })
+    );
+    // Another instance's messages are not this one's.
+    assert_eq!(store.find_message("shop", "3EB0DESK").await.unwrap(), None);
+    assert_eq!(store.find_message("desk", "3EB0SENT").await.unwrap(), None);
+    assert_eq!(store.find_message("shop", "3EB0NONE").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_prune_drops_old_sent_records_and_those_beyond_the_count() {
+    let (_db, store) = fresh().await;
+    instance(&store, "shop", "online").await;
+    instance(&store, "desk", "online").await;
+    let chat = "6281234567890@s.whatsapp.net";
+    for n in 0..5 {
+        store
+            .record_sent("shop", &format!("shop-{n}"), chat, "text", 1_000 + n)
+            .await
+            .unwrap();
+    }
+    store.record_sent("desk", "desk-old", chat, "text", 10).await.unwrap();
+
+    // Older than 1,001 goes, and of the rest only the newest 3 per instance stay.
+    let removed = store.sent_messages_prune(1_001, 3).await.unwrap();
+    assert_eq!(removed, 3, "desk-old and shop-0 by age, shop-1 by count");
+    let found = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .find_message(if id.starts_with("desk") { "desk" } else { "shop" }, id)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    for (id, kept) in [
+        ("desk-old", false),
+        ("shop-0", false),
+        ("shop-1", false),
+        ("shop-2", true),
+        ("shop-3", true),
+        ("shop-4", true),
+    ] {
+        assert_eq!(found(id).await, kept, "{id}");
+    }
+}

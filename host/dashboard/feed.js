@@ -1,9 +1,11 @@
 // The live event feed: the frames of `/ws` (server-wide: QR codes, statuses,
 // plugin errors) and of `/api/listen/{id}` for every instance (messages,
 // receipts, group events), newest first, filterable by instance and kind.
-// At most MAX entries are kept, in memory and in the page.
+// At most MAX entries are kept, in memory and in the page. A message can be
+// reacted to from its entry (compose.js).
 
 import { liveSocket, seg } from "./api.js";
+import { reactions } from "./compose.js";
 import { $, h, time } from "./dom.js";
 import { bus, publish } from "./store.js";
 
@@ -106,6 +108,8 @@ function item(entry) {
     h("span", { class: "instance" }, entry.instance || "server"),
     h("span", { class: "kind" }, entry.kind),
     h("span", { class: "summary" }, summary(frame)),
+    // Only a message has something to react to; its id and instance are in the frame's data.
+    entry.kind === "incoming_message" ? reactions(entry, frame.data?.instance_id, frame.data?.message_id) : null,
     h("details", {}, h("summary", {}, "JSON"), h("pre", {}, JSON.stringify(frame, null, 2))),
   );
 }

@@ -1,8 +1,10 @@
 // The instances view: one card per instance, kept in place as frames change
 // its status (so focus stays where it was), with create, delete, log out,
-// reconnect, and linking by QR code or by phone code.
+// reconnect, linking by QR code or by phone code, and, once linked, sending
+// a text (compose.js).
 
 import { del, post, request, seg } from "./api.js";
+import { sendForm } from "./compose.js";
 import { $, act, h, say } from "./dom.js";
 import { bus, refreshInstances } from "./store.js";
 
@@ -111,6 +113,7 @@ function newCard(id) {
       h("button", { type: "button", "data-field": "show-qr", onclick: () => showQr(id) }, "Show QR code"),
       pairCodeForm(id),
       h("p", { class: "code", "data-field": "code", role: "status" })),
+    sendForm(id),
     h("div", { class: "actions" },
       h("button", { type: "button", onclick: (e) => reconnect(id, e.currentTarget) }, "Reconnect"),
       h("button", { type: "button", onclick: (e) => logout(id, e.currentTarget) }, "Log out"),
@@ -162,6 +165,9 @@ function update(card, info) {
   );
   const unlinked = UNLINKED.has(info.status);
   field("link").hidden = !unlinked;
+  // Linked but not online (connecting, disconnected) keeps the form: a send
+  // then fails with the server's 503, whose message says why.
+  field("send").hidden = unlinked;
   if (!unlinked) {
     hideQr(info.instance_id);
     field("code").textContent = "";

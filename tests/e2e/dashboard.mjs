@@ -8,8 +8,9 @@
 //   WASAP_SCREENSHOTS  where the screenshots of the main views go
 //   WASAP_UPLOAD_MANIFEST, WASAP_UPLOAD_COMPONENT  a plugin to upload
 // The simulated phone (scan, incoming message) is driven here through the
-// /sim/ routes; every step waits with a timeout for what the page must show
-// (never a fixed sleep), and cross-checks the server's own answer.
+// /sim/ routes, which also tell what the instance sent (a text, a reaction);
+// every step waits with a timeout for what the page must show (never a fixed
+// sleep), and cross-checks the server's own answer.
 
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -27,6 +28,10 @@ const HOOK = env("WASAP_WEBHOOK_URL");
 const SHOTS = env("WASAP_SCREENSHOTS");
 const ID = "e2e";
 const PHONE = "6281234500001";
+/** The contact the page writes to and reacts to. */
+const CONTACT = "6281234567890";
+const CONTACT_JID = `${CONTACT}@s.whatsapp.net`;
+const TEXT = "Halo dari dashboard";
 const WAIT = 15000;
 
 /** The server, as the test talks to it (not through the page). */
@@ -133,6 +138,33 @@ try {
   check((await api("GET", `/api/instances/${ID}`)).status === "online", "the server says online");
   await shot("3-instance-online");
 
+  log("send a text from the card: a bad recipient is refused with the server's message, nothing is sent");
+  const sentSoFar = async () => (await api("GET", `/sim/instances/${ID}/sent`)).messages;
+  const before = (await sentSoFar()).length;
+  const compose = card.getByRole("form", { name: "Send a message" });
+  const sendLine = compose.locator('[data-field="send-message"]');
+  await compose.getByLabel("Send to").fill("12345");
+  await compose.getByLabel("Message", { exact: true }).fill(TEXT);
+  await compose.getByRole("button", { name: "Send", exact: true }).click();
+  await compose.locator('[data-field="send-message"].error', { hasText: "(invalid_phone)" }).waitFor();
+  check((await sendLine.textContent()).startsWith("Not sent: "), `the refusal: ${await sendLine.textContent()}`);
+  check((await sentSoFar()).length === before, "a refused send reached the network");
+
+  log("send it to a contact: the page says so, and the simulated network has it");
+  await compose.getByLabel("Send to").fill(CONTACT);
+  await compose.getByRole("button", { name: "Send", exact: true }).click();
+  await compose.locator('[data-field="send-message"]:not(.error)', { hasText: `Sent to ${CONTACT_JID}` }).waitFor();
+  const shownId = /message id ([^)]+)\)/.exec(await sendLine.textContent())?.[1];
+  check(shownId, `no message id in: ${await sendLine.textContent()}`);
+  check((await compose.getByLabel("Message", { exact: true }).inputValue()) === "", "the message field is emptied after a send");
+  check((await compose.getByLabel("Send to").inputValue()) === CONTACT, "the recipient stays for the next message");
+  const text = (await api("GET", `/sim/instances/${ID}/sent?min=${before + 1}&wait_ms=${WAIT}`)).messages.at(-1);
+  check(
+    text.kind === "text" && text.to === CONTACT_JID && text.text === TEXT && text.message_id === shownId,
+    `the network recorded: ${JSON.stringify(text)}`,
+  );
+  await shot("4-instance-sent");
+
   log("a second instance: a pairing code for a phone number, then delete it");
   await view("instances").getByLabel("Instance id").fill("e2e-temp");
   await view("instances").getByLabel("Name", { exact: true }).fill("");
@@ -161,7 +193,33 @@ try {
   await view("feed").getByLabel("Instance").selectOption(ID);
   await message.waitFor();
   await view("feed").getByLabel("Kind").selectOption("");
-  await shot("4-feed");
+  await shot("5-feed");
+
+  log("a contact's message arrives; the page reacts to it with 👍, and the network has the reaction");
+  const { message_id: incomingId } = await api("POST", `/sim/instances/${ID}/incoming`, { from: CONTACT, push_name: "John", text: "hi" });
+  const john = page.locator('#feed-list li[data-kind="incoming_message"]', { hasText: "John: hi" });
+  await john.waitFor();
+  const thumbs = john.getByRole("button", { name: "👍" });
+  await thumbs.click();
+  await john.locator(".reaction-message:not(.error)", { hasText: "Reacted 👍" }).waitFor();
+  check((await thumbs.getAttribute("aria-pressed")) === "true", "the reaction shows as pressed");
+  const reactionsTo = async (id) => (await sentSoFar()).filter((m) => m.kind === "reaction" && m.target_id === id);
+  const reaction = (await reactionsTo(incomingId)).at(-1);
+  check(
+    reaction && reaction.emoji === "👍" && reaction.to === CONTACT_JID,
+    `the network recorded: ${JSON.stringify(reaction)} for ${incomingId}`,
+  );
+  await shot("6-feed-reaction");
+
+  log("the reaction is withdrawn from the page: an empty reaction goes out");
+  await john.getByRole("button", { name: "Withdraw" }).click();
+  await john.locator(".reaction-message:not(.error)", { hasText: "Reaction withdrawn" }).waitFor();
+  check((await thumbs.getAttribute("aria-pressed")) === "false", "no reaction shows as pressed");
+  const reactions = await reactionsTo(incomingId);
+  check(
+    reactions.length === 2 && reactions[1].emoji === "" && reactions[1].to === CONTACT_JID,
+    `the reactions the network recorded: ${JSON.stringify(reactions)}`,
+  );
 
   log("set the primary webhook; it is listed");
   await page.getByRole("link", { name: "Webhooks" }).click();
@@ -177,7 +235,7 @@ try {
   log("a message's delivery fails (the receiver refuses), and Retry delivers it");
   await api("POST", `/sim/instances/${ID}/incoming`, { from: "6289876543210", text: "webhook check from the browser test" });
   await refreshUntil('#delivery-table tr[data-status="failed"]');
-  await shot("5-webhooks");
+  await shot("7-webhooks");
   await page.locator('#delivery-table tr[data-status="failed"]').getByRole("button", { name: /Retry/ }).click();
   await refreshUntil('#delivery-table tr[data-status="delivered"]');
   const deliveries = (await api("GET", `/api/deliveries?instance_id=${ID}`)).deliveries;
@@ -201,7 +259,7 @@ try {
   await page.locator("#plugins-message", { hasText: "e2e-upload installed and running" }).waitFor();
   await page.locator('#plugin-table tr[data-plugin="e2e-upload"][data-state="running"]').waitFor();
   check((await api("GET", "/api/plugins/e2e-upload")).running === true, "the server runs the uploaded plugin");
-  await shot("6-plugins");
+  await shot("8-plugins");
 
   check(await page.evaluate(() => window.__sameDocument === true), "the page reloaded during the test");
   check(problems.length === 0, `the page reported problems:\n${problems.join("\n")}`);

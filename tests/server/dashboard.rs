@@ -2,7 +2,8 @@
 //! the right headers, and, end to end, a real headless Chromium (Debian's,
 //! driven by `tests/e2e/dashboard.mjs` with Playwright's core library) signs
 //! in, creates an instance, sees its QR code rotate, sees it turn online when
-//! the simulated phone scans it, sees an incoming message in the live feed,
+//! the simulated phone scans it, sends a text from the instance's card, sees
+//! incoming messages in the live feed and reacts to one (then withdraws it),
 //! sets a webhook, retries its failed delivery, disables a plugin and uploads one; each step
 //! is checked on the page by the script and through the API here.
 //!
@@ -23,6 +24,8 @@ const UPLOADED: &str = "e2e-upload";
 /// Failures the receiver answers before it accepts: as many as the server
 /// attempts, so the delivery ends `failed` and the page's Retry delivers it.
 const ATTEMPTS: u32 = 2;
+/// The contact the page writes to and reacts to (as the script names it).
+const CONTACT_JID: &str = "6281234567890@s.whatsapp.net";
 
 #[tokio::test]
 async fn the_page_and_its_files_need_no_token_and_carry_their_types() {
@@ -34,6 +37,7 @@ async fn the_page_and_its_files_need_no_token_and_carry_their_types() {
         ("/", "text/html; charset=utf-8"),
         ("/dashboard/app.js", "text/javascript; charset=utf-8"),
         ("/dashboard/instances.js", "text/javascript; charset=utf-8"),
+        ("/dashboard/compose.js", "text/javascript; charset=utf-8"),
         ("/dashboard/style.css", "text/css; charset=utf-8"),
     ] {
         let response = anonymous.get_raw(path, None).await;
@@ -136,6 +140,26 @@ async fn a_browser_drives_the_dashboard_end_to_end() {
     assert!(
         deliveries.iter().any(|d| d["status"] == "delivered"),
         "the retried delivery: {deliveries:?}"
+    );
+    // What the page sent, as the simulated network recorded it (oldest first).
+    let (_, sent) = admin.get("/sim/instances/e2e/sent").await;
+    let sent = sent["messages"].as_array().expect("sent messages").clone();
+    let to_contact: Vec<_> = sent.iter().filter(|m| m["to"] == CONTACT_JID).collect();
+    assert!(
+        to_contact
+            .iter()
+            .any(|m| m["kind"] == "text" && m["text"] == "Halo dari dashboard"),
+        "the text sent from the card: {sent:?}"
+    );
+    let reactions: Vec<_> = to_contact.iter().filter(|m| m["kind"] == "reaction").collect();
+    assert_eq!(
+        reactions.iter().map(|m| m["emoji"].as_str()).collect::<Vec<_>>(),
+        [Some("👍"), Some("")],
+        "the reaction from the feed, then its withdrawal: {sent:?}"
+    );
+    assert!(
+        reactions.iter().all(|m| m["target_id"] == reactions[0]["target_id"]),
+        "both on the same message: {sent:?}"
     );
     let (_, plugin) = admin.get("/api/plugins/webhook").await;
     assert_eq!(plugin["enabled"], false, "disabled on the page: {plugin}");

@@ -48,6 +48,7 @@ static ASSETS: &[Asset] = &[
     asset!("store.js", JS),
     asset!("instances.js", JS),
     asset!("feed.js", JS),
+    asset!("compose.js", JS),
     asset!("webhooks.js", JS),
     asset!("plugins.js", JS),
 ];

@@ -4,7 +4,8 @@
 //! manifest subscribes to. It sees the canonical [`Event`] model (re-exported from
 //! `wasap-events`, with its `sudevwa` and `gowa` formats in [`events`]) and answers with an
 //! [`Outcome`]: a verdict (continue, drop, or replace the event) plus actions (send a
-//! message, queue a webhook, publish a WebSocket frame). It can use the host's [`kv`]
+//! message, react to, edit, revoke or mark read an earlier one, show a chat state, queue a
+//! webhook, publish a WebSocket frame). It can use the host's [`kv`]
 //! store, [`clock`], [`http`] and [`log`], each only when its manifest grants it.
 //!
 //! ```
@@ -47,7 +48,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "wasap:plugin/plugin@0.1.0",
+        world: "wasap:plugin/plugin@0.2.0",
         // The export macro is called from plugin crates, through `export_plugin!`.
         pub_export_macro: true,
         default_bindings_module: "wasap_plugin::bindings",
@@ -71,7 +72,8 @@ pub use wasap_events::{
 };
 
 pub use outcome::{
-    Action, Channel, MediaType, Outcome, Publish, SendMedia, SendText, Verdict, WebhookRequest, WebhookTarget,
+    Action, Channel, ChatState, Edit, MarkRead, MediaType, Outcome, Publish, React, Revoke, SendMedia, SendText,
+    SetChatState, Verdict, WebhookRequest, WebhookTarget,
 };
 
 /// A plugin: built once from its configuration, then handed every event it subscribes to.

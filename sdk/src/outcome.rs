@@ -1,22 +1,34 @@
 //! What a plugin answers for one event: a [`Verdict`] plus [`Action`]s, built fluently.
 //!
 //! ```
-//! use wasap_plugin::{Channel, Outcome};
+//! use wasap_plugin::{Channel, ChatState, Outcome};
 //! # let message = wasap_plugin::testing::text_message("6281234567890@s.whatsapp.net", "hi");
 //! let outcome = Outcome::cont()
+//!     .mark_read([&message.id])
+//!     .react(&message.id, "👀")
+//!     .chat_state(&message.chat, ChatState::Typing)
 //!     .reply(&message, "Thanks, we will get back to you.")
 //!     .publish(Channel::Global, r#"{"event":"note","data":{}}"#);
-//! assert_eq!(outcome.actions.len(), 2);
+//! assert_eq!(outcome.actions.len(), 5);
 //! ```
+//!
+//! The actions that name an earlier message (react, edit, revoke, mark read) name it by its
+//! WhatsApp id: one the instance received (an event's `message.id`) or sent. The host looks
+//! the id up among the instance's messages and does nothing with an unknown one (it logs
+//! why, as for every action that fails after the plugin has answered).
 
 use wasap_events::{Event, Message};
 
 use crate::bindings::wasap::plugin::types as w;
 
 /// Something the host does on a plugin's behalf (see the WIT `action` variant). Each kind
-/// needs the manifest capability of the same name; the host refuses the others.
+/// needs its manifest capability (`send` for messages and the actions on messages and
+/// chats, `webhook`, `publish`); the host refuses an action that is not granted.
 pub use w::Action;
-pub use w::{Channel, MediaType, Publish, SendMedia, SendText, WebhookRequest, WebhookTarget};
+pub use w::{
+    Channel, ChatState, Edit, MarkRead, MediaType, Publish, React, Revoke, SendMedia, SendText, SetChatState,
+    WebhookRequest, WebhookTarget,
+};
 
 /// What becomes of the event after this plugin.
 // Boxing the event would cost every replacing plugin an allocation to save a few bytes
@@ -93,6 +105,59 @@ impl Outcome {
     /// Sends media that the host fetches from `media.url`.
     pub fn send_media(self, media: SendMedia) -> Outcome {
         self.action(Action::SendMedia(media))
+    }
+
+    /// Reacts to the message `message_id` (e.g. `&message.id`) with `emoji`, replacing
+    /// the instance's earlier reaction to it; an empty `emoji` withdraws the reaction
+    /// (see [`Outcome::withdraw_reaction`]). Capability `send`.
+    pub fn react(self, message_id: impl Into<String>, emoji: impl Into<String>) -> Outcome {
+        self.action(Action::React(React {
+            message_id: message_id.into(),
+            emoji: emoji.into(),
+        }))
+    }
+
+    /// Withdraws the instance's reaction to the message `message_id`. Capability `send`.
+    pub fn withdraw_reaction(self, message_id: impl Into<String>) -> Outcome {
+        self.react(message_id, "")
+    }
+
+    /// Replaces the text of the message `message_id`: a text message the instance sent,
+    /// less than 15 minutes ago (WhatsApp refuses other edits, and the host does not
+    /// ask). Capability `send`.
+    pub fn edit(self, message_id: impl Into<String>, text: impl Into<String>) -> Outcome {
+        self.action(Action::Edit(Edit {
+            message_id: message_id.into(),
+            text: text.into(),
+        }))
+    }
+
+    /// Deletes the message `message_id`, one the instance sent, for everyone.
+    /// Capability `send`.
+    pub fn revoke(self, message_id: impl Into<String>) -> Outcome {
+        self.action(Action::Revoke(Revoke {
+            message_id: message_id.into(),
+        }))
+    }
+
+    /// Marks messages the instance received as read (e.g. `[&message.id]`): their
+    /// senders see blue ticks. One to 100 ids; the host refuses the outcome otherwise.
+    /// Capability `send`.
+    pub fn mark_read<I>(self, message_ids: I) -> Outcome
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.action(Action::MarkRead(MarkRead {
+            message_ids: message_ids.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// Shows `state` in the chat with `to` (a phone number without `+`, or a JID such as
+    /// `message.chat`): "typing…" or "recording audio…", until a message follows,
+    /// [`ChatState::Paused`] ends it, or WhatsApp lets it lapse. Capability `send`.
+    pub fn chat_state(self, to: impl Into<String>, state: ChatState) -> Outcome {
+        self.action(Action::ChatState(SetChatState { to: to.into(), state }))
     }
 
     /// Queues a webhook delivery; the host signs and delivers it durably.

@@ -15,8 +15,11 @@ const CONTACT: &str = "6281234567890";
 
 both_engines!(stickers_voice_notes_and_view_once_media_arrive_as_such);
 
+/// A form's text fields, `(name, value)`.
+type Fields<'a> = &'a [(&'a str, &'a str)];
+
 /// Uploads `bytes` (named `name`, of type `mime`) as multipart with `fields`.
-async fn upload(server: &TestServer, fields: &[(&str, &str)], bytes: &[u8], name: &str, mime: &str) -> (u16, Value) {
+async fn upload(server: &TestServer, fields: Fields<'_>, bytes: &[u8], name: &str, mime: &str) -> (u16, Value) {
     let mut form = reqwest::multipart::Form::new();
     for (field, value) in fields {
         form = form.text(field.to_string(), value.to_string());
@@ -46,7 +49,7 @@ async fn stickers_voice_notes_and_view_once_media_arrive_as_such(engine: EngineU
     driver.contact(CONTACT, true).await;
 
     let (sticker, voice, photo) = (fixtures::webp(20_000), fixtures::opus(3), fixtures::jpeg());
-    let sends: [(&[(&str, &str)], &[u8], &str, &str); 3] = [
+    let sends: [(Fields<'_>, &[u8], &str, &str); 3] = [
         (
             &[("to", CONTACT), ("mediaType", "sticker")],
             &sticker,
@@ -128,7 +131,7 @@ async fn stickers_voice_notes_and_view_once_media_arrive_as_such(engine: EngineU
     // What WhatsApp could not show as asked.
     let pdf = fixtures::pdf();
     let mp3 = [b"ID3\x04\0\0\0\0\0\0".as_slice(), &[0xff, 0xfb, 0x90, 0x64], &[1; 500]].concat();
-    let refused: [(&[(&str, &str)], &[u8], u16, &str); 5] = [
+    let refused: [(Fields<'_>, &[u8], u16, &str); 5] = [
         (
             &[("to", CONTACT), ("mediaType", "sticker")],
             &photo,

@@ -109,6 +109,15 @@ pub async fn install(server: &crate::TestServer, manifest: &str, component: Vec<
 /// The crate of the `probe` test plugin (see `tests/plugins/probe/src/lib.rs` for its modes).
 pub const PROBE: &str = "tests/plugins/probe";
 
+/// The probe as the SDK of `wasap:plugin@0.1.0` built it, frozen (see
+/// `tests/components/v0.1.0/README.md`): a plugin of the released version, which the
+/// server must keep loading and running. It knows every mode of today's probe but
+/// `actions`, and loads with [`probe_manifest`].
+pub fn probe_v0_1() -> Vec<u8> {
+    let path = workspace_root().join("tests/components/v0.1.0/probe.wasm");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// The probe's manifest under another name, mode, order and extra TOML.
 pub fn probe_manifest(name: &str, mode: &str, order: i32, extra: &str) -> String {
     let base = manifest(PROBE);

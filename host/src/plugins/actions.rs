@@ -1,7 +1,8 @@
-//! The actions plugins ask for, carried out for one instance: messages go to
-//! the instance's send lane (one at a time, in order, under a server-wide
-//! limit), frames to the WebSocket hub, and webhook requests back to the
-//! worker, which queues those of a whole batch together.
+//! The actions plugins ask for, carried out for one instance: messages and
+//! the actions on earlier messages and chats (react, edit, revoke, mark read,
+//! chat state) go to the instance's send lane (one at a time, in order, under
+//! a server-wide limit), frames to the WebSocket hub, and webhook requests
+//! back to the worker, which queues those of a whole batch together.
 
 use std::sync::Arc;
 
@@ -11,9 +12,9 @@ use tracing::Instrument;
 use super::bindings::types;
 use super::chain::PluginAction;
 use crate::delivery::{Outgoing, PluginRequest, Target, Webhooks};
-use crate::engine::MediaKind;
+use crate::engine::{ChatState, MediaKind};
 use crate::messaging::outgoing_media::{MediaFromUrl, MediaUrlError};
-use crate::messaging::{Messenger, SendError};
+use crate::messaging::{ActionError, Messenger, SendError};
 use crate::websocket::{Channel, Hub};
 
 /// Sends waiting per instance before its worker has to wait.
@@ -24,7 +25,7 @@ const CONCURRENT_SENDS: usize = 64;
 /// What plugins' actions reach.
 #[derive(Clone)]
 pub struct ActionOutputs {
-    /// `send-text` and `send-media`.
+    /// `send-text`, `send-media`, and the actions on messages and chats.
     pub messenger: Messenger,
     /// The media of `send-media`, fetched by URL.
     pub media: MediaFromUrl,
@@ -83,21 +84,14 @@ impl InstanceActions {
     ) {
         for planned in actions {
             let plugin = planned.plugin.name().to_owned();
-            match planned.action {
-                types::Action::SendText(send) => {
-                    self.plan(PlannedSend {
-                        plugin,
-                        send: Message::Text(send),
-                    })
-                    .await
-                }
-                types::Action::SendMedia(send) => {
-                    self.plan(PlannedSend {
-                        plugin,
-                        send: Message::Media(send),
-                    })
-                    .await
-                }
+            let send = match planned.action {
+                types::Action::SendText(send) => Message::Text(send),
+                types::Action::SendMedia(send) => Message::Media(send),
+                types::Action::React(react) => Message::React(react),
+                types::Action::Edit(edit) => Message::Edit(edit),
+                types::Action::Revoke(revoke) => Message::Revoke(revoke),
+                types::Action::MarkRead(read) => Message::MarkRead(read),
+                types::Action::ChatState(state) => Message::ChatState(state),
                 // The chain has checked the grant and that an instance channel
                 // is the event's own; the hub never waits on a listener.
                 types::Action::Publish(publish) => {
@@ -109,6 +103,7 @@ impl InstanceActions {
                         Some(seq) => self.hub.publish_at(&channel, &publish.frame, seq),
                         None => self.hub.publish(&channel, Arc::from(publish.frame)),
                     };
+                    continue;
                 }
                 types::Action::Webhook(request) => {
                     let request = Outgoing {
@@ -128,8 +123,10 @@ impl InstanceActions {
                         plugin,
                         request,
                     });
+                    continue;
                 }
-            }
+            };
+            self.plan(PlannedSend { plugin, send }).await;
         }
     }
 
@@ -146,9 +143,31 @@ struct PlannedSend {
     send: Message,
 }
 
+/// What goes out through the send lane: a message, or an action on an
+/// earlier message or a chat (WhatsApp sees each as a message of its own).
 enum Message {
     Text(types::SendText),
     Media(types::SendMedia),
+    React(types::React),
+    Edit(types::Edit),
+    Revoke(types::Revoke),
+    MarkRead(types::MarkRead),
+    ChatState(types::SetChatState),
+}
+
+impl Message {
+    /// The action's name in the WIT, for the log.
+    fn action(&self) -> &'static str {
+        match self {
+            Message::Text(_) => "send-text",
+            Message::Media(_) => "send-media",
+            Message::React(_) => "react",
+            Message::Edit(_) => "edit",
+            Message::Revoke(_) => "revoke",
+            Message::MarkRead(_) => "mark-read",
+            Message::ChatState(_) => "chat-state",
+        }
+    }
 }
 
 /// Why a plugin's message was not sent (logged: the plugin has already answered).
@@ -158,6 +177,8 @@ enum LaneError {
     Send(#[from] SendError),
     #[error(transparent)]
     Media(#[from] MediaUrlError),
+    #[error(transparent)]
+    Action(#[from] ActionError),
 }
 
 /// One instance's send lane: its plugins' messages, one at a time, in the
@@ -176,8 +197,9 @@ impl SendLane {
             let Ok(_permit) = self.permits.acquire().await else {
                 return;
             };
+            let action = send.action();
             if let Err(e) = self.send(send).await {
-                tracing::warn!(%plugin, error = %e, "a plugin's message was not sent");
+                tracing::warn!(%plugin, action, error = %e, "a plugin's message was not sent");
             }
         }
     }
@@ -205,6 +227,32 @@ impl SendLane {
                     .await?;
                 self.messenger
                     .send_media(&self.instance_id, &media.to, outgoing)
+                    .await?;
+            }
+            Message::React(react) => {
+                self.messenger
+                    .react(&self.instance_id, &react.message_id, &react.emoji)
+                    .await?;
+            }
+            Message::Edit(edit) => {
+                self.messenger
+                    .edit(&self.instance_id, &edit.message_id, &edit.text)
+                    .await?;
+            }
+            Message::Revoke(revoke) => {
+                self.messenger.revoke(&self.instance_id, &revoke.message_id).await?;
+            }
+            Message::MarkRead(read) => {
+                self.messenger.mark_read(&self.instance_id, &read.message_ids).await?;
+            }
+            Message::ChatState(state) => {
+                let chat_state = match state.state {
+                    types::ChatState::Typing => ChatState::Typing,
+                    types::ChatState::Recording => ChatState::Recording,
+                    types::ChatState::Paused => ChatState::Paused,
+                };
+                self.messenger
+                    .chat_state(&self.instance_id, &state.to, chat_state)
                     .await?;
             }
         }

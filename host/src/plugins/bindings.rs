@@ -1,7 +1,13 @@
-//! The host side of the WIT contract (`wit/`): the only `bindgen!` in the
-//! server. Every import is async (the key-value store and HTTP wait on I/O)
-//! and may trap the plugin; every export is called async so fuel and epoch
-//! deadlines can interrupt it.
+//! The host side of the WIT contract (`wit/`): the server's only two
+//! `bindgen!`s, one per version of the package it speaks. The current one,
+//! `wasap:plugin@0.2.0` (`wit/`), is this module's root, and everything above
+//! the loader works in its types; the released `wasap:plugin@0.1.0`
+//! (`wit/0.1.0/`, frozen) is [`v0_1`], for plugins built against it (see
+//! [`super::world`] for how a component's version is told and bridged).
+//!
+//! Every import is async (the key-value store and HTTP wait on I/O) and may
+//! trap the plugin; every export is called async so fuel and epoch deadlines
+//! can interrupt it.
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -11,3 +17,17 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::wasap::plugin::types;
+
+/// `wasap:plugin@0.1.0`, as released: its own generated types, served by the
+/// current version's import implementations ([`super::imports_v0_1`]) and
+/// converted to the current types ([`super::convert`]).
+pub mod v0_1 {
+    wasmtime::component::bindgen!({
+        path: "../wit/0.1.0",
+        world: "plugin",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+
+    pub use self::wasap::plugin::types;
+}

@@ -22,6 +22,7 @@ use wasap_plugin_manifest::{ChannelKind, FailurePolicy, Manifest};
 use super::bindings::types;
 use super::runner::{Failure, RunningPlugin};
 use crate::events::Event;
+use crate::messaging::actions::MAX_READ_IDS;
 
 /// Failures in a row that quarantine a plugin.
 pub const QUARANTINE_AFTER: u32 = 5;
@@ -176,12 +177,28 @@ pub fn check(
 fn check_action(manifest: &Manifest, event: &Event, action: &types::Action) -> Result<(), String> {
     let caps = &manifest.capabilities;
     match action {
-        types::Action::SendText(_) | types::Action::SendMedia(_) => {
+        // Everything the instance says to WhatsApp: messages, and the actions
+        // on earlier messages and chats.
+        types::Action::SendText(_)
+        | types::Action::SendMedia(_)
+        | types::Action::React(_)
+        | types::Action::Edit(_)
+        | types::Action::Revoke(_)
+        | types::Action::MarkRead(_)
+        | types::Action::ChatState(_) => {
             if !caps.send {
                 return Err("sending messages is not granted (capabilities.send)".to_owned());
             }
             if event.instance_id.is_empty() {
                 return Err("a server-wide event has no instance to send from".to_owned());
+            }
+            if let types::Action::MarkRead(read) = action
+                && !(1..=MAX_READ_IDS).contains(&read.message_ids.len())
+            {
+                return Err(format!(
+                    "mark-read names {} messages (1 to {MAX_READ_IDS})",
+                    read.message_ids.len()
+                ));
             }
         }
         types::Action::Webhook(request) => {

@@ -1,7 +1,8 @@
 //! Turning `NAME.wasm` + `NAME.toml` into a runnable [`LoadedPlugin`]: the
 //! manifest is parsed, the component compiled (or taken from the compiled
 //! artifact cache), its imports checked against the manifest's grants, and a
-//! linker built with only the granted imports.
+//! linker built with only the granted imports, of the version of the plugin
+//! world the component was built against ([`super::world`]).
 //!
 //! Loading only reads the artifact cache: the caller writes a new artifact
 //! ([`super::artifacts`]) once the plugin has also started, so a component
@@ -13,14 +14,12 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use wasap_plugin_manifest::{Manifest, import_capability};
 use wasmtime::Engine;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::Component;
 
-use super::bindings::PluginPre;
-use super::bindings::wasap::plugin::{clock, http, kv, log, types};
 use super::builtin::Builtin;
 use super::ceilings::AboveCeiling;
 use super::engine::PluginEngine;
-use super::state::PluginState;
+use super::world::{self, PluginPre, VersionError, WorldVersion};
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +39,8 @@ pub enum LoadError {
     },
     #[error("the component does not fit the wasap:plugin world: {0}")]
     Link(String),
+    #[error("the component does not fit the wasap:plugin world: {0}")]
+    Version(#[from] VersionError),
     #[error("init failed: {0}")]
     Init(String),
     #[error("{0}")]
@@ -58,7 +59,8 @@ pub struct LoadedPlugin {
     pub manifest: Manifest,
     /// Hex SHA-256 of the component file: which build is running.
     pub digest: String,
-    pub pre: PluginPre<PluginState>,
+    /// Linked for the world version the component was built against.
+    pub pre: PluginPre,
     /// A built-in output, from the binary (and in the built-ins' engine).
     pub builtin: bool,
 }
@@ -66,7 +68,12 @@ pub struct LoadedPlugin {
 impl LoadedPlugin {
     /// The compiled component, for the artifact cache.
     pub fn component(&self) -> &Component {
-        self.pre.instance_pre().component()
+        self.pre.component()
+    }
+
+    /// The version of the plugin world the component was built against.
+    pub fn world_version(&self) -> WorldVersion {
+        self.pre.version()
     }
 }
 
@@ -178,11 +185,15 @@ pub fn load_bytes(
 /// A compiled component checked against its manifest and linked with its grants.
 fn link(engine: &Engine, manifest: Manifest, digest: String, component: &Component) -> Result<LoadedPlugin, LoadError> {
     check_imports(engine, component, &manifest)?;
-    let linker = linker(engine, &manifest).map_err(|e| LoadError::Link(e.to_string()))?;
+    let version = WorldVersion::of(engine, component)?;
+    let linker = world::linker(engine, version, &manifest.capabilities).map_err(|e| LoadError::Link(e.to_string()))?;
     let instance_pre = linker
         .instantiate_pre(component)
         .map_err(|e| LoadError::Link(format!("{e:#}")))?;
-    let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    let pre = PluginPre::new(version, instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+    if version != WorldVersion::CURRENT {
+        tracing::debug!(plugin = %manifest.name, version = version.as_str(), "the plugin was built against an earlier wasap:plugin");
+    }
     Ok(LoadedPlugin {
         manifest,
         digest,
@@ -221,26 +232,6 @@ fn check_imports(engine: &Engine, component: &Component, manifest: &Manifest) ->
         }
     }
     Ok(())
-}
-
-/// A linker with the types interface and the granted imports only.
-fn linker(engine: &Engine, manifest: &Manifest) -> wasmtime::Result<Linker<PluginState>> {
-    let mut linker = Linker::new(engine);
-    let caps = &manifest.capabilities;
-    types::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
-    if caps.log {
-        log::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
-    }
-    if caps.kv {
-        kv::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
-    }
-    if caps.clock {
-        clock::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
-    }
-    if !caps.http.is_empty() {
-        http::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |s| s)?;
-    }
-    Ok(linker)
 }
 
 /// Shared handle to a loaded plugin.

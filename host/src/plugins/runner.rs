@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::access::{HttpAccess, KvAccess};
-use super::bindings::{Plugin, types};
+use super::bindings::types;
 use super::loader::LoadedPlugin;
 use super::memory_limit::MemoryLimit;
 use super::state::PluginState;
 use super::stats::PluginStats;
+use super::world::Plugin;
 use crate::outbound::Requester;
 use crate::store::Store as Database;
 

@@ -22,7 +22,9 @@ pub struct Capabilities {
     /// [`AllowEntry`]): exact host names, or `*.example.com` for the subdomains of
     /// `example.com`; `https` on port 443 unless the entry says otherwise. Empty: not granted.
     pub http: Vec<String>,
-    /// May ask for `send-text` and `send-media` actions.
+    /// May ask for the actions that speak for the instance: `send-text`, `send-media`, and
+    /// the actions on earlier messages and chats (`react`, `edit`, `revoke`, `mark-read`,
+    /// `chat-state`).
     pub send: bool,
     /// May ask for `webhook` actions.
     pub webhook: Option<WebhookGrant>,

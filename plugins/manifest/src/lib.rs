@@ -20,7 +20,8 @@
 //! clock = true                   # import wasap:plugin/clock
 //! http = ["api.example.com"]     # import wasap:plugin/http, to these [scheme://]host[:port]
 //!                                # only (https and port 443 unless the entry says otherwise)
-//! send = true                    # actions send-text and send-media
+//! send = true                    # actions send-text, send-media, react, edit, revoke,
+//!                                # mark-read and chat-state
 //! webhook = { subscribers = true, hosts = ["hooks.example.com"] }
 //! publish = ["instance"]         # action publish, to these channels ("global", "instance")
 //!

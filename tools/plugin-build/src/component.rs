@@ -11,7 +11,7 @@ use wasmparser::{ComponentTypeRef, Parser, Payload, Validator, WasmFeatures};
 /// The component's top-level import and export names.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Shape {
-    /// Instance and function imports: interface names such as `wasap:plugin/kv@0.1.0`.
+    /// Instance and function imports: interface names such as `wasap:plugin/kv@0.2.0`.
     pub imports: Vec<String>,
     /// Function names such as `handle-event`.
     pub exports: Vec<String>,

@@ -1,6 +1,7 @@
 //! The chain's quarantine policy, on the committed `probe` test component in
 //! `trap` mode: an installed plugin is quarantined after repeated failures, a
-//! built-in output never is.
+//! built-in output never is. And the checks of the actions on messages and
+//! chats: capability `send`, an instance to act from, a bounded mark-read.
 
 use std::path::Path;
 
@@ -84,4 +85,82 @@ async fn a_builtin_output_is_never_quarantined_an_installed_plugin_is() {
     }
     database.close().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every action on an earlier message or a chat, one of each.
+fn message_actions(read_ids: usize) -> Vec<types::Action> {
+    vec![
+        types::Action::React(types::React {
+            message_id: "M1".to_owned(),
+            emoji: "👍".to_owned(),
+        }),
+        types::Action::Edit(types::Edit {
+            message_id: "M0".to_owned(),
+            text: "new".to_owned(),
+        }),
+        types::Action::Revoke(types::Revoke {
+            message_id: "M0".to_owned(),
+        }),
+        types::Action::MarkRead(types::MarkRead {
+            message_ids: (0..read_ids).map(|i| format!("M{i}")).collect(),
+        }),
+        types::Action::ChatState(types::SetChatState {
+            to: "6281234567890".to_owned(),
+            state: types::ChatState::Typing,
+        }),
+    ]
+}
+
+fn outcome(actions: Vec<types::Action>) -> types::Outcome {
+    types::Outcome {
+        verdict: types::Verdict::Continue,
+        actions,
+    }
+}
+
+fn manifest(send: bool) -> Manifest {
+    Manifest::parse(&format!(
+        "name = \"actor\"\nversion = \"1\"\nevents = [\"message\"]\n[capabilities]\nsend = {send}\n"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn the_actions_on_messages_and_chats_need_send_and_an_instance() {
+    let granted = manifest(true);
+    let (_, actions) = check(&granted, &message(), outcome(message_actions(1))).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(actions.len(), 5);
+    for action in message_actions(1) {
+        let refused = check(&manifest(false), &message(), outcome(vec![action])).err();
+        assert!(
+            matches!(&refused, Some(Failure::BadOutput(why)) if why.contains("capabilities.send")),
+            "{refused:?}"
+        );
+    }
+    let server_wide = new_event(
+        "",
+        EventKind::System {
+            message: "up".to_owned(),
+        },
+    );
+    for action in message_actions(1) {
+        let refused = check(&granted, &server_wide, outcome(vec![action])).err();
+        assert!(
+            matches!(&refused, Some(Failure::BadOutput(why)) if why.contains("no instance")),
+            "{refused:?}"
+        );
+    }
+}
+
+#[test]
+fn mark_read_names_one_to_a_hundred_messages() {
+    let granted = manifest(true);
+    assert!(check(&granted, &message(), outcome(message_actions(100))).is_ok());
+    for count in [0, 101] {
+        let refused = check(&granted, &message(), outcome(message_actions(count))).err();
+        assert!(
+            matches!(&refused, Some(Failure::BadOutput(why)) if why.contains(&format!("names {count} messages"))),
+            "{refused:?}"
+        );
+    }
 }

@@ -15,12 +15,19 @@
 //! - `send`: asks to send a message (refused unless the manifest grants it);
 //! - `send-media`: replies with the image at the config's `url`, captioned
 //!   with the text it saw;
-//! - `count`: counts messages per chat in the key-value store.
+//! - `count`: counts messages per chat in the key-value store;
+//! - `actions`: does what the text says, with the actions of `wasap:plugin@0.2.0`:
+//!   `react` reacts 👍 to the message and `unreact` withdraws that, `read` marks it
+//!   read, `typing`/`recording`/`paused` show that chat state in its chat,
+//!   `edit <id> <text>` edits and `revoke <id>` revokes the instance's own message `<id>`.
 //!
-//! Every mode but `echo`/`drop-spam`/`send`/`send-media`/`slow` is hostile on purpose.
+//! Every mode but `echo`/`drop-spam`/`send`/`send-media`/`slow`/`actions` is hostile on
+//! purpose.
 
 use serde::Deserialize;
-use wasap_plugin::{Content, Event, EventKind, MediaType, Outcome, Plugin, SendMedia, export_plugin, kv};
+use wasap_plugin::{
+    ChatState, Content, Event, EventKind, MediaType, Message, Outcome, Plugin, SendMedia, export_plugin, kv,
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,8 +106,30 @@ impl Plugin for Probe {
                 let _ = kv::set_json(&key, &count);
                 Outcome::cont()
             }
+            "actions" => act(message, &text),
             _ => Outcome::cont(),
         }
+    }
+}
+
+/// The `actions` mode: the first word of `text` names the action, the second the
+/// message it is on when that is not `message` itself.
+fn act(message: &Message, text: &str) -> Outcome {
+    let mut words = text.splitn(3, ' ');
+    let verb = words.next().unwrap_or_default();
+    let target = words.next().unwrap_or_default();
+    let rest = words.next().unwrap_or_default();
+    let state = |state| Outcome::cont().chat_state(&message.chat, state);
+    match verb {
+        "react" => Outcome::cont().react(&message.id, "👍"),
+        "unreact" => Outcome::cont().withdraw_reaction(&message.id),
+        "read" => Outcome::cont().mark_read([&message.id]),
+        "typing" => state(ChatState::Typing),
+        "recording" => state(ChatState::Recording),
+        "paused" => state(ChatState::Paused),
+        "edit" => Outcome::cont().edit(target, rest),
+        "revoke" => Outcome::cont().revoke(target),
+        _ => Outcome::cont(),
     }
 }
 

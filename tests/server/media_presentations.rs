@@ -18,25 +18,10 @@ both_engines!(stickers_voice_notes_and_view_once_media_arrive_as_such);
 /// A form's text fields, `(name, value)`.
 type Fields<'a> = &'a [(&'a str, &'a str)];
 
-/// Uploads `bytes` (named `name`, of type `mime`) as multipart with `fields`.
+/// Uploads `bytes` (named `name`, of type `mime`) to the instance's media
+/// route with `fields`.
 async fn upload(server: &TestServer, fields: Fields<'_>, bytes: &[u8], name: &str, mime: &str) -> (u16, Value) {
-    let mut form = reqwest::multipart::Form::new();
-    for (field, value) in fields {
-        form = form.text(field.to_string(), value.to_string());
-    }
-    let part = reqwest::multipart::Part::bytes(bytes.to_vec())
-        .file_name(name.to_string())
-        .mime_str(mime)
-        .unwrap();
-    let response = reqwest::Client::new()
-        .post(server.url("/api/send/shop/media"))
-        .bearer_auth(&server.admin_token)
-        .multipart(form.part("file", part))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    crate::media_traffic::upload(server, "/api/send/shop/media", fields, Some((bytes, name, mime))).await
 }
 
 async fn stickers_voice_notes_and_view_once_media_arrive_as_such(engine: EngineUnderTest) {

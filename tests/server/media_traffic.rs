@@ -263,7 +263,7 @@ async fn a_media_file_over_the_limit_still_delivers_its_message(engine: EngineUn
 }
 
 /// Uploads `file` as multipart to `path` with `fields`; returns status and JSON.
-async fn upload(
+pub(crate) async fn upload(
     server: &TestServer,
     path: &str,
     fields: &[(&str, &str)],

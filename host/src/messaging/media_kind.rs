@@ -80,7 +80,9 @@ mod tests {
         assert_eq!("VIDEO".parse::<MediaKind>().ok(), Some(MediaKind::Video));
         assert_eq!("audio".parse::<MediaKind>().ok(), Some(MediaKind::Audio));
         assert_eq!("Document".parse::<MediaKind>().ok(), Some(MediaKind::Document));
-        for name in ["", "sticker", "images", "ımage"] {
+        assert_eq!("sticker".parse::<MediaKind>().ok(), Some(MediaKind::Sticker));
+        assert_eq!(" Voice".parse::<MediaKind>().ok(), Some(MediaKind::Voice));
+        for name in ["", "ptt", "images", "ımage"] {
             assert!(name.parse::<MediaKind>().is_err(), "{name:?}");
         }
     }

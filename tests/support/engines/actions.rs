@@ -77,33 +77,47 @@ impl Driver {
         body["messages"].as_array().expect("the sent records").clone()
     }
 
-    /// The reactions, edits and revocations contact `to` got from the
-    /// instance, in order, once there are at least `min` of them (waiting
-    /// up to [`WAIT`] on the real engine).
-    pub async fn actions_sent_to(&self, to: &str, min: usize) -> Vec<ActionSent> {
-        let actions = match &self.simulator {
+    /// What contact `to` got from the instance that `of_record` (reading a
+    /// sim engine's record) and `of_message` (reading a decrypted message)
+    /// recognise, in order, once there are at least `min` (waiting up to
+    /// [`WAIT`] on the real engine, where a send lands after its route
+    /// answered).
+    pub(super) async fn sent_to_as<T: std::fmt::Debug>(
+        &self,
+        to: &str,
+        min: usize,
+        of_record: impl Fn(&Value) -> Option<T>,
+        of_message: impl Fn(&wa::Message) -> Option<T>,
+    ) -> Vec<T> {
+        let got: Vec<T> = match &self.simulator {
             None => {
                 let to_jid = format!("{to}@s.whatsapp.net");
                 self.sim_records()
                     .await
                     .iter()
                     .filter(|r| r["to"] == to_jid.as_str())
-                    .filter_map(ActionSent::of_record)
-                    .collect::<Vec<_>>()
+                    .filter_map(of_record)
+                    .collect()
             }
             Some(simulator) => {
                 let contact = simulator.contact(to);
                 contact
-                    .wait_received_matching(min, WAIT, |m| ActionSent::of(&m.message).is_some())
+                    .wait_received_matching(min, WAIT, |m| of_message(&m.message).is_some())
                     .await
                     .unwrap_or_else(|e| panic!("{to}: {e}; received {:#?}", contact.received()))
                     .iter()
-                    .filter_map(|m| ActionSent::of(&m.message))
+                    .filter_map(|m| of_message(&m.message))
                     .collect()
             }
         };
-        assert!(actions.len() >= min, "{min} actions for {to}, got {actions:?}");
-        actions
+        assert!(got.len() >= min, "{min} such messages for {to}, got {got:?}");
+        got
+    }
+
+    /// The reactions, edits and revocations contact `to` got from the
+    /// instance, in order, once there are at least `min` of them.
+    pub async fn actions_sent_to(&self, to: &str, min: usize) -> Vec<ActionSent> {
+        self.sent_to_as(to, min, ActionSent::of_record, ActionSent::of).await
     }
 
     /// Waits until the instance told contact `from` that its messages `ids`

@@ -6,7 +6,6 @@ use serde_json::Value;
 use whatsapp_rust::waproto::whatsapp as wa;
 
 use super::Driver;
-use crate::WAIT;
 
 /// A location or contact message as its recipient got it.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,31 +74,9 @@ impl PlaceOrCards {
 
 impl Driver {
     /// The locations and contact cards contact `to` got from the instance,
-    /// in order, once there are at least `min` (waiting up to [`WAIT`] on
-    /// the real engine).
+    /// in order, once there are at least `min`.
     pub async fn places_and_cards_sent_to(&self, to: &str, min: usize) -> Vec<PlaceOrCards> {
-        let got: Vec<PlaceOrCards> = match &self.simulator {
-            None => {
-                let to_jid = format!("{to}@s.whatsapp.net");
-                self.sim_records()
-                    .await
-                    .iter()
-                    .filter(|r| r["to"] == to_jid.as_str())
-                    .filter_map(PlaceOrCards::of_record)
-                    .collect()
-            }
-            Some(simulator) => {
-                let contact = simulator.contact(to);
-                contact
-                    .wait_received_matching(min, WAIT, |m| PlaceOrCards::of(&m.message).is_some())
-                    .await
-                    .unwrap_or_else(|e| panic!("{to}: {e}; received {:#?}", contact.received()))
-                    .iter()
-                    .filter_map(|m| PlaceOrCards::of(&m.message))
-                    .collect()
-            }
-        };
-        assert!(got.len() >= min, "{min} locations or cards for {to}, got {got:?}");
-        got
+        self.sent_to_as(to, min, PlaceOrCards::of_record, PlaceOrCards::of)
+            .await
     }
 }

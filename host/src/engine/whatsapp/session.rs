@@ -104,15 +104,7 @@ impl WhatsappSession {
     }
 
     async fn send(&self, to: Jid, message: wa::Message, limit: Duration) -> Result<SentMessage, EngineError> {
-        let sent: SendResult = tokio::time::timeout(limit, self.client.send_message(to, message))
-            .await
-            .map_err(|_| EngineError::Timeout)?
-            .map_err(send_error)?;
-        Ok(SentMessage {
-            message_id: sent.message_id,
-            to: sent.to.to_string(),
-            timestamp: crate::clock::now_secs(),
-        })
+        sent_within(limit, self.client.send_message(to, message)).await
     }
 }
 
@@ -273,15 +265,7 @@ impl Session for WhatsappSession {
         self.require_logged_in()?;
         let chat = recipient(&target.chat)?;
         let key = target_key(target, &chat)?;
-        let sent = tokio::time::timeout(REQUEST_TIMEOUT, self.client.send_reaction(chat, key, emoji))
-            .await
-            .map_err(|_| EngineError::Timeout)?
-            .map_err(send_error)?;
-        Ok(SentMessage {
-            message_id: sent.message_id,
-            to: sent.to.to_string(),
-            timestamp: crate::clock::now_secs(),
-        })
+        sent_within(REQUEST_TIMEOUT, self.client.send_reaction(chat, key, emoji)).await
     }
 
     async fn edit_text(&self, target: &MessageRef, text: &str) -> Result<SentMessage, EngineError> {
@@ -427,6 +411,22 @@ impl Session for WhatsappSession {
         self.save_last_snapshot().await;
         self.queue.end();
     }
+}
+
+/// The message a send of whatsapp-rust's took, if it took it within `limit`.
+async fn sent_within(
+    limit: Duration,
+    send: impl Future<Output = Result<SendResult, SendError>>,
+) -> Result<SentMessage, EngineError> {
+    let sent = tokio::time::timeout(limit, send)
+        .await
+        .map_err(|_| EngineError::Timeout)?
+        .map_err(send_error)?;
+    Ok(SentMessage {
+        message_id: sent.message_id,
+        to: sent.to.to_string(),
+        timestamp: crate::clock::now_secs(),
+    })
 }
 
 /// A recipient: a JID, or a bare phone number (digits) for a contact.

@@ -50,8 +50,8 @@ impl From<crate::engine::EngineError> for ActionError {
 impl Messenger {
     /// Reacts to message `message_id` with `emoji` (empty: withdraws the reaction).
     pub async fn react(&self, id: &str, message_id: &str, emoji: &str) -> Result<SentMessage, ActionError> {
-        let target = self.known(id, message_id).await?;
         let session = self.instances.session(id)?;
+        let target = self.known(id, message_id).await?;
         let sent = session.react(&message_ref(&target), emoji).await?;
         self.sent(id, "reaction", &sent).await;
         Ok(sent)
@@ -60,6 +60,7 @@ impl Messenger {
     /// Replaces the text of message `message_id`, a text this account sent
     /// less than [`EDIT_WINDOW_SECS`] ago.
     pub async fn edit(&self, id: &str, message_id: &str, text: &str) -> Result<SentMessage, ActionError> {
+        let session = self.instances.session(id)?;
         let target = self.known(id, message_id).await?;
         if !target.from_me {
             return Err(ActionError::NotOwnMessage(target.id));
@@ -73,7 +74,6 @@ impl Messenger {
         if now_secs().saturating_sub(target.timestamp) > EDIT_WINDOW_SECS {
             return Err(ActionError::EditWindowPassed(target.id));
         }
-        let session = self.instances.session(id)?;
         let sent = session.edit_text(&message_ref(&target), text).await?;
         // Counted, not recorded: the answer names the edited message.
         self.metrics.message_sent(id, "edit");
@@ -82,11 +82,11 @@ impl Messenger {
 
     /// Deletes message `message_id`, sent by this account, for everyone.
     pub async fn revoke(&self, id: &str, message_id: &str) -> Result<SentMessage, ActionError> {
+        let session = self.instances.session(id)?;
         let target = self.known(id, message_id).await?;
         if !target.from_me {
             return Err(ActionError::NotOwnMessage(target.id));
         }
-        let session = self.instances.session(id)?;
         let sent = session.revoke(&message_ref(&target)).await?;
         self.metrics.message_sent(id, "revoke");
         Ok(sent)
@@ -95,6 +95,7 @@ impl Messenger {
     /// Marks received messages read (a read receipt per chat); the chats
     /// they were in.
     pub async fn mark_read(&self, id: &str, message_ids: &[String]) -> Result<Vec<String>, ActionError> {
+        let session = self.instances.session(id)?;
         // Every id is checked before the first receipt goes out.
         let mut by_chat: BTreeMap<String, Vec<MessageRef>> = BTreeMap::new();
         for message_id in message_ids {
@@ -107,7 +108,6 @@ impl Messenger {
                 .or_default()
                 .push(message_ref(&message));
         }
-        let session = self.instances.session(id)?;
         for messages in by_chat.values() {
             session.mark_read(messages).await?;
         }
@@ -121,10 +121,10 @@ impl Messenger {
         Ok(jid)
     }
 
+    /// The message `message_id` of instance `id`. Callers take the
+    /// instance's session first, so an unknown instance is 404 for the
+    /// instance, not for the message.
     async fn known(&self, id: &str, message_id: &str) -> Result<KnownMessage, ActionError> {
-        // The instance first: an unknown instance is 404 for the instance,
-        // not for the message.
-        self.instances.session(id)?;
         self.store
             .find_message(id, message_id)
             .await?

@@ -10,7 +10,7 @@ import { h, say, time } from "./dom.js";
 export const EMOJIS = ["👍", "❤️", "😂", "😮", "🙏"];
 
 /** A failure as a person reads it: the server's sentence, then its code. */
-function failure(what, e) {
+export function failure(what, e) {
   return `${what}: ${e.message}${e.code ? ` (${e.code})` : ""}`;
 }
 

@@ -13,7 +13,8 @@ const MAX = 500;
 
 /** The kinds docs/API.md lists, offered in the filter before any has been seen. */
 const KINDS = [
-  "incoming_message", "message.undecryptable", "message.receipt", "group.participants",
+  "incoming_message", "message.undecryptable", "message.receipt", "group.participants", "poll.vote",
+  "chat.state",
   "qr", "instance.status", "instance.paired", "instance.logged_out", "plugin.error", "system",
 ];
 
@@ -134,6 +135,8 @@ function summary({ event, data = {} }) {
       return `${data.receipt_type} by ${data.sender}: ${(data.ids ?? []).length} message(s)`;
     case "group.participants":
       return `${data.action} in ${data.group}: ${(data.jids ?? []).join(", ")}`;
+    case "chat.state":
+      return `${data.sender} ${data.state === "paused" ? "stopped" : `is ${data.state}`}${data.is_group ? ` in ${data.chat}` : ""}`;
     case "plugin.error":
       return `${data.plugin}: ${data.error}`;
     case "system":

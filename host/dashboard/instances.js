@@ -5,6 +5,7 @@
 
 import { del, post, request, seg } from "./api.js";
 import { sendForm } from "./compose.js";
+import { pollForm } from "./poll.js";
 import { $, act, h, say } from "./dom.js";
 import { bus, refreshInstances } from "./store.js";
 
@@ -114,6 +115,7 @@ function newCard(id) {
       pairCodeForm(id),
       h("p", { class: "code", "data-field": "code", role: "status" })),
     sendForm(id),
+    pollForm(id),
     h("div", { class: "actions" },
       h("button", { type: "button", onclick: (e) => reconnect(id, e.currentTarget) }, "Reconnect"),
       h("button", { type: "button", onclick: (e) => logout(id, e.currentTarget) }, "Log out"),
@@ -168,6 +170,7 @@ function update(card, info) {
   // Linked but not online (connecting, disconnected) keeps the form: a send
   // then fails with the server's 503, whose message says why.
   field("send").hidden = unlinked;
+  field("poll").hidden = unlinked;
   if (!unlinked) {
     hideQr(info.instance_id);
     field("code").textContent = "";

@@ -23,6 +23,7 @@ pub mod messaging;
 pub mod metrics;
 pub mod outbound;
 pub mod plugins;
+pub mod polls;
 pub mod private_fs;
 pub mod random;
 pub mod server;

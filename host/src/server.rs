@@ -208,7 +208,8 @@ impl Server {
 
         let metrics = Arc::new(Metrics::default());
         metrics.attach_inbound(inbound.stats(), write_retry.clone());
-        let messenger = Messenger::new(instances.clone(), store.clone(), metrics.clone());
+        let messenger = Messenger::new(instances.clone(), store.clone(), metrics.clone())
+            .with_sources(media_from_url.fetcher.clone(), media.clone());
         // Attached before any instance starts, so the plugins see every event.
         let plugins = PluginHost::start(
             PluginEngine::shared().map_err(StartError::Plugins)?,

@@ -48,7 +48,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "wasap:plugin/plugin@0.2.0",
+        world: "wasap:plugin/plugin@0.3.0",
         // The export macro is called from plugin crates, through `export_plugin!`.
         pub_export_macro: true,
         default_bindings_module: "wasap_plugin::bindings",
@@ -72,7 +72,8 @@ pub use wasap_events::{
 };
 
 pub use outcome::{
-    Action, Channel, ChatState, Edit, MarkRead, MediaType, Outcome, Publish, React, Revoke, SendMedia, SendText,
+    Action, Channel, ChatState, CardToSend, DeleteForMe, Edit, Forward, GivenLinkPreview, LinkPreview, MarkRead,
+    MediaType, Outcome, Publish, React, Revoke, SendContacts, SendLocation, SendMedia, SendPoll, SendText,
     SetChatState, Verdict, WebhookRequest, WebhookTarget,
 };
 

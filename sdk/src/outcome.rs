@@ -26,8 +26,9 @@ use crate::bindings::wasap::plugin::types as w;
 /// chats, `webhook`, `publish`); the host refuses an action that is not granted.
 pub use w::Action;
 pub use w::{
-    Channel, ChatState, Edit, MarkRead, MediaType, Publish, React, Revoke, SendMedia, SendText, SetChatState,
-    WebhookRequest, WebhookTarget,
+    Channel, ChatState, CardToSend, DeleteForMe, Edit, Forward, GivenLinkPreview, LinkPreview, MarkRead, MediaType,
+    Publish, React, Revoke, SendContacts, SendLocation, SendMedia, SendPoll, SendText, SetChatState, WebhookRequest,
+    WebhookTarget,
 };
 
 /// What becomes of the event after this plugin.
@@ -86,19 +87,61 @@ impl Outcome {
 
     /// Replies to `message` in its chat, quoting it.
     pub fn reply(self, message: &Message, text: impl Into<String>) -> Outcome {
-        self.action(Action::SendText(SendText {
-            to: message.chat.clone(),
-            text: text.into(),
-            reply_to: Some(message.id.clone()),
-        }))
+        self.send(SendText::new(&message.chat, text).replying_to(&message.id))
     }
 
     /// Sends a text message to `to` (a phone number without `+`, or a JID).
     pub fn send_text(self, to: impl Into<String>, text: impl Into<String>) -> Outcome {
-        self.action(Action::SendText(SendText {
+        self.send(SendText::new(to, text))
+    }
+
+    /// Sends a text message built with [`SendText::new`] and its options (a reply,
+    /// mentions, mention everyone, a link preview).
+    pub fn send(self, text: SendText) -> Outcome {
+        self.action(Action::SendText(text))
+    }
+
+    /// Sends a location to `to`. Capability `send`.
+    pub fn send_location(self, location: SendLocation) -> Outcome {
+        self.action(Action::SendLocation(location))
+    }
+
+    /// Sends contact cards (1 to 20, e.g. [`CardToSend::phone`]) to `to`, as one
+    /// message. Capability `send`.
+    pub fn send_contacts(self, to: impl Into<String>, cards: Vec<CardToSend>) -> Outcome {
+        self.action(Action::SendContacts(SendContacts { to: to.into(), cards }))
+    }
+
+    /// Sends a poll to `to`: a question and 2 to 12 distinct options, of which a voter may
+    /// pick up to `selectable_count` (1 = a single choice). Votes come back as poll-vote
+    /// events. Capability `send`.
+    pub fn send_poll<I>(self, to: impl Into<String>, name: impl Into<String>, options: I, selectable_count: u32) -> Outcome
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.action(Action::SendPoll(SendPoll {
             to: to.into(),
-            text: text.into(),
-            reply_to: None,
+            name: name.into(),
+            options: options.into_iter().map(Into::into).collect(),
+            selectable_count,
+        }))
+    }
+
+    /// Forwards the message `message_id` (one the instance received or sent) to `to`,
+    /// marked as forwarded. Capability `send`.
+    pub fn forward(self, message_id: impl Into<String>, to: impl Into<String>) -> Outcome {
+        self.action(Action::Forward(Forward {
+            message_id: message_id.into(),
+            to: to.into(),
+        }))
+    }
+
+    /// Deletes the message `message_id` on the instance's account only; the other people
+    /// in the chat keep it. Capability `send`.
+    pub fn delete_for_me(self, message_id: impl Into<String>) -> Outcome {
+        self.action(Action::DeleteForMe(DeleteForMe {
+            message_id: message_id.into(),
         }))
     }
 
@@ -171,6 +214,69 @@ impl Outcome {
             channel,
             frame: frame.into(),
         }))
+    }
+}
+
+impl SendText {
+    /// A text to `to` (a phone number without `+`, or a JID), with no options.
+    pub fn new(to: impl Into<String>, text: impl Into<String>) -> SendText {
+        SendText {
+            to: to.into(),
+            text: text.into(),
+            reply_to: None,
+            mentions: Vec::new(),
+            mention_all: false,
+            link_preview: None,
+        }
+    }
+
+    /// Quotes the message `message_id`, making this a reply.
+    pub fn replying_to(mut self, message_id: impl Into<String>) -> SendText {
+        self.reply_to = Some(message_id.into());
+        self
+    }
+
+    /// Mentions these users (phone numbers or JIDs); write them as `@<number>` in the text.
+    pub fn mentioning<I>(mut self, users: I) -> SendText
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.mentions.extend(users.into_iter().map(Into::into));
+        self
+    }
+
+    /// In a group, mentions every participant (the host fills them in).
+    pub fn mentioning_everyone(mut self) -> SendText {
+        self.mention_all = true;
+        self
+    }
+
+    /// Shows a preview of the first link in the text: [`LinkPreview::Fetch`] has the host
+    /// fetch it, [`LinkPreview::Given`] shows the one given.
+    pub fn with_link_preview(mut self, preview: LinkPreview) -> SendText {
+        self.link_preview = Some(preview);
+        self
+    }
+}
+
+impl CardToSend {
+    /// A card for `name` with the phone number `phone`; the host writes the vCard.
+    pub fn phone(name: impl Into<String>, phone: impl Into<String>) -> CardToSend {
+        CardToSend {
+            name: name.into(),
+            phone: Some(phone.into()),
+            vcard: None,
+        }
+    }
+
+    /// A card made of a whole vCard (`BEGIN:VCARD` ... `END:VCARD`), shown as `name`.
+    pub fn vcard(name: impl Into<String>, vcard: impl Into<String>) -> CardToSend {
+        CardToSend {
+            name: name.into(),
+            phone: None,
+            vcard: Some(vcard.into()),
+        }
     }
 }
 

@@ -137,6 +137,20 @@ fn all_kinds() -> Vec<EventKind> {
             timestamp: 2,
         }));
     }
+    for (state, sender_lid) in [
+        (wasap_plugin::events::ChatState::Typing, None),
+        (wasap_plugin::events::ChatState::Recording, Some("2515@lid".to_owned())),
+        (wasap_plugin::events::ChatState::Paused, None),
+    ] {
+        kinds.push(EventKind::ChatState(wasap_plugin::events::ChatStateChange {
+            chat: "120363@g.us".into(),
+            sender: "628@s.whatsapp.net".into(),
+            sender_lid,
+            is_group: true,
+            state,
+            timestamp: 4,
+        }));
+    }
     for reason in Undecryptable::REASONS {
         kinds.push(EventKind::MessageUndecryptable(Undecryptable {
             id: "3EB0".into(),

@@ -165,6 +165,35 @@ try {
   );
   await shot("4-instance-sent");
 
+  log("send a poll from the card: too few options are refused on the page, a duplicate by the server; nothing is sent");
+  const poll = card.getByRole("form", { name: "Send a poll" });
+  const pollLine = poll.locator('[data-field="poll-message"]');
+  const beforePoll = (await sentSoFar()).length;
+  await poll.getByLabel("Send the poll to").fill(CONTACT);
+  await poll.getByLabel("Question").fill("Lunch?");
+  await poll.getByLabel("Options").fill("Rice");
+  await poll.getByRole("button", { name: "Send poll" }).click();
+  await poll.locator('[data-field="poll-message"].error', { hasText: "this one has 1" }).waitFor();
+  await poll.getByLabel("Options").fill("Rice\nrice ");
+  await poll.getByRole("button", { name: "Send poll" }).click();
+  await poll.locator('[data-field="poll-message"].error', { hasText: "Poll not sent: " }).waitFor();
+  check(/\([a-z_]+\)$/.test(await pollLine.textContent()), `the server's refusal names its code: ${await pollLine.textContent()}`);
+  check((await sentSoFar()).length === beforePoll, "a refused poll reached the network");
+
+  log("a poll with three options, several allowed: the network has it exactly, and a vote shows in the feed");
+  await poll.getByLabel("Options").fill("Rice\nNoodles\n\nSoup");
+  await poll.getByLabel("Voters may pick several options").check();
+  await poll.getByRole("button", { name: "Send poll" }).click();
+  await poll.locator('[data-field="poll-message"]:not(.error)', { hasText: `Poll sent to ${CONTACT_JID}` }).waitFor();
+  const pollId = /message id ([^)]+)\)/.exec(await pollLine.textContent())?.[1];
+  const sentPoll = (await api("GET", `/sim/instances/${ID}/sent?min=${beforePoll + 1}&wait_ms=${WAIT}`)).messages.at(-1);
+  check(
+    sentPoll.kind === "poll" && sentPoll.message_id === pollId && sentPoll.to === CONTACT_JID &&
+      POLL_SHAPE(sentPoll, "Lunch?", ["Rice", "Noodles", "Soup"], 3),
+    `the network recorded: ${JSON.stringify(sentPoll)}`,
+  );
+  await shot("4-instance-poll");
+
   log("a second instance: a pairing code for a phone number, then delete it");
   await view("instances").getByLabel("Instance id").fill("e2e-temp");
   await view("instances").getByLabel("Name", { exact: true }).fill("");

@@ -1,19 +1,25 @@
 //! Black-box tests of the server: a real `wasap` server on a loopback port,
 //! real HTTP requests, on the database `wasap_tests::TestDb` selects.
 
+mod auto_read;
 mod builtin_plugins;
 mod cert_guard;
+mod chat_states;
 mod child;
 mod dashboard;
 mod data_at_rest;
+mod deletions;
 mod event_replay;
+mod forwarding;
 mod front_door;
 mod inbound;
 mod instances;
+mod lids_and_by_number;
 mod lifecycle_faults;
 mod listen_traffic;
 mod log_output;
 mod lossless_inbound;
+mod media_base64;
 mod media_hardening;
 mod media_presentations;
 mod media_traffic;
@@ -25,7 +31,9 @@ mod places_and_cards;
 mod plugin_actions;
 mod plugin_hardening;
 mod plugins;
+mod polls;
 mod real_engine;
+mod rich_sends;
 mod startup;
 mod system_events;
 mod text_traffic;

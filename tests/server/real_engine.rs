@@ -213,6 +213,7 @@ async fn open(
             device: store.device(device_id),
             events: tx,
             inbound: std::sync::Arc::new(NoTraffic),
+            polls: wasap::polls::PollBook::new(store.clone(), instance_id),
         })
         .await?;
     Ok((session, rx))
@@ -226,6 +227,8 @@ impl wasap::engine::InboundSink for NoTraffic {
     async fn accept(&self, _events: Vec<wasap::engine::InboundEvent>) -> Result<(), wasap::engine::InboundClosed> {
         Ok(())
     }
+
+    async fn pass_on(&self, _kind: wasap::events::EventKind) {}
 }
 
 async fn next_event(events: &mut mpsc::Receiver<EngineEvent>) -> Result<EngineEvent> {

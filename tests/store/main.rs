@@ -11,5 +11,6 @@ mod journal;
 mod message_keys;
 mod migrations;
 mod plugin_kv;
+mod polls;
 mod signal_session;
 mod webhooks;

@@ -17,13 +17,19 @@
 //! for the other message kinds, receipts, groups and LIDs are in
 //! `engines/kinds.rs`, for media in `engines/media.rs`, for what the
 //! instance's message actions sent in `engines/actions.rs`, for locations
-//! and contact cards in `engines/places_and_cards.rs`.
+//! and contact cards in `engines/places_and_cards.rs`, for polls and votes
+//! in `engines/polls.rs`, for contacts' chat states in `engines/chat_states.rs`.
 
 mod actions;
+mod chat_states;
 mod child;
+mod deletions;
 mod kinds;
 mod media;
 mod places_and_cards;
+mod reads_and_lids;
+mod polls;
+mod rich;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,9 +41,12 @@ use crate::{Api, TestDb, TestServer, WAIT, sim_config};
 
 pub use self::actions::ActionSent;
 pub use self::child::TextSender;
+pub use self::deletions::{AdminRevoke, DeletedForMe};
 pub use self::kinds::{Kind, Sender, Wrapping};
 pub use self::media::{MediaFile, MediaFileExt, SentMedia};
 pub use self::places_and_cards::PlaceOrCards;
+pub use self::polls::PollSent;
+pub use self::rich::{Carried, CarriedPreview};
 pub use wasap_whatsapp_sim::MediaKind;
 
 /// The engine a test runs wasap on.

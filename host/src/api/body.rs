@@ -99,6 +99,12 @@ fn parse<T: DeserializeOwned>(content_type: Option<&str>, body: &[u8]) -> Result
             "a JSON body is required",
         ));
     }
+    json_type(content_type)?;
+    serde_json::from_slice(body).map_err(json_error)
+}
+
+/// A 415 unless the content type, when given, is JSON.
+pub(super) fn json_type(content_type: Option<&str>) -> Result<(), ApiError> {
     if let Some(content_type) = content_type {
         let essence = content_type.split(';').next().unwrap_or("").trim();
         if !essence.eq_ignore_ascii_case("application/json") {
@@ -109,11 +115,15 @@ fn parse<T: DeserializeOwned>(content_type: Option<&str>, body: &[u8]) -> Result
             ));
         }
     }
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_data() {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.to_string())
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
-        }
-    })
+    Ok(())
+}
+
+/// A body that is not JSON (400 `invalid_json`), or JSON of the wrong
+/// shape (422 `invalid_body`).
+pub(super) fn json_error(e: serde_json::Error) -> ApiError {
+    if e.is_data() {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.to_string())
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
+    }
 }

@@ -49,6 +49,7 @@ static ASSETS: &[Asset] = &[
     asset!("instances.js", JS),
     asset!("feed.js", JS),
     asset!("compose.js", JS),
+    asset!("poll.js", JS),
     asset!("webhooks.js", JS),
     asset!("plugins.js", JS),
 ];

@@ -1,5 +1,6 @@
-//! Instance routes: create, list, get, delete, QR (JSON or PNG), pair code,
-//! logout, reconnect and token rotation (docs/API.md, "Instances").
+//! Instance routes: create, list, get, change settings, delete, QR (JSON or
+//! PNG), pair code, logout, reconnect and token rotation (docs/API.md,
+//! "Instances").
 
 use serde::{Deserialize, Serialize};
 use warp::Filter;
@@ -50,6 +51,14 @@ struct QrAnswer<'a> {
     /// The raw QR payload, to be rendered as a QR code.
     qr: &'a str,
     expires_at: String,
+}
+
+/// The settings to change; those absent stay as they are.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SettingsBody {
+    /// Mark every incoming message read once received.
+    auto_read: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -116,6 +125,18 @@ static GET: Endpoint = Endpoint {
         Verb::Get,
         "/api/instances/{id}",
         "get_instance",
+        Answer::Json(200, schema::<InstanceInfo>),
+    )
+};
+static SETTINGS: Endpoint = Endpoint {
+    tag: TAG,
+    summary: "Change an instance's settings (auto_read)",
+    access: Access::Instance,
+    request: Request::Json(schema::<SettingsBody>),
+    ..Endpoint::new(
+        Verb::Patch,
+        "/api/instances/{id}",
+        "update_instance",
         Answer::Json(200, schema::<InstanceInfo>),
     )
 };
@@ -204,6 +225,10 @@ pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
         .handle(create);
     let list = router.route0(&LIST).handle(list);
     let get = router.route1(&GET).handle(get);
+    let settings = router
+        .route1(&SETTINGS)
+        .and(body::json::<SettingsBody>())
+        .handle(settings);
     let delete = router.route1(&DELETE).handle(delete);
     let qr = router
         .route1(&QR)
@@ -222,6 +247,8 @@ pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
         .or(list)
         .unify()
         .or(get)
+        .unify()
+        .or(settings)
         .unify()
         .or(delete)
         .unify()
@@ -259,6 +286,14 @@ async fn list(state: AppState) -> Result<impl Reply, ApiError> {
 
 async fn get(state: AppState, id: String) -> Result<impl Reply, ApiError> {
     let info = state.instances.get(&id).await?;
+    Ok(warp::reply::json(&info))
+}
+
+async fn settings(state: AppState, id: String, body: SettingsBody) -> Result<impl Reply, ApiError> {
+    let info = match body.auto_read {
+        Some(on) => state.instances.set_auto_read(&id, on).await?,
+        None => state.instances.get(&id).await?,
+    };
     Ok(warp::reply::json(&info))
 }
 

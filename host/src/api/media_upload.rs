@@ -29,6 +29,7 @@ use super::handler::Handle;
 use super::messages::Sent;
 use super::outgoing_media::{given_kind, too_large, view_once_field};
 use super::router::Router;
+use super::text_extras::{MAX_NAMED_MENTIONS, flag_field, mentions, split_mentions};
 use super::{AppState, body, phone};
 use crate::media::{Spool, SpoolError, SpoolFile};
 use crate::messaging::outgoing_media::{self, MediaFile, MediaOptions};
@@ -73,6 +74,19 @@ const FORM: &[FormField] = &[
         required: false,
         file: false,
         description: "`true`: the recipient can open the image or video once",
+    },
+    FormField {
+        name: "mentions",
+        required: false,
+        file: false,
+        description: "Users the caption mentions (at most 256): phone numbers or user JIDs, \
+                      comma-separated, or one per `mentions` field",
+    },
+    FormField {
+        name: "mentionAll",
+        required: false,
+        file: false,
+        description: "`true`: the caption mentions every member of the group the media goes to",
     },
 ];
 
@@ -132,6 +146,9 @@ struct Upload {
     caption: Option<String>,
     media_type: Option<String>,
     view_once: Option<String>,
+    /// Every `mentions` field, as given.
+    mentions: Vec<String>,
+    mention_all: Option<String>,
     /// The spooled file, its file name and its declared type.
     file: Option<(SpoolFile, Option<String>, Option<String>)>,
 }
@@ -147,6 +164,8 @@ async fn send(state: &AppState, id: &str, form: FormData) -> Result<Json, ApiErr
         return Err(invalid("the file is empty"));
     }
     let kind = given_kind(upload.media_type.as_deref())?;
+    let mention_all = flag_field("mentionAll", upload.mention_all.as_deref())?;
+    let mentions = mentions(split_mentions(&upload.mentions), mention_all)?;
     let data = spooled.into_bytes().await.map_err(|e| spool_error(e.into()))?;
     let file = MediaFile {
         data,
@@ -160,7 +179,7 @@ async fn send(state: &AppState, id: &str, form: FormData) -> Result<Json, ApiErr
         view_once: view_once_field(upload.view_once.as_deref())?,
     };
     let media = outgoing_media::build_with(file, options, &state.media_limits)?;
-    let sent = state.messenger.send_media(id, &to, media).await?;
+    let sent = state.messenger.send_media_mentioning(id, &to, media, &mentions).await?;
     Ok(warp::reply::json(&Sent::from(sent)))
 }
 
@@ -178,6 +197,11 @@ async fn read_form(mut form: FormData, spool: &Spool, max_file: u64) -> Result<U
             "caption" => upload.caption = Some(read_text(part).await?),
             "mediaType" => upload.media_type = Some(read_text(part).await?),
             "viewOnce" => upload.view_once = Some(read_text(part).await?),
+            // Bounded: one field's worth of names past the most a message takes.
+            "mentions" if upload.mentions.len() <= MAX_NAMED_MENTIONS => {
+                upload.mentions.push(read_text(part).await?)
+            }
+            "mentionAll" => upload.mention_all = Some(read_text(part).await?),
             // Unknown fields are drained and ignored, like most form handlers do.
             _ => {
                 read_part(part, MAX_FIELD_BYTES as u64).await?;

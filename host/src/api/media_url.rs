@@ -24,6 +24,7 @@ use super::handler::Handle;
 use super::messages::Sent;
 use super::outgoing_media::{given_kind, too_large};
 use super::router::Router;
+use super::text_extras::mentions;
 use super::{AppState, body, phone};
 use crate::messaging::outgoing_media::{MediaOptions, MediaUrlError};
 use crate::outbound::FetchError;
@@ -43,6 +44,13 @@ struct SendMediaUrl {
     /// The recipient can open the image or video once.
     #[serde(default)]
     view_once: bool,
+    /// Users the caption mentions (at most 256), as phone numbers or user JIDs.
+    #[serde(default)]
+    mentions: Vec<String>,
+    /// Mention every member of the group the media goes to (`to` must be a
+    /// group JID), besides `mentions`.
+    #[serde(default)]
+    mention_all: bool,
 }
 
 /// Beyond a send's own errors: too many media transfers (429, or 503 for the
@@ -99,6 +107,7 @@ async fn send_by_number(state: AppState, number: String, body: SendMediaUrl) -> 
 
 async fn send(state: &AppState, id: &str, body: SendMediaUrl) -> Result<Json, ApiError> {
     let kind = given_kind(body.media_type.as_deref())?;
+    let mentions = mentions(body.mentions, body.mention_all)?;
     state.messenger.check_sendable(id, &body.to).await?;
     let _slot = state.media_transfers.acquire(id).await?;
     let options = MediaOptions {
@@ -112,7 +121,10 @@ async fn send(state: &AppState, id: &str, body: SendMediaUrl) -> Result<Json, Ap
         .fetch_with(&body.media_url, options)
         .await
         .map_err(media_url_error)?;
-    let sent = state.messenger.send_media(id, &body.to, media).await?;
+    let sent = state
+        .messenger
+        .send_media_mentioning(id, &body.to, media, &mentions)
+        .await?;
     Ok(warp::reply::json(&Sent::from(sent)))
 }
 

@@ -1,5 +1,6 @@
 //! Actions on earlier messages, named by their WhatsApp id (react, edit,
-//! revoke, mark read), and chat states (docs/API.md, "Message actions").
+//! revoke, delete for me, mark read), and chat states, by instance or by
+//! the instance's own number (docs/API.md, "Message actions").
 
 use serde::{Deserialize, Serialize};
 use warp::Filter;
@@ -12,7 +13,7 @@ use super::error::ApiError;
 use super::handler::Handle;
 use super::messages::{SEND_ERRORS, Sent, check_text};
 use super::router::Router;
-use super::{AppState, body};
+use super::{AppState, body, phone};
 use crate::engine::ChatState;
 use crate::messaging::ActionError;
 use crate::messaging::actions::MAX_READ_IDS;
@@ -43,8 +44,23 @@ struct Edit {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Revoke {
-    /// The id of a message the instance's account sent.
+    /// The id of a message the instance's account sent, or of another
+    /// member's message in a group where the account is an admin.
     message_id: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct DeleteForMe {
+    /// The id of a message the instance sent or received.
+    message_id: String,
+}
+
+#[derive(Serialize, schemars::JsonSchema)]
+struct DeletedForMe {
+    message_id: String,
+    /// The chat it was in.
+    chat: String,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -107,7 +123,7 @@ static EDIT: Endpoint = Endpoint {
 };
 static REVOKE: Endpoint = Endpoint {
     tag: "messages",
-    summary: "Delete a message the instance sent, for everyone",
+    summary: "Delete a message for everyone: the instance's own, or another member's in a group it is an admin of",
     access: Access::Instance,
     request: Request::Json(schema::<Revoke>),
     errors: ACTION_ERRORS,
@@ -116,6 +132,19 @@ static REVOKE: Endpoint = Endpoint {
         "/api/messages/{id}/revoke",
         "revoke_message",
         Answer::Json(200, schema::<Sent>),
+    )
+};
+static DELETE_FOR_ME: Endpoint = Endpoint {
+    tag: "messages",
+    summary: "Delete a message for the instance's account only (its phone and devices)",
+    access: Access::Instance,
+    request: Request::Json(schema::<DeleteForMe>),
+    errors: ACTION_ERRORS,
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/messages/{id}/delete-for-me",
+        "delete_message_for_me",
+        Answer::Json(200, schema::<DeletedForMe>),
     )
 };
 static READ: Endpoint = Endpoint {
@@ -144,24 +173,48 @@ static CHAT_STATE: Endpoint = Endpoint {
         Answer::Json(200, schema::<ChatStateSet>),
     )
 };
+static CHAT_STATE_BY_NUMBER: Endpoint = Endpoint {
+    tag: "messages",
+    summary: "Show typing, recording or paused in a chat, from the instance whose own number is {phone}",
+    request: Request::Json(schema::<SetChatState>),
+    errors: SEND_ERRORS,
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/by-number/{phone}/chat-state",
+        "chat_state_by_number",
+        Answer::Json(200, schema::<ChatStateSet>),
+    )
+};
 
 pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
     let react = router.route1(&REACT).and(body::json::<React>()).handle(react);
     let edit = router.route1(&EDIT).and(body::json::<Edit>()).handle(edit);
     let revoke = router.route1(&REVOKE).and(body::json::<Revoke>()).handle(revoke);
+    let delete_for_me = router
+        .route1(&DELETE_FOR_ME)
+        .and(body::json::<DeleteForMe>())
+        .handle(delete_for_me);
     let read = router.route1(&READ).and(body::json::<MarkRead>()).handle(read);
     let chat_state = router
         .route1(&CHAT_STATE)
         .and(body::json::<SetChatState>())
         .handle(chat_state);
+    let chat_state_by_number = router
+        .route1(&CHAT_STATE_BY_NUMBER)
+        .and(body::json::<SetChatState>())
+        .handle(chat_state_by_number);
     react
         .or(edit)
         .unify()
         .or(revoke)
         .unify()
+        .or(delete_for_me)
+        .unify()
         .or(read)
         .unify()
         .or(chat_state)
+        .unify()
+        .or(chat_state_by_number)
         .unify()
         .boxed()
 }
@@ -172,6 +225,7 @@ impl From<ActionError> for ApiError {
         let (status, code) = match e {
             ActionError::UnknownMessage(_) => (StatusCode::NOT_FOUND, "message_not_found"),
             ActionError::NotOwnMessage(_) => (StatusCode::UNPROCESSABLE_ENTITY, "not_own_message"),
+            ActionError::NotGroupAdmin { .. } => (StatusCode::FORBIDDEN, "not_group_admin"),
             ActionError::NotText { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "not_a_text_message"),
             ActionError::EditWindowPassed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "edit_window_passed"),
             ActionError::OwnMessage(_) => (StatusCode::UNPROCESSABLE_ENTITY, "own_message"),
@@ -225,6 +279,15 @@ async fn revoke(state: AppState, id: String, body: Revoke) -> Result<impl Reply,
     Ok(warp::reply::json(&Sent::from(sent)))
 }
 
+async fn delete_for_me(state: AppState, id: String, body: DeleteForMe) -> Result<Json, ApiError> {
+    check_message_id(&body.message_id)?;
+    let chat = state.messenger.delete_for_me(&id, &body.message_id).await?;
+    Ok(warp::reply::json(&DeletedForMe {
+        message_id: body.message_id,
+        chat,
+    }))
+}
+
 async fn read(state: AppState, id: String, body: MarkRead) -> Result<Json, ApiError> {
     if body.message_ids.is_empty() || body.message_ids.len() > MAX_READ_IDS {
         return Err(ApiError::new(
@@ -243,4 +306,10 @@ async fn read(state: AppState, id: String, body: MarkRead) -> Result<Json, ApiEr
 async fn chat_state(state: AppState, id: String, body: SetChatState) -> Result<Json, ApiError> {
     let to = state.messenger.chat_state(&id, &body.to, body.state).await?;
     Ok(warp::reply::json(&ChatStateSet { to, state: body.state }))
+}
+
+async fn chat_state_by_number(state: AppState, number: String, body: SetChatState) -> Result<Json, ApiError> {
+    let number = phone::normalize(&number)?;
+    let id = state.instances.find_by_phone(&number).await?;
+    chat_state(state, id, body).await
 }

@@ -11,15 +11,13 @@ use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
 use super::error::ApiError;
 use super::handler::Handle;
 use super::router::Router;
+use super::text_extras::{LinkPreviewField, mentions};
 use super::{AppState, body, phone};
 use crate::engine::SentMessage;
-use crate::messaging::SendError;
+use crate::messaging::{SendError, TextSend};
 
 /// WhatsApp's own limit on a text message.
 const MAX_TEXT_BYTES: usize = 65_536;
-/// Users one message may mention (a large group has 1,024 members; a
-/// mention of each is what "mention everyone" is for).
-const MAX_MENTIONS: usize = 256;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +33,16 @@ struct SendText {
     /// write `@<number>` in the text where each should show.
     #[serde(default)]
     mentions: Vec<String>,
+    /// Mention every member of the group the text goes to (`to` must be a
+    /// group JID), besides `mentions`.
+    #[serde(default, alias = "mentionAll")]
+    mention_all: bool,
+    /// The card for a link in the text: `true` has the server make it from
+    /// the first link's page (the text goes without one when the page gives
+    /// nothing usable or the outbound-URL policy refuses it), or the card
+    /// itself.
+    #[serde(alias = "linkPreview")]
+    link_preview: Option<LinkPreviewField>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -50,6 +58,10 @@ pub(super) struct Sent {
     /// The recipient's JID.
     to: String,
     timestamp: String,
+    /// The recipient's LID (`…@lid`), when WhatsApp has told it; absent
+    /// otherwise (and for groups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lid: Option<String>,
 }
 
 impl From<SentMessage> for Sent {
@@ -58,6 +70,7 @@ impl From<SentMessage> for Sent {
             message_id: sent.message_id,
             to: sent.to,
             timestamp: crate::clock::rfc3339(sent.timestamp),
+            lid: sent.lid,
         }
     }
 }
@@ -133,6 +146,14 @@ impl From<SendError> for ApiError {
             ),
             SendError::Instance(e) => e.into(),
             SendError::Engine(e) => e.into(),
+            SendError::NotAGroup(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_a_group", e.to_string()),
+            SendError::UnknownGroup(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "not_in_group", e.to_string())
+            }
+            SendError::TooManyMentions(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_many_mentions", e.to_string())
+            }
+            SendError::Preview(e) => e.into(),
         }
     }
 }
@@ -157,17 +178,13 @@ pub(super) fn check_text(text: &str) -> Result<(), ApiError> {
 
 async fn send_text(state: &AppState, id: &str, body: SendText) -> Result<Json, ApiError> {
     check_text(&body.message)?;
-    if body.mentions.len() > MAX_MENTIONS {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "too_many_mentions",
-            format!("a message mentions at most {MAX_MENTIONS} users"),
-        ));
-    }
-    let sent = state
-        .messenger
-        .send_text_mentioning(id, &body.to, &body.message, body.reply_to.as_deref(), &body.mentions)
-        .await?;
+    let text = TextSend {
+        mentions: mentions(body.mentions, body.mention_all)?,
+        preview: body.link_preview.map(LinkPreviewField::into_request).transpose()?.flatten(),
+        text: body.message,
+        reply_to: body.reply_to,
+    };
+    let sent = state.messenger.send_rich_text(id, &body.to, text).await?;
     Ok(warp::reply::json(&Sent::from(sent)))
 }
 

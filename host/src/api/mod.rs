@@ -8,15 +8,18 @@
 //! routes.
 
 pub mod auth;
+mod base64_data;
 mod body;
 mod dashboard;
 mod deliveries;
 pub mod endpoint;
 pub mod error;
 mod events;
+mod forward;
 mod handler;
 mod health;
 mod instances;
+mod media_base64;
 mod media_upload;
 mod media_url;
 mod message_actions;
@@ -27,10 +30,13 @@ mod outgoing_media;
 mod phone;
 mod places_and_cards;
 mod plugins;
+mod polls;
 mod qr_png;
 pub mod router;
 mod sim;
+mod sim_polls;
 mod statics;
+mod text_extras;
 mod webhooks;
 mod websockets;
 
@@ -90,11 +96,17 @@ pub fn routes(
         .unify()
         .or(message_actions::routes(&mut router))
         .unify()
+        .or(forward::routes(&mut router))
+        .unify()
         .or(places_and_cards::routes(&mut router))
+        .unify()
+        .or(polls::routes(&mut router))
         .unify()
         .or(media_upload::routes(&mut router))
         .unify()
         .or(media_url::routes(&mut router))
+        .unify()
+        .or(media_base64::routes(&mut router))
         .unify()
         .or(statics::routes(&mut router))
         .unify()
@@ -117,7 +129,8 @@ pub fn routes(
         api = api.or(websockets::routes(&mut router, hub)).unify().boxed();
     }
     if let Some(network) = sim {
-        api = api.or(sim::routes(&mut router, network)).unify().boxed();
+        api = api.or(sim::routes(&mut router, network.clone())).unify().boxed();
+        api = api.or(sim_polls::routes(&mut router, network)).unify().boxed();
     }
     let doc = openapi::document(router.endpoints());
     let _ = document.set(serde_json::to_vec(&doc).unwrap_or_default().into());

@@ -1,4 +1,5 @@
-//! Sending a location or contact cards (docs/API.md, "Messages").
+//! Sending a location or contact cards, by instance or by the instance's own
+//! number (docs/API.md, "Messages").
 
 use serde::Deserialize;
 use warp::Filter;
@@ -84,6 +85,30 @@ static CONTACTS: Endpoint = Endpoint {
         Answer::Json(200, schema::<Sent>),
     )
 };
+static LOCATION_BY_NUMBER: Endpoint = Endpoint {
+    tag: "messages",
+    summary: "Send a location from the instance whose own number is {phone}",
+    request: Request::Json(schema::<SendLocation>),
+    errors: SEND_ERRORS,
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/by-number/{phone}/location",
+        "send_location_by_number",
+        Answer::Json(200, schema::<Sent>),
+    )
+};
+static CONTACTS_BY_NUMBER: Endpoint = Endpoint {
+    tag: "messages",
+    summary: "Send contact cards from the instance whose own number is {phone}",
+    request: Request::Json(schema::<SendContacts>),
+    errors: SEND_ERRORS,
+    ..Endpoint::new(
+        Verb::Post,
+        "/api/by-number/{phone}/contact",
+        "send_contacts_by_number",
+        Answer::Json(200, schema::<Sent>),
+    )
+};
 
 pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
     let location = router
@@ -94,7 +119,22 @@ pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
         .route1(&CONTACTS)
         .and(body::json::<SendContacts>())
         .handle(send_contacts);
-    location.or(contacts).unify().boxed()
+    let location_by_number = router
+        .route1(&LOCATION_BY_NUMBER)
+        .and(body::json::<SendLocation>())
+        .handle(send_location_by_number);
+    let contacts_by_number = router
+        .route1(&CONTACTS_BY_NUMBER)
+        .and(body::json::<SendContacts>())
+        .handle(send_contacts_by_number);
+    location
+        .or(contacts)
+        .unify()
+        .or(location_by_number)
+        .unify()
+        .or(contacts_by_number)
+        .unify()
+        .boxed()
 }
 
 fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -175,4 +215,20 @@ async fn send_contacts(state: AppState, id: String, body: SendContacts) -> Resul
     let cards = body.contacts.into_iter().map(card).collect::<Result<Vec<_>, _>>()?;
     let sent = state.messenger.send_contacts(&id, &body.to, cards).await?;
     Ok(warp::reply::json(&Sent::from(sent)))
+}
+
+/// The instance whose own number is `number`.
+async fn by_number(state: &AppState, number: &str) -> Result<String, ApiError> {
+    let number = phone::normalize(number)?;
+    Ok(state.instances.find_by_phone(&number).await?)
+}
+
+async fn send_location_by_number(state: AppState, number: String, body: SendLocation) -> Result<Response, ApiError> {
+    let id = by_number(&state, &number).await?;
+    send_location(state, id, body).await.map(Reply::into_response)
+}
+
+async fn send_contacts_by_number(state: AppState, number: String, body: SendContacts) -> Result<Response, ApiError> {
+    let id = by_number(&state, &number).await?;
+    send_contacts(state, id, body).await.map(Reply::into_response)
 }

@@ -197,6 +197,7 @@ fn verb(verb: Verb) -> BoxedFilter<()> {
     match verb {
         Verb::Get => warp::get().boxed(),
         Verb::Post => warp::post().boxed(),
+        Verb::Patch => warp::patch().boxed(),
         Verb::Delete => warp::delete().boxed(),
     }
 }

@@ -1,6 +1,9 @@
 //! The simulated network's control routes (`/sim/`, admin token), mounted only
 //! with `--engine sim` (docs/API.md, "Simulated WhatsApp").
 
+mod chat_states;
+mod groups;
+
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use warp::Filter;
@@ -59,6 +62,8 @@ struct ContactBody {
     phone: String,
     on_whatsapp: bool,
     push_name: Option<String>,
+    /// The contact's LID (`digits@lid`), which sends to it answer with.
+    lid: Option<String>,
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
@@ -245,6 +250,7 @@ static CONTACTS: Endpoint = Endpoint {
 };
 
 pub fn routes(router: &mut Router, network: SimNetwork) -> BoxedFilter<(Response,)> {
+    let sim_groups = groups::route(router, network.clone());
     let net = warp::any().map(move || network.clone());
 
     let scan = router
@@ -279,6 +285,7 @@ pub fn routes(router: &mut Router, network: SimNetwork) -> BoxedFilter<(Response
         .handle(disconnect);
     let unlink = router.route1(&UNLINK).and(net.clone()).handle(unlink);
     let show = router.route1(&SHOW).and(net.clone()).handle(show);
+    let chat_state = chat_states::route(router, net.clone());
     let contacts = router
         .route0(&CONTACTS)
         .and(body::json::<ContactBody>())
@@ -301,6 +308,10 @@ pub fn routes(router: &mut Router, network: SimNetwork) -> BoxedFilter<(Response
         .unify()
         .or(contacts)
         .unify()
+        .or(chat_state)
+        .unify()
+        .or(sim_groups)
+        .unify()
         .boxed()
 }
 
@@ -319,13 +330,13 @@ impl From<SimError> for ApiError {
 }
 
 /// The instance must exist (the router has checked the admin token).
-fn check(state: &AppState, id: &str) -> Result<(), ApiError> {
+pub(super) fn check(state: &AppState, id: &str) -> Result<(), ApiError> {
     state.instances.status(id)?;
     Ok(())
 }
 
 /// A contact's JID from a phone number or a JID.
-fn contact_jid(raw: &str) -> Result<String, ApiError> {
+pub(super) fn contact_jid(raw: &str) -> Result<String, ApiError> {
     if raw.contains('@') {
         return Ok(raw.to_owned());
     }
@@ -347,7 +358,7 @@ async fn own_jid(state: &AppState, id: &str) -> Result<String, ApiError> {
     })
 }
 
-fn group_jid(raw: &str) -> Result<String, ApiError> {
+pub(super) fn group_jid(raw: &str) -> Result<String, ApiError> {
     if raw.ends_with("@g.us") {
         Ok(raw.to_owned())
     } else {
@@ -520,11 +531,22 @@ async fn show(state: AppState, id: String, network: SimNetwork) -> Result<impl R
 
 async fn add_contact(_: AppState, body: ContactBody, network: SimNetwork) -> Result<impl Reply, ApiError> {
     let phone = phone::normalize(&body.phone)?;
+    if let Some(lid) = &body.lid {
+        let digits = lid.strip_suffix("@lid").unwrap_or_default();
+        if digits.is_empty() || digits.len() > 32 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                "a LID is digits followed by @lid",
+            ));
+        }
+    }
     network.add_contact(
         &phone,
         SimContact {
             on_whatsapp: body.on_whatsapp,
             push_name: body.push_name,
+            lid: body.lid,
         },
     )?;
     Ok(warp::reply::json(&ContactAdded {

@@ -1,8 +1,6 @@
 //! What the message actions of the [`Session`](super::Session) seam name:
 //! an earlier message ([`MessageRef`]) and a chat state ([`ChatState`]).
 
-use serde::{Deserialize, Serialize};
-
 /// An earlier message, as an action on it (react, edit, revoke, mark read)
 /// names it to WhatsApp: the message key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,25 +23,7 @@ impl MessageRef {
     }
 }
 
-/// What the account shows a chat it is in the middle of answering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ChatState {
-    /// "typing…"
-    Typing,
-    /// "recording audio…"
-    Recording,
-    /// Stopped typing or recording.
-    Paused,
-}
-
-impl ChatState {
-    /// The state's name, as serde writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChatState::Typing => "typing",
-            ChatState::Recording => "recording",
-            ChatState::Paused => "paused",
-        }
-    }
-}
+/// What the account shows a chat it is in the middle of answering: the
+/// event model's, since a contact's chat states arrive as events with the
+/// same three states.
+pub use crate::events::ChatState;

@@ -15,12 +15,20 @@
 //! Nothing above this module knows which one is running.
 
 mod actions;
+mod forward;
+mod groups;
+mod outgoing_text;
 mod places_and_cards;
+mod polls;
 pub mod sim;
 pub mod whatsapp;
 
 pub use actions::{ChatState, MessageRef};
+pub use forward::{ForwardedContent, OutgoingForward};
+pub use groups::{GroupInfo, GroupParticipant};
+pub use outgoing_text::{LinkPreview, OutgoingText};
 pub use places_and_cards::{ContactCard, OutgoingLocation};
+pub use polls::OutgoingPoll;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +62,9 @@ pub struct SessionRequest {
     /// event to WhatsApp only once [`InboundSink::accept`] has returned `Ok`
     /// for it, so an event is never lost between the socket and the journal.
     pub inbound: Arc<dyn InboundSink>,
+    /// The instance's polls: the session records those it sends, and reads
+    /// and tallies their votes through it.
+    pub polls: crate::polls::PollBook,
 }
 
 /// The instance's inbound journal as a session sees it: the one way inbound
@@ -68,6 +79,16 @@ pub trait InboundSink: Send + Sync {
     /// entry. `Err` only when the instance's pipeline is gone (the server is
     /// stopping, or the instance was deleted): do not acknowledge then.
     async fn accept(&self, events: Vec<InboundEvent>) -> Result<(), InboundClosed>;
+
+    /// Hands over an event that is not journalled: a contact's chat state
+    /// (typing, recording, paused). WhatsApp does not acknowledge those, gives
+    /// them no id, and sends them often; a "typing…" is stale seconds later,
+    /// so replaying one after a restart would tell a lie. It is published at
+    /// once, with a fresh event id, to the plugins and the outputs, and never
+    /// replayed; an instance whose pipeline has stopped drops it. May wait
+    /// while the plugins' queue is full. No default: a sink that wraps
+    /// another must pass these on too.
+    async fn pass_on(&self, kind: EventKind);
 
     /// The engine now holds `change` more (or, negative, fewer) inbound
     /// events in memory on their way to [`accept`](Self::accept): counted in
@@ -105,15 +126,9 @@ pub trait Session: Send + Sync {
     /// Asks for a code to link by phone number instead of QR (`XXXX-XXXX`).
     async fn pair_code(&self, phone: &str) -> Result<String, EngineError>;
 
-    /// Sends a text message to a JID, optionally quoting `reply_to` and
-    /// mentioning the users `mentions` (JIDs).
-    async fn send_text(
-        &self,
-        to: &str,
-        text: &str,
-        reply_to: Option<&str>,
-        mentions: &[String],
-    ) -> Result<SentMessage, EngineError>;
+    /// Sends a text message to a JID, with what rides in its context (a
+    /// quote, mentions, a link preview).
+    async fn send_text(&self, to: &str, text: OutgoingText) -> Result<SentMessage, EngineError>;
 
     /// Sends an image, video, audio or document to a JID.
     async fn send_media(&self, to: &str, media: OutgoingMedia) -> Result<SentMessage, EngineError>;
@@ -124,14 +139,31 @@ pub trait Session: Send + Sync {
     /// Sends one or several contact cards, as one message, to a JID.
     async fn send_contacts(&self, to: &str, cards: Vec<ContactCard>) -> Result<SentMessage, EngineError>;
 
+    /// Sends a poll to a JID, and records it in the session's
+    /// [`PollBook`](crate::polls::PollBook) so its votes can be read.
+    async fn send_poll(&self, to: &str, poll: OutgoingPoll) -> Result<SentMessage, EngineError>;
+
+    /// Sends earlier content again to a JID, marked as forwarded.
+    async fn forward(&self, to: &str, forward: OutgoingForward) -> Result<SentMessage, EngineError>;
+
+    /// The group `group` (a `…@g.us` JID) as WhatsApp describes it to this
+    /// account; `None` when there is no such group or the account is not in it.
+    async fn group_info(&self, group: &str) -> Result<Option<GroupInfo>, EngineError>;
+
     /// Reacts to `target` with `emoji`; an empty `emoji` withdraws the reaction.
     async fn react(&self, target: &MessageRef, emoji: &str) -> Result<SentMessage, EngineError>;
 
     /// Replaces the text of `target`, a text this account sent.
     async fn edit_text(&self, target: &MessageRef, text: &str) -> Result<SentMessage, EngineError>;
 
-    /// Deletes `target` for everyone in its chat.
+    /// Deletes `target` for everyone in its chat: a message this account
+    /// sent, or, in a group where the account is an admin, another member's
+    /// (`target.sender`, named to WhatsApp as an admin's revocation).
     async fn revoke(&self, target: &MessageRef) -> Result<SentMessage, EngineError>;
+
+    /// Deletes `target` (sent at `sent_at`, unix seconds) for this account
+    /// only: gone from its own devices, still there for the others.
+    async fn delete_for_me(&self, target: &MessageRef, sent_at: i64) -> Result<(), EngineError>;
 
     /// Tells the senders of `messages` (all in one chat, none sent by this
     /// account) that they were read.
@@ -220,6 +252,20 @@ pub struct SentMessage {
     pub to: String,
     /// Unix seconds.
     pub timestamp: i64,
+    /// The recipient's LID (`…@lid`), when WhatsApp has told it.
+    pub lid: Option<String>,
+}
+
+impl SentMessage {
+    /// A message WhatsApp took just now, its recipient's LID not known.
+    pub fn now(message_id: impl Into<String>, to: impl Into<String>) -> SentMessage {
+        SentMessage {
+            message_id: message_id.into(),
+            to: to.into(),
+            timestamp: crate::clock::now_secs(),
+            lid: None,
+        }
+    }
 }
 
 /// The kinds of media that can be sent.
@@ -258,6 +304,8 @@ pub struct OutgoingMedia {
     pub mime_type: String,
     pub file_name: Option<String>,
     pub caption: Option<String>,
+    /// The users the caption mentions, as user JIDs.
+    pub mentions: Vec<String>,
     /// The recipient can open it once (an image or a video).
     pub view_once: bool,
     /// The length of a voice note, in seconds.

@@ -10,6 +10,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
+use super::auto_read::AutoRead;
 use super::inbound::Inbound;
 use super::shared::SharedState;
 use super::status::Status;
@@ -40,6 +41,8 @@ pub struct InstanceInfo {
     pub created_at: String,
     pub connected_at: Option<String>,
     pub last_seen: Option<String>,
+    /// Every incoming message is marked read once received (off by default).
+    pub auto_read: bool,
 }
 
 /// A newly created instance and its token, which is shown this once.
@@ -76,6 +79,7 @@ struct Handle {
     commands: mpsc::Sender<Command>,
     token_digest: Option<[u8; 32]>,
     shared: Arc<SharedState>,
+    auto_read: Arc<AutoRead>,
 }
 
 impl InstanceManager {
@@ -107,18 +111,21 @@ impl InstanceManager {
     /// instances reconnect by themselves, without a new QR.
     pub async fn resume(&self) -> Result<usize, InstanceError> {
         let rows = self.inner.store.list_instances().await?;
+        let auto_read = self.inner.store.instances_with_auto_read().await?;
         let count = rows.len();
         for row in rows {
-            self.spawn(row);
+            let on = auto_read.contains(&row.id);
+            self.spawn(row, on);
         }
         tracing::info!(instances = count, "instances resumed");
         Ok(count)
     }
 
-    fn spawn(&self, row: InstanceRow) {
+    fn spawn(&self, row: InstanceRow, auto_read: bool) {
         let (commands, mut receiver) = mpsc::channel(COMMAND_QUEUE);
         let status = Status::parse(&row.status).unwrap_or(Status::Disconnected);
         let shared = Arc::new(SharedState::new(status));
+        let auto_read = AutoRead::start(&row.id, auto_read, shared.clone());
         // Every stored hash is one `token::hash` wrote; one that is not (a
         // hand-edited row) opens nothing, and the instance still runs.
         let token_digest = token::parse_hash(&row.token_hash);
@@ -136,12 +143,13 @@ impl InstanceManager {
                 commands,
                 token_digest,
                 shared: shared.clone(),
+                auto_read: auto_read.clone(),
             },
         );
         let inner = self.inner.clone();
         // Started before the supervisor opens a session: it replays what the
         // journal holds not done, then takes the session's traffic.
-        let inbound = inner.inbound.start(&row.id);
+        let inbound = auto_read.wrap(inner.inbound.start(&row.id));
         // At error level, so the span is on whenever any line inside it is.
         let span = tracing::error_span!("instance_supervisor", instance = %row.id);
         let supervise = async move {
@@ -223,9 +231,9 @@ impl InstanceManager {
         if !self.inner.store.insert_instance(&row).await? {
             return Err(InstanceError::AlreadyExists);
         }
-        let info = info(&row, Status::QrRequired);
+        let info = info(&row, Status::QrRequired, false);
         tracing::info!(instance = %row.id, "instance created");
-        self.spawn(row);
+        self.spawn(row, false);
         Ok(CreatedInstance { info, token })
     }
 
@@ -235,7 +243,11 @@ impl InstanceManager {
         let instances = self.read();
         Ok(rows
             .iter()
-            .filter_map(|row| instances.get(&row.id).map(|h| info(row, h.shared.status())))
+            .filter_map(|row| {
+                instances
+                    .get(&row.id)
+                    .map(|h| info(row, h.shared.status(), h.auto_read.is_on()))
+            })
             .collect())
     }
 
@@ -247,7 +259,19 @@ impl InstanceManager {
             .get_instance(id)
             .await?
             .ok_or(InstanceError::NotFound)?;
-        Ok(info(&row, handle.shared.status()))
+        Ok(info(&row, handle.shared.status(), handle.auto_read.is_on()))
+    }
+
+    /// Turns the instance's auto-read on or off (kept across restarts); the
+    /// instance as it is now.
+    pub async fn set_auto_read(&self, id: &str, on: bool) -> Result<InstanceInfo, InstanceError> {
+        let handle = self.handle(id)?;
+        if !self.inner.store.set_instance_auto_read(id, on).await? {
+            return Err(InstanceError::NotFound);
+        }
+        handle.auto_read.set(on);
+        tracing::info!(instance = %id, auto_read = on, "instance settings changed");
+        self.get(id).await
     }
 
     /// Logs out if linked, wipes the device keys and removes the instance and its media.
@@ -390,7 +414,7 @@ fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-fn info(row: &InstanceRow, status: Status) -> InstanceInfo {
+fn info(row: &InstanceRow, status: Status, auto_read: bool) -> InstanceInfo {
     InstanceInfo {
         instance_id: row.id.clone(),
         name: row.name.clone(),
@@ -401,6 +425,7 @@ fn info(row: &InstanceRow, status: Status) -> InstanceInfo {
         created_at: clock::rfc3339(row.created_at),
         connected_at: row.connected_at.map(clock::rfc3339),
         last_seen: row.last_seen.map(clock::rfc3339),
+        auto_read,
     }
 }
 

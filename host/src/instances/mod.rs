@@ -9,7 +9,10 @@
 //! panics. Inbound traffic does not pass the supervisor: sessions hand it to
 //! the instance's inbound pipeline (`inbound/`), which journals it before
 //! WhatsApp's ack and takes it to the plugin chain.
+//! An instance with auto-read on marks what comes in read once it is
+//! journalled (`auto_read.rs`).
 
+mod auto_read;
 mod backoff;
 pub mod inbound;
 mod manager;

@@ -320,6 +320,7 @@ impl Supervisor {
             device: self.store.device(device_id),
             events,
             inbound: self.inbound.clone(),
+            polls: crate::polls::PollBook::new(self.store.clone(), &self.id),
         };
         match self.engine.open(request).await {
             Ok(session) => {

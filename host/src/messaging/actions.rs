@@ -1,5 +1,6 @@
 //! Actions on earlier messages, named by their WhatsApp id: react, edit,
-//! revoke, mark read; and chat states. The message is looked up in what the
+//! revoke (as the sender, or as a group's admin), delete for me, mark read;
+//! and chat states. The message is looked up in what the
 //! instance sent and received ([`crate::store::message_keys`]), so an unknown
 //! id, or an action the message does not allow, is refused before anything
 //! reaches WhatsApp.
@@ -23,6 +24,8 @@ pub enum ActionError {
     UnknownMessage(String),
     #[error("message {0} was not sent by this account")]
     NotOwnMessage(String),
+    #[error("message {id} was sent by another member of {group}, where this account is not an admin")]
+    NotGroupAdmin { id: String, group: String },
     #[error("message {id} is a {kind} message; only text messages can be edited")]
     NotText { id: String, kind: String },
     #[error("message {0} was sent more than 15 minutes ago; WhatsApp no longer accepts edits of it")]
@@ -80,16 +83,42 @@ impl Messenger {
         Ok(sent)
     }
 
-    /// Deletes message `message_id`, sent by this account, for everyone.
+    /// Deletes message `message_id` for everyone: one this account sent,
+    /// or, in a group where the account is an admin, another member's.
     pub async fn revoke(&self, id: &str, message_id: &str) -> Result<SentMessage, ActionError> {
         let session = self.instances.session(id)?;
         let target = self.known(id, message_id).await?;
         if !target.from_me {
-            return Err(ActionError::NotOwnMessage(target.id));
+            let target = message_ref(&target);
+            if !target.in_group() || target.sender.is_none() {
+                return Err(ActionError::NotOwnMessage(target.id));
+            }
+            // WhatsApp takes another's message down only from an admin:
+            // asked first, so a revocation it would drop is refused here.
+            let admin = session
+                .group_info(&target.chat)
+                .await?
+                .is_some_and(|group| group.participants.iter().any(|p| p.is_me && p.admin));
+            if !admin {
+                return Err(ActionError::NotGroupAdmin {
+                    id: target.id,
+                    group: target.chat,
+                });
+            }
         }
         let sent = session.revoke(&message_ref(&target)).await?;
         self.metrics.message_sent(id, "revoke");
         Ok(sent)
+    }
+
+    /// Deletes message `message_id` (sent or received) for this account
+    /// only: gone from its devices, still there for everyone else; the
+    /// chat it was in.
+    pub async fn delete_for_me(&self, id: &str, message_id: &str) -> Result<String, ActionError> {
+        let session = self.instances.session(id)?;
+        let target = self.known(id, message_id).await?;
+        session.delete_for_me(&message_ref(&target), target.timestamp).await?;
+        Ok(target.chat)
     }
 
     /// Marks received messages read (a read receipt per chat); the chats

@@ -7,8 +7,14 @@
 //! malformed or not on WhatsApp.
 
 pub mod actions;
+pub mod forward;
+pub mod link_preview;
 pub mod media_kind;
+pub mod mentions;
+mod text_send;
 pub mod outgoing_media;
+pub mod places_and_cards;
+pub mod polls;
 mod recipient;
 mod recipient_cache;
 pub mod vcard;
@@ -17,10 +23,15 @@ pub mod voice_note;
 use std::sync::Arc;
 
 pub use actions::ActionError;
+pub use link_preview::PreviewRequest;
+pub use mentions::Mentions;
+pub use text_send::TextSend;
 pub use recipient::{Recipient, RecipientError, normalize_phone};
 use recipient_cache::RecipientCache;
 
-use crate::engine::{ContactCard, EngineError, NumberCheck, OutgoingLocation, OutgoingMedia, SentMessage, Session};
+use crate::engine::{
+    ContactCard, EngineError, NumberCheck, OutgoingLocation, OutgoingMedia, OutgoingText, SentMessage, Session,
+};
 use crate::instances::{InstanceError, InstanceManager};
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -36,6 +47,14 @@ pub enum SendError {
     Instance(#[from] InstanceError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error("{0} is not a group JID (…@g.us); only a group's members can all be mentioned")]
+    NotAGroup(String),
+    #[error("this account is not in group {0} (or there is no such group)")]
+    UnknownGroup(String),
+    #[error("a message mentions at most {0} users")]
+    TooManyMentions(usize),
+    #[error(transparent)]
+    Preview(#[from] link_preview::PreviewError),
 }
 
 /// Sends messages on behalf of instances. Cheap to clone.
@@ -47,6 +66,9 @@ pub struct Messenger {
     store: Store,
     /// Counts what was sent, by instance and kind.
     metrics: Arc<Metrics>,
+    /// Where link previews are fetched and inbound media re-read for a
+    /// forward; without it, previews are not fetched and media not forwarded.
+    sources: Option<forward::Sources>,
 }
 
 impl Messenger {
@@ -56,6 +78,16 @@ impl Messenger {
             cache: Arc::new(RecipientCache::default()),
             store,
             metrics,
+            sources: None,
+        }
+    }
+
+    /// The messenger, fetching link previews with `fetcher` (under its
+    /// outbound-URL policy) and forwarding inbound media from `media`.
+    pub fn with_sources(self, fetcher: crate::outbound::Fetcher, media: crate::media::MediaStore) -> Messenger {
+        Messenger {
+            sources: Some(forward::Sources { fetcher, media }),
+            ..self
         }
     }
 
@@ -80,19 +112,50 @@ impl Messenger {
         reply_to: Option<&str>,
         mentions: &[String],
     ) -> Result<SentMessage, SendError> {
-        let mentions = mentions
-            .iter()
-            .map(|who| Recipient::parse(who)?.user_jid())
-            .collect::<Result<Vec<_>, _>>()?;
+        let text = TextSend {
+            text: text.to_owned(),
+            reply_to: reply_to.map(str::to_owned),
+            mentions: Mentions::users(mentions),
+            preview: None,
+        };
+        self.send_rich_text(id, to, text).await
+    }
+
+    /// Sends a text with everything it may carry (a quote, mentions or
+    /// everyone in a group, a link preview given or fetched) from instance
+    /// `id`. A preview to fetch that gives nothing usable is left out; the
+    /// text goes anyway.
+    pub async fn send_rich_text(&self, id: &str, to: &str, text: TextSend) -> Result<SentMessage, SendError> {
         let (session, jid) = self.prepare(id, to).await?;
-        let sent = session.send_text(&jid, text, reply_to, &mentions).await?;
-        self.sent(id, "text", &sent).await;
+        let mentions = self.mentioned(session.as_ref(), &jid, &text.mentions).await?;
+        let preview = self.preview_for(&text.text, text.preview).await?;
+        let outgoing = OutgoingText {
+            text: text.text,
+            reply_to: text.reply_to,
+            mentions,
+            preview,
+        };
+        let content = forward::SentContent::text(&outgoing.text);
+        let sent = session.send_text(&jid, outgoing).await?;
+        self.sent_with(id, "text", &sent, content).await;
         Ok(sent)
     }
 
     /// Sends a media message from instance `id`.
     pub async fn send_media(&self, id: &str, to: &str, media: OutgoingMedia) -> Result<SentMessage, SendError> {
+        self.send_media_mentioning(id, to, media, &Mentions::default()).await
+    }
+
+    /// Sends a media message whose caption mentions `mentions` from instance `id`.
+    pub async fn send_media_mentioning(
+        &self,
+        id: &str,
+        to: &str,
+        mut media: OutgoingMedia,
+        mentions: &Mentions,
+    ) -> Result<SentMessage, SendError> {
         let (session, jid) = self.prepare(id, to).await?;
+        media.mentions = self.mentioned(session.as_ref(), &jid, mentions).await?;
         let kind = media.kind.as_str();
         let sent = session.send_media(&jid, media).await?;
         self.sent(id, kind, &sent).await;
@@ -107,16 +170,18 @@ impl Messenger {
         location: OutgoingLocation,
     ) -> Result<SentMessage, SendError> {
         let (session, jid) = self.prepare(id, to).await?;
+        let content = forward::SentContent::location(&location);
         let sent = session.send_location(&jid, location).await?;
-        self.sent(id, "location", &sent).await;
+        self.sent_with(id, "location", &sent, content).await;
         Ok(sent)
     }
 
     /// Sends contact cards, as one message, from instance `id`.
     pub async fn send_contacts(&self, id: &str, to: &str, cards: Vec<ContactCard>) -> Result<SentMessage, SendError> {
         let (session, jid) = self.prepare(id, to).await?;
+        let content = forward::SentContent::contacts(&cards);
         let sent = session.send_contacts(&jid, cards).await?;
-        self.sent(id, "contact", &sent).await;
+        self.sent_with(id, "contact", &sent, content).await;
         Ok(sent)
     }
 
@@ -158,6 +223,12 @@ impl Messenger {
     /// name it by id. The message is out whatever the record's fate: a
     /// failed record is logged, not the send's failure.
     async fn sent(&self, id: &str, kind: &'static str, sent: &SentMessage) {
+        self.sent_with(id, kind, sent, None).await;
+    }
+
+    /// [`sent`](Self::sent), keeping what the message said (`content`,
+    /// when it can be forwarded later) with its record.
+    async fn sent_with(&self, id: &str, kind: &'static str, sent: &SentMessage, content: Option<String>) {
         self.metrics.message_sent(id, kind);
         if let Err(e) = self
             .store
@@ -166,6 +237,13 @@ impl Messenger {
         {
             tracing::warn!(instance = %id, message_id = %sent.message_id, error = %e,
                 "a sent message could not be recorded; actions on it will not find it");
+            return;
+        }
+        if let Some(content) = content
+            && let Err(e) = self.store.record_sent_content(id, &sent.message_id, &content).await
+        {
+            tracing::warn!(instance = %id, message_id = %sent.message_id, error = %e,
+                "what a sent message said could not be kept; it cannot be forwarded");
         }
     }
 

@@ -111,6 +111,8 @@ pub fn build_with(file: MediaFile, options: MediaOptions, limits: &MediaLimits) 
         mime_type,
         file_name: options.file_name.or(file.file_name),
         caption: options.caption.filter(|c| !c.is_empty()),
+        // Resolved by the Messenger, which knows who a mention names.
+        mentions: Vec::new(),
         view_once: options.view_once,
         seconds,
     })

@@ -84,9 +84,19 @@ impl Fetcher {
 
     /// Fetches `url` whole, refusing bodies over `max_bytes`.
     pub async fn fetch(&self, url: &str, max_bytes: u64) -> Result<Fetched, FetchError> {
+        self.fetch_as(url, max_bytes, false).await
+    }
+
+    /// Fetches the first `max_bytes` bytes of `url`'s body at most, and
+    /// stops reading there (for a page whose head is all that is wanted).
+    pub async fn fetch_prefix(&self, url: &str, max_bytes: u64) -> Result<Fetched, FetchError> {
+        self.fetch_as(url, max_bytes, true).await
+    }
+
+    async fn fetch_as(&self, url: &str, max_bytes: u64, prefix: bool) -> Result<Fetched, FetchError> {
         let url = Url::parse(url.trim()).map_err(|_| FetchError::InvalidUrl)?;
         let host = url.host_str().unwrap_or("").to_owned();
-        let result = tokio::time::timeout(self.timeout, scoped(None, self.get(url, max_bytes)))
+        let result = tokio::time::timeout(self.timeout, scoped(None, self.get(url, max_bytes, prefix)))
             .await
             .unwrap_or(Err(FetchError::Timeout));
         if let Err(e) = &result {
@@ -95,7 +105,7 @@ impl Fetcher {
         result
     }
 
-    async fn get(&self, url: Url, max_bytes: u64) -> Result<Fetched, FetchError> {
+    async fn get(&self, url: Url, max_bytes: u64, prefix: bool) -> Result<Fetched, FetchError> {
         self.policy.check_url(&url)?;
         let mut response = self.client.get(url).send().await.map_err(classify)?;
         let status = response.status();
@@ -113,7 +123,7 @@ impl Fetcher {
             return Err(FetchError::Status(status.as_u16()));
         }
         let length = response.content_length();
-        if length.is_some_and(|length| length > max_bytes) {
+        if !prefix && length.is_some_and(|length| length > max_bytes) {
             return Err(FetchError::TooLarge { limit: max_bytes });
         }
         let header = |name: reqwest::header::HeaderName| response.headers().get(name).and_then(|v| v.to_str().ok());
@@ -129,6 +139,11 @@ impl Fetcher {
         let mut body = BytesMut::with_capacity(length.unwrap_or(0).min(max_bytes) as usize);
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
             if body.len() as u64 + chunk.len() as u64 > max_bytes {
+                if prefix {
+                    let room = max_bytes as usize - body.len();
+                    body.extend_from_slice(&chunk[..room]);
+                    break;
+                }
                 return Err(FetchError::TooLarge { limit: max_bytes });
             }
             body.extend_from_slice(&chunk);

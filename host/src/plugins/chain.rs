@@ -185,7 +185,12 @@ fn check_action(manifest: &Manifest, event: &Event, action: &types::Action) -> R
         | types::Action::Edit(_)
         | types::Action::Revoke(_)
         | types::Action::MarkRead(_)
-        | types::Action::ChatState(_) => {
+        | types::Action::ChatState(_)
+        | types::Action::SendLocation(_)
+        | types::Action::SendContacts(_)
+        | types::Action::SendPoll(_)
+        | types::Action::Forward(_)
+        | types::Action::DeleteForMe(_) => {
             if !caps.send {
                 return Err("sending messages is not granted (capabilities.send)".to_owned());
             }

@@ -24,6 +24,9 @@ pub(super) struct Entry {
 pub struct PluginInfo {
     pub name: String,
     pub version: Option<String>,
+    /// The version of `wasap:plugin` (the WIT) the running component was built
+    /// against, e.g. `0.3.0`.
+    pub wit: Option<String>,
     /// Ships inside the server (the WebSocket and webhook outputs): it can be
     /// disabled, but not deleted or replaced.
     pub builtin: bool,
@@ -62,6 +65,7 @@ pub(super) fn info(name: &str, entry: &Entry, loads: u64) -> PluginInfo {
     PluginInfo {
         name: name.to_owned(),
         version: manifest.map(|m| m.version.clone()),
+        wit: running.map(|r| r.loaded.world_version().as_str().to_owned()),
         builtin: entry.builtin,
         enabled: entry.enabled,
         running: entry.enabled && running.is_some_and(|r| !r.is_quarantined()),

@@ -2,10 +2,10 @@
 //! enabled plugins of `WASAP_PLUGINS_DIR` before the outputs see it.
 //!
 //! - [`bindings`]: the WIT contract, the only `bindgen!`s: the current
-//!   `wasap:plugin@0.2.0` and the released 0.1.0.
+//!   `wasap:plugin@0.3.0` and the released 0.2.0 and 0.1.0.
 //! - [`world`]: which version a component was built against, and one face
-//!   over both versions' bindings; [`imports_v0_1`] serves 0.1's imports with
-//!   0.2's implementations.
+//!   over every version's bindings; [`imports_previous`] serves the released
+//!   versions' imports with the current implementations.
 //! - [`engine`]: the wasmtime engine, its pooling allocator and epoch ticker.
 //! - [`loader`]: manifest + component → a linked plugin with only the granted imports.
 //! - [`runner`]: calls under fuel, deadline and memory limits, yielding to the
@@ -35,7 +35,7 @@ pub mod chain;
 mod compiled;
 mod convert;
 pub mod engine;
-mod imports_v0_1;
+mod imports_previous;
 mod info;
 pub mod loader;
 mod log_line;

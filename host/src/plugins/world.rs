@@ -5,15 +5,17 @@
 //!
 //! The version is in every interface name a component imports
 //! (`wasap:plugin/types@0.1.0`), and every plugin imports at least `types`
-//! (its exports use `event` and `outcome`), so the imports say it. A 0.1
-//! plugin is linked with the 0.1 imports (served by the same host code, see
-//! [`super::imports_v0_1`]), receives its events converted to 0.1 and
-//! answers an outcome that is lifted into the current one.
+//! (its exports use `event` and `outcome`), so the imports say it. A plugin
+//! of a released version (0.1, 0.2) is linked with that version's imports
+//! (served by the same host code, see [`super::imports_previous`]), receives
+//! its events converted to that version (an event of a kind added since is
+//! not handed to it: it continues unchanged) and answers an outcome that is
+//! lifted into the current one.
 
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{AsContextMut, Engine};
 
-use super::bindings::{self, types, v0_1};
+use super::bindings::{self, types, v0_1, v0_2};
 use super::state::PluginState;
 
 /// The interface names of the package start with this.
@@ -24,8 +26,12 @@ const PACKAGE: &str = "wasap:plugin/";
 pub enum WorldVersion {
     /// `0.1.0`, the first release (frozen in `wit/0.1.0/`).
     V0_1,
-    /// `0.2.0`, the current version (`wit/`): 0.1 plus the message actions.
+    /// `0.2.0`: 0.1 plus the message actions (frozen in `wit/0.2.0/`).
     V0_2,
+    /// `0.3.0`, the current version (`wit/`): 0.2 plus locations, contact
+    /// cards, polls, forwarding, delete-for-me, mentions, link previews and
+    /// the media options in actions, and the poll-vote and chat-state events.
+    V0_3,
 }
 
 /// Why a component's version cannot be linked.
@@ -42,15 +48,16 @@ pub enum VersionError {
 
 impl WorldVersion {
     /// The version the SDK builds against.
-    pub const CURRENT: WorldVersion = WorldVersion::V0_2;
+    pub const CURRENT: WorldVersion = WorldVersion::V0_3;
     /// What an unsupported version's error lists.
-    const SUPPORTED: &'static str = "0.1.0 and 0.2.0";
+    const SUPPORTED: &'static str = "0.1.0, 0.2.0 and 0.3.0";
 
     /// The package version, as interface names carry it.
     pub fn as_str(self) -> &'static str {
         match self {
             WorldVersion::V0_1 => "0.1.0",
             WorldVersion::V0_2 => "0.2.0",
+            WorldVersion::V0_3 => "0.3.0",
         }
     }
 
@@ -58,6 +65,7 @@ impl WorldVersion {
         match version {
             "0.1.0" => Ok(WorldVersion::V0_1),
             "0.2.0" => Ok(WorldVersion::V0_2),
+            "0.3.0" => Ok(WorldVersion::V0_3),
             other => Err(VersionError::Unsupported(other.to_owned())),
         }
     }
@@ -125,6 +133,10 @@ pub fn linker(
             add_granted!(&mut linker, caps);
         }
         WorldVersion::V0_2 => {
+            use v0_2::wasap::plugin as w;
+            add_granted!(&mut linker, caps);
+        }
+        WorldVersion::V0_3 => {
             use bindings::wasap::plugin as w;
             add_granted!(&mut linker, caps);
         }
@@ -137,7 +149,8 @@ pub fn linker(
 #[derive(Clone)]
 pub enum PluginPre {
     V0_1(v0_1::PluginPre<PluginState>),
-    V0_2(bindings::PluginPre<PluginState>),
+    V0_2(v0_2::PluginPre<PluginState>),
+    V0_3(bindings::PluginPre<PluginState>),
 }
 
 impl PluginPre {
@@ -145,7 +158,8 @@ impl PluginPre {
     pub fn new(version: WorldVersion, instance_pre: InstancePre<PluginState>) -> wasmtime::Result<PluginPre> {
         Ok(match version {
             WorldVersion::V0_1 => PluginPre::V0_1(v0_1::PluginPre::new(instance_pre)?),
-            WorldVersion::V0_2 => PluginPre::V0_2(bindings::PluginPre::new(instance_pre)?),
+            WorldVersion::V0_2 => PluginPre::V0_2(v0_2::PluginPre::new(instance_pre)?),
+            WorldVersion::V0_3 => PluginPre::V0_3(bindings::PluginPre::new(instance_pre)?),
         })
     }
 
@@ -153,6 +167,7 @@ impl PluginPre {
         match self {
             PluginPre::V0_1(_) => WorldVersion::V0_1,
             PluginPre::V0_2(_) => WorldVersion::V0_2,
+            PluginPre::V0_3(_) => WorldVersion::V0_3,
         }
     }
 
@@ -160,6 +175,7 @@ impl PluginPre {
         match self {
             PluginPre::V0_1(pre) => pre.instance_pre().component(),
             PluginPre::V0_2(pre) => pre.instance_pre().component(),
+            PluginPre::V0_3(pre) => pre.instance_pre().component(),
         }
     }
 
@@ -167,6 +183,7 @@ impl PluginPre {
         match self {
             PluginPre::V0_1(pre) => pre.engine(),
             PluginPre::V0_2(pre) => pre.engine(),
+            PluginPre::V0_3(pre) => pre.engine(),
         }
     }
 
@@ -175,6 +192,7 @@ impl PluginPre {
         Ok(match self {
             PluginPre::V0_1(pre) => Plugin::V0_1(pre.instantiate_async(store).await?),
             PluginPre::V0_2(pre) => Plugin::V0_2(pre.instantiate_async(store).await?),
+            PluginPre::V0_3(pre) => Plugin::V0_3(pre.instantiate_async(store).await?),
         })
     }
 }
@@ -182,7 +200,8 @@ impl PluginPre {
 /// A live plugin instance of either version, called in the current types.
 pub enum Plugin {
     V0_1(v0_1::Plugin),
-    V0_2(bindings::Plugin),
+    V0_2(v0_2::Plugin),
+    V0_3(bindings::Plugin),
 }
 
 impl Plugin {
@@ -195,23 +214,37 @@ impl Plugin {
         match self {
             Plugin::V0_1(plugin) => plugin.call_init(store, config).await,
             Plugin::V0_2(plugin) => plugin.call_init(store, config).await,
+            Plugin::V0_3(plugin) => plugin.call_init(store, config).await,
         }
     }
 
-    /// `handle-event(event)`; a 0.1 plugin's event is converted down and its
-    /// outcome lifted up.
+    /// `handle-event(event)`; a released version's event is converted down
+    /// and its outcome lifted up. An event of a kind the plugin's version
+    /// does not have is not handed to it: it continues, with no actions.
     pub async fn call_handle_event(
         &self,
         store: impl AsContextMut<Data = PluginState>,
         event: &types::Event,
     ) -> wasmtime::Result<types::Outcome> {
         match self {
-            Plugin::V0_1(plugin) => {
-                let event = super::convert::event_to_v0_1(event);
-                Ok(plugin.call_handle_event(store, &event).await?.into())
-            }
-            Plugin::V0_2(plugin) => plugin.call_handle_event(store, event).await,
+            Plugin::V0_1(plugin) => match super::convert::event_to_v0_1(event) {
+                Some(event) => Ok(plugin.call_handle_event(store, &event).await?.into()),
+                None => Ok(unchanged()),
+            },
+            Plugin::V0_2(plugin) => match super::convert::event_to_v0_2(event) {
+                Some(event) => Ok(plugin.call_handle_event(store, &event).await?.into()),
+                None => Ok(unchanged()),
+            },
+            Plugin::V0_3(plugin) => plugin.call_handle_event(store, event).await,
         }
+    }
+}
+
+/// What a plugin that is not handed an event answers for it.
+fn unchanged() -> types::Outcome {
+    types::Outcome {
+        verdict: types::Verdict::Continue,
+        actions: Vec::new(),
     }
 }
 

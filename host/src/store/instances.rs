@@ -207,6 +207,29 @@ impl Store {
         .await
     }
 
+    /// The ids of the instances with auto-read on.
+    pub async fn instances_with_auto_read(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = on_pool!(self.pool(), |p| sqlx::query_as(
+            "SELECT id FROM instances WHERE auto_read"
+        )
+        .fetch_all(p)
+        .await)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Turns the instance's auto-read on or off; `false` if there is no such instance.
+    pub async fn set_instance_auto_read(&self, id: &str, on: bool) -> Result<bool, StoreError> {
+        let updated = on_pool!(self.pool(), |p| sqlx::query(
+            "UPDATE instances SET auto_read = $2 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(on)
+        .execute(p)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(updated == 1)
+    }
+
     /// Moves `last_seen` to now.
     pub async fn touch_instance(&self, id: &str) -> Result<(), StoreError> {
         on_pool!(self.pool(), |p| sqlx::query(

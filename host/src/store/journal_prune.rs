@@ -4,7 +4,8 @@
 //! `WASAP_JOURNAL_MAX_PER_INSTANCE` of their instance. An entry not done
 //! is never pruned (nor any after it: see [`super::journal`]). Clients whose
 //! cursor falls behind what was pruned get 410 `cursor_expired`. The records
-//! of sent messages ([`super::message_keys`]) follow the same retention.
+//! of sent messages ([`super::message_keys`]) and of polls ([`super::polls`])
+//! follow the same retention.
 
 use std::time::Duration;
 
@@ -69,5 +70,11 @@ pub async fn prune(store: &Store, settings: JournalRetentionSettings) {
         Ok(0) => {}
         Ok(removed) => tracing::info!(removed, "old sent-message records removed"),
         Err(e) => tracing::warn!(error = %e, "old sent-message records could not be removed"),
+    }
+    // A poll's votes are readable for as long as the poll is findable.
+    match store.polls_prune(retention.before, retention.max_per_instance).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, "old polls removed"),
+        Err(e) => tracing::warn!(error = %e, "old polls could not be removed"),
     }
 }

@@ -20,7 +20,9 @@ pub mod journal_prune;
 pub mod message_keys;
 pub mod outbox;
 pub mod plugin_kv;
+pub mod polls;
 mod redact;
+pub mod sent_content;
 pub mod webhooks;
 mod write_probe;
 

@@ -105,7 +105,10 @@ pub fn channel_of(event: &Event) -> Option<Channel> {
         EventKind::Message(_)
         | EventKind::MessageUndecryptable(_)
         | EventKind::Receipt(_)
-        | EventKind::GroupParticipants(_) => {
+        | EventKind::GroupParticipants(_)
+        | EventKind::PollVote(_)
+        // Never journalled, so never replayed; given its live channel all the same.
+        | EventKind::ChatState(_) => {
             (!event.instance_id.is_empty()).then(|| Channel::Instance(event.instance_id.clone()))
         }
         EventKind::Qr { .. }

@@ -23,13 +23,23 @@
 //!   or content), plus `action`, `undecryptable_message_id` and `reason`, the way the
 //!   source's other actions name the message they concern.
 //! - Media that failed to download: `media_path` is absent and `download_error` says why.
+//! - `chat_presence` (a contact typing, recording or stopped; not in the source document,
+//!   named and shaped as go-whatsapp-web-multidevice sends it since): wrapped like
+//!   receipts, with `chat_id` and `from` (full JIDs), `from_lid` when the sender's LID is
+//!   known, whatsmeow's `state` (`composing` or `paused`) and `media` (`audio` when
+//!   recording, else empty), and `is_group`.
+//! - `poll_vote` (a vote on a poll the instance sent; not in the source document): a
+//!   message like a reaction, flat, with the vote's own id in `message` and a `poll_vote`
+//!   key holding `poll_id`, `selected_options` (names), `totals` (`[{option, votes}]`, every
+//!   option in order) and `from_lid` when the voter's LID is known.
 //! - Lifecycle, plugin and system events are not part of this format: [`payload`] is `None`.
 
 use serde::Serialize;
 
 use crate::jid::{source_string, user_part};
 use crate::model::{
-    Content, Ephemeral, Event, EventKind, GroupParticipants, Media, Message, Receipt, ReceiptType, Undecryptable,
+    ChatState, ChatStateChange, Content, Ephemeral, Event, EventKind, GroupParticipants, Media, Message, PollTotal,
+    PollVote, Receipt, ReceiptType, Undecryptable,
 };
 use crate::time::rfc3339_from_secs;
 
@@ -40,12 +50,13 @@ pub enum Payload<'a> {
     Message(MessagePayload<'a>),
     Receipt(Wrapped<ReceiptPayload<'a>>),
     GroupParticipants(Wrapped<GroupPayload<'a>>),
+    ChatPresence(Wrapped<ChatPresencePayload<'a>>),
 }
 
 /// The wrapper of receipt and group events.
 #[derive(Debug, Clone, Serialize)]
 pub struct Wrapped<P> {
-    /// `message.ack` or `group.participants`.
+    /// `message.ack`, `group.participants` or `chat_presence`.
     pub event: &'static str,
     pub payload: P,
     pub timestamp: String,
@@ -98,6 +109,7 @@ pub enum ContentPart<'a> {
     Sticker(MediaBody<'a>),
     Contact(ContactBody<'a>),
     Location(LocationBody<'a>),
+    PollVote(PollVoteBody<'a>),
     /// Written as top-level keys rather than under a key of its own.
     #[serde(untagged)]
     Revoked(RevokedFields<'a>),
@@ -136,6 +148,17 @@ pub struct ContactBody<'a> {
     pub vcard: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_info: Option<ContextInfo>,
+}
+
+/// `poll_vote`: the poll voted on, the options picked and the totals so far.
+#[derive(Debug, Clone, Serialize)]
+pub struct PollVoteBody<'a> {
+    pub poll_id: &'a str,
+    /// Empty when the voter withdrew their vote.
+    pub selected_options: &'a [String],
+    pub totals: &'a [PollTotal],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_lid: Option<&'a str>,
 }
 
 /// `location`, in WhatsApp's camelCase.
@@ -232,6 +255,23 @@ pub struct GroupPayload<'a> {
     pub jids: &'a [String],
 }
 
+/// `chat_presence`'s payload.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatPresencePayload<'a> {
+    /// The chat's full JID.
+    pub chat_id: &'a str,
+    /// The sender's full JID (phone number when known).
+    pub from: &'a str,
+    /// The sender's LID, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_lid: Option<&'a str>,
+    /// `composing` (typing or recording) or `paused`.
+    pub state: &'static str,
+    /// `audio` when recording a voice note, else empty.
+    pub media: &'static str,
+    pub is_group: bool,
+}
+
 /// The source's human-readable text for each receipt type (the first two are the source
 /// document's words; `played` has no example there).
 pub fn receipt_type_description(receipt_type: ReceiptType) -> &'static str {
@@ -251,6 +291,8 @@ pub fn payload(event: &Event) -> Option<Payload<'_>> {
         EventKind::MessageUndecryptable(message) => Some(Payload::Message(undecryptable_payload(message))),
         EventKind::Receipt(receipt) => Some(Payload::Receipt(receipt_payload(receipt))),
         EventKind::GroupParticipants(change) => Some(Payload::GroupParticipants(group_payload(change))),
+        EventKind::ChatState(change) => Some(Payload::ChatPresence(chat_presence_payload(change))),
+        EventKind::PollVote(vote) => Some(Payload::Message(poll_vote_payload(vote))),
         EventKind::Qr { .. }
         | EventKind::StatusChanged { .. }
         | EventKind::Paired { .. }
@@ -349,6 +391,30 @@ fn message_payload(message: &Message) -> MessagePayload<'_> {
     }
 }
 
+fn poll_vote_payload(vote: &PollVote) -> MessagePayload<'_> {
+    MessagePayload {
+        sender_id: user_part(&vote.voter),
+        chat_id: user_part(&vote.chat),
+        from: &vote.voter,
+        timestamp: rfc3339_from_secs(vote.timestamp),
+        pushname: vote.push_name.as_deref().unwrap_or(""),
+        message: Some(MessageBody {
+            text: "",
+            id: &vote.id,
+            replied_id: "",
+            quoted_message: "",
+        }),
+        content: Some(ContentPart::PollVote(PollVoteBody {
+            poll_id: &vote.poll_id,
+            selected_options: &vote.selected,
+            totals: &vote.totals,
+            from_lid: vote.voter_lid.as_deref(),
+        })),
+        view_once: false,
+        forwarded: false,
+    }
+}
+
 fn undecryptable_payload(message: &Undecryptable) -> MessagePayload<'_> {
     MessagePayload {
         sender_id: user_part(&message.sender),
@@ -410,6 +476,26 @@ fn group_payload(change: &GroupParticipants) -> Wrapped<GroupPayload<'_>> {
             chat_id: &change.group,
             action: change.action.as_str(),
             jids: &change.jids,
+        },
+        timestamp: rfc3339_from_secs(change.timestamp),
+    }
+}
+
+fn chat_presence_payload(change: &ChatStateChange) -> Wrapped<ChatPresencePayload<'_>> {
+    let (state, media) = match change.state {
+        ChatState::Typing => ("composing", ""),
+        ChatState::Recording => ("composing", "audio"),
+        ChatState::Paused => ("paused", ""),
+    };
+    Wrapped {
+        event: "chat_presence",
+        payload: ChatPresencePayload {
+            chat_id: &change.chat,
+            from: &change.sender,
+            from_lid: change.sender_lid.as_deref(),
+            state,
+            media,
+            is_group: change.is_group,
         },
         timestamp: rfc3339_from_secs(change.timestamp),
     }

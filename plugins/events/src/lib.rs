@@ -19,7 +19,8 @@ pub mod time;
 mod wit_conversions;
 
 pub use format::{Format, UnknownFormat};
+pub use wit_conversions::KindNotInVersion;
 pub use model::{
-    Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants, InstanceStatus, Media,
-    Message, Quoted, Receipt, ReceiptType, Undecryptable,
+    ChatState, ChatStateChange, Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants,
+    InstanceStatus, Media, Message, PollTotal, PollVote, Quoted, Receipt, ReceiptType, Undecryptable,
 };

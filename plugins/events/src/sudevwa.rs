@@ -14,6 +14,8 @@
 //! | `instance.logged_out` | [`EventKind::LoggedOut`] | `instance_id, reason` |
 //! | `message.receipt` | [`EventKind::Receipt`] | `instance_id, chat, sender, ids, receipt_type, timestamp` (unix s) |
 //! | `group.participants` | [`EventKind::GroupParticipants`] | `instance_id, group, action, jids, timestamp` (unix s) |
+//! | `chat.state` | [`EventKind::ChatState`] | `instance_id, chat, sender, sender_lid` (or null)`, is_group, state` (`typing`, `recording`, `paused`)`, timestamp` (unix s) |
+//! | `poll.vote` | [`EventKind::PollVote`] | `instance_id, from` (chat JID)`, sender` (the voter's JID)`, sender_lid, sender_phone` (or null)`, push_name` (`""` when unknown)`, is_group, timestamp` (unix s)`, message_id` (the vote's)`, poll_id, selected_options` (names)`, totals` (`[{option, votes}]`, every option in order) |
 //! | `plugin.error` | [`EventKind::PluginError`] | `instance_id, plugin, error` |
 //! | `system` | [`EventKind::System`] | `instance_id` (absent for server-wide notices)`, message` |
 //!
@@ -21,13 +23,20 @@
 //! without `message` (there is no text to give), plus the `sender` (in a group, `from` is
 //! the group) and the `reason`.
 //!
+//! `chat.state` is not in the source document either: it is named and shaped like
+//! `message.receipt`, the other notice about a chat that is not a message.
+//!
+//! `poll.vote` is not in the source document: it is named like the other message events
+//! (`message.receipt`, `message.undecryptable`) and shaped like `message.undecryptable`'s
+//! envelope (the chat as `from`, the voter as `sender`), plus the poll and the options.
+//!
 //! `incoming_message`'s `data` is fixed by the source document and has no room for what a
 //! reaction, edit, revocation or deletion acts on, so those messages are not carried here
 //! (use the `gowa` format for them): [`envelope`] returns `None`.
 
 use serde::Serialize;
 
-use crate::model::{Content, Event, EventKind, Message, Undecryptable};
+use crate::model::{Content, Event, EventKind, Message, PollTotal, Undecryptable};
 use crate::time::{rfc3339_from_micros, rfc3339_from_millis};
 
 /// One sudevwa payload, borrowing from the event it was made from.
@@ -79,6 +88,16 @@ pub enum Data<'a> {
         jids: &'a [String],
         timestamp: i64,
     },
+    PollVote(PollVoteData<'a>),
+    ChatState {
+        instance_id: &'a str,
+        chat: &'a str,
+        sender: &'a str,
+        sender_lid: Option<&'a str>,
+        is_group: bool,
+        state: &'static str,
+        timestamp: i64,
+    },
     PluginError {
         instance_id: &'a str,
         plugin: &'a str,
@@ -126,6 +145,28 @@ pub struct UndecryptableMessage<'a> {
     pub reason: &'a str,
 }
 
+/// `poll.vote` data: a vote on a poll the instance sent, and the totals so far.
+#[derive(Debug, Clone, Serialize)]
+pub struct PollVoteData<'a> {
+    pub instance_id: &'a str,
+    /// The poll's chat JID, as `from` in `incoming_message`.
+    pub from: &'a str,
+    /// The voter's JID.
+    pub sender: &'a str,
+    pub sender_lid: Option<&'a str>,
+    pub sender_phone: Option<&'a str>,
+    pub push_name: &'a str,
+    pub is_group: bool,
+    /// Unix seconds, when the voter voted.
+    pub timestamp: i64,
+    /// The vote message's id.
+    pub message_id: &'a str,
+    pub poll_id: &'a str,
+    /// The options the vote picks, by name; empty when the vote was withdrawn.
+    pub selected_options: &'a [String],
+    pub totals: &'a [PollTotal],
+}
+
 /// The sudevwa event name for `event`, or `None` when the format does not carry it.
 pub fn event_name(event: &Event) -> Option<&'static str> {
     Some(match &event.kind {
@@ -138,6 +179,8 @@ pub fn event_name(event: &Event) -> Option<&'static str> {
         EventKind::MessageUndecryptable(_) => "message.undecryptable",
         EventKind::Receipt(_) => "message.receipt",
         EventKind::GroupParticipants(_) => "group.participants",
+        EventKind::ChatState(_) => "chat.state",
+        EventKind::PollVote(_) => "poll.vote",
         EventKind::PluginError { .. } => "plugin.error",
         EventKind::System { .. } => "system",
     })
@@ -202,6 +245,29 @@ pub fn envelope(event: &Event) -> Option<Envelope<'_>> {
             group: &change.group,
             action: change.action.as_str(),
             jids: &change.jids,
+            timestamp: change.timestamp,
+        },
+        EventKind::PollVote(vote) => Data::PollVote(PollVoteData {
+            instance_id,
+            from: &vote.chat,
+            sender: &vote.voter,
+            sender_lid: vote.voter_lid.as_deref(),
+            sender_phone: vote.voter_phone.as_deref(),
+            push_name: vote.push_name.as_deref().unwrap_or(""),
+            is_group: vote.is_group,
+            timestamp: vote.timestamp,
+            message_id: &vote.id,
+            poll_id: &vote.poll_id,
+            selected_options: &vote.selected,
+            totals: &vote.totals,
+        }),
+        EventKind::ChatState(change) => Data::ChatState {
+            instance_id,
+            chat: &change.chat,
+            sender: &change.sender,
+            sender_lid: change.sender_lid.as_deref(),
+            is_group: change.is_group,
+            state: change.state.as_str(),
             timestamp: change.timestamp,
         },
         EventKind::PluginError { plugin, error } => Data::PluginError {

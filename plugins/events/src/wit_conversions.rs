@@ -14,10 +14,18 @@
 //! The WIT types mirror the model field for field, so both directions are
 //! total and lossless, and a field or variant added on one side only is a
 //! compile error.
+//!
+//! A released version's types (`wit/0.1.0`, `wit/0.2.0`) lack the event kinds
+//! added after it: `wit_conversions!(before_0_3)` writes `TryFrom` on the way
+//! down for them, failing with [`KindNotInVersion`]. A kind added to the model
+//! goes into the current version's arms (the `()` rule) and its record
+//! conversions after `__wit_conversions_shared!()` there.
 
-/// Both `From` impls between every model type and its generated twin in `w`.
+/// Both `From` impls between every model type and its generated twin in `w`
+/// (or, for a version before 0.3.0, `TryFrom` on the way down).
 #[macro_export]
 macro_rules! wit_conversions {
+    // The current version (`wit/`): every kind, both ways, total.
     () => {
         impl From<$crate::Event> for w::Event {
             fn from(event: $crate::Event) -> Self {
@@ -30,20 +38,165 @@ macro_rules! wit_conversions {
             }
         }
 
-        impl From<w::Event> for $crate::Event {
-            fn from(event: w::Event) -> Self {
-                $crate::Event {
-                    id: event.id,
-                    instance_id: event.instance_id,
-                    at_us: event.at_us,
-                    kind: event.kind.into(),
+        impl From<$crate::EventKind> for w::EventKind {
+            fn from(kind: $crate::EventKind) -> Self {
+                $crate::__wit_kind_to_wit!(kind;
+                    // The kinds added in wasap:plugin@0.3.0, which older versions lack.
+                    $crate::EventKind::ChatState(change) => w::EventKind::ChatState(change.into()),
+                    $crate::EventKind::PollVote(vote) => w::EventKind::PollVote(vote.into()),
+                )
+            }
+        }
+
+        impl From<w::EventKind> for $crate::EventKind {
+            fn from(kind: w::EventKind) -> Self {
+                $crate::__wit_kind_from_wit!(kind;
+                    // The kinds added in wasap:plugin@0.3.0, which older versions lack.
+                    w::EventKind::ChatState(change) => $crate::EventKind::ChatState(change.into()),
+                    w::EventKind::PollVote(vote) => $crate::EventKind::PollVote(vote.into()),
+                )
+            }
+        }
+
+        $crate::__wit_conversions_shared!();
+
+        // The records of the kinds added in 0.3.0.
+        $crate::__wit_enum_pair!($crate::ChatState, w::ChatState, [Typing, Recording, Paused]);
+
+        impl From<$crate::ChatStateChange> for w::ChatStateChange {
+            fn from(change: $crate::ChatStateChange) -> Self {
+                w::ChatStateChange {
+                    chat: change.chat,
+                    sender: change.sender,
+                    sender_lid: change.sender_lid,
+                    is_group: change.is_group,
+                    state: change.state.into(),
+                    timestamp: change.timestamp,
                 }
             }
         }
 
-        impl From<$crate::EventKind> for w::EventKind {
-            fn from(kind: $crate::EventKind) -> Self {
-                match kind {
+        impl From<w::ChatStateChange> for $crate::ChatStateChange {
+            fn from(change: w::ChatStateChange) -> Self {
+                $crate::ChatStateChange {
+                    chat: change.chat,
+                    sender: change.sender,
+                    sender_lid: change.sender_lid,
+                    is_group: change.is_group,
+                    state: change.state.into(),
+                    timestamp: change.timestamp,
+                }
+            }
+        }
+
+        impl From<$crate::PollVote> for w::PollVote {
+            fn from(vote: $crate::PollVote) -> Self {
+                w::PollVote {
+                    id: vote.id,
+                    poll_id: vote.poll_id,
+                    chat: vote.chat,
+                    voter: vote.voter,
+                    voter_lid: vote.voter_lid,
+                    voter_phone: vote.voter_phone,
+                    push_name: vote.push_name,
+                    is_group: vote.is_group,
+                    timestamp: vote.timestamp,
+                    selected: vote.selected,
+                    totals: vote
+                        .totals
+                        .into_iter()
+                        .map(|t| w::PollTotal {
+                            option: t.option,
+                            votes: t.votes,
+                        })
+                        .collect(),
+                }
+            }
+        }
+
+        impl From<w::PollVote> for $crate::PollVote {
+            fn from(vote: w::PollVote) -> Self {
+                $crate::PollVote {
+                    id: vote.id,
+                    poll_id: vote.poll_id,
+                    chat: vote.chat,
+                    voter: vote.voter,
+                    voter_lid: vote.voter_lid,
+                    voter_phone: vote.voter_phone,
+                    push_name: vote.push_name,
+                    is_group: vote.is_group,
+                    timestamp: vote.timestamp,
+                    selected: vote.selected,
+                    totals: vote
+                        .totals
+                        .into_iter()
+                        .map(|t| $crate::PollTotal {
+                            option: t.option,
+                            votes: t.votes,
+                        })
+                        .collect(),
+                }
+            }
+        }
+    };
+    // A version released before 0.3.0 (`wit/0.1.0`, `wit/0.2.0`): an event of a kind
+    // added since has no twin there, so the way down is `TryFrom`, and the host does
+    // not hand such an event to a plugin built against it.
+    (before_0_3) => {
+        impl TryFrom<$crate::Event> for w::Event {
+            type Error = $crate::KindNotInVersion;
+
+            fn try_from(event: $crate::Event) -> Result<Self, Self::Error> {
+                Ok(w::Event {
+                    id: event.id,
+                    instance_id: event.instance_id,
+                    at_us: event.at_us,
+                    kind: event.kind.try_into()?,
+                })
+            }
+        }
+
+        impl TryFrom<$crate::EventKind> for w::EventKind {
+            type Error = $crate::KindNotInVersion;
+
+            // Unreachable only while no kind has been added since.
+            #[allow(unreachable_patterns)]
+            fn try_from(kind: $crate::EventKind) -> Result<Self, Self::Error> {
+                Ok($crate::__wit_kind_to_wit!(kind;
+                    newer => return Err($crate::KindNotInVersion(newer.name())),
+                ))
+            }
+        }
+
+        impl From<w::EventKind> for $crate::EventKind {
+            fn from(kind: w::EventKind) -> Self {
+                $crate::__wit_kind_from_wit!(kind;)
+            }
+        }
+
+        $crate::__wit_conversions_shared!();
+    };
+}
+
+/// An event whose kind a WIT version does not have (it was added in a later one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindNotInVersion(pub &'static str);
+
+impl std::fmt::Display for KindNotInVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the event kind `{}` is not in this version of wasap:plugin", self.0)
+    }
+}
+
+impl std::error::Error for KindNotInVersion {}
+
+/// The match from a model kind to its WIT twin, with the arms every version has and
+/// `$extra` after them.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wit_kind_to_wit {
+    ($kind:ident; $($extra:tt)*) => {
+        match $kind {
                     $crate::EventKind::Qr { qr, expires_at_ms } => w::EventKind::Qr(w::QrCode { qr, expires_at_ms }),
                     $crate::EventKind::StatusChanged { status, previous } => {
                         w::EventKind::InstanceStatus(w::StatusChange {
@@ -93,13 +246,18 @@ macro_rules! wit_conversions {
                         w::EventKind::PluginError(w::PluginError { plugin, error })
                     }
                     $crate::EventKind::System { message } => w::EventKind::System(w::SystemNotice { message }),
-                }
-            }
+            $($extra)*
         }
+    };
+}
 
-        impl From<w::EventKind> for $crate::EventKind {
-            fn from(kind: w::EventKind) -> Self {
-                match kind {
+/// The match from a WIT kind to its model twin, with the arms every version has and
+/// `$extra` after them.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wit_kind_from_wit {
+    ($kind:ident; $($extra:tt)*) => {
+        match $kind {
                     w::EventKind::Qr(w::QrCode { qr, expires_at_ms }) => $crate::EventKind::Qr { qr, expires_at_ms },
                     w::EventKind::InstanceStatus(change) => $crate::EventKind::StatusChanged {
                         status: change.status.into(),
@@ -143,6 +301,24 @@ macro_rules! wit_conversions {
                         $crate::EventKind::PluginError { plugin, error }
                     }
                     w::EventKind::System(w::SystemNotice { message }) => $crate::EventKind::System { message },
+            $($extra)*
+        }
+    };
+}
+
+/// What every version shares below the event's kind: the event's way up, the
+/// messages, their content and media, and the fieldless enums.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wit_conversions_shared {
+    () => {
+        impl From<w::Event> for $crate::Event {
+            fn from(event: w::Event) -> Self {
+                $crate::Event {
+                    id: event.id,
+                    instance_id: event.instance_id,
+                    at_us: event.at_us,
+                    kind: event.kind.into(),
                 }
             }
         }

@@ -134,6 +134,30 @@ fn all_kinds() -> Vec<EventKind> {
             jids: vec!["a".into(), "b".into()],
             timestamp: 6,
         }),
+        EventKind::ChatState(wasap_events::ChatStateChange {
+            chat: "g@g.us".into(),
+            sender: "s".into(),
+            sender_lid: Some("l@lid".into()),
+            is_group: true,
+            state: wasap_events::ChatState::Recording,
+            timestamp: 7,
+        }),
+        EventKind::PollVote(wasap_events::PollVote {
+            id: "v".into(),
+            poll_id: "p".into(),
+            chat: "c".into(),
+            voter: "s".into(),
+            voter_lid: Some("l@lid".into()),
+            voter_phone: Some("62".into()),
+            push_name: None,
+            is_group: false,
+            timestamp: 8,
+            selected: vec!["A".into()],
+            totals: vec![wasap_events::PollTotal {
+                option: "A".into(),
+                votes: 1,
+            }],
+        }),
         EventKind::PluginError {
             plugin: "p".into(),
             error: "e".into(),
@@ -311,4 +335,9 @@ fn enums_write_their_documented_strings() {
     ] {
         assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
     }
+    for state in wasap_events::ChatState::ALL {
+        assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+        assert_eq!(wasap_events::ChatState::parse(state.as_str()), Some(state));
+    }
+    assert_eq!(wasap_events::ChatState::parse("composing"), None);
 }

@@ -264,9 +264,18 @@ impl Driver {
     }
 
     /// Group `group` (`…@g.us`) exists, named `subject`, created by `creator`,
-    /// with `members` and the instance's account in it. Nothing to do on the
-    /// sim engine, whose groups are whatever a message names.
+    /// with `members` and the instance's account in it. On the sim engine,
+    /// whose inbound messages name any group they like, the group is what
+    /// the instance's group queries answer (`/sim/groups`).
     pub async fn group(&self, group: &str, subject: &str, creator: &str, members: &[&str]) {
+        if self.simulator.is_none() {
+            let (user, _) = self.linked_device().await;
+            let mut everyone: Vec<&str> = members.to_vec();
+            everyone.push(&user);
+            let body = json!({ "jid": group, "subject": subject, "members": everyone, "admins": [creator] });
+            let (status, answer) = self.api.post("/sim/groups", body.clone()).await;
+            assert_eq!(status, 200, "{body} → {answer}");
+        }
         if let Some(simulator) = &self.simulator {
             let (user, _) = self.linked_device().await;
             let mut everyone: Vec<&str> = members.to_vec();

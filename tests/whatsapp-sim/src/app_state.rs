@@ -119,6 +119,100 @@ impl Collection {
     }
 }
 
+/// A patch a device sent (`iq/appstate.rs`), once the collection took it.
+pub struct Accepted {
+    /// The collection's version with the patch.
+    pub version: u64,
+    /// What the patch's mutations said, decrypted: each one's index (a
+    /// JSON array's strings) and value.
+    pub mutations: Vec<(Vec<String>, wa::SyncActionValue)>,
+}
+
+/// Why a device's patch was not taken.
+pub enum Refused {
+    /// It was built on `base`, not on the collection's latest version: the
+    /// device must apply what it missed and build again (WhatsApp's 409).
+    Conflict,
+    /// It does not decrypt, or its MACs do not match the collection's
+    /// LT-hash after it: a device that computes app state wrongly.
+    Invalid(String),
+}
+
+impl Collection {
+    /// Takes a patch a device built on version `base`, as WhatsApp's server
+    /// does: its mutations decrypted and checked (index and value MACs),
+    /// the LT-hash moved by them and checked against the patch's snapshot
+    /// MAC, the patch MAC checked; then kept as the next version, which the
+    /// account's devices (the sender too) sync like any other.
+    pub fn accept(
+        &mut self,
+        name: &str,
+        bytes: &[u8],
+        base: u64,
+        key_id: &[u8],
+        key: &[u8; 32],
+    ) -> std::result::Result<Accepted, Refused> {
+        use wacore::appstate::decode_record;
+        if base != self.version() {
+            return Err(Refused::Conflict);
+        }
+        let invalid = |what: String| Refused::Invalid(what);
+        let mut patch =
+            wa::SyncdPatch::decode_from_slice(bytes).map_err(|e| invalid(format!("not a SyncdPatch: {e}")))?;
+        let keys = expand_app_state_keys(key);
+        let mut decoded = Vec::with_capacity(patch.mutations.len());
+        let mut macs = Vec::with_capacity(patch.mutations.len());
+        for mutation in &patch.mutations {
+            let operation = match mutation.operation {
+                None => wa::syncd_mutation::SyncdOperation::SET,
+                Some(op) => op
+                    .as_known()
+                    .ok_or_else(|| invalid(format!("unknown operation {}", op.to_i32())))?,
+            };
+            let record = mutation
+                .record
+                .as_option()
+                .ok_or_else(|| invalid("a mutation without a record".into()))?;
+            let (mutation, record_macs) = decode_record(operation, record, &keys, key_id, true)
+                .map_err(|e| invalid(format!("a mutation does not decrypt: {e}")))?;
+            if let Some(value) = mutation.action_value {
+                decoded.push((mutation.index, value));
+            }
+            macs.push((operation, record_macs.index_mac, record_macs.value_mac));
+        }
+        let mut state = self.state.clone();
+        let values = &self.values;
+        let (_, hashed) = state.update_hash(&patch.mutations, |index_mac, _| Ok(values.get(index_mac).cloned()));
+        hashed.map_err(|e| invalid(format!("the LT-hash does not move: {e}")))?;
+        state.version += 1;
+        let version = state.version;
+        if patch.snapshot_mac.as_deref() != Some(state.generate_snapshot_mac(name, &keys.snapshot_mac).as_slice()) {
+            return Err(invalid(
+                "the snapshot MAC does not match the collection after the patch".into(),
+            ));
+        }
+        if patch.patch_mac.as_deref() != Some(generate_patch_mac(&patch, name, &keys.patch_mac, version).as_slice()) {
+            return Err(invalid("the patch MAC does not match".into()));
+        }
+        for (operation, index_mac, value_mac) in macs {
+            if operation == wa::syncd_mutation::SyncdOperation::REMOVE {
+                self.values.remove(&index_mac);
+            } else {
+                self.values.insert(index_mac, value_mac);
+            }
+        }
+        self.state = state;
+        // Devices learn the patch's version from the server, as a client
+        // leaves it out of what it sends.
+        patch.version = buffa::MessageField::some(wa::SyncdVersion { version: Some(version) });
+        self.patches.push(patch.encode_to_vec());
+        Ok(Accepted {
+            version,
+            mutations: decoded,
+        })
+    }
+}
+
 /// Account `pn`'s collections, made at the first call; `None` for an
 /// unknown account.
 pub fn collections<'a>(world: &'a mut World, pn: &str) -> Option<&'a mut Collections> {

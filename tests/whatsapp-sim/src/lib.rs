@@ -25,7 +25,8 @@
 //! simulated phones), `phone.rs` (pairing),
 //! `signal.rs` (simulated devices' Signal state), `sender_keys.rs` (their
 //! group keys), `groups.rs` (groups, group messages, participant changes),
-//! `app_state.rs` (an account's app state, delete-for-me),
+//! `app_state.rs` (an account's app state, delete-for-me; the patches
+//! devices send in `iq/appstate_patch.rs`),
 //! `message_secrets.rs` (message secrets, encrypted edits), `addressing.rs`
 //! (phone numbers or LIDs), `accounts.rs` (the handles of a phone and of a
 //! contact), `control.rs` (HTTP API).
@@ -34,9 +35,11 @@ mod accounts;
 mod addressing;
 mod app_state;
 mod cert;
+mod chat_states;
 mod conn;
 pub mod control;
 mod error;
+mod group_receive;
 mod groups;
 mod iq;
 mod login;
@@ -48,6 +51,7 @@ mod nodes;
 mod noise;
 mod pair_code;
 mod phone;
+mod polls;
 mod router;
 mod sender_keys;
 mod server;
@@ -66,10 +70,13 @@ use wacore_binary::Jid;
 use waproto::whatsapp as wa;
 
 pub use crate::accounts::{Contact, Phone};
+pub use crate::chat_states::ChatStateKind;
 pub use crate::error::{Result, SimError};
 pub use crate::groups::{GroupChange, GroupInfo, GroupRole};
+pub use crate::iq::AppStateChange;
 pub use crate::media::{MediaKind, OutgoingMedia, ReceivedMedia, UploadedMedia, media_message};
 pub use crate::noise::HandshakePattern;
+pub use crate::polls::ReceivedPoll;
 use crate::server::Inner;
 use crate::signal::SignalDevice;
 use crate::state::{Account, Outbound};
@@ -249,6 +256,29 @@ impl Simulator {
             Some((_, c)) => c.tx.send(Outbound::Drop).is_ok(),
             None => false,
         }
+    }
+
+    /// Waits until a device of account `user` has changed its app state as
+    /// `matches` accepts (a patch the server took, decrypted); returns it.
+    pub async fn wait_app_state_change(
+        &self,
+        user: &str,
+        timeout: Duration,
+        mut matches: impl FnMut(&AppStateChange) -> bool,
+    ) -> Result<AppStateChange> {
+        self.inner
+            .wait_for(timeout, &format!("an app state change of {user}'s"), |w| {
+                w.app_state_changes
+                    .iter()
+                    .find(|c| c.account == user && matches(c))
+                    .cloned()
+            })
+            .await
+    }
+
+    /// The app state changes devices made, in order.
+    pub fn app_state_changes(&self) -> Vec<AppStateChange> {
+        self.inner.world().app_state_changes.clone()
     }
 
     /// Presences and chat states clients sent, in order.

@@ -284,6 +284,10 @@ pub async fn on_message(inner: &Arc<Inner>, conn: u64, node: Node) {
     let message_type = attr(&node, "type").unwrap_or_else(|| "text".into());
     let category = attr(&node, "category");
     for (device_jid, enc) in entries {
+        if device_jid.server == wacore_binary::Server::Group {
+            crate::group_receive::receive_group_message(inner, &sender, &device_jid, &id, enc).await;
+            continue;
+        }
         let target = inner.world().pn_of(&device_jid);
         let Some(target) = target else {
             inner.unhandled(format!("message to an address we do not know: {device_jid}"));
@@ -349,6 +353,10 @@ async fn receive_on_primary(
     };
     let from_self = sender.0 == account;
     let inner_message = wacore::messages::unwrap_device_sent(message.clone());
+    // A sender key for a group: kept for the group message that follows.
+    if crate::group_receive::take_sender_key(&mut *primary.lock().await, sender, &inner_message).await {
+        return;
+    }
     let text = text_of(&inner_message);
     let received = ReceivedMessage {
         id: id.to_owned(),

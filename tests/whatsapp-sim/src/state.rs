@@ -43,6 +43,8 @@ pub struct World {
     pub app_state: HashMap<String, crate::app_state::Collections>,
     /// The version of each collection each device last synced to.
     pub app_state_synced: HashMap<(DeviceKey, String), u64>,
+    /// App state changes devices made (their patches, decrypted), in order.
+    pub app_state_changes: Vec<crate::iq::AppStateChange>,
     /// The secret of each message a simulated phone sent, by `(sender, id)`
     /// (`message_secrets.rs`).
     pub message_secrets: HashMap<(String, String), Vec<u8>>,

@@ -9,11 +9,18 @@
 //! the instance's journal has it; until then the simulated server keeps it
 //! (`offline.rs`) and delivers it again on the next connection.
 
+mod groups;
 mod incoming;
 mod network;
 mod offline;
+mod polls;
+mod sends;
 mod session;
 
 pub use incoming::{KINDS, SimIncoming, new_message_id};
-pub use network::{SentContact, SentLocation, SentRecord, SimContact, SimDrop, SimError, SimNetwork};
+pub use groups::{MAX_GROUP_MEMBERS, SimGroup};
+pub use network::{
+    SentContact, SentLinkPreview, SentLocation, SentRecord, SimContact, SimDrop, SimError, SimNetwork,
+};
+pub use polls::SentPoll;
 pub use session::SimEngine;

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use super::groups::{SimGroup, SimGroups};
 use super::session::SimSession;
 use crate::engine::{EngineEvent, InboundEvent, NumberCheck};
 
@@ -18,6 +19,8 @@ const CONTACTS_CAPACITY: usize = 100_000;
 pub struct SimContact {
     pub on_whatsapp: bool,
     pub push_name: Option<String>,
+    /// The contact's LID (`…@lid`), which sends to it answer with.
+    pub lid: Option<String>,
 }
 
 /// One message an instance sent, as the simulated network received it; also
@@ -30,9 +33,11 @@ pub struct SentRecord {
     pub message_id: String,
     /// `text`, `image`, `video`, `audio` (also a voice note), `document`,
     /// `sticker`, `location`
-    /// (`location`), `contact` (`contacts`); `reaction`, `edit`,
-    /// `revoke` (messages acting on `target_id`); `read` (a read receipt for
-    /// `read_ids`), `chat_state` (`state`).
+    /// (`location`), `contact` (`contacts`), `poll` (`poll`); `reaction`, `edit`,
+    /// `revoke` (messages acting on `target_id`; by a group admin: `admin`,
+    /// `target_sender`); `delete_for_me` (an app state change of the
+    /// account's own, not a message, for `target_id`); `read` (a read
+    /// receipt for `read_ids`), `chat_state` (`state`).
     pub kind: &'static str,
     /// The text; for an edit, the new text.
     pub text: Option<String>,
@@ -42,9 +47,15 @@ pub struct SentRecord {
     pub reply_to: Option<String>,
     pub mime_type: Option<String>,
     pub file_name: Option<String>,
-    /// The message a reaction, edit or revoke acts on.
+    /// The message a reaction, edit, revoke or deletion for me acts on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
+    /// A revoke of another member's message by a group admin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin: Option<bool>,
+    /// The author of the message an admin revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_sender: Option<String>,
     /// A reaction's emoji (empty: the reaction is withdrawn).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub emoji: Option<String>,
@@ -72,6 +83,26 @@ pub struct SentRecord {
     /// The cards of a contact message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contacts: Option<Vec<SentContact>>,
+    /// A poll's question, options and how many a voter may pick.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll: Option<super::polls::SentPoll>,
+    /// The message was sent as a forward (WhatsApp's "Forwarded" label).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forwarded: Option<bool>,
+    /// A text's link preview.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_preview: Option<SentLinkPreview>,
+}
+
+/// A link preview as the simulated network received it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct SentLinkPreview {
+    /// The link, as matched in the text.
+    pub url: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// Hex SHA-256 of the JPEG thumbnail, for byte-exact checks.
+    pub thumbnail_sha256: Option<String>,
 }
 
 /// A location as the simulated network received it.
@@ -131,6 +162,7 @@ struct Inner {
     sessions: Mutex<HashMap<String, Arc<SimSession>>>,
     contacts: Mutex<HashMap<String, SimContact>>,
     sent: Mutex<HashMap<String, VecDeque<SentRecord>>>,
+    groups: SimGroups,
     /// Woken at every send, for [`SimNetwork::wait_sent`].
     sent_signal: tokio::sync::Notify,
 }
@@ -214,6 +246,29 @@ impl SimNetwork {
         self.session(instance_id)?.deliver(event).await
     }
 
+    /// A contact shows a chat state (typing, recording, paused) in a chat with
+    /// the instance: handed over at once, not journalled (see
+    /// [`InboundSink::pass_on`](crate::engine::InboundSink::pass_on)).
+    pub async fn chat_state(&self, instance_id: &str, kind: crate::events::EventKind) -> Result<(), SimError> {
+        self.session(instance_id)?.pass_on(kind).await
+    }
+
+    /// A contact votes on a poll the instance sent (`ballot` names the
+    /// options it picks): the vote is tallied and delivered as on WhatsApp.
+    pub async fn poll_vote(&self, instance_id: &str, ballot: crate::polls::Ballot) -> Result<(), SimError> {
+        self.session(instance_id)?.poll_vote(ballot).await
+    }
+
+    /// Creates group `jid` (or replaces it) with `group`'s name and members.
+    pub fn put_group(&self, jid: &str, group: SimGroup) -> Result<(), SimError> {
+        self.inner.groups.put(jid, group)
+    }
+
+    /// Group `jid` as member `me` (a phone number) sees it.
+    pub(super) fn group_info(&self, jid: &str, me: &str) -> Option<crate::engine::GroupInfo> {
+        self.inner.groups.info(jid, me)
+    }
+
     /// Registers a contact (on WhatsApp or not).
     pub fn add_contact(&self, phone: &str, contact: SimContact) -> Result<(), SimError> {
         let mut contacts = lock(&self.inner.contacts);
@@ -227,6 +282,16 @@ impl SimNetwork {
     /// A registered contact.
     pub fn contact(&self, phone: &str) -> Option<SimContact> {
         lock(&self.inner.contacts).get(phone).cloned()
+    }
+
+    /// The LID of the chat `jid`: itself for a LID, a registered contact's
+    /// own for a phone JID, none for a group or an unknown number.
+    pub(super) fn lid_of(&self, jid: &str) -> Option<String> {
+        if jid.ends_with("@lid") {
+            return Some(jid.to_owned());
+        }
+        let phone = jid.strip_suffix("@s.whatsapp.net")?;
+        lock(&self.inner.contacts).get(phone)?.lid.clone()
     }
 
     /// Whether each number is on WhatsApp: registered contacts as registered,

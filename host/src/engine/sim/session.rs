@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rand::Rng;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use whatsapp_rust::wacore::store::traits::DeviceStore;
 
 use super::incoming::new_message_id;
-use super::network::{SentContact, SentLocation, SentRecord, SimError, SimNetwork};
+use super::network::{SentRecord, SimError, SimNetwork};
 use super::offline::{Held, OfflineQueue};
+use super::sends;
 use crate::engine::{
-    ChatState, ContactCard, Engine, EngineError, EngineEvent, InboundEvent, InboundSink, MediaFetch, MediaKind,
-    MessageRef, NumberCheck, OutgoingLocation, OutgoingMedia, SentMessage, Session, SessionRequest,
+    ChatState, ContactCard, Engine, EngineError, EngineEvent, GroupInfo, InboundEvent, InboundSink, MediaFetch,
+    MessageRef, NumberCheck, OutgoingForward, OutgoingLocation, OutgoingMedia, OutgoingText, SentMessage, Session,
+    SessionRequest,
 };
 use crate::store::DeviceBackend;
 
@@ -52,6 +53,7 @@ impl Engine for SimEngine {
             device: request.device.clone(),
             events: request.events,
             inbound: request.inbound,
+            polls: request.polls,
             offline: OfflineQueue::start(request.device.clone()),
             network: self.network.clone(),
             state: Mutex::new(if linked.is_some() {
@@ -106,6 +108,8 @@ pub struct SimSession {
     /// The instance's inbound journal: a delivery is acknowledged (and
     /// forgotten by the simulated server) once it accepted it.
     inbound: Arc<dyn InboundSink>,
+    /// The instance's polls: those this session sent, and their votes.
+    pub(super) polls: crate::polls::PollBook,
     /// What the simulated server holds for the device until acknowledged.
     offline: OfflineQueue,
     network: SimNetwork,
@@ -243,6 +247,15 @@ impl SimSession {
         Ok(())
     }
 
+    /// Hands over an event WhatsApp neither keeps nor wants acknowledged (a
+    /// chat state): nothing is held for a later connection.
+    pub(super) async fn pass_on(&self, kind: crate::events::EventKind) -> Result<(), SimError> {
+        self.require_connected()
+            .map_err(|_| SimError::NotConnected(self.instance_id.clone()))?;
+        self.inbound.pass_on(kind).await;
+        Ok(())
+    }
+
     /// The server hears whether wasap took a delivery: it forgets a taken
     /// one, and keeps the rest for the next connection.
     async fn acknowledged(&self, held: Option<Held>, accepted: bool) {
@@ -292,9 +305,8 @@ impl SimSession {
         let message_id = record.message_id.clone();
         self.network.record_sent(&self.instance_id, record);
         SentMessage {
-            message_id,
-            to: to.to_owned(),
-            timestamp: crate::clock::now_secs(),
+            lid: self.network.lid_of(to),
+            ..SentMessage::now(message_id, to)
         }
     }
 }
@@ -317,95 +329,49 @@ impl Session for SimSession {
         Ok(format!("{}-{}", &code[..4], &code[4..]))
     }
 
-    async fn send_text(
-        &self,
-        to: &str,
-        text: &str,
-        reply_to: Option<&str>,
-        mentions: &[String],
-    ) -> Result<SentMessage, EngineError> {
+    async fn send_text(&self, to: &str, text: OutgoingText) -> Result<SentMessage, EngineError> {
         self.require_connected()?;
-        Ok(self.accept(
-            to,
-            SentRecord {
-                to: to.to_owned(),
-                message_id: new_message_id(),
-                kind: "text",
-                text: Some(text.to_owned()),
-                reply_to: reply_to.map(str::to_owned),
-                mentions: Some(mentions.to_vec()).filter(|m| !m.is_empty()),
-                ..SentRecord::default()
-            },
-        ))
+        Ok(self.accept(to, sends::text(to, text)))
     }
 
     async fn send_media(&self, to: &str, media: OutgoingMedia) -> Result<SentMessage, EngineError> {
         self.require_connected()?;
-        let sha = Sha256::digest(&media.data);
-        Ok(self.accept(
-            to,
-            SentRecord {
-                to: to.to_owned(),
-                message_id: new_message_id(),
-                // A voice note is an audio message flagged push-to-talk, as on WhatsApp.
-                kind: match media.kind {
-                    MediaKind::Image => "image",
-                    MediaKind::Video => "video",
-                    MediaKind::Audio | MediaKind::Voice => "audio",
-                    MediaKind::Document => "document",
-                    MediaKind::Sticker => "sticker",
-                },
-                caption: media.caption,
-                media_sha256: Some(hex::encode(sha)),
-                mime_type: Some(media.mime_type),
-                file_name: media.file_name,
-                voice_note: (media.kind == MediaKind::Voice).then_some(true),
-                seconds: media.seconds,
-                view_once: media.view_once.then_some(true),
-                ..SentRecord::default()
-            },
-        ))
+        Ok(self.accept(to, sends::media(to, media)))
     }
 
     async fn send_location(&self, to: &str, location: OutgoingLocation) -> Result<SentMessage, EngineError> {
         self.require_connected()?;
-        Ok(self.accept(
-            to,
-            SentRecord {
-                to: to.to_owned(),
-                message_id: new_message_id(),
-                kind: "location",
-                location: Some(SentLocation {
-                    latitude: location.latitude,
-                    longitude: location.longitude,
-                    name: location.name,
-                    address: location.address,
-                }),
-                ..SentRecord::default()
-            },
-        ))
+        Ok(self.accept(to, sends::location(to, location)))
     }
 
     async fn send_contacts(&self, to: &str, cards: Vec<ContactCard>) -> Result<SentMessage, EngineError> {
         self.require_connected()?;
-        Ok(self.accept(
-            to,
-            SentRecord {
-                to: to.to_owned(),
-                message_id: new_message_id(),
-                kind: "contact",
-                contacts: Some(
-                    cards
-                        .into_iter()
-                        .map(|card| SentContact {
-                            display_name: card.display_name,
-                            vcard: card.vcard,
-                        })
-                        .collect(),
-                ),
-                ..SentRecord::default()
-            },
-        ))
+        Ok(self.accept(to, sends::contacts(to, cards)))
+    }
+
+    async fn send_poll(&self, to: &str, poll: crate::engine::OutgoingPoll) -> Result<SentMessage, EngineError> {
+        self.require_connected()?;
+        let record = super::polls::record(to, &poll);
+        // Kept before the send is told: a vote may follow at once.
+        self.polls.sent(super::polls::stored(&record.message_id, to, poll)).await;
+        Ok(self.accept(to, record))
+    }
+
+    async fn forward(&self, to: &str, forward: OutgoingForward) -> Result<SentMessage, EngineError> {
+        self.require_connected()?;
+        Ok(self.accept(to, sends::forward(to, forward)))
+    }
+
+    async fn group_info(&self, group: &str) -> Result<Option<GroupInfo>, EngineError> {
+        self.require_connected()?;
+        let me = self
+            .device
+            .load()
+            .await
+            .map_err(store_error)?
+            .and_then(|device| device.pn.map(|pn| pn.user.to_string()))
+            .ok_or(EngineError::NotConnected)?;
+        Ok(self.network.group_info(group, &me))
     }
 
     async fn react(&self, target: &MessageRef, emoji: &str) -> Result<SentMessage, EngineError> {
@@ -446,6 +412,9 @@ impl Session for SimSession {
 
     async fn revoke(&self, target: &MessageRef) -> Result<SentMessage, EngineError> {
         self.require_connected()?;
+        // Another member's message: revoked as the group's admin (the
+        // Messenger has checked the account is one).
+        let admin = !target.from_me;
         let sent = self.accept(
             &target.chat,
             SentRecord {
@@ -453,6 +422,8 @@ impl Session for SimSession {
                 message_id: new_message_id(),
                 kind: "revoke",
                 target_id: Some(target.id.clone()),
+                admin: admin.then_some(true),
+                target_sender: target.sender.clone().filter(|_| admin),
                 ..SentRecord::default()
             },
         );
@@ -462,6 +433,21 @@ impl Session for SimSession {
             message_id: target.id.clone(),
             ..sent
         })
+    }
+
+    async fn delete_for_me(&self, target: &MessageRef, _sent_at: i64) -> Result<(), EngineError> {
+        self.require_connected()?;
+        self.accept(
+            &target.chat,
+            SentRecord {
+                to: target.chat.clone(),
+                message_id: new_message_id(),
+                kind: "delete_for_me",
+                target_id: Some(target.id.clone()),
+                ..SentRecord::default()
+            },
+        );
+        Ok(())
     }
 
     async fn mark_read(&self, messages: &[MessageRef]) -> Result<(), EngineError> {

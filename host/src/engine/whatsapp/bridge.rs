@@ -38,6 +38,7 @@ use whatsapp_rust::Client;
 use whatsapp_rust::types::events::{Event, EventHandler, EventInterest, EventKind, LoggedOut};
 use whatsapp_rust::wacore::types::events::ConnectFailureReason;
 
+use super::chat_states::ChatStates;
 use super::inbound;
 use crate::engine::{EngineEvent, InboundEvent, InboundSink};
 
@@ -268,11 +269,18 @@ pub(super) async fn forward(mut queue: Receiver, events: mpsc::Sender<EngineEven
 pub(super) struct Bridge {
     shared: Arc<Shared>,
     queue: Queue,
+    /// Contacts' chat states: not journalled, so not through `queue`.
+    chat_states: ChatStates,
 }
 
 impl Bridge {
     pub(super) fn new(shared: Arc<Shared>, queue: Queue) -> Bridge {
-        Bridge { shared, queue }
+        let chat_states = ChatStates::new(shared.clone(), queue.inbound.clone());
+        Bridge {
+            shared,
+            queue,
+            chat_states,
+        }
     }
 
     /// Reports a terminal event unless one was reported already.
@@ -393,6 +401,7 @@ impl EventHandler for Bridge {
                     self.queue.push_inbound(inbound);
                 }
             }
+            Event::ChatPresence(update) => self.chat_states.push(update),
             _ => {}
         }
     }
@@ -417,6 +426,7 @@ impl EventHandler for Bridge {
             EventKind::UndecryptableMessage,
             EventKind::GroupUpdate,
             EventKind::DeleteMessageForMeUpdate,
+            EventKind::ChatPresence,
         ])
     }
 }
@@ -447,6 +457,8 @@ mod tests {
         async fn accept(&self, _events: Vec<InboundEvent>) -> Result<(), crate::engine::InboundClosed> {
             Ok(())
         }
+
+        async fn pass_on(&self, _kind: crate::events::EventKind) {}
     }
 
     fn bridge() -> (Bridge, Arc<Shared>, Receiver) {
@@ -525,6 +537,8 @@ mod tests {
             self.accepted.fetch_add(events.len(), Ordering::SeqCst);
             Ok(())
         }
+
+        async fn pass_on(&self, _kind: crate::events::EventKind) {}
 
         fn holding(&self, change: isize) {
             self.held.fetch_add(change, Ordering::SeqCst);

@@ -22,12 +22,15 @@ use async_trait::async_trait;
 use whatsapp_rust::types::events::InboundMessage;
 use whatsapp_rust::{Client, InboundDurabilityHook};
 
-use super::inbound;
+use super::{inbound, poll_votes};
+use crate::events::from_whatsapp::poll_update;
 use crate::engine::InboundSink;
 
 /// Journals each batch the client is about to acknowledge.
 pub(super) struct JournalHook {
     pub(super) inbound: Arc<dyn InboundSink>,
+    /// The instance's polls, whose votes are decrypted and tallied here.
+    pub(super) polls: crate::polls::PollBook,
 }
 
 #[async_trait]
@@ -35,10 +38,17 @@ impl InboundDurabilityHook for JournalHook {
     async fn on_messages(&self, client: Arc<Client>, batch: &[InboundMessage]) -> anyhow::Result<()> {
         // Items the model does not carry (key shares, history notices) have
         // nothing to journal: the client acknowledges them with the rest.
-        let events = batch
-            .iter()
-            .filter_map(|message| inbound::message(message, Arc::downgrade(&client)))
-            .collect();
+        let mut events = Vec::with_capacity(batch.len());
+        for message in batch {
+            // A poll vote is read and tallied first (`poll_votes.rs`); a
+            // tally that cannot be written fails the batch, which WhatsApp
+            // then delivers again.
+            let event = match poll_update(&message.message, &message.info) {
+                Some(vote) => Some(poll_votes::event(&client, &self.polls, vote).await?),
+                None => inbound::message(message, Arc::downgrade(&client)),
+            };
+            events.extend(event);
+        }
         self.inbound.accept(events).await?;
         Ok(())
     }

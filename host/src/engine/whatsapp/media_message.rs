@@ -17,6 +17,8 @@ pub(super) struct Presentation {
     pub file_name: Option<String>,
     pub view_once: bool,
     pub seconds: Option<u32>,
+    /// The users the caption mentions (JIDs).
+    pub mentions: Vec<String>,
 }
 
 /// The message for `upload`, presented as `how` says.
@@ -28,6 +30,7 @@ pub(super) fn media_message(upload: UploadResponse, how: Presentation) -> wa::Me
         file_name,
         view_once,
         seconds,
+        mentions,
     } = how;
     let mimetype = Some(mime_type).filter(|m| !m.is_empty());
     let mut message = match kind {
@@ -81,6 +84,11 @@ pub(super) fn media_message(upload: UploadResponse, how: Presentation) -> wa::Me
             ..Default::default()
         },
     };
+    if !mentions.is_empty()
+        && let Some(context) = super::outgoing::context_mut(&mut message)
+    {
+        context.mentioned_jid = mentions;
+    }
     if view_once {
         // As phones send it: flagged on the media, wrapped in viewOnceMessageV2.
         if let Some(image) = message.image_message.as_option_mut() {

@@ -14,6 +14,15 @@
 //!   restart, and resuming the download through the instance's next client;
 //! - `phone_names.rs`: contacts WhatsApp named by LID alone (receipts,
 //!   deletions) renamed by the phone number the client knows for them;
+//! - `recipient_lid.rs`: the recipient's LID in a send's answer, from the
+//!   client's store of LID and phone number pairs;
+//! - `deletions.rs`: revoking (the sender's own message, or another
+//!   member's as a group admin) and deleting for me (an app state change);
+//! - `outgoing.rs`: the messages for texts (with quotes, mentions, link
+//!   previews), locations and contact cards, and the forwarded flag;
+//! - `forward_and_groups.rs`: forwards, and a group's metadata;
+//! - `polls.rs`: sending a poll and keeping its secret; `poll_votes.rs`:
+//!   decrypting a vote with it, for the instance's poll book to tally;
 //! - `session.rs`: the [`Session`] requests (send, check, presence, pair code,
 //!   logout, close);
 //! - `cert_checks.rs`: whether this binary checks WhatsApp's Noise
@@ -30,13 +39,20 @@
 
 mod bridge;
 pub mod cert_checks;
+mod chat_states;
+mod deletions;
 mod durability;
+mod forward_and_groups;
 mod inbound;
 #[cfg(feature = "test-whatsapp-server")]
 pub mod loopback_http;
 mod media_message;
 mod media_ticket;
+mod outgoing;
 mod phone_names;
+mod poll_votes;
+mod polls;
+mod recipient_lid;
 mod session;
 
 use std::sync::atomic::Ordering;
@@ -125,6 +141,7 @@ impl Engine for WhatsappEngine {
             device,
             events,
             inbound,
+            polls,
         } = request;
         let shared = Arc::new(Shared::new(instance_id));
         let (queue, queue_rx) = bridge::queue(inbound.clone());
@@ -142,7 +159,10 @@ impl Engine for WhatsappEngine {
             .skip_history_sync()
             // A message is acknowledged to WhatsApp only once the instance's
             // journal has it (durability.rs).
-            .with_inbound_durability_hook(JournalHook { inbound })
+            .with_inbound_durability_hook(JournalHook {
+                inbound,
+                polls: polls.clone(),
+            })
             .with_event_handler(Bridge::new(shared.clone(), queue.clone()));
         // A test build's media goes to the simulator's media server on
         // loopback and nowhere else (loopback_http.rs). Without the feature
@@ -170,6 +190,7 @@ impl Engine for WhatsappEngine {
         tokio::spawn(bridge::forward(queue_rx, events, shared.clone()));
         let driver = tokio::spawn(drive(bot, client.clone(), shared.clone(), queue.clone()));
         Ok(Arc::new(WhatsappSession {
+            polls,
             shared,
             client,
             driver: Mutex::new(Some(driver)),

@@ -66,6 +66,10 @@ fn visit(kind: &EventKind, mut f: impl FnMut(&str)) {
             f(&m.sender);
         }
         EventKind::GroupParticipants(g) => g.jids.iter().for_each(|j| f(j)),
+        EventKind::ChatState(c) => {
+            f(&c.chat);
+            f(&c.sender);
+        }
         _ => {}
     }
 }
@@ -94,6 +98,11 @@ fn rename(kind: &mut EventKind, phone_of: impl Fn(&str) -> Option<String>) {
             swap(&mut m.sender);
         }
         EventKind::GroupParticipants(g) => g.jids.iter_mut().for_each(swap),
+        // `sender_lid` keeps the LID: it is there to say which one it was.
+        EventKind::ChatState(c) => {
+            swap(&mut c.chat);
+            swap(&mut c.sender);
+        }
         _ => {}
     }
 }

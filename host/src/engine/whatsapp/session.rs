@@ -9,27 +9,27 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 use whatsapp_rust::features::{ChatStateType, message_key};
 use whatsapp_rust::pair_code::{PairCodeError, PairCodeOptions, PairError};
-use whatsapp_rust::wacore::download::MediaType;
 use whatsapp_rust::wacore::proto_helpers::MessageBuilderExt;
 use whatsapp_rust::wacore_binary::JidExt;
-use whatsapp_rust::waproto::buffa::MessageField;
 use whatsapp_rust::waproto::whatsapp as wa;
-use whatsapp_rust::{Client, ClientError, Jid, RevokeType, SendError, SendResult, UploadOptions};
+use whatsapp_rust::{Client, ClientError, Jid, SendError, SendResult};
 
 use whatsapp_rust::wacore::store::traits::DeviceStore;
 
 use super::bridge::{Queue, Shared};
-use super::media_message::{Presentation, media_message};
+use super::deletions;
+use super::outgoing::{contacts_message, location_message, text_message};
+use super::recipient_lid::with_lid;
 use crate::engine::{
-    ChatState, ContactCard, EngineError, MediaKind, MessageRef, NumberCheck, OutgoingLocation, OutgoingMedia,
-    SentMessage, Session,
+    ChatState, ContactCard, EngineError, GroupInfo, MessageRef, NumberCheck, OutgoingForward, OutgoingLocation,
+    OutgoingMedia, OutgoingText, SentMessage, Session,
 };
 use crate::store::DeviceBackend;
 
 /// How long a send, a number check, a presence or a pair-code request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long an upload plus send of media may take.
-const MEDIA_TIMEOUT: Duration = Duration::from_secs(300);
+pub(super) const MEDIA_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long `pair_code` waits for a session that is still connecting.
 const SOCKET_WAIT: Duration = Duration::from_secs(20);
 /// How long `close` lets a logged-in client's run loop wind down after the
@@ -47,6 +47,8 @@ pub(super) struct WhatsappSession {
     pub(super) queue: Queue,
     /// The client's device store, for the last save of `close`.
     pub(super) device: DeviceBackend,
+    /// The instance's polls: those this session sends, with their secrets.
+    pub(super) polls: crate::polls::PollBook,
 }
 
 impl WhatsappSession {
@@ -96,15 +98,21 @@ impl WhatsappSession {
     }
 
     /// Requests need a logged-in connection.
-    fn require_logged_in(&self) -> Result<(), EngineError> {
+    pub(super) fn require_logged_in(&self) -> Result<(), EngineError> {
         if self.shared.is_closed() || self.shared.has_ended() || !self.client.is_logged_in() {
             return Err(EngineError::NotConnected);
         }
         Ok(())
     }
 
-    async fn send(&self, to: Jid, message: wa::Message, limit: Duration) -> Result<SentMessage, EngineError> {
-        sent_within(limit, self.client.send_message(to, message)).await
+    pub(super) async fn send(
+        &self,
+        to: Jid,
+        message: wa::Message,
+        limit: Duration,
+    ) -> Result<SentMessage, EngineError> {
+        let sent = sent_within(limit, self.client.send_message(to, message)).await?;
+        Ok(with_lid(&self.client, sent).await)
     }
 }
 
@@ -152,120 +160,49 @@ impl Session for WhatsappSession {
         Ok(dashed_code(&code))
     }
 
-    async fn send_text(
-        &self,
-        to: &str,
-        text: &str,
-        reply_to: Option<&str>,
-        mentions: &[String],
-    ) -> Result<SentMessage, EngineError> {
+    async fn send_text(&self, to: &str, text: OutgoingText) -> Result<SentMessage, EngineError> {
         self.require_logged_in()?;
         let jid = recipient(to)?;
-        let message = if reply_to.is_none() && mentions.is_empty() {
-            wa::Message::text(text)
-        } else {
-            // A reply and mentions both live in the text's context.
-            let context = wa::ContextInfo {
-                mentioned_jid: mentions.to_vec(),
-                ..reply_to.map(quote).unwrap_or_default()
-            };
-            wa::Message::text_with_context(text, context)
-        };
-        self.send(jid, message, REQUEST_TIMEOUT).await
+        self.send(jid, text_message(text), REQUEST_TIMEOUT).await
     }
 
     async fn send_media(&self, to: &str, media: OutgoingMedia) -> Result<SentMessage, EngineError> {
         self.require_logged_in()?;
         let jid = recipient(to)?;
-        let OutgoingMedia {
-            kind,
-            data,
-            mime_type,
-            file_name,
-            caption,
-            view_once,
-            seconds,
-        } = media;
-        let media_type = match kind {
-            MediaKind::Image => MediaType::Image,
-            MediaKind::Video => MediaType::Video,
-            MediaKind::Audio | MediaKind::Voice => MediaType::Audio,
-            MediaKind::Document => MediaType::Document,
-            MediaKind::Sticker => MediaType::Sticker,
-        };
-        let started = tokio::time::Instant::now();
-        let upload = tokio::time::timeout(
-            MEDIA_TIMEOUT,
-            self.client.upload(data.to_vec(), media_type, UploadOptions::default()),
-        )
-        .await
-        .map_err(|_| EngineError::Timeout)?
-        .map_err(|e| EngineError::Protocol(format!("media upload failed: {e:#}")))?;
-        let message = media_message(
-            upload,
-            Presentation {
-                kind,
-                mime_type,
-                caption,
-                file_name,
-                view_once,
-                seconds,
-            },
-        );
-        let left = MEDIA_TIMEOUT.saturating_sub(started.elapsed()).max(REQUEST_TIMEOUT);
+        let (message, left) = self.uploaded(media).await?;
         self.send(jid, message, left).await
     }
 
     async fn send_location(&self, to: &str, location: OutgoingLocation) -> Result<SentMessage, EngineError> {
         self.require_logged_in()?;
         let jid = recipient(to)?;
-        let message = wa::Message {
-            location_message: MessageField::some(wa::message::LocationMessage {
-                degrees_latitude: Some(location.latitude),
-                degrees_longitude: Some(location.longitude),
-                name: location.name,
-                address: location.address,
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        self.send(jid, message, REQUEST_TIMEOUT).await
+        self.send(jid, location_message(location), REQUEST_TIMEOUT).await
     }
 
     async fn send_contacts(&self, to: &str, cards: Vec<ContactCard>) -> Result<SentMessage, EngineError> {
         self.require_logged_in()?;
         let jid = recipient(to)?;
-        let card = |card: ContactCard| wa::message::ContactMessage {
-            display_name: Some(card.display_name),
-            vcard: Some(card.vcard),
-            ..Default::default()
-        };
-        // One card is a contact message; several, as WhatsApp sends a
-        // shared list, one contacts-array message named by its count.
-        let message = if cards.len() == 1 {
-            let only = cards.into_iter().next().map(card);
-            wa::Message {
-                contact_message: only.map(MessageField::some).unwrap_or_default(),
-                ..Default::default()
-            }
-        } else {
-            wa::Message {
-                contacts_array_message: MessageField::some(wa::message::ContactsArrayMessage {
-                    display_name: Some(format!("{} contacts", cards.len())),
-                    contacts: cards.into_iter().map(card).collect(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }
-        };
-        self.send(jid, message, REQUEST_TIMEOUT).await
+        self.send(jid, contacts_message(cards), REQUEST_TIMEOUT).await
+    }
+
+    async fn send_poll(&self, to: &str, poll: crate::engine::OutgoingPoll) -> Result<SentMessage, EngineError> {
+        self.create_poll(to, poll).await
+    }
+
+    async fn forward(&self, to: &str, forward: OutgoingForward) -> Result<SentMessage, EngineError> {
+        self.send_forward(to, forward).await
+    }
+
+    async fn group_info(&self, group: &str) -> Result<Option<GroupInfo>, EngineError> {
+        self.query_group(group).await
     }
 
     async fn react(&self, target: &MessageRef, emoji: &str) -> Result<SentMessage, EngineError> {
         self.require_logged_in()?;
         let chat = recipient(&target.chat)?;
         let key = target_key(target, &chat)?;
-        sent_within(REQUEST_TIMEOUT, self.client.send_reaction(chat, key, emoji)).await
+        let sent = sent_within(REQUEST_TIMEOUT, self.client.send_reaction(chat, key, emoji)).await?;
+        Ok(with_lid(&self.client, sent).await)
     }
 
     async fn edit_text(&self, target: &MessageRef, text: &str) -> Result<SentMessage, EngineError> {
@@ -281,29 +218,18 @@ impl Session for WhatsappSession {
         .await
         .map_err(|_| EngineError::Timeout)?
         .map_err(send_error)?;
-        Ok(SentMessage {
-            message_id,
-            to,
-            timestamp: crate::clock::now_secs(),
-        })
+        Ok(with_lid(&self.client, SentMessage::now(message_id, to)).await)
     }
 
     async fn revoke(&self, target: &MessageRef) -> Result<SentMessage, EngineError> {
         self.require_logged_in()?;
-        let chat = recipient(&target.chat)?;
-        let to = chat.to_string();
-        tokio::time::timeout(
-            REQUEST_TIMEOUT,
-            self.client.revoke_message(chat, target.id.clone(), RevokeType::Sender),
-        )
-        .await
-        .map_err(|_| EngineError::Timeout)?
-        .map_err(send_error)?;
-        Ok(SentMessage {
-            message_id: target.id.clone(),
-            to,
-            timestamp: crate::clock::now_secs(),
-        })
+        let sent = deletions::revoke(&self.client, target).await?;
+        Ok(with_lid(&self.client, sent).await)
+    }
+
+    async fn delete_for_me(&self, target: &MessageRef, sent_at: i64) -> Result<(), EngineError> {
+        self.require_logged_in()?;
+        deletions::delete_for_me(&self.client, target, sent_at).await
     }
 
     async fn mark_read(&self, messages: &[MessageRef]) -> Result<(), EngineError> {
@@ -422,15 +348,11 @@ async fn sent_within(
         .await
         .map_err(|_| EngineError::Timeout)?
         .map_err(send_error)?;
-    Ok(SentMessage {
-        message_id: sent.message_id,
-        to: sent.to.to_string(),
-        timestamp: crate::clock::now_secs(),
-    })
+    Ok(SentMessage::now(sent.message_id, sent.to.to_string()))
 }
 
 /// A recipient: a JID, or a bare phone number (digits) for a contact.
-fn recipient(to: &str) -> Result<Jid, EngineError> {
+pub(super) fn recipient(to: &str) -> Result<Jid, EngineError> {
     let to = to.trim();
     if to.contains('@') {
         return to
@@ -467,15 +389,6 @@ fn target_key(target: &MessageRef, chat: &Jid) -> Result<wa::MessageKey, EngineE
     ))
 }
 
-/// The minimal quote: the quoted message's id, which is how WhatsApp links a
-/// reply to its original.
-fn quote(message_id: &str) -> wa::ContextInfo {
-    wa::ContextInfo {
-        stanza_id: Some(message_id.to_owned()),
-        ..Default::default()
-    }
-}
-
 /// `ABCD1234` as `ABCD-1234`, the way the phone shows it.
 fn dashed_code(code: &str) -> String {
     if code.len() == 8 && code.is_ascii() {
@@ -485,7 +398,7 @@ fn dashed_code(code: &str) -> String {
     }
 }
 
-fn send_error(error: SendError) -> EngineError {
+pub(super) fn send_error(error: SendError) -> EngineError {
     match error {
         SendError::NotLoggedIn | SendError::Client(ClientError::NotConnected | ClientError::NotLoggedIn) => {
             EngineError::NotConnected

@@ -105,6 +105,12 @@ struct Unwrapped<'a> {
     view_once: bool,
 }
 
+/// The content of `message` with every wrapper peeled (for the kinds that
+/// are read elsewhere, like poll votes).
+pub(super) fn base_of(message: &wa::Message) -> &wa::Message {
+    unwrap(message).base
+}
+
 /// Peels every wrapper around the content, in whatever order they nest.
 fn unwrap(message: &wa::Message) -> Unwrapped<'_> {
     let mut current = message;

@@ -7,13 +7,16 @@
 //!
 //! Files: `mod.rs` (envelopes: ids, JIDs, timestamps, receipts, groups, delete-for-me),
 //! `content.rs` (unwrapping a `wa::Message` and mapping what it carries to [`Content`]),
-//! `undecryptable.rs` (messages whose content could not be read).
+//! `undecryptable.rs` (messages whose content could not be read), `poll_update.rs` (poll
+//! votes, still encrypted).
 //!
 //! JIDs are reported the way users address them: a contact's phone-number JID where
 //! WhatsApp also gave one (LID-addressed chats carry it as the `alt`), without the sending
 //! device's suffix.
 
+mod chat_state;
 mod content;
+mod poll_update;
 #[cfg(test)]
 mod tests;
 mod undecryptable;
@@ -26,9 +29,13 @@ use whatsapp_rust::wacore::types::presence::ReceiptType as WaReceiptType;
 use whatsapp_rust::wacore_binary::JidExt;
 use whatsapp_rust::waproto::whatsapp as wa;
 
+pub use self::chat_state::chat_state;
 pub use self::content::WaMedia;
+pub use self::poll_update::{PollUpdate, poll_update};
 pub use self::undecryptable::undecryptable;
-use super::{Content, EventKind, GroupAction, GroupParticipants, Message, Receipt, ReceiptType};
+use super::{
+    ChatState, ChatStateChange, Content, EventKind, GroupAction, GroupParticipants, Message, Receipt, ReceiptType,
+};
 
 /// A converted message: the canonical kind and, for media, what is still to download.
 #[derive(Debug, Clone)]

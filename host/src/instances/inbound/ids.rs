@@ -38,6 +38,13 @@ pub(crate) fn event_id(instance_id: &str, kind: &EventKind) -> String {
             part(message.sender.as_bytes());
             part(message.id.as_bytes());
         }
+        // Keyed like a message too: a vote delivered again is the same event
+        // even if the totals it carries (the votes tallied before it) differ.
+        EventKind::PollVote(vote) => {
+            part(vote.chat.as_bytes());
+            part(vote.voter.as_bytes());
+            part(vote.id.as_bytes());
+        }
         // The canonical JSON of the kind is all of its content, in a fixed field order.
         other => part(&serde_json::to_vec(other).unwrap_or_default()),
     }

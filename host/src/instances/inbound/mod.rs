@@ -48,7 +48,7 @@ pub use progress::Progress;
 pub use stats::InboundStats;
 
 use crate::engine::{Engine, InboundClosed, InboundEvent, InboundSink};
-use crate::events::Bus;
+use crate::events::{Bus, EventKind, new_event};
 use crate::media::{MediaLimits, MediaStore};
 use crate::store::Store;
 use crate::write_retry::WriteRetry;
@@ -132,6 +132,8 @@ impl Inbound {
         Arc::new(Sink {
             requests,
             stats: self.stats.clone(),
+            bus: self.bus.clone(),
+            instance_id: instance_id.to_owned(),
         })
     }
 }
@@ -167,6 +169,9 @@ async fn supervise(inbound: Inbound, instance_id: String, mut requests: mpsc::Re
 struct Sink {
     requests: mpsc::Sender<writer::Request>,
     stats: Arc<InboundStats>,
+    /// Where events that skip the journal go ([`InboundSink::pass_on`]).
+    bus: Bus,
+    instance_id: String,
 }
 
 #[async_trait]
@@ -186,6 +191,15 @@ impl InboundSink for Sink {
         }
         // A writer that drops the request has released its events.
         journalled.await.map_err(|_| InboundClosed)
+    }
+
+    /// Straight to the bus, as lifecycle events go: no journal entry, so no
+    /// replay cursor on its frames and nothing in `/api/instances/{id}/events`.
+    async fn pass_on(&self, kind: EventKind) {
+        if self.requests.is_closed() {
+            return;
+        }
+        self.bus.publish(new_event(&self.instance_id, kind)).await;
     }
 
     fn holding(&self, change: isize) {

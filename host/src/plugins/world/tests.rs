@@ -23,6 +23,10 @@ fn the_imports_name_the_version() {
         WorldVersion::of_imports(["wasap:plugin/types@0.2.0"]),
         Ok(WorldVersion::V0_2)
     );
+    assert_eq!(
+        WorldVersion::of_imports(["wasap:plugin/types@0.3.0"]),
+        Ok(WorldVersion::V0_3)
+    );
     // Foreign imports do not count (the loader refuses them by capability).
     assert_eq!(
         WorldVersion::of_imports(["wasi:cli/stdout@0.2.0", "wasap:plugin/types@0.1.0"]),
@@ -33,9 +37,9 @@ fn the_imports_name_the_version() {
 
 #[test]
 fn unknown_and_mixed_versions_are_refused_with_what_is_supported() {
-    let unknown = WorldVersion::of_imports(["wasap:plugin/types@0.3.0"]).unwrap_err();
-    assert_eq!(unknown, VersionError::Unsupported("0.3.0".to_owned()));
-    assert!(unknown.to_string().contains("0.1.0 and 0.2.0"), "{unknown}");
+    let unknown = WorldVersion::of_imports(["wasap:plugin/types@0.4.0"]).unwrap_err();
+    assert_eq!(unknown, VersionError::Unsupported("0.4.0".to_owned()));
+    assert!(unknown.to_string().contains("0.1.0, 0.2.0 and 0.3.0"), "{unknown}");
     assert_eq!(
         WorldVersion::of_imports(["wasap:plugin/types@0.2.0", "wasap:plugin/kv@0.1.0"]),
         Err(VersionError::Mixed("0.2.0".to_owned(), "0.1.0".to_owned()))
@@ -91,6 +95,7 @@ async fn answer(plugin: &RunningPlugin, event: &Event) -> types::Outcome {
 }
 
 const V0_1_PROBE: &str = "tests/components/v0.1.0/probe.wasm";
+const V0_2_PROBE: &str = "tests/components/v0.2.0/probe.wasm";
 const PROBE: &str = "tests/components/probe.wasm";
 
 #[tokio::test]
@@ -142,12 +147,12 @@ async fn a_plugin_built_against_0_1_runs_with_its_imports_and_its_answers_lifted
 }
 
 #[tokio::test]
-async fn the_current_probe_is_linked_as_0_2_and_asks_for_the_message_actions() {
+async fn the_current_probe_is_linked_as_0_3_and_asks_for_the_message_actions() {
     let dir = std::env::temp_dir().join(format!("wasap-world-{}", crate::random::hex(8)));
     std::fs::create_dir_all(&dir).unwrap();
     let database = Store::open(&Store::sqlite_url_in(&dir)).await.unwrap();
     let actor = probe(PROBE, "actions", database.clone());
-    assert_eq!(actor.loaded.world_version(), WorldVersion::V0_2);
+    assert_eq!(actor.loaded.world_version(), WorldVersion::V0_3);
     let outcome = answer(&actor, &text("react")).await;
     match outcome.actions.as_slice() {
         [types::Action::React(react)] => {
@@ -174,15 +179,56 @@ fn a_component_of_another_version_does_not_load_and_is_told_why() {
     let manifest = std::fs::read_to_string(root().join("tests/plugins/probe/probe.toml")).unwrap();
     let manifest = wasap_plugin_manifest::Manifest::parse(&manifest).unwrap();
     let engine = PluginEngine::shared().unwrap();
-    let future = r#"(component (import "wasap:plugin/types@0.3.0" (instance)))"#;
+    let future = r#"(component (import "wasap:plugin/types@0.4.0" (instance)))"#;
     let refused = loader::load_bytes(engine.engine(), manifest, future.as_bytes(), None).err();
     let why = refused.as_ref().map(ToString::to_string).unwrap_or_default();
     assert!(
-        matches!(refused, Some(loader::LoadError::Version(VersionError::Unsupported(ref v))) if v == "0.3.0"),
+        matches!(refused, Some(loader::LoadError::Version(VersionError::Unsupported(ref v))) if v == "0.4.0"),
         "{why}"
     );
     assert!(
-        why.contains("wasap:plugin@0.3.0") && why.contains("0.1.0 and 0.2.0"),
+        why.contains("wasap:plugin@0.4.0") && why.contains("0.1.0, 0.2.0 and 0.3.0"),
         "{why}"
     );
+}
+
+fn chat_state() -> Event {
+    new_event(
+        "shop",
+        EventKind::ChatState(wasap_events::ChatStateChange {
+            chat: CHAT.to_owned(),
+            sender: CHAT.to_owned(),
+            sender_lid: None,
+            is_group: false,
+            state: wasap_events::ChatState::Typing,
+            timestamp: 1_700_000_000,
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_0_2_acts_and_is_not_handed_the_kinds_added_since() {
+    let dir = std::env::temp_dir().join(format!("wasap-world-{}", crate::random::hex(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let database = Store::open(&Store::sqlite_url_in(&dir)).await.unwrap();
+    let actor = probe(V0_2_PROBE, "actions", database.clone());
+    assert_eq!(actor.loaded.world_version(), WorldVersion::V0_2);
+    // Its 0.2 actions come back in the current types.
+    match answer(&actor, &text("read")).await.actions.as_slice() {
+        [types::Action::MarkRead(read)] => assert_eq!(read.message_ids, ["M1"]),
+        other => panic!("one mark-read: {other:?}"),
+    }
+    // A kind 0.2 lacks passes it by; the 0.3 probe takes the same event.
+    for version in [V0_1_PROBE, V0_2_PROBE, PROBE] {
+        let forger = probe(version, "garbage", database.clone());
+        let outcome = answer(&forger, &chat_state()).await;
+        assert!(
+            matches!(outcome.verdict, types::Verdict::Continue) && outcome.actions.is_empty(),
+            "{version}: {outcome:?}"
+        );
+    }
+    assert!(super::super::convert::event_to_v0_2(&chat_state().into()).is_none());
+    assert!(super::super::convert::event_to_v0_1(&chat_state().into()).is_none());
+    database.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

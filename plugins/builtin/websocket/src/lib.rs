@@ -8,7 +8,7 @@
 //!   `instance.logged_out` (`plugin.error` and `system` the host publishes itself, see
 //!   the manifest; a `system` event given to it anyway would go to `/ws` too);
 //! - `/api/listen/{id}` (channel `instance(id)`): that instance's `incoming_message`,
-//!   `message.undecryptable`, `message.receipt` and `group.participants`.
+//!   `message.undecryptable`, `message.receipt`, `group.participants` and `chat.state`.
 //!
 //! Events the format does not carry (reactions, edits, revocations, deletions) publish
 //! nothing. The event always continues: publishing is a side effect.
@@ -47,7 +47,9 @@ pub fn channel(event: &Event) -> Option<Channel> {
         EventKind::Message(_)
         | EventKind::MessageUndecryptable(_)
         | EventKind::Receipt(_)
-        | EventKind::GroupParticipants(_) => {
+        | EventKind::GroupParticipants(_)
+        | EventKind::PollVote(_)
+        | EventKind::ChatState(_) => {
             // A server-wide event has no instance to listen to.
             (!event.instance_id.is_empty()).then(|| Channel::Instance(event.instance_id.clone()))
         }

@@ -9,15 +9,19 @@
 //! outbox and cross the plugin boundary:
 //! `{"id", "instance_id", "at_us", "kind": {"type": "<kind name>", "data": {...}}}`.
 
+mod chat_state;
 mod group;
 mod message;
+mod poll_vote;
 mod receipt;
 mod undecryptable;
 
 use serde::{Deserialize, Serialize};
 
+pub use chat_state::{ChatState, ChatStateChange};
 pub use group::{GroupAction, GroupParticipants};
 pub use message::{Content, DisappearingMode, Ephemeral, Media, Message, Quoted};
+pub use poll_vote::{PollTotal, PollVote};
 pub use receipt::{Receipt, ReceiptType};
 pub use undecryptable::Undecryptable;
 
@@ -102,6 +106,16 @@ pub enum EventKind {
     /// Emitted when group participants join, leave, are promoted or demoted.
     #[serde(rename = "group_participants")]
     GroupParticipants(GroupParticipants),
+    /// Emitted when a contact starts typing, starts recording a voice note, or stops, in
+    /// a chat with the instance. Not journalled and not replayed (see [`ChatStateChange`]).
+    #[serde(rename = "chat_state")]
+    ChatState(ChatStateChange),
+    /// Emitted when a contact votes on a poll the instance sent, changes their vote, or
+    /// withdraws it: the options picked, by name, and every option's total so far (see
+    /// [`PollVote`]). A vote that cannot be read (its poll is not kept) is a
+    /// `message_undecryptable` event with reason `unknown_poll` instead.
+    #[serde(rename = "poll_vote")]
+    PollVote(PollVote),
     /// Emitted when a plugin fails on an event or is quarantined for failing repeatedly.
     #[serde(rename = "plugin_error")]
     PluginError {
@@ -117,7 +131,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind name, in declaration order: what filters and subscriptions may name.
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 12] = [
         "qr",
         "instance_status",
         "instance_paired",
@@ -126,18 +140,23 @@ impl EventKind {
         "message_undecryptable",
         "receipt",
         "group_participants",
+        "chat_state",
+        "poll_vote",
         "plugin_error",
         "system",
     ];
 
     /// The names the payload formats give kinds where they differ from the kind's own name,
     /// as (format's name, kind name): a webhook subscription may use either.
-    pub const FORMAT_NAMES: [(&'static str, &'static str); 9] = [
+    pub const FORMAT_NAMES: [(&'static str, &'static str); 12] = [
         ("incoming_message", "message"),
         ("message.undecryptable", "message_undecryptable"),
         ("message.receipt", "receipt"),
         ("message.ack", "receipt"),
         ("group.participants", "group_participants"),
+        ("chat.state", "chat_state"),
+        ("chat_presence", "chat_state"),
+        ("poll.vote", "poll_vote"),
         ("instance.status", "instance_status"),
         ("instance.paired", "instance_paired"),
         ("instance.logged_out", "instance_logged_out"),
@@ -167,6 +186,8 @@ impl EventKind {
             EventKind::MessageUndecryptable(_) => "message_undecryptable",
             EventKind::Receipt(_) => "receipt",
             EventKind::GroupParticipants(_) => "group_participants",
+            EventKind::ChatState(_) => "chat_state",
+            EventKind::PollVote(_) => "poll_vote",
             EventKind::PluginError { .. } => "plugin_error",
             EventKind::System { .. } => "system",
         }

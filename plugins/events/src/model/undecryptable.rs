@@ -43,13 +43,18 @@ impl Undecryptable {
     pub const UNAVAILABLE_HOSTED: &'static str = "unavailable_hosted";
     /// A placeholder for a message of a bot (Meta AI).
     pub const UNAVAILABLE_BOT: &'static str = "unavailable_bot";
+    /// A vote on a poll the instance does not keep (sent from the phone or another
+    /// client, or older than the journal's retention): without the poll's secret and
+    /// options the vote cannot be read. The envelope names the voter and the vote's id.
+    pub const UNKNOWN_POLL: &'static str = "unknown_poll";
 
     /// Every reason this version writes.
-    pub const REASONS: [&'static str; 5] = [
+    pub const REASONS: [&'static str; 6] = [
         Undecryptable::DECRYPTION_FAILED,
         Undecryptable::UNAVAILABLE,
         Undecryptable::UNAVAILABLE_VIEW_ONCE,
         Undecryptable::UNAVAILABLE_HOSTED,
         Undecryptable::UNAVAILABLE_BOT,
+        Undecryptable::UNKNOWN_POLL,
     ];
 }

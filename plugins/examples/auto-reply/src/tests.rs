@@ -40,11 +40,9 @@ fn the_first_matching_rule_replies_quoting_the_message() {
     assert_eq!(outcomes[0].verdict, Verdict::Continue);
     assert_eq!(
         outcomes[0].actions,
-        [Action::SendText(SendText {
-            to: "628111@s.whatsapp.net".into(),
-            text: "Prices: https://example.com/prices".into(),
-            reply_to: Some("3EB0TEST".into()),
-        })]
+        [Action::SendText(
+            SendText::new("628111@s.whatsapp.net", "Prices: https://example.com/prices").replying_to("3EB0TEST")
+        )]
     );
 }
 

@@ -7,7 +7,7 @@
 // `undefined`, s64 is a BigInt, and a `result<_, string>` is returned by
 // returning normally or thrown as an error.
 
-import { log } from "wasap:plugin/log@0.2.0";
+import { log } from "wasap:plugin/log@0.3.0";
 
 let rules = [];
 let groups = false;

@@ -16,17 +16,23 @@
 //! - `send-media`: replies with the image at the config's `url`, captioned
 //!   with the text it saw;
 //! - `count`: counts messages per chat in the key-value store;
-//! - `actions`: does what the text says, with the actions of `wasap:plugin@0.2.0`:
+//! - `actions`: does what the text says, with the actions of `wasap:plugin@0.3.0`:
 //!   `react` reacts 👍 to the message and `unreact` withdraws that, `read` marks it
 //!   read, `typing`/`recording`/`paused` show that chat state in its chat,
-//!   `edit <id> <text>` edits and `revoke <id>` revokes the instance's own message `<id>`.
+//!   `edit <id> <text>` edits and `revoke <id>` revokes the instance's own message `<id>`;
+//!   `location` and `contacts` send a fixed place and card to the chat, `poll` a fixed
+//!   poll, `forward <id> <to>` forwards `<id>`, `forget <id>` deletes `<id>` for the
+//!   instance only, `mention <who> <text>` sends `<text>` mentioning `<who>`,
+//!   `everyone <text>` mentions the whole group, `preview <url>` sends `see <url>` with a
+//!   fetched link preview.
 //!
 //! Every mode but `echo`/`drop-spam`/`send`/`send-media`/`slow`/`actions` is hostile on
 //! purpose.
 
 use serde::Deserialize;
 use wasap_plugin::{
-    ChatState, Content, Event, EventKind, MediaType, Message, Outcome, Plugin, SendMedia, export_plugin, kv,
+    CardToSend, ChatState, Content, Event, EventKind, LinkPreview, MediaType, Message, Outcome, Plugin,
+    SendLocation, SendMedia, SendText, export_plugin, kv,
 };
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +105,8 @@ impl Plugin for Probe {
                 media_type: MediaType::Image,
                 caption: Some(text),
                 file_name: None,
+                view_once: false,
+                mentions: Vec::new(),
             }),
             "count" => {
                 let key = format!("count/{}", message.chat);
@@ -129,6 +137,22 @@ fn act(message: &Message, text: &str) -> Outcome {
         "paused" => state(ChatState::Paused),
         "edit" => Outcome::cont().edit(target, rest),
         "revoke" => Outcome::cont().revoke(target),
+        "location" => Outcome::cont().send_location(SendLocation {
+            to: message.chat.clone(),
+            latitude: -6.175392,
+            longitude: 106.827153,
+            name: Some("Monas".to_owned()),
+            address: Some("Gambir, Jakarta Pusat".to_owned()),
+        }),
+        "contacts" => Outcome::cont().send_contacts(&message.chat, vec![CardToSend::phone("Ani", "6281200002222")]),
+        "poll" => Outcome::cont().send_poll(&message.chat, "Lunch?", ["Rice", "Noodles", "Soup"], 2),
+        "forward" => Outcome::cont().forward(target, rest),
+        "forget" => Outcome::cont().delete_for_me(target),
+        "mention" => Outcome::cont().send(SendText::new(&message.chat, rest).mentioning([target])),
+        "everyone" => Outcome::cont().send(SendText::new(&message.chat, format!("{target} {rest}")).mentioning_everyone()),
+        "preview" => {
+            Outcome::cont().send(SendText::new(&message.chat, format!("see {target}")).with_link_preview(LinkPreview::Fetch))
+        }
         _ => Outcome::cont(),
     }
 }

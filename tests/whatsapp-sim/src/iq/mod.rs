@@ -4,6 +4,7 @@
 //! wait 75 s) and recorded as unhandled.
 
 mod appstate;
+mod appstate_patch;
 mod groups;
 mod keys;
 mod media_conn;
@@ -16,6 +17,7 @@ use wacore_binary::Node;
 
 use crate::nodes::{self, attr};
 use crate::server::Inner;
+pub use appstate_patch::AppStateChange;
 use crate::state::{DeviceKey, ServerIq};
 
 pub async fn handle(inner: &Arc<Inner>, conn: u64, node: Node) {
@@ -47,6 +49,9 @@ pub async fn handle(inner: &Arc<Inner>, conn: u64, node: Node) {
         ("md", "set", "link_code_companion_reg", None) => crate::pair_code::handle_iq(inner, conn, &node),
         ("md", "set", "remove-companion-device", Some(device)) => {
             Some(misc::remove_companion_device(inner, conn, &node, &device))
+        }
+        ("w:sync:app:state", "set", "sync", Some(device)) if appstate_patch::carries_patches(&node) => {
+            Some(appstate_patch::upload(inner, &node, &device))
         }
         ("w:sync:app:state", "set", "sync", Some(device)) => Some(appstate::sync(inner, &node, &device)),
         ("w:g2", "get", "query" | "participating", Some(device)) => groups::handle(inner, &node, &child, &device),

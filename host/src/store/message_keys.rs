@@ -101,12 +101,25 @@ impl Store {
     /// Removes the sent messages older than `before` (unix seconds) or
     /// beyond the newest `max_per_instance` of their instance; how many went.
     pub async fn sent_messages_prune(&self, before: i64, max_per_instance: i64) -> Result<u64, StoreError> {
+        self.prune_sent_table("sent_messages", before, max_per_instance).await
+    }
+
+    /// Removes the rows of `table` (keyed by instance and message id, aged by
+    /// `sent_at`) older than `before` or beyond the newest `max_per_instance`
+    /// of their instance; how many went. `table` is one of this store's own
+    /// names, never input.
+    pub(super) async fn prune_sent_table(
+        &self,
+        table: &'static str,
+        before: i64,
+        max_per_instance: i64,
+    ) -> Result<u64, StoreError> {
         let mut removed = 0;
         loop {
-            let gone = on_pool!(self.pool(), |p| sqlx::query(
-                "DELETE FROM sent_messages WHERE (instance_id, message_id) IN \
-                 (SELECT instance_id, message_id FROM sent_messages WHERE sent_at < $1 LIMIT $2)"
-            )
+            let gone = on_pool!(self.pool(), |p| sqlx::query(&format!(
+                "DELETE FROM {table} WHERE (instance_id, message_id) IN \
+                 (SELECT instance_id, message_id FROM {table} WHERE sent_at < $1 LIMIT $2)"
+            ))
             .bind(before)
             .bind(PRUNE_BATCH)
             .execute(p)
@@ -117,27 +130,27 @@ impl Store {
                 break;
             }
         }
-        let crowded: Vec<(String,)> = on_pool!(self.pool(), |p| sqlx::query_as(
-            "SELECT instance_id FROM sent_messages GROUP BY instance_id HAVING COUNT(*) > $1"
-        )
+        let crowded: Vec<(String,)> = on_pool!(self.pool(), |p| sqlx::query_as(&format!(
+            "SELECT instance_id FROM {table} GROUP BY instance_id HAVING COUNT(*) > $1"
+        ))
         .bind(max_per_instance.max(0))
         .fetch_all(p)
         .await)?;
         for (instance_id,) in crowded {
             // The newest one past the count: it and every older one go.
-            let cut: Option<(i64, String)> = on_pool!(self.pool(), |p| sqlx::query_as(
-                "SELECT sent_at, message_id FROM sent_messages WHERE instance_id = $1 \
+            let cut: Option<(i64, String)> = on_pool!(self.pool(), |p| sqlx::query_as(&format!(
+                "SELECT sent_at, message_id FROM {table} WHERE instance_id = $1 \
                  ORDER BY sent_at DESC, message_id DESC LIMIT 1 OFFSET $2"
-            )
+            ))
             .bind(&instance_id)
             .bind(max_per_instance.max(0))
             .fetch_optional(p)
             .await)?;
             let Some((sent_at, message_id)) = cut else { continue };
-            removed += on_pool!(self.pool(), |p| sqlx::query(
-                "DELETE FROM sent_messages WHERE instance_id = $1 \
+            removed += on_pool!(self.pool(), |p| sqlx::query(&format!(
+                "DELETE FROM {table} WHERE instance_id = $1 \
                  AND (sent_at < $2 OR (sent_at = $2 AND message_id <= $3))"
-            )
+            ))
             .bind(&instance_id)
             .bind(sent_at)
             .bind(&message_id)

@@ -147,50 +147,6 @@ impl Store {
     /// newest `max_per_instance` of their instance, with their votes: the
     /// retention of `sent_messages`. How many polls went.
     pub async fn polls_prune(&self, before: i64, max_per_instance: i64) -> Result<u64, StoreError> {
-        let mut removed = 0;
-        loop {
-            let gone = on_pool!(self.pool(), |p| sqlx::query(
-                "DELETE FROM polls WHERE (instance_id, message_id) IN \
-                 (SELECT instance_id, message_id FROM polls WHERE sent_at < $1 LIMIT $2)"
-            )
-            .bind(before)
-            .bind(PRUNE_BATCH)
-            .execute(p)
-            .await
-            .map(|done| done.rows_affected()))?;
-            removed += gone;
-            if (gone as i64) < PRUNE_BATCH {
-                break;
-            }
-        }
-        let crowded: Vec<(String,)> = on_pool!(self.pool(), |p| sqlx::query_as(
-            "SELECT instance_id FROM polls GROUP BY instance_id HAVING COUNT(*) > $1"
-        )
-        .bind(max_per_instance.max(0))
-        .fetch_all(p)
-        .await)?;
-        for (instance_id,) in crowded {
-            // The newest one past the count: it and every older one go.
-            let cut: Option<(i64, String)> = on_pool!(self.pool(), |p| sqlx::query_as(
-                "SELECT sent_at, message_id FROM polls WHERE instance_id = $1 \
-                 ORDER BY sent_at DESC, message_id DESC LIMIT 1 OFFSET $2"
-            )
-            .bind(&instance_id)
-            .bind(max_per_instance.max(0))
-            .fetch_optional(p)
-            .await)?;
-            let Some((sent_at, message_id)) = cut else { continue };
-            removed += on_pool!(self.pool(), |p| sqlx::query(
-                "DELETE FROM polls WHERE instance_id = $1 \
-                 AND (sent_at < $2 OR (sent_at = $2 AND message_id <= $3))"
-            )
-            .bind(&instance_id)
-            .bind(sent_at)
-            .bind(&message_id)
-            .execute(p)
-            .await
-            .map(|done| done.rows_affected()))?;
-        }
-        Ok(removed)
+        self.prune_sent_table("polls", before, max_per_instance).await
     }
 }

@@ -135,6 +135,12 @@ function summary({ event, data = {} }) {
       return `${data.receipt_type} by ${data.sender}: ${(data.ids ?? []).length} message(s)`;
     case "group.participants":
       return `${data.action} in ${data.group}: ${(data.jids ?? []).join(", ")}`;
+    case "poll.vote": {
+      const who = data.push_name || data.sender;
+      const picked = (data.selected_options ?? []).join(", ") || "(vote withdrawn)";
+      const totals = (data.totals ?? []).map((t) => `${t.option} ${t.votes}`).join(" · ");
+      return `${who} voted ${picked} on poll ${data.poll_id}; totals: ${totals}`;
+    }
     case "chat.state":
       return `${data.sender} ${data.state === "paused" ? "stopped" : `is ${data.state}`}${data.is_group ? ` in ${data.chat}` : ""}`;
     case "plugin.error":

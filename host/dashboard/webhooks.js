@@ -63,7 +63,7 @@ function webhookRow(id, webhook) {
     { "data-webhook": webhook.id },
     h("td", { class: "wrap" }, webhook.url),
     h("td", {}, webhook.format),
-    h("td", {}, webhook.primary ? "primary: messages, receipts, groups" : webhook.events.length ? webhook.events.join(", ") : "all"),
+    h("td", {}, webhook.primary ? `primary: ${webhook.events.join(", ")}` : webhook.events.length ? webhook.events.join(", ") : "all"),
     h("td", {}, webhook.enabled ? "enabled" : "disabled"),
     h("td", {}, h("button", {
       type: "button",

@@ -72,7 +72,7 @@ pub use wasap_events::{
 };
 
 pub use outcome::{
-    Action, Channel, ChatState, CardToSend, DeleteForMe, Edit, Forward, GivenLinkPreview, LinkPreview, MarkRead,
+    Action, CardToSend, Channel, ChatState, DeleteForMe, Edit, Forward, GivenLinkPreview, LinkPreview, MarkRead,
     MediaType, Outcome, Publish, React, Revoke, SendContacts, SendLocation, SendMedia, SendPoll, SendText,
     SetChatState, Verdict, WebhookRequest, WebhookTarget,
 };

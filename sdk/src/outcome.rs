@@ -26,7 +26,7 @@ use crate::bindings::wasap::plugin::types as w;
 /// chats, `webhook`, `publish`); the host refuses an action that is not granted.
 pub use w::Action;
 pub use w::{
-    Channel, ChatState, CardToSend, DeleteForMe, Edit, Forward, GivenLinkPreview, LinkPreview, MarkRead, MediaType,
+    CardToSend, Channel, ChatState, DeleteForMe, Edit, Forward, GivenLinkPreview, LinkPreview, MarkRead, MediaType,
     Publish, React, Revoke, SendContacts, SendLocation, SendMedia, SendPoll, SendText, SetChatState, WebhookRequest,
     WebhookTarget,
 };
@@ -115,7 +115,13 @@ impl Outcome {
     /// Sends a poll to `to`: a question and 2 to 12 distinct options, of which a voter may
     /// pick up to `selectable_count` (1 = a single choice). Votes come back as poll-vote
     /// events. Capability `send`.
-    pub fn send_poll<I>(self, to: impl Into<String>, name: impl Into<String>, options: I, selectable_count: u32) -> Outcome
+    pub fn send_poll<I>(
+        self,
+        to: impl Into<String>,
+        name: impl Into<String>,
+        options: I,
+        selectable_count: u32,
+    ) -> Outcome
     where
         I: IntoIterator,
         I::Item: Into<String>,

@@ -151,6 +151,28 @@ fn all_kinds() -> Vec<EventKind> {
             timestamp: 4,
         }));
     }
+    // A vote, and a withdrawn one (nothing selected).
+    for selected in [vec!["Rice".to_owned(), "Soup".to_owned()], Vec::new()] {
+        kinds.push(EventKind::PollVote(wasap_plugin::events::PollVote {
+            id: "3EB0VOTE".into(),
+            poll_id: "3EB0POLL".into(),
+            chat: "120363@g.us".into(),
+            voter: "628@s.whatsapp.net".into(),
+            voter_lid: Some("2515@lid".into()),
+            voter_phone: None,
+            push_name: Some("Budi".into()),
+            is_group: true,
+            timestamp: 5,
+            totals: ["Rice", "Noodles", "Soup"]
+                .into_iter()
+                .map(|option| wasap_plugin::events::PollTotal {
+                    option: option.into(),
+                    votes: u32::from(selected.iter().any(|s| s == option)),
+                })
+                .collect(),
+            selected,
+        }));
+    }
     for reason in Undecryptable::REASONS {
         kinds.push(EventKind::MessageUndecryptable(Undecryptable {
             id: "3EB0".into(),

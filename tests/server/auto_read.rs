@@ -4,8 +4,7 @@
 //! is off, none is (the contact's phone gets no read receipt for it).
 
 use serde_json::json;
-use wasap_tests::engines::{EngineUnderTest, Whatsapp};
-use wasap_tests::websocket::{Token, open};
+use wasap_tests::engines::{EngineUnderTest, ListenedShop};
 use wasap_tests::{TestDb, TestServer, both_engines, data_dir, online};
 
 const SHOP: &str = "6281234500300";
@@ -14,15 +13,10 @@ const CONTACT: &str = "6281234567893";
 both_engines!(incoming_messages_are_read_while_auto_read_is_on_and_only_then);
 
 async fn incoming_messages_are_read_while_auto_read_is_on_and_only_then(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    let token = whatsapp.online(&mut server, "shop", SHOP).await;
-    let mut listener = open(&server, "/api/listen/shop", Token::Query(&token)).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let mut shop = ListenedShop::start(engine, SHOP).await;
+    let api = shop.api();
+    let (driver, listener) = (&shop.driver, &mut shop.listener);
     driver.contact(CONTACT, true).await;
-    let api = server.client(Some(&token));
     let (status, instance) = api.get("/api/instances/shop").await;
     assert_eq!(
         (status, instance["auto_read"].clone()),
@@ -76,8 +70,7 @@ async fn incoming_messages_are_read_while_auto_read_is_on_and_only_then(engine: 
         [vec![read.clone()], vec![by_hand.clone()]],
         "read while on, and by hand; never {unread} or {unread_again}"
     );
-    server.stop().await;
-    whatsapp.assert_all_handled();
+    shop.finish().await;
 }
 
 #[tokio::test]

@@ -6,8 +6,7 @@
 //! sends nothing.
 
 use serde_json::json;
-use wasap_tests::engines::{AdminRevoke, DeletedForMe, EngineUnderTest, Sender, Whatsapp};
-use wasap_tests::websocket::{Token, open};
+use wasap_tests::engines::{AdminRevoke, DeletedForMe, EngineUnderTest, ListenedShop, Sender};
 use wasap_tests::{TestDb, TestServer, both_engines, data_dir, online};
 
 const SHOP: &str = "6281234500200";
@@ -18,16 +17,11 @@ const GROUP: &str = "120363402106000200@g.us";
 both_engines!(messages_deleted_for_me_are_deleted_for_the_account_only);
 
 async fn messages_deleted_for_me_are_deleted_for_the_account_only(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    let token = whatsapp.online(&mut server, "shop", SHOP).await;
-    let mut listener = open(&server, "/api/listen/shop", Token::Query(&token)).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let mut shop = ListenedShop::start(engine, SHOP).await;
+    let api = shop.api();
+    let (driver, listener) = (&shop.driver, &mut shop.listener);
     driver.contact(CONTACT, true).await;
     let contact_jid = format!("{CONTACT}@s.whatsapp.net");
-    let api = server.client(Some(&token));
 
     let hello = driver.text_from(CONTACT, "John Doe", "Spam, spam, spam").await;
     let frame = listener.next_frame().await;
@@ -66,22 +60,16 @@ async fn messages_deleted_for_me_are_deleted_for_the_account_only(engine: Engine
         driver.actions_sent_to(CONTACT, 0).await.is_empty(),
         "a deletion for me reaches no one else"
     );
-    server.stop().await;
-    whatsapp.assert_all_handled();
+    shop.finish().await;
 }
 
 both_engines!(a_group_admin_revokes_another_members_message);
 
 async fn a_group_admin_revokes_another_members_message(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    let token = whatsapp.online(&mut server, "shop", SHOP).await;
-    let mut listener = open(&server, "/api/listen/shop", Token::Query(&token)).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let mut shop = ListenedShop::start(engine, SHOP).await;
+    let api = shop.api();
+    let (driver, listener) = (&shop.driver, &mut shop.listener);
     driver.group_with_instance(GROUP, ADMIN, &[CONTACT], true).await;
-    let api = server.client(Some(&token));
 
     let spam = driver
         .text_message_from(
@@ -106,8 +94,7 @@ async fn a_group_admin_revokes_another_members_message(engine: EngineUnderTest) 
             sender: format!("{CONTACT}@s.whatsapp.net")
         }]
     );
-    server.stop().await;
-    whatsapp.assert_all_handled();
+    shop.finish().await;
 }
 
 #[tokio::test]

@@ -4,8 +4,7 @@
 //! engine); bad input is refused with a clear 4xx and nothing is sent.
 
 use serde_json::{Value, json};
-use wasap_tests::engines::{ActionSent, EngineUnderTest, Whatsapp};
-use wasap_tests::websocket::{Token, open};
+use wasap_tests::engines::{ActionSent, EngineUnderTest, ListenedShop};
 use wasap_tests::{TestDb, TestServer, both_engines, data_dir, online};
 
 const SHOP: &str = "6281234500100";
@@ -14,16 +13,11 @@ const CONTACT: &str = "6281234567890";
 both_engines!(reactions_edits_revokes_reads_and_chat_states_reach_the_contact);
 
 async fn reactions_edits_revokes_reads_and_chat_states_reach_the_contact(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    let token = whatsapp.online(&mut server, "shop", SHOP).await;
-    let mut listener = open(&server, "/api/listen/shop", Token::Query(&token)).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let mut shop = ListenedShop::start(engine, SHOP).await;
+    let api = shop.api();
+    let (driver, listener) = (&shop.driver, &mut shop.listener);
     driver.contact(CONTACT, true).await;
     let contact_jid = format!("{CONTACT}@s.whatsapp.net");
-    let api = server.client(Some(&token));
 
     let hello = driver.text_from(CONTACT, "John Doe", "Hello, is my order ready?").await;
     // The listener sees it once it is journalled: from then on it has an id
@@ -114,8 +108,7 @@ async fn reactions_edits_revokes_reads_and_chat_states_reach_the_contact(engine:
         );
         driver.wait_chat_state(CONTACT, state).await;
     }
-    server.stop().await;
-    whatsapp.assert_all_handled();
+    shop.finish().await;
 }
 
 /// What the simulated network recorded of the instance's sends.

@@ -1,11 +1,14 @@
 //! Plugins ask for the message actions of `wasap:plugin@0.2.0` (react, edit, revoke,
 //! mark read, chat state), black-box on the sim engine: the `probe` in `actions` mode
 //! does what a contact's text says, and the sim's sent records show what reached
-//! WhatsApp, in order. And a plugin built against 0.1.0 (the frozen probe of
+//! WhatsApp, in order. The sends of 0.3.0 (locations, contact cards, polls, forwards,
+//! deletions for the instance only, mentions, "mention everyone", fetched link
+//! previews) reach WhatsApp the same way. And a plugin built against 0.1.0 (the frozen probe of
 //! `tests/components/v0.1.0/`) still loads and acts beside a 0.2 one.
 
 use serde_json::{Value, json};
-use wasap_tests::file_server::fixtures::sha256_hex;
+use wasap_tests::file_server::fixtures::{self, sha256_hex};
+use wasap_tests::file_server::{FileServer, Served};
 use wasap_tests::plugins::{PROBE, component, install, probe_manifest, probe_v0_1};
 use wasap_tests::{TestDb, TestServer, data_dir, online};
 
@@ -150,5 +153,173 @@ async fn a_plugin_built_against_0_1_loads_and_acts_beside_a_0_2_one() {
         (&json!(1), &json!(0)),
         "{legacy_stats}"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_sends_places_cards_polls_forwards_mentions_and_previews() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    const SHOP: &str = "6281100000703";
+    const GROUP: &str = "120363402106000703@g.us";
+    online(&mut server, "shop", SHOP).await;
+    install_ok(&server, &probe_manifest("actor", "actions", 100, ""), component(PROBE)).await;
+    let sim = server.sim("shop");
+    let page = r#"<html><head><meta property="og:title" content="Toko Maju">
+        <meta property="og:description" content="Everything for the home"></head></html>"#;
+    let (photo, sticker, voice) = (fixtures::jpeg(), fixtures::webp(20_000), fixtures::opus(3));
+    let pages = FileServer::start([
+        ("/shop", Served::file("text/html", page.as_bytes())),
+        ("/photo.jpg", Served::file("image/jpeg", &photo)),
+        ("/sticker.webp", Served::file("image/webp", &sticker)),
+        ("/voice.ogg", Served::file("audio/ogg", &voice)),
+    ])
+    .await;
+
+    sim.text(CONTACT, "location").await;
+    let sent = sim.sent(1).await;
+    assert_eq!(
+        (&sent[0]["kind"], &sent[0]["to"], &sent[0]["location"]),
+        (
+            &json!("location"),
+            &json!(CONTACT_JID),
+            &json!({ "latitude": -6.175392, "longitude": 106.827153,
+                     "name": "Monas", "address": "Gambir, Jakarta Pusat" })
+        ),
+        "{sent:?}"
+    );
+
+    sim.text(CONTACT, "contacts").await;
+    let sent = sim.sent(2).await;
+    assert_eq!(sent[1]["kind"], "contact", "{sent:?}");
+    let cards = sent[1]["contacts"].as_array().expect("the cards");
+    assert_eq!(cards.len(), 1, "{sent:?}");
+    assert_eq!(cards[0]["display_name"], "Ani", "{sent:?}");
+    let vcard = cards[0]["vcard"].as_str().unwrap_or_default();
+    assert!(vcard.contains("waid=6281200002222"), "{vcard}");
+
+    sim.text(CONTACT, "poll").await;
+    let sent = sim.sent(3).await;
+    assert_eq!(
+        (&sent[2]["kind"], &sent[2]["poll"]),
+        (
+            &json!("poll"),
+            &json!({ "name": "Lunch?", "options": ["Rice", "Noodles", "Soup"], "selectable_count": 2 })
+        ),
+        "{sent:?}"
+    );
+
+    // A received message forwarded to another contact, then deleted for the
+    // instance only.
+    let original = sim.text(CONTACT, "the parcel arrived").await;
+    sim.text(CONTACT, &format!("forward {original} 6281200004444")).await;
+    let sent = sim.sent(4).await;
+    assert_eq!(
+        (
+            &sent[3]["kind"],
+            &sent[3]["text"],
+            &sent[3]["forwarded"],
+            &sent[3]["to"]
+        ),
+        (
+            &json!("text"),
+            &json!("the parcel arrived"),
+            &json!(true),
+            &json!("6281200004444@s.whatsapp.net")
+        ),
+        "{sent:?}"
+    );
+    sim.text(CONTACT, &format!("forget {original}")).await;
+    let sent = sim.sent(5).await;
+    assert_eq!(
+        (&sent[4]["kind"], &sent[4]["target_id"]),
+        (&json!("delete_for_me"), &json!(original)),
+        "{sent:?}"
+    );
+
+    sim.text(CONTACT, "mention +62-812-0000-5555 hello there").await;
+    let sent = sim.sent(6).await;
+    assert_eq!(
+        (&sent[5]["kind"], &sent[5]["text"], &sent[5]["mentions"]),
+        (
+            &json!("text"),
+            &json!("hello there"),
+            &json!(["6281200005555@s.whatsapp.net"])
+        ),
+        "{sent:?}"
+    );
+
+    let url = pages.url("/shop");
+    sim.text(CONTACT, &format!("preview {url}")).await;
+    let sent = sim.sent(7).await;
+    assert_eq!(sent[6]["text"], format!("see {url}"), "{sent:?}");
+    assert_eq!(
+        (&sent[6]["link_preview"]["url"], &sent[6]["link_preview"]["title"]),
+        (&json!(url), &json!("Toko Maju")),
+        "{sent:?}"
+    );
+
+    // "Mention everyone" in a group the instance is in names every other member.
+    let (status, body) = server
+        .admin()
+        .post(
+            "/sim/groups",
+            json!({ "jid": GROUP, "members": [SHOP, "6281200001111", CONTACT] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    sim.incoming(json!({ "from": CONTACT, "group": GROUP, "text": "everyone sale today" }))
+        .await;
+    let sent = sim.sent(8).await;
+    assert_eq!(
+        (&sent[7]["to"], &sent[7]["text"], &sent[7]["mentions"]),
+        (
+            &json!(GROUP),
+            &json!("sale today"),
+            &json!(["6281200001111@s.whatsapp.net", CONTACT_JID])
+        ),
+        "{sent:?}"
+    );
+
+    // Media of every presentation, fetched by URL.
+    sim.text(CONTACT, &format!("sticker {}", pages.url("/sticker.webp")))
+        .await;
+    sim.text(CONTACT, &format!("voice {}", pages.url("/voice.ogg"))).await;
+    sim.text(CONTACT, &format!("once {}", pages.url("/photo.jpg"))).await;
+    sim.text(CONTACT, &format!("tag 6281200005555 {}", pages.url("/photo.jpg")))
+        .await;
+    let sent = sim.sent(12).await;
+    let shape = |m: &Value| {
+        json!([
+            m["kind"],
+            m["media_sha256"],
+            m["voice_note"],
+            m["seconds"],
+            m["view_once"],
+            m["caption"],
+            m["mentions"]
+        ])
+    };
+    assert_eq!(
+        sent[8..12].iter().map(shape).collect::<Vec<_>>(),
+        [
+            json!(["sticker", sha256_hex(&sticker), null, null, null, null, null]),
+            json!(["audio", sha256_hex(&voice), true, 3, null, null, null]),
+            json!(["image", sha256_hex(&photo), null, null, true, "once only", null]),
+            json!([
+                "image",
+                sha256_hex(&photo),
+                null,
+                null,
+                null,
+                "look @6281200005555",
+                ["6281200005555@s.whatsapp.net"]
+            ]),
+        ],
+        "{sent:?}"
+    );
+    let actor = stats(&server, "actor").await;
+    assert_eq!(actor["errors"], 0, "{actor}");
     server.stop().await;
 }

@@ -330,7 +330,7 @@ async fn a_group_polls_totals_count_each_members_latest_vote() {
         )
         .await;
     assert_eq!(
-        (status, answer["error"].as_str()),
+        (status, answer["error"]["code"].as_str()),
         (422, Some("invalid_vote")),
         "{answer}"
     );
@@ -387,7 +387,7 @@ async fn bad_polls_get_a_422_each_and_send_nothing() {
     for (body, code) in cases {
         let (status, answer) = api.post("/api/send/shop/poll", body.clone()).await;
         assert_eq!(
-            (status, answer["error"].as_str()),
+            (status, answer["error"]["code"].as_str()),
             (422, Some(code)),
             "{body} → {answer}"
         );
@@ -396,7 +396,7 @@ async fn bad_polls_get_a_422_each_and_send_nothing() {
             .post(&format!("/api/by-number/{SHOP}/poll"), body.clone())
             .await;
         assert_eq!(
-            (status, answer["error"].as_str()),
+            (status, answer["error"]["code"].as_str()),
             (422, Some(code)),
             "by number: {body} → {answer}"
         );

@@ -135,7 +135,13 @@ async fn webhook_routes_follow_the_seed_and_the_access_rules() {
     );
     assert_eq!(
         hooks[0]["events"],
-        json!(["message", "message_undecryptable", "receipt", "group_participants"]),
+        json!([
+            "message",
+            "message_undecryptable",
+            "receipt",
+            "group_participants",
+            "poll_vote"
+        ]),
         "the primary webhook gets the message traffic"
     );
     assert!(

@@ -198,9 +198,7 @@ async fn read_form(mut form: FormData, spool: &Spool, max_file: u64) -> Result<U
             "mediaType" => upload.media_type = Some(read_text(part).await?),
             "viewOnce" => upload.view_once = Some(read_text(part).await?),
             // Bounded: one field's worth of names past the most a message takes.
-            "mentions" if upload.mentions.len() <= MAX_NAMED_MENTIONS => {
-                upload.mentions.push(read_text(part).await?)
-            }
+            "mentions" if upload.mentions.len() <= MAX_NAMED_MENTIONS => upload.mentions.push(read_text(part).await?),
             "mentionAll" => upload.mention_all = Some(read_text(part).await?),
             // Unknown fields are drained and ignored, like most form handlers do.
             _ => {

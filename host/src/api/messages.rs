@@ -180,7 +180,11 @@ async fn send_text(state: &AppState, id: &str, body: SendText) -> Result<Json, A
     check_text(&body.message)?;
     let text = TextSend {
         mentions: mentions(body.mentions, body.mention_all)?,
-        preview: body.link_preview.map(LinkPreviewField::into_request).transpose()?.flatten(),
+        preview: body
+            .link_preview
+            .map(LinkPreviewField::into_request)
+            .transpose()?
+            .flatten(),
         text: body.message,
         reply_to: body.reply_to,
     };

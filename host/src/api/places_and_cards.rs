@@ -1,5 +1,6 @@
 //! Sending a location or contact cards, by instance or by the instance's own
-//! number (docs/API.md, "Messages").
+//! number (docs/API.md, "Messages"). The checks are `messaging::places_and_cards`',
+//! shared with the plugins' actions; here they get their codes.
 
 use serde::Deserialize;
 use warp::Filter;
@@ -13,15 +14,7 @@ use super::handler::Handle;
 use super::messages::{SEND_ERRORS, Sent};
 use super::router::Router;
 use super::{AppState, body, phone};
-use crate::engine::{ContactCard, OutgoingLocation};
-use crate::messaging::vcard;
-
-/// A place's name or address, at most.
-const MAX_PLACE_TEXT_BYTES: usize = 1024;
-/// A contact's name, at most.
-const MAX_CONTACT_NAME_BYTES: usize = 256;
-/// Cards in one contact message, at most.
-const MAX_CARDS: usize = 20;
+use crate::messaging::places_and_cards::{self, CardRequest, Unsendable};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -137,82 +130,34 @@ pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-}
-
-/// An optional name or address: trimmed, empty as absent, bounded.
-fn place_text(field: &str, text: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(text) = text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    if text.len() > MAX_PLACE_TEXT_BYTES {
-        return Err(invalid(
-            "invalid_location",
-            format!("the {field} holds at most {MAX_PLACE_TEXT_BYTES} bytes"),
-        ));
+impl From<Unsendable> for ApiError {
+    fn from(e: Unsendable) -> ApiError {
+        let code = match e {
+            Unsendable::Location(_) => "invalid_location",
+            Unsendable::Contact(_) => "invalid_contact",
+            Unsendable::Phone(e) => return ApiError::from(e),
+        };
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string())
     }
-    Ok(Some(text))
 }
 
 async fn send_location(state: AppState, id: String, body: SendLocation) -> Result<impl Reply, ApiError> {
-    if !(body.latitude.is_finite() && (-90.0..=90.0).contains(&body.latitude)) {
-        return Err(invalid(
-            "invalid_location",
-            "latitude is a number of degrees from -90 to 90",
-        ));
-    }
-    if !(body.longitude.is_finite() && (-180.0..=180.0).contains(&body.longitude)) {
-        return Err(invalid(
-            "invalid_location",
-            "longitude is a number of degrees from -180 to 180",
-        ));
-    }
-    let location = OutgoingLocation {
-        latitude: body.latitude,
-        longitude: body.longitude,
-        name: place_text("name", body.name)?,
-        address: place_text("address", body.address)?,
-    };
+    let location = places_and_cards::location(body.latitude, body.longitude, body.name, body.address)?;
     let sent = state.messenger.send_location(&id, &body.to, location).await?;
     Ok(warp::reply::json(&Sent::from(sent)))
 }
 
-fn card(body: CardBody) -> Result<ContactCard, ApiError> {
-    let name = body.name.trim();
-    if name.is_empty() || name.len() > MAX_CONTACT_NAME_BYTES || name.chars().any(char::is_control) {
-        return Err(invalid(
-            "invalid_contact",
-            format!("a card's name is 1 to {MAX_CONTACT_NAME_BYTES} bytes of text on one line"),
-        ));
-    }
-    let vcard = match (body.vcard, body.phone) {
-        (Some(vcard), None) if vcard::is_well_formed(&vcard) => vcard,
-        (Some(_), None) => {
-            return Err(invalid(
-                "invalid_contact",
-                format!(
-                    "a vcard runs from BEGIN:VCARD to END:VCARD, at most {} bytes",
-                    vcard::MAX_VCARD_BYTES
-                ),
-            ));
-        }
-        (None, Some(number)) => vcard::for_phone(name, &phone::normalize(&number)?),
-        _ => {
-            return Err(invalid("invalid_contact", "a card has either a phone or a vcard"));
-        }
-    };
-    Ok(ContactCard {
-        display_name: name.to_owned(),
-        vcard,
-    })
-}
-
 async fn send_contacts(state: AppState, id: String, body: SendContacts) -> Result<impl Reply, ApiError> {
-    if body.contacts.is_empty() || body.contacts.len() > MAX_CARDS {
-        return Err(invalid("invalid_contact", format!("send 1 to {MAX_CARDS} cards")));
-    }
-    let cards = body.contacts.into_iter().map(card).collect::<Result<Vec<_>, _>>()?;
+    let requests = body
+        .contacts
+        .into_iter()
+        .map(|card| CardRequest {
+            name: card.name,
+            phone: card.phone,
+            vcard: card.vcard,
+        })
+        .collect();
+    let cards = places_and_cards::cards(requests)?;
     let sent = state.messenger.send_contacts(&id, &body.to, cards).await?;
     Ok(warp::reply::json(&Sent::from(sent)))
 }

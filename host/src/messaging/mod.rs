@@ -11,12 +11,12 @@ pub mod forward;
 pub mod link_preview;
 pub mod media_kind;
 pub mod mentions;
-mod text_send;
 pub mod outgoing_media;
 pub mod places_and_cards;
 pub mod polls;
 mod recipient;
 mod recipient_cache;
+mod text_send;
 pub mod vcard;
 pub mod voice_note;
 
@@ -25,9 +25,9 @@ use std::sync::Arc;
 pub use actions::ActionError;
 pub use link_preview::PreviewRequest;
 pub use mentions::Mentions;
-pub use text_send::TextSend;
 pub use recipient::{Recipient, RecipientError, normalize_phone};
 use recipient_cache::RecipientCache;
+pub use text_send::TextSend;
 
 use crate::engine::{
     ContactCard, EngineError, NumberCheck, OutgoingLocation, OutgoingMedia, OutgoingText, SentMessage, Session,

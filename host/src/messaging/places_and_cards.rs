@@ -119,13 +119,20 @@ mod tests {
 
     #[test]
     fn places_out_of_range_or_too_long_are_refused() {
-        assert!(location(-6.2, 106.8, Some("  Monas ".into()), Some(" ".into())).is_ok_and(|l| {
-            l.name.as_deref() == Some("Monas") && l.address.is_none()
-        }));
+        assert!(
+            location(-6.2, 106.8, Some("  Monas ".into()), Some(" ".into()))
+                .is_ok_and(|l| { l.name.as_deref() == Some("Monas") && l.address.is_none() })
+        );
         assert!(matches!(location(90.5, 0.0, None, None), Err(Unsendable::Location(_))));
-        assert!(matches!(location(0.0, f64::NAN, None, None), Err(Unsendable::Location(_))));
+        assert!(matches!(
+            location(0.0, f64::NAN, None, None),
+            Err(Unsendable::Location(_))
+        ));
         let long = "x".repeat(MAX_PLACE_TEXT_BYTES + 1);
-        assert!(matches!(location(0.0, 0.0, Some(long), None), Err(Unsendable::Location(_))));
+        assert!(matches!(
+            location(0.0, 0.0, Some(long), None),
+            Err(Unsendable::Location(_))
+        ));
     }
 
     #[test]
@@ -133,9 +140,18 @@ mod tests {
         let made = cards(vec![phone_card("Ani", "+62 812-0000-2222")]).unwrap();
         assert!(made[0].vcard.contains("waid=6281200002222"), "{}", made[0].vcard);
         assert!(matches!(cards(Vec::new()), Err(Unsendable::Contact(_))));
-        assert!(matches!(cards(vec![phone_card("Ani", "1"); MAX_CARDS + 1]), Err(Unsendable::Contact(_))));
-        assert!(matches!(card(phone_card(" ", "6281200002222")), Err(Unsendable::Contact(_))));
-        assert!(matches!(card(phone_card("Ani", "not a number")), Err(Unsendable::Phone(_))));
+        assert!(matches!(
+            cards(vec![phone_card("Ani", "1"); MAX_CARDS + 1]),
+            Err(Unsendable::Contact(_))
+        ));
+        assert!(matches!(
+            card(phone_card(" ", "6281200002222")),
+            Err(Unsendable::Contact(_))
+        ));
+        assert!(matches!(
+            card(phone_card("Ani", "not a number")),
+            Err(Unsendable::Phone(_))
+        ));
         let both = CardRequest {
             vcard: Some("BEGIN:VCARD\nEND:VCARD".into()),
             ..phone_card("Ani", "6281200002222")

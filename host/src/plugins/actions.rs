@@ -13,10 +13,12 @@ use tracing::Instrument;
 use super::bindings::types;
 use super::chain::PluginAction;
 use crate::delivery::{Outgoing, PluginRequest, Target, Webhooks};
-use crate::engine::{ChatState, MediaKind};
+use crate::engine::{ChatState, LinkPreview, MediaKind, OutgoingPoll};
+use crate::messaging::forward::ForwardError;
 use crate::messaging::outgoing_media::{MediaFromUrl, MediaOptions, MediaUrlError};
 use crate::messaging::places_and_cards::{self, CardRequest};
-use crate::messaging::{ActionError, Messenger, SendError};
+use crate::messaging::polls::PollSendError;
+use crate::messaging::{ActionError, Mentions, Messenger, PreviewRequest, SendError, TextSend};
 use crate::websocket::{Channel, Hub};
 
 /// Sends waiting per instance before its worker has to wait.
@@ -198,9 +200,10 @@ enum LaneError {
     Action(#[from] ActionError),
     #[error(transparent)]
     PlaceOrCards(#[from] places_and_cards::Unsendable),
-    // PENDING: until the Messenger carries these out.
-    #[error("the host cannot carry out {0} yet")]
-    NotYet(&'static str),
+    #[error(transparent)]
+    Poll(#[from] PollSendError),
+    #[error(transparent)]
+    Forward(#[from] ForwardError),
 }
 
 /// One instance's send lane: its plugins' messages, one at a time, in the
@@ -229,26 +232,21 @@ impl SendLane {
     async fn send(&self, send: Message) -> Result<(), LaneError> {
         match send {
             Message::Text(text) => {
-                if text.mention_all || text.link_preview.is_some() {
-                    return Err(LaneError::NotYet("mention-all and link previews"));
-                }
-                self.messenger
-                    .send_text_mentioning(
-                        &self.instance_id,
-                        &text.to,
-                        &text.text,
-                        text.reply_to.as_deref(),
-                        &text.mentions,
-                    )
-                    .await?;
+                let send = TextSend {
+                    text: text.text,
+                    reply_to: text.reply_to,
+                    mentions: Mentions {
+                        users: text.mentions,
+                        everyone: text.mention_all,
+                    },
+                    preview: text.link_preview.map(preview_request),
+                };
+                self.messenger.send_rich_text(&self.instance_id, &text.to, send).await?;
             }
             Message::Media(media) => {
                 // As the media-url route does: the recipient first, so a
                 // message that cannot be sent costs no download.
                 self.messenger.check_sendable(&self.instance_id, &media.to).await?;
-                if !media.mentions.is_empty() {
-                    return Err(LaneError::NotYet("mentions in captions"));
-                }
                 let kind = match media.media_type {
                     types::MediaType::Image => MediaKind::Image,
                     types::MediaType::Video => MediaKind::Video,
@@ -265,7 +263,12 @@ impl SendLane {
                 };
                 let outgoing = self.media.fetch_with(&media.url, options).await?;
                 self.messenger
-                    .send_media(&self.instance_id, &media.to, outgoing)
+                    .send_media_mentioning(
+                        &self.instance_id,
+                        &media.to,
+                        outgoing,
+                        &Mentions::users(&media.mentions),
+                    )
                     .await?;
             }
             Message::React(react) => {
@@ -315,10 +318,39 @@ impl SendLane {
                     .send_contacts(&self.instance_id, &contacts.to, cards)
                     .await?;
             }
-            Message::Poll(_) => return Err(LaneError::NotYet("send-poll")),
-            Message::Forward(_) => return Err(LaneError::NotYet("forward")),
-            Message::DeleteForMe(_) => return Err(LaneError::NotYet("delete-for-me")),
+            Message::Poll(poll) => {
+                let outgoing = OutgoingPoll {
+                    name: poll.name,
+                    options: poll.options,
+                    selectable_count: poll.selectable_count,
+                };
+                self.messenger.send_poll(&self.instance_id, &poll.to, outgoing).await?;
+            }
+            Message::Forward(forward) => {
+                self.messenger
+                    .forward(&self.instance_id, &forward.message_id, &forward.to)
+                    .await?;
+            }
+            Message::DeleteForMe(delete) => {
+                self.messenger
+                    .delete_for_me(&self.instance_id, &delete.message_id)
+                    .await?;
+            }
         }
         Ok(())
+    }
+}
+
+/// The preview a plugin asked for, in the messenger's terms (which check a
+/// given one as they check one given over the API).
+fn preview_request(preview: types::LinkPreview) -> PreviewRequest {
+    match preview {
+        types::LinkPreview::Fetch => PreviewRequest::Fetch,
+        types::LinkPreview::Given(given) => PreviewRequest::Given(LinkPreview {
+            url: given.url,
+            title: Some(given.title),
+            description: given.description,
+            thumbnail: given.thumbnail.map(bytes::Bytes::from),
+        }),
     }
 }

@@ -90,4 +90,22 @@ mod tests {
         assert!(!wanted(config.output_switches()).iter().any(|b| b.name == "websocket"));
         assert!(is_reserved("websocket"));
     }
+
+    #[test]
+    fn the_websocket_output_takes_every_kind_but_those_the_host_publishes() {
+        let manifest = ALL
+            .iter()
+            .find(|b| b.name == "websocket")
+            .expect("the websocket output");
+        let manifest = wasap_plugin_manifest::Manifest::parse(manifest.manifest).expect("a valid manifest");
+        for kind in wasap_events::EventKind::NAMES {
+            // The host publishes these to /ws itself (see the manifest).
+            let by_the_host = matches!(kind, "plugin_error" | "system");
+            assert_eq!(
+                manifest.wants_event(kind),
+                !by_the_host,
+                "websocket.toml's events and kind {kind}"
+            );
+        }
+    }
 }

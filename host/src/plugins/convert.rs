@@ -49,10 +49,9 @@ impl From<v0_1::types::Outcome> for v0_2::types::Outcome {
             verdict: match outcome.verdict {
                 v0_1::types::Verdict::Continue => v0_2::types::Verdict::Continue,
                 v0_1::types::Verdict::Drop => v0_2::types::Verdict::Drop,
-                v0_1::types::Verdict::Replace(event) => {
-                    v0_2::types::Verdict::Replace(v0_2::types::Event::try_from(wasap_events::Event::from(event))
-                        .expect("a 0.1 event has a 0.2 twin"))
-                }
+                v0_1::types::Verdict::Replace(event) => v0_2::types::Verdict::Replace(
+                    v0_2::types::Event::try_from(wasap_events::Event::from(event)).expect("a 0.1 event has a 0.2 twin"),
+                ),
             },
             actions: outcome.actions.into_iter().map(Into::into).collect(),
         }
@@ -102,17 +101,18 @@ impl From<v0_1::types::Action> for v0_2::types::Action {
                 body,
                 headers,
             }),
-            old::Action::Publish(old::Publish { channel, frame }) => v0_2::types::Action::Publish(v0_2::types::Publish {
-                channel: match channel {
-                    old::Channel::Global => v0_2::types::Channel::Global,
-                    old::Channel::Instance(id) => v0_2::types::Channel::Instance(id),
-                },
-                frame,
-            }),
+            old::Action::Publish(old::Publish { channel, frame }) => {
+                v0_2::types::Action::Publish(v0_2::types::Publish {
+                    channel: match channel {
+                        old::Channel::Global => v0_2::types::Channel::Global,
+                        old::Channel::Instance(id) => v0_2::types::Channel::Instance(id),
+                    },
+                    frame,
+                })
+            }
         }
     }
 }
-
 
 impl From<v0_2::types::Outcome> for types::Outcome {
     fn from(outcome: v0_2::types::Outcome) -> Self {
@@ -194,16 +194,14 @@ impl From<v0_2::types::Action> for types::Action {
             old::Action::MarkRead(old::MarkRead { message_ids }) => {
                 types::Action::MarkRead(types::MarkRead { message_ids })
             }
-            old::Action::ChatState(old::SetChatState { to, state }) => {
-                types::Action::ChatState(types::SetChatState {
-                    to,
-                    state: match state {
-                        old::ChatState::Typing => types::ChatState::Typing,
-                        old::ChatState::Recording => types::ChatState::Recording,
-                        old::ChatState::Paused => types::ChatState::Paused,
-                    },
-                })
-            }
+            old::Action::ChatState(old::SetChatState { to, state }) => types::Action::ChatState(types::SetChatState {
+                to,
+                state: match state {
+                    old::ChatState::Typing => types::ChatState::Typing,
+                    old::ChatState::Recording => types::ChatState::Recording,
+                    old::ChatState::Paused => types::ChatState::Paused,
+                },
+            }),
         }
     }
 }
@@ -357,7 +355,10 @@ mod tests {
         assert!(matches!(&actions[5], types::Action::MarkRead(m) if m.message_ids == ["3EB3"]));
         assert!(matches!(
             &actions[6],
-            types::Action::ChatState(types::SetChatState { state: types::ChatState::Recording, .. })
+            types::Action::ChatState(types::SetChatState {
+                state: types::ChatState::Recording,
+                ..
+            })
         ));
         assert_eq!(actions.len(), 7);
     }

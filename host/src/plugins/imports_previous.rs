@@ -48,7 +48,11 @@ macro_rules! previous_imports {
                 Ok(kv::Host::delete(self, key).await?.map_err(kv_error))
             }
 
-            async fn list_keys(&mut self, prefix: String, limit: u32) -> wasmtime::Result<Result<Vec<String>, old::kv::Error>> {
+            async fn list_keys(
+                &mut self,
+                prefix: String,
+                limit: u32,
+            ) -> wasmtime::Result<Result<Vec<String>, old::kv::Error>> {
                 Ok(kv::Host::list_keys(self, prefix, limit).await?.map_err(kv_error))
             }
         }

@@ -9,9 +9,6 @@
 
 use super::{Store, StoreError, on_pool};
 
-/// Rows removed per statement by the prune.
-const PRUNE_BATCH: i64 = 1000;
-
 /// A poll as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPoll {

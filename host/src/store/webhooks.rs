@@ -64,10 +64,17 @@ pub const MAX_WEBHOOKS_PER_INSTANCE: i64 = 32;
 
 /// What the primary webhook subscribes to: the message traffic of the
 /// source document's webhook (`incoming_message`) and of `/api/listen/{id}`
-/// (receipts and group events; messages that could not be decrypted, which
-/// are message traffic too), not the instance's lifecycle (QR codes
+/// (receipts and group events; messages that could not be decrypted, and
+/// votes on the instance's polls, which are message traffic too), not the
+/// instance's lifecycle (QR codes
 /// rotating every few seconds would flood a receiver that expects messages).
-pub const PRIMARY_EVENTS: [&str; 4] = ["message", "message_undecryptable", "receipt", "group_participants"];
+pub const PRIMARY_EVENTS: [&str; 5] = [
+    "message",
+    "message_undecryptable",
+    "receipt",
+    "group_participants",
+    "poll_vote",
+];
 
 /// The outcome of [`Store::insert_webhook`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,8 +19,8 @@ pub mod time;
 mod wit_conversions;
 
 pub use format::{Format, UnknownFormat};
-pub use wit_conversions::KindNotInVersion;
 pub use model::{
     ChatState, ChatStateChange, Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants,
     InstanceStatus, Media, Message, PollTotal, PollVote, Quoted, Receipt, ReceiptType, Undecryptable,
 };
+pub use wit_conversions::KindNotInVersion;

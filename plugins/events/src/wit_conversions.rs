@@ -63,81 +63,12 @@ macro_rules! wit_conversions {
         // The records of the kinds added in 0.3.0.
         $crate::__wit_enum_pair!($crate::ChatState, w::ChatState, [Typing, Recording, Paused]);
 
-        impl From<$crate::ChatStateChange> for w::ChatStateChange {
-            fn from(change: $crate::ChatStateChange) -> Self {
-                w::ChatStateChange {
-                    chat: change.chat,
-                    sender: change.sender,
-                    sender_lid: change.sender_lid,
-                    is_group: change.is_group,
-                    state: change.state.into(),
-                    timestamp: change.timestamp,
-                }
-            }
-        }
-
-        impl From<w::ChatStateChange> for $crate::ChatStateChange {
-            fn from(change: w::ChatStateChange) -> Self {
-                $crate::ChatStateChange {
-                    chat: change.chat,
-                    sender: change.sender,
-                    sender_lid: change.sender_lid,
-                    is_group: change.is_group,
-                    state: change.state.into(),
-                    timestamp: change.timestamp,
-                }
-            }
-        }
-
-        impl From<$crate::PollVote> for w::PollVote {
-            fn from(vote: $crate::PollVote) -> Self {
-                w::PollVote {
-                    id: vote.id,
-                    poll_id: vote.poll_id,
-                    chat: vote.chat,
-                    voter: vote.voter,
-                    voter_lid: vote.voter_lid,
-                    voter_phone: vote.voter_phone,
-                    push_name: vote.push_name,
-                    is_group: vote.is_group,
-                    timestamp: vote.timestamp,
-                    selected: vote.selected,
-                    totals: vote
-                        .totals
-                        .into_iter()
-                        .map(|t| w::PollTotal {
-                            option: t.option,
-                            votes: t.votes,
-                        })
-                        .collect(),
-                }
-            }
-        }
-
-        impl From<w::PollVote> for $crate::PollVote {
-            fn from(vote: w::PollVote) -> Self {
-                $crate::PollVote {
-                    id: vote.id,
-                    poll_id: vote.poll_id,
-                    chat: vote.chat,
-                    voter: vote.voter,
-                    voter_lid: vote.voter_lid,
-                    voter_phone: vote.voter_phone,
-                    push_name: vote.push_name,
-                    is_group: vote.is_group,
-                    timestamp: vote.timestamp,
-                    selected: vote.selected,
-                    totals: vote
-                        .totals
-                        .into_iter()
-                        .map(|t| $crate::PollTotal {
-                            option: t.option,
-                            votes: t.votes,
-                        })
-                        .collect(),
-                }
-            }
-        }
+        $crate::__wit_record_pair!($crate::ChatStateChange, w::ChatStateChange,
+            { chat, sender, sender_lid, is_group, timestamp } into { state });
+        $crate::__wit_record_pair!($crate::PollVote, w::PollVote,
+            { id, poll_id, chat, voter, voter_lid, voter_phone, push_name, is_group, timestamp, selected }
+            lists { totals });
+        $crate::__wit_record_pair!($crate::PollTotal, w::PollTotal, { option, votes });
     };
     // A version released before 0.3.0 (`wit/0.1.0`, `wit/0.2.0`): an event of a kind
     // added since has no twin there, so the way down is `TryFrom`, and the host does
@@ -505,6 +436,30 @@ macro_rules! __wit_conversions_shared {
                     size: media.size,
                     sha256_hex: media.sha256_hex,
                     download_error: media.download_error,
+                }
+            }
+        }
+    };
+}
+
+/// Writes both `From` impls of a pair of records with the same fields: those moved as
+/// they are, those converted (`into`), and lists whose items are converted (`lists`).
+/// A field missing on one side is a compile error.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wit_record_pair {
+    ($model:ty, $wit:ty, { $($field:ident),* $(,)? }
+        $(into { $($converted:ident),* $(,)? })? $(lists { $($list:ident),* $(,)? })?) => {
+        $crate::__wit_record_pair!(@one $model => $wit, [$($field),*], [$($($converted),*)?], [$($($list),*)?]);
+        $crate::__wit_record_pair!(@one $wit => $model, [$($field),*], [$($($converted),*)?], [$($($list),*)?]);
+    };
+    (@one $from:ty => $to:ty, [$($field:ident),*], [$($converted:ident),*], [$($list:ident),*]) => {
+        impl From<$from> for $to {
+            fn from(value: $from) -> Self {
+                Self {
+                    $($field: value.$field,)*
+                    $($converted: value.$converted.into(),)*
+                    $($list: value.$list.into_iter().map(Into::into).collect(),)*
                 }
             }
         }

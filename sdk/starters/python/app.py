@@ -67,7 +67,9 @@ class WitWorld(wit_world.WitWorld):
         text = text.lower()
         for keywords, mode, reply in WitWorld.rules:
             if any(matches(mode, text, keyword) for keyword in keywords):
-                send = types.SendText(to=message.chat, text=reply, reply_to=message.id)
+                send = types.SendText(
+                    to=message.chat, text=reply, reply_to=message.id, mentions=[], mention_all=False, link_preview=None
+                )
                 outcome.actions.append(types.Action_SendText(send))
                 break
         return outcome

@@ -17,10 +17,8 @@ mod polls;
 mod sends;
 mod session;
 
-pub use incoming::{KINDS, SimIncoming, new_message_id};
 pub use groups::{MAX_GROUP_MEMBERS, SimGroup};
-pub use network::{
-    SentContact, SentLinkPreview, SentLocation, SentRecord, SimContact, SimDrop, SimError, SimNetwork,
-};
+pub use incoming::{KINDS, SimIncoming, new_message_id};
+pub use network::{SentContact, SentLinkPreview, SentLocation, SentRecord, SimContact, SimDrop, SimError, SimNetwork};
 pub use polls::SentPoll;
 pub use session::SimEngine;

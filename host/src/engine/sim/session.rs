@@ -353,7 +353,9 @@ impl Session for SimSession {
         self.require_connected()?;
         let record = super::polls::record(to, &poll);
         // Kept before the send is told: a vote may follow at once.
-        self.polls.sent(super::polls::stored(&record.message_id, to, poll)).await;
+        self.polls
+            .sent(super::polls::stored(&record.message_id, to, poll))
+            .await;
         Ok(self.accept(to, record))
     }
 

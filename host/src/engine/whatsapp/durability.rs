@@ -23,8 +23,8 @@ use whatsapp_rust::types::events::InboundMessage;
 use whatsapp_rust::{Client, InboundDurabilityHook};
 
 use super::{inbound, poll_votes};
-use crate::events::from_whatsapp::poll_update;
 use crate::engine::InboundSink;
+use crate::events::from_whatsapp::poll_update;
 
 /// Journals each batch the client is about to acknowledge.
 pub(super) struct JournalHook {

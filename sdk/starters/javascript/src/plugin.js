@@ -41,7 +41,7 @@ export function handleEvent(event) {
   if (rule) {
     outcome.actions.push({
       tag: "send-text",
-      val: { to: message.chat, text: rule.reply, replyTo: message.id },
+      val: { to: message.chat, text: rule.reply, replyTo: message.id, mentions: [], mentionAll: false },
     });
   }
   return outcome;

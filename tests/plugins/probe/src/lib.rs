@@ -24,15 +24,17 @@
 //!   poll, `forward <id> <to>` forwards `<id>`, `forget <id>` deletes `<id>` for the
 //!   instance only, `mention <who> <text>` sends `<text>` mentioning `<who>`,
 //!   `everyone <text>` mentions the whole group, `preview <url>` sends `see <url>` with a
-//!   fetched link preview.
+//!   fetched link preview, `sticker <url>` and `voice <url>` send that media as a
+//!   sticker or a voice note, `once <url>` as a view-once image, and `tag <who> <url>` as
+//!   an image whose caption mentions `<who>`.
 //!
 //! Every mode but `echo`/`drop-spam`/`send`/`send-media`/`slow`/`actions` is hostile on
 //! purpose.
 
 use serde::Deserialize;
 use wasap_plugin::{
-    CardToSend, ChatState, Content, Event, EventKind, LinkPreview, MediaType, Message, Outcome, Plugin,
-    SendLocation, SendMedia, SendText, export_plugin, kv,
+    CardToSend, ChatState, Content, Event, EventKind, LinkPreview, MediaType, Message, Outcome, Plugin, SendLocation,
+    SendMedia, SendText, export_plugin, kv,
 };
 
 #[derive(Debug, Deserialize)]
@@ -149,11 +151,37 @@ fn act(message: &Message, text: &str) -> Outcome {
         "forward" => Outcome::cont().forward(target, rest),
         "forget" => Outcome::cont().delete_for_me(target),
         "mention" => Outcome::cont().send(SendText::new(&message.chat, rest).mentioning([target])),
-        "everyone" => Outcome::cont().send(SendText::new(&message.chat, format!("{target} {rest}")).mentioning_everyone()),
-        "preview" => {
-            Outcome::cont().send(SendText::new(&message.chat, format!("see {target}")).with_link_preview(LinkPreview::Fetch))
+        "everyone" => {
+            Outcome::cont().send(SendText::new(&message.chat, format!("{target} {rest}")).mentioning_everyone())
         }
+        "preview" => Outcome::cont()
+            .send(SendText::new(&message.chat, format!("see {target}")).with_link_preview(LinkPreview::Fetch)),
+        "sticker" => Outcome::cont().send_media(media(message, target, MediaType::Sticker)),
+        "voice" => Outcome::cont().send_media(media(message, target, MediaType::Voice)),
+        "once" => Outcome::cont().send_media(SendMedia {
+            caption: Some("once only".to_owned()),
+            view_once: true,
+            ..media(message, target, MediaType::Image)
+        }),
+        "tag" => Outcome::cont().send_media(SendMedia {
+            caption: Some(format!("look @{target}")),
+            mentions: vec![target.to_owned()],
+            ..media(message, rest, MediaType::Image)
+        }),
         _ => Outcome::cont(),
+    }
+}
+
+/// Media of `media_type` from `url`, to the chat of `message`, without a caption.
+fn media(message: &Message, url: &str, media_type: MediaType) -> SendMedia {
+    SendMedia {
+        to: message.chat.clone(),
+        url: url.to_owned(),
+        media_type,
+        caption: None,
+        file_name: None,
+        view_once: false,
+        mentions: Vec::new(),
     }
 }
 

@@ -17,8 +17,8 @@ use wacore_binary::Node;
 
 use crate::nodes::{self, attr};
 use crate::server::Inner;
-pub use appstate_patch::AppStateChange;
 use crate::state::{DeviceKey, ServerIq};
+pub use appstate_patch::AppStateChange;
 
 pub async fn handle(inner: &Arc<Inner>, conn: u64, node: Node) {
     let kind = attr(&node, "type").unwrap_or_default();

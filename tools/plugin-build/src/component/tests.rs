@@ -18,19 +18,19 @@ fn example(name: &str) -> (Vec<u8>, Manifest) {
     (component, manifest)
 }
 
-const TYPES: &str = "wasap:plugin/types@0.2.0";
+const TYPES: &str = "wasap:plugin/types@0.3.0";
 
 #[test]
 fn each_example_imports_only_what_it_uses_and_its_manifest_grants() {
     for (name, imports) in [
         ("redactor", vec![TYPES]),
-        ("spam-filter", vec!["wasap:plugin/log@0.2.0", TYPES]),
+        ("spam-filter", vec!["wasap:plugin/log@0.3.0", TYPES]),
         (
             "auto-reply",
             vec![
-                "wasap:plugin/log@0.2.0",
-                "wasap:plugin/kv@0.2.0",
-                "wasap:plugin/clock@0.2.0",
+                "wasap:plugin/log@0.3.0",
+                "wasap:plugin/kv@0.3.0",
+                "wasap:plugin/clock@0.3.0",
                 TYPES,
             ],
         ),
@@ -50,7 +50,7 @@ fn imports_beyond_the_capabilities_are_refused() {
     manifest.capabilities.clock = false;
     let err = check(&inspect(&component).unwrap(), &manifest).unwrap_err().to_string();
     assert!(
-        err.contains("wasap:plugin/kv@0.2.0 but [capabilities] does not grant `kv`"),
+        err.contains("wasap:plugin/kv@0.3.0 but [capabilities] does not grant `kv`"),
         "{err}"
     );
     assert!(err.contains("grant `clock`"), "{err}");

@@ -1,0 +1,54 @@
+//! The start the message-action tests share: on either engine, instance
+//! `shop` online and a listener on its events.
+
+use super::{Driver, EngineUnderTest, Whatsapp};
+use crate::websocket::{Token, WsClient, open};
+use crate::{Api, TestDb, TestServer, data_dir};
+
+/// Instance `shop` online on one engine, listened to.
+pub struct ListenedShop {
+    pub whatsapp: Whatsapp,
+    pub server: TestServer,
+    /// The instance's token.
+    pub token: String,
+    /// `/api/listen/shop`, opened once the instance was online.
+    pub listener: WsClient,
+    /// WhatsApp's side of the instance.
+    pub driver: Driver,
+    // Kept for the life of the test; after `server`, so dropped after it.
+    _db: TestDb,
+    _dir: tempfile::TempDir,
+}
+
+impl ListenedShop {
+    /// `shop` linked as `phone` on `engine`.
+    pub async fn start(engine: EngineUnderTest, phone: &str) -> ListenedShop {
+        let whatsapp = Whatsapp::start(engine).await;
+        let db = TestDb::new().await;
+        let dir = data_dir();
+        let mut server = whatsapp.server(&db, dir.path()).await;
+        let token = whatsapp.online(&mut server, "shop", phone).await;
+        let listener = open(&server, "/api/listen/shop", Token::Query(&token)).await;
+        let driver = whatsapp.driver(&server, "shop");
+        ListenedShop {
+            whatsapp,
+            server,
+            token,
+            listener,
+            driver,
+            _db: db,
+            _dir: dir,
+        }
+    }
+
+    /// The API with the instance's token.
+    pub fn api(&self) -> Api {
+        self.server.client(Some(&self.token))
+    }
+
+    /// Stops the server and checks the simulator answered everything.
+    pub async fn finish(self) {
+        self.server.stop().await;
+        self.whatsapp.assert_all_handled();
+    }
+}

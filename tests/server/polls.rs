@@ -30,7 +30,10 @@ fn names(names: &[&str]) -> Vec<String> {
     names.iter().map(|n| (*n).to_owned()).collect()
 }
 
-fn totals(counts: &[(&str, u32)]) -> Vec<PollTotal> {
+/// Each option of a poll with its votes, in the poll's order.
+type Counts<'a> = &'a [(&'a str, u32)];
+
+fn totals(counts: Counts<'_>) -> Vec<PollTotal> {
     counts
         .iter()
         .map(|(option, votes)| PollTotal {
@@ -131,7 +134,7 @@ async fn polls_arrive_exactly_and_their_votes_are_tallied(engine: EngineUnderTes
             selected: names(selected),
             totals: totals(counts),
         };
-    let steps: [(&str, &str, &str, &[&str], &[(&str, u32)]); 4] = [
+    let steps: [(&str, &str, &str, &[&str], Counts<'_>); 4] = [
         (
             ANI,
             "Ani",

@@ -106,6 +106,7 @@ function newCard(id) {
     { class: "card", "data-instance": id, "aria-labelledby": titleId },
     h("header", { class: "card-head" }, h("h3", { id: titleId, tabindex: "-1" }), h("span", { class: "badge", "data-field": "status" })),
     h("p", { class: "linked", "data-field": "linked", role: "status" }),
+    h("p", { class: "health", "data-field": "health", role: "status", hidden: true }),
     h("dl", { class: "facts", "data-field": "facts" }),
     h("div", { class: "qr", "data-field": "qr", hidden: true },
       h("img", { alt: `QR code to link ${id}: on the phone, WhatsApp → Linked devices → Link a device`, width: 264, height: 264 }),
@@ -160,6 +161,16 @@ function update(card, info) {
   linked.textContent = info.phone_number && info.status !== "logged_out"
     ? `Linked as +${info.phone_number}${info.push_name ? ` (${info.push_name})` : ""}`
     : "Not linked";
+  // A ban says why and until when; otherwise the last connection error, if any.
+  const health = field("health");
+  if (info.ban) {
+    health.textContent = `Banned by WhatsApp: ${info.ban.reason}. Reconnects by itself at ${new Date(info.ban.expires_at).toLocaleString()}.`;
+  } else if (info.last_error && info.status !== "online") {
+    health.textContent = `Last connection error: ${info.last_error.message}`;
+  } else {
+    health.textContent = "";
+  }
+  health.hidden = !health.textContent;
   field("facts").replaceChildren(
     ...fact("Created", info.created_at),
     ...fact("Connected", info.connected_at),

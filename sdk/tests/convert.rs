@@ -112,7 +112,7 @@ fn all_kinds() -> Vec<EventKind> {
     for status in InstanceStatus::ALL {
         kinds.push(EventKind::StatusChanged {
             status,
-            previous: InstanceStatus::ALL[5 - status as usize],
+            previous: InstanceStatus::ALL[InstanceStatus::ALL.len() - 1 - status as usize],
         });
     }
     for receipt_type in [ReceiptType::Delivered, ReceiptType::Read, ReceiptType::Played] {

@@ -201,6 +201,15 @@ try {
     .waitFor();
   await page.getByRole("link", { name: "Instances" }).click();
 
+  log("WhatsApp bans the number for a while: the card says banned, why and until when, then comes back online");
+  await api("POST", `/sim/instances/${ID}/disconnect`, { reason: "temporary_ban", ban_seconds: 2 });
+  await card.locator('[data-field="status"][data-status="banned"]').waitFor();
+  const health = card.locator('[data-field="health"]');
+  await health.filter({ hasText: "Banned by WhatsApp: simulated temporary ban. Reconnects by itself at " }).waitFor();
+  await shot("4-instance-banned");
+  await card.locator('[data-field="status"][data-status="online"]').waitFor();
+  check(await health.isHidden(), `the ban is over but the card still says: ${await health.textContent()}`);
+
   log("a second instance: a pairing code for a phone number, then delete it");
   await view("instances").getByLabel("Instance id").fill("e2e-temp");
   await view("instances").getByLabel("Name", { exact: true }).fill("");

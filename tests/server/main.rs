@@ -13,6 +13,7 @@ mod event_replay;
 mod forwarding;
 mod front_door;
 mod inbound;
+mod instance_health;
 mod instances;
 mod lids_and_by_number;
 mod lifecycle_faults;

@@ -393,6 +393,30 @@ impl Driver {
         }
     }
 
+    /// WhatsApp bans the instance's account for `seconds` and cuts its
+    /// connection; a part of the reason the engine will report.
+    pub async fn ban(&self, seconds: u64) -> &'static str {
+        match &self.simulator {
+            None => {
+                let (status, answer) = self
+                    .api
+                    .post(
+                        &self.route("disconnect"),
+                        json!({ "reason": "temporary_ban", "ban_seconds": seconds }),
+                    )
+                    .await;
+                assert_eq!(status, 200, "{answer}");
+                "simulated temporary ban"
+            }
+            Some(simulator) => {
+                let (user, _) = self.linked_device().await;
+                simulator.ban(&user, seconds, 101, "sent to too many strangers");
+                // whatsapp-rust names the code and adds WhatsApp's message.
+                "101: "
+            }
+        }
+    }
+
     /// The phone removes the instance from its linked devices.
     pub async fn unlink(&self) {
         match &self.simulator {

@@ -37,19 +37,7 @@ struct SendContacts {
     /// A phone number in international form without `+`, or a JID.
     to: String,
     /// 1 to 20 cards, sent as one message.
-    contacts: Vec<CardBody>,
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct CardBody {
-    /// The name shown on the card, at most 256 bytes.
-    name: String,
-    /// The contact's number (international form); the card is made from
-    /// the name and the number. Give this or `vcard`.
-    phone: Option<String>,
-    /// A whole vCard (`BEGIN:VCARD` … `END:VCARD`, at most 64 KiB), sent as given.
-    vcard: Option<String>,
+    contacts: Vec<CardRequest>,
 }
 
 static LOCATION: Endpoint = Endpoint {
@@ -148,16 +136,7 @@ async fn send_location(state: AppState, id: String, body: SendLocation) -> Resul
 }
 
 async fn send_contacts(state: AppState, id: String, body: SendContacts) -> Result<impl Reply, ApiError> {
-    let requests = body
-        .contacts
-        .into_iter()
-        .map(|card| CardRequest {
-            name: card.name,
-            phone: card.phone,
-            vcard: card.vcard,
-        })
-        .collect();
-    let cards = places_and_cards::cards(requests)?;
+    let cards = places_and_cards::cards(body.contacts)?;
     let sent = state.messenger.send_contacts(&id, &body.to, cards).await?;
     Ok(warp::reply::json(&Sent::from(sent)))
 }

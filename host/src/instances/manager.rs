@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use super::auto_read::AutoRead;
+use super::health::{Ban, ConnectionError, Health};
 use super::inbound::Inbound;
 use super::shared::SharedState;
 use super::status::Status;
@@ -43,6 +44,10 @@ pub struct InstanceInfo {
     pub last_seen: Option<String>,
     /// Every incoming message is marked read once received (off by default).
     pub auto_read: bool,
+    /// While `status` is `banned`: WhatsApp's reason and when the ban ends.
+    pub ban: Option<Ban>,
+    /// The last error that ended or refused the connection since the server started.
+    pub last_error: Option<ConnectionError>,
 }
 
 /// A newly created instance and its token, which is shown this once.
@@ -231,7 +236,7 @@ impl InstanceManager {
         if !self.inner.store.insert_instance(&row).await? {
             return Err(InstanceError::AlreadyExists);
         }
-        let info = info(&row, Status::QrRequired, false);
+        let info = info(&row, Status::QrRequired, false, Health::default());
         tracing::info!(instance = %row.id, "instance created");
         self.spawn(row, false);
         Ok(CreatedInstance { info, token })
@@ -246,7 +251,7 @@ impl InstanceManager {
             .filter_map(|row| {
                 instances
                     .get(&row.id)
-                    .map(|h| info(row, h.shared.status(), h.auto_read.is_on()))
+                    .map(|h| info(row, h.shared.status(), h.auto_read.is_on(), h.shared.health()))
             })
             .collect())
     }
@@ -259,7 +264,12 @@ impl InstanceManager {
             .get_instance(id)
             .await?
             .ok_or(InstanceError::NotFound)?;
-        Ok(info(&row, handle.shared.status(), handle.auto_read.is_on()))
+        Ok(info(
+            &row,
+            handle.shared.status(),
+            handle.auto_read.is_on(),
+            handle.shared.health(),
+        ))
     }
 
     /// Turns the instance's auto-read on or off (kept across restarts); the
@@ -414,7 +424,7 @@ fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-fn info(row: &InstanceRow, status: Status, auto_read: bool) -> InstanceInfo {
+fn info(row: &InstanceRow, status: Status, auto_read: bool, health: Health) -> InstanceInfo {
     InstanceInfo {
         instance_id: row.id.clone(),
         name: row.name.clone(),
@@ -426,6 +436,8 @@ fn info(row: &InstanceRow, status: Status, auto_read: bool) -> InstanceInfo {
         connected_at: row.connected_at.map(clock::rfc3339),
         last_seen: row.last_seen.map(clock::rfc3339),
         auto_read,
+        ban: health.ban,
+        last_error: health.last_error,
     }
 }
 

@@ -10,10 +10,12 @@
 //! the instance's inbound pipeline (`inbound/`), which journals it before
 //! WhatsApp's ack and takes it to the plugin chain.
 //! An instance with auto-read on marks what comes in read once it is
-//! journalled (`auto_read.rs`).
+//! journalled (`auto_read.rs`). Beyond its status, an instance shows a
+//! temporary ban and its last connection error (`health.rs`).
 
 mod auto_read;
 mod backoff;
+mod health;
 pub mod inbound;
 mod manager;
 mod shared;
@@ -25,6 +27,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use health::{Ban, ConnectionError, Health};
 pub use inbound::{Inbound, InboundStats, Progress};
 pub use manager::{CreatedInstance, InstanceInfo, InstanceManager};
 pub use status::Status;

@@ -1,10 +1,12 @@
 //! What the supervisor shares with request handlers without a round trip
-//! through its command channel: the current status and the live session.
+//! through its command channel: the current status, its health (a ban, the
+//! last connection error) and the live session.
 //! Sending a message reads these directly, so the send path never queues
 //! behind an instance's lifecycle work.
 
 use std::sync::{Arc, RwLock};
 
+use super::health::Health;
 use super::status::Status;
 use crate::engine::Session;
 
@@ -15,13 +17,18 @@ pub(crate) struct SharedState {
 
 struct Inner {
     status: Status,
+    health: Health,
     session: Option<Arc<dyn Session>>,
 }
 
 impl SharedState {
     pub(crate) fn new(status: Status) -> SharedState {
         SharedState {
-            inner: RwLock::new(Inner { status, session: None }),
+            inner: RwLock::new(Inner {
+                status,
+                health: Health::default(),
+                session: None,
+            }),
         }
     }
 
@@ -31,6 +38,14 @@ impl SharedState {
 
     pub(crate) fn set_status(&self, status: Status) {
         self.inner.write().unwrap_or_else(|p| p.into_inner()).status = status;
+    }
+
+    pub(crate) fn health(&self) -> Health {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).health.clone()
+    }
+
+    pub(crate) fn set_health(&self, health: Health) {
+        self.inner.write().unwrap_or_else(|p| p.into_inner()).health = health;
     }
 
     pub(crate) fn set_session(&self, session: Option<Arc<dyn Session>>) {

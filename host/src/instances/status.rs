@@ -7,6 +7,8 @@
 ///      ▲                                  │ drop          │ connected
 ///      │ pair again                       ▼               │
 /// logged_out ◄──logout/unlink── disconnected ──backoff──► connecting
+///                                                          ▲
+///                         online ──temporary ban──► banned ─┘ when the ban ends
 /// ```
 pub use crate::events::InstanceStatus as Status;
 

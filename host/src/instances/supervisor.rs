@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::backoff::Backoff;
+use super::health::Health;
 use super::shared::SharedState;
 use super::status::Status;
 use super::{InstanceError, QrCode, Settings};
@@ -67,6 +68,8 @@ pub(crate) struct Supervisor {
     backoff: Backoff,
     reconnect_at: Option<Instant>,
     presence_at: Option<Instant>,
+    /// A ban and the last connection error, mirrored into `shared` on change.
+    health: Health,
 }
 
 impl Supervisor {
@@ -87,6 +90,8 @@ impl Supervisor {
             Status::QrRequired
         });
         let backoff = Backoff::new(settings.reconnect_min, settings.reconnect_max);
+        // A supervisor rebuilt after a panic goes on with what its predecessor knew.
+        let health = shared.health();
         Supervisor {
             id: row.id.clone(),
             store,
@@ -105,6 +110,7 @@ impl Supervisor {
             backoff,
             reconnect_at: None,
             presence_at: None,
+            health,
         }
     }
 
@@ -208,6 +214,7 @@ impl Supervisor {
                 self.qr = None;
                 self.answer_qr_waiters(|| InstanceError::AlreadyOnline);
                 self.backoff.reset();
+                self.change_health(|health| health.ban = None);
                 self.persist(
                     self.store
                         .set_instance_online(&self.id, &jid, &phone, push_name.as_deref())
@@ -218,20 +225,26 @@ impl Supervisor {
             }
             EngineEvent::Disconnected { reason } => {
                 tracing::warn!(%reason, "connection dropped");
-                self.connection_lost(None).await;
+                self.change_health(|health| health.failed(format!("connection dropped: {reason}")));
+                self.connection_lost().await;
             }
             EngineEvent::StreamReplaced => {
                 // Another client now uses this device: reconnecting would fight it.
                 tracing::warn!("stream replaced by another client; not reconnecting");
+                self.change_health(|health| {
+                    health.failed("another client took the connection over (stream replaced); not reconnecting")
+                });
                 self.close_session().await;
                 self.set_status(Status::Disconnected).await;
             }
             EngineEvent::TemporaryBan { reason, expires_in } => {
                 tracing::error!(%reason, ?expires_in, "account temporarily banned");
-                self.connection_lost(Some(expires_in)).await;
+                self.change_health(|health| health.banned(&reason, expires_in));
+                self.banned(expires_in).await;
             }
             EngineEvent::ClientOutdated => {
                 tracing::error!("WhatsApp refuses this client version; not reconnecting");
+                self.change_health(|health| health.failed("WhatsApp refuses this client version; not reconnecting"));
                 self.close_session().await;
                 self.set_status(Status::Disconnected).await;
             }
@@ -250,7 +263,7 @@ impl Supervisor {
                 let _ = reply.send(Err(InstanceError::AlreadyOnline));
                 return;
             }
-            Status::Connecting | Status::Disconnected if self.linked => {
+            Status::Connecting | Status::Disconnected | Status::Banned if self.linked => {
                 let _ = reply.send(Err(InstanceError::Linked));
                 return;
             }
@@ -330,9 +343,10 @@ impl Supervisor {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot open a connection");
+                self.change_health(|health| health.failed(format!("cannot open a connection: {e}")));
                 self.answer_qr_waiters(|| InstanceError::Unavailable("the connection could not be opened".into()));
                 if self.linked {
-                    self.connection_lost(None).await;
+                    self.connection_lost().await;
                 } else {
                     self.set_status(Status::QrRequired).await;
                 }
@@ -340,19 +354,29 @@ impl Supervisor {
         }
     }
 
-    /// The connection is gone but the device is linked: retry after a backoff
-    /// (at least `at_least`).
-    async fn connection_lost(&mut self, at_least: Option<Duration>) {
+    /// The connection is gone but the device is linked: retry after a backoff.
+    async fn connection_lost(&mut self) {
         self.close_session().await;
         if !self.linked {
             self.answer_qr_waiters(|| InstanceError::Unavailable("the pairing connection dropped".into()));
             self.set_status(Status::QrRequired).await;
             return;
         }
-        let delay = self.backoff.next_delay().max(at_least.unwrap_or_default());
+        let delay = self.backoff.next_delay();
         tracing::info!(?delay, attempt = self.backoff.attempts(), "reconnecting after backoff");
         self.reconnect_at = Some(Instant::now() + delay);
         self.set_status(Status::Disconnected).await;
+    }
+
+    /// WhatsApp refuses the account for `expires_in`: status `banned` until
+    /// then, and a reconnect when it ends (not before: trying earlier only
+    /// meets the ban again).
+    async fn banned(&mut self, expires_in: Duration) {
+        self.close_session().await;
+        let delay = self.backoff.next_delay().max(expires_in);
+        tracing::info!(?delay, "reconnecting when the ban ends");
+        self.reconnect_at = Some(Instant::now() + delay);
+        self.set_status(Status::Banned).await;
     }
 
     async fn heartbeat(&mut self) {
@@ -413,6 +437,7 @@ impl Supervisor {
     /// `logged_out`. The instance stays and can pair again by QR.
     async fn unlink(&mut self, reason: &str) {
         self.linked = false;
+        self.change_health(|health| health.ban = None);
         self.qr = None;
         self.reconnect_at = None;
         self.presence_at = None;
@@ -469,6 +494,12 @@ impl Supervisor {
             tracing::info!(%previous, %status, "status changed");
             self.publish(EventKind::StatusChanged { status, previous }).await;
         }
+    }
+
+    /// Changes the instance's health and shows the change to the API.
+    fn change_health(&mut self, change: impl FnOnce(&mut Health)) {
+        change(&mut self.health);
+        self.shared.set_health(self.health.clone());
     }
 
     fn answer_qr_waiters(&mut self, error: impl Fn() -> InstanceError) {

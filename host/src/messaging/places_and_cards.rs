@@ -25,11 +25,17 @@ pub enum Unsendable {
     Phone(#[from] RecipientError),
 }
 
-/// A card as a caller describes it: a name, with a phone number or a whole vCard.
-#[derive(Debug, Clone)]
+/// A card as a caller describes it: a name, with a phone number or a whole
+/// vCard (the body of a card in `POST /api/send/{id}/contact`, too).
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CardRequest {
+    /// The name shown on the card, at most 256 bytes.
     pub name: String,
+    /// The contact's number (international form); the card is made from
+    /// the name and the number. Give this or `vcard`.
     pub phone: Option<String>,
+    /// A whole vCard (`BEGIN:VCARD` … `END:VCARD`, at most 64 KiB), sent as given.
     pub vcard: Option<String>,
 }
 

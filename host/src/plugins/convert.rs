@@ -243,6 +243,31 @@ mod tests {
     }
 
     #[test]
+    fn a_ban_reaches_plugins_before_0_3_as_disconnected() {
+        let banned = wasap_events::Event {
+            kind: wasap_events::EventKind::StatusChanged {
+                status: wasap_events::InstanceStatus::Banned,
+                previous: wasap_events::InstanceStatus::Online,
+            },
+            ..text_event("")
+        };
+        let current: types::Event = banned.clone().into();
+        assert_eq!(wasap_events::Event::from(current.clone()), banned, "0.3 has banned");
+        let seen_as = |event: wasap_events::Event| match event.kind {
+            wasap_events::EventKind::StatusChanged { status, previous } => (status, previous),
+            other => panic!("{other:?}"),
+        };
+        let expected = (
+            wasap_events::InstanceStatus::Disconnected,
+            wasap_events::InstanceStatus::Online,
+        );
+        let old = event_to_v0_2(&current).expect("0.2 has status changes");
+        assert_eq!(seen_as(old.into()), expected);
+        let old = event_to_v0_1(&current).expect("0.1 has status changes");
+        assert_eq!(seen_as(old.into()), expected);
+    }
+
+    #[test]
     fn every_0_1_action_and_verdict_has_its_current_twin() {
         use v0_1::types as old;
         let replaced = text_event("[redacted]");

@@ -19,7 +19,9 @@
 //! added after it: `wit_conversions!(before_0_3)` writes `TryFrom` on the way
 //! down for them, failing with [`KindNotInVersion`]. A kind added to the model
 //! goes into the current version's arms (the `()` rule) and its record
-//! conversions after `__wit_conversions_shared!()` there.
+//! conversions after `__wit_conversions_shared!()` there. The instance status
+//! `banned` (0.3.0) reaches those versions as `disconnected`, the status they
+//! have that says the same.
 
 /// Both `From` impls between every model type and its generated twin in `w`
 /// (or, for a version before 0.3.0, `TryFrom` on the way down).
@@ -59,6 +61,12 @@ macro_rules! wit_conversions {
         }
 
         $crate::__wit_conversions_shared!();
+
+        $crate::__wit_enum_pair!(
+            $crate::InstanceStatus,
+            w::InstanceStatus,
+            [QrRequired, Pairing, Connecting, Online, Disconnected, Banned, LoggedOut]
+        );
 
         // The records of the kinds added in 0.3.0.
         $crate::__wit_enum_pair!($crate::ChatState, w::ChatState, [Typing, Recording, Paused]);
@@ -106,6 +114,35 @@ macro_rules! wit_conversions {
         }
 
         $crate::__wit_conversions_shared!();
+
+        impl From<$crate::InstanceStatus> for w::InstanceStatus {
+            fn from(status: $crate::InstanceStatus) -> Self {
+                match status {
+                    $crate::InstanceStatus::QrRequired => w::InstanceStatus::QrRequired,
+                    $crate::InstanceStatus::Pairing => w::InstanceStatus::Pairing,
+                    $crate::InstanceStatus::Connecting => w::InstanceStatus::Connecting,
+                    $crate::InstanceStatus::Online => w::InstanceStatus::Online,
+                    $crate::InstanceStatus::Disconnected => w::InstanceStatus::Disconnected,
+                    // Added in 0.3.0: the status these versions have that says the same
+                    // (linked, not connected, reconnecting by itself).
+                    $crate::InstanceStatus::Banned => w::InstanceStatus::Disconnected,
+                    $crate::InstanceStatus::LoggedOut => w::InstanceStatus::LoggedOut,
+                }
+            }
+        }
+
+        impl From<w::InstanceStatus> for $crate::InstanceStatus {
+            fn from(status: w::InstanceStatus) -> Self {
+                match status {
+                    w::InstanceStatus::QrRequired => $crate::InstanceStatus::QrRequired,
+                    w::InstanceStatus::Pairing => $crate::InstanceStatus::Pairing,
+                    w::InstanceStatus::Connecting => $crate::InstanceStatus::Connecting,
+                    w::InstanceStatus::Online => $crate::InstanceStatus::Online,
+                    w::InstanceStatus::Disconnected => $crate::InstanceStatus::Disconnected,
+                    w::InstanceStatus::LoggedOut => $crate::InstanceStatus::LoggedOut,
+                }
+            }
+        }
     };
 }
 
@@ -254,11 +291,6 @@ macro_rules! __wit_conversions_shared {
             }
         }
 
-        $crate::__wit_enum_pair!(
-            $crate::InstanceStatus,
-            w::InstanceStatus,
-            [QrRequired, Pairing, Connecting, Online, Disconnected, LoggedOut]
-        );
         $crate::__wit_enum_pair!($crate::ReceiptType, w::ReceiptType, [Delivered, Read, Played]);
         $crate::__wit_enum_pair!(
             $crate::GroupAction,

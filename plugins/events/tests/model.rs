@@ -313,15 +313,7 @@ fn text_or_caption_and_target_id() {
 
 #[test]
 fn enums_write_their_documented_strings() {
-    let statuses = [
-        InstanceStatus::QrRequired,
-        InstanceStatus::Pairing,
-        InstanceStatus::Connecting,
-        InstanceStatus::Online,
-        InstanceStatus::Disconnected,
-        InstanceStatus::LoggedOut,
-    ];
-    for status in statuses {
+    for status in InstanceStatus::ALL {
         assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
     }
     for receipt_type in [ReceiptType::Delivered, ReceiptType::Read, ReceiptType::Played] {

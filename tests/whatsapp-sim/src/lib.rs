@@ -248,6 +248,26 @@ impl Simulator {
         phone::unlink(&self.inner, user, device)
     }
 
+    /// Bans account `user` for `seconds` (WhatsApp's ban `code`, with
+    /// `message`), and cuts its devices' connections: each login until the
+    /// ban ends is refused with `<failure reason="402">` naming it.
+    pub fn ban(&self, user: &str, seconds: u64, code: u32, message: &str) {
+        let mut world = self.inner.world();
+        world.bans.insert(
+            user.to_owned(),
+            login::Ban {
+                until: std::time::Instant::now() + Duration::from_secs(seconds),
+                code,
+                message: message.to_owned(),
+            },
+        );
+        for conn in world.conns.values() {
+            if conn.device.as_ref().is_some_and(|(u, _)| u == user) {
+                let _ = conn.tx.send(Outbound::Drop);
+            }
+        }
+    }
+
     /// Cuts a device's connection without a goodbye, like a network drop.
     /// Returns whether it was connected.
     pub fn drop_connection(&self, user: &str, device: u16) -> bool {

@@ -1,5 +1,6 @@
 //! What happens right after the handshake: a client with a login payload is
-//! let in (`<success>`) or refused (`<failure reason="401">`), a client with
+//! let in (`<success>`) or refused (`<failure reason="401">`, or
+//! `<failure reason="402">` while its account is temporarily banned), a client with
 //! registration data is offered pairing refs (`<pair-device>`); and the
 //! bookkeeping when a connection closes.
 
@@ -93,8 +94,38 @@ fn offer_pairing(
     info!(target: "whatsapp_sim", conn, "offered pairing refs");
 }
 
+/// A temporary ban on an account, as WhatsApp reports it at login.
+#[derive(Debug, Clone)]
+pub struct Ban {
+    pub until: std::time::Instant,
+    /// WhatsApp's ban code (101: sent to too many people, ...).
+    pub code: u32,
+    pub message: String,
+}
+
 fn log_in(inner: &Arc<Inner>, conn: u64, user: String, device: u16, noise_key: [u8; 32]) {
     let mut world = inner.world();
+    let now = std::time::Instant::now();
+    world.bans.retain(|_, ban| ban.until > now);
+    if let Some(ban) = world.bans.get(&user).cloned() {
+        drop(world);
+        // Whole seconds left, rounded up: the client waits at least until the ban ends.
+        let left = ban.until.duration_since(now).as_millis().div_ceil(1000);
+        warn!(target: "whatsapp_sim", conn, %user, device, left, "login of a banned account");
+        let world = inner.world();
+        if let Some(c) = world.conns.get(&conn) {
+            let failure = NodeBuilder::new("failure")
+                .attr("reason", "402")
+                .attr("code", ban.code.to_string())
+                .attr("expire", left.to_string())
+                .attr("message", ban.message.as_str())
+                .attr("location", "sim")
+                .build();
+            let _ = c.tx.send(Outbound::Node(failure));
+            let _ = c.tx.send(Outbound::Close);
+        }
+        return;
+    }
     let Some(account) = world.accounts.get(&user) else {
         drop(world);
         warn!(target: "whatsapp_sim", conn, %user, device, "login of an unknown account");

@@ -54,6 +54,9 @@ pub struct World {
     /// (`Contact::send_undecryptable`): the client's retry receipt for one of
     /// them is expected, not an error.
     pub undecryptable: HashSet<String>,
+    /// Accounts under a temporary ban: their devices' logins are refused
+    /// (`<failure reason="402">`) until it ends (`login.rs`).
+    pub bans: HashMap<String, crate::login::Ban>,
     pub next_id: u64,
 }
 

@@ -209,18 +209,22 @@ pub enum InstanceStatus {
     Online,
     /// Linked but the connection is down; the instance reconnects by itself.
     Disconnected,
+    /// Linked, but WhatsApp refuses the account's connections for a while (a temporary
+    /// ban); the instance reconnects by itself when the ban ends.
+    Banned,
     /// Unlinked; the device keys are gone and the instance must pair again.
     LoggedOut,
 }
 
 impl InstanceStatus {
     /// Every status, in the order of an instance's life.
-    pub const ALL: [InstanceStatus; 6] = [
+    pub const ALL: [InstanceStatus; 7] = [
         InstanceStatus::QrRequired,
         InstanceStatus::Pairing,
         InstanceStatus::Connecting,
         InstanceStatus::Online,
         InstanceStatus::Disconnected,
+        InstanceStatus::Banned,
         InstanceStatus::LoggedOut,
     ];
 
@@ -237,6 +241,7 @@ impl InstanceStatus {
             InstanceStatus::Connecting => "connecting",
             InstanceStatus::Online => "online",
             InstanceStatus::Disconnected => "disconnected",
+            InstanceStatus::Banned => "banned",
             InstanceStatus::LoggedOut => "logged_out",
         }
     }

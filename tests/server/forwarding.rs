@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use wasap::events::{Event, EventKind};
-use wasap_tests::engines::{EngineUnderTest, MediaFile, MediaFileExt, MediaKind, Sender, Whatsapp};
+use wasap_tests::engines::{EngineUnderTest, MediaFile, MediaFileExt, MediaKind, OnlineShop, Sender, Whatsapp};
 use wasap_tests::file_server::fixtures;
 use wasap_tests::{TestDb, TestServer, both_engines, data_dir};
 
@@ -37,12 +37,14 @@ async fn message_event(server: &mut TestServer, id: &str) -> Arc<Event> {
 both_engines!(received_and_own_messages_are_forwarded_exactly);
 
 async fn received_and_own_messages_are_forwarded_exactly(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    let token = whatsapp.online(&mut server, "shop", SHOP).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let OnlineShop {
+        whatsapp,
+        mut server,
+        token,
+        driver,
+        db: _db,
+        dir: _dir,
+    } = OnlineShop::start(engine, SHOP).await;
     driver.contact(ALICE, true).await;
     driver.contact(BOB, true).await;
     let api = server.client(Some(&token));

@@ -8,8 +8,8 @@
 use std::time::{Duration, Instant};
 
 use wasap::clock::rfc3339;
-use wasap_tests::engines::{EngineUnderTest, Whatsapp};
-use wasap_tests::{TestDb, both_engines, data_dir};
+use wasap_tests::both_engines;
+use wasap_tests::engines::{EngineUnderTest, OnlineShop};
 
 const SHOP: &str = "6281234500400";
 /// Long enough to see the instance wait; short enough for a test.
@@ -18,12 +18,14 @@ const BAN_SECONDS: u64 = 2;
 both_engines!(a_temporary_ban_shows_its_reason_and_end_then_the_instance_comes_back);
 
 async fn a_temporary_ban_shows_its_reason_and_end_then_the_instance_comes_back(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    whatsapp.online(&mut server, "shop", SHOP).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let OnlineShop {
+        whatsapp,
+        mut server,
+        token: _,
+        driver,
+        db: _db,
+        dir: _dir,
+    } = OnlineShop::start(engine, SHOP).await;
     let (status, instance) = server.admin().get("/api/instances/shop").await;
     assert_eq!(status, 200, "{instance}");
     assert_eq!(

@@ -4,7 +4,7 @@
 //! instance whose own number is in the path.
 
 use serde_json::json;
-use wasap_tests::engines::{EngineUnderTest, PlaceOrCards, Whatsapp};
+use wasap_tests::engines::{EngineUnderTest, OnlineShop, PlaceOrCards};
 use wasap_tests::{TestDb, TestServer, both_engines, data_dir, online};
 
 const SHOP: &str = "6281100000061";
@@ -13,12 +13,14 @@ const CONTACT: &str = "6281234567895";
 both_engines!(a_send_answers_with_the_recipients_lid);
 
 async fn a_send_answers_with_the_recipients_lid(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    let token = whatsapp.online(&mut server, "shop", SHOP).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let OnlineShop {
+        whatsapp,
+        server,
+        token,
+        driver,
+        db: _db,
+        dir: _dir,
+    } = OnlineShop::start(engine, SHOP).await;
     let lid = driver.contact_with_lid(CONTACT).await;
     assert!(lid.ends_with("@lid"), "{lid}");
     let api = server.client(Some(&token));
@@ -69,12 +71,14 @@ async fn the_lid_is_absent_when_unknown() {
 both_engines!(locations_cards_and_chat_states_go_out_by_number);
 
 async fn locations_cards_and_chat_states_go_out_by_number(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    whatsapp.online(&mut server, "shop", SHOP).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let OnlineShop {
+        whatsapp,
+        server,
+        token: _,
+        driver,
+        db: _db,
+        dir: _dir,
+    } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
     let admin = server.admin();
     let contact_jid = format!("{CONTACT}@s.whatsapp.net");

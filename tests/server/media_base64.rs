@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
-use wasap_tests::engines::{EngineUnderTest, MediaKind, Whatsapp};
+use wasap_tests::engines::{EngineUnderTest, MediaKind, OnlineShop};
 use wasap_tests::file_server::fixtures::{self, sha256_hex};
 use wasap_tests::{TestDb, TestServer, both_engines, data_dir, online};
 
@@ -18,12 +18,14 @@ const CONTACT: &str = "6281234567894";
 both_engines!(media_of_every_kind_given_as_base64_reaches_the_contact);
 
 async fn media_of_every_kind_given_as_base64_reaches_the_contact(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    let token = whatsapp.online(&mut server, "shop", SHOP).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let OnlineShop {
+        whatsapp,
+        server,
+        token,
+        driver,
+        db: _db,
+        dir: _dir,
+    } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
 
     let (photo, pdf, voice, sticker) = (

@@ -5,10 +5,10 @@
 //! 4xx and nothing is sent.
 
 use serde_json::{Value, json};
-use wasap_tests::engines::{EngineUnderTest, MediaKind, Whatsapp};
+use wasap_tests::engines::{EngineUnderTest, MediaKind, OnlineShop};
 use wasap_tests::file_server::fixtures::{self, sha256_hex};
 use wasap_tests::file_server::{FileServer, Served};
-use wasap_tests::{TestDb, TestServer, both_engines, data_dir};
+use wasap_tests::{TestServer, both_engines};
 
 const SHOP: &str = "6281100000041";
 const CONTACT: &str = "6281234567890";
@@ -25,12 +25,14 @@ async fn upload(server: &TestServer, fields: Fields<'_>, bytes: &[u8], name: &st
 }
 
 async fn stickers_voice_notes_and_view_once_media_arrive_as_such(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    whatsapp.online(&mut server, "shop", SHOP).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let OnlineShop {
+        whatsapp,
+        server,
+        token: _,
+        driver,
+        db: _db,
+        dir: _dir,
+    } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
 
     let (sticker, voice, photo) = (fixtures::webp(20_000), fixtures::opus(3), fixtures::jpeg());

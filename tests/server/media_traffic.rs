@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use wasap::events::{Event, EventKind, Message};
-use wasap_tests::engines::{EngineUnderTest, MediaFile, MediaFileExt, MediaKind, Whatsapp};
+use wasap_tests::engines::{EngineUnderTest, MediaFile, MediaFileExt, MediaKind, OnlineShop, Whatsapp};
 use wasap_tests::file_server::fixtures::{self, sha256_hex};
 use wasap_tests::outputs::Transcript;
 use wasap_tests::webhook_receiver::{Received, WebhookReceiver, signature_valid};
@@ -293,12 +293,14 @@ pub(crate) async fn upload(
 
 async fn media_uploads_arrive_byte_exact_with_their_kind(engine: EngineUnderTest) {
     const SHOP: &str = "6281100000031";
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    whatsapp.online(&mut server, "shop", SHOP).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let OnlineShop {
+        whatsapp,
+        server,
+        token: _,
+        driver,
+        db: _db,
+        dir: _dir,
+    } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
 
     let (jpeg, mp4, ogg, pdf) = (fixtures::jpeg(), fixtures::mp4(), fixtures::ogg(), fixtures::pdf());

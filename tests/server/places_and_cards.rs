@@ -4,7 +4,7 @@
 //! 422 and nothing is sent.
 
 use serde_json::json;
-use wasap_tests::engines::{EngineUnderTest, PlaceOrCards, Whatsapp};
+use wasap_tests::engines::{EngineUnderTest, OnlineShop, PlaceOrCards};
 use wasap_tests::{TestDb, TestServer, both_engines, data_dir, online};
 
 const SHOP: &str = "6281234500100";
@@ -13,12 +13,14 @@ const CONTACT: &str = "6281234567890";
 both_engines!(locations_and_contact_cards_arrive_exactly);
 
 async fn locations_and_contact_cards_arrive_exactly(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    let token = whatsapp.online(&mut server, "shop", SHOP).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let OnlineShop {
+        whatsapp,
+        server,
+        token,
+        driver,
+        db: _db,
+        dir: _dir,
+    } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
     let api = server.client(Some(&token));
 

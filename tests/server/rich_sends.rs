@@ -6,7 +6,7 @@
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use wasap_tests::engines::{Carried, CarriedPreview, EngineUnderTest, Whatsapp};
+use wasap_tests::engines::{Carried, CarriedPreview, EngineUnderTest, OnlineShop};
 use wasap_tests::file_server::fixtures::{self, sha256_hex};
 use wasap_tests::file_server::{FileServer, Served};
 use wasap_tests::{TestDb, TestServer, both_engines, data_dir, online};
@@ -46,12 +46,14 @@ both_engines!(
 );
 
 async fn link_previews_given_and_fetched_arrive_exactly(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    let token = whatsapp.online(&mut server, "shop", SHOP).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let OnlineShop {
+        whatsapp,
+        server,
+        token,
+        driver,
+        db: _db,
+        dir: _dir,
+    } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
     let api = server.client(Some(&token));
     let files = pages().await;
@@ -123,12 +125,14 @@ async fn link_previews_given_and_fetched_arrive_exactly(engine: EngineUnderTest)
 }
 
 async fn captions_mention_users(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    whatsapp.online(&mut server, "shop", SHOP).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let OnlineShop {
+        whatsapp,
+        server,
+        token: _,
+        driver,
+        db: _db,
+        dir: _dir,
+    } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
     let files = FileServer::start([("/photo.jpg", Served::file("image/jpeg", &fixtures::jpeg()))]).await;
 
@@ -183,12 +187,14 @@ async fn captions_mention_users(engine: EngineUnderTest) {
 }
 
 async fn mention_all_names_every_other_member_of_the_group(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    whatsapp.online(&mut server, "shop", SHOP).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let OnlineShop {
+        whatsapp,
+        server,
+        token: _,
+        driver,
+        db: _db,
+        dir: _dir,
+    } = OnlineShop::start(engine, SHOP).await;
     driver
         .group(
             GROUP,

@@ -6,7 +6,7 @@
 //! decrypts the exact text; number checks say yes and no.
 
 use serde_json::{Value, json};
-use wasap_tests::engines::{EngineUnderTest, Whatsapp};
+use wasap_tests::engines::{EngineUnderTest, OnlineShop, Whatsapp};
 use wasap_tests::webhook_receiver::{Received, WebhookReceiver, signature_valid};
 use wasap_tests::websocket::{Token, open};
 use wasap_tests::{TestDb, both_engines, data_dir};
@@ -117,12 +117,14 @@ async fn a_contacts_text_and_reply_reach_the_webhooks_and_the_listener(engine: E
 }
 
 async fn texts_sent_by_instance_and_by_number_arrive_exactly(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    let token = whatsapp.online(&mut server, "shop", SHOP).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let OnlineShop {
+        whatsapp,
+        server,
+        token,
+        driver,
+        db: _db,
+        dir: _dir,
+    } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
 
     // Not ASCII, not trimmed, several lines: the contact must decrypt these exact bytes.
@@ -163,12 +165,14 @@ async fn texts_sent_by_instance_and_by_number_arrive_exactly(engine: EngineUnder
 }
 
 async fn a_text_names_the_users_it_mentions(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    let token = whatsapp.online(&mut server, "shop", SHOP).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let OnlineShop {
+        whatsapp,
+        server,
+        token,
+        driver,
+        db: _db,
+        dir: _dir,
+    } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
     let api = server.client(Some(&token));
 
@@ -221,12 +225,14 @@ async fn a_text_names_the_users_it_mentions(engine: EngineUnderTest) {
 }
 
 async fn number_checks_say_yes_and_no(engine: EngineUnderTest) {
-    let whatsapp = Whatsapp::start(engine).await;
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = whatsapp.server(&db, dir.path()).await;
-    whatsapp.online(&mut server, "shop", SHOP).await;
-    let driver = whatsapp.driver(&server, "shop");
+    let OnlineShop {
+        whatsapp,
+        server,
+        token: _,
+        driver,
+        db: _db,
+        dir: _dir,
+    } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
     driver.contact("6289999999999", false).await;
     let admin = server.admin();

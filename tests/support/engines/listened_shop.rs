@@ -1,9 +1,9 @@
 //! The start the message-action tests share: on either engine, instance
 //! `shop` online and a listener on its events.
 
-use super::{Driver, EngineUnderTest, Whatsapp};
+use super::{Driver, EngineUnderTest, OnlineShop, Whatsapp};
 use crate::websocket::{Token, WsClient, open};
-use crate::{Api, TestDb, TestServer, data_dir};
+use crate::{Api, TestDb, TestServer};
 
 /// Instance `shop` online on one engine, listened to.
 pub struct ListenedShop {
@@ -23,13 +23,15 @@ pub struct ListenedShop {
 impl ListenedShop {
     /// `shop` linked as `phone` on `engine`.
     pub async fn start(engine: EngineUnderTest, phone: &str) -> ListenedShop {
-        let whatsapp = Whatsapp::start(engine).await;
-        let db = TestDb::new().await;
-        let dir = data_dir();
-        let mut server = whatsapp.server(&db, dir.path()).await;
-        let token = whatsapp.online(&mut server, "shop", phone).await;
+        let OnlineShop {
+            whatsapp,
+            server,
+            token,
+            driver,
+            db,
+            dir,
+        } = OnlineShop::start(engine, phone).await;
         let listener = open(&server, "/api/listen/shop", Token::Query(&token)).await;
-        let driver = whatsapp.driver(&server, "shop");
         ListenedShop {
             whatsapp,
             server,

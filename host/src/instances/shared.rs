@@ -44,8 +44,10 @@ impl SharedState {
         self.inner.read().unwrap_or_else(|p| p.into_inner()).health.clone()
     }
 
-    pub(crate) fn set_health(&self, health: Health) {
-        self.inner.write().unwrap_or_else(|p| p.into_inner()).health = health;
+    /// Changes the health in place (the supervisor is its only writer; a
+    /// supervisor rebuilt after a panic goes on with what is here).
+    pub(crate) fn change_health(&self, change: impl FnOnce(&mut Health)) {
+        change(&mut self.inner.write().unwrap_or_else(|p| p.into_inner()).health);
     }
 
     pub(crate) fn set_session(&self, session: Option<Arc<dyn Session>>) {

@@ -68,8 +68,6 @@ pub(crate) struct Supervisor {
     backoff: Backoff,
     reconnect_at: Option<Instant>,
     presence_at: Option<Instant>,
-    /// A ban and the last connection error, mirrored into `shared` on change.
-    health: Health,
 }
 
 impl Supervisor {
@@ -90,8 +88,6 @@ impl Supervisor {
             Status::QrRequired
         });
         let backoff = Backoff::new(settings.reconnect_min, settings.reconnect_max);
-        // A supervisor rebuilt after a panic goes on with what its predecessor knew.
-        let health = shared.health();
         Supervisor {
             id: row.id.clone(),
             store,
@@ -110,7 +106,6 @@ impl Supervisor {
             backoff,
             reconnect_at: None,
             presence_at: None,
-            health,
         }
     }
 
@@ -496,10 +491,10 @@ impl Supervisor {
         }
     }
 
-    /// Changes the instance's health and shows the change to the API.
-    fn change_health(&mut self, change: impl FnOnce(&mut Health)) {
-        change(&mut self.health);
-        self.shared.set_health(self.health.clone());
+    /// Changes the instance's health (a ban, the last connection error),
+    /// which the API reads from the shared state.
+    fn change_health(&self, change: impl FnOnce(&mut Health)) {
+        self.shared.change_health(change);
     }
 
     fn answer_qr_waiters(&mut self, error: impl Fn() -> InstanceError) {

@@ -360,6 +360,13 @@ impl Simulator {
             .collect()
     }
 
+    /// The handshakes of a device's logins so far, in order (see
+    /// [`wait_online`](Self::wait_online), which reports the current one).
+    pub fn logins(&self, user: &str, device: u16) -> Vec<HandshakePattern> {
+        let world = self.inner.world();
+        world.logins.get(&(user.to_owned(), device)).cloned().unwrap_or_default()
+    }
+
     /// Waits until a device is connected, logged in and out of passive mode;
     /// returns the handshake it used.
     pub async fn wait_online(&self, user: &str, device: u16, timeout: Duration) -> Result<HandshakePattern> {

@@ -57,6 +57,10 @@ pub struct World {
     /// Accounts under a temporary ban: their devices' logins are refused
     /// (`<failure reason="402">`) until it ends (`login.rs`).
     pub bans: HashMap<String, crate::login::Ban>,
+    /// Each device's logins (connections that left passive mode), in order,
+    /// with the handshake each used: a test can tell the first login after
+    /// pairing from a reconnect that came right after it.
+    pub logins: HashMap<DeviceKey, Vec<HandshakePattern>>,
     pub next_id: u64,
 }
 

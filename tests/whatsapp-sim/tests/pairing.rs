@@ -18,10 +18,12 @@ async fn pairs_by_qr_then_logs_in_again_with_ik() {
     let linked = sim.phone(PHONE).scan(&qr).await.expect("the phone links the client");
     assert_eq!(linked.user, PHONE);
     client.connected(0).await;
-    assert_eq!(
-        sim.wait_online(PHONE, linked.device, WAIT).await.unwrap(),
-        HandshakePattern::Xx
-    );
+    sim.wait_online(PHONE, linked.device, WAIT).await.unwrap();
+    // The first login after the scan is a full XX handshake. Under load the
+    // client may already have dropped that connection and resumed with IK,
+    // so look at the login history, not at the connection open now.
+    let after_pairing = sim.logins(PHONE, linked.device);
+    assert_eq!(after_pairing.first(), Some(&HandshakePattern::Xx), "{after_pairing:?}");
     let pn = client.client.pn().expect("the client knows its number");
     assert_eq!(pn.user, PHONE);
     assert_eq!(pn.device, linked.device);
@@ -41,6 +43,11 @@ async fn pairs_by_qr_then_logs_in_again_with_ik() {
     assert_eq!(
         sim.wait_online(PHONE, linked.device, WAIT).await.unwrap(),
         HandshakePattern::Ik
+    );
+    let logins = sim.logins(PHONE, linked.device);
+    assert!(
+        logins[after_pairing.len()..].iter().all(|p| *p == HandshakePattern::Ik),
+        "every login of the paired store resumes with IK: {logins:?}"
     );
     again.stop().await;
 
@@ -67,10 +74,9 @@ async fn pairs_by_phone_code() {
         .await
         .expect("the phone links the client by code");
     client.connected(0).await;
-    assert_eq!(
-        sim.wait_online(PHONE, linked.device, WAIT).await.unwrap(),
-        HandshakePattern::Xx
-    );
+    sim.wait_online(PHONE, linked.device, WAIT).await.unwrap();
+    // The first login after linking (not a reconnect that may follow it).
+    assert_eq!(sim.logins(PHONE, linked.device).first(), Some(&HandshakePattern::Xx));
     assert_eq!(client.client.pn().unwrap().device, linked.device);
     client.stop().await;
 

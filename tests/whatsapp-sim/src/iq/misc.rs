@@ -19,8 +19,13 @@ pub fn passive(inner: &Arc<Inner>, conn: u64, node: &Node, device: &DeviceKey, a
     let Some(c) = world.conns.get_mut(&conn) else {
         return;
     };
+    let logged_in = active && !c.active;
     c.active = active;
     let tx = c.tx.clone();
+    let pattern = c.pattern;
+    if logged_in {
+        world.logins.entry(device.clone()).or_default().push(pattern);
+    }
     let _ = tx.send(Outbound::Node(result));
     if !active {
         return;

@@ -13,8 +13,8 @@ const MAX = 500;
 
 /** The kinds docs/API.md lists, offered in the filter before any has been seen. */
 const KINDS = [
-  "incoming_message", "message.undecryptable", "message.receipt", "group.participants", "poll.vote",
-  "chat.state",
+  "incoming_message", "message.undecryptable", "message.receipt", "group.participants", "group.update", "poll.vote",
+  "chat.state", "call.offer", "call.missed", "call.ended", "instance.offline",
   "qr", "instance.status", "instance.paired", "instance.logged_out", "plugin.error", "system",
 ];
 
@@ -135,6 +135,10 @@ function summary({ event, data = {} }) {
       return `${data.receipt_type} by ${data.sender}: ${(data.ids ?? []).length} message(s)`;
     case "group.participants":
       return `${data.action} in ${data.group}: ${(data.jids ?? []).join(", ")}`;
+    case "group.update": {
+      const what = data.text != null ? `: ${data.text}` : data.enabled != null ? ` ${data.enabled ? "on" : "off"}` : "";
+      return `${data.change} changed in ${data.group}${what}${data.author ? ` by ${data.author}` : ""}`;
+    }
     case "poll.vote": {
       const who = data.push_name || data.sender;
       const picked = (data.selected_options ?? []).join(", ") || "(vote withdrawn)";

@@ -6,6 +6,7 @@
 import { del, post, request, seg } from "./api.js";
 import { sendForm } from "./compose.js";
 import { pollForm } from "./poll.js";
+import { groupsPanel } from "./groups.js";
 import { $, act, h, say } from "./dom.js";
 import { bus, refreshInstances } from "./store.js";
 
@@ -117,8 +118,10 @@ function newCard(id) {
       h("p", { class: "code", "data-field": "code", role: "status" })),
     sendForm(id),
     pollForm(id),
+    groupsPanel(id),
     h("div", { class: "actions" },
       h("button", { type: "button", onclick: (e) => reconnect(id, e.currentTarget) }, "Reconnect"),
+      h("button", { type: "button", onclick: (e) => downloadContacts(id, e.currentTarget) }, "Contacts (CSV)"),
       h("button", { type: "button", onclick: (e) => logout(id, e.currentTarget) }, "Log out"),
       h("button", { type: "button", class: "danger", onclick: (e) => remove(id, e.currentTarget) }, "Delete")),
   );
@@ -171,10 +174,14 @@ function update(card, info) {
     health.textContent = "";
   }
   health.hidden = !health.textContent;
+  const stats = info.stats ?? {};
   field("facts").replaceChildren(
     ...fact("Created", info.created_at),
     ...fact("Connected", info.connected_at),
     ...fact("Last seen", info.last_seen),
+    ...fact("Last inbound", stats.last_inbound_at),
+    ...count("Reconnects", stats.reconnects),
+    ...count("Send failures", stats.send_failures),
   );
   const unlinked = UNLINKED.has(info.status);
   field("link").hidden = !unlinked;
@@ -182,10 +189,17 @@ function update(card, info) {
   // then fails with the server's 503, whose message says why.
   field("send").hidden = unlinked;
   field("poll").hidden = unlinked;
+  field("groups").hidden = unlinked;
   if (!unlinked) {
     hideQr(info.instance_id);
     field("code").textContent = "";
   }
+}
+
+/** A counter since the server started, shown once it is above zero. */
+function count(label, value) {
+  if (!value) return [];
+  return [h("dt", {}, label), h("dd", {}, String(value))];
 }
 
 function fact(label, value) {
@@ -242,6 +256,19 @@ function hideQr(id) {
 async function reconnect(id, button) {
   await act(button, message(), () => post(`/api/instances/${seg(id)}/reconnect`), `${id}: reconnecting.`);
   refreshInstances().catch(() => {});
+}
+
+/** Saves the instance's contacts as CSV: fetched with the token, saved from a blob. */
+async function downloadContacts(id, button) {
+  await act(button, message(), async () => {
+    const response = await request("GET", `/api/contacts/${seg(id)}/export.csv`, { raw: true });
+    const url = URL.createObjectURL(await response.blob());
+    const link = h("a", { href: url, download: `contacts-${id}.csv` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    URL.revokeObjectURL(url);
+  }, `${id}: contacts saved.`);
 }
 
 async function logout(id, button) {

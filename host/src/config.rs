@@ -107,6 +107,16 @@ pub struct Config {
     #[arg(long, env = "WASAP_RECONNECT_MAX_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub reconnect_max_ms: u64,
 
+    /// Seconds an online connection may go without hearing from WhatsApp (no stanza, no
+    /// answer to a keepalive) before it is closed and reconnected; 0: never.
+    #[arg(long, env = "WASAP_WATCHDOG_SECS", default_value_t = 600)]
+    pub watchdog_secs: u64,
+
+    /// Seconds a linked instance may be without a connection before an `instance_offline`
+    /// event announces it (once per outage); 0: never.
+    #[arg(long, env = "WASAP_OFFLINE_ALERT_SECS", default_value_t = 300)]
+    pub offline_alert_secs: u64,
+
     /// Seconds `GET /qr` waits for WhatsApp's first QR code.
     #[arg(long, env = "WASAP_QR_WAIT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub qr_wait_secs: u64,
@@ -386,6 +396,8 @@ impl Config {
             reconnect_max: Duration::from_millis(self.reconnect_max_ms.max(self.reconnect_min_ms)),
             qr_wait: Duration::from_secs(self.qr_wait_secs),
             media_limits: self.media_limits(),
+            watchdog: Some(Duration::from_secs(self.watchdog_secs)).filter(|d| !d.is_zero()),
+            offline_alert: Some(Duration::from_secs(self.offline_alert_secs)).filter(|d| !d.is_zero()),
         }
     }
 

@@ -64,6 +64,10 @@ fn message(content: Content, rich: bool) -> Message {
         id: "3EB0".into(),
         chat: "120363@g.us".into(),
         sender: "628123456789@s.whatsapp.net".into(),
+        sender_lid: rich.then(|| "2515@lid".into()),
+        sender_phone: rich.then(|| "628123456789".into()),
+        chat_lid: (!rich).then(|| "2516@lid".into()),
+        chat_phone: None,
         push_name: rich.then(|| "John".into()),
         from_me: rich,
         is_group: rich,
@@ -119,6 +123,8 @@ fn all_kinds() -> Vec<EventKind> {
         kinds.push(EventKind::Receipt(Receipt {
             chat: "628@s.whatsapp.net".into(),
             sender: "628@s.whatsapp.net".into(),
+            sender_lid: Some("2515@lid".into()),
+            sender_phone: Some("628".into()),
             ids: vec!["a".into(), "b".into()],
             receipt_type,
             timestamp: 1,
@@ -133,7 +139,30 @@ fn all_kinds() -> Vec<EventKind> {
         kinds.push(EventKind::GroupParticipants(GroupParticipants {
             group: "120363@g.us".into(),
             action,
-            jids: vec![],
+            jids: vec!["628@s.whatsapp.net".into()],
+            participants: vec![wasap_plugin::events::ParticipantIds {
+                jid: "628@s.whatsapp.net".into(),
+                lid: Some("2515@lid".into()),
+                phone: Some("628".into()),
+            }],
+            timestamp: 2,
+        }));
+    }
+    for (change, text, enabled) in [
+        (wasap_plugin::events::GroupUpdateKind::Subject, Some("Toko"), None),
+        (wasap_plugin::events::GroupUpdateKind::Description, None, None),
+        (wasap_plugin::events::GroupUpdateKind::Announce, None, Some(true)),
+        (wasap_plugin::events::GroupUpdateKind::Locked, None, Some(false)),
+        (wasap_plugin::events::GroupUpdateKind::Approval, None, Some(true)),
+        (wasap_plugin::events::GroupUpdateKind::Photo, Some("1700000000000"), None),
+        (wasap_plugin::events::GroupUpdateKind::InviteLink, None, None),
+    ] {
+        kinds.push(EventKind::GroupUpdate(wasap_plugin::events::GroupUpdate {
+            group: "120363@g.us".into(),
+            change,
+            text: text.map(str::to_owned),
+            enabled,
+            author: enabled.map(|_| "628@s.whatsapp.net".to_owned()),
             timestamp: 2,
         }));
     }
@@ -145,6 +174,7 @@ fn all_kinds() -> Vec<EventKind> {
         kinds.push(EventKind::ChatState(wasap_plugin::events::ChatStateChange {
             chat: "120363@g.us".into(),
             sender: "628@s.whatsapp.net".into(),
+            sender_phone: sender_lid.as_ref().map(|_| "628".to_owned()),
             sender_lid,
             is_group: true,
             state,
@@ -173,11 +203,44 @@ fn all_kinds() -> Vec<EventKind> {
             selected,
         }));
     }
+    // A call's offer, a miss and an end, each with every field.
+    for (kind, reason) in [
+        ("offer", None),
+        ("missed", Some("timeout")),
+        ("ended", Some("accepted_elsewhere")),
+    ] {
+        let call = wasap_plugin::events::Call {
+            id: "CALL1".into(),
+            from: "628@s.whatsapp.net".into(),
+            from_lid: Some("2515@lid".into()),
+            from_phone: Some("628".into()),
+            group: reason.map(|_| "120363@g.us".to_owned()),
+            is_video: reason.is_some(),
+            is_group: reason.is_some(),
+            timestamp: 6,
+            reason: reason.map(str::to_owned),
+            auto_rejected: reason.is_none(),
+        };
+        kinds.push(match kind {
+            "offer" => EventKind::CallOffer(call),
+            "missed" => EventKind::CallMissed(call),
+            _ => EventKind::CallEnded(call),
+        });
+    }
+    kinds.push(EventKind::Offline {
+        status: InstanceStatus::Banned,
+        offline_secs: 301,
+        reason: Some("temporarily banned: 101".into()),
+    });
     for reason in Undecryptable::REASONS {
         kinds.push(EventKind::MessageUndecryptable(Undecryptable {
             id: "3EB0".into(),
             chat: "120363@g.us".into(),
             sender: "628@s.whatsapp.net".into(),
+            sender_lid: None,
+            sender_phone: Some("628".into()),
+            chat_lid: None,
+            chat_phone: None,
             push_name: Some("Budi".into()),
             from_me: false,
             is_group: true,

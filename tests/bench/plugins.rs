@@ -395,6 +395,10 @@ fn no_match_event() -> Event {
         instance_id: "bench".to_owned(),
         at_us: 1_700_000_000_000_000,
         kind: EventKind::Message(Message {
+            sender_lid: None,
+            sender_phone: None,
+            chat_lid: None,
+            chat_phone: None,
             id: "3EB0BENCH".to_owned(),
             chat: "6281234567890@s.whatsapp.net".to_owned(),
             sender: "6281234567890@s.whatsapp.net".to_owned(),

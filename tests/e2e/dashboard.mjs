@@ -210,6 +210,22 @@ try {
   await card.locator('[data-field="status"][data-status="online"]').waitFor();
   check(await health.isHidden(), `the ban is over but the card still says: ${await health.textContent()}`);
 
+  log("the instance's groups on its card: subject, participant count and its role; opening one lists its members");
+  const GROUP = "120363402106000777@g.us";
+  await api("POST", "/sim/groups", { jid: GROUP, subject: "E2E Team", members: [PHONE, CONTACT, "6281234500779"], admins: [CONTACT, PHONE] });
+  const groupsPanel = card.locator('[data-field="groups"]');
+  await groupsPanel.getByRole("button", { name: "Groups" }).click();
+  const groupItem = groupsPanel.locator(`details[data-group="${GROUP}"]`);
+  await groupItem.locator("summary", { hasText: "E2E Team · 3 participants · you are admin" }).waitFor();
+  await groupsPanel.getByText("In 1 group(s).").waitFor();
+  check(await groupItem.locator(".participants").isHidden(), "the members show before the group is opened");
+  await groupItem.locator("summary").click();
+  await groupItem.locator(`li[data-participant="${CONTACT_JID}"]`, { hasText: "superadmin" }).waitFor();
+  await groupItem.locator(`li[data-participant="${PHONE}@s.whatsapp.net"]`, { hasText: "admin · this instance" }).waitFor();
+  await groupItem.locator('li[data-participant="6281234500779@s.whatsapp.net"]').waitFor();
+  check((await groupItem.locator("li").count()) === 3, "the group lists its three members");
+  await shot("4-instance-groups");
+
   log("a second instance: a pairing code for a phone number, then delete it");
   await view("instances").getByLabel("Instance id").fill("e2e-temp");
   await view("instances").getByLabel("Name", { exact: true }).fill("");

@@ -408,6 +408,10 @@ fn every_kind() -> Vec<Event> {
     let kinds = vec![
         message.kind.clone(),
         EventKind::MessageUndecryptable(wasap::events::Undecryptable {
+            sender_lid: None,
+            sender_phone: None,
+            chat_lid: None,
+            chat_phone: None,
             id: "3EB0B".into(),
             chat: "6281234567890@s.whatsapp.net".into(),
             sender: "6281234567890@s.whatsapp.net".into(),
@@ -418,6 +422,8 @@ fn every_kind() -> Vec<Event> {
             reason: "decryption_failed".into(),
         }),
         EventKind::Receipt(Receipt {
+            sender_lid: None,
+            sender_phone: None,
             chat: "6281234567890@s.whatsapp.net".into(),
             sender: "6281234567890@s.whatsapp.net".into(),
             ids: vec!["A".into()],
@@ -425,6 +431,7 @@ fn every_kind() -> Vec<Event> {
             timestamp: 1,
         }),
         EventKind::GroupParticipants(GroupParticipants {
+            participants: Vec::new(),
             group: "1203@g.us".into(),
             action: GroupAction::Join,
             jids: vec!["6281234567890@s.whatsapp.net".into()],
@@ -447,11 +454,20 @@ fn every_kind() -> Vec<Event> {
             }],
         }),
         EventKind::ChatState(wasap::events::ChatStateChange {
+            sender_phone: None,
             chat: "6281234567890@s.whatsapp.net".into(),
             sender: "6281234567890@s.whatsapp.net".into(),
             sender_lid: None,
             is_group: false,
             state: wasap::events::ChatState::Typing,
+            timestamp: 1,
+        }),
+        EventKind::GroupUpdate(wasap::events::GroupUpdate {
+            group: "120363402106000000@g.us".into(),
+            change: wasap::events::GroupUpdateKind::Subject,
+            text: Some("Shop talk".into()),
+            enabled: None,
+            author: Some("6281234567890@s.whatsapp.net".into()),
             timestamp: 1,
         }),
         EventKind::Qr {
@@ -468,6 +484,14 @@ fn every_kind() -> Vec<Event> {
             push_name: None,
         },
         EventKind::LoggedOut { reason: "gone".into() },
+        EventKind::CallOffer(call(None)),
+        EventKind::CallMissed(call(Some("hung_up"))),
+        EventKind::CallEnded(call(Some("rejected_elsewhere"))),
+        EventKind::Offline {
+            status: InstanceStatus::Disconnected,
+            offline_secs: 300,
+            reason: None,
+        },
         EventKind::PluginError {
             plugin: "p".into(),
             error: "e".into(),
@@ -475,6 +499,22 @@ fn every_kind() -> Vec<Event> {
         EventKind::System { message: "s".into() },
     ];
     kinds.into_iter().map(|kind| new_event("shop", kind)).collect()
+}
+
+/// A voice call from a contact, stopped for `reason` (an offer when none).
+fn call(reason: Option<&str>) -> wasap::events::Call {
+    wasap::events::Call {
+        id: "CALL1".into(),
+        from: "6281234567890@s.whatsapp.net".into(),
+        from_lid: None,
+        from_phone: Some("6281234567890".into()),
+        group: None,
+        is_video: false,
+        is_group: false,
+        timestamp: 1,
+        reason: reason.map(Into::into),
+        auto_rejected: false,
+    }
 }
 
 #[test]

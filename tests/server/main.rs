@@ -3,18 +3,22 @@
 
 mod auto_read;
 mod builtin_plugins;
+mod calls;
 mod cert_guard;
 mod chat_states;
 mod child;
+mod contacts;
 mod dashboard;
 mod data_at_rest;
 mod deletions;
 mod event_replay;
 mod forwarding;
 mod front_door;
+mod groups;
 mod inbound;
 mod instance_health;
 mod instances;
+mod lid_pairs;
 mod lids_and_by_number;
 mod lifecycle_faults;
 mod listen_traffic;

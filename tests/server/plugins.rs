@@ -498,6 +498,10 @@ async fn plugin_run_shows_authors_what_their_plugin_answers() {
             instance_id: "shop".to_owned(),
             at_us: 1_700_000_000_000_000,
             kind: wasap::events::EventKind::Message(wasap::events::Message {
+                sender_lid: None,
+                sender_phone: None,
+                chat_lid: None,
+                chat_phone: None,
                 id: format!("M{id}"),
                 chat: "6281234567890@s.whatsapp.net".to_owned(),
                 sender: "6281234567890@s.whatsapp.net".to_owned(),

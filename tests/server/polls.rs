@@ -120,13 +120,24 @@ async fn polls_arrive_exactly_and_their_votes_are_tallied(engine: EngineUnderTes
     }
 
     // Ani votes, Budi votes for two, Ani changes her mind, then withdraws.
+    // Both have LIDs, which the instance knows (on the real engine it learnt
+    // them sending the polls): each vote names the voter by both.
+    let lids = [
+        (ANI, driver.contact_with_lid(ANI).await),
+        (BUDI, driver.contact_with_lid(BUDI).await),
+    ];
+    let lid_of = |voter: &str| {
+        lids.iter()
+            .find(|(phone, _)| *phone == voter)
+            .map(|(_, lid)| lid.clone())
+    };
     let expected =
         |id: &str, poll_id: &str, voter: &str, name: &str, selected: &[&str], counts: &[(&str, u32)]| PollVote {
             id: id.to_owned(),
             poll_id: poll_id.to_owned(),
             chat: format!("{voter}@s.whatsapp.net"),
             voter: format!("{voter}@s.whatsapp.net"),
-            voter_lid: None,
+            voter_lid: lid_of(voter),
             voter_phone: Some(voter.to_owned()),
             push_name: Some(name.to_owned()),
             is_group: false,
@@ -237,7 +248,7 @@ async fn polls_arrive_exactly_and_their_votes_are_tallied(engine: EngineUnderTes
                 "instance_id": "shop",
                 "from": BUDI_JID,
                 "sender": BUDI_JID,
-                "sender_lid": null,
+                "sender_lid": lid_of(BUDI),
                 "sender_phone": BUDI,
                 "push_name": "Budi",
                 "is_group": false,
@@ -273,6 +284,7 @@ async fn polls_arrive_exactly_and_their_votes_are_tallied(engine: EngineUnderTes
                     { "option": "Noodles", "votes": 0 },
                     { "option": "Soup", "votes": 0 },
                 ],
+                "from_lid": lid_of(ANI),
             },
         })
     );

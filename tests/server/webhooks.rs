@@ -140,7 +140,11 @@ async fn webhook_routes_follow_the_seed_and_the_access_rules() {
             "message_undecryptable",
             "receipt",
             "group_participants",
-            "poll_vote"
+            "group_update",
+            "poll_vote",
+            "call_offer",
+            "call_missed",
+            "call_ended"
         ]),
         "the primary webhook gets the message traffic"
     );

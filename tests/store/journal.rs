@@ -12,6 +12,8 @@ fn event(instance: &str, id: &str) -> Event {
     let mut event = new_event(
         instance,
         EventKind::Receipt(Receipt {
+            sender_lid: None,
+            sender_phone: None,
             chat: "6281234567890@s.whatsapp.net".to_owned(),
             sender: "6281234567890@s.whatsapp.net".to_owned(),
             ids: vec![format!("msg-{id}")],

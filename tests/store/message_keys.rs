@@ -11,6 +11,10 @@ fn message(instance_id: &str, id: &str, chat: &str, sender: &str, from_me: bool)
     new_event(
         instance_id,
         EventKind::Message(Message {
+            sender_lid: None,
+            sender_phone: None,
+            chat_lid: None,
+            chat_phone: None,
             id: id.to_owned(),
             chat: chat.to_owned(),
             sender: sender.to_owned(),

@@ -18,18 +18,22 @@
 //! `engines/kinds.rs`, for media in `engines/media.rs`, for what the
 //! instance's message actions sent in `engines/actions.rs`, for locations
 //! and contact cards in `engines/places_and_cards.rs`, for polls and votes
-//! in `engines/polls.rs`, for contacts' chat states in `engines/chat_states.rs`.
+//! in `engines/polls.rs`, for contacts' chat states in `engines/chat_states.rs`,
+//! for calls and a deaf connection in `engines/calls.rs`.
 
 mod actions;
+mod calls;
 mod chat_states;
 mod child;
 mod deletions;
+mod groups;
 mod kinds;
 mod listened_shop;
 mod media;
 mod online_shop;
 mod places_and_cards;
 mod polls;
+mod profiles;
 mod reads_and_lids;
 mod rich;
 
@@ -42,14 +46,17 @@ use wasap_whatsapp_sim::Simulator;
 use crate::{Api, TestDb, TestServer, WAIT, sim_config};
 
 pub use self::actions::ActionSent;
+pub use self::calls::CallRejected;
 pub use self::child::TextSender;
 pub use self::deletions::{AdminRevoke, DeletedForMe};
+pub use self::groups::GroupState;
 pub use self::kinds::{Kind, Sender, Wrapping};
 pub use self::listened_shop::ListenedShop;
 pub use self::media::{MediaFile, MediaFileExt, SentMedia};
 pub use self::online_shop::OnlineShop;
 pub use self::places_and_cards::PlaceOrCards;
 pub use self::polls::PollSent;
+pub use self::profiles::AccountRecord;
 pub use self::rich::{Carried, CarriedPreview};
 pub use wasap_whatsapp_sim::MediaKind;
 

@@ -50,6 +50,7 @@ static ASSETS: &[Asset] = &[
     asset!("feed.js", JS),
     asset!("compose.js", JS),
     asset!("poll.js", JS),
+    asset!("groups.js", JS),
     asset!("webhooks.js", JS),
     asset!("plugins.js", JS),
 ];

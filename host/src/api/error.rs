@@ -85,6 +85,10 @@ impl From<EngineError> for ApiError {
             EngineError::InvalidPhone(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone"),
             EngineError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "whatsapp_timeout"),
             EngineError::MediaTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "media_too_large"),
+            EngineError::GroupNotFound(_) => (StatusCode::NOT_FOUND, "group_not_found"),
+            EngineError::NotGroupAdmin(_) => (StatusCode::FORBIDDEN, "not_group_admin"),
+            EngineError::InvalidInvite(_) => (StatusCode::GONE, "invalid_invite"),
+            EngineError::CallNotFound(_) => (StatusCode::NOT_FOUND, "call_not_found"),
             EngineError::Store(e) => return ApiError::Store(e),
             EngineError::Protocol(_) => {
                 tracing::warn!(error = %message, "WhatsApp refused a request");

@@ -14,6 +14,7 @@ use super::handler::Handle;
 use super::router::Router;
 use super::{AppState, body, qr_png};
 use crate::instances::InstanceInfo;
+use crate::instances::RejectCalls;
 use crate::instances::Status;
 use crate::websocket::Channel;
 use crate::websocket::connection::Close;
@@ -59,6 +60,17 @@ struct QrAnswer<'a> {
 struct SettingsBody {
     /// Mark every incoming message read once received.
     auto_read: Option<bool>,
+    /// Reject every call once it rings.
+    reject_calls: Option<bool>,
+    /// The text sent to a caller after an automatic reject (at most 65,536 bytes, not
+    /// blank); `null` sends none.
+    #[serde(default, deserialize_with = "present")]
+    reject_calls_message: Option<Option<String>>,
+}
+
+/// A field that is present, `null` included (`Some(None)`), as opposed to absent (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -130,7 +142,7 @@ static GET: Endpoint = Endpoint {
 };
 static SETTINGS: Endpoint = Endpoint {
     tag: TAG,
-    summary: "Change an instance's settings (auto_read)",
+    summary: "Change an instance's settings (auto_read, reject_calls, reject_calls_message)",
     access: Access::Instance,
     request: Request::Json(schema::<SettingsBody>),
     ..Endpoint::new(
@@ -290,10 +302,22 @@ async fn get(state: AppState, id: String) -> Result<impl Reply, ApiError> {
 }
 
 async fn settings(state: AppState, id: String, body: SettingsBody) -> Result<impl Reply, ApiError> {
-    let info = match body.auto_read {
+    // Every value is checked before anything is changed.
+    if let Some(Some(message)) = &body.reject_calls_message {
+        super::messages::check_text(message)?;
+    }
+    let mut info = match body.auto_read {
         Some(on) => state.instances.set_auto_read(&id, on).await?,
         None => state.instances.get(&id).await?,
     };
+    if body.reject_calls.is_some() || body.reject_calls_message.is_some() {
+        let current = state.instances.reject_calls(&id)?;
+        let setting = RejectCalls {
+            on: body.reject_calls.unwrap_or(current.on),
+            message: body.reject_calls_message.unwrap_or(current.message),
+        };
+        info = state.instances.set_reject_calls(&id, setting).await?;
+    }
     Ok(warp::reply::json(&info))
 }
 

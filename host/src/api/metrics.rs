@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 
 static METRICS: Endpoint = Endpoint {
     tag: "operations",
-    summary: "Prometheus metrics: requests by route and status, messages sent, instances by status, WebSocket connections and frames, plugin reloads, built-in plugin failures and events pending in the plugins",
+    summary: "Prometheus metrics: requests by route and status, messages sent, instances by status, each instance's last inbound age, reconnects and send failures, WebSocket connections and frames, plugin reloads, built-in plugin failures and events pending in the plugins",
     access: Access::Admin,
     ..Endpoint::new(
         Verb::Get,
@@ -33,6 +33,7 @@ pub fn route(router: &mut Router) -> BoxedFilter<(Response,)> {
 async fn metrics(state: AppState) -> Result<impl Reply, ApiError> {
     let instances = state.store.count_instances_by_status().await?;
     let mut text = state.metrics.render(&instances);
+    crate::instances::render_metrics(&mut text, &state.instances.stats());
     if let Some(hub) = &state.websockets {
         hub.render_metrics(&mut text);
     }

@@ -10,15 +10,19 @@
 pub mod auth;
 mod base64_data;
 mod body;
+mod calls;
+mod contacts;
 mod dashboard;
 mod deliveries;
 pub mod endpoint;
 pub mod error;
 mod events;
 mod forward;
+mod groups;
 mod handler;
 mod health;
 mod instances;
+mod lids;
 mod media_base64;
 mod media_upload;
 mod media_url;
@@ -31,6 +35,7 @@ mod phone;
 mod places_and_cards;
 mod plugins;
 mod polls;
+mod profile;
 mod qr_png;
 pub mod router;
 mod sim;
@@ -96,11 +101,21 @@ pub fn routes(
         .unify()
         .or(message_actions::routes(&mut router))
         .unify()
+        .or(calls::routes(&mut router))
+        .unify()
         .or(forward::routes(&mut router))
         .unify()
         .or(places_and_cards::routes(&mut router))
         .unify()
+        .or(lids::routes(&mut router))
+        .unify()
         .or(polls::routes(&mut router))
+        .unify()
+        .or(contacts::routes(&mut router))
+        .unify()
+        .or(profile::routes(&mut router))
+        .unify()
+        .or(groups::routes(&mut router))
         .unify()
         .or(media_upload::routes(&mut router))
         .unify()

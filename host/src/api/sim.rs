@@ -1,8 +1,10 @@
 //! The simulated network's control routes (`/sim/`, admin token), mounted only
 //! with `--engine sim` (docs/API.md, "Simulated WhatsApp").
 
+mod calls;
 mod chat_states;
 mod groups;
+mod profiles;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -286,6 +288,8 @@ pub fn routes(router: &mut Router, network: SimNetwork) -> BoxedFilter<(Response
     let unlink = router.route1(&UNLINK).and(net.clone()).handle(unlink);
     let show = router.route1(&SHOW).and(net.clone()).handle(show);
     let chat_state = chat_states::route(router, net.clone());
+    let sim_calls = calls::routes(router, net.clone());
+    let sim_profiles = profiles::routes(router, net.clone());
     let contacts = router
         .route0(&CONTACTS)
         .and(body::json::<ContactBody>())
@@ -309,6 +313,10 @@ pub fn routes(router: &mut Router, network: SimNetwork) -> BoxedFilter<(Response
         .or(contacts)
         .unify()
         .or(chat_state)
+        .unify()
+        .or(sim_calls)
+        .unify()
+        .or(sim_profiles)
         .unify()
         .or(sim_groups)
         .unify()
@@ -419,6 +427,8 @@ async fn receipt(state: AppState, id: String, body: ReceiptBody, network: SimNet
     let sender = contact_jid(&body.from)?;
     let event = InboundEvent {
         kind: EventKind::Receipt(Receipt {
+            sender_lid: None,
+            sender_phone: None,
             chat: sender.clone(),
             sender,
             ids: body.ids,
@@ -447,6 +457,7 @@ async fn group_participants(
         .collect::<Result<Vec<_>, _>>()?;
     let event = InboundEvent {
         kind: EventKind::GroupParticipants(GroupParticipants {
+            participants: Vec::new(),
             group,
             action: body.action,
             jids,

@@ -15,8 +15,11 @@
 //! Nothing above this module knows which one is running.
 
 mod actions;
+mod contacts;
 mod forward;
+mod group_admin;
 mod groups;
+pub mod lids;
 mod outgoing_text;
 mod places_and_cards;
 mod polls;
@@ -24,8 +27,12 @@ pub mod sim;
 pub mod whatsapp;
 
 pub use actions::{ChatState, MessageRef};
+pub use contacts::{BlockedContact, ContactProfile, OwnProfile, PrivacyCategory, PrivacySetting, ProfilePicture};
 pub use forward::{ForwardedContent, OutgoingForward};
-pub use groups::{GroupInfo, GroupParticipant};
+pub use group_admin::{
+    GroupAdmin, GroupChange, InvitePreview, JoinRequest, Joined, ParticipantAction, ParticipantResult, RequestAction,
+};
+pub use groups::{GroupInfo, GroupParticipant, GroupSettings};
 pub use outgoing_text::{LinkPreview, OutgoingText};
 pub use places_and_cards::{ContactCard, OutgoingLocation};
 pub use polls::OutgoingPoll;
@@ -120,9 +127,9 @@ pub trait Engine: Send + Sync + 'static {
     }
 }
 
-/// One instance's live connection.
+/// One instance's live connection; it manages groups too ([`GroupAdmin`]).
 #[async_trait]
-pub trait Session: Send + Sync {
+pub trait Session: GroupAdmin + Send + Sync {
     /// Asks for a code to link by phone number instead of QR (`XXXX-XXXX`).
     async fn pair_code(&self, phone: &str) -> Result<String, EngineError>;
 
@@ -150,6 +157,35 @@ pub trait Session: Send + Sync {
     /// account; `None` when there is no such group or the account is not in it.
     async fn group_info(&self, group: &str) -> Result<Option<GroupInfo>, EngineError>;
 
+    /// Contact `jid`'s profile (picture, about); `None` when the number has
+    /// no WhatsApp account.
+    async fn contact_profile(&self, jid: &str) -> Result<Option<ContactProfile>, EngineError>;
+
+    /// Blocks (`blocked`) or unblocks the contact `jid`.
+    async fn set_blocked(&self, jid: &str, blocked: bool) -> Result<(), EngineError>;
+
+    /// The contacts this account has blocked.
+    async fn blocklist(&self) -> Result<Vec<BlockedContact>, EngineError>;
+
+    /// The account's own push name, about and photo.
+    async fn own_profile(&self) -> Result<OwnProfile, EngineError>;
+
+    /// Changes the account's push name (the name its messages carry).
+    async fn set_push_name(&self, name: &str) -> Result<(), EngineError>;
+
+    /// Changes the account's about text.
+    async fn set_about(&self, about: &str) -> Result<(), EngineError>;
+
+    /// Sets the account's photo to `jpeg`, or removes it (`None`); the new
+    /// picture's id.
+    async fn set_profile_photo(&self, jpeg: Option<bytes::Bytes>) -> Result<Option<String>, EngineError>;
+
+    /// The account's privacy settings, as WhatsApp has them.
+    async fn privacy(&self) -> Result<Vec<PrivacySetting>, EngineError>;
+
+    /// Sets one privacy setting to `value` (one of `category.values()`).
+    async fn set_privacy(&self, category: PrivacyCategory, value: &str) -> Result<(), EngineError>;
+
     /// Reacts to `target` with `emoji`; an empty `emoji` withdraws the reaction.
     async fn react(&self, target: &MessageRef, emoji: &str) -> Result<SentMessage, EngineError>;
 
@@ -175,8 +211,29 @@ pub trait Session: Send + Sync {
     /// Asks WhatsApp which of these phone numbers (digits only) have an account.
     async fn check_numbers(&self, phones: &[String]) -> Result<Vec<NumberCheck>, EngineError>;
 
+    /// Both names (LID and phone number) of each account in `names`, in
+    /// order, as far as this instance has learnt them; `None` for one it
+    /// knows nothing about. Asks nobody (see [`lids`]).
+    async fn lid_pairs(&self, names: &[lids::AccountName]) -> Result<Vec<Option<lids::LidPair>>, EngineError>;
+
     /// Announces the device as available (the presence heartbeat).
     async fn announce_available(&self) -> Result<(), EngineError>;
+
+    /// Rejects the call `call_id` that `from` (the caller's JID, as its
+    /// `call_offer` event named it) is making to this account: the caller
+    /// sees it declined. `CallNotFound` when no such call is ringing.
+    async fn reject_call(&self, call_id: &str, from: &str) -> Result<(), EngineError>;
+
+    /// When the connection last heard from WhatsApp (any stanza, an answer to
+    /// a keepalive ping included), unix milliseconds; `None` before it heard
+    /// anything. The instance's watchdog reconnects a connection that has
+    /// been silent for too long.
+    fn last_heard_ms(&self) -> Option<i64>;
+
+    /// A round trip to WhatsApp (a keepalive ping): answered, it is a sign of
+    /// life ([`last_heard_ms`](Self::last_heard_ms) moves); the watchdog asks
+    /// for one before it calls a quiet connection deaf.
+    async fn ping(&self) -> Result<(), EngineError>;
 
     /// Unlinks this device from the account. The session then reports `LoggedOut`.
     async fn logout(&self) -> Result<(), EngineError>;
@@ -335,6 +392,18 @@ pub enum EngineError {
     Timeout,
     #[error("the media file has more than {limit} bytes")]
     MediaTooLarge { limit: u64 },
+    /// There is no such group, or the account is not in it.
+    #[error("this account is not in group {0} (or there is no such group)")]
+    GroupNotFound(String),
+    /// The change is an admin's, and the account is not an admin of the group.
+    #[error("this account is not an admin of group {0}")]
+    NotGroupAdmin(String),
+    /// The invite code is unknown, was reset, or the link was switched off.
+    #[error("the invite code {0:?} is not valid (unknown, reset or expired)")]
+    InvalidInvite(String),
+    /// No call with this id from this caller is ringing.
+    #[error("no call {0} is ringing from this caller")]
+    CallNotFound(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -10,8 +10,9 @@ pub mod from_whatsapp;
 
 pub use bus::{Bus, EventFeed};
 pub use wasap_events::{
-    ChatState, ChatStateChange, Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants,
-    InstanceStatus, Media, Message, PollTotal, PollVote, Quoted, Receipt, ReceiptType, Undecryptable, gowa, sudevwa,
+    Call, ChatState, ChatStateChange, Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction,
+    GroupParticipants, GroupUpdate, GroupUpdateKind, InstanceStatus, Media, Message, ParticipantIds, PollTotal,
+    PollVote, Quoted, Receipt, ReceiptType, Undecryptable, gowa, sudevwa,
 };
 
 /// A new event about `instance_id`, stamped now with a fresh id.

@@ -138,6 +138,10 @@ mod tests {
 
     fn message(from_me: bool, content: Content) -> EventKind {
         EventKind::Message(Message {
+            sender_lid: None,
+            sender_phone: None,
+            chat_lid: None,
+            chat_phone: None,
             id: "3EB0A1".to_owned(),
             chat: "120363402106000000@g.us".to_owned(),
             sender: "6281234567890@s.whatsapp.net".to_owned(),

@@ -10,7 +10,9 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
+use super::activity::InstanceStats;
 use super::auto_read::AutoRead;
+use super::call_reject::{CallReject, RejectCalls};
 use super::health::{Ban, ConnectionError, Health};
 use super::inbound::Inbound;
 use super::shared::SharedState;
@@ -48,6 +50,13 @@ pub struct InstanceInfo {
     pub ban: Option<Ban>,
     /// The last error that ended or refused the connection since the server started.
     pub last_error: Option<ConnectionError>,
+    /// Every call is rejected once it rings (off by default).
+    pub reject_calls: bool,
+    /// The text sent to a caller after an automatic reject; `null`: none.
+    pub reject_calls_message: Option<String>,
+    /// The instance's activity since the server started: last inbound, reconnects,
+    /// send failures.
+    pub stats: InstanceStats,
 }
 
 /// A newly created instance and its token, which is shown this once.
@@ -85,6 +94,7 @@ struct Handle {
     token_digest: Option<[u8; 32]>,
     shared: Arc<SharedState>,
     auto_read: Arc<AutoRead>,
+    call_reject: Arc<CallReject>,
 }
 
 impl InstanceManager {
@@ -117,20 +127,35 @@ impl InstanceManager {
     pub async fn resume(&self) -> Result<usize, InstanceError> {
         let rows = self.inner.store.list_instances().await?;
         let auto_read = self.inner.store.instances_with_auto_read().await?;
+        let rejecting: HashMap<String, Option<String>> = self
+            .inner
+            .store
+            .instances_rejecting_calls()
+            .await?
+            .into_iter()
+            .collect();
         let count = rows.len();
         for row in rows {
             let on = auto_read.contains(&row.id);
-            self.spawn(row, on);
+            let reject_calls = match rejecting.get(&row.id) {
+                Some(message) => RejectCalls {
+                    on: true,
+                    message: message.clone(),
+                },
+                None => RejectCalls::default(),
+            };
+            self.spawn(row, on, reject_calls);
         }
         tracing::info!(instances = count, "instances resumed");
         Ok(count)
     }
 
-    fn spawn(&self, row: InstanceRow, auto_read: bool) {
+    fn spawn(&self, row: InstanceRow, auto_read: bool, reject_calls: RejectCalls) {
         let (commands, mut receiver) = mpsc::channel(COMMAND_QUEUE);
         let status = Status::parse(&row.status).unwrap_or(Status::Disconnected);
         let shared = Arc::new(SharedState::new(status));
         let auto_read = AutoRead::start(&row.id, auto_read, shared.clone());
+        let call_reject = CallReject::start(&row.id, reject_calls, shared.clone());
         // Every stored hash is one `token::hash` wrote; one that is not (a
         // hand-edited row) opens nothing, and the instance still runs.
         let token_digest = token::parse_hash(&row.token_hash);
@@ -149,12 +174,15 @@ impl InstanceManager {
                 token_digest,
                 shared: shared.clone(),
                 auto_read: auto_read.clone(),
+                call_reject: call_reject.clone(),
             },
         );
         let inner = self.inner.clone();
         // Started before the supervisor opens a session: it replays what the
         // journal holds not done, then takes the session's traffic.
-        let inbound = auto_read.wrap(inner.inbound.start(&row.id));
+        let inbound = shared
+            .activity()
+            .wrap(call_reject.wrap(auto_read.wrap(inner.inbound.start(&row.id))));
         // At error level, so the span is on whenever any line inside it is.
         let span = tracing::error_span!("instance_supervisor", instance = %row.id);
         let supervise = async move {
@@ -238,7 +266,7 @@ impl InstanceManager {
         }
         let info = info(&row, Status::QrRequired, false, Health::default());
         tracing::info!(instance = %row.id, "instance created");
-        self.spawn(row, false);
+        self.spawn(row, false, RejectCalls::default());
         Ok(CreatedInstance { info, token })
     }
 
@@ -251,7 +279,7 @@ impl InstanceManager {
             .filter_map(|row| {
                 instances
                     .get(&row.id)
-                    .map(|h| info(row, h.shared.status(), h.auto_read.is_on(), h.shared.health()))
+                    .map(|h| h.extras(info(row, h.shared.status(), h.auto_read.is_on(), h.shared.health())))
             })
             .collect())
     }
@@ -264,12 +292,52 @@ impl InstanceManager {
             .get_instance(id)
             .await?
             .ok_or(InstanceError::NotFound)?;
-        Ok(info(
+        Ok(handle.extras(info(
             &row,
             handle.shared.status(),
             handle.auto_read.is_on(),
             handle.shared.health(),
-        ))
+        )))
+    }
+
+    /// Sets whether the instance rejects calls automatically, and the text
+    /// it sends the caller (kept across restarts); the instance as it is now.
+    pub async fn set_reject_calls(&self, id: &str, setting: RejectCalls) -> Result<InstanceInfo, InstanceError> {
+        let handle = self.handle(id)?;
+        if !self
+            .inner
+            .store
+            .set_instance_reject_calls(id, setting.on, setting.message.as_deref())
+            .await?
+        {
+            return Err(InstanceError::NotFound);
+        }
+        tracing::info!(instance = %id, reject_calls = setting.on, "instance settings changed");
+        handle.call_reject.set(setting);
+        self.get(id).await
+    }
+
+    /// The instance's reject-calls setting.
+    pub fn reject_calls(&self, id: &str) -> Result<RejectCalls, InstanceError> {
+        Ok(self.handle(id)?.call_reject.get())
+    }
+
+    /// Counts a send of the instance's that failed on the way to WhatsApp.
+    pub fn send_failed(&self, id: &str) {
+        if let Ok(handle) = self.handle(id) {
+            handle.shared.activity().send_failed();
+        }
+    }
+
+    /// Every instance's activity counters, by id, for `/metrics`.
+    pub fn stats(&self) -> Vec<(String, InstanceStats)> {
+        let mut stats: Vec<(String, InstanceStats)> = self
+            .read()
+            .iter()
+            .map(|(id, handle)| (id.clone(), handle.shared.activity().stats()))
+            .collect();
+        stats.sort_by(|a, b| a.0.cmp(&b.0));
+        stats
     }
 
     /// Turns the instance's auto-read on or off (kept across restarts); the
@@ -438,6 +506,27 @@ fn info(row: &InstanceRow, status: Status, auto_read: bool, health: Health) -> I
         auto_read,
         ban: health.ban,
         last_error: health.last_error,
+        reject_calls: false,
+        reject_calls_message: None,
+        stats: InstanceStats {
+            last_inbound_at: None,
+            last_inbound_age_secs: None,
+            reconnects: 0,
+            send_failures: 0,
+        },
+    }
+}
+
+impl Handle {
+    /// `info` with what the handle keeps: the call setting and the activity.
+    fn extras(&self, info: InstanceInfo) -> InstanceInfo {
+        let reject = self.call_reject.get();
+        InstanceInfo {
+            reject_calls: reject.on,
+            reject_calls_message: reject.message,
+            stats: self.shared.activity().stats(),
+            ..info
+        }
     }
 }
 

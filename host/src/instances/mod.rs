@@ -11,10 +11,15 @@
 //! WhatsApp's ack and takes it to the plugin chain.
 //! An instance with auto-read on marks what comes in read once it is
 //! journalled (`auto_read.rs`). Beyond its status, an instance shows a
-//! temporary ban and its last connection error (`health.rs`).
+//! temporary ban and its last connection error (`health.rs`), and its
+//! activity counters (`activity.rs`). A supervisor reconnects a deaf
+//! connection and announces a long outage (`watchdog.rs`). An instance with
+//! `reject_calls` on rejects calls once journalled (`call_reject.rs`).
 
+mod activity;
 mod auto_read;
 mod backoff;
+mod call_reject;
 mod health;
 pub mod inbound;
 mod manager;
@@ -22,11 +27,14 @@ mod shared;
 mod status;
 mod supervisor;
 pub mod token;
+mod watchdog;
 
 use std::time::Duration;
 
 use serde::Serialize;
 
+pub use activity::{InstanceStats, render_metrics};
+pub use call_reject::RejectCalls;
 pub use health::{Ban, ConnectionError, Health};
 pub use inbound::{Inbound, InboundStats, Progress};
 pub use manager::{CreatedInstance, InstanceInfo, InstanceManager};
@@ -48,6 +56,12 @@ pub struct Settings {
     pub qr_wait: Duration,
     /// Size limits of incoming media files.
     pub media_limits: MediaLimits,
+    /// An online connection that has heard nothing from WhatsApp for this
+    /// long is reconnected (`WASAP_WATCHDOG_SECS`); `None`: never.
+    pub watchdog: Option<Duration>,
+    /// A linked instance without a connection for this long is announced
+    /// with an `instance_offline` event (`WASAP_OFFLINE_ALERT_SECS`); `None`: never.
+    pub offline_alert: Option<Duration>,
 }
 
 /// A QR code to scan, with its expiry.

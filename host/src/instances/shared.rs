@@ -1,11 +1,12 @@
 //! What the supervisor shares with request handlers without a round trip
 //! through its command channel: the current status, its health (a ban, the
-//! last connection error) and the live session.
+//! last connection error), its activity counters and the live session.
 //! Sending a message reads these directly, so the send path never queues
 //! behind an instance's lifecycle work.
 
 use std::sync::{Arc, RwLock};
 
+use super::activity::Activity;
 use super::health::Health;
 use super::status::Status;
 use crate::engine::Session;
@@ -13,6 +14,7 @@ use crate::engine::Session;
 /// One instance's status and live session, as its supervisor last set them.
 pub(crate) struct SharedState {
     inner: RwLock<Inner>,
+    activity: Arc<Activity>,
 }
 
 struct Inner {
@@ -29,6 +31,7 @@ impl SharedState {
                 health: Health::default(),
                 session: None,
             }),
+            activity: Arc::default(),
         }
     }
 
@@ -48,6 +51,11 @@ impl SharedState {
     /// supervisor rebuilt after a panic goes on with what is here).
     pub(crate) fn change_health(&self, change: impl FnOnce(&mut Health)) {
         change(&mut self.inner.write().unwrap_or_else(|p| p.into_inner()).health);
+    }
+
+    /// The instance's activity counters (`activity.rs`).
+    pub(crate) fn activity(&self) -> &Arc<Activity> {
+        &self.activity
     }
 
     pub(crate) fn set_session(&self, session: Option<Arc<dyn Session>>) {

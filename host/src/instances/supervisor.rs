@@ -4,8 +4,9 @@
 //! and engine events arrive on two channels and are handled in order, so no
 //! lock orders or races between "the phone unlinked us" and "the API asked for
 //! a QR". The supervisor persists each status change, publishes it on the bus,
-//! reconnects dropped connections with backoff, and sends the presence
-//! heartbeat while online.
+//! reconnects dropped connections with backoff, sends the presence
+//! heartbeat while online, reconnects a connection that has gone deaf and
+//! announces a long outage (`watchdog.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use super::backoff::Backoff;
 use super::health::Health;
 use super::shared::SharedState;
 use super::status::Status;
+use super::watchdog::{Verdict, Watch};
 use super::{InstanceError, QrCode, Settings};
 use crate::engine::{Engine, EngineEvent, InboundSink, Session, SessionRequest};
 use crate::events::{Bus, EventKind, new_event};
@@ -68,6 +70,9 @@ pub(crate) struct Supervisor {
     backoff: Backoff,
     reconnect_at: Option<Instant>,
     presence_at: Option<Instant>,
+    /// The watchdog and the offline alert, looked at every `watch_at`.
+    watch: Watch,
+    watch_at: Option<Instant>,
 }
 
 impl Supervisor {
@@ -88,6 +93,7 @@ impl Supervisor {
             Status::QrRequired
         });
         let backoff = Backoff::new(settings.reconnect_min, settings.reconnect_max);
+        let watch = Watch::new(settings.watchdog, settings.offline_alert);
         Supervisor {
             id: row.id.clone(),
             store,
@@ -106,6 +112,8 @@ impl Supervisor {
             backoff,
             reconnect_at: None,
             presence_at: None,
+            watch_at: watch.next_tick(),
+            watch,
         }
     }
 
@@ -129,7 +137,13 @@ impl Supervisor {
                 Some(event) = recv_event(&mut self.events) => self.on_event(event).await,
                 _ = sleep_until(self.reconnect_at) => {
                     self.reconnect_at = None;
+                    self.shared.activity().reconnected();
                     self.connect(Status::Connecting).await;
+                    Flow::Continue
+                }
+                _ = sleep_until(self.watch_at) => {
+                    self.watch_at = self.watch.next_tick();
+                    self.look_after_the_connection().await;
                     Flow::Continue
                 }
                 _ = sleep_until(self.presence_at) => {
@@ -407,8 +421,45 @@ impl Supervisor {
         }
         self.backoff.reset();
         self.reconnect_at = None;
+        self.shared.activity().reconnected();
         self.connect(Status::Connecting).await;
         Ok(())
+    }
+
+    /// The watchdog (a deaf connection is reconnected, the last error says
+    /// why) and the offline alert (once per outage): `watchdog.rs`.
+    async fn look_after_the_connection(&mut self) {
+        if !self.linked {
+            self.watch.unlinked();
+            return;
+        }
+        if self.status == Status::Online {
+            self.watch.online();
+            let Some(session) = self.session.clone() else { return };
+            match self.watch.verdict(session.last_heard_ms(), crate::clock::now_ms()) {
+                Verdict::Fine => {}
+                // Off the loop: a deaf connection never answers.
+                Verdict::Probe => drop(tokio::spawn(async move { session.ping().await })),
+                Verdict::Deaf(secs) => {
+                    let reason = format!("no sign of life for {secs} s; reconnecting");
+                    tracing::warn!(%reason, "the connection is deaf");
+                    self.change_health(|health| health.failed(reason));
+                    self.connection_lost().await;
+                }
+            }
+            return;
+        }
+        self.watch.offline(Instant::now());
+        if let Some(offline_secs) = self.watch.offline_alert_due(Instant::now()) {
+            let reason = self.shared.health().last_error.map(|error| error.message);
+            tracing::warn!(offline_secs, "the instance has been offline for too long");
+            self.publish(EventKind::Offline {
+                status: self.status,
+                offline_secs,
+                reason,
+            })
+            .await;
+        }
     }
 
     async fn delete(&mut self) -> Result<(), InstanceError> {
@@ -485,6 +536,12 @@ impl Supervisor {
     async fn change_status(&mut self, status: Status) {
         let previous = std::mem::replace(&mut self.status, status);
         self.shared.set_status(status);
+        // An outage starts when a linked instance leaves `online`.
+        match status {
+            Status::Online => self.watch.online(),
+            _ if self.linked => self.watch.offline(Instant::now()),
+            _ => self.watch.unlinked(),
+        }
         if previous != status {
             tracing::info!(%previous, %status, "status changed");
             self.publish(EventKind::StatusChanged { status, previous }).await;

@@ -176,7 +176,7 @@ impl Messenger {
         };
         let kind = content.kind();
         let (session, jid) = self.prepare(id, to).await?;
-        let sent = session.forward(&jid, OutgoingForward { content, score }).await?;
+        let sent = self.counted(id, session.forward(&jid, OutgoingForward { content, score }).await)?;
         self.sent_with(id, kind, &sent, kept).await;
         Ok(sent)
     }

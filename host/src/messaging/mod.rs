@@ -7,7 +7,11 @@
 //! malformed or not on WhatsApp.
 
 pub mod actions;
+pub mod calls;
+pub mod contacts;
 pub mod forward;
+pub mod groups;
+pub mod lids;
 pub mod link_preview;
 pub mod media_kind;
 pub mod mentions;
@@ -136,7 +140,7 @@ impl Messenger {
             preview,
         };
         let content = forward::SentContent::text(&outgoing.text);
-        let sent = session.send_text(&jid, outgoing).await?;
+        let sent = self.counted(id, session.send_text(&jid, outgoing).await)?;
         self.sent_with(id, "text", &sent, content).await;
         Ok(sent)
     }
@@ -157,7 +161,7 @@ impl Messenger {
         let (session, jid) = self.prepare(id, to).await?;
         media.mentions = self.mentioned(session.as_ref(), &jid, mentions).await?;
         let kind = media.kind.as_str();
-        let sent = session.send_media(&jid, media).await?;
+        let sent = self.counted(id, session.send_media(&jid, media).await)?;
         self.sent(id, kind, &sent).await;
         Ok(sent)
     }
@@ -171,7 +175,7 @@ impl Messenger {
     ) -> Result<SentMessage, SendError> {
         let (session, jid) = self.prepare(id, to).await?;
         let content = forward::SentContent::location(&location);
-        let sent = session.send_location(&jid, location).await?;
+        let sent = self.counted(id, session.send_location(&jid, location).await)?;
         self.sent_with(id, "location", &sent, content).await;
         Ok(sent)
     }
@@ -180,7 +184,7 @@ impl Messenger {
     pub async fn send_contacts(&self, id: &str, to: &str, cards: Vec<ContactCard>) -> Result<SentMessage, SendError> {
         let (session, jid) = self.prepare(id, to).await?;
         let content = forward::SentContent::contacts(&cards);
-        let sent = session.send_contacts(&jid, cards).await?;
+        let sent = self.counted(id, session.send_contacts(&jid, cards).await)?;
         self.sent_with(id, "contact", &sent, content).await;
         Ok(sent)
     }
@@ -217,6 +221,15 @@ impl Messenger {
             }
         };
         Ok((session, jid))
+    }
+
+    /// `result`, a send's, counted against instance `id`'s `send_failures`
+    /// when it failed on the way to WhatsApp.
+    fn counted<T>(&self, id: &str, result: Result<T, EngineError>) -> Result<T, EngineError> {
+        if result.is_err() {
+            self.instances.send_failed(id);
+        }
+        result
     }
 
     /// Counts a message WhatsApp took, and records it so that actions can

@@ -102,7 +102,9 @@ impl Messenger {
     pub async fn send_poll(&self, id: &str, to: &str, poll: OutgoingPoll) -> Result<SentMessage, PollSendError> {
         let poll = check(poll)?;
         let (session, jid) = self.prepare(id, to).await?;
-        let sent = session.send_poll(&jid, poll).await.map_err(SendError::from)?;
+        let sent = self
+            .counted(id, session.send_poll(&jid, poll).await)
+            .map_err(SendError::from)?;
         self.sent(id, "poll", &sent).await;
         Ok(sent)
     }

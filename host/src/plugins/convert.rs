@@ -216,6 +216,10 @@ mod tests {
             instance_id: "main".to_owned(),
             at_us: 1_765_202_224_000_000,
             kind: wasap_events::EventKind::Message(wasap_events::Message {
+                sender_lid: None,
+                sender_phone: None,
+                chat_lid: None,
+                chat_phone: None,
                 id: "3EB0".to_owned(),
                 chat: "628111@s.whatsapp.net".to_owned(),
                 sender: "628111@s.whatsapp.net".to_owned(),

@@ -104,6 +104,10 @@ impl PollBook {
     /// (`unknown_poll`), or its decryption failed (`decryption_failed`).
     pub fn unreadable(ballot: &Ballot, reason: &str) -> EventKind {
         EventKind::MessageUndecryptable(Undecryptable {
+            sender_lid: None,
+            sender_phone: None,
+            chat_lid: None,
+            chat_phone: None,
             id: ballot.id.clone(),
             chat: ballot.chat.clone(),
             sender: ballot.voter.clone(),

@@ -230,6 +230,36 @@ impl Store {
         Ok(updated == 1)
     }
 
+    /// The instances that reject calls automatically, with the text each
+    /// sends the caller (`reject_calls`, `reject_calls_message`).
+    pub async fn instances_rejecting_calls(&self) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(
+            "SELECT id, reject_calls_message FROM instances WHERE reject_calls"
+        )
+        .fetch_all(p)
+        .await)?)
+    }
+
+    /// Sets whether the instance rejects calls automatically and the text it
+    /// sends the caller; `false` if there is no such instance.
+    pub async fn set_instance_reject_calls(
+        &self,
+        id: &str,
+        on: bool,
+        message: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let updated = on_pool!(self.pool(), |p| sqlx::query(
+            "UPDATE instances SET reject_calls = $2, reject_calls_message = $3 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(on)
+        .bind(message)
+        .execute(p)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(updated == 1)
+    }
+
     /// Moves `last_seen` to now.
     pub async fn touch_instance(&self, id: &str) -> Result<(), StoreError> {
         on_pool!(self.pool(), |p| sqlx::query(

@@ -10,6 +10,7 @@
 //! (numbered `$n` parameters, `ON CONFLICT` upserts, `RETURNING`), so the
 //! queries are written once and run on whichever pool is open.
 
+pub mod contacts;
 pub mod deliveries;
 pub mod device;
 mod error;

@@ -65,15 +65,20 @@ pub const MAX_WEBHOOKS_PER_INSTANCE: i64 = 32;
 /// What the primary webhook subscribes to: the message traffic of the
 /// source document's webhook (`incoming_message`) and of `/api/listen/{id}`
 /// (receipts and group events; messages that could not be decrypted, and
-/// votes on the instance's polls, which are message traffic too), not the
-/// instance's lifecycle (QR codes
-/// rotating every few seconds would flood a receiver that expects messages).
-pub const PRIMARY_EVENTS: [&str; 5] = [
+/// votes on the instance's polls, which are message traffic too; and calls,
+/// which a bot learns of only this way), not the instance's lifecycle (QR
+/// codes rotating every few seconds would flood a receiver that expects
+/// messages; a webhook subscribes to those kinds by name).
+pub const PRIMARY_EVENTS: [&str; 9] = [
     "message",
     "message_undecryptable",
     "receipt",
     "group_participants",
+    "group_update",
     "poll_vote",
+    "call_offer",
+    "call_missed",
+    "call_ended",
 ];
 
 /// The outcome of [`Store::insert_webhook`].

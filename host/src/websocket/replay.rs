@@ -106,7 +106,11 @@ pub fn channel_of(event: &Event) -> Option<Channel> {
         | EventKind::MessageUndecryptable(_)
         | EventKind::Receipt(_)
         | EventKind::GroupParticipants(_)
+        | EventKind::GroupUpdate(_)
         | EventKind::PollVote(_)
+        | EventKind::CallOffer(_)
+        | EventKind::CallMissed(_)
+        | EventKind::CallEnded(_)
         // Never journalled, so never replayed; given its live channel all the same.
         | EventKind::ChatState(_) => {
             (!event.instance_id.is_empty()).then(|| Channel::Instance(event.instance_id.clone()))
@@ -115,6 +119,7 @@ pub fn channel_of(event: &Event) -> Option<Channel> {
         | EventKind::StatusChanged { .. }
         | EventKind::Paired { .. }
         | EventKind::LoggedOut { .. }
+        | EventKind::Offline { .. }
         | EventKind::System { .. } => Some(Channel::Global),
         EventKind::PluginError { .. } => None,
         // A kind added later: not replayed until it is given a channel here

@@ -32,14 +32,31 @@
 //!   message like a reaction, flat, with the vote's own id in `message` and a `poll_vote`
 //!   key holding `poll_id`, `selected_options` (names), `totals` (`[{option, votes}]`, every
 //!   option in order) and `from_lid` when the voter's LID is known.
+//! - `call.offer` (not in source document 003, named and shaped as go-whatsapp-web-multidevice
+//!   sends it since): wrapped like receipts, with `call_id`, `from` (the caller's full JID),
+//!   `from_lid` when known, `auto_rejected`, and `group_jid` for a group call; plus
+//!   `is_video` and `is_group`. `call.missed` and `call.ended` (wasap's own) have the same
+//!   payload plus `reason`.
+//! - Both names of an account (see `docs/API.md`, "Phone numbers and LIDs"): only when a
+//!   LID is known, so that the source's examples stay exact: messages (and undecryptable
+//!   ones) add `from_lid` (the sender's LID; `from` is their phone-number JID when known)
+//!   and, in a one-to-one chat, `chat_lid`; `message.ack` adds `sender_lid`;
+//!   `group.participants` adds `participants` (`[{jid, lid, phone}]`, every participant
+//!   in `jids`' order) when a LID is known for any of them.
+//! - `group.update` (a group's subject, description, settings, photo or invite link
+//!   changed; not in the source document): wrapped like `group.participants`, with
+//!   `chat_id` (the group's full JID), `type` (what changed: `subject`, `description`,
+//!   `announce`, `locked`, `approval`, `photo`, `invite_link`), `text` (the new subject,
+//!   description or photo id, null when removed), `enabled` (a setting's new state) and
+//!   `author` (who changed it), each null when it does not apply or is unknown.
 //! - Lifecycle, plugin and system events are not part of this format: [`payload`] is `None`.
 
 use serde::Serialize;
 
-use crate::jid::{source_string, user_part};
+use crate::jid::{participants_with_lids, source_string, user_part};
 use crate::model::{
-    ChatState, ChatStateChange, Content, Ephemeral, Event, EventKind, GroupParticipants, Media, Message, PollTotal,
-    PollVote, Receipt, ReceiptType, Undecryptable,
+    Call, ChatState, ChatStateChange, Content, Ephemeral, Event, EventKind, GroupParticipants, GroupUpdate, Media,
+    Message, ParticipantIds, PollTotal, PollVote, Receipt, ReceiptType, Undecryptable,
 };
 use crate::time::rfc3339_from_secs;
 
@@ -50,13 +67,15 @@ pub enum Payload<'a> {
     Message(MessagePayload<'a>),
     Receipt(Wrapped<ReceiptPayload<'a>>),
     GroupParticipants(Wrapped<GroupPayload<'a>>),
+    GroupUpdate(Wrapped<GroupUpdatePayload<'a>>),
     ChatPresence(Wrapped<ChatPresencePayload<'a>>),
+    Call(Wrapped<CallPayload<'a>>),
 }
 
 /// The wrapper of receipt and group events.
 #[derive(Debug, Clone, Serialize)]
 pub struct Wrapped<P> {
-    /// `message.ack`, `group.participants` or `chat_presence`.
+    /// `message.ack`, `group.participants`, `group.update`, `chat_presence` or a call's.
     pub event: &'static str,
     pub payload: P,
     pub timestamp: String,
@@ -68,6 +87,12 @@ pub struct MessagePayload<'a> {
     pub sender_id: &'a str,
     pub chat_id: &'a str,
     pub from: &'a str,
+    /// The sender's LID, when known (`from` is then their phone-number JID when known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_lid: Option<&'a str>,
+    /// In a one-to-one chat, the contact's LID, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_lid: Option<&'a str>,
     pub timestamp: String,
     pub pushname: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,6 +267,9 @@ pub struct ReceiptPayload<'a> {
     pub receipt_type_description: &'static str,
     /// The sender's full JID.
     pub sender_id: &'a str,
+    /// The sender's LID, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender_lid: Option<&'a str>,
 }
 
 /// `group.participants`'s payload.
@@ -253,6 +281,27 @@ pub struct GroupPayload<'a> {
     #[serde(rename = "type")]
     pub action: &'static str,
     pub jids: &'a [String],
+    /// The participants by both names (`[{jid, lid, phone}]`), when a LID is known for
+    /// any of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub participants: Option<&'a [ParticipantIds]>,
+}
+
+/// `group.update`'s payload.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupUpdatePayload<'a> {
+    /// The group's full JID.
+    pub chat_id: &'a str,
+    /// What changed: `subject`, `description`, `announce`, `locked`, `approval`, `photo`
+    /// or `invite_link`.
+    #[serde(rename = "type")]
+    pub change: &'static str,
+    /// The new subject, description or photo id; null when removed or not a text.
+    pub text: Option<&'a str>,
+    /// A setting's new state; null for the other changes.
+    pub enabled: Option<bool>,
+    /// Who changed it (full JID), when known.
+    pub author: Option<&'a str>,
 }
 
 /// `chat_presence`'s payload.
@@ -270,6 +319,24 @@ pub struct ChatPresencePayload<'a> {
     /// `audio` when recording a voice note, else empty.
     pub media: &'static str,
     pub is_group: bool,
+}
+
+/// `call.offer`'s, `call.missed`'s and `call.ended`'s payload.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallPayload<'a> {
+    pub call_id: &'a str,
+    /// The caller's full JID (phone number when known).
+    pub from: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_lid: Option<&'a str>,
+    pub auto_rejected: bool,
+    pub is_video: bool,
+    pub is_group: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_jid: Option<&'a str>,
+    /// Why the call stopped (`call.missed`, `call.ended`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
 }
 
 /// The source's human-readable text for each receipt type (the first two are the source
@@ -291,12 +358,17 @@ pub fn payload(event: &Event) -> Option<Payload<'_>> {
         EventKind::MessageUndecryptable(message) => Some(Payload::Message(undecryptable_payload(message))),
         EventKind::Receipt(receipt) => Some(Payload::Receipt(receipt_payload(receipt))),
         EventKind::GroupParticipants(change) => Some(Payload::GroupParticipants(group_payload(change))),
+        EventKind::GroupUpdate(update) => Some(Payload::GroupUpdate(group_update_payload(update))),
         EventKind::ChatState(change) => Some(Payload::ChatPresence(chat_presence_payload(change))),
         EventKind::PollVote(vote) => Some(Payload::Message(poll_vote_payload(vote))),
+        EventKind::CallOffer(call) => Some(Payload::Call(call_payload("call.offer", call))),
+        EventKind::CallMissed(call) => Some(Payload::Call(call_payload("call.missed", call))),
+        EventKind::CallEnded(call) => Some(Payload::Call(call_payload("call.ended", call))),
         EventKind::Qr { .. }
         | EventKind::StatusChanged { .. }
         | EventKind::Paired { .. }
         | EventKind::LoggedOut { .. }
+        | EventKind::Offline { .. }
         | EventKind::PluginError { .. }
         | EventKind::System { .. } => None,
     }
@@ -382,6 +454,8 @@ fn message_payload(message: &Message) -> MessagePayload<'_> {
         sender_id: user_part(&message.sender),
         chat_id: user_part(&message.chat),
         from: &message.sender,
+        from_lid: message.sender_lid.as_deref(),
+        chat_lid: message.chat_lid.as_deref(),
         timestamp: rfc3339_from_secs(message.timestamp),
         pushname: message.push_name.as_deref().unwrap_or(""),
         message: has_message_object.then_some(body),
@@ -396,6 +470,9 @@ fn poll_vote_payload(vote: &PollVote) -> MessagePayload<'_> {
         sender_id: user_part(&vote.voter),
         chat_id: user_part(&vote.chat),
         from: &vote.voter,
+        // In the `poll_vote` object, as the format had it first.
+        from_lid: None,
+        chat_lid: None,
         timestamp: rfc3339_from_secs(vote.timestamp),
         pushname: vote.push_name.as_deref().unwrap_or(""),
         message: Some(MessageBody {
@@ -420,6 +497,8 @@ fn undecryptable_payload(message: &Undecryptable) -> MessagePayload<'_> {
         sender_id: user_part(&message.sender),
         chat_id: user_part(&message.chat),
         from: &message.sender,
+        from_lid: message.sender_lid.as_deref(),
+        chat_lid: message.chat_lid.as_deref(),
         timestamp: rfc3339_from_secs(message.timestamp),
         pushname: message.push_name.as_deref().unwrap_or(""),
         message: None,
@@ -464,6 +543,7 @@ fn receipt_payload(receipt: &Receipt) -> Wrapped<ReceiptPayload<'_>> {
             receipt_type: receipt.receipt_type.as_str(),
             receipt_type_description: receipt_type_description(receipt.receipt_type),
             sender_id: &receipt.sender,
+            sender_lid: receipt.sender_lid.as_deref(),
         },
         timestamp: rfc3339_from_secs(receipt.timestamp),
     }
@@ -476,8 +556,23 @@ fn group_payload(change: &GroupParticipants) -> Wrapped<GroupPayload<'_>> {
             chat_id: &change.group,
             action: change.action.as_str(),
             jids: &change.jids,
+            participants: participants_with_lids(&change.participants),
         },
         timestamp: rfc3339_from_secs(change.timestamp),
+    }
+}
+
+fn group_update_payload(update: &GroupUpdate) -> Wrapped<GroupUpdatePayload<'_>> {
+    Wrapped {
+        event: "group.update",
+        payload: GroupUpdatePayload {
+            chat_id: &update.group,
+            change: update.change.as_str(),
+            text: update.text.as_deref(),
+            enabled: update.enabled,
+            author: update.author.as_deref(),
+        },
+        timestamp: rfc3339_from_secs(update.timestamp),
     }
 }
 
@@ -498,5 +593,22 @@ fn chat_presence_payload(change: &ChatStateChange) -> Wrapped<ChatPresencePayloa
             is_group: change.is_group,
         },
         timestamp: rfc3339_from_secs(change.timestamp),
+    }
+}
+
+fn call_payload<'a>(event: &'static str, call: &'a Call) -> Wrapped<CallPayload<'a>> {
+    Wrapped {
+        event,
+        payload: CallPayload {
+            call_id: &call.id,
+            from: &call.from,
+            from_lid: call.from_lid.as_deref(),
+            auto_rejected: call.auto_rejected,
+            is_video: call.is_video,
+            is_group: call.is_group,
+            group_jid: call.group.as_deref(),
+            reason: call.reason.as_deref(),
+        },
+        timestamp: rfc3339_from_secs(call.timestamp),
     }
 }

@@ -20,6 +20,23 @@ pub fn source_string(sender: &str, chat: &str) -> String {
     }
 }
 
+/// The LID and phone-number fields of a payload whose shape must stay as its seed shows
+/// it when no LID is involved: both present when the LID is known (the phone as `null`
+/// when it is not), both absent otherwise. Without a LID the JID itself is the phone
+/// number, so nothing is lost.
+pub fn lid_pair<'a>(lid: Option<&'a str>, phone: Option<&'a str>) -> (Option<&'a str>, Option<Option<&'a str>>) {
+    match lid {
+        Some(lid) => (Some(lid), Some(phone)),
+        None => (None, None),
+    }
+}
+
+/// The participants of a group change by both names, when a LID is known for any of
+/// them; `None` keeps the payload as the seed shows it.
+pub fn participants_with_lids(participants: &[crate::ParticipantIds]) -> Option<&[crate::ParticipantIds]> {
+    participants.iter().any(|p| p.lid.is_some()).then_some(participants)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,8 @@ mod wit_conversions;
 
 pub use format::{Format, UnknownFormat};
 pub use model::{
-    ChatState, ChatStateChange, Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction, GroupParticipants,
-    InstanceStatus, Media, Message, PollTotal, PollVote, Quoted, Receipt, ReceiptType, Undecryptable,
+    Call, ChatState, ChatStateChange, Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction,
+    GroupParticipants, GroupUpdate, GroupUpdateKind, InstanceStatus, Media, Message, ParticipantIds, PollTotal,
+    PollVote, Quoted, Receipt, ReceiptType, Undecryptable,
 };
 pub use wit_conversions::KindNotInVersion;

@@ -44,8 +44,15 @@ macro_rules! wit_conversions {
             fn from(kind: $crate::EventKind) -> Self {
                 $crate::__wit_kind_to_wit!(kind;
                     // The kinds added in wasap:plugin@0.3.0, which older versions lack.
+                    $crate::EventKind::GroupUpdate(update) => w::EventKind::GroupUpdate(update.into()),
                     $crate::EventKind::ChatState(change) => w::EventKind::ChatState(change.into()),
                     $crate::EventKind::PollVote(vote) => w::EventKind::PollVote(vote.into()),
+                    $crate::EventKind::CallOffer(call) => w::EventKind::CallOffer(call.into()),
+                    $crate::EventKind::CallMissed(call) => w::EventKind::CallMissed(call.into()),
+                    $crate::EventKind::CallEnded(call) => w::EventKind::CallEnded(call.into()),
+                    $crate::EventKind::Offline { status, offline_secs, reason } => {
+                        w::EventKind::InstanceOffline(w::OfflineAlert { status: status.into(), offline_secs, reason })
+                    }
                 )
             }
         }
@@ -54,13 +61,30 @@ macro_rules! wit_conversions {
             fn from(kind: w::EventKind) -> Self {
                 $crate::__wit_kind_from_wit!(kind;
                     // The kinds added in wasap:plugin@0.3.0, which older versions lack.
+                    w::EventKind::GroupUpdate(update) => $crate::EventKind::GroupUpdate(update.into()),
                     w::EventKind::ChatState(change) => $crate::EventKind::ChatState(change.into()),
                     w::EventKind::PollVote(vote) => $crate::EventKind::PollVote(vote.into()),
+                    w::EventKind::CallOffer(call) => $crate::EventKind::CallOffer(call.into()),
+                    w::EventKind::CallMissed(call) => $crate::EventKind::CallMissed(call.into()),
+                    w::EventKind::CallEnded(call) => $crate::EventKind::CallEnded(call.into()),
+                    w::EventKind::InstanceOffline(alert) => $crate::EventKind::Offline {
+                        status: alert.status.into(),
+                        offline_secs: alert.offline_secs,
+                        reason: alert.reason,
+                    },
                 )
             }
         }
 
         $crate::__wit_conversions_shared!();
+
+        // 0.3.0 added both names of an account (LID and phone number) to the envelopes.
+        $crate::__wit_envelopes!(
+            { sender_lid, sender_phone, chat_lid, chat_phone } absent {},
+            { sender_lid, sender_phone } absent {},
+            lists { participants } absent {}
+        );
+        $crate::__wit_record_pair!($crate::ParticipantIds, w::ParticipantIds, { jid, lid, phone });
 
         $crate::__wit_enum_pair!(
             $crate::InstanceStatus,
@@ -69,14 +93,23 @@ macro_rules! wit_conversions {
         );
 
         // The records of the kinds added in 0.3.0.
+        $crate::__wit_enum_pair!(
+            $crate::GroupUpdateKind,
+            w::GroupUpdateKind,
+            [Subject, Description, Announce, Locked, Approval, Photo, InviteLink]
+        );
+        $crate::__wit_record_pair!($crate::GroupUpdate, w::GroupUpdate,
+            { group, text, enabled, author, timestamp } into { change });
         $crate::__wit_enum_pair!($crate::ChatState, w::ChatState, [Typing, Recording, Paused]);
 
         $crate::__wit_record_pair!($crate::ChatStateChange, w::ChatStateChange,
-            { chat, sender, sender_lid, is_group, timestamp } into { state });
+            { chat, sender, sender_lid, sender_phone, is_group, timestamp } into { state });
         $crate::__wit_record_pair!($crate::PollVote, w::PollVote,
             { id, poll_id, chat, voter, voter_lid, voter_phone, push_name, is_group, timestamp, selected }
             lists { totals });
         $crate::__wit_record_pair!($crate::PollTotal, w::PollTotal, { option, votes });
+        $crate::__wit_record_pair!($crate::Call, w::Call,
+            { id, from, from_lid, from_phone, group, is_video, is_group, timestamp, reason, auto_rejected });
     };
     // A version released before 0.3.0 (`wit/0.1.0`, `wit/0.2.0`): an event of a kind
     // added since has no twin there, so the way down is `TryFrom`, and the host does
@@ -114,6 +147,14 @@ macro_rules! wit_conversions {
         }
 
         $crate::__wit_conversions_shared!();
+
+        // These versions name each account once: a plugin's replacement event comes
+        // back without the other name.
+        $crate::__wit_envelopes!(
+            {} absent { sender_lid, sender_phone, chat_lid, chat_phone },
+            {} absent { sender_lid, sender_phone },
+            lists {} absent { participants }
+        );
 
         impl From<$crate::InstanceStatus> for w::InstanceStatus {
             fn from(status: $crate::InstanceStatus) -> Self {
@@ -183,33 +224,9 @@ macro_rules! __wit_kind_to_wit {
                     }),
                     $crate::EventKind::LoggedOut { reason } => w::EventKind::InstanceLoggedOut(w::LoggedOut { reason }),
                     $crate::EventKind::Message(message) => w::EventKind::Message(message.into()),
-                    $crate::EventKind::MessageUndecryptable(message) => {
-                        w::EventKind::MessageUndecryptable(w::Undecryptable {
-                            id: message.id,
-                            chat: message.chat,
-                            sender: message.sender,
-                            push_name: message.push_name,
-                            from_me: message.from_me,
-                            is_group: message.is_group,
-                            timestamp: message.timestamp,
-                            reason: message.reason,
-                        })
-                    }
-                    $crate::EventKind::Receipt(receipt) => w::EventKind::Receipt(w::Receipt {
-                        chat: receipt.chat,
-                        sender: receipt.sender,
-                        ids: receipt.ids,
-                        receipt_type: receipt.receipt_type.into(),
-                        timestamp: receipt.timestamp,
-                    }),
-                    $crate::EventKind::GroupParticipants(change) => {
-                        w::EventKind::GroupParticipants(w::GroupParticipants {
-                            group: change.group,
-                            action: change.action.into(),
-                            jids: change.jids,
-                            timestamp: change.timestamp,
-                        })
-                    }
+                    $crate::EventKind::MessageUndecryptable(message) => w::EventKind::MessageUndecryptable(message.into()),
+                    $crate::EventKind::Receipt(receipt) => w::EventKind::Receipt(receipt.into()),
+                    $crate::EventKind::GroupParticipants(change) => w::EventKind::GroupParticipants(change.into()),
                     $crate::EventKind::PluginError { plugin, error } => {
                         w::EventKind::PluginError(w::PluginError { plugin, error })
                     }
@@ -238,33 +255,9 @@ macro_rules! __wit_kind_from_wit {
                     },
                     w::EventKind::InstanceLoggedOut(w::LoggedOut { reason }) => $crate::EventKind::LoggedOut { reason },
                     w::EventKind::Message(message) => $crate::EventKind::Message(message.into()),
-                    w::EventKind::MessageUndecryptable(message) => {
-                        $crate::EventKind::MessageUndecryptable($crate::Undecryptable {
-                            id: message.id,
-                            chat: message.chat,
-                            sender: message.sender,
-                            push_name: message.push_name,
-                            from_me: message.from_me,
-                            is_group: message.is_group,
-                            timestamp: message.timestamp,
-                            reason: message.reason,
-                        })
-                    }
-                    w::EventKind::Receipt(receipt) => $crate::EventKind::Receipt($crate::Receipt {
-                        chat: receipt.chat,
-                        sender: receipt.sender,
-                        ids: receipt.ids,
-                        receipt_type: receipt.receipt_type.into(),
-                        timestamp: receipt.timestamp,
-                    }),
-                    w::EventKind::GroupParticipants(change) => {
-                        $crate::EventKind::GroupParticipants($crate::GroupParticipants {
-                            group: change.group,
-                            action: change.action.into(),
-                            jids: change.jids,
-                            timestamp: change.timestamp,
-                        })
-                    }
+                    w::EventKind::MessageUndecryptable(message) => $crate::EventKind::MessageUndecryptable(message.into()),
+                    w::EventKind::Receipt(receipt) => $crate::EventKind::Receipt(receipt.into()),
+                    w::EventKind::GroupParticipants(change) => $crate::EventKind::GroupParticipants(change.into()),
                     w::EventKind::PluginError(w::PluginError { plugin, error }) => {
                         $crate::EventKind::PluginError { plugin, error }
                     }
@@ -298,65 +291,13 @@ macro_rules! __wit_conversions_shared {
             [Join, Leave, Promote, Demote]
         );
 
-        impl From<$crate::Message> for w::Message {
-            fn from(message: $crate::Message) -> Self {
-                w::Message {
-                    id: message.id,
-                    chat: message.chat,
-                    sender: message.sender,
-                    push_name: message.push_name,
-                    from_me: message.from_me,
-                    is_group: message.is_group,
-                    timestamp: message.timestamp,
-                    content: message.content.into(),
-                    quoted: message.quoted.map(|quoted| w::Quoted {
-                        id: quoted.id,
-                        text: quoted.text,
-                    }),
-                    forwarded: message.forwarded,
-                    view_once: message.view_once,
-                    ephemeral: message.ephemeral.map(|ephemeral| w::Ephemeral {
-                        expiration: ephemeral.expiration,
-                        setting_timestamp: ephemeral.setting_timestamp,
-                        disappearing_mode: ephemeral.disappearing_mode.map(|mode| w::DisappearingMode {
-                            initiator: mode.initiator,
-                            trigger: mode.trigger,
-                            initiated_by_me: mode.initiated_by_me,
-                        }),
-                    }),
-                }
-            }
-        }
-
-        impl From<w::Message> for $crate::Message {
-            fn from(message: w::Message) -> Self {
-                $crate::Message {
-                    id: message.id,
-                    chat: message.chat,
-                    sender: message.sender,
-                    push_name: message.push_name,
-                    from_me: message.from_me,
-                    is_group: message.is_group,
-                    timestamp: message.timestamp,
-                    content: message.content.into(),
-                    quoted: message.quoted.map(|quoted| $crate::Quoted {
-                        id: quoted.id,
-                        text: quoted.text,
-                    }),
-                    forwarded: message.forwarded,
-                    view_once: message.view_once,
-                    ephemeral: message.ephemeral.map(|ephemeral| $crate::Ephemeral {
-                        expiration: ephemeral.expiration,
-                        setting_timestamp: ephemeral.setting_timestamp,
-                        disappearing_mode: ephemeral.disappearing_mode.map(|mode| $crate::DisappearingMode {
-                            initiator: mode.initiator,
-                            trigger: mode.trigger,
-                            initiated_by_me: mode.initiated_by_me,
-                        }),
-                    }),
-                }
-            }
-        }
+        // The records every version has; the fields a version added to them are
+        // listed in that version's rule (`__wit_envelopes!`).
+        $crate::__wit_record_pair!($crate::Quoted, w::Quoted, { id, text });
+        $crate::__wit_record_pair!($crate::Ephemeral, w::Ephemeral, { expiration, setting_timestamp }
+            options { disappearing_mode });
+        $crate::__wit_record_pair!($crate::DisappearingMode, w::DisappearingMode,
+            { initiator, trigger, initiated_by_me });
 
         impl From<$crate::Content> for w::Content {
             fn from(content: $crate::Content) -> Self {
@@ -474,24 +415,56 @@ macro_rules! __wit_conversions_shared {
     };
 }
 
+/// The envelope records (message, undecryptable message, receipt, group change) of one
+/// version: the fields every version has, plus those the version has (listed first) or
+/// lacks (`absent`: dropped on the way down, empty on the way up), per record.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wit_envelopes {
+    ({ $($message:ident),* } absent { $($message_absent:ident),* },
+     { $($receipt:ident),* } absent { $($receipt_absent:ident),* },
+     lists { $($group:ident),* } absent { $($group_absent:ident),* }) => {
+        $crate::__wit_record_pair!($crate::Message, w::Message,
+            { id, chat, sender, push_name, from_me, is_group, timestamp, forwarded, view_once $(, $message)* }
+            into { content } lists {} options { quoted, ephemeral } absent { $($message_absent),* });
+        $crate::__wit_record_pair!($crate::Undecryptable, w::Undecryptable,
+            { id, chat, sender, push_name, from_me, is_group, timestamp, reason $(, $message)* }
+            into {} lists {} options {} absent { $($message_absent),* });
+        $crate::__wit_record_pair!($crate::Receipt, w::Receipt,
+            { chat, sender, ids, timestamp $(, $receipt)* }
+            into { receipt_type } lists {} options {} absent { $($receipt_absent),* });
+        $crate::__wit_record_pair!($crate::GroupParticipants, w::GroupParticipants,
+            { group, jids, timestamp }
+            into { action } lists { $($group),* } options {} absent { $($group_absent),* });
+    };
+}
+
 /// Writes both `From` impls of a pair of records with the same fields: those moved as
-/// they are, those converted (`into`), and lists whose items are converted (`lists`).
-/// A field missing on one side is a compile error.
+/// they are, those converted (`into`), lists whose items are converted (`lists`),
+/// options whose value is converted (`options`), and model fields the WIT record lacks
+/// (`absent`: dropped on the way down, their default on the way up). A field missing on
+/// one side and not listed as absent is a compile error.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __wit_record_pair {
     ($model:ty, $wit:ty, { $($field:ident),* $(,)? }
-        $(into { $($converted:ident),* $(,)? })? $(lists { $($list:ident),* $(,)? })?) => {
-        $crate::__wit_record_pair!(@one $model => $wit, [$($field),*], [$($($converted),*)?], [$($($list),*)?]);
-        $crate::__wit_record_pair!(@one $wit => $model, [$($field),*], [$($($converted),*)?], [$($($list),*)?]);
+        $(into { $($converted:ident),* $(,)? })? $(lists { $($list:ident),* $(,)? })?
+        $(options { $($option:ident),* $(,)? })? $(absent { $($absent:ident),* $(,)? })?) => {
+        $crate::__wit_record_pair!(@one $model => $wit, [$($field),*], [$($($converted),*)?], [$($($list),*)?],
+            [$($($option),*)?], []);
+        $crate::__wit_record_pair!(@one $wit => $model, [$($field),*], [$($($converted),*)?], [$($($list),*)?],
+            [$($($option),*)?], [$($($absent),*)?]);
     };
-    (@one $from:ty => $to:ty, [$($field:ident),*], [$($converted:ident),*], [$($list:ident),*]) => {
+    (@one $from:ty => $to:ty, [$($field:ident),*], [$($converted:ident),*], [$($list:ident),*],
+        [$($option:ident),*], [$($absent:ident),*]) => {
         impl From<$from> for $to {
             fn from(value: $from) -> Self {
                 Self {
                     $($field: value.$field,)*
                     $($converted: value.$converted.into(),)*
                     $($list: value.$list.into_iter().map(Into::into).collect(),)*
+                    $($option: value.$option.map(Into::into),)*
+                    $($absent: Default::default(),)*
                 }
             }
         }

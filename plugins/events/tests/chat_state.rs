@@ -26,6 +26,7 @@ fn event(change: ChatStateChange) -> Event {
 
 fn direct(state: ChatState) -> Event {
     event(ChatStateChange {
+        sender_phone: None,
         chat: "6281234567890@s.whatsapp.net".into(),
         sender: "6281234567890@s.whatsapp.net".into(),
         sender_lid: None,
@@ -37,6 +38,7 @@ fn direct(state: ChatState) -> Event {
 
 fn group_recording() -> Event {
     event(ChatStateChange {
+        sender_phone: Some("6289685000000".into()),
         chat: "120363402106000000@g.us".into(),
         sender: "6289685000000@s.whatsapp.net".into(),
         sender_lid: Some("251556368777322@lid".into()),

@@ -22,6 +22,10 @@ fn event(instance_id: &str, kind: EventKind) -> Event {
 
 fn message(content: Content) -> Message {
     Message {
+        sender_lid: None,
+        sender_phone: None,
+        chat_lid: None,
+        chat_phone: None,
         id: "3EB0C127D7BACC83D6A1".into(),
         chat: "120363402106000000@g.us".into(),
         sender: "628123456789@s.whatsapp.net".into(),
@@ -99,6 +103,8 @@ fn sudevwa_server_wide_system_event_has_no_instance() {
 #[test]
 fn sudevwa_receipts_and_group_events() {
     let receipt = EventKind::Receipt(Receipt {
+        sender_lid: None,
+        sender_phone: None,
         chat: "628987654321@s.whatsapp.net".into(),
         sender: "628987654321@s.whatsapp.net".into(),
         ids: vec!["A".into(), "B".into()],
@@ -113,6 +119,7 @@ fn sudevwa_receipts_and_group_events() {
             "receipt_type": "read", "timestamp": 1_752_404_751}})
     );
     let group = EventKind::GroupParticipants(GroupParticipants {
+        participants: Vec::new(),
         group: "120363402106000000@g.us".into(),
         action: GroupAction::Promote,
         jids: vec!["628123456789@s.whatsapp.net".into()],
@@ -201,6 +208,10 @@ fn gowa_message_deleted_for_me_has_the_fields_the_seed_sample_reads() {
 /// A group participant's message the engine could not decrypt.
 fn undecryptable() -> EventKind {
     EventKind::MessageUndecryptable(Undecryptable {
+        sender_lid: None,
+        sender_phone: None,
+        chat_lid: None,
+        chat_phone: None,
         id: "3EB0C127D7BACC83D6A1".into(),
         chat: "120363402106000000@g.us".into(),
         sender: "628123456789@s.whatsapp.net".into(),
@@ -269,6 +280,8 @@ fn gowa_failed_download_still_reports_the_message() {
 #[test]
 fn gowa_direct_chat_receipt_names_only_the_chat() {
     let receipt = EventKind::Receipt(Receipt {
+        sender_lid: None,
+        sender_phone: None,
         chat: "628987654321@s.whatsapp.net".into(),
         sender: "628987654321@s.whatsapp.net".into(),
         ids: vec!["A".into()],

@@ -67,6 +67,10 @@ fn event(kind: EventKind) -> Event {
 /// A direct-chat message as seed 003's examples show them; the id and time are the fixture's.
 fn message(fx: &Value, chat: &str, sender: &str, push_name: &str, content: Content) -> Message {
     Message {
+        sender_lid: None,
+        sender_phone: None,
+        chat_lid: None,
+        chat_phone: None,
         id: fx["message"]["id"].as_str().expect("message.id").into(),
         chat: format!("{chat}@s.whatsapp.net"),
         sender: format!("{sender}@s.whatsapp.net"),
@@ -121,6 +125,10 @@ fn hello_world(envelope: &Value) -> Event {
         instance_id: data["instance_id"].as_str().unwrap().into(),
         at_us: unix_micros(&envelope["timestamp"]),
         kind: EventKind::Message(Message {
+            sender_lid: None,
+            sender_phone: None,
+            chat_lid: None,
+            chat_phone: None,
             id: data["message_id"].as_str().unwrap().into(),
             chat: "6281234567890@s.whatsapp.net".into(),
             sender: "6281234567890@s.whatsapp.net".into(),
@@ -384,6 +392,8 @@ fn gowa_forwarded() {
 fn assert_receipt(name: &str, receipt_type: ReceiptType) {
     let fx = fixture(name);
     let receipt = Receipt {
+        sender_lid: None,
+        sender_phone: None,
         chat: "120363402106XXXXX@g.us".into(),
         sender: "6289685XXXXXX@s.whatsapp.net".into(),
         ids: vec![fx["payload"]["ids"][0].as_str().unwrap().into()],
@@ -406,6 +416,7 @@ fn gowa_receipt_read() {
 fn assert_group(name: &str, action: GroupAction, jids: &[&str]) {
     let fx = fixture(name);
     let change = GroupParticipants {
+        participants: Vec::new(),
         group: "120363402106XXXXX@g.us".into(),
         action,
         jids: jids.iter().map(|jid| jid.to_string()).collect(),

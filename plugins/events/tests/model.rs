@@ -8,6 +8,10 @@ use wasap_events::{
 
 fn message(content: Content) -> Message {
     Message {
+        sender_lid: None,
+        sender_phone: None,
+        chat_lid: None,
+        chat_phone: None,
         id: "3EB0".into(),
         chat: "628987654321@s.whatsapp.net".into(),
         sender: "628123456789@s.whatsapp.net".into(),
@@ -112,6 +116,10 @@ fn all_kinds() -> Vec<EventKind> {
     kinds.extend(all_contents().into_iter().map(|c| EventKind::Message(message(c))));
     kinds.extend([
         EventKind::MessageUndecryptable(wasap_events::Undecryptable {
+            sender_lid: None,
+            sender_phone: None,
+            chat_lid: None,
+            chat_phone: None,
             id: "A".into(),
             chat: "c".into(),
             sender: "s".into(),
@@ -122,6 +130,8 @@ fn all_kinds() -> Vec<EventKind> {
             reason: wasap_events::Undecryptable::DECRYPTION_FAILED.into(),
         }),
         EventKind::Receipt(Receipt {
+            sender_lid: None,
+            sender_phone: None,
             chat: "c".into(),
             sender: "s".into(),
             ids: vec!["A".into()],
@@ -129,12 +139,22 @@ fn all_kinds() -> Vec<EventKind> {
             timestamp: 5,
         }),
         EventKind::GroupParticipants(GroupParticipants {
+            participants: Vec::new(),
             group: "g@g.us".into(),
             action: GroupAction::Demote,
             jids: vec!["a".into(), "b".into()],
             timestamp: 6,
         }),
+        EventKind::GroupUpdate(wasap_events::GroupUpdate {
+            group: "g@g.us".into(),
+            change: wasap_events::GroupUpdateKind::Description,
+            text: None,
+            enabled: None,
+            author: Some("s@s.whatsapp.net".into()),
+            timestamp: 6,
+        }),
         EventKind::ChatState(wasap_events::ChatStateChange {
+            sender_phone: None,
             chat: "g@g.us".into(),
             sender: "s".into(),
             sender_lid: Some("l@lid".into()),
@@ -158,6 +178,14 @@ fn all_kinds() -> Vec<EventKind> {
                 votes: 1,
             }],
         }),
+        EventKind::CallOffer(call(None)),
+        EventKind::CallMissed(call(Some("timeout"))),
+        EventKind::CallEnded(call(Some("accepted_elsewhere"))),
+        EventKind::Offline {
+            status: InstanceStatus::Banned,
+            offline_secs: 300,
+            reason: None,
+        },
         EventKind::PluginError {
             plugin: "p".into(),
             error: "e".into(),
@@ -165,6 +193,21 @@ fn all_kinds() -> Vec<EventKind> {
         EventKind::System { message: "m".into() },
     ]);
     kinds
+}
+
+fn call(reason: Option<&str>) -> wasap_events::Call {
+    wasap_events::Call {
+        id: "C".into(),
+        from: "s@s.whatsapp.net".into(),
+        from_lid: Some("l@lid".into()),
+        from_phone: Some("62".into()),
+        group: None,
+        is_video: true,
+        is_group: false,
+        timestamp: 9,
+        reason: reason.map(Into::into),
+        auto_rejected: reason.is_none(),
+    }
 }
 
 #[test]

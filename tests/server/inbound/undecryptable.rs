@@ -52,6 +52,11 @@ async fn undecryptable(engine: EngineUnderTest) -> Transcript {
     assert_eq!(
         got,
         Undecryptable {
+            // A phone-named contact: its number, whether or not its LID is known.
+            sender_lid: None,
+            sender_phone: Some(CONTACT.into()),
+            chat_lid: None,
+            chat_phone: Some(CONTACT.into()),
             id: id.clone(),
             chat: CONTACT_JID.into(),
             sender: CONTACT_JID.into(),

@@ -20,10 +20,22 @@ pub struct OnlineShop {
 impl OnlineShop {
     /// `shop` linked as `phone` on `engine`, online.
     pub async fn start(engine: EngineUnderTest, phone: &str) -> OnlineShop {
+        OnlineShop::start_configured(engine, phone, |_| {}).await
+    }
+
+    /// [`OnlineShop::start`], on a server whose configuration `configure`
+    /// changed first.
+    pub async fn start_configured(
+        engine: EngineUnderTest,
+        phone: &str,
+        configure: impl FnOnce(&mut wasap::Config),
+    ) -> OnlineShop {
         let whatsapp = Whatsapp::start(engine).await;
         let db = TestDb::new().await;
         let dir = data_dir();
-        let mut server = whatsapp.server(&db, dir.path()).await;
+        let mut config = whatsapp.config(&db, dir.path());
+        configure(&mut config);
+        let mut server = TestServer::start_with(config).await;
         let token = whatsapp.online(&mut server, "shop", phone).await;
         let driver = whatsapp.driver(&server, "shop");
         OnlineShop {

@@ -72,7 +72,17 @@ pub enum GroupChange {
 }
 
 impl GroupChange {
-    fn tag(self) -> &'static str {
+    /// The change a notification's tag names (`add` for anything unknown).
+    pub(crate) fn from_tag(tag: &str) -> GroupChange {
+        match tag {
+            "remove" => GroupChange::Remove,
+            "promote" => GroupChange::Promote,
+            "demote" => GroupChange::Demote,
+            _ => GroupChange::Add,
+        }
+    }
+
+    pub(crate) fn tag(self) -> &'static str {
         match self {
             GroupChange::Add => "add",
             GroupChange::Remove => "remove",
@@ -97,6 +107,20 @@ pub struct Group {
     pub keys_sent: HashSet<(String, DeviceKey)>,
     /// Participants are named by LID (`addressing_mode="lid"`).
     pub lid_addressing: bool,
+    /// Its description: `(id, text)`.
+    pub description: Option<(String, String)>,
+    /// Only admins may send.
+    pub announce: bool,
+    /// Only admins may edit the group's info.
+    pub locked: bool,
+    /// Joins by link wait for an admin's approval.
+    pub approval: bool,
+    /// The invite code (`chat.whatsapp.com/<code>`).
+    pub invite: String,
+    /// Phone numbers waiting for approval, and when they asked.
+    pub requests: Vec<(String, i64)>,
+    /// The photo's id.
+    pub photo: Option<String>,
 }
 
 impl Group {
@@ -114,7 +138,7 @@ impl Group {
     }
 
     /// `<participant jid [phone_number]/>` for `pn`, with more attributes.
-    fn participant_node(&self, world: &World, pn: &str, kind: Option<&str>) -> Node {
+    pub(crate) fn participant_node(&self, world: &World, pn: &str, kind: Option<&str>) -> Node {
         let (jid, phone) = self.named(world, pn);
         let mut b = NodeBuilder::new("participant").attr("jid", jid);
         if let Some(phone) = phone {
@@ -126,7 +150,7 @@ impl Group {
         b.build()
     }
 
-    fn addressing_mode(&self) -> &'static str {
+    pub(crate) fn addressing_mode(&self) -> &'static str {
         if self.lid_addressing { "lid" } else { "pn" }
     }
 
@@ -145,7 +169,7 @@ impl Group {
             .attr("creation", self.created.to_string())
             .attr("addressing_mode", self.addressing_mode())
             .attr("size", self.participants.len().to_string())
-            .children(participants)
+            .children(participants.chain(self.setting_nodes()))
             .build()
     }
 }
@@ -161,13 +185,13 @@ pub struct GroupInfo {
 }
 
 /// The group a JID or bare id names, as its id.
-fn group_id(group: &str) -> String {
+pub(crate) fn group_id(group: &str) -> String {
     group.split('@').next().unwrap_or(group).to_owned()
 }
 
 /// The devices of the accounts `members` that deliveries go to: their
 /// linked (real) clients.
-fn companions_of<'a>(world: &World, members: impl IntoIterator<Item = &'a String>) -> Vec<DeviceKey> {
+pub(crate) fn companions_of<'a>(world: &World, members: impl IntoIterator<Item = &'a String>) -> Vec<DeviceKey> {
     members
         .into_iter()
         .filter_map(|pn| world.accounts.get(pn))
@@ -196,6 +220,13 @@ impl Simulator {
             participants,
             keys_sent: HashSet::new(),
             lid_addressing: false,
+            description: None,
+            announce: false,
+            locked: false,
+            approval: false,
+            invite: crate::group_admin::new_invite_code(),
+            requests: Vec::new(),
+            photo: None,
         };
         let jid = created.jid().to_string();
         let mut world = self.inner.world();
@@ -271,6 +302,18 @@ fn change_participants(
     participants: &[&str],
 ) -> Result<()> {
     let mut world = inner.world();
+    change_participants_in(&mut world, id, author, change, participants)
+}
+
+/// `author` changes `participants` of group `id`, and every member's
+/// devices (the ones leaving too) get the notification.
+pub(crate) fn change_participants_in(
+    world: &mut World,
+    id: &str,
+    author: &str,
+    change: GroupChange,
+    participants: &[&str],
+) -> Result<()> {
     let group = world
         .groups
         .get_mut(id)
@@ -304,9 +347,9 @@ fn change_participants(
     let group = world.groups.get(id).expect("changed above");
     let listed: Vec<Node> = participants
         .iter()
-        .map(|pn| group.participant_node(&world, pn, None))
+        .map(|pn| group.participant_node(world, pn, None))
         .collect();
-    let (author_jid, author_pn) = group.named(&world, author);
+    let (author_jid, author_pn) = group.named(world, author);
     let mode = group.addressing_mode();
     let mut action = NodeBuilder::new(change.tag());
     if change == GroupChange::Add && participants == [author] {
@@ -314,12 +357,28 @@ fn change_participants(
         action = action.attr("reason", "invite");
     }
     let action = action.children(listed).build();
+    notify_members(world, &jid, (author, author_jid, author_pn), mode, &audience, action);
+    info!(target: "whatsapp_sim", group = %jid, %author, ?change, ?participants, "group participants changed");
+    Ok(())
+}
+
+/// Sends `action` as a `<notification type="w:gp2">` from group `jid`,
+/// authored by `author` (phone number, and its name in the group), to the
+/// devices of `audience`.
+pub(crate) fn notify_members(
+    world: &mut World,
+    jid: &Jid,
+    (author, author_jid, author_pn): (&str, Jid, Option<Jid>),
+    mode: &str,
+    audience: &[String],
+    action: Node,
+) {
     let notify = world
         .accounts
         .get(author)
         .map(|a| a.push_name.clone())
         .unwrap_or_default();
-    let devices = companions_of(&world, &audience);
+    let devices = companions_of(world, audience);
     for device in devices {
         let id = world.next_id();
         let mut node = NodeBuilder::new("notification")
@@ -336,8 +395,6 @@ fn change_participants(
         let node = node.children([action.clone()]).build();
         world.deliver(device, "notification", node);
     }
-    info!(target: "whatsapp_sim", group = %jid, %author, ?change, ?participants, "group participants changed");
-    Ok(())
 }
 
 /// One group message from `from`'s phone to the devices of every other member.

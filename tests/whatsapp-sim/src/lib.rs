@@ -34,11 +34,13 @@
 mod accounts;
 mod addressing;
 mod app_state;
+mod calls;
 mod cert;
 mod chat_states;
 mod conn;
 pub mod control;
 mod error;
+mod group_admin;
 mod group_receive;
 mod groups;
 mod iq;
@@ -52,6 +54,7 @@ mod noise;
 mod pair_code;
 mod phone;
 mod polls;
+mod profiles;
 mod router;
 mod sender_keys;
 mod server;
@@ -70,13 +73,16 @@ use wacore_binary::Jid;
 use waproto::whatsapp as wa;
 
 pub use crate::accounts::{Contact, Phone};
+pub use crate::calls::CallRejected;
 pub use crate::chat_states::ChatStateKind;
 pub use crate::error::{Result, SimError};
+pub use crate::group_admin::GroupSetting;
 pub use crate::groups::{GroupChange, GroupInfo, GroupRole};
 pub use crate::iq::AppStateChange;
 pub use crate::media::{MediaKind, OutgoingMedia, ReceivedMedia, UploadedMedia, media_message};
 pub use crate::noise::HandshakePattern;
 pub use crate::polls::ReceivedPoll;
+pub use crate::profiles::Profile;
 use crate::server::Inner;
 use crate::signal::SignalDevice;
 use crate::state::{Account, Outbound};
@@ -364,7 +370,11 @@ impl Simulator {
     /// [`wait_online`](Self::wait_online), which reports the current one).
     pub fn logins(&self, user: &str, device: u16) -> Vec<HandshakePattern> {
         let world = self.inner.world();
-        world.logins.get(&(user.to_owned(), device)).cloned().unwrap_or_default()
+        world
+            .logins
+            .get(&(user.to_owned(), device))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Waits until a device is connected, logged in and out of passive mode;

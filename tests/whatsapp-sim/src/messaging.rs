@@ -504,6 +504,10 @@ pub fn on_receipt(inner: &Arc<Inner>, conn: u64, node: Node) {
 pub fn on_ack(inner: &Arc<Inner>, conn: u64, node: &Node) {
     let id = attr(node, "id").unwrap_or_default();
     let class = attr(node, "class").unwrap_or_default();
+    // Calls are not queued (`calls.rs`): their acks close nothing.
+    if class == "call" {
+        return;
+    }
     let kind = attr(node, "type");
     let mut world = inner.world();
     let device = world.conns.get(&conn).and_then(|c| c.device.clone());

@@ -8,13 +8,16 @@ use wacore_binary::{Jid, Node};
 
 use crate::nodes;
 use crate::server::Inner;
-use crate::{iq, messaging};
+use crate::{calls, iq, messaging};
 
 pub async fn handle(inner: &Arc<Inner>, conn: u64, node: Node) {
     match node.tag.as_ref() {
         "iq" => iq::handle(inner, conn, node).await,
         "message" => messaging::on_message(inner, conn, node).await,
+        // A device ringing back for a call offer: the caller's phone shows "ringing".
+        "receipt" if calls::is_offer_receipt(&node) => {}
         "receipt" => messaging::on_receipt(inner, conn, node),
+        "call" => calls::on_call(inner, conn, &node),
         "ack" => messaging::on_ack(inner, conn, &node),
         // Availability and typing are fire-and-forget on WhatsApp too.
         "presence" | "chatstate" => record_presence(inner, conn, &node),

@@ -29,6 +29,8 @@ pub struct World {
     pub lids: HashMap<String, String>,
     pub next_lid: u64,
     pub registrations: Vec<Registration>,
+    /// The calls clients declined, in order (`calls.rs`).
+    pub call_rejects: Vec<crate::CallRejected>,
     pub pair_codes: Vec<crate::pair_code::PendingCode>,
     pub queues: HashMap<DeviceKey, VecDeque<Queued>>,
     pub conns: HashMap<u64, Conn>,
@@ -61,6 +63,8 @@ pub struct World {
     /// with the handshake each used: a test can tell the first login after
     /// pairing from a reconnect that came right after it.
     pub logins: HashMap<DeviceKey, Vec<HandshakePattern>>,
+    /// Accounts' about, picture, blocklist and privacy, by phone number (`profiles.rs`).
+    pub profiles: HashMap<String, crate::profiles::Profile>,
     pub next_id: u64,
 }
 
@@ -252,7 +256,8 @@ impl World {
             .get("id")
             .map(|v| v.as_str().into_owned())
             .unwrap_or_default();
-        let live = self.conn_of(&to).filter(|(_, c)| c.active).map(|(id, _)| id);
+        // A deaf connection (`calls.rs`) is sent nothing: the stanza waits.
+        let live = self.conn_of(&to).filter(|(_, c)| c.active && !c.deaf).map(|(id, _)| id);
         let kind = node.attrs.get("type").map(|v| v.as_str().into_owned());
         let mut queued = Queued {
             id,
@@ -277,7 +282,7 @@ impl World {
 
     /// Sends a stanza on a connection, outside any queue.
     pub fn send(&self, conn: u64, node: Node) {
-        if let Some(c) = self.conns.get(&conn) {
+        if let Some(c) = self.conns.get(&conn).filter(|c| !c.deaf) {
             let _ = c.tx.send(Outbound::Node(node));
         }
     }

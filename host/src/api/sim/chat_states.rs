@@ -82,6 +82,7 @@ async fn chat_state(
 fn change(contact: String, group: Option<String>, state: ChatState) -> ChatStateChange {
     let sender_lid = contact.ends_with("@lid").then(|| contact.clone());
     ChatStateChange {
+        sender_phone: None,
         chat: group.clone().unwrap_or_else(|| contact.clone()),
         sender: contact,
         sender_lid,

@@ -207,6 +207,10 @@ impl SimIncoming {
             _ => self.id.clone().unwrap_or_else(new_message_id),
         };
         let message = Message {
+            sender_lid: None,
+            sender_phone: None,
+            chat_lid: None,
+            chat_phone: None,
             id: id.clone(),
             is_group: chat.ends_with("@g.us"),
             chat,
@@ -243,6 +247,10 @@ impl SimIncoming {
     fn undecryptable(self, chat: String, sender: String) -> (String, InboundEvent) {
         let id = self.id.unwrap_or_else(new_message_id);
         let message = Undecryptable {
+            sender_lid: None,
+            sender_phone: None,
+            chat_lid: None,
+            chat_phone: None,
             id: id.clone(),
             is_group: chat.ends_with("@g.us"),
             chat,

@@ -9,16 +9,22 @@
 //! the instance's journal has it; until then the simulated server keeps it
 //! (`offline.rs`) and delivers it again on the next connection.
 
+mod calls;
+mod group_admin;
 mod groups;
 mod incoming;
+mod lids;
 mod network;
 mod offline;
 mod polls;
+mod profiles;
 mod sends;
 mod session;
 
-pub use groups::{MAX_GROUP_MEMBERS, SimGroup};
+pub use calls::CallEnd;
+pub use groups::{MAX_GROUP_MEMBERS, SimGroup, SimGroupState};
 pub use incoming::{KINDS, SimIncoming, new_message_id};
 pub use network::{SentContact, SentLinkPreview, SentLocation, SentRecord, SimContact, SimDrop, SimError, SimNetwork};
 pub use polls::SentPoll;
+pub use profiles::SimAccount;
 pub use session::SimEngine;

@@ -161,8 +161,14 @@ pub struct SimNetwork {
 struct Inner {
     sessions: Mutex<HashMap<String, Arc<SimSession>>>,
     contacts: Mutex<HashMap<String, SimContact>>,
+    /// The phone number of each registered contact's LID (`lids.rs`).
+    lid_owners: Mutex<HashMap<String, String>>,
     sent: Mutex<HashMap<String, VecDeque<SentRecord>>>,
     groups: SimGroups,
+    /// Calls ringing on each instance (`calls.rs`).
+    calls: super::calls::SimCalls,
+    /// Accounts' about, photo, blocklist and privacy (`profiles.rs`).
+    profiles: super::profiles::SimProfiles,
     /// Woken at every send, for [`SimNetwork::wait_sent`].
     sent_signal: tokio::sync::Notify,
 }
@@ -190,7 +196,7 @@ impl SimNetwork {
         }
     }
 
-    fn session(&self, instance_id: &str) -> Result<Arc<SimSession>, SimError> {
+    pub(super) fn session(&self, instance_id: &str) -> Result<Arc<SimSession>, SimError> {
         lock(&self.inner.sessions)
             .get(instance_id)
             .cloned()
@@ -226,6 +232,14 @@ impl SimNetwork {
     /// path, to show it stays contained.
     pub fn panic_on_next_presence(&self, instance_id: &str) -> Result<(), SimError> {
         self.session(instance_id)?.panic_on_next_presence();
+        Ok(())
+    }
+
+    /// WhatsApp's side of the instance's connection goes silent: the socket
+    /// stays open but nothing comes over it any more (a "connected but deaf"
+    /// session), until the instance reconnects.
+    pub fn silence(&self, instance_id: &str) -> Result<(), SimError> {
+        self.session(instance_id)?.go_silent();
         Ok(())
     }
 
@@ -269,19 +283,69 @@ impl SimNetwork {
         self.inner.groups.info(jid, me)
     }
 
+    /// The calls ringing on each instance (`calls.rs` manages them).
+    pub(super) fn calls(&self) -> &super::calls::SimCalls {
+        &self.inner.calls
+    }
+
+    /// The simulated servers' groups (`group_admin.rs` manages them).
+    pub(super) fn groups(&self) -> &SimGroups {
+        &self.inner.groups
+    }
+
+    /// Every open session, for what all of them may need to hear.
+    pub(super) fn sessions(&self) -> Vec<Arc<SimSession>> {
+        lock(&self.inner.sessions).values().cloned().collect()
+    }
+
     /// Registers a contact (on WhatsApp or not).
     pub fn add_contact(&self, phone: &str, contact: SimContact) -> Result<(), SimError> {
         let mut contacts = lock(&self.inner.contacts);
         if contacts.len() >= CONTACTS_CAPACITY && !contacts.contains_key(phone) {
             return Err(SimError::TooManyContacts);
         }
-        contacts.insert(phone.to_owned(), contact);
+        let lid = contact.lid.clone();
+        let previous = contacts.insert(phone.to_owned(), contact);
+        let mut owners = lock(&self.inner.lid_owners);
+        if let Some(old) = previous.and_then(|c| c.lid) {
+            owners.remove(&old);
+        }
+        if let Some(lid) = lid {
+            owners.insert(lid, phone.to_owned());
+        }
         Ok(())
+    }
+
+    /// The phone number whose registered contact has LID `lid` (`…@lid`).
+    pub(super) fn lid_owner(&self, lid: &str) -> Option<String> {
+        lock(&self.inner.lid_owners).get(lid).cloned()
     }
 
     /// A registered contact.
     pub fn contact(&self, phone: &str) -> Option<SimContact> {
         lock(&self.inner.contacts).get(phone).cloned()
+    }
+
+    pub(super) fn profiles(&self) -> &super::profiles::SimProfiles {
+        &self.inner.profiles
+    }
+
+    /// The phone number and LID of the account `jid` names (a phone JID or
+    /// a registered contact's LID); `None` when it has no WhatsApp account.
+    pub(super) fn resolve(&self, jid: &str) -> Option<(String, Option<String>)> {
+        let contacts = lock(&self.inner.contacts);
+        if jid.ends_with("@lid") {
+            return contacts
+                .iter()
+                .find(|(_, c)| c.on_whatsapp && c.lid.as_deref() == Some(jid))
+                .map(|(phone, c)| (phone.clone(), c.lid.clone()));
+        }
+        let phone = jid.strip_suffix("@s.whatsapp.net")?;
+        match contacts.get(phone) {
+            Some(c) if !c.on_whatsapp => None,
+            Some(c) => Some((phone.to_owned(), c.lid.clone())),
+            None => Some((phone.to_owned(), None)),
+        }
     }
 
     /// The LID of the chat `jid`: itself for a LID, a registered contact's
@@ -376,6 +440,7 @@ impl SimNetwork {
             session.mark_closed();
         }
         lock(&self.inner.sent).remove(instance_id);
+        self.inner.calls.forget(instance_id);
     }
 }
 

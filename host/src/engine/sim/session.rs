@@ -14,6 +14,7 @@ use super::incoming::new_message_id;
 use super::network::{SentRecord, SimError, SimNetwork};
 use super::offline::{Held, OfflineQueue};
 use super::sends;
+use crate::engine::{BlockedContact, ContactProfile, OwnProfile, PrivacyCategory, PrivacySetting};
 use crate::engine::{
     ChatState, ContactCard, Engine, EngineError, EngineEvent, GroupInfo, InboundEvent, InboundSink, MediaFetch,
     MessageRef, NumberCheck, OutgoingForward, OutgoingLocation, OutgoingMedia, OutgoingText, SentMessage, Session,
@@ -64,6 +65,7 @@ impl Engine for SimEngine {
             closed: AtomicBool::new(false),
             presence: AtomicU64::new(0),
             panic_on_presence: AtomicBool::new(false),
+            silent_since_ms: std::sync::atomic::AtomicI64::new(0),
             qr_task: Mutex::new(None),
         });
         self.network.register(&request.instance_id, session.clone());
@@ -117,12 +119,23 @@ pub struct SimSession {
     closed: AtomicBool,
     presence: AtomicU64,
     panic_on_presence: AtomicBool,
+    /// When the simulated server went silent on this connection (unix ms; 0:
+    /// it answers), as `POST /sim/instances/{id}/silence` makes it.
+    silent_since_ms: std::sync::atomic::AtomicI64,
     qr_task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl SimSession {
     pub(super) fn panic_on_next_presence(&self) {
         self.panic_on_presence.store(true, Ordering::Release);
+    }
+
+    /// The simulated server stops answering on this connection, which stays
+    /// open: from now on it shows no sign of life.
+    pub(super) fn go_silent(&self) {
+        let _ = self
+            .silent_since_ms
+            .compare_exchange(0, crate::clock::now_ms(), Ordering::AcqRel, Ordering::Acquire);
     }
 
     fn state(&self) -> State {
@@ -226,9 +239,11 @@ impl SimSession {
     /// over, and forgets it once wasap acknowledges it (it is journalled);
     /// returns then. Not acknowledged (the connection closed meanwhile), it is
     /// delivered again on the next connection.
-    pub(super) async fn deliver(&self, event: InboundEvent) -> Result<(), SimError> {
+    pub(super) async fn deliver(&self, mut event: InboundEvent) -> Result<(), SimError> {
         self.require_connected()
             .map_err(|_| SimError::NotConnected(self.instance_id.clone()))?;
+        // Both names of every account it names, as the network knows them.
+        crate::engine::lids::complete(&mut event.kind, &self.network).await;
         // The server keeps the message while it hands it over (both at
         // once: whichever lands, a crash loses nothing the route answered
         // for). WhatsApp's servers keep a message whatever wasap's disk says;
@@ -249,9 +264,10 @@ impl SimSession {
 
     /// Hands over an event WhatsApp neither keeps nor wants acknowledged (a
     /// chat state): nothing is held for a later connection.
-    pub(super) async fn pass_on(&self, kind: crate::events::EventKind) -> Result<(), SimError> {
+    pub(super) async fn pass_on(&self, mut kind: crate::events::EventKind) -> Result<(), SimError> {
         self.require_connected()
             .map_err(|_| SimError::NotConnected(self.instance_id.clone()))?;
+        crate::engine::lids::complete(&mut kind, &self.network).await;
         self.inbound.pass_on(kind).await;
         Ok(())
     }
@@ -294,7 +310,31 @@ impl SimSession {
         self.presence.load(Ordering::Relaxed)
     }
 
-    fn require_connected(&self) -> Result<(), EngineError> {
+    /// The network the session is on.
+    pub(super) fn network(&self) -> &SimNetwork {
+        &self.network
+    }
+
+    /// The phone number (digits) the session is linked as.
+    pub(super) async fn own_phone(&self) -> Result<String, EngineError> {
+        self.device
+            .load()
+            .await
+            .map_err(store_error)?
+            .and_then(|device| device.pn.map(|pn| pn.user.to_string()))
+            .ok_or(EngineError::NotConnected)
+    }
+
+    /// The session's own account on the network, once connected.
+    fn link(&self) -> Result<super::profiles::Link<'_>, EngineError> {
+        self.require_connected()?;
+        Ok(super::profiles::Link {
+            network: &self.network,
+            device: &self.device,
+        })
+    }
+
+    pub(super) fn require_connected(&self) -> Result<(), EngineError> {
         if self.is_closed() || self.state() != State::Connected {
             return Err(EngineError::NotConnected);
         }
@@ -366,14 +406,44 @@ impl Session for SimSession {
 
     async fn group_info(&self, group: &str) -> Result<Option<GroupInfo>, EngineError> {
         self.require_connected()?;
-        let me = self
-            .device
-            .load()
-            .await
-            .map_err(store_error)?
-            .and_then(|device| device.pn.map(|pn| pn.user.to_string()))
-            .ok_or(EngineError::NotConnected)?;
+        let me = self.own_phone().await?;
         Ok(self.network.group_info(group, &me))
+    }
+
+    async fn contact_profile(&self, jid: &str) -> Result<Option<ContactProfile>, EngineError> {
+        Ok(self.link()?.contact_profile(jid))
+    }
+
+    async fn set_blocked(&self, jid: &str, blocked: bool) -> Result<(), EngineError> {
+        self.link()?.set_blocked(jid, blocked).await
+    }
+
+    async fn blocklist(&self) -> Result<Vec<BlockedContact>, EngineError> {
+        self.link()?.blocklist().await
+    }
+
+    async fn own_profile(&self) -> Result<OwnProfile, EngineError> {
+        self.link()?.own_profile().await
+    }
+
+    async fn set_push_name(&self, name: &str) -> Result<(), EngineError> {
+        self.link()?.set_push_name(name).await
+    }
+
+    async fn set_about(&self, about: &str) -> Result<(), EngineError> {
+        self.link()?.set_about(about).await
+    }
+
+    async fn set_profile_photo(&self, jpeg: Option<bytes::Bytes>) -> Result<Option<String>, EngineError> {
+        self.link()?.set_profile_photo(jpeg).await
+    }
+
+    async fn privacy(&self) -> Result<Vec<PrivacySetting>, EngineError> {
+        self.link()?.privacy().await
+    }
+
+    async fn set_privacy(&self, category: PrivacyCategory, value: &str) -> Result<(), EngineError> {
+        self.link()?.set_privacy(category, value).await
     }
 
     async fn react(&self, target: &MessageRef, emoji: &str) -> Result<SentMessage, EngineError> {
@@ -486,6 +556,42 @@ impl Session for SimSession {
     async fn check_numbers(&self, phones: &[String]) -> Result<Vec<NumberCheck>, EngineError> {
         self.require_connected()?;
         Ok(self.network.check(phones))
+    }
+
+    async fn lid_pairs(
+        &self,
+        names: &[crate::engine::lids::AccountName],
+    ) -> Result<Vec<Option<crate::engine::lids::LidPair>>, EngineError> {
+        use crate::engine::lids::LidBook;
+        self.require_connected()?;
+        let mut pairs = Vec::with_capacity(names.len());
+        for name in names {
+            pairs.push(self.network.pair(name).await);
+        }
+        Ok(pairs)
+    }
+
+    async fn reject_call(&self, call_id: &str, from: &str) -> Result<(), EngineError> {
+        self.require_connected()?;
+        self.network.reject_call(&self.instance_id, call_id, from)
+    }
+
+    /// The simulated server answers every keepalive at once: the connection
+    /// hears from it now, unless it went silent.
+    fn last_heard_ms(&self) -> Option<i64> {
+        match self.silent_since_ms.load(Ordering::Acquire) {
+            0 => Some(crate::clock::now_ms()),
+            since => Some(since),
+        }
+    }
+
+    async fn ping(&self) -> Result<(), EngineError> {
+        self.require_connected()?;
+        match self.silent_since_ms.load(Ordering::Acquire) {
+            0 => Ok(()),
+            // A silent server never answers: the ping times out.
+            _ => Err(EngineError::Timeout),
+        }
     }
 
     async fn announce_available(&self) -> Result<(), EngineError> {

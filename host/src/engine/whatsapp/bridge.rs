@@ -63,6 +63,8 @@ pub(super) struct Shared {
     /// The last thing heard that explains a drop the library reports no
     /// `Disconnected` for (a connect failure, a stream error, QR expiry).
     last_reason: Mutex<Option<String>>,
+    /// The calls ringing on this connection (`calls.rs`).
+    pub(super) calls: super::calls::RingingCalls,
 }
 
 impl Shared {
@@ -75,6 +77,7 @@ impl Shared {
             restart_after_pairing: AtomicBool::new(false),
             logged_in: AtomicBool::new(false),
             last_reason: Mutex::new(None),
+            calls: Default::default(),
         }
     }
 
@@ -235,10 +238,11 @@ pub(super) async fn forward(mut queue: Receiver, events: mpsc::Sender<EngineEven
                         Err(_) => break,
                     }
                 }
-                // A receipt or a deletion may name a contact by LID alone.
+                // Both names of every account they name: a receipt or a
+                // deletion may name a contact by LID alone.
                 if let Some(client) = shared.client() {
                     for event in &mut inbound {
-                        super::phone_names::name_by_phone(&client, &mut event.kind).await;
+                        crate::engine::lids::complete(&mut event.kind, &super::lid_book::ClientBook(&client)).await;
                     }
                 }
                 let count = inbound.len() as isize;
@@ -395,6 +399,11 @@ impl EventHandler for Bridge {
                     self.queue.push_inbound(inbound);
                 }
             }
+            Event::PictureUpdate(update) => {
+                if let Some(inbound) = inbound::group_photo(update) {
+                    self.queue.push_inbound(inbound);
+                }
+            }
             Event::DeleteMessageForMeUpdate(update) => {
                 let client = self.shared.client();
                 if let Some(inbound) = inbound::deleted_for_me(update, client.as_deref()) {
@@ -402,6 +411,17 @@ impl EventHandler for Bridge {
                 }
             }
             Event::ChatPresence(update) => self.chat_states.push(update),
+            Event::IncomingCall(call) => {
+                if let Some(inbound) = super::calls::incoming(&self.shared.calls, call) {
+                    self.queue.push_inbound(inbound);
+                }
+            }
+            Event::MissedCall(missed) => self.queue.push_inbound(super::calls::missed(missed)),
+            Event::CallEndedElsewhere(ended) => {
+                if let Some(inbound) = super::calls::ended_elsewhere(&self.shared.calls, ended) {
+                    self.queue.push_inbound(inbound);
+                }
+            }
             _ => {}
         }
     }
@@ -425,8 +445,12 @@ impl EventHandler for Bridge {
             EventKind::Receipt,
             EventKind::UndecryptableMessage,
             EventKind::GroupUpdate,
+            EventKind::PictureUpdate,
             EventKind::DeleteMessageForMeUpdate,
             EventKind::ChatPresence,
+            EventKind::IncomingCall,
+            EventKind::MissedCall,
+            EventKind::CallEndedElsewhere,
         ])
     }
 }
@@ -552,6 +576,8 @@ mod tests {
         let (queue, rx) = queue(journal.clone());
         let event = || InboundEvent {
             kind: crate::events::EventKind::Receipt(crate::events::Receipt {
+                sender_lid: None,
+                sender_phone: None,
                 chat: "1@s.whatsapp.net".to_owned(),
                 sender: "1@s.whatsapp.net".to_owned(),
                 ids: vec!["id".to_owned()],

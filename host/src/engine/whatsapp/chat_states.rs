@@ -61,7 +61,7 @@ impl ChatStates {
             runtime.spawn(async move {
                 while let Some(mut kind) = waiting.recv().await {
                     if let Some(client) = shared.client() {
-                        super::phone_names::name_by_phone(&client, &mut kind).await;
+                        crate::engine::lids::complete(&mut kind, &super::lid_book::ClientBook(&client)).await;
                     }
                     inbound.pass_on(kind).await;
                 }

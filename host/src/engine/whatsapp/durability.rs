@@ -47,7 +47,12 @@ impl InboundDurabilityHook for JournalHook {
                 Some(vote) => Some(poll_votes::event(&client, &self.polls, vote).await?),
                 None => inbound::message(message, Arc::downgrade(&client)),
             };
-            events.extend(event);
+            if let Some(mut event) = event {
+                // Both names of the sender (and of the chat's contact), where
+                // the message gave one and the client knows the other.
+                crate::engine::lids::complete(&mut event.kind, &super::lid_book::ClientBook(&client)).await;
+                events.push(event);
+            }
         }
         self.inbound.accept(events).await?;
         Ok(())

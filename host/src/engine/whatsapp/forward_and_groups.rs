@@ -5,19 +5,18 @@
 
 use std::time::Duration;
 
+use whatsapp_rust::UploadOptions;
 use whatsapp_rust::features::GroupError;
 use whatsapp_rust::request::IqError;
 use whatsapp_rust::wacore::download::MediaType;
 use whatsapp_rust::wacore_binary::JidExt;
 use whatsapp_rust::waproto::whatsapp as wa;
-use whatsapp_rust::{Jid, UploadOptions};
 
 use super::media_message::{Presentation, media_message};
 use super::outgoing::{contacts_message, location_message, mark_forwarded, text_message};
 use super::session::{MEDIA_TIMEOUT, REQUEST_TIMEOUT, WhatsappSession, recipient};
 use crate::engine::{
-    EngineError, ForwardedContent, GroupInfo, GroupParticipant, MediaKind, OutgoingForward, OutgoingMedia,
-    OutgoingText, SentMessage,
+    EngineError, ForwardedContent, GroupInfo, MediaKind, OutgoingForward, OutgoingMedia, OutgoingText, SentMessage,
 };
 
 impl WhatsappSession {
@@ -51,22 +50,7 @@ impl WhatsappSession {
             Err(GroupError::Iq(IqError::ServerError { code: 403 | 404, .. })) => return Ok(None),
             Err(e) => return Err(EngineError::Protocol(format!("group query failed: {e}"))),
         };
-        let me: Vec<Jid> = [self.client.pn(), self.client.lid()].into_iter().flatten().collect();
-        let is_me = |jid: &Jid| me.iter().any(|mine| mine.user == jid.user && mine.server == jid.server);
-        Ok(Some(GroupInfo {
-            jid: metadata.id.to_string(),
-            subject: metadata.subject,
-            participants: metadata
-                .participants
-                .into_iter()
-                .map(|p| GroupParticipant {
-                    is_me: is_me(&p.jid) || p.phone_number.as_ref().is_some_and(is_me),
-                    admin: p.is_admin(),
-                    jid: p.jid.to_non_ad().to_string(),
-                    phone_jid: p.phone_number.map(|pn| pn.to_non_ad().to_string()),
-                })
-                .collect(),
-        }))
+        Ok(Some(self.group_info_of(metadata)))
     }
 }
 

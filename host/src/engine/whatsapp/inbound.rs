@@ -48,10 +48,19 @@ pub(super) fn undecryptable(event: &UndecryptableMessage) -> InboundEvent {
     }
 }
 
-/// Participants joining, leaving, promoted or demoted in a group.
+/// Participants joining, leaving, promoted or demoted in a group, or its info and
+/// settings changing.
 pub(super) fn group_update(update: &GroupUpdate) -> Option<InboundEvent> {
     Some(InboundEvent {
         kind: from_whatsapp::group_update(update)?,
+        media: None,
+    })
+}
+
+/// A group's photo set or removed (a user's picture is not an event).
+pub(super) fn group_photo(update: &whatsapp_rust::types::events::PictureUpdate) -> Option<InboundEvent> {
+    Some(InboundEvent {
+        kind: from_whatsapp::photo_update(update)?,
         media: None,
     })
 }

@@ -12,8 +12,8 @@
 //! - `inbound.rs`: inbound traffic through `events::from_whatsapp`, and media downloads;
 //! - `media_ticket.rs`: what is kept to download an incoming file after a
 //!   restart, and resuming the download through the instance's next client;
-//! - `phone_names.rs`: contacts WhatsApp named by LID alone (receipts,
-//!   deletions) renamed by the phone number the client knows for them;
+//! - `lid_book.rs`: the client's LID and phone-number pairs, from which
+//!   every inbound event gets both names of the accounts it names;
 //! - `recipient_lid.rs`: the recipient's LID in a send's answer, from the
 //!   client's store of LID and phone number pairs;
 //! - `deletions.rs`: revoking (the sender's own message, or another
@@ -38,20 +38,23 @@
 //! every fresh link would be reported as a disconnect.
 
 mod bridge;
+mod calls;
 pub mod cert_checks;
 mod chat_states;
 mod deletions;
 mod durability;
 mod forward_and_groups;
+mod group_admin;
 mod inbound;
+mod lid_book;
 #[cfg(feature = "test-whatsapp-server")]
 pub mod loopback_http;
 mod media_message;
 mod media_ticket;
 mod outgoing;
-mod phone_names;
 mod poll_votes;
 mod polls;
+mod profiles;
 mod recipient_lid;
 mod session;
 

@@ -20,6 +20,7 @@ use super::bridge::{Queue, Shared};
 use super::deletions;
 use super::outgoing::{contacts_message, location_message, text_message};
 use super::recipient_lid::with_lid;
+use crate::engine::{BlockedContact, ContactProfile, OwnProfile, PrivacyCategory, PrivacySetting};
 use crate::engine::{
     ChatState, ContactCard, EngineError, GroupInfo, MessageRef, NumberCheck, OutgoingForward, OutgoingLocation,
     OutgoingMedia, OutgoingText, SentMessage, Session,
@@ -197,6 +198,42 @@ impl Session for WhatsappSession {
         self.query_group(group).await
     }
 
+    async fn contact_profile(&self, jid: &str) -> Result<Option<ContactProfile>, EngineError> {
+        self.query_contact_profile(jid).await
+    }
+
+    async fn set_blocked(&self, jid: &str, blocked: bool) -> Result<(), EngineError> {
+        self.change_block(jid, blocked).await
+    }
+
+    async fn blocklist(&self) -> Result<Vec<BlockedContact>, EngineError> {
+        self.query_blocklist().await
+    }
+
+    async fn own_profile(&self) -> Result<OwnProfile, EngineError> {
+        self.query_own_profile().await
+    }
+
+    async fn set_push_name(&self, name: &str) -> Result<(), EngineError> {
+        self.change_push_name(name).await
+    }
+
+    async fn set_about(&self, about: &str) -> Result<(), EngineError> {
+        self.change_about(about).await
+    }
+
+    async fn set_profile_photo(&self, jpeg: Option<bytes::Bytes>) -> Result<Option<String>, EngineError> {
+        self.change_photo(jpeg).await
+    }
+
+    async fn privacy(&self) -> Result<Vec<PrivacySetting>, EngineError> {
+        self.query_privacy().await
+    }
+
+    async fn set_privacy(&self, category: PrivacyCategory, value: &str) -> Result<(), EngineError> {
+        self.change_privacy(category, value).await
+    }
+
     async fn react(&self, target: &MessageRef, emoji: &str) -> Result<SentMessage, EngineError> {
         self.require_logged_in()?;
         let chat = recipient(&target.chat)?;
@@ -271,6 +308,14 @@ impl Session for WhatsappSession {
             .map_err(|e| EngineError::Protocol(format!("chat state failed: {e}")))
     }
 
+    async fn lid_pairs(
+        &self,
+        names: &[crate::engine::lids::AccountName],
+    ) -> Result<Vec<Option<crate::engine::lids::LidPair>>, EngineError> {
+        self.require_logged_in()?;
+        Ok(super::lid_book::pairs(&self.client, names).await)
+    }
+
     async fn check_numbers(&self, phones: &[String]) -> Result<Vec<NumberCheck>, EngineError> {
         self.require_logged_in()?;
         let jids = phones
@@ -304,6 +349,25 @@ impl Session for WhatsappSession {
                 }
             })
             .collect())
+    }
+
+    async fn reject_call(&self, call_id: &str, from: &str) -> Result<(), EngineError> {
+        super::calls::reject(self, call_id, from).await
+    }
+
+    /// whatsapp-rust stamps every frame that arrives (its keepalive pings
+    /// draw an answer every 15 to 30 s on an idle connection).
+    fn last_heard_ms(&self) -> Option<i64> {
+        Some(self.client.stats().last_data_received_ms as i64).filter(|ms| *ms > 0)
+    }
+
+    async fn ping(&self) -> Result<(), EngineError> {
+        self.require_logged_in()?;
+        let ping = whatsapp_rust::wacore::iq::keepalive::KeepaliveSpec::with_timeout(REQUEST_TIMEOUT);
+        tokio::time::timeout(REQUEST_TIMEOUT, self.client.execute(ping))
+            .await
+            .map_err(|_| EngineError::Timeout)?
+            .map_err(|e| EngineError::Protocol(format!("ping failed: {e}")))
     }
 
     async fn announce_available(&self) -> Result<(), EngineError> {

@@ -5,7 +5,7 @@
 //! `audio`, and anything else as `paused`. It gives the chat and the sender as the stanza
 //! named them, which is often by LID: the sender's LID is kept in `sender_lid`, and the
 //! engine then names the chat and sender by phone number where its client knows it
-//! (`engine/whatsapp/phone_names.rs`), as it does for receipts.
+//! (`engine/lids.rs`), as it does for receipts.
 
 use whatsapp_rust::types::events::ChatPresenceUpdate;
 use whatsapp_rust::wacore::types::presence::{ChatPresence, ChatPresenceMedia};
@@ -25,6 +25,7 @@ pub fn chat_state(update: &ChatPresenceUpdate, now: i64) -> EventKind {
     EventKind::ChatState(ChatStateChange {
         chat: source.chat.to_non_ad().to_string(),
         sender_lid: sender.is_lid().then(|| sender.to_string()),
+        sender_phone: sender.is_pn().then(|| sender.user.to_string()),
         sender: sender.to_string(),
         is_group: source.is_group,
         state,
@@ -72,6 +73,7 @@ mod tests {
             assert_eq!(
                 change(chat_state(&update(direct.clone(), presence, media), AT)),
                 ChatStateChange {
+                    sender_phone: Some("6281234567890".to_owned()),
                     chat: "6281234567890@s.whatsapp.net".to_owned(),
                     sender: "6281234567890@s.whatsapp.net".to_owned(),
                     sender_lid: None,
@@ -98,6 +100,7 @@ mod tests {
         assert_eq!(
             got,
             ChatStateChange {
+                sender_phone: None,
                 chat: "120363402106000000@g.us".to_owned(),
                 sender: "251556368777322@lid".to_owned(),
                 sender_lid: Some("251556368777322@lid".to_owned()),

@@ -6,7 +6,7 @@
 //! [`WaMedia`], the unwrapped waproto media message, for the engine to fetch with its client.
 //!
 //! Files: `mod.rs` (envelopes: ids, JIDs, timestamps, receipts, groups, delete-for-me),
-//! `content.rs` (unwrapping a `wa::Message` and mapping what it carries to [`Content`]),
+//! `call.rs` (call offers, and how a call stopped), `content.rs` (unwrapping a `wa::Message` and mapping what it carries to [`Content`]),
 //! `undecryptable.rs` (messages whose content could not be read), `poll_update.rs` (poll
 //! votes, still encrypted).
 //!
@@ -14,8 +14,10 @@
 //! WhatsApp also gave one (LID-addressed chats carry it as the `alt`), without the sending
 //! device's suffix.
 
+mod call;
 mod chat_state;
 mod content;
+mod group_change;
 mod poll_update;
 #[cfg(test)]
 mod tests;
@@ -29,12 +31,15 @@ use whatsapp_rust::wacore::types::presence::ReceiptType as WaReceiptType;
 use whatsapp_rust::wacore_binary::JidExt;
 use whatsapp_rust::waproto::whatsapp as wa;
 
+pub use self::call::{call_offer, missed_offline, stopped, terminated};
 pub use self::chat_state::chat_state;
 pub use self::content::WaMedia;
+pub use self::group_change::{photo_update, settings_update};
 pub use self::poll_update::{PollUpdate, poll_update};
 pub use self::undecryptable::undecryptable;
 use super::{
-    ChatState, ChatStateChange, Content, EventKind, GroupAction, GroupParticipants, Message, Receipt, ReceiptType,
+    ChatState, ChatStateChange, Content, EventKind, GroupAction, GroupParticipants, Message, ParticipantIds, Receipt,
+    ReceiptType,
 };
 
 /// A converted message: the canonical kind and, for media, what is still to download.
@@ -71,10 +76,16 @@ pub fn message_parts(message: &wa::Message, info: &MessageInfo) -> Option<Conver
         },
         content::Body::Content(content) => content,
     };
+    let (sender_lid, sender_phone) = sender_names(source);
+    let (chat_lid, chat_phone) = chat_names(source);
     let kind = EventKind::Message(Message {
         id: info.id.to_string(),
         chat,
         sender: sender_jid(source),
+        sender_lid,
+        sender_phone,
+        chat_lid,
+        chat_phone,
         push_name: Some(info.push_name.clone()).filter(|n| !n.is_empty()),
         from_me: source.is_from_me,
         is_group: source.is_group,
@@ -110,33 +121,50 @@ pub fn receipt(receipt: &WaReceipt) -> Option<EventKind> {
     // in the phone's order, as the sim engine does.
     ids.rotate_right(1);
     let source = &receipt.source;
+    let (sender_lid, sender_phone) = sender_names(source);
     Some(EventKind::Receipt(Receipt {
         chat: chat_jid(source),
         sender: sender_jid(source),
+        sender_lid,
+        sender_phone,
         ids,
         receipt_type,
         timestamp: receipt.timestamp.timestamp(),
     }))
 }
 
-/// Participants joining, leaving, promoted or demoted in a group; `None` for the other
-/// group notifications (subject, settings, ...), which the model does not carry yet.
+/// Participants joining, leaving, promoted or demoted in a group; the subject,
+/// description, settings and invite link changing ([`settings_update`]); `None` for the
+/// other group notifications, which the model does not carry.
 pub fn group_update(update: &GroupUpdate) -> Option<EventKind> {
     let (action, participants) = match &update.action {
         GroupNotificationAction::Add { participants, .. } => (GroupAction::Join, participants),
         GroupNotificationAction::Remove { participants, .. } => (GroupAction::Leave, participants),
         GroupNotificationAction::Promote { participants } => (GroupAction::Promote, participants),
         GroupNotificationAction::Demote { participants } => (GroupAction::Demote, participants),
-        _ => return None,
+        _ => return settings_update(update),
     };
-    let jids = participants
+    // A LID-addressed group names each participant by LID, with the phone number beside it.
+    let participants: Vec<ParticipantIds> = participants
         .iter()
-        .map(|p| prefer_phone(&p.jid, p.phone_number.as_ref()))
+        .map(|p| {
+            let (mut lid, phone) = names(&p.jid, p.phone_number.as_ref());
+            // A phone-addressed group may name the participant's LID beside it.
+            if lid.is_none() {
+                lid = p.lid.as_ref().filter(|j| j.is_lid()).map(|j| j.to_non_ad().to_string());
+            }
+            ParticipantIds {
+                jid: prefer_phone(&p.jid, p.phone_number.as_ref()),
+                lid,
+                phone,
+            }
+        })
         .collect();
     Some(EventKind::GroupParticipants(GroupParticipants {
         group: update.group_jid.to_non_ad().to_string(),
         action,
-        jids,
+        jids: participants.iter().map(|p| p.jid.clone()).collect(),
+        participants,
         timestamp: update.timestamp.timestamp(),
     }))
 }
@@ -156,6 +184,11 @@ pub fn deleted_for_me(update: &DeleteMessageForMeUpdate, own_jid: &str) -> Optio
         is_group: update.chat_jid.is_group(),
         chat,
         sender: own_jid.to_owned(),
+        // Filled from the JIDs by the engine (`engine::lids`).
+        sender_lid: None,
+        sender_phone: None,
+        chat_lid: None,
+        chat_phone: None,
         push_name: None,
         from_me: true,
         // When the deletion happened; the action's `messageTimestamp` is the target's.
@@ -190,6 +223,37 @@ fn chat_jid(source: &MessageSource) -> String {
         return prefer_phone(&source.chat, alt);
     }
     source.chat.to_non_ad().to_string()
+}
+
+/// Both names of the sender, as far as the stanza gives them: `(LID, phone number)`.
+fn sender_names(source: &MessageSource) -> (Option<String>, Option<String>) {
+    names(&source.sender, source.sender_alt.as_ref())
+}
+
+/// Both names of a one-to-one chat's contact, as far as the stanza gives them; none in
+/// a group.
+fn chat_names(source: &MessageSource) -> (Option<String>, Option<String>) {
+    if source.is_group {
+        return (None, None);
+    }
+    let alt = if source.is_from_me {
+        source.recipient_alt.as_ref()
+    } else {
+        source.sender_alt.as_ref()
+    };
+    names(&source.chat, alt)
+}
+
+/// The LID (`…@lid`) and the phone number (digits) among a JID and its alternate.
+fn names(jid: &Jid, alt: Option<&Jid>) -> (Option<String>, Option<String>) {
+    let both = [Some(jid), alt];
+    let lid = both
+        .iter()
+        .flatten()
+        .find(|j| j.is_lid())
+        .map(|j| j.to_non_ad().to_string());
+    let phone = both.iter().flatten().find(|j| j.is_pn()).map(|j| j.user.to_string());
+    (lid, phone)
 }
 
 fn prefer_phone(jid: &Jid, alt: Option<&Jid>) -> String {

@@ -8,17 +8,23 @@
 
 use whatsapp_rust::types::events::{UnavailableType, UndecryptableMessage};
 
-use super::{chat_jid, sender_jid};
+use super::{chat_jid, chat_names, sender_jid, sender_names};
 use crate::events::{EventKind, Undecryptable};
 
 /// The `message_undecryptable` event of `event`.
 pub fn undecryptable(event: &UndecryptableMessage) -> EventKind {
     let info = &event.info;
     let source = &info.source;
+    let (sender_lid, sender_phone) = sender_names(source);
+    let (chat_lid, chat_phone) = chat_names(source);
     EventKind::MessageUndecryptable(Undecryptable {
         id: info.id.to_string(),
         chat: chat_jid(source),
         sender: sender_jid(source),
+        sender_lid,
+        sender_phone,
+        chat_lid,
+        chat_phone,
         push_name: Some(info.push_name.clone()).filter(|n| !n.is_empty()),
         from_me: source.is_from_me,
         is_group: source.is_group,
@@ -81,6 +87,10 @@ mod tests {
         assert_eq!(
             got,
             Undecryptable {
+                sender_lid: Some("100000000000001@lid".into()),
+                sender_phone: Some("6281234567890".into()),
+                chat_lid: Some("100000000000001@lid".into()),
+                chat_phone: Some("6281234567890".into()),
                 id: "3EB0AA".into(),
                 chat: "6281234567890@s.whatsapp.net".into(),
                 sender: "6281234567890@s.whatsapp.net".into(),

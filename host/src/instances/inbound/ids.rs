@@ -45,6 +45,12 @@ pub(crate) fn event_id(instance_id: &str, kind: &EventKind) -> String {
             part(vote.voter.as_bytes());
             part(vote.id.as_bytes());
         }
+        // A call's offer, and what stopped it, by the call: an offer delivered
+        // again is the same event whatever the instance's settings say now.
+        EventKind::CallOffer(call) | EventKind::CallMissed(call) | EventKind::CallEnded(call) => {
+            part(call.from.as_bytes());
+            part(call.id.as_bytes());
+        }
         // The canonical JSON of the kind is all of its content, in a fixed field order.
         other => part(&serde_json::to_vec(other).unwrap_or_default()),
     }
@@ -58,6 +64,10 @@ mod tests {
 
     fn message(id: &str, chat: &str, text: &str) -> EventKind {
         EventKind::Message(Message {
+            sender_lid: None,
+            sender_phone: None,
+            chat_lid: None,
+            chat_phone: None,
             id: id.to_owned(),
             chat: chat.to_owned(),
             sender: chat.to_owned(),
@@ -88,6 +98,8 @@ mod tests {
     fn a_receipt_is_known_by_its_content() {
         let receipt = |kind: ReceiptType, at: i64| {
             EventKind::Receipt(Receipt {
+                sender_lid: None,
+                sender_phone: None,
                 chat: "1@s.whatsapp.net".to_owned(),
                 sender: "1@s.whatsapp.net".to_owned(),
                 ids: vec!["A1".to_owned()],

@@ -21,6 +21,8 @@
 //!   journal: every entry not done, in order, with its original id.
 //! - `progress.rs`: journalled events in the chain, marked done once handled.
 //! - `stats.rs`: the counters of `GET /metrics`.
+//! - `contacts.rs`: the senders of journalled messages, kept as the
+//!   instance's contacts (only what changed, after the ack).
 //!
 //! The bounds, per instance: [`JOURNAL_REQUESTS`] hand-overs waiting for the
 //! writer (one event each, or a whole batch of an offline drain, of which the
@@ -28,6 +30,7 @@
 //! waiting for media and the chain, and the chain's own queue (see
 //! [`InboundStats::bound_per_instance`]).
 
+mod contacts;
 mod ids;
 mod media;
 mod progress;

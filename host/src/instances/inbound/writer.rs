@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use tokio::sync::{mpsc, oneshot};
 
 use super::stage::{Handoff, Staged};
-use super::{Inbound, REQUESTS_PER_WRITE, ids, media};
+use super::{Inbound, REQUESTS_PER_WRITE, contacts, ids, media};
 use crate::engine::InboundEvent;
 use crate::events::Event;
 use crate::store::StoreError;
@@ -36,6 +36,7 @@ pub(super) async fn run(
     handoff: Handoff,
 ) {
     let mut batch = Vec::with_capacity(REQUESTS_PER_WRITE);
+    let mut learnt = contacts::Learnt::default();
     while requests.recv_many(&mut batch, REQUESTS_PER_WRITE).await > 0 {
         let mut events = Vec::new();
         let mut fetches = Vec::new();
@@ -99,6 +100,14 @@ pub(super) async fn run(
         for accepted in waiting {
             let _ = accepted.send(());
         }
+        // Senders become contacts: after the ack, and only what is news.
+        let new: Vec<&Event> = events
+            .iter()
+            .zip(&appended)
+            .filter(|(_, appended)| matches!(appended, Appended::New(_)))
+            .map(|(event, _)| event)
+            .collect();
+        learnt.learn(&inbound.store, instance_id, &new).await;
         let mut staged = Vec::with_capacity(events.len());
         for (((event, media), ticket), appended) in events.into_iter().zip(fetches).zip(tickets).zip(appended) {
             match appended {

@@ -17,6 +17,10 @@ fn message() -> Event {
     new_event(
         "shop",
         EventKind::Message(Message {
+            sender_lid: None,
+            sender_phone: None,
+            chat_lid: None,
+            chat_phone: None,
             id: "M1".to_owned(),
             chat: "6281234567890@s.whatsapp.net".to_owned(),
             sender: "6281234567890@s.whatsapp.net".to_owned(),

@@ -54,6 +54,10 @@ fn text(text: &str) -> Event {
     new_event(
         "shop",
         EventKind::Message(Message {
+            sender_lid: None,
+            sender_phone: None,
+            chat_lid: None,
+            chat_phone: None,
             id: "M1".to_owned(),
             chat: CHAT.to_owned(),
             sender: CHAT.to_owned(),
@@ -196,6 +200,7 @@ fn chat_state() -> Event {
     new_event(
         "shop",
         EventKind::ChatState(wasap_events::ChatStateChange {
+            sender_phone: None,
             chat: CHAT.to_owned(),
             sender: CHAT.to_owned(),
             sender_lid: None,

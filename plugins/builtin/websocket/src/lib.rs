@@ -48,7 +48,11 @@ pub fn channel(event: &Event) -> Option<Channel> {
         | EventKind::MessageUndecryptable(_)
         | EventKind::Receipt(_)
         | EventKind::GroupParticipants(_)
+        | EventKind::GroupUpdate(_)
         | EventKind::PollVote(_)
+        | EventKind::CallOffer(_)
+        | EventKind::CallMissed(_)
+        | EventKind::CallEnded(_)
         | EventKind::ChatState(_) => {
             // A server-wide event has no instance to listen to.
             (!event.instance_id.is_empty()).then(|| Channel::Instance(event.instance_id.clone()))
@@ -57,6 +61,7 @@ pub fn channel(event: &Event) -> Option<Channel> {
         | EventKind::StatusChanged { .. }
         | EventKind::Paired { .. }
         | EventKind::LoggedOut { .. }
+        | EventKind::Offline { .. }
         | EventKind::System { .. } => Some(Channel::Global),
         // Published by the hub straight from the event bus.
         EventKind::PluginError { .. } => None,

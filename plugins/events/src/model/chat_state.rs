@@ -49,8 +49,12 @@ pub struct ChatStateChange {
     /// Who is typing: the contact, or the participant in a group; their phone-number JID
     /// when known, else their LID (`...@lid`).
     pub sender: String,
-    /// The sender's LID, when WhatsApp named them by it.
+    /// The sender's LID, when known (WhatsApp named them by it, or the instance has
+    /// learnt the pair).
     pub sender_lid: Option<String>,
+    /// The sender's phone number (international form without `+`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_phone: Option<String>,
     /// The chat is a group.
     pub is_group: bool,
     pub state: ChatState,

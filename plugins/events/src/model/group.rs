@@ -8,8 +8,13 @@ pub struct GroupParticipants {
     /// The group's JID (`...@g.us`).
     pub group: String,
     pub action: GroupAction,
-    /// The participants affected, as JIDs.
+    /// The participants affected, as JIDs: each one's phone-number JID when known, else
+    /// their LID.
     pub jids: Vec<String>,
+    /// The same participants, in the same order, by both names: each one's LID and
+    /// phone number where known (see [`crate::ParticipantIds`]).
+    #[serde(default)]
+    pub participants: Vec<crate::ParticipantIds>,
     /// When the change happened, unix seconds.
     pub timestamp: i64,
 }

@@ -13,8 +13,22 @@ pub struct Message {
     pub id: String,
     /// The chat's JID: the contact's (`...@s.whatsapp.net`) or the group's (`...@g.us`).
     pub chat: String,
-    /// The author's JID: the contact, or the participant in a group.
+    /// The author's JID: the contact, or the participant in a group; their phone-number
+    /// JID when known, else their LID (`...@lid`).
     pub sender: String,
+    /// The author's LID (`...@lid`), when known: from the stanza, or from the LID and
+    /// phone-number pairs the instance has learnt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_lid: Option<String>,
+    /// The author's phone number (international form without `+`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_phone: Option<String>,
+    /// In a one-to-one chat, the contact's LID, when known; `None` in groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_lid: Option<String>,
+    /// In a one-to-one chat, the contact's phone number, when known; `None` in groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_phone: Option<String>,
     /// The author's display name, when WhatsApp sent one.
     pub push_name: Option<String>,
     /// Sent by this account (from the phone or another linked device).

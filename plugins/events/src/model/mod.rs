@@ -9,8 +9,11 @@
 //! outbox and cross the plugin boundary:
 //! `{"id", "instance_id", "at_us", "kind": {"type": "<kind name>", "data": {...}}}`.
 
+mod call;
 mod chat_state;
 mod group;
+mod group_update;
+mod lid;
 mod message;
 mod poll_vote;
 mod receipt;
@@ -18,8 +21,11 @@ mod undecryptable;
 
 use serde::{Deserialize, Serialize};
 
+pub use call::Call;
 pub use chat_state::{ChatState, ChatStateChange};
 pub use group::{GroupAction, GroupParticipants};
+pub use group_update::{GroupUpdate, GroupUpdateKind};
+pub use lid::{ParticipantIds, is_lid, pair_of, phone_of};
 pub use message::{Content, DisappearingMode, Ephemeral, Media, Message, Quoted};
 pub use poll_vote::{PollTotal, PollVote};
 pub use receipt::{Receipt, ReceiptType};
@@ -106,6 +112,10 @@ pub enum EventKind {
     /// Emitted when group participants join, leave, are promoted or demoted.
     #[serde(rename = "group_participants")]
     GroupParticipants(GroupParticipants),
+    /// Emitted when a group's subject, description, settings (announce, locked, approval),
+    /// photo or invite link change (see [`GroupUpdate`]).
+    #[serde(rename = "group_update")]
+    GroupUpdate(GroupUpdate),
     /// Emitted when a contact starts typing, starts recording a voice note, or stops, in
     /// a chat with the instance. Not journalled and not replayed (see [`ChatStateChange`]).
     #[serde(rename = "chat_state")]
@@ -116,6 +126,32 @@ pub enum EventKind {
     /// `message_undecryptable` event with reason `unknown_poll` instead.
     #[serde(rename = "poll_vote")]
     PollVote(PollVote),
+    /// Emitted when a contact calls the instance (WhatsApp's call offer): it rings until the
+    /// caller gives up, it is answered or declined on the phone, or the instance rejects it
+    /// (see [`Call`]). Journalled like a message.
+    #[serde(rename = "call_offer")]
+    CallOffer(Call),
+    /// Emitted when a call stops ringing unanswered: the caller hung up or it rang out, or
+    /// it rang while the instance was offline ([`Call::reason`]).
+    #[serde(rename = "call_missed")]
+    CallMissed(Call),
+    /// Emitted when a call ends otherwise: it was answered or declined on the account's phone
+    /// or another of its devices ([`Call::reason`]). A call the instance rejects ends without
+    /// an event (WhatsApp tells the caller, not the instance).
+    #[serde(rename = "call_ended")]
+    CallEnded(Call),
+    /// Emitted once when a linked instance has been without a working connection for longer
+    /// than the server's offline threshold (`WASAP_OFFLINE_ALERT_SECS`), and not again until
+    /// it has been online since.
+    #[serde(rename = "instance_offline")]
+    Offline {
+        /// The status it is in now (`disconnected`, `connecting` or `banned`).
+        status: InstanceStatus,
+        /// How long it has been without a connection, in seconds.
+        offline_secs: u64,
+        /// The last error that ended or refused its connection, when there was one.
+        reason: Option<String>,
+    },
     /// Emitted when a plugin fails on an event or is quarantined for failing repeatedly.
     #[serde(rename = "plugin_error")]
     PluginError {
@@ -131,7 +167,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind name, in declaration order: what filters and subscriptions may name.
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 17] = [
         "qr",
         "instance_status",
         "instance_paired",
@@ -140,23 +176,33 @@ impl EventKind {
         "message_undecryptable",
         "receipt",
         "group_participants",
+        "group_update",
         "chat_state",
         "poll_vote",
+        "call_offer",
+        "call_missed",
+        "call_ended",
+        "instance_offline",
         "plugin_error",
         "system",
     ];
 
     /// The names the payload formats give kinds where they differ from the kind's own name,
     /// as (format's name, kind name): a webhook subscription may use either.
-    pub const FORMAT_NAMES: [(&'static str, &'static str); 12] = [
+    pub const FORMAT_NAMES: [(&'static str, &'static str); 17] = [
         ("incoming_message", "message"),
         ("message.undecryptable", "message_undecryptable"),
         ("message.receipt", "receipt"),
         ("message.ack", "receipt"),
         ("group.participants", "group_participants"),
+        ("group.update", "group_update"),
         ("chat.state", "chat_state"),
         ("chat_presence", "chat_state"),
         ("poll.vote", "poll_vote"),
+        ("call.offer", "call_offer"),
+        ("call.missed", "call_missed"),
+        ("call.ended", "call_ended"),
+        ("instance.offline", "instance_offline"),
         ("instance.status", "instance_status"),
         ("instance.paired", "instance_paired"),
         ("instance.logged_out", "instance_logged_out"),
@@ -186,8 +232,13 @@ impl EventKind {
             EventKind::MessageUndecryptable(_) => "message_undecryptable",
             EventKind::Receipt(_) => "receipt",
             EventKind::GroupParticipants(_) => "group_participants",
+            EventKind::GroupUpdate(_) => "group_update",
             EventKind::ChatState(_) => "chat_state",
             EventKind::PollVote(_) => "poll_vote",
+            EventKind::CallOffer(_) => "call_offer",
+            EventKind::CallMissed(_) => "call_missed",
+            EventKind::CallEnded(_) => "call_ended",
+            EventKind::Offline { .. } => "instance_offline",
             EventKind::PluginError { .. } => "plugin_error",
             EventKind::System { .. } => "system",
         }

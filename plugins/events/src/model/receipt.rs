@@ -7,8 +7,17 @@ use serde::{Deserialize, Serialize};
 pub struct Receipt {
     /// The chat's JID.
     pub chat: String,
-    /// Who acknowledged: the contact, or the participant in a group.
+    /// Who acknowledged: the contact, or the participant in a group; their phone-number
+    /// JID when known, else their LID.
     pub sender: String,
+    /// Their LID (`...@lid`), when known. WhatsApp names a LID-addressed contact's
+    /// receipts by LID alone; the LID and phone-number pairs the instance has learnt
+    /// fill in the other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_lid: Option<String>,
+    /// Their phone number (international form without `+`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_phone: Option<String>,
     /// The acknowledged message ids (WhatsApp batches them).
     pub ids: Vec<String>,
     pub receipt_type: ReceiptType,

@@ -72,18 +72,8 @@ pub fn blocklist(node: &Node) -> Node {
 }
 
 pub fn privacy(node: &Node) -> Node {
-    let categories = [
-        ("last", "all"),
-        ("online", "all"),
-        ("profile", "all"),
-        ("status", "contacts"),
-        ("groupadd", "all"),
-        ("readreceipts", "all"),
-        ("calladd", "all"),
-        ("messages", "all"),
-    ]
-    .into_iter()
-    .map(|(name, value)| {
+    // Before login; a logged-in device gets its account's (`iq/profile.rs`).
+    let categories = crate::profiles::DEFAULT_PRIVACY.into_iter().map(|(name, value)| {
         NodeBuilder::new("category")
             .attr("name", name)
             .attr("value", value)

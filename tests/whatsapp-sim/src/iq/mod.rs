@@ -5,10 +5,12 @@
 
 mod appstate;
 mod appstate_patch;
+mod group_admin;
 mod groups;
 mod keys;
 mod media_conn;
 mod misc;
+mod profile;
 mod usync;
 
 use std::sync::Arc;
@@ -43,6 +45,8 @@ pub async fn handle(inner: &Arc<Inner>, conn: u64, node: Node) {
         ("usync", "get", "usync", Some(device)) => usync::handle(inner, &node, &device),
         ("abt", "get", "props", _) => Some(misc::ab_props(&node)),
         ("w", "get", "props", _) => Some(misc::props(&node)),
+        ("blocklist", _, _, Some(device)) => profile::handle(inner, &node, &xmlns, &kind, &device),
+        ("privacy", _, "privacy", Some(device)) => profile::handle(inner, &node, &xmlns, &kind, &device),
         ("blocklist", "get", _, _) => Some(misc::blocklist(&node)),
         ("privacy", "get", "privacy", _) => Some(misc::privacy(&node)),
         ("privacy", "set", "tokens", _) => Some(misc::privacy_tokens(&node)),
@@ -55,6 +59,11 @@ pub async fn handle(inner: &Arc<Inner>, conn: u64, node: Node) {
         }
         ("w:sync:app:state", "set", "sync", Some(device)) => Some(appstate::sync(inner, &node, &device)),
         ("w:g2", "get", "query" | "participating", Some(device)) => groups::handle(inner, &node, &child, &device),
+        ("w:g2", _, _, Some(device)) => group_admin::handle(inner, &node, &kind, &child, &device),
+        ("w:profile:picture", "set", _, Some(device)) if group_admin::targets_group(&node) => {
+            group_admin::picture(inner, &node, &device)
+        }
+        ("w:profile:picture" | "status", _, _, Some(device)) => profile::handle(inner, &node, &xmlns, &kind, &device),
         ("w:m", "set", "media_conn", Some(_)) => media_conn::handle(inner, &node),
         _ => None,
     };

@@ -82,6 +82,7 @@ fn user_result(world: &World, user: &Node, protocols: &[String]) -> Node {
                 None => NodeBuilder::new("lid").build(),
             }),
             "devices" => children.push(devices(account)),
+            "status" | "picture" => children.extend(super::profile::usync_result(world, protocol, &jid)),
             // Not a business; the client reads an absent node as "no".
             "business" => {}
             other => warn!(target: "whatsapp_sim", "usync protocol {other:?} left unanswered"),

@@ -162,6 +162,8 @@ fn receipts_are_delivered_read_or_played_with_their_ids_in_the_phones_order() {
         assert_eq!(
             receipt_of(kind, group_in()),
             Some(EventKind::Receipt(Receipt {
+                sender_lid: None,
+                sender_phone: Some(CONTACT.to_owned()),
                 chat: GROUP_JID.to_owned(),
                 sender: CONTACT_JID.to_owned(),
                 ids: vec!["M1".to_owned(), "M2".to_owned(), "M3".to_owned()],
@@ -227,6 +229,18 @@ fn group_participants_join_leave_promote_and_demote() {
         assert_eq!(
             group_update(&update),
             Some(EventKind::GroupParticipants(GroupParticipants {
+                participants: vec![
+                    ParticipantIds {
+                        jid: CONTACT_JID.to_owned(),
+                        lid: Some("100000001@lid".to_owned()),
+                        phone: Some(CONTACT.to_owned()),
+                    },
+                    ParticipantIds {
+                        jid: "100000002@lid".to_owned(),
+                        lid: Some("100000002@lid".to_owned()),
+                        phone: None,
+                    },
+                ],
                 group: GROUP_JID.to_owned(),
                 action,
                 jids: vec![CONTACT_JID.to_owned(), "100000002@lid".to_owned()],
@@ -244,7 +258,18 @@ fn group_participants_join_leave_promote_and_demote() {
             subject_time: None,
         })
         .build();
-    assert!(group_update(&subject).is_none());
+    // Not a participant change: a subject change is a `group_update` of its own.
+    assert_eq!(
+        group_update(&subject),
+        Some(EventKind::GroupUpdate(crate::events::GroupUpdate {
+            group: GROUP_JID.to_owned(),
+            change: crate::events::GroupUpdateKind::Subject,
+            text: Some("new name".to_owned()),
+            enabled: None,
+            author: None,
+            timestamp: AT,
+        }))
+    );
 }
 
 fn delete_for_me(full_sync: bool) -> DeleteMessageForMeUpdate {
@@ -266,6 +291,10 @@ fn a_delete_for_me_names_the_target_and_is_authored_by_this_account() {
     assert_eq!(
         deleted_for_me(&delete_for_me(false), ME_JID),
         Some(EventKind::Message(Message {
+            sender_lid: None,
+            sender_phone: None,
+            chat_lid: None,
+            chat_phone: None,
             id: "OLD1".to_owned(),
             chat: GROUP_JID.to_owned(),
             sender: ME_JID.to_owned(),

@@ -134,6 +134,10 @@ fn a_direct_text_carries_the_whole_envelope() {
     assert_eq!(
         message,
         Message {
+            sender_lid: None,
+            sender_phone: Some(CONTACT.to_owned()),
+            chat_lid: None,
+            chat_phone: Some(CONTACT.to_owned()),
             id: "3EB0AA".to_owned(),
             chat: CONTACT_JID.to_owned(),
             sender: CONTACT_JID.to_owned(),

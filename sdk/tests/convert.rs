@@ -154,7 +154,11 @@ fn all_kinds() -> Vec<EventKind> {
         (wasap_plugin::events::GroupUpdateKind::Announce, None, Some(true)),
         (wasap_plugin::events::GroupUpdateKind::Locked, None, Some(false)),
         (wasap_plugin::events::GroupUpdateKind::Approval, None, Some(true)),
-        (wasap_plugin::events::GroupUpdateKind::Photo, Some("1700000000000"), None),
+        (
+            wasap_plugin::events::GroupUpdateKind::Photo,
+            Some("1700000000000"),
+            None,
+        ),
         (wasap_plugin::events::GroupUpdateKind::InviteLink, None, None),
     ] {
         kinds.push(EventKind::GroupUpdate(wasap_plugin::events::GroupUpdate {

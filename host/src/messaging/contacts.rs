@@ -80,7 +80,7 @@ pub fn photo(data: bytes::Bytes) -> Result<bytes::Bytes, ContactsError> {
     if data.len() as u64 > MAX_PHOTO_BYTES {
         return Err(ContactsError::PhotoTooLarge);
     }
-    if !data.starts_with(&[0xFF, 0xD8, 0xFF]) {
+    if super::media_kind::sniff(&data).1 != "image/jpeg" {
         return Err(ContactsError::NotJpeg);
     }
     Ok(data)

@@ -121,7 +121,7 @@ pub fn check_invite_code(raw: &str) -> Result<String, GroupError> {
 
 /// `photo` as a JPEG WhatsApp takes as a group photo.
 pub fn check_photo(photo: &[u8]) -> Result<(), GroupError> {
-    if photo.len() < 4 || photo.len() > MAX_PHOTO_BYTES || !photo.starts_with(&[0xFF, 0xD8, 0xFF]) {
+    if photo.len() < 4 || photo.len() > MAX_PHOTO_BYTES || super::media_kind::sniff(photo).1 != "image/jpeg" {
         return Err(GroupError::InvalidPhoto);
     }
     Ok(())

@@ -149,17 +149,17 @@ const LID_PAIR_FIELDS: &[&str] = &[
 /// `body` without [`LID_PAIR_FIELDS`], at any depth; a body that is not
 /// JSON as it is.
 fn without_lid_pairs(body: &str) -> String {
-    fn strip(value: &mut serde_json::Value) {
+    fn strip(value: &mut Value) {
         match value {
-            serde_json::Value::Object(map) => {
+            Value::Object(map) => {
                 map.retain(|key, _| !LID_PAIR_FIELDS.contains(&key.as_str()));
                 map.values_mut().for_each(strip);
             }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            Value::Array(items) => items.iter_mut().for_each(strip),
             _ => {}
         }
     }
-    match serde_json::from_str::<serde_json::Value>(body) {
+    match serde_json::from_str::<Value>(body) {
         Ok(mut value) => {
             strip(&mut value);
             value.to_string()

@@ -39,7 +39,8 @@ function group(info) {
     h("ul", { class: "participants" },
       ...info.participants.map((p) =>
         h("li", { "data-participant": p.jid },
-          p.phone && p.phone !== p.jid ? `${p.jid} (${p.phone})` : p.jid,
+          // A member named by LID shows its number too, when known.
+          p.phone && p.jid.endsWith("@lid") ? `${p.jid} (+${p.phone})` : p.jid,
           p.role === "member" ? "" : ` · ${p.role}`,
           p.is_me ? " · this instance" : ""))),
   );

@@ -26,6 +26,8 @@ pub mod plugins;
 pub mod polls;
 pub mod private_fs;
 pub mod random;
+pub mod rate_limit;
+pub mod send_queue;
 pub mod server;
 pub mod store;
 pub mod system_events;

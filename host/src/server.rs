@@ -31,6 +31,8 @@ use crate::plugins::{
     ActionOutputs, HostServices, PluginEngine, PluginEngineError, PluginHost, PluginSources, builtin,
 };
 use crate::private_fs::{self, Tightening};
+use crate::rate_limit::RateLimiter;
+use crate::send_queue::SendQueue;
 use crate::store::journal_prune::{self, JournalRetentionSettings};
 use crate::store::{Store, StoreError, redact};
 use crate::system_events::{SystemEvents, SystemNotice};
@@ -208,8 +210,13 @@ impl Server {
 
         let metrics = Arc::new(Metrics::default());
         metrics.attach_inbound(inbound.stats(), write_retry.clone());
+        // On the simulated engine the queue runs on the network's clock,
+        // which `POST /sim/clock` moves.
+        let clock = sim.as_ref().map(SimNetwork::clock).unwrap_or_default();
+        let send_queue = SendQueue::new(store.clone(), instances.clone(), clock, config.queue_settings());
         let messenger = Messenger::new(instances.clone(), store.clone(), metrics.clone())
-            .with_sources(media_from_url.fetcher.clone(), media.clone());
+            .with_sources(media_from_url.fetcher.clone(), media.clone())
+            .with_queue(send_queue.clone());
         // Attached before any instance starts, so the plugins see every event.
         let plugins = PluginHost::start(
             PluginEngine::shared().map_err(StartError::Plugins)?,
@@ -253,6 +260,8 @@ impl Server {
                 admin_token: Arc::from(token),
                 websockets: config.websocket_enabled().then(|| hub.clone()),
                 webhooks,
+                send_queue,
+                rate_limit: Arc::new(RateLimiter::new(config.rate_limit_settings())),
             },
             bus,
             hub,
@@ -291,6 +300,12 @@ impl Server {
         let media_retention = self.state.media.start_retention();
         let journal_prune = journal_prune::start(store.clone(), self.journal_retention);
         instances.resume().await?;
+        // Jobs left by an earlier run go out from here on.
+        let send_queue = self.state.send_queue.clone();
+        let stop_queue = send_queue.stop_on_drop();
+        send_queue
+            .start(Arc::new(api::QueuedSends::new(self.state.clone())), &self.bus)
+            .await?;
         tracing::info!(%addr, "wasap listening");
         // Upgraded connections would keep the graceful shutdown waiting for as
         // long as their clients stay: the hub closes them first.
@@ -310,6 +325,7 @@ impl Server {
             shutdown,
         )
         .await;
+        drop(stop_queue);
         instances.shutdown().await;
         // What the plugins have handled is marked done, so the next start
         // does not replay it.

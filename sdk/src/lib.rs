@@ -4,8 +4,9 @@
 //! manifest subscribes to. It sees the canonical [`Event`] model (re-exported from
 //! `wasap-events`, with its `sudevwa` and `gowa` formats in [`events`]) and answers with an
 //! [`Outcome`]: a verdict (continue, drop, or replace the event) plus actions (send a
-//! message, react to, edit, revoke or mark read an earlier one, show a chat state, queue a
-//! webhook, publish a WebSocket frame). It can use the host's [`kv`]
+//! message, react to, edit, revoke or mark read an earlier one, show a chat state, change a
+//! group's participants, block a contact, decline a call, queue a webhook, publish a
+//! WebSocket frame). It can use the host's [`kv`]
 //! store, [`clock`], [`http`] and [`log`], each only when its manifest grants it.
 //!
 //! ```
@@ -72,9 +73,9 @@ pub use wasap_events::{
 };
 
 pub use outcome::{
-    Action, CardToSend, Channel, ChatState, DeleteForMe, Edit, Forward, GivenLinkPreview, LinkPreview, MarkRead,
-    MediaType, Outcome, Publish, React, Revoke, SendContacts, SendLocation, SendMedia, SendPoll, SendText,
-    SetChatState, Verdict, WebhookRequest, WebhookTarget,
+    Action, BlockContact, CardToSend, ChangeParticipants, Channel, ChatState, DeleteForMe, Edit, Forward,
+    GivenLinkPreview, LinkPreview, MarkRead, MediaType, Outcome, ParticipantChange, Publish, React, RejectCall, Revoke,
+    SendContacts, SendLocation, SendMedia, SendPoll, SendText, SetChatState, Verdict, WebhookRequest, WebhookTarget,
 };
 
 /// A plugin: built once from its configuration, then handed every event it subscribes to.

@@ -12,6 +12,20 @@
 //! assert_eq!(outcome.actions.len(), 5);
 //! ```
 //!
+//! A moderation bot (capability `moderate`) changes a group's participants, blocks a
+//! contact and declines calls:
+//!
+//! ```
+//! use wasap_plugin::{Outcome, ParticipantChange};
+//! # let message = wasap_plugin::testing::text_message("6281234567890@s.whatsapp.net", "spam");
+//! let group = "120363402106000703@g.us";
+//! let outcome = Outcome::drop()
+//!     .group_participants(group, ParticipantChange::Remove, [&message.sender])
+//!     .block(&message.sender)
+//!     .reject_call("CALL0123456789ABCDEF", &message.sender);
+//! assert_eq!(outcome.actions.len(), 3);
+//! ```
+//!
 //! The actions that name an earlier message (react, edit, revoke, mark read) name it by its
 //! WhatsApp id: one the instance received (an event's `message.id`) or sent. The host looks
 //! the id up among the instance's messages and does nothing with an unknown one (it logs
@@ -23,12 +37,13 @@ use crate::bindings::wasap::plugin::types as w;
 
 /// Something the host does on a plugin's behalf (see the WIT `action` variant). Each kind
 /// needs its manifest capability (`send` for messages and the actions on messages and
-/// chats, `webhook`, `publish`); the host refuses an action that is not granted.
+/// chats, `moderate` for group participants, blocking and rejecting calls, `webhook`,
+/// `publish`); the host refuses an action that is not granted.
 pub use w::Action;
 pub use w::{
-    CardToSend, Channel, ChatState, DeleteForMe, Edit, Forward, GivenLinkPreview, LinkPreview, MarkRead, MediaType,
-    Publish, React, Revoke, SendContacts, SendLocation, SendMedia, SendPoll, SendText, SetChatState, WebhookRequest,
-    WebhookTarget,
+    BlockContact, CardToSend, ChangeParticipants, Channel, ChatState, DeleteForMe, Edit, Forward, GivenLinkPreview,
+    LinkPreview, MarkRead, MediaType, ParticipantChange, Publish, React, RejectCall, Revoke, SendContacts,
+    SendLocation, SendMedia, SendPoll, SendText, SetChatState, WebhookRequest, WebhookTarget,
 };
 
 /// What becomes of the event after this plugin.
@@ -207,6 +222,52 @@ impl Outcome {
     /// [`ChatState::Paused`] ends it, or WhatsApp lets it lapse. Capability `send`.
     pub fn chat_state(self, to: impl Into<String>, state: ChatState) -> Outcome {
         self.action(Action::ChatState(SetChatState { to: to.into(), state }))
+    }
+
+    /// Adds, removes, promotes or demotes `participants` (1 to 256 phone numbers without
+    /// `+`, or user JIDs such as a message's `sender`) of `group` (its JID, e.g. a group
+    /// message's `chat`). The instance must be an admin of the group; WhatsApp refuses
+    /// the change for some participants only when it must (their privacy settings, not a
+    /// member), and the host logs those. Capability `moderate`.
+    pub fn group_participants<I>(self, group: impl Into<String>, change: ParticipantChange, participants: I) -> Outcome
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.action(Action::GroupParticipants(ChangeParticipants {
+            group: group.into(),
+            change,
+            participants: participants.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// Blocks `contact` (a phone number without `+`, or a user JID such as a message's
+    /// `sender`) on the instance's account: they can no longer message or call it.
+    /// Capability `moderate`.
+    pub fn block(self, contact: impl Into<String>) -> Outcome {
+        self.action(Action::BlockContact(BlockContact {
+            contact: contact.into(),
+            blocked: true,
+        }))
+    }
+
+    /// Unblocks `contact` (a phone number without `+`, or a user JID). Capability
+    /// `moderate`.
+    pub fn unblock(self, contact: impl Into<String>) -> Outcome {
+        self.action(Action::BlockContact(BlockContact {
+            contact: contact.into(),
+            blocked: false,
+        }))
+    }
+
+    /// Declines the call `call_id` from `caller` that rings on the instance: for a
+    /// `call-offer` event, `call.id` and `call.from`. The caller sees it declined.
+    /// Capability `moderate`.
+    pub fn reject_call(self, call_id: impl Into<String>, caller: impl Into<String>) -> Outcome {
+        self.action(Action::RejectCall(RejectCall {
+            call_id: call_id.into(),
+            caller: caller.into(),
+        }))
     }
 
     /// Queues a webhook delivery; the host signs and delivers it durably.

@@ -1,11 +1,13 @@
-//! The `Outcome` helpers build the actions of the WIT `action` variant field for field, and
-//! the actions of `wasap:plugin@0.2.0` on earlier messages and chats cross the component
-//! boundary unchanged (through the same conversions the exported `handle-event` uses).
+//! The `Outcome` helpers build the actions of the WIT `action` variant field for field (the
+//! moderation ones of 0.3.0 included), and the actions of `wasap:plugin@0.2.0` on earlier
+//! messages and chats cross the component boundary unchanged (through the same
+//! conversions the exported `handle-event` uses).
 
 use wasap_plugin::bindings::wasap::plugin::types as w;
 use wasap_plugin::testing::{self, message_event, text_message};
 use wasap_plugin::{
-    Action, ChatState, Edit, Event, EventKind, MarkRead, Outcome, Plugin, React, Revoke, SendText, SetChatState,
+    Action, BlockContact, ChangeParticipants, ChatState, Edit, Event, EventKind, MarkRead, Outcome, ParticipantChange,
+    Plugin, React, RejectCall, Revoke, SendText, SetChatState,
 };
 
 #[test]
@@ -75,6 +77,37 @@ fn chat_state_names_the_chat_and_the_state() {
             })]
         );
     }
+}
+
+#[test]
+fn moderation_names_the_group_the_contact_and_the_call() {
+    let outcome = Outcome::cont()
+        .group_participants("120363402106000703@g.us", ParticipantChange::Remove, ["6281200001111"])
+        .block("6281200002222@s.whatsapp.net")
+        .unblock("6281200003333")
+        .reject_call("CALL0123456789ABCDEF", "6281200004444@s.whatsapp.net");
+    assert_eq!(
+        outcome.actions,
+        [
+            Action::GroupParticipants(ChangeParticipants {
+                group: "120363402106000703@g.us".to_owned(),
+                change: ParticipantChange::Remove,
+                participants: vec!["6281200001111".to_owned()],
+            }),
+            Action::BlockContact(BlockContact {
+                contact: "6281200002222@s.whatsapp.net".to_owned(),
+                blocked: true,
+            }),
+            Action::BlockContact(BlockContact {
+                contact: "6281200003333".to_owned(),
+                blocked: false,
+            }),
+            Action::RejectCall(RejectCall {
+                call_id: "CALL0123456789ABCDEF".to_owned(),
+                caller: "6281200004444@s.whatsapp.net".to_owned(),
+            }),
+        ]
+    );
 }
 
 /// Answers each text with the action it names, on the message it came in.

@@ -316,6 +316,23 @@ fn outcomes_round_trip_with_replaced_events_and_actions() {
                 "evt-1",
                 b"{}".to_vec(),
             )),
+        // The moderation actions, every participant change among them.
+        Outcome::drop()
+            .group_participants("120363402106000703@g.us", wasap_plugin::ParticipantChange::Add, ["628"])
+            .group_participants("120363402106000703", wasap_plugin::ParticipantChange::Remove, ["628"])
+            .group_participants(
+                "120363402106000703@g.us",
+                wasap_plugin::ParticipantChange::Promote,
+                ["628", "629"],
+            )
+            .group_participants(
+                "120363402106000703@g.us",
+                wasap_plugin::ParticipantChange::Demote,
+                ["628"],
+            )
+            .block("628")
+            .unblock("628@s.whatsapp.net")
+            .reject_call("CALL1", "628@s.whatsapp.net"),
     ] {
         let wit: w::Outcome = outcome.clone().into();
         assert_eq!(Outcome::from(wit), outcome);

@@ -46,6 +46,8 @@ impl Server {
             .env("WASAP_LISTEN", format!("127.0.0.1:{port}"))
             .env("WASAP_DATA_DIR", data_dir)
             .env("WASAP_API_TOKEN", TOKEN)
+            // One client firing as fast as it can is what a benchmark is; the API rate limit is off.
+            .env("WASAP_API_RATE", "0")
             .env("WASAP_LOG", "warn")
             .env_remove("DATABASE_URL")
             .stdout(Stdio::null())

@@ -29,7 +29,9 @@ cargo build --quiet --locked -p wasap
 work="$(mktemp -d)"
 token="fuzz-admin-token-$RANDOM$RANDOM"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-WASAP_API_TOKEN="$token" WASAP_LOG=warn "$CARGO_TARGET_DIR/debug/wasap" serve --engine sim \
+# The API rate limit off (WASAP_API_RATE=0): the fuzzer fires requests as fast as
+# it can, and a 429 would stand in for the answer it came to check.
+WASAP_API_TOKEN="$token" WASAP_API_RATE=0 WASAP_LOG=warn "$CARGO_TARGET_DIR/debug/wasap" serve --engine sim \
     --listen "127.0.0.1:$port" --data-dir "$work/data" >"$work/server.log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
@@ -77,8 +79,17 @@ status=0
     --exclude-operation-id sim_unlink --exclude-operation-id sim_disconnect \
     --exclude-operation-id instance_reconnect \
     --phases examples,fuzzing,stateful --workers 2 --no-color || status=$?
-# Pass 2: everything, with generated path parameters.
-"$VENV/bin/schemathesis" run "$base/openapi.json" \
+# Pass 2: everything, with generated path parameters. Its stateful phase
+# creates instances (`POST /api/instances`) and follows the links to the
+# routes that need WhatsApp (profile, privacy, groups, sends...): a new,
+# unpaired instance answers them with the documented 503
+# `instance_not_connected`, so here, and only here, a 503 is an answer; the
+# passes on the online instance still fail on it.
+cat >"$work/generated-paths.toml" <<TOML
+[checks.not_a_server_error]
+expected-statuses = ["2xx", "3xx", "4xx", "503"]
+TOML
+"$VENV/bin/schemathesis" --config-file "$work/generated-paths.toml" run "$base/openapi.json" \
     -H "Authorization: Bearer $token" --checks "$CHECKS" --max-examples "$MAX_EXAMPLES" \
     --phases examples,fuzzing,stateful --workers 2 --no-color || status=$?
 ensure_online

@@ -1,7 +1,8 @@
 //! Contacts and the instance's own profile, on both engines
 //! (`wasap_tests::engines`): contacts learnt from traffic with their push
 //! names, listed in pages and exported as CSV; a contact's picture and
-//! about; block, blocklist and unblock as WhatsApp recorded them; the own
+//! about; names from the phone's address book (contact sync); block,
+//! blocklist and unblock as WhatsApp recorded them; the own
 //! push name, about and photo; privacy settings read and set; and bad input
 //! refused with its code, nothing changed.
 
@@ -9,7 +10,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use wasap_tests::both_engines;
-use wasap_tests::engines::{EngineUnderTest, ListenedShop, OnlineShop};
+use wasap_tests::engines::{EngineUnderTest, ListenedShop, OnlineShop, Saved};
 
 const SHOP: &str = "6281111111111";
 const BUDI: &str = "6281234567890";
@@ -18,6 +19,7 @@ const NOBODY: &str = "6281200000404";
 
 both_engines!(
     senders_become_contacts_listed_in_pages_and_exported_as_csv,
+    the_address_book_names_contacts,
     a_contacts_profile_and_blocking,
     the_own_profile_and_privacy_settings
 );
@@ -41,7 +43,7 @@ fn contact_row(c: &Value) -> String {
         field("phone"),
         field("lid"),
         quoted(field("push_name")),
-        field("name"),
+        quoted(field("name")),
         field("first_seen"),
         field("last_seen"),
     ]
@@ -140,6 +142,184 @@ async fn senders_become_contacts_listed_in_pages_and_exported_as_csv(engine: Eng
     assert_eq!(status, 201, "{created}");
     let (status, list) = shop.server.admin().get("/api/contacts/shop").await;
     assert_eq!((status, list), (200, json!({ "contacts": [], "next": null })));
+    shop.finish().await;
+}
+
+/// A number with no WhatsApp account, saved in the phone's address book.
+const CITRA: &str = "6281300000001";
+
+async fn the_address_book_names_contacts(engine: EngineUnderTest) {
+    let mut shop = ListenedShop::start(engine, SHOP).await;
+    let api = shop.api();
+    shop.driver.contact(BUDI, true).await;
+    shop.driver.contact(ANI, true).await;
+
+    if engine == EngineUnderTest::Sim {
+        // Bad input: refused with 422, nothing learnt.
+        let many: Vec<Value> = (0..1001)
+            .map(|i| json!({ "phone": format!("62813{i:08}"), "name": "X" }))
+            .collect();
+        for (body, code) in [
+            (json!({ "contacts": [] }), "invalid_body"),
+            (json!({ "contacts": many }), "invalid_body"),
+            (json!({ "contacts": [{ "phone": BUDI }] }), "invalid_body"),
+            (json!({ "contacts": [{ "phone": BUDI, "name": "  " }] }), "invalid_body"),
+            (
+                json!({ "contacts": [{ "phone": BUDI, "name": "Budi\nSantoso" }] }),
+                "invalid_body",
+            ),
+            (
+                json!({ "contacts": [{ "phone": BUDI, "first_name": "x".repeat(257) }] }),
+                "invalid_body",
+            ),
+            (
+                json!({ "contacts": [{ "phone": BUDI, "name": "Budi" }, { "phone": "12ab", "name": "Bad" }] }),
+                "invalid_phone",
+            ),
+        ] {
+            let (status, answer) = shop
+                .server
+                .admin()
+                .post("/sim/instances/shop/address-book", body.clone())
+                .await;
+            assert_eq!(
+                (status, answer["error"]["code"].as_str()),
+                (422, Some(code)),
+                "{body} → {answer}"
+            );
+        }
+        let (status, answer) = shop
+            .server
+            .admin()
+            .post(
+                "/sim/instances/nope/address-book",
+                json!({ "contacts": [{ "phone": BUDI, "name": "B" }] }),
+            )
+            .await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (404, Some("instance_not_found")),
+            "{answer}"
+        );
+        let (status, empty) = api.get("/api/contacts/shop").await;
+        assert_eq!((status, &empty), (200, &json!({ "contacts": [], "next": null })));
+    }
+
+    // The phone's address book syncs: the full name, else the first name.
+    shop.driver
+        .save_contacts(&[
+            Saved {
+                phone: BUDI,
+                name: Some("Budi Santoso, \"Pak\""),
+                first_name: Some("Budi"),
+            },
+            Saved {
+                phone: ANI,
+                name: None,
+                first_name: Some("=Ani"),
+            },
+            Saved {
+                phone: CITRA,
+                name: Some("Citra"),
+                first_name: None,
+            },
+        ])
+        .await;
+    let (status, list) = api.get("/api/contacts/shop").await;
+    assert_eq!(status, 200, "{list}");
+    let contacts = list["contacts"].as_array().expect("the contacts").clone();
+    let summary: Vec<(String, String, Option<String>, Option<String>)> = contacts
+        .iter()
+        .map(|c| {
+            let field = |name: &str| c[name].as_str().map(str::to_owned);
+            (
+                field("jid").unwrap_or_default(),
+                field("phone").unwrap_or_default(),
+                field("name"),
+                field("push_name"),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, Option<String>, Option<String>)> =
+        [(BUDI, "Budi Santoso, \"Pak\""), (ANI, "=Ani"), (CITRA, "Citra")]
+            .into_iter()
+            .map(|(phone, name)| {
+                (
+                    format!("{phone}@s.whatsapp.net"),
+                    phone.to_owned(),
+                    Some(name.to_owned()),
+                    None,
+                )
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+    assert_eq!(summary, expected, "sorted by JID: {list}");
+    for c in &contacts {
+        assert_eq!(c["first_seen"], c["last_seen"], "{c}");
+        // WhatsApp's sync names a contact's LID when it has an account (the
+        // simulator's accounts all have one; the sim engine's only when registered with one).
+        let has_lid = engine == EngineUnderTest::Real && c["phone"] != CITRA;
+        assert_eq!(c["lid"].as_str().is_some_and(|l| l.ends_with("@lid")), has_lid, "{c}");
+    }
+
+    // The CSV shows the names, quoted and defused.
+    let response = api.get_raw("/api/contacts/shop/export.csv", None).await;
+    assert_eq!(response.status(), 200);
+    let csv = response.text().await.expect("the CSV");
+    let mut expected = String::from("jid,phone,lid,push_name,name,first_seen,last_seen\r\n");
+    for c in &contacts {
+        expected.push_str(&contact_row(c));
+        expected.push_str("\r\n");
+    }
+    assert_eq!(csv, expected);
+    assert!(csv.contains(",\"Budi Santoso, \"\"Pak\"\"\","), "{csv}");
+    assert!(csv.contains(",'=Ani,"), "{csv}");
+
+    // A message from a synced contact sets its push name and keeps the name.
+    let id = shop.driver.text_from(BUDI, "Budi P", "Hello").await;
+    let frame = shop.listener.next_frame().await;
+    assert_eq!(frame["data"]["message_id"], id.as_str(), "{frame}");
+    let (_, after) = api.get("/api/contacts/shop").await;
+    let budi = after["contacts"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["phone"] == BUDI))
+        .expect("Budi")
+        .clone();
+    assert_eq!(
+        (&budi["name"], &budi["push_name"]),
+        (&json!("Budi Santoso, \"Pak\""), &json!("Budi P")),
+        "{budi}"
+    );
+    let others = |list: &Value| -> Vec<Value> {
+        list["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["phone"] != BUDI)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(others(&after), others(&list), "the others unchanged");
+
+    // A later sync renames a contact; the push name stays.
+    shop.driver
+        .save_contacts(&[Saved {
+            phone: BUDI,
+            name: Some("Budi (Shop)"),
+            first_name: None,
+        }])
+        .await;
+    let (_, renamed) = api.get("/api/contacts/shop").await;
+    let budi = renamed["contacts"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["phone"] == BUDI))
+        .cloned();
+    assert_eq!(
+        budi.as_ref().map(|b| (&b["name"], &b["push_name"])),
+        Some((&json!("Budi (Shop)"), &json!("Budi P"))),
+        "{renamed}"
+    );
     shop.finish().await;
 }
 

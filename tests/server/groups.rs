@@ -120,6 +120,24 @@ async fn a_group_is_created_grown_renamed_shared_and_left(engine: EngineUnderTes
         roles(&created),
         BTreeMap::from([(jid(ALICE), "member".to_owned()), (jid(SHOP), "superadmin".to_owned())])
     );
+    // Each member by both names, as the events name accounts: the number
+    // in digits, and the LID the instance knows for it (the lookup route's).
+    let (status, pair) = api.get(&format!("/api/lids/shop?phone={ALICE}")).await;
+    let alice_lid = if status == 200 {
+        pair["lid"].clone()
+    } else {
+        Value::Null
+    };
+    let alice = created["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .find(|p| p["jid"] == jid(ALICE))
+        .expect("Alice in the group");
+    assert_eq!(
+        alice,
+        &json!({ "jid": jid(ALICE), "lid": alice_lid, "phone": ALICE, "role": "member", "is_me": false })
+    );
     let (status, list) = api.get("/api/groups/shop").await;
     assert_eq!(status, 200, "{list}");
     let listed: Vec<&str> = list["groups"]

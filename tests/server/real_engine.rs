@@ -214,6 +214,7 @@ async fn open(
             events: tx,
             inbound: std::sync::Arc::new(NoTraffic),
             polls: wasap::polls::PollBook::new(store.clone(), instance_id),
+            address_book: std::sync::Arc::new(wasap::engine::address_book::Forgetful),
         })
         .await?;
     Ok((session, rx))

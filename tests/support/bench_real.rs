@@ -56,6 +56,8 @@ impl BenchServer {
             .env("WASAP_LISTEN", format!("127.0.0.1:{port}"))
             .env("WASAP_DATA_DIR", data_dir)
             .env("WASAP_API_TOKEN", TOKEN)
+            // One client firing as fast as it can is what a benchmark is; the API rate limit is off.
+            .env("WASAP_API_RATE", "0")
             .env("WASAP_LOG", log)
             // The benches' webhook receivers are on loopback.
             .env("WASAP_ALLOW_PRIVATE_URLS", "true")

@@ -19,9 +19,11 @@
 //! instance's message actions sent in `engines/actions.rs`, for locations
 //! and contact cards in `engines/places_and_cards.rs`, for polls and votes
 //! in `engines/polls.rs`, for contacts' chat states in `engines/chat_states.rs`,
-//! for calls and a deaf connection in `engines/calls.rs`.
+//! for calls and a deaf connection in `engines/calls.rs`, for the phone's
+//! address book (contact sync) in `engines/address_book.rs`.
 
 mod actions;
+mod address_book;
 mod calls;
 mod chat_states;
 mod child;
@@ -46,6 +48,7 @@ use wasap_whatsapp_sim::Simulator;
 use crate::{Api, TestDb, TestServer, WAIT, sim_config};
 
 pub use self::actions::ActionSent;
+pub use self::address_book::Saved;
 pub use self::calls::CallRejected;
 pub use self::child::TextSender;
 pub use self::deletions::{AdminRevoke, DeletedForMe};

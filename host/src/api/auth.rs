@@ -16,6 +16,13 @@ use crate::instances::token;
 #[derive(Debug, Clone)]
 pub struct Credentials(Option<String>);
 
+impl Credentials {
+    /// The token presented, if any: to be hashed or compared, never logged.
+    pub fn token(&self) -> Option<&str> {
+        self.0.as_deref().filter(|t| !t.is_empty())
+    }
+}
+
 /// Extracts the bearer token from the `Authorization` header.
 pub fn credentials() -> impl Filter<Extract = (Credentials,), Error = warp::Rejection> + Clone {
     warp::header::optional::<String>("authorization").map(|header: Option<String>| {

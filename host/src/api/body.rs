@@ -22,6 +22,21 @@ pub fn json<T: DeserializeOwned + Send>() -> impl Filter<Extract = (T,), Error =
     })
 }
 
+/// A JSON body of type `T`, and the same body as a JSON value (what the
+/// send queue stores, to run the request later as it came).
+pub fn json_and_value<T: DeserializeOwned + Send>()
+-> impl Filter<Extract = (T, serde_json::Value), Error = warp::Rejection> + Clone {
+    raw()
+        .and_then(|content_type: Option<String>, body: Bytes| async move {
+            let typed: T = parse(content_type.as_deref(), &body).map_err(warp::reject::custom)?;
+            let value: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(json_error)
+                .map_err(warp::reject::custom)?;
+            Ok::<_, warp::Rejection>((typed, value))
+        })
+        .untuple_one()
+}
+
 /// A JSON body of type `T`, or `T::default()` when the body is empty.
 pub fn json_or_default<T: DeserializeOwned + Default + Send>()
 -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {

@@ -13,6 +13,7 @@ use super::AppState;
 use super::endpoint::{Access, Answer, Endpoint, QueryParam, Verb, schema};
 use super::error::ApiError;
 use super::handler::Handle;
+use super::path_param::decoded;
 use super::router::Router;
 use crate::engine::{BlockedContact, ContactProfile};
 use crate::messaging::RecipientError;
@@ -42,11 +43,14 @@ pub(super) struct Contact {
     lid: Option<String>,
     /// The display name the contact's last message carried.
     push_name: Option<String>,
-    /// The name in the phone's address book, from WhatsApp's contact sync (real engine).
+    /// The name in the linked phone's address book, from WhatsApp's contact sync
+    /// (on the sim engine, `/sim/instances/{id}/address-book`).
     name: Option<String>,
-    /// When the instance first heard from the contact (RFC 3339).
+    /// When the instance first learnt of the contact, from its first message or the
+    /// contact sync (RFC 3339).
     first_seen: String,
-    /// When the instance last heard from the contact (RFC 3339), to the hour.
+    /// When the instance last heard from the contact (RFC 3339), to the hour; for a
+    /// contact known only from the contact sync, when it was synced.
     last_seen: String,
 }
 
@@ -256,27 +260,6 @@ impl From<ContactsError> for ApiError {
         };
         ApiError::new(status, code, message)
     }
-}
-
-/// A path parameter with its `%XX` escapes decoded (`%40` for `@`).
-fn decoded(param: &str) -> String {
-    let bytes = param.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn list(state: AppState, id: String, query: PageQuery) -> Result<impl Reply, ApiError> {

@@ -109,6 +109,9 @@ pub struct Endpoint {
     pub request: Request,
     pub query: &'static [QueryParam],
     pub answer: Answer,
+    /// The 202 answer of a send the request asked to queue (`"queue"`,
+    /// `"send_at"`: docs/API.md, "Send queue"), for the routes that take them.
+    pub queued: Option<SchemaFn>,
     /// Error statuses beyond those that follow from the access rule, the body
     /// and the path parameters (which [`Endpoint::error_statuses`] adds).
     pub errors: &'static [u16],
@@ -128,6 +131,7 @@ impl Endpoint {
             request: Request::None,
             query: &[],
             answer,
+            queued: None,
             errors: &[],
         }
     }
@@ -144,6 +148,9 @@ impl Endpoint {
         let mut statuses: Vec<u16> = self.errors.to_vec();
         if self.access != Access::Public {
             statuses.extend([401, 403]);
+        }
+        if super::rate_limit::covers(self.path) {
+            statuses.push(429);
         }
         match self.request {
             Request::None => {}

@@ -28,6 +28,10 @@ pub enum ApiError {
     },
     #[error("database error")]
     Store(#[from] StoreError),
+    /// 429 with `Retry-After`: a direct send over its instance's pace
+    /// (`direct_sends: refuse`, docs/API.md "Send queue").
+    #[error("{message}")]
+    Paced { retry_after_secs: u64, message: String },
 }
 
 impl ApiError {
@@ -42,6 +46,7 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             ApiError::Status { status, code, message } => (*status, code, message.clone()),
+            ApiError::Paced { message, .. } => (StatusCode::TOO_MANY_REQUESTS, "paced", message.clone()),
             ApiError::Store(e) => {
                 tracing::error!(error = %e, "request failed on the database");
                 (
@@ -102,7 +107,11 @@ impl From<EngineError> for ApiError {
 impl Reply for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
-        error_response(status, code, &message)
+        let mut response = error_response(status, code, &message);
+        if let ApiError::Paced { retry_after_secs, .. } = self {
+            response.headers_mut().insert("retry-after", retry_after_secs.into());
+        }
+        response
     }
 }
 
@@ -136,6 +145,9 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
 
 /// Turns every rejection into the JSON error shape.
 pub async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
+    if let Some(limited) = rejection.find::<super::rate_limit::RateLimited>() {
+        return Ok(limited.response());
+    }
     if let Some(e) = rejection.find::<ApiError>() {
         let (status, code, message) = e.parts();
         return Ok(error_response(status, code, &message));

@@ -9,13 +9,16 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::{Json, Reply, Response};
+use wasap_events::model::phone_of;
 
 use super::base64_data::{self, Base64Error};
 use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
 use super::error::ApiError;
 use super::handler::Handle;
+use super::path_param::decoded;
 use super::router::Router;
 use super::{AppState, body};
+
 use crate::engine::{
     GroupInfo, InvitePreview, JoinRequest, Joined, ParticipantAction, ParticipantResult, RequestAction,
 };
@@ -54,7 +57,10 @@ struct GroupView {
 struct ParticipantView {
     /// The member as the group names it (a phone JID, or a LID).
     jid: String,
-    /// The member's phone JID, when known.
+    /// The member's LID (`<digits>@lid`), when known.
+    lid: Option<String>,
+    /// The member's phone number (international form without `+`), when
+    /// known: the same naming as the events' `phone` fields.
     phone: Option<String>,
     /// `member`, `admin` or `superadmin`.
     role: &'static str,
@@ -82,7 +88,8 @@ impl From<GroupInfo> for GroupView {
                 .map(|p| ParticipantView {
                     role: role(p.admin, p.super_admin),
                     jid: p.jid,
-                    phone: p.phone_jid,
+                    lid: p.lid,
+                    phone: p.phone_jid.as_deref().and_then(phone_of).map(str::to_owned),
                     is_me: p.is_me,
                 })
                 .collect(),
@@ -456,11 +463,6 @@ impl From<GroupError> for ApiError {
     }
 }
 
-/// A path's group JID, its `@` possibly percent-encoded.
-fn path_group(raw: &str) -> String {
-    raw.replace("%40", "@").replace("%2540", "@")
-}
-
 async fn list(state: AppState, id: String) -> Result<Json, ApiError> {
     let groups = state.messenger.groups(&id).await?;
     Ok(warp::reply::json(&GroupList {
@@ -493,12 +495,12 @@ async fn preview(state: AppState, id: String, code: String) -> Result<Json, ApiE
 }
 
 async fn get(state: AppState, id: String, group: String) -> Result<Json, ApiError> {
-    let group = state.messenger.group(&id, &path_group(&group)).await?;
+    let group = state.messenger.group(&id, &decoded(&group)).await?;
     Ok(warp::reply::json(&GroupView::from(group)))
 }
 
 async fn update(state: AppState, id: String, group: String, body: Settings) -> Result<Json, ApiError> {
-    let group = path_group(&group);
+    let group = decoded(&group);
     let update = GroupUpdate {
         subject: body.subject,
         description: body.description,
@@ -514,13 +516,13 @@ async fn update(state: AppState, id: String, group: String, body: Settings) -> R
 async fn participants(state: AppState, id: String, group: String, body: ChangeParticipants) -> Result<Json, ApiError> {
     let results = state
         .messenger
-        .change_participants(&id, &path_group(&group), body.action, &body.participants)
+        .change_participants(&id, &decoded(&group), body.action, &body.participants)
         .await?;
     Ok(warp::reply::json(&ParticipantOutcomes::from(results)))
 }
 
 async fn invite(state: AppState, id: String, group: String) -> Result<Json, ApiError> {
-    let code = state.messenger.invite_code(&id, &path_group(&group), false).await?;
+    let code = state.messenger.invite_code(&id, &decoded(&group), false).await?;
     Ok(warp::reply::json(&Invite {
         link: invite_link(&code),
         code,
@@ -528,7 +530,7 @@ async fn invite(state: AppState, id: String, group: String) -> Result<Json, ApiE
 }
 
 async fn reset_invite(state: AppState, id: String, group: String) -> Result<Json, ApiError> {
-    let code = state.messenger.invite_code(&id, &path_group(&group), true).await?;
+    let code = state.messenger.invite_code(&id, &decoded(&group), true).await?;
     Ok(warp::reply::json(&Invite {
         link: invite_link(&code),
         code,
@@ -536,7 +538,7 @@ async fn reset_invite(state: AppState, id: String, group: String) -> Result<Json
 }
 
 async fn leave(state: AppState, id: String, group: String) -> Result<Json, ApiError> {
-    let group = path_group(&group);
+    let group = decoded(&group);
     state.messenger.leave_group(&id, &group).await?;
     Ok(warp::reply::json(&Left { left: group }))
 }
@@ -546,7 +548,7 @@ async fn photo(state: AppState, id: String, group: String, body: Photo) -> Resul
     let jpeg = base64_data::decode(data, MAX_PHOTO_BYTES as u64).map_err(photo_error)?;
     let photo_id = state
         .messenger
-        .set_group_photo(&id, &path_group(&group), jpeg.into())
+        .set_group_photo(&id, &decoded(&group), jpeg.into())
         .await?;
     Ok(warp::reply::json(&PhotoSet { photo_id }))
 }
@@ -556,7 +558,7 @@ fn photo_error(_: Base64Error) -> ApiError {
 }
 
 async fn requests(state: AppState, id: String, group: String) -> Result<Json, ApiError> {
-    let requests = state.messenger.join_requests(&id, &path_group(&group)).await?;
+    let requests = state.messenger.join_requests(&id, &decoded(&group)).await?;
     Ok(warp::reply::json(&RequestList {
         requests: requests.into_iter().map(RequestView::from).collect(),
     }))
@@ -565,7 +567,7 @@ async fn requests(state: AppState, id: String, group: String) -> Result<Json, Ap
 async fn answer_requests(state: AppState, id: String, group: String, body: AnswerRequests) -> Result<Json, ApiError> {
     let results = state
         .messenger
-        .answer_join_requests(&id, &path_group(&group), body.action, &body.participants)
+        .answer_join_requests(&id, &decoded(&group), body.action, &body.participants)
         .await?;
     Ok(warp::reply::json(&ParticipantOutcomes::from(results)))
 }

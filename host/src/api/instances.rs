@@ -66,6 +66,18 @@ struct SettingsBody {
     /// blank); `null` sends none.
     #[serde(default, deserialize_with = "present")]
     reject_calls_message: Option<Option<String>>,
+    /// The instance's send pacing (docs/API.md, "Send queue"), replacing the
+    /// one it had; fields left out take the server's defaults; `null` goes
+    /// back to the defaults.
+    #[serde(default, deserialize_with = "present_pacing")]
+    pacing: Option<Option<crate::send_queue::Pacing>>,
+}
+
+/// `pacing` present, `null` included.
+fn present_pacing<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<crate::send_queue::Pacing>>, D::Error> {
+    Option::<crate::send_queue::Pacing>::deserialize(deserializer).map(Some)
 }
 
 /// A field that is present, `null` included (`Some(None)`), as opposed to absent (`None`).
@@ -142,7 +154,7 @@ static GET: Endpoint = Endpoint {
 };
 static SETTINGS: Endpoint = Endpoint {
     tag: TAG,
-    summary: "Change an instance's settings (auto_read, reject_calls, reject_calls_message)",
+    summary: "Change an instance's settings (auto_read, reject_calls, reject_calls_message, pacing)",
     access: Access::Instance,
     request: Request::Json(schema::<SettingsBody>),
     ..Endpoint::new(
@@ -306,6 +318,9 @@ async fn settings(state: AppState, id: String, body: SettingsBody) -> Result<imp
     if let Some(Some(message)) = &body.reject_calls_message {
         super::messages::check_text(message)?;
     }
+    if let Some(Some(pacing)) = &body.pacing {
+        state.send_queue.check_pacing(pacing)?;
+    }
     let mut info = match body.auto_read {
         Some(on) => state.instances.set_auto_read(&id, on).await?,
         None => state.instances.get(&id).await?,
@@ -317,6 +332,9 @@ async fn settings(state: AppState, id: String, body: SettingsBody) -> Result<imp
             message: body.reject_calls_message.unwrap_or(current.message),
         };
         info = state.instances.set_reject_calls(&id, setting).await?;
+    }
+    if let Some(pacing) = body.pacing {
+        state.send_queue.set_pacing(&id, pacing.unwrap_or_default()).await?;
     }
     Ok(warp::reply::json(&info))
 }

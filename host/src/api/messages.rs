@@ -5,23 +5,24 @@ use serde::{Deserialize, Serialize};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::{Json, Reply, Response};
+use warp::reply::{Reply, Response};
 
 use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
 use super::error::ApiError;
 use super::handler::Handle;
 use super::router::Router;
 use super::text_extras::{LinkPreviewField, mentions};
-use super::{AppState, body, phone};
+use super::{AppState, body, phone, send_queue};
 use crate::engine::SentMessage;
 use crate::messaging::{SendError, TextSend};
+use crate::send_queue::Queued;
 
 /// WhatsApp's own limit on a text message.
 const MAX_TEXT_BYTES: usize = 65_536;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SendText {
+pub(super) struct SendText {
     /// A phone number in international form without `+`, or a JID
     /// (`…@s.whatsapp.net`, `…@g.us`).
     to: String,
@@ -43,6 +44,12 @@ struct SendText {
     /// itself.
     #[serde(alias = "linkPreview")]
     link_preview: Option<LinkPreviewField>,
+    /// Queue the send instead of sending it now: the answer is 202 with a
+    /// job (docs/API.md, "Send queue").
+    #[serde(default)]
+    queue: bool,
+    /// Queue the send to go at this time (RFC 3339) at the earliest; implies `queue`.
+    send_at: Option<String>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -87,6 +94,7 @@ struct Checked {
 pub(super) const SEND_ERRORS: &[u16] = &[503];
 
 static SEND: Endpoint = Endpoint {
+    queued: Some(schema::<Queued>),
     tag: "messages",
     summary: "Send a text message (optionally as a reply)",
     access: Access::Instance,
@@ -100,6 +108,7 @@ static SEND: Endpoint = Endpoint {
     )
 };
 static BY_NUMBER: Endpoint = Endpoint {
+    queued: Some(schema::<Queued>),
     tag: "messages",
     summary: "Send a text message from the instance whose own number is {phone}",
     request: Request::Json(schema::<SendText>),
@@ -126,10 +135,13 @@ static CHECK: Endpoint = Endpoint {
 };
 
 pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
-    let send = router.route1(&SEND).and(body::json::<SendText>()).handle(send);
+    let send = router
+        .route1(&SEND)
+        .and(body::json_and_value::<SendText>())
+        .handle(send);
     let by_number = router
         .route1(&BY_NUMBER)
-        .and(body::json::<SendText>())
+        .and(body::json_and_value::<SendText>())
         .handle(send_by_number);
     let check = router.route1(&CHECK).and(body::json::<CheckBody>()).handle(check);
     send.or(by_number).unify().or(check).unify().boxed()
@@ -154,6 +166,10 @@ impl From<SendError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_many_mentions", e.to_string())
             }
             SendError::Preview(e) => e.into(),
+            SendError::Paced(retry_after_secs) => ApiError::Paced {
+                retry_after_secs,
+                message: e.to_string(),
+            },
         }
     }
 }
@@ -176,9 +192,10 @@ pub(super) fn check_text(text: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn send_text(state: &AppState, id: &str, body: SendText) -> Result<Json, ApiError> {
+/// The text `body` asks for, checked.
+fn text_send(body: SendText) -> Result<TextSend, ApiError> {
     check_text(&body.message)?;
-    let text = TextSend {
+    Ok(TextSend {
         mentions: mentions(body.mentions, body.mention_all)?,
         preview: body
             .link_preview
@@ -187,19 +204,46 @@ async fn send_text(state: &AppState, id: &str, body: SendText) -> Result<Json, A
             .flatten(),
         text: body.message,
         reply_to: body.reply_to,
-    };
-    let sent = state.messenger.send_rich_text(id, &body.to, text).await?;
-    Ok(warp::reply::json(&Sent::from(sent)))
+    })
 }
 
-async fn send(state: AppState, id: String, body: SendText) -> Result<impl Reply, ApiError> {
-    send_text(&state, &id, body).await
+/// Sends the text `body` asks for now (a direct send, or a queued one when it goes).
+pub(super) async fn send_text(state: &AppState, id: &str, body: SendText) -> Result<SentMessage, ApiError> {
+    let to = body.to.clone();
+    let text = text_send(body)?;
+    Ok(state.messenger.send_rich_text(id, &to, text).await?)
 }
 
-async fn send_by_number(state: AppState, number: String, body: SendText) -> Result<impl Reply, ApiError> {
+/// Sends the text now, or queues it once it is known to be sendable.
+async fn send_or_queue(
+    state: &AppState,
+    id: &str,
+    body: SendText,
+    raw: serde_json::Value,
+) -> Result<Response, ApiError> {
+    if let Some(send_at) = send_queue::queueing(state, body.queue, body.send_at.as_deref())? {
+        let to = body.to.clone();
+        text_send(body)?;
+        state.messenger.check_sendable(id, &to).await?;
+        return send_queue::enqueue(state, id, send_queue::TEXT, raw, send_at).await;
+    }
+    let sent = send_text(state, id, body).await?;
+    Ok(warp::reply::json(&Sent::from(sent)).into_response())
+}
+
+async fn send(state: AppState, id: String, body: SendText, raw: serde_json::Value) -> Result<Response, ApiError> {
+    send_or_queue(&state, &id, body, raw).await
+}
+
+async fn send_by_number(
+    state: AppState,
+    number: String,
+    body: SendText,
+    raw: serde_json::Value,
+) -> Result<Response, ApiError> {
     let number = phone::normalize(&number)?;
     let id = state.instances.find_by_phone(&number).await?;
-    send_text(&state, &id, body).await
+    send_or_queue(&state, &id, body, raw).await
 }
 
 async fn check(state: AppState, id: String, body: CheckBody) -> Result<impl Reply, ApiError> {

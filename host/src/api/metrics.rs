@@ -38,6 +38,8 @@ async fn metrics(state: AppState) -> Result<impl Reply, ApiError> {
         hub.render_metrics(&mut text);
     }
     state.plugins.render_metrics(&mut text);
+    text.push_str(&state.send_queue.metrics_text().await?);
+    state.rate_limit.render_metrics(&mut text);
     Ok(warp::reply::with_header(
         text,
         "content-type",

@@ -31,14 +31,18 @@ mod messages;
 mod metrics;
 mod openapi;
 mod outgoing_media;
+mod path_param;
 mod phone;
 mod places_and_cards;
 mod plugins;
 mod polls;
 mod profile;
 mod qr_png;
+mod rate_limit;
 pub mod router;
+mod send_queue;
 mod sim;
+mod sim_clock;
 mod sim_polls;
 mod statics;
 mod text_extras;
@@ -57,8 +61,11 @@ use crate::messaging::Messenger;
 use crate::messaging::outgoing_media::MediaFromUrl;
 use crate::metrics::Metrics;
 use crate::plugins::PluginHost;
+use crate::rate_limit::RateLimiter;
 use crate::store::Store;
 use crate::websocket::Hub;
+
+pub use send_queue::QueuedSends;
 
 /// What every handler may need, shared by all routes.
 #[derive(Clone)]
@@ -83,6 +90,10 @@ pub struct AppState {
     pub websockets: Option<Hub>,
     /// The webhook outbox.
     pub webhooks: Webhooks,
+    /// The durable send queue (`queue`/`send_at` on the send routes, `/api/queue`).
+    pub send_queue: crate::send_queue::SendQueue,
+    /// The per-client request buckets (docs/API.md, "Rate limits").
+    pub rate_limit: Arc<RateLimiter>,
 }
 
 /// All routes of the server, with errors turned into the JSON error shape and
@@ -106,6 +117,8 @@ pub fn routes(
         .or(forward::routes(&mut router))
         .unify()
         .or(places_and_cards::routes(&mut router))
+        .unify()
+        .or(send_queue::routes(&mut router))
         .unify()
         .or(lids::routes(&mut router))
         .unify()
@@ -146,10 +159,15 @@ pub fn routes(
     if let Some(network) = sim {
         api = api.or(sim::routes(&mut router, network.clone())).unify().boxed();
         api = api.or(sim_polls::routes(&mut router, network)).unify().boxed();
+        api = api.or(sim_clock::routes(&mut router)).unify().boxed();
     }
     let doc = openapi::document(router.endpoints());
     let _ = document.set(serde_json::to_vec(&doc).unwrap_or_default().into());
     let labels = metrics::RouteLabels::new(router.endpoints());
-    api.recover(error::recover)
+    // Before any route, so that a refused request costs no routing, no body
+    // and no handler.
+    rate_limit::guard(&state)
+        .and(api)
+        .recover(error::recover)
         .with(metrics::observe(state.metrics, labels))
 }

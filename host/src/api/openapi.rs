@@ -60,7 +60,10 @@ pub fn document(endpoints: &[&'static Endpoint]) -> Value {
         "info": {
             "title": "wasap",
             "description": "Self-hosted WhatsApp automation server: instances, messages, webhooks, \
-                            WebSockets and plugins. Every error is `{\"error\":{\"code\",\"message\"}}`.",
+                            WebSockets and plugins. Every error is `{\"error\":{\"code\",\"message\"}}`. \
+                            Requests under `/api/` and to `/ws` count against a per-client rate limit \
+                            (per token, or per address without a valid token): over it they get 429 \
+                            `rate_limited` with `Retry-After` in whole seconds.",
             "version": env!("CARGO_PKG_VERSION"),
         },
         "paths": paths,
@@ -159,11 +162,25 @@ fn responses(endpoint: &Endpoint, generator: &mut SchemaGenerator, error: &schem
             json!({"description": "Success", "content": content}),
         );
     }
-    for status in endpoint.error_statuses() {
+    if let Some(schema) = endpoint.queued {
         responses.insert(
-            status.to_string(),
-            json!({"description": reason(status), "content": {"application/json": {"schema": error}}}),
+            "202".to_owned(),
+            json!({
+                "description": "Queued: the send is a job of the instance's send queue",
+                "content": {"application/json": {"schema": schema(generator)}},
+            }),
         );
+    }
+    for status in endpoint.error_statuses() {
+        let mut response = json!({"description": reason(status), "content": {"application/json": {"schema": error}}});
+        if status == 429 {
+            // Sent with `rate_limited`; the other 429s (connection and transfer caps) have none.
+            response["headers"] = json!({"Retry-After": {
+                "description": "Whole seconds to wait before the next request (with `rate_limited`)",
+                "schema": {"type": "integer", "minimum": 1},
+            }});
+        }
+        responses.insert(status.to_string(), response);
     }
     Value::Object(responses)
 }
@@ -224,7 +241,7 @@ mod tests {
             send["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/Body"
         );
-        for status in ["400", "401", "403", "404", "413", "415", "422", "503"] {
+        for status in ["400", "401", "403", "404", "413", "415", "422", "429", "503"] {
             assert_eq!(
                 send["responses"][status]["content"]["application/json"]["schema"]["$ref"],
                 "#/components/schemas/ErrorBody",
@@ -239,5 +256,10 @@ mod tests {
             json!(["file"])
         );
         assert_eq!(doc["paths"]["/openapi.json"]["get"]["security"], json!([]));
+        assert_eq!(
+            send["responses"]["429"]["headers"]["Retry-After"]["schema"]["minimum"],
+            json!(1)
+        );
+        assert!(doc["paths"]["/openapi.json"]["get"]["responses"]["429"].is_null());
     }
 }

@@ -13,12 +13,14 @@ use super::error::ApiError;
 use super::handler::Handle;
 use super::messages::{SEND_ERRORS, Sent};
 use super::router::Router;
-use super::{AppState, body, phone};
+use super::{AppState, body, phone, send_queue};
+use crate::engine::SentMessage;
 use crate::messaging::places_and_cards::{self, CardRequest, Unsendable};
+use crate::send_queue::Queued;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SendLocation {
+pub(super) struct SendLocation {
     /// A phone number in international form without `+`, or a JID.
     to: String,
     /// Degrees, -90 to 90.
@@ -29,18 +31,29 @@ struct SendLocation {
     name: Option<String>,
     /// The place's address, at most 1,024 bytes.
     address: Option<String>,
+    /// Queue the send instead (202 with a job; docs/API.md, "Send queue").
+    #[serde(default)]
+    queue: bool,
+    /// Queue the send to go at this time (RFC 3339) at the earliest; implies `queue`.
+    send_at: Option<String>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SendContacts {
+pub(super) struct SendContacts {
     /// A phone number in international form without `+`, or a JID.
     to: String,
     /// 1 to 20 cards, sent as one message.
     contacts: Vec<CardRequest>,
+    /// Queue the send instead (202 with a job; docs/API.md, "Send queue").
+    #[serde(default)]
+    queue: bool,
+    /// Queue the send to go at this time (RFC 3339) at the earliest; implies `queue`.
+    send_at: Option<String>,
 }
 
 static LOCATION: Endpoint = Endpoint {
+    queued: Some(schema::<Queued>),
     tag: "messages",
     summary: "Send a location",
     access: Access::Instance,
@@ -54,6 +67,7 @@ static LOCATION: Endpoint = Endpoint {
     )
 };
 static CONTACTS: Endpoint = Endpoint {
+    queued: Some(schema::<Queued>),
     tag: "messages",
     summary: "Send one or several contact cards",
     access: Access::Instance,
@@ -67,6 +81,7 @@ static CONTACTS: Endpoint = Endpoint {
     )
 };
 static LOCATION_BY_NUMBER: Endpoint = Endpoint {
+    queued: Some(schema::<Queued>),
     tag: "messages",
     summary: "Send a location from the instance whose own number is {phone}",
     request: Request::Json(schema::<SendLocation>),
@@ -79,6 +94,7 @@ static LOCATION_BY_NUMBER: Endpoint = Endpoint {
     )
 };
 static CONTACTS_BY_NUMBER: Endpoint = Endpoint {
+    queued: Some(schema::<Queued>),
     tag: "messages",
     summary: "Send contact cards from the instance whose own number is {phone}",
     request: Request::Json(schema::<SendContacts>),
@@ -94,19 +110,19 @@ static CONTACTS_BY_NUMBER: Endpoint = Endpoint {
 pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
     let location = router
         .route1(&LOCATION)
-        .and(body::json::<SendLocation>())
+        .and(body::json_and_value::<SendLocation>())
         .handle(send_location);
     let contacts = router
         .route1(&CONTACTS)
-        .and(body::json::<SendContacts>())
+        .and(body::json_and_value::<SendContacts>())
         .handle(send_contacts);
     let location_by_number = router
         .route1(&LOCATION_BY_NUMBER)
-        .and(body::json::<SendLocation>())
+        .and(body::json_and_value::<SendLocation>())
         .handle(send_location_by_number);
     let contacts_by_number = router
         .route1(&CONTACTS_BY_NUMBER)
-        .and(body::json::<SendContacts>())
+        .and(body::json_and_value::<SendContacts>())
         .handle(send_contacts_by_number);
     location
         .or(contacts)
@@ -129,30 +145,69 @@ impl From<Unsendable> for ApiError {
     }
 }
 
-async fn send_location(state: AppState, id: String, body: SendLocation) -> Result<impl Reply, ApiError> {
+/// Sends the location `body` asks for now (a direct send, or a queued one when it goes).
+pub(super) async fn location(state: &AppState, id: &str, body: SendLocation) -> Result<SentMessage, ApiError> {
     let location = places_and_cards::location(body.latitude, body.longitude, body.name, body.address)?;
-    let sent = state.messenger.send_location(&id, &body.to, location).await?;
-    Ok(warp::reply::json(&Sent::from(sent)))
+    Ok(state.messenger.send_location(id, &body.to, location).await?)
 }
 
-async fn send_contacts(state: AppState, id: String, body: SendContacts) -> Result<impl Reply, ApiError> {
+/// Sends the cards `body` asks for now (a direct send, or a queued one when it goes).
+pub(super) async fn contacts(state: &AppState, id: &str, body: SendContacts) -> Result<SentMessage, ApiError> {
     let cards = places_and_cards::cards(body.contacts)?;
-    let sent = state.messenger.send_contacts(&id, &body.to, cards).await?;
-    Ok(warp::reply::json(&Sent::from(sent)))
+    Ok(state.messenger.send_contacts(id, &body.to, cards).await?)
 }
 
-/// The instance whose own number is `number`.
+async fn send_location(
+    state: AppState,
+    id: String,
+    body: SendLocation,
+    raw: serde_json::Value,
+) -> Result<Response, ApiError> {
+    if let Some(send_at) = send_queue::queueing(&state, body.queue, body.send_at.as_deref())? {
+        places_and_cards::location(body.latitude, body.longitude, body.name.clone(), body.address.clone())?;
+        state.messenger.check_sendable(&id, &body.to).await?;
+        return send_queue::enqueue(&state, &id, send_queue::LOCATION, raw, send_at).await;
+    }
+    let sent = location(&state, &id, body).await?;
+    Ok(warp::reply::json(&Sent::from(sent)).into_response())
+}
+
+async fn send_contacts(
+    state: AppState,
+    id: String,
+    body: SendContacts,
+    raw: serde_json::Value,
+) -> Result<Response, ApiError> {
+    if let Some(send_at) = send_queue::queueing(&state, body.queue, body.send_at.as_deref())? {
+        places_and_cards::cards(body.contacts.clone())?;
+        state.messenger.check_sendable(&id, &body.to).await?;
+        return send_queue::enqueue(&state, &id, send_queue::CONTACT, raw, send_at).await;
+    }
+    let sent = contacts(&state, &id, body).await?;
+    Ok(warp::reply::json(&Sent::from(sent)).into_response())
+}
+
 async fn by_number(state: &AppState, number: &str) -> Result<String, ApiError> {
     let number = phone::normalize(number)?;
     Ok(state.instances.find_by_phone(&number).await?)
 }
 
-async fn send_location_by_number(state: AppState, number: String, body: SendLocation) -> Result<Response, ApiError> {
+async fn send_location_by_number(
+    state: AppState,
+    number: String,
+    body: SendLocation,
+    raw: serde_json::Value,
+) -> Result<Response, ApiError> {
     let id = by_number(&state, &number).await?;
-    send_location(state, id, body).await.map(Reply::into_response)
+    send_location(state, id, body, raw).await
 }
 
-async fn send_contacts_by_number(state: AppState, number: String, body: SendContacts) -> Result<Response, ApiError> {
+async fn send_contacts_by_number(
+    state: AppState,
+    number: String,
+    body: SendContacts,
+    raw: serde_json::Value,
+) -> Result<Response, ApiError> {
     let id = by_number(&state, &number).await?;
-    send_contacts(state, id, body).await.map(Reply::into_response)
+    send_contacts(state, id, body, raw).await
 }

@@ -1,6 +1,7 @@
 //! The simulated network's control routes (`/sim/`, admin token), mounted only
 //! with `--engine sim` (docs/API.md, "Simulated WhatsApp").
 
+mod address_book;
 mod calls;
 mod chat_states;
 mod groups;
@@ -290,6 +291,7 @@ pub fn routes(router: &mut Router, network: SimNetwork) -> BoxedFilter<(Response
     let chat_state = chat_states::route(router, net.clone());
     let sim_calls = calls::routes(router, net.clone());
     let sim_profiles = profiles::routes(router, net.clone());
+    let sim_address_book = address_book::route(router, net.clone());
     let contacts = router
         .route0(&CONTACTS)
         .and(body::json::<ContactBody>())
@@ -317,6 +319,8 @@ pub fn routes(router: &mut Router, network: SimNetwork) -> BoxedFilter<(Response
         .or(sim_calls)
         .unify()
         .or(sim_profiles)
+        .unify()
+        .or(sim_address_book)
         .unify()
         .or(sim_groups)
         .unify()

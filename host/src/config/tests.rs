@@ -154,3 +154,21 @@ fn webhook_settings() {
     assert!(sudevwa("true"));
     assert!(!sudevwa("1") && !sudevwa("false") && !sudevwa(""));
 }
+
+#[test]
+fn api_rate_limit_settings() {
+    let default = parse(&[]).unwrap().rate_limit_settings();
+    assert_eq!(
+        default,
+        RateLimitSettings {
+            per_second: 500,
+            burst: 1000
+        }
+    );
+    let set = parse(&["--api-rate", "0", "--api-burst", "3"])
+        .unwrap()
+        .rate_limit_settings();
+    assert_eq!((set.per_second, set.burst), (0, 3));
+    assert!(parse(&["--api-burst", "0"]).is_err());
+    assert!(parse(&["--api-rate", "-1"]).is_err());
+}

@@ -40,6 +40,8 @@ pub struct GroupParticipant {
     pub jid: String,
     /// The member's phone JID, when WhatsApp gives it.
     pub phone_jid: Option<String>,
+    /// The member's LID (`<digits>@lid`), when WhatsApp gives it.
+    pub lid: Option<String>,
     /// An admin (or the group's creator).
     pub admin: bool,
     /// The group's creator (its super admin).

@@ -71,11 +71,11 @@ pub trait LidBook: Send + Sync {
     async fn pair(&self, name: &AccountName) -> Option<LidPair>;
 }
 
-/// One account as an event names it: its JID there and the two names beside it.
-struct Slot<'a> {
-    jid: &'a mut String,
-    lid: &'a mut Option<String>,
-    phone: &'a mut Option<String>,
+/// Fills in the names of the accounts one event names, asking `book` at
+/// most [`MAX_LOOKUPS_PER_EVENT`] times.
+struct Filler<'b> {
+    book: &'b dyn LidBook,
+    lookups_left: usize,
 }
 
 /// Fills in both names of every account `kind` names (the sender, the
@@ -84,18 +84,18 @@ struct Slot<'a> {
 /// missing; and names each by its phone-number JID where the number is
 /// known (a LID the book does not know stays as it is).
 pub async fn complete(kind: &mut EventKind, book: &dyn LidBook) {
-    let mut budget = MAX_LOOKUPS_PER_EVENT;
+    let mut filler = Filler {
+        book,
+        lookups_left: MAX_LOOKUPS_PER_EVENT,
+    };
     match kind {
         EventKind::Message(m) => {
             let chat_before = m.chat.clone();
-            fill(
-                slot(&mut m.sender, &mut m.sender_lid, &mut m.sender_phone),
-                book,
-                &mut budget,
-            )
-            .await;
+            filler
+                .account(&mut m.sender, &mut m.sender_lid, &mut m.sender_phone)
+                .await;
             if !m.is_group {
-                fill(slot(&mut m.chat, &mut m.chat_lid, &mut m.chat_phone), book, &mut budget).await;
+                filler.account(&mut m.chat, &mut m.chat_lid, &mut m.chat_phone).await;
                 if let Content::Revoked { target_chat, .. } = &mut m.content
                     && *target_chat == chat_before
                 {
@@ -104,28 +104,22 @@ pub async fn complete(kind: &mut EventKind, book: &dyn LidBook) {
             }
         }
         EventKind::MessageUndecryptable(m) => {
-            fill(
-                slot(&mut m.sender, &mut m.sender_lid, &mut m.sender_phone),
-                book,
-                &mut budget,
-            )
-            .await;
+            filler
+                .account(&mut m.sender, &mut m.sender_lid, &mut m.sender_phone)
+                .await;
             if !m.is_group {
-                fill(slot(&mut m.chat, &mut m.chat_lid, &mut m.chat_phone), book, &mut budget).await;
+                filler.account(&mut m.chat, &mut m.chat_lid, &mut m.chat_phone).await;
             }
         }
         EventKind::Receipt(r) => {
             let same_chat = r.chat == r.sender;
-            fill(
-                slot(&mut r.sender, &mut r.sender_lid, &mut r.sender_phone),
-                book,
-                &mut budget,
-            )
-            .await;
+            filler
+                .account(&mut r.sender, &mut r.sender_lid, &mut r.sender_phone)
+                .await;
             if same_chat {
                 r.chat.clone_from(&r.sender);
             } else {
-                rename(&mut r.chat, book, &mut budget).await;
+                filler.rename(&mut r.chat).await;
             }
         }
         EventKind::GroupParticipants(g) => {
@@ -143,75 +137,67 @@ pub async fn complete(kind: &mut EventKind, book: &dyn LidBook) {
             }
             for (jid, participant) in g.jids.iter_mut().zip(g.participants.iter_mut()) {
                 let ParticipantIds { jid: named, lid, phone } = participant;
-                fill(slot(named, lid, phone), book, &mut budget).await;
+                filler.account(named, lid, phone).await;
                 jid.clone_from(named);
             }
         }
         EventKind::ChatState(c) => {
-            fill(
-                slot(&mut c.sender, &mut c.sender_lid, &mut c.sender_phone),
-                book,
-                &mut budget,
-            )
-            .await;
+            filler
+                .account(&mut c.sender, &mut c.sender_lid, &mut c.sender_phone)
+                .await;
             if !c.is_group {
-                rename(&mut c.chat, book, &mut budget).await;
+                filler.rename(&mut c.chat).await;
             }
         }
         EventKind::PollVote(v) => {
-            fill(
-                slot(&mut v.voter, &mut v.voter_lid, &mut v.voter_phone),
-                book,
-                &mut budget,
-            )
-            .await;
+            filler.account(&mut v.voter, &mut v.voter_lid, &mut v.voter_phone).await;
             if !v.is_group {
-                rename(&mut v.chat, book, &mut budget).await;
+                filler.rename(&mut v.chat).await;
             }
         }
         EventKind::CallOffer(c) | EventKind::CallMissed(c) | EventKind::CallEnded(c) => {
-            fill(slot(&mut c.from, &mut c.from_lid, &mut c.from_phone), book, &mut budget).await;
+            filler.account(&mut c.from, &mut c.from_lid, &mut c.from_phone).await;
         }
         _ => {}
     }
 }
 
-fn slot<'a>(jid: &'a mut String, lid: &'a mut Option<String>, phone: &'a mut Option<String>) -> Slot<'a> {
-    Slot { jid, lid, phone }
-}
-
-async fn fill(slot: Slot<'_>, book: &dyn LidBook, budget: &mut usize) {
-    match AccountName::of_jid(slot.jid) {
-        Some(AccountName::Lid(user)) if slot.lid.is_none() => *slot.lid = Some(format!("{user}@lid")),
-        Some(AccountName::Phone(phone)) if slot.phone.is_none() => *slot.phone = Some(phone),
-        // A group, or a name already given.
-        _ => {}
-    }
-    let missing = match (slot.lid.as_deref(), slot.phone.as_deref()) {
-        (Some(lid), None) => AccountName::of_jid(lid),
-        (None, Some(phone)) => Some(AccountName::Phone(phone.to_owned())),
-        _ => None,
-    };
-    if let Some(name) = missing
-        && *budget > 0
-    {
-        *budget -= 1;
-        if let Some(pair) = book.pair(&name).await {
-            slot.lid.get_or_insert(pair.lid);
-            slot.phone.get_or_insert(pair.phone);
+impl Filler<'_> {
+    /// One account as an event names it: `jid`, and its `lid` and `phone`
+    /// beside it, each filled in when missing.
+    async fn account(&mut self, jid: &mut String, lid: &mut Option<String>, phone: &mut Option<String>) {
+        match AccountName::of_jid(jid) {
+            Some(AccountName::Lid(user)) if lid.is_none() => *lid = Some(format!("{user}@lid")),
+            Some(AccountName::Phone(number)) if phone.is_none() => *phone = Some(number),
+            // A group, or a name already given.
+            _ => {}
+        }
+        let missing = match (lid.as_deref(), phone.as_deref()) {
+            (Some(lid), None) => AccountName::of_jid(lid),
+            (None, Some(phone)) => Some(AccountName::Phone(phone.to_owned())),
+            _ => None,
+        };
+        if let Some(name) = missing
+            && self.lookups_left > 0
+        {
+            self.lookups_left -= 1;
+            if let Some(pair) = self.book.pair(&name).await {
+                lid.get_or_insert(pair.lid);
+                phone.get_or_insert(pair.phone);
+            }
+        }
+        if let Some(phone) = phone.as_deref()
+            && jid.ends_with("@lid")
+        {
+            *jid = format!("{phone}@s.whatsapp.net");
         }
     }
-    if let Some(phone) = slot.phone.as_deref()
-        && slot.jid.ends_with("@lid")
-    {
-        *slot.jid = format!("{phone}@s.whatsapp.net");
-    }
-}
 
-/// Names a one-to-one chat by phone number where its LID's number is known.
-async fn rename(jid: &mut String, book: &dyn LidBook, budget: &mut usize) {
-    let (mut lid, mut phone) = (None, None);
-    fill(slot(jid, &mut lid, &mut phone), book, budget).await;
+    /// Names a one-to-one chat by phone number where its LID's number is known.
+    async fn rename(&mut self, jid: &mut String) {
+        let (mut lid, mut phone) = (None, None);
+        self.account(jid, &mut lid, &mut phone).await;
+    }
 }
 
 #[cfg(test)]

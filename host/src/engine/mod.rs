@@ -15,6 +15,8 @@
 //! Nothing above this module knows which one is running.
 
 mod actions;
+pub mod address_book;
+pub mod chosen_id;
 mod contacts;
 mod forward;
 mod group_admin;
@@ -27,6 +29,7 @@ pub mod sim;
 pub mod whatsapp;
 
 pub use actions::{ChatState, MessageRef};
+pub use address_book::{AddressBook, SyncedContact};
 pub use contacts::{BlockedContact, ContactProfile, OwnProfile, PrivacyCategory, PrivacySetting, ProfilePicture};
 pub use forward::{ForwardedContent, OutgoingForward};
 pub use group_admin::{
@@ -72,6 +75,9 @@ pub struct SessionRequest {
     /// The instance's polls: the session records those it sends, and reads
     /// and tallies their votes through it.
     pub polls: crate::polls::PollBook,
+    /// The instance's contact list, as WhatsApp's contact sync teaches it
+    /// (names from the account's address book): not a public event.
+    pub address_book: Arc<dyn AddressBook>,
 }
 
 /// The instance's inbound journal as a session sees it: the one way inbound

@@ -52,7 +52,7 @@ impl Connection {
         let io = TokioIo::new(WatchedIo::new(self.stream, activity.clone()));
         let served = self
             .http
-            .serve_connection(io, Tracked::new(service, activity.clone()))
+            .serve_connection(io, Tracked::new(service, activity.clone(), self.peer.ip()))
             .with_upgrades();
         tokio::pin!(served);
         let mut stopping = false;

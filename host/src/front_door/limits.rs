@@ -91,8 +91,8 @@ impl Drop for Permit {
     }
 }
 
-/// The address a per-client cap counts under.
-fn client_key(peer: IpAddr) -> IpAddr {
+/// The address a per-client cap counts under (the API rate limit's too).
+pub fn client_key(peer: IpAddr) -> IpAddr {
     match peer {
         IpAddr::V4(_) => peer,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -47,7 +47,9 @@ use tokio::sync::{mpsc, watch};
 use warp::{Filter, Reply};
 
 use self::activity::Timeouts;
+pub use self::limits::client_key;
 use self::limits::{Limits, Refused};
+pub use self::service::ClientAddr;
 pub use self::stats::Stats;
 
 /// The front door's limits (`--http-*` flags).

@@ -1,11 +1,13 @@
 //! The warp filter as hyper's service, telling the connection's [`Activity`]
-//! when a request begins and when its answer has been sent.
+//! when a request begins and when its answer has been sent, and handing each
+//! request its client's address ([`ClientAddr`]).
 //!
 //! hyper calls the service once a request head is complete, and drops the
 //! answer's body once its last byte is written (or the connection ends): the
 //! [`RequestGuard`] travels from the one to the other.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -15,15 +17,22 @@ use hyper::{Request, Response};
 
 use super::activity::{Activity, RequestGuard};
 
+/// The address of the client that sent a request, in the request's
+/// extensions (`warp::ext::optional::<ClientAddr>()`): warp's own
+/// `addr::remote` knows nothing of connections it did not accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
 /// `inner`, with each request's life reported to `activity`.
 pub struct Tracked<S> {
     inner: S,
     activity: Arc<Activity>,
+    peer: IpAddr,
 }
 
 impl<S> Tracked<S> {
-    pub fn new(inner: S, activity: Arc<Activity>) -> Tracked<S> {
-        Tracked { inner, activity }
+    pub fn new(inner: S, activity: Arc<Activity>, peer: IpAddr) -> Tracked<S> {
+        Tracked { inner, activity, peer }
     }
 }
 
@@ -39,7 +48,8 @@ where
     type Error = S::Error;
     type Future = Answer<B, S::Error>;
 
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        request.extensions_mut().insert(ClientAddr(self.peer));
         let guard = self.activity.request_started();
         let answer = self.inner.call(request);
         Box::pin(async move {

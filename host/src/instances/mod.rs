@@ -17,6 +17,7 @@
 //! `reject_calls` on rejects calls once journalled (`call_reject.rs`).
 
 mod activity;
+pub mod address_book;
 mod auto_read;
 mod backoff;
 mod call_reject;

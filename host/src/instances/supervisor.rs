@@ -343,6 +343,10 @@ impl Supervisor {
             events,
             inbound: self.inbound.clone(),
             polls: crate::polls::PollBook::new(self.store.clone(), &self.id),
+            address_book: Arc::new(super::address_book::StoredAddressBook::new(
+                self.store.clone(),
+                &self.id,
+            )),
         };
         match self.engine.open(request).await {
             Ok(session) => {

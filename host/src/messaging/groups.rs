@@ -5,9 +5,10 @@
 //! reaches WhatsApp; the API routes and the plugin host call these same
 //! functions.
 
+use crate::engine::lids::AccountName;
 use crate::engine::{
     EngineError, GroupChange, GroupInfo, InvitePreview, JoinRequest, Joined, ParticipantAction, ParticipantResult,
-    RequestAction,
+    RequestAction, Session,
 };
 use crate::instances::InstanceError;
 
@@ -135,17 +136,22 @@ pub fn invite_link(code: &str) -> String {
 impl Messenger {
     /// Every group instance `id`'s account is in.
     pub async fn groups(&self, id: &str) -> Result<Vec<GroupInfo>, GroupError> {
-        Ok(self.instances.session(id)?.list_groups().await?)
+        let session = self.instances.session(id)?;
+        let mut groups = session.list_groups().await?;
+        name_members_both_ways(session.as_ref(), &mut groups).await;
+        Ok(groups)
     }
 
     /// Group `group` as instance `id` sees it.
     pub async fn group(&self, id: &str, group: &str) -> Result<GroupInfo, GroupError> {
         let group = check_group(group)?;
         let session = self.instances.session(id)?;
-        session
+        let mut info = session
             .group_info(&group)
             .await?
-            .ok_or_else(|| EngineError::GroupNotFound(group).into())
+            .ok_or(EngineError::GroupNotFound(group))?;
+        name_members_both_ways(session.as_ref(), std::slice::from_mut(&mut info)).await;
+        Ok(info)
     }
 
     /// Creates a group named `subject` with `participants` (phone numbers or
@@ -163,7 +169,9 @@ impl Messenger {
             check_participants(participants)?
         };
         let session = self.instances.session(id)?;
-        Ok(session.create_group(&subject, &participants).await?)
+        let mut info = session.create_group(&subject, &participants).await?;
+        name_members_both_ways(session.as_ref(), std::slice::from_mut(&mut info)).await;
+        Ok(info)
     }
 
     /// Adds, removes, promotes or demotes participants of `group`.
@@ -260,6 +268,57 @@ impl Messenger {
         let participants = check_participants(participants)?;
         let session = self.instances.session(id)?;
         Ok(session.answer_join_requests(&group, action, &participants).await?)
+    }
+}
+
+/// Members one answer names both ways at most (a list of every group may
+/// name tens of thousands): past it, members keep what the engine gave.
+const MAX_MEMBER_LOOKUPS: usize = 10_000;
+
+/// Gives every member of `groups` its phone JID and its LID where the
+/// instance has learnt the pair, as events name accounts (see
+/// [`crate::engine::lids`]). Asks WhatsApp nothing; a failed lookup leaves
+/// the members as they are.
+async fn name_members_both_ways(session: &dyn Session, groups: &mut [GroupInfo]) {
+    // A member the group names by phone JID has that as its phone JID.
+    for member in groups.iter_mut().flat_map(|g| g.participants.iter_mut()) {
+        if member.phone_jid.is_none() && matches!(AccountName::of_jid(&member.jid), Some(AccountName::Phone(_))) {
+            member.phone_jid = Some(member.jid.clone());
+        }
+    }
+    let mut missing = Vec::new();
+    let mut names = Vec::new();
+    for (g, group) in groups.iter().enumerate() {
+        for (m, member) in group.participants.iter().enumerate() {
+            if names.len() == MAX_MEMBER_LOOKUPS {
+                break;
+            }
+            let name = match (&member.lid, &member.phone_jid) {
+                (None, Some(phone)) => AccountName::of_jid(phone),
+                (Some(lid), None) => AccountName::of_jid(lid),
+                _ => None,
+            };
+            if let Some(name) = name {
+                missing.push((g, m));
+                names.push(name);
+            }
+        }
+    }
+    if names.is_empty() {
+        return;
+    }
+    let pairs = match session.lid_pairs(&names).await {
+        Ok(pairs) => pairs,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot look up group members' phone numbers and LIDs");
+            return;
+        }
+    };
+    for ((g, m), pair) in missing.into_iter().zip(pairs) {
+        let Some(pair) = pair else { continue };
+        let member = &mut groups[g].participants[m];
+        member.phone_jid.get_or_insert_with(|| pair.phone_jid());
+        member.lid.get_or_insert(pair.lid);
     }
 }
 

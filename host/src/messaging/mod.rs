@@ -59,6 +59,9 @@ pub enum SendError {
     TooManyMentions(usize),
     #[error(transparent)]
     Preview(#[from] link_preview::PreviewError),
+    /// A direct send over the instance's pace, under `direct_sends: refuse`.
+    #[error("the instance is over its pace; retry after {0} s")]
+    Paced(u64),
 }
 
 /// Sends messages on behalf of instances. Cheap to clone.
@@ -73,6 +76,9 @@ pub struct Messenger {
     /// Where link previews are fetched and inbound media re-read for a
     /// forward; without it, previews are not fetched and media not forwarded.
     sources: Option<forward::Sources>,
+    /// The send queue, whose pacing direct sends count against (or are
+    /// refused by); without it, direct sends are not paced.
+    queue: Option<crate::send_queue::SendQueue>,
 }
 
 impl Messenger {
@@ -83,6 +89,38 @@ impl Messenger {
             store,
             metrics,
             sources: None,
+            queue: None,
+        }
+    }
+
+    /// The messenger, pacing direct sends with `queue`'s rules.
+    pub fn with_queue(self, queue: crate::send_queue::SendQueue) -> Messenger {
+        Messenger {
+            queue: Some(queue),
+            ..self
+        }
+    }
+
+    /// Whether a direct send from instance `id` may go now. A send of the
+    /// queue's own (it runs with a chosen message id) was paced already.
+    async fn paced(&self, id: &str) -> Result<(), SendError> {
+        let Some(queue) = &self.queue else { return Ok(()) };
+        if crate::engine::chosen_id::chosen().is_some() {
+            return Ok(());
+        }
+        match queue.direct_send_allowed(id).await {
+            Err(crate::send_queue::QueueError::Paced(secs)) => Err(SendError::Paced(secs)),
+            // The pace could not be read: the send is not held back for it.
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a direct send against instance `id`'s pace.
+    fn count_direct(&self, id: &str) {
+        if let Some(queue) = &self.queue
+            && crate::engine::chosen_id::chosen().is_none()
+        {
+            queue.direct_sent(id);
         }
     }
 
@@ -130,6 +168,7 @@ impl Messenger {
     /// `id`. A preview to fetch that gives nothing usable is left out; the
     /// text goes anyway.
     pub async fn send_rich_text(&self, id: &str, to: &str, text: TextSend) -> Result<SentMessage, SendError> {
+        self.paced(id).await?;
         let (session, jid) = self.prepare(id, to).await?;
         let mentions = self.mentioned(session.as_ref(), &jid, &text.mentions).await?;
         let preview = self.preview_for(&text.text, text.preview).await?;
@@ -158,6 +197,7 @@ impl Messenger {
         mut media: OutgoingMedia,
         mentions: &Mentions,
     ) -> Result<SentMessage, SendError> {
+        self.paced(id).await?;
         let (session, jid) = self.prepare(id, to).await?;
         media.mentions = self.mentioned(session.as_ref(), &jid, mentions).await?;
         let kind = media.kind.as_str();
@@ -173,6 +213,7 @@ impl Messenger {
         to: &str,
         location: OutgoingLocation,
     ) -> Result<SentMessage, SendError> {
+        self.paced(id).await?;
         let (session, jid) = self.prepare(id, to).await?;
         let content = forward::SentContent::location(&location);
         let sent = self.counted(id, session.send_location(&jid, location).await)?;
@@ -182,6 +223,7 @@ impl Messenger {
 
     /// Sends contact cards, as one message, from instance `id`.
     pub async fn send_contacts(&self, id: &str, to: &str, cards: Vec<ContactCard>) -> Result<SentMessage, SendError> {
+        self.paced(id).await?;
         let (session, jid) = self.prepare(id, to).await?;
         let content = forward::SentContent::contacts(&cards);
         let sent = self.counted(id, session.send_contacts(&jid, cards).await)?;
@@ -243,6 +285,7 @@ impl Messenger {
     /// when it can be forwarded later) with its record.
     async fn sent_with(&self, id: &str, kind: &'static str, sent: &SentMessage, content: Option<String>) {
         self.metrics.message_sent(id, kind);
+        self.count_direct(id);
         if let Err(e) = self
             .store
             .record_sent(id, &sent.message_id, &sent.to, kind, sent.timestamp)

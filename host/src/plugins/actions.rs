@@ -1,9 +1,11 @@
 //! The actions plugins ask for, carried out for one instance: messages (text,
-//! media, locations, contact cards, polls, forwards) and the actions on
-//! earlier messages and chats (react, edit, revoke, delete for me, mark read,
-//! chat state) go to the instance's send lane (one at a time, in order, under
-//! a server-wide limit), frames to the WebSocket hub, and webhook requests
-//! back to the worker, which queues those of a whole batch together.
+//! media, locations, contact cards, polls, forwards), the actions on earlier
+//! messages and chats (react, edit, revoke, delete for me, mark read, chat
+//! state) and the moderation actions (group participants, blocking, rejecting
+//! a call: [`super::moderation`]) go to the instance's send lane (one at a
+//! time, in order, under a server-wide limit), frames to the WebSocket hub,
+//! and webhook requests back to the worker, which queues those of a whole
+//! batch together.
 
 use std::sync::Arc;
 
@@ -12,6 +14,7 @@ use tracing::Instrument;
 
 use super::bindings::types;
 use super::chain::PluginAction;
+use super::moderation::{Moderation, ModerationError};
 use crate::delivery::{Outgoing, PluginRequest, Target, Webhooks};
 use crate::engine::{ChatState, LinkPreview, MediaKind, OutgoingPoll};
 use crate::messaging::forward::ForwardError;
@@ -101,6 +104,9 @@ impl InstanceActions {
                 types::Action::SendPoll(poll) => Message::Poll(poll),
                 types::Action::Forward(forward) => Message::Forward(forward),
                 types::Action::DeleteForMe(delete) => Message::DeleteForMe(delete),
+                types::Action::GroupParticipants(change) => Message::Moderation(Moderation::Participants(change)),
+                types::Action::BlockContact(block) => Message::Moderation(Moderation::Block(block)),
+                types::Action::RejectCall(call) => Message::Moderation(Moderation::RejectCall(call)),
                 // The chain has checked the grant and that an instance channel
                 // is the event's own; the hub never waits on a listener.
                 types::Action::Publish(publish) => {
@@ -152,8 +158,9 @@ struct PlannedSend {
     send: Message,
 }
 
-/// What goes out through the send lane: a message, or an action on an
-/// earlier message or a chat (WhatsApp sees each as a message of its own).
+/// What goes out through the send lane: a message, an action on an earlier
+/// message or a chat (WhatsApp sees each as a message of its own), or a
+/// moderation action (in order with the messages the same plugins asked for).
 enum Message {
     Text(types::SendText),
     Media(types::SendMedia),
@@ -167,6 +174,7 @@ enum Message {
     Poll(types::SendPoll),
     Forward(types::Forward),
     DeleteForMe(types::DeleteForMe),
+    Moderation(Moderation),
 }
 
 impl Message {
@@ -185,6 +193,7 @@ impl Message {
             Message::Poll(_) => "send-poll",
             Message::Forward(_) => "forward",
             Message::DeleteForMe(_) => "delete-for-me",
+            Message::Moderation(moderation) => moderation.action(),
         }
     }
 }
@@ -204,6 +213,8 @@ enum LaneError {
     Poll(#[from] PollSendError),
     #[error(transparent)]
     Forward(#[from] ForwardError),
+    #[error(transparent)]
+    Moderation(#[from] ModerationError),
 }
 
 /// One instance's send lane: its plugins' messages, one at a time, in the
@@ -223,13 +234,13 @@ impl SendLane {
                 return;
             };
             let action = send.action();
-            if let Err(e) = self.send(send).await {
+            if let Err(e) = self.send(&plugin, send).await {
                 tracing::warn!(%plugin, action, error = %e, "a plugin's message was not sent");
             }
         }
     }
 
-    async fn send(&self, send: Message) -> Result<(), LaneError> {
+    async fn send(&self, plugin: &str, send: Message) -> Result<(), LaneError> {
         match send {
             Message::Text(text) => {
                 let send = TextSend {
@@ -335,6 +346,9 @@ impl SendLane {
                 self.messenger
                     .delete_for_me(&self.instance_id, &delete.message_id)
                     .await?;
+            }
+            Message::Moderation(moderation) => {
+                moderation.carry_out(&self.messenger, &self.instance_id, plugin).await?;
             }
         }
         Ok(())

@@ -176,6 +176,9 @@ pub fn check(
 
 fn check_action(manifest: &Manifest, event: &Event, action: &types::Action) -> Result<(), String> {
     let caps = &manifest.capabilities;
+    if super::moderation::check(caps.moderate, event, action)? {
+        return Ok(());
+    }
     match action {
         // Everything the instance says to WhatsApp: messages, and the actions
         // on earlier messages and chats.
@@ -232,6 +235,8 @@ fn check_action(manifest: &Manifest, event: &Event, action: &types::Action) -> R
                 types::WebhookTarget::Subscribers => {}
             }
         }
+        // Checked above.
+        types::Action::GroupParticipants(_) | types::Action::BlockContact(_) | types::Action::RejectCall(_) => {}
         types::Action::Publish(publish) => {
             let (kind, own) = match &publish.channel {
                 types::Channel::Global => (ChannelKind::Global, true),

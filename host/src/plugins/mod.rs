@@ -19,7 +19,8 @@
 //! - [`alerts`]: reload counters, and alerts about failing built-in outputs.
 //! - [`builtin`]: the outputs compiled into the binary, loaded like the others.
 //! - [`workers`]: the plugin host, and per-instance workers that feed the chain.
-//! - [`actions`]: what the workers do with the actions plugins ask for.
+//! - [`actions`]: what the workers do with the actions plugins ask for;
+//!   [`moderation`] the moderation ones (groups, blocking, calls).
 //! - [`watch`]: hot reload of changed plugin files.
 //! - [`trial`]: `wasap plugin run`, a plugin on fixture events, for authors.
 //! - [`state`], [`access`], [`log_line`]: the host side of the imports.
@@ -40,6 +41,7 @@ mod info;
 pub mod loader;
 mod log_line;
 mod memory_limit;
+mod moderation;
 pub mod registry;
 pub mod runner;
 mod runtime;

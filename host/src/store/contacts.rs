@@ -66,10 +66,35 @@ impl Store {
         contacts: &[LearntContact],
         now: i64,
     ) -> Result<(), StoreError> {
+        self.learn(instance_id, contacts, now, true).await
+    }
+
+    /// Records what the account's address book (contact sync) says of
+    /// `contacts` at `now`, as [`learn_contacts`](Self::learn_contacts) does,
+    /// except that a known contact's `last_seen` stays: the instance did not
+    /// hear from it. A new one is seen first and last `now`.
+    pub async fn learn_address_book(
+        &self,
+        instance_id: &str,
+        contacts: &[LearntContact],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.learn(instance_id, contacts, now, false).await
+    }
+
+    /// Both of the above; `heard`: the contact was heard from `now`.
+    async fn learn(
+        &self,
+        instance_id: &str,
+        contacts: &[LearntContact],
+        now: i64,
+        heard: bool,
+    ) -> Result<(), StoreError> {
         for c in contacts {
             let updated = on_pool!(self.pool(), |p| sqlx::query(
                 "UPDATE contacts SET phone = COALESCE($3, phone), lid = COALESCE($4, lid), \
-                 push_name = COALESCE($5, push_name), name = COALESCE($6, name), last_seen = $7 \
+                 push_name = COALESCE($5, push_name), name = COALESCE($6, name), \
+                 last_seen = CASE WHEN $8 THEN $7 ELSE last_seen END \
                  WHERE instance_id = $1 AND jid = $2"
             )
             .bind(instance_id)
@@ -79,6 +104,7 @@ impl Store {
             .bind(&c.push_name)
             .bind(&c.name)
             .bind(now)
+            .bind(heard)
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;

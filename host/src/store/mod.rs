@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod plugin_kv;
 pub mod polls;
 mod redact;
+pub mod send_jobs;
 pub mod sent_content;
 pub mod webhooks;
 mod write_probe;

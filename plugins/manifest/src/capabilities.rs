@@ -2,7 +2,7 @@
 //!
 //! Import capabilities (`log`, `kv`, `clock`, `http`) decide which WIT interfaces are
 //! linked; a component importing one it was not granted is refused at build and at load.
-//! Action capabilities (`send`, `webhook`, `publish`) are checked per action.
+//! Action capabilities (`send`, `moderate`, `webhook`, `publish`) are checked per action.
 
 use serde::Deserialize;
 
@@ -26,6 +26,10 @@ pub struct Capabilities {
     /// the actions on earlier messages and chats (`react`, `edit`, `revoke`, `mark-read`,
     /// `chat-state`).
     pub send: bool,
+    /// May ask for the actions that moderate for the instance (since `wasap:plugin@0.3.0`):
+    /// `group-participants` (add, remove, promote or demote members of a group),
+    /// `block-contact` (block or unblock a contact) and `reject-call` (decline a ringing call).
+    pub moderate: bool,
     /// May ask for `webhook` actions.
     pub webhook: Option<WebhookGrant>,
     /// May ask for `publish` actions on these channels.

@@ -22,6 +22,8 @@
 //!                                # only (https and port 443 unless the entry says otherwise)
 //! send = true                    # actions send-text, send-media, react, edit, revoke,
 //!                                # mark-read and chat-state
+//! moderate = true                # actions group-participants, block-contact and
+//!                                # reject-call
 //! webhook = { subscribers = true, hosts = ["hooks.example.com"] }
 //! publish = ["instance"]         # action publish, to these channels ("global", "instance")
 //!

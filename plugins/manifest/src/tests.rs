@@ -15,6 +15,7 @@ log = true
 kv = true
 http = ["api.example.com", "*.example.org"]
 send = true
+moderate = true
 webhook = { subscribers = true }
 publish = ["instance"]
 
@@ -38,6 +39,7 @@ fn a_full_manifest_parses() {
     assert!(manifest.wants_event("message") && !manifest.wants_event("receipt"));
     assert_eq!(manifest.limits.memory_mb, 8);
     assert_eq!(manifest.capabilities.publish, [ChannelKind::Instance]);
+    assert!(manifest.capabilities.send && manifest.capabilities.moderate);
     let config: serde_json::Value = serde_json::from_str(&manifest.config_json()).unwrap();
     assert_eq!(config["rules"][0]["keywords"][0], "price");
 }
@@ -50,6 +52,10 @@ fn a_minimal_manifest_gets_the_defaults() {
     assert_eq!(manifest.failure, FailurePolicy::Open);
     assert_eq!(manifest.limits, Limits::default());
     assert_eq!(manifest.capabilities, Capabilities::default());
+    assert!(
+        !manifest.capabilities.send && !manifest.capabilities.moderate,
+        "actions are denied by default"
+    );
     assert_eq!(manifest.config_json(), "{}");
     assert!(manifest.wants_event("receipt") && manifest.runs_for("any"));
 }

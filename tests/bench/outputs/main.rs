@@ -152,6 +152,8 @@ fn start_wasap(data_dir: &Path, database_url: Option<&str>) -> (Process, String)
         .env("WASAP_LISTEN", format!("127.0.0.1:{port}"))
         .env("WASAP_DATA_DIR", data_dir)
         .env("WASAP_API_TOKEN", ADMIN_TOKEN)
+        // One client firing as fast as it can is what a benchmark is; the API rate limit is off.
+        .env("WASAP_API_RATE", "0")
         // The receiver is on loopback, which the outbound policy refuses by default.
         .env("WASAP_ALLOW_PRIVATE_URLS", "true")
         // The drain run holds the first deliveries while the burst is injected:

@@ -5,7 +5,8 @@
 //! device asks after.
 //!
 //! The collections are made at the account's first sync: `critical_block`
-//! holds its push name, `regular_high` an empty first patch, so that a linked
+//! holds its push name, `regular_high` and `critical_unblock_low` (the
+//! address book) an empty first patch, so that a linked
 //! device is at version 1 before anything happens, like a device of a real
 //! account. That matters: a device that syncs a collection from version 0
 //! gets it as a snapshot, and whatsapp-rust reports what a snapshot carries
@@ -33,6 +34,8 @@ use crate::state::World;
 
 pub const CRITICAL_BLOCK: &str = "critical_block";
 pub const REGULAR_HIGH: &str = "regular_high";
+/// Where the phone's address book lives (`contact` mutations, `address_book.rs`).
+pub const CRITICAL_UNBLOCK_LOW: &str = "critical_unblock_low";
 
 /// WhatsApp's schema version of the `deleteMessageForMe` action
 /// (`wacore::appstate::schemas::DELETE_MESSAGE_FOR_ME`).
@@ -238,19 +241,22 @@ pub fn collections<'a>(world: &'a mut World, pn: &str) -> Option<&'a mut Collect
         critical.append(CRITICAL_BLOCK, &[push_name], &key_id, &key);
         let mut regular_high = Collection::default();
         regular_high.append(REGULAR_HIGH, &[], &key_id, &key);
+        let mut address_book = Collection::default();
+        address_book.append(CRITICAL_UNBLOCK_LOW, &[], &key_id, &key);
         BTreeMap::from([
             (CRITICAL_BLOCK.to_owned(), critical),
             (REGULAR_HIGH.to_owned(), regular_high),
+            (CRITICAL_UNBLOCK_LOW.to_owned(), address_book),
         ])
     }))
 }
 
 /// How long the server waits for a device to sync after a `server_sync`
 /// before telling it again.
-const RESEND_SERVER_SYNC: Duration = Duration::from_millis(250);
+pub(crate) const RESEND_SERVER_SYNC: Duration = Duration::from_millis(250);
 
 /// Account `pn`'s linked devices that have not synced `collection` up to `version`.
-fn behind(world: &World, pn: &str, collection: &str, version: u64) -> Vec<u16> {
+pub(crate) fn behind(world: &World, pn: &str, collection: &str, version: u64) -> Vec<u16> {
     world
         .accounts
         .get(pn)
@@ -268,7 +274,7 @@ fn behind(world: &World, pn: &str, collection: &str, version: u64) -> Vec<u16> {
 
 /// Tells each of `pn`'s devices behind `version` of `collection` to sync
 /// (`<notification type="server_sync">`); how many there were.
-fn notify_behind(world: &mut World, pn: &str, collection: &str, version: u64) -> usize {
+pub(crate) fn notify_behind(world: &mut World, pn: &str, collection: &str, version: u64) -> usize {
     let behind = behind(world, pn, collection, version);
     for device in &behind {
         let id = world.next_id();

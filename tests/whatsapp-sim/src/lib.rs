@@ -32,6 +32,7 @@
 //! contact), `control.rs` (HTTP API).
 
 mod accounts;
+mod address_book;
 mod addressing;
 mod app_state;
 mod calls;
@@ -73,6 +74,7 @@ use wacore_binary::Jid;
 use waproto::whatsapp as wa;
 
 pub use crate::accounts::{Contact, Phone};
+pub use crate::address_book::SavedContact;
 pub use crate::calls::CallRejected;
 pub use crate::chat_states::ChatStateKind;
 pub use crate::error::{Result, SimError};

@@ -143,6 +143,8 @@ impl Group {
                 .map(|phone| GroupParticipant {
                     jid: phone_jid(phone),
                     phone_jid: Some(phone_jid(phone)),
+                    // The network's LIDs are the messenger's to fill in.
+                    lid: None,
                     admin: self.is_admin(phone),
                     super_admin: self.creator.as_deref() == Some(phone.as_str()),
                     is_me: phone == me,

@@ -9,6 +9,7 @@
 //! the instance's journal has it; until then the simulated server keeps it
 //! (`offline.rs`) and delivers it again on the next connection.
 
+mod address_book;
 mod calls;
 mod group_admin;
 mod groups;
@@ -21,6 +22,7 @@ mod profiles;
 mod sends;
 mod session;
 
+pub use address_book::{MAX_SYNCED_CONTACTS, SavedContact};
 pub use calls::CallEnd;
 pub use groups::{MAX_GROUP_MEMBERS, SimGroup, SimGroupState};
 pub use incoming::{KINDS, SimIncoming, new_message_id};

@@ -28,6 +28,9 @@ pub struct SimContact {
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct SentRecord {
     pub to: String,
+    /// When the network took it: unix milliseconds on the server's clock
+    /// (which `POST /sim/clock` moves forward).
+    pub at_ms: i64,
     /// The message's id; for a read receipt or a chat state, the id the
     /// simulated network gave the record.
     pub message_id: String,
@@ -147,7 +150,9 @@ pub enum SimError {
     TooManyContacts,
     #[error("{0}")]
     Invalid(String),
-    #[error("cannot save the simulated pairing: {0}")]
+    /// The simulated network's own records (pairing, polls, offline queue,
+    /// address book) could not be written.
+    #[error("cannot save the simulated network's state: {0}")]
     Store(String),
 }
 
@@ -171,11 +176,27 @@ struct Inner {
     profiles: super::profiles::SimProfiles,
     /// Woken at every send, for [`SimNetwork::wait_sent`].
     sent_signal: tokio::sync::Notify,
+    /// The server's clock, which stamps the records and which
+    /// `POST /sim/clock` moves.
+    clock: crate::clock::Clock,
 }
 
 impl SimNetwork {
     pub fn new() -> SimNetwork {
         SimNetwork::default()
+    }
+
+    /// The clock the network stamps its records with; the server's, for
+    /// everything a test moves (the send queue).
+    pub fn clock(&self) -> crate::clock::Clock {
+        self.inner.clock.clone()
+    }
+
+    /// Whether the instance has sent a message with id `message_id`.
+    pub(super) fn has_sent(&self, instance_id: &str, message_id: &str) -> bool {
+        lock(&self.inner.sent)
+            .get(instance_id)
+            .is_some_and(|log| log.iter().any(|record| record.message_id == message_id))
     }
 
     pub(super) fn register(&self, instance_id: &str, session: Arc<SimSession>) {
@@ -378,7 +399,8 @@ impl SimNetwork {
     /// Adds to the instance's record of sent messages, dropping the oldest
     /// past [`SENT_LOG_CAPACITY`]. The dropped record is freed after the lock
     /// is released: other instances' sends do not wait for it.
-    pub(super) fn record_sent(&self, instance_id: &str, record: SentRecord) {
+    pub(super) fn record_sent(&self, instance_id: &str, mut record: SentRecord) {
+        record.at_ms = self.inner.clock.now_ms();
         let dropped = {
             let mut sent = lock(&self.inner.sent);
             // The instance's log exists after its first send: look it up

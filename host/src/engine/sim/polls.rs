@@ -27,7 +27,7 @@ pub struct SentPoll {
 pub(super) fn record(to: &str, poll: &OutgoingPoll) -> SentRecord {
     SentRecord {
         to: to.to_owned(),
-        message_id: new_message_id(),
+        message_id: crate::engine::chosen_id::or_new(new_message_id),
         kind: "poll",
         poll: Some(SentPoll {
             name: poll.name.clone(),

@@ -18,7 +18,7 @@ fn sha256_hex(data: &[u8]) -> String {
 pub(super) fn text(to: &str, text: OutgoingText) -> SentRecord {
     SentRecord {
         to: to.to_owned(),
-        message_id: new_message_id(),
+        message_id: crate::engine::chosen_id::or_new(new_message_id),
         kind: "text",
         text: Some(text.text),
         reply_to: text.reply_to,
@@ -37,7 +37,7 @@ pub(super) fn text(to: &str, text: OutgoingText) -> SentRecord {
 pub(super) fn media(to: &str, media: OutgoingMedia) -> SentRecord {
     SentRecord {
         to: to.to_owned(),
-        message_id: new_message_id(),
+        message_id: crate::engine::chosen_id::or_new(new_message_id),
         // A voice note is an audio message flagged push-to-talk, as on WhatsApp.
         kind: match media.kind {
             MediaKind::Image => "image",
@@ -61,7 +61,7 @@ pub(super) fn media(to: &str, media: OutgoingMedia) -> SentRecord {
 pub(super) fn location(to: &str, location: OutgoingLocation) -> SentRecord {
     SentRecord {
         to: to.to_owned(),
-        message_id: new_message_id(),
+        message_id: crate::engine::chosen_id::or_new(new_message_id),
         kind: "location",
         location: Some(SentLocation {
             latitude: location.latitude,
@@ -76,7 +76,7 @@ pub(super) fn location(to: &str, location: OutgoingLocation) -> SentRecord {
 pub(super) fn contacts(to: &str, cards: Vec<ContactCard>) -> SentRecord {
     SentRecord {
         to: to.to_owned(),
-        message_id: new_message_id(),
+        message_id: crate::engine::chosen_id::or_new(new_message_id),
         kind: "contact",
         contacts: Some(
             cards

@@ -55,6 +55,7 @@ impl Engine for SimEngine {
             events: request.events,
             inbound: request.inbound,
             polls: request.polls,
+            address_book: request.address_book,
             offline: OfflineQueue::start(request.device.clone()),
             network: self.network.clone(),
             state: Mutex::new(if linked.is_some() {
@@ -112,6 +113,8 @@ pub struct SimSession {
     inbound: Arc<dyn InboundSink>,
     /// The instance's polls: those this session sent, and their votes.
     pub(super) polls: crate::polls::PollBook,
+    /// The instance's contact list, as the contact sync teaches it (`address_book.rs`).
+    pub(super) address_book: Arc<dyn crate::engine::AddressBook>,
     /// What the simulated server holds for the device until acknowledged.
     offline: OfflineQueue,
     network: SimNetwork,
@@ -343,7 +346,13 @@ impl SimSession {
 
     fn accept(&self, to: &str, record: SentRecord) -> SentMessage {
         let message_id = record.message_id.clone();
-        self.network.record_sent(&self.instance_id, record);
+        // A message sent again with the id it went with (the send queue,
+        // after a crash) is taken once, as WhatsApp dedupes ids.
+        let repeated = crate::engine::chosen_id::chosen()
+            .is_some_and(|id| id == message_id && self.network.has_sent(&self.instance_id, &message_id));
+        if !repeated {
+            self.network.record_sent(&self.instance_id, record);
+        }
         SentMessage {
             lid: self.network.lid_of(to),
             ..SentMessage::now(message_id, to)

@@ -121,6 +121,11 @@ impl WhatsappSession {
                     is_me: is_me(&p.jid) || p.phone_number.as_ref().is_some_and(is_me),
                     admin: p.is_admin(),
                     super_admin: p.is_super_admin(),
+                    lid: p
+                        .lid
+                        .as_ref()
+                        .or(p.jid.is_lid().then_some(&p.jid))
+                        .map(|lid| lid.to_non_ad().to_string()),
                     jid: p.jid.to_non_ad().to_string(),
                     phone_jid: p.phone_number.map(|pn| pn.to_non_ad().to_string()),
                 })

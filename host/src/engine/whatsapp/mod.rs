@@ -12,6 +12,8 @@
 //! - `inbound.rs`: inbound traffic through `events::from_whatsapp`, and media downloads;
 //! - `media_ticket.rs`: what is kept to download an incoming file after a
 //!   restart, and resuming the download through the instance's next client;
+//! - `contact_sync.rs`: names from the phone's address book (contact sync)
+//!   to the instance's contact list;
 //! - `lid_book.rs`: the client's LID and phone-number pairs, from which
 //!   every inbound event gets both names of the accounts it names;
 //! - `recipient_lid.rs`: the recipient's LID in a send's answer, from the
@@ -41,6 +43,7 @@ mod bridge;
 mod calls;
 pub mod cert_checks;
 mod chat_states;
+mod contact_sync;
 mod deletions;
 mod durability;
 mod forward_and_groups;
@@ -145,6 +148,7 @@ impl Engine for WhatsappEngine {
             events,
             inbound,
             polls,
+            address_book,
         } = request;
         let shared = Arc::new(Shared::new(instance_id));
         let (queue, queue_rx) = bridge::queue(inbound.clone());
@@ -166,7 +170,9 @@ impl Engine for WhatsappEngine {
                 inbound,
                 polls: polls.clone(),
             })
-            .with_event_handler(Bridge::new(shared.clone(), queue.clone()));
+            .with_event_handler(Bridge::new(shared.clone(), queue.clone()))
+            // Names from the phone's address book, to the contact list.
+            .with_event_handler(contact_sync::ContactSync::start(shared.clone(), address_book));
         // A test build's media goes to the simulator's media server on
         // loopback and nowhere else (loopback_http.rs). Without the feature
         // this line does not exist, and whatsapp-rust keeps its default HTTP

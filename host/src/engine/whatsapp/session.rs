@@ -112,7 +112,13 @@ impl WhatsappSession {
         message: wa::Message,
         limit: Duration,
     ) -> Result<SentMessage, EngineError> {
-        let sent = sent_within(limit, self.client.send_message(to, message)).await?;
+        // An id the send queue chose goes as the stanza id, so a resend
+        // after a crash is the same message to WhatsApp.
+        let options = match crate::engine::chosen_id::chosen() {
+            Some(id) => whatsapp_rust::SendOptions::default().with_message_id(id),
+            None => whatsapp_rust::SendOptions::default(),
+        };
+        let sent = sent_within(limit, self.client.send_message_with_options(to, message, options)).await?;
         Ok(with_lid(&self.client, sent).await)
     }
 }

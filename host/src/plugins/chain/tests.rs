@@ -1,7 +1,8 @@
 //! The chain's quarantine policy, on the committed `probe` test component in
 //! `trap` mode: an installed plugin is quarantined after repeated failures, a
 //! built-in output never is. And the checks of the actions on messages and
-//! chats: capability `send`, an instance to act from, a bounded mark-read.
+//! chats: capability `send`, an instance to act from, a bounded mark-read; and of the
+//! moderation actions: capability `moderate`, an instance, bounded participants, a call id.
 
 use std::path::Path;
 
@@ -167,4 +168,88 @@ fn mark_read_names_one_to_a_hundred_messages() {
             "{refused:?}"
         );
     }
+}
+
+/// One of each moderation action, the group change naming `participants` members.
+fn moderation_actions(participants: usize) -> Vec<types::Action> {
+    vec![
+        types::Action::GroupParticipants(types::ChangeParticipants {
+            group: "120363402106000703@g.us".to_owned(),
+            change: types::ParticipantChange::Remove,
+            participants: (0..participants).map(|i| format!("62812000{i:05}")).collect(),
+        }),
+        types::Action::BlockContact(types::BlockContact {
+            contact: "6281234567890".to_owned(),
+            blocked: true,
+        }),
+        types::Action::RejectCall(types::RejectCall {
+            call_id: "CALL0123456789ABCDEF".to_owned(),
+            caller: "6281234567890@s.whatsapp.net".to_owned(),
+        }),
+    ]
+}
+
+fn moderator(moderate: bool) -> Manifest {
+    Manifest::parse(&format!(
+        "name = \"moderator\"\nversion = \"1\"\nevents = [\"message\"]\n[capabilities]\nsend = true\nmoderate = {moderate}\n"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn moderation_actions_need_moderate_and_an_instance() {
+    let (_, actions) =
+        check(&moderator(true), &message(), outcome(moderation_actions(1))).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(actions.len(), 3);
+    // `send` alone does not grant them, and `moderate` does not grant sending.
+    for action in moderation_actions(1) {
+        let refused = check(&moderator(false), &message(), outcome(vec![action])).err();
+        assert!(
+            matches!(&refused, Some(Failure::BadOutput(why)) if why.contains("capabilities.moderate")),
+            "{refused:?}"
+        );
+    }
+    let only_moderate =
+        Manifest::parse("name = \"m\"\nversion = \"1\"\nevents = [\"message\"]\n[capabilities]\nmoderate = true\n")
+            .unwrap();
+    let refused = check(&only_moderate, &message(), outcome(message_actions(1))).err();
+    assert!(
+        matches!(&refused, Some(Failure::BadOutput(why)) if why.contains("capabilities.send")),
+        "{refused:?}"
+    );
+    let server_wide = new_event(
+        "",
+        EventKind::System {
+            message: "up".to_owned(),
+        },
+    );
+    for action in moderation_actions(1) {
+        let refused = check(&moderator(true), &server_wide, outcome(vec![action])).err();
+        assert!(
+            matches!(&refused, Some(Failure::BadOutput(why)) if why.contains("no instance")),
+            "{refused:?}"
+        );
+    }
+}
+
+#[test]
+fn a_group_change_names_one_to_256_participants_and_a_reject_a_call_id() {
+    let granted = moderator(true);
+    assert!(check(&granted, &message(), outcome(moderation_actions(256))).is_ok());
+    for count in [0, 257] {
+        let refused = check(&granted, &message(), outcome(moderation_actions(count))).err();
+        assert!(
+            matches!(&refused, Some(Failure::BadOutput(why)) if why.contains(&format!("names {count} participants"))),
+            "{refused:?}"
+        );
+    }
+    let bad_call = types::Action::RejectCall(types::RejectCall {
+        call_id: "no spaces!".to_owned(),
+        caller: "6281234567890".to_owned(),
+    });
+    let refused = check(&granted, &message(), outcome(vec![bad_call])).err();
+    assert!(
+        matches!(&refused, Some(Failure::BadOutput(why)) if why.contains("not a call id")),
+        "{refused:?}"
+    );
 }

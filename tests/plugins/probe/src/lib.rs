@@ -26,15 +26,18 @@
 //!   `everyone <text>` mentions the whole group, `preview <url>` sends `see <url>` with a
 //!   fetched link preview, `sticker <url>` and `voice <url>` send that media as a
 //!   sticker or a voice note, `once <url>` as a view-once image, and `tag <who> <url>` as
-//!   an image whose caption mentions `<who>`.
+//!   an image whose caption mentions `<who>`. The moderation actions (capability `moderate`):
+//!   `add`, `remove`, `promote` and `demote <who>` change participant `<who>` of the
+//!   message's group, `block <who>` and `unblock <who>` block and unblock `<who>`; and a
+//!   `call-offer` event (when the manifest subscribes to it) is rejected.
 //!
 //! Every mode but `echo`/`drop-spam`/`send`/`send-media`/`slow`/`actions` is hostile on
 //! purpose.
 
 use serde::Deserialize;
 use wasap_plugin::{
-    CardToSend, ChatState, Content, Event, EventKind, LinkPreview, MediaType, Message, Outcome, Plugin, SendLocation,
-    SendMedia, SendText, export_plugin, kv,
+    CardToSend, ChatState, Content, Event, EventKind, LinkPreview, MediaType, Message, Outcome, ParticipantChange,
+    Plugin, SendLocation, SendMedia, SendText, export_plugin, kv,
 };
 
 #[derive(Debug, Deserialize)]
@@ -61,6 +64,11 @@ impl Plugin for Probe {
     }
 
     fn handle(&mut self, event: Event) -> Outcome {
+        if let EventKind::CallOffer(call) = &event.kind
+            && self.config.mode == "actions"
+        {
+            return Outcome::cont().reject_call(&call.id, &call.from);
+        }
         let EventKind::Message(message) = &event.kind else {
             return Outcome::cont();
         };
@@ -163,6 +171,12 @@ fn act(message: &Message, text: &str) -> Outcome {
             view_once: true,
             ..media(message, target, MediaType::Image)
         }),
+        "add" => Outcome::cont().group_participants(&message.chat, ParticipantChange::Add, [target]),
+        "remove" => Outcome::cont().group_participants(&message.chat, ParticipantChange::Remove, [target]),
+        "promote" => Outcome::cont().group_participants(&message.chat, ParticipantChange::Promote, [target]),
+        "demote" => Outcome::cont().group_participants(&message.chat, ParticipantChange::Demote, [target]),
+        "block" => Outcome::cont().block(target),
+        "unblock" => Outcome::cont().unblock(target),
         "tag" => Outcome::cont().send_media(SendMedia {
             caption: Some(format!("look @{target}")),
             mentions: vec![target.to_owned()],

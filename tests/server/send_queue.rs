@@ -1,0 +1,435 @@
+//! The durable, paced send queue (docs/API.md, "Send queue") on the simulated
+//! engine: sends queued with `"queue": true` or `"send_at"` answer 202 and go
+//! out in order at the instance's pace; scheduled sends wait for their time,
+//! quiet hours hold sends back, typing shows before each text, cancel stops a
+//! job, receipts move jobs on, and a direct send over the pace is refused
+//! under `direct_sends: refuse`. Time is moved with `POST /sim/clock`, never
+//! waited for; the sent times are the simulated network's record (`at_ms`).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wasap_tests::{Api, TestDb, TestServer, WAIT, data_dir, online};
+
+const CONTACT: &str = "6281234567890";
+const CONTACT_JID: &str = "6281234567890@s.whatsapp.net";
+
+async fn shop() -> (TestServer, tempfile::TempDir, TestDb) {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut server = TestServer::start(&db, dir.path()).await;
+    online(&mut server, "shop", "6281111111111").await;
+    (server, dir, db)
+}
+
+async fn set_pacing(api: &Api, pacing: Value) {
+    let (status, body) = api
+        .send(
+            reqwest::Method::PATCH,
+            "/api/instances/shop",
+            Some(json!({ "pacing": pacing })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Moves the server's clock; the server's time after the move (unix ms).
+async fn advance(api: &Api, ms: u64) -> i64 {
+    let (status, body) = api.post("/sim/clock", json!({ "advance_ms": ms })).await;
+    assert_eq!(status, 200, "{body}");
+    body["now_ms"].as_i64().expect("now_ms")
+}
+
+/// Everything the instance sent, as the simulated network recorded it.
+async fn sent(api: &Api) -> Vec<Value> {
+    let (status, body) = api.get("/sim/instances/shop/sent").await;
+    assert_eq!(status, 200, "{body}");
+    body["messages"].as_array().expect("the sent messages").clone()
+}
+
+async fn sent_texts(api: &Api) -> Vec<Value> {
+    sent(api).await.into_iter().filter(|m| m["kind"] == "text").collect()
+}
+
+async fn queue_text(api: &Api, text: &str, extra: Value) -> Value {
+    let mut body = json!({ "to": CONTACT, "message": text, "queue": true });
+    for (k, v) in extra.as_object().expect("fields") {
+        body[k] = v.clone();
+    }
+    let (status, answer) = api.post("/api/send/shop", body).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["status"], "queued");
+    answer
+}
+
+async fn job(api: &Api, id: i64) -> Value {
+    let (status, body) = api.get(&format!("/api/queue/shop/{id}")).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Waits (up to [`WAIT`]) until job `id` is in `status`.
+async fn wait_job(api: &Api, id: i64, status: &str) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let job = job(api, id).await;
+        if job["status"] == status {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job {id} never became {status}: {job}");
+        // A receipt crosses the event bus: look again shortly.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Steps the clock by `step_ms` until `count` texts were sent (at most `max_steps`).
+async fn run_until_sent(api: &Api, count: usize, step_ms: u64, max_steps: usize) -> Vec<Value> {
+    for _ in 0..max_steps {
+        let texts = sent_texts(api).await;
+        if texts.len() >= count {
+            return texts;
+        }
+        advance(api, step_ms).await;
+    }
+    panic!("{count} texts were not sent within {max_steps} steps of {step_ms} ms");
+}
+
+#[tokio::test]
+async fn queued_texts_go_in_order_at_the_pace_with_gaps_in_the_jitter() {
+    let (server, _dir, _db) = shop().await;
+    let api = server.admin();
+    set_pacing(
+        &api,
+        json!({ "per_minute": 20, "min_gap_ms": 1000, "max_gap_ms": 2000 }),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for n in 0..100 {
+        let answer = queue_text(&api, &format!("m{n:03}"), json!({})).await;
+        ids.push(answer["job_id"].as_i64().expect("a job id"));
+    }
+    const STEP: i64 = 250;
+    let texts = run_until_sent(&api, 100, STEP as u64, 4000).await;
+    assert_eq!(texts.len(), 100);
+    let order: Vec<&str> = texts.iter().map(|m| m["text"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (0..100).map(|n| format!("m{n:03}")).collect();
+    assert_eq!(order, expected, "the texts went in the order they were queued");
+    let at: Vec<i64> = texts.iter().map(|m| m["at_ms"].as_i64().expect("at_ms")).collect();
+    for pair in at.windows(2) {
+        let gap = pair[1] - pair[0];
+        // A gap is drawn in [1000, 2000]; the clock moves in steps of STEP,
+        // so a send may go up to one step after its moment (and a send held
+        // by the rate limit waits longer: it then respects the rate instead).
+        assert!(gap >= 1000, "a gap of {gap} ms is under min_gap_ms: {at:?}");
+    }
+    for window in at.windows(21) {
+        assert!(window[20] - window[0] >= 60_000, "21 sends within a minute: {window:?}");
+    }
+    let held_by_gap_only: Vec<i64> = at
+        .windows(2)
+        .enumerate()
+        .filter(|(i, _)| i % 20 != 19)
+        .map(|(_, pair)| pair[1] - pair[0])
+        .collect();
+    assert!(
+        held_by_gap_only.iter().all(|gap| *gap < 2000 + 2 * STEP),
+        "a gap outside the jitter: {held_by_gap_only:?}"
+    );
+    for (n, id) in ids.iter().enumerate() {
+        let job = job(&api, *id).await;
+        assert_eq!(job["status"], "sent", "{job}");
+        assert_eq!(job["message_id"], texts[n]["message_id"], "{job}");
+        assert_eq!(job["attempts"], 1);
+    }
+    let (status, page) = api.get("/api/queue/shop?status=sent&limit=30").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 30);
+    assert_eq!(page["next_after"], ids[29]);
+    let (_, rest) = api
+        .get(&format!("/api/queue/shop?status=sent&limit=500&after={}", ids[29]))
+        .await;
+    assert_eq!(rest["jobs"].as_array().unwrap().len(), 70);
+    assert!(rest.get("next_after").is_none(), "{rest}");
+    let response = api.get_raw("/metrics", None).await;
+    let metrics = response.text().await.unwrap();
+    assert!(
+        metrics.contains("wasap_send_queue_sent_total{instance=\"shop\"} 100"),
+        "{metrics}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn typing_shows_before_each_queued_text() {
+    let (server, _dir, _db) = shop().await;
+    let api = server.admin();
+    set_pacing(&api, json!({ "typing": true })).await;
+    for text in ["one", "two", "three"] {
+        queue_text(&api, text, json!({})).await;
+    }
+    run_until_sent(&api, 3, 1000, 100).await;
+    let shown: Vec<(String, String)> = sent(&api)
+        .await
+        .iter()
+        .map(|m| {
+            let what = m["text"].as_str().or(m["state"].as_str()).unwrap_or_default();
+            (m["kind"].as_str().unwrap().to_owned(), what.to_owned())
+        })
+        .collect();
+    let expected: Vec<(String, String)> = ["one", "two", "three"]
+        .iter()
+        .flat_map(|t| {
+            [
+                ("chat_state".to_owned(), "typing".to_owned()),
+                ("text".to_owned(), t.to_string()),
+            ]
+        })
+        .collect();
+    assert_eq!(shown, expected);
+    let records = sent(&api).await;
+    for pair in records.chunks(2) {
+        assert_eq!(pair[0]["to"], CONTACT_JID);
+        let typed = pair[1]["at_ms"].as_i64().unwrap() - pair[0]["at_ms"].as_i64().unwrap();
+        // "one" is 3 characters: the shortest typing state, 500 ms.
+        assert!(typed >= 500, "typing lasted {typed} ms");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_scheduled_message_waits_for_its_time_and_a_cancelled_one_never_goes() {
+    let (server, _dir, _db) = shop().await;
+    let api = server.admin();
+    let now = advance(&api, 0).await;
+    let at = now + 3600 * 1000;
+    let send_at = wasap::clock::rfc3339_ms(at);
+    let (status, scheduled) = api
+        .post(
+            "/api/send/shop",
+            json!({ "to": CONTACT, "message": "later", "send_at": send_at }),
+        )
+        .await;
+    assert_eq!(status, 202, "{scheduled}");
+    assert_eq!(scheduled["send_at"], send_at);
+    let (status, location) = api
+        .post(
+            "/api/send/shop/location",
+            json!({ "to": CONTACT, "latitude": 1.5, "longitude": 2.5, "send_at": send_at }),
+        )
+        .await;
+    assert_eq!(status, 202, "{location}");
+    let cancelled = queue_text(&api, "never", json!({ "send_at": send_at })).await;
+    let cancelled_id = cancelled["job_id"].as_i64().unwrap();
+    let (status, body) = api.delete(&format!("/api/queue/shop/{cancelled_id}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "cancelled");
+    let (status, again) = api.delete(&format!("/api/queue/shop/{cancelled_id}")).await;
+    assert_eq!(status, 409, "{again}");
+    assert_eq!(again["error"]["code"], "job_not_cancellable");
+
+    advance(&api, 30 * 60 * 1000).await;
+    assert!(sent(&api).await.is_empty(), "nothing goes before its time");
+    let job_id = scheduled["job_id"].as_i64().unwrap();
+    assert_eq!(job(&api, job_id).await["status"], "queued");
+    advance(&api, 31 * 60 * 1000).await;
+    let records = sent(&api).await;
+    let kinds: Vec<&str> = records.iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["text", "location"], "{records:?}");
+    assert_eq!(records[0]["text"], "later");
+    assert!(records[0]["at_ms"].as_i64().unwrap() >= at);
+    let sent_job = job(&api, job_id).await;
+    assert_eq!(sent_job["status"], "sent");
+    assert_eq!(sent_job["message_id"], records[0]["message_id"]);
+    assert_eq!(job(&api, cancelled_id).await["status"], "cancelled");
+    let (status, sent_cancel) = api.delete(&format!("/api/queue/shop/{job_id}")).await;
+    assert_eq!(status, 409, "{sent_cancel}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn quiet_hours_hold_sends_until_they_end() {
+    let (server, _dir, _db) = shop().await;
+    let api = server.admin();
+    let now = advance(&api, 0).await;
+    let hh_mm = |ms: i64| {
+        let minute = ms.rem_euclid(24 * 3600 * 1000) / 60_000;
+        format!("{:02}:{:02}", minute / 60, minute % 60)
+    };
+    // Quiet from a minute ago until two hours from now (local time at +01:00).
+    let offset = 3600 * 1000;
+    let start = hh_mm(now + offset - 60 * 1000);
+    let end = hh_mm(now + offset + 2 * 3600 * 1000);
+    set_pacing(
+        &api,
+        json!({ "quiet_hours": { "start": start, "end": end, "timezone": "+01:00" } }),
+    )
+    .await;
+    let queued = queue_text(&api, "after the quiet", json!({})).await;
+    advance(&api, 3600 * 1000).await;
+    assert!(sent(&api).await.is_empty(), "nothing goes in quiet hours");
+    advance(&api, 3600 * 1000 + 2 * 60 * 1000).await;
+    let texts = sent_texts(&api).await;
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert_eq!(texts[0]["text"], "after the quiet");
+    assert_eq!(job(&api, queued["job_id"].as_i64().unwrap()).await["status"], "sent");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn receipts_move_a_sent_job_to_delivered_then_read() {
+    let (server, _dir, _db) = shop().await;
+    let api = server.admin();
+    let queued = queue_text(&api, "hello", json!({})).await;
+    let id = queued["job_id"].as_i64().unwrap();
+    let sent_job = wait_job(&api, id, "sent").await;
+    let message_id = sent_job["message_id"].as_str().unwrap().to_owned();
+    let (status, body) = api
+        .post(
+            "/sim/instances/shop/receipt",
+            json!({ "from": CONTACT, "ids": [message_id], "type": "delivered" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    wait_job(&api, id, "delivered").await;
+    api.post(
+        "/sim/instances/shop/receipt",
+        json!({ "from": CONTACT, "ids": [message_id], "type": "read" }),
+    )
+    .await;
+    let read = wait_job(&api, id, "read").await;
+    assert_eq!(read["message_id"], message_id.as_str());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn direct_sends_over_the_pace_are_refused_with_retry_after_under_refuse() {
+    let (server, _dir, _db) = shop().await;
+    let api = server.admin();
+    set_pacing(&api, json!({ "per_minute": 2, "direct_sends": "refuse" })).await;
+    for n in 0..2 {
+        let (status, body) = api
+            .post(
+                "/api/send/shop",
+                json!({ "to": CONTACT, "message": format!("direct {n}") }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let response = reqwest::Client::new()
+        .post(server.url("/api/send/shop"))
+        .bearer_auth(&server.admin_token)
+        .json(&json!({ "to": CONTACT, "message": "one too many" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "paced");
+    assert_eq!(sent_texts(&api).await.len(), 2, "the refused send did not go");
+    // A queued send waits for the pace instead, and goes once the minute is over.
+    queue_text(&api, "queued", json!({})).await;
+    advance(&api, 61 * 1000).await;
+    let texts = run_until_sent(&api, 3, 1000, 10).await;
+    assert_eq!(texts[2]["text"], "queued");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_queue_requests_get_clear_errors_and_queue_nothing() {
+    let (server, _dir, _db) = shop().await;
+    let api = server.admin();
+    let cases = [
+        (
+            "/api/send/shop",
+            json!({ "to": CONTACT, "message": "x", "send_at": "tomorrow" }),
+            422,
+            "invalid_send_at",
+        ),
+        (
+            "/api/send/shop",
+            json!({ "to": CONTACT, "message": "x", "send_at": "2999-01-01T00:00:00Z" }),
+            422,
+            "invalid_send_at",
+        ),
+        (
+            "/api/send/shop",
+            json!({ "to": CONTACT, "message": " ", "queue": true }),
+            422,
+            "empty_message",
+        ),
+        (
+            "/api/send/shop/location",
+            json!({ "to": CONTACT, "latitude": 91.0, "longitude": 0.0, "queue": true }),
+            422,
+            "invalid_location",
+        ),
+        (
+            "/api/send/shop",
+            json!({ "to": "12", "message": "x", "queue": true }),
+            422,
+            "invalid_phone",
+        ),
+    ];
+    for (path, body, status, code) in cases {
+        let (got, answer) = api.post(path, body.clone()).await;
+        assert_eq!(
+            (got, answer["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body} → {answer}"
+        );
+    }
+    let (_, page) = api.get("/api/queue/shop").await;
+    assert_eq!(page["jobs"], json!([]), "nothing was queued");
+
+    let (status, body) = api
+        .send(
+            reqwest::Method::PATCH,
+            "/api/instances/shop",
+            Some(json!({ "pacing": { "quiet_hours": { "start": "25:00", "end": "08:00" } } })),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_pacing")),
+        "{body}"
+    );
+    let (status, body) = api
+        .send(
+            reqwest::Method::PATCH,
+            "/api/instances/shop",
+            Some(json!({ "pacing": { "min_gap_ms": 5000, "max_gap_ms": 10 } })),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_pacing")),
+        "{body}"
+    );
+    let (status, body) = api.get("/api/queue/shop/999999").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("job_not_found")),
+        "{body}"
+    );
+    let (status, body) = api.delete("/api/queue/shop/nope").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("job_not_found")),
+        "{body}"
+    );
+    let (status, body) = api.get("/api/queue/shop?status=bogus").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_query")),
+        "{body}"
+    );
+    let (status, body) = api.get("/api/queue/nobody").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("instance_not_found")),
+        "{body}"
+    );
+    server.stop().await;
+}

@@ -5,8 +5,7 @@
 //! device asks after.
 //!
 //! The collections are made at the account's first sync: `critical_block`
-//! holds its push name, `regular_high` and `critical_unblock_low` (the
-//! address book) an empty first patch, so that a linked
+//! holds its push name, `regular_high` an empty first patch, so that a linked
 //! device is at version 1 before anything happens, like a device of a real
 //! account. That matters: a device that syncs a collection from version 0
 //! gets it as a snapshot, and whatsapp-rust reports what a snapshot carries
@@ -34,7 +33,8 @@ use crate::state::World;
 
 pub const CRITICAL_BLOCK: &str = "critical_block";
 pub const REGULAR_HIGH: &str = "regular_high";
-/// Where the phone's address book lives (`contact` mutations, `address_book.rs`).
+/// Where the phone's address book lives (`contact` mutations, `address_book.rs`),
+/// made at the account's first saved contact.
 pub const CRITICAL_UNBLOCK_LOW: &str = "critical_unblock_low";
 
 /// WhatsApp's schema version of the `deleteMessageForMe` action
@@ -241,12 +241,9 @@ pub fn collections<'a>(world: &'a mut World, pn: &str) -> Option<&'a mut Collect
         critical.append(CRITICAL_BLOCK, &[push_name], &key_id, &key);
         let mut regular_high = Collection::default();
         regular_high.append(REGULAR_HIGH, &[], &key_id, &key);
-        let mut address_book = Collection::default();
-        address_book.append(CRITICAL_UNBLOCK_LOW, &[], &key_id, &key);
         BTreeMap::from([
             (CRITICAL_BLOCK.to_owned(), critical),
             (REGULAR_HIGH.to_owned(), regular_high),
-            (CRITICAL_UNBLOCK_LOW.to_owned(), address_book),
         ])
     }))
 }

@@ -75,6 +75,7 @@ async function errorOf(response) {
 export const get = (path, options) => request("GET", path, options);
 export const post = (path, json, options) => request("POST", path, { ...options, json });
 export const del = (path, options) => request("DELETE", path, options);
+export const patch = (path, json, options) => request("PATCH", path, { ...options, json });
 
 /** Path segment escaping for ids typed by people. */
 export const seg = encodeURIComponent;

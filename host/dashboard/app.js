@@ -8,12 +8,14 @@ import { publish, refreshInstances, reset } from "./store.js";
 import * as instancesView from "./instances.js";
 import * as feedView from "./feed.js";
 import * as webhooksView from "./webhooks.js";
+import * as queueView from "./queue.js";
 import * as pluginsView from "./plugins.js";
 
 const VIEWS = {
   instances: instancesView,
   feed: feedView,
   webhooks: webhooksView,
+  queue: queueView,
   plugins: pluginsView,
 };
 

@@ -15,7 +15,7 @@ const MAX = 500;
 const KINDS = [
   "incoming_message", "message.undecryptable", "message.receipt", "group.participants", "group.update", "poll.vote",
   "chat.state", "call.offer", "call.missed", "call.ended", "instance.offline",
-  "qr", "instance.status", "instance.paired", "instance.logged_out", "plugin.error", "system",
+  "qr", "instance.status", "instance.paired", "instance.logged_out", "plugin.error", "system", "queue.job",
 ];
 
 /** Newest last. */

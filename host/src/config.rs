@@ -20,10 +20,12 @@ use crate::outbound::UrlPolicy;
 use crate::plugins::PluginSettings;
 use crate::plugins::builtin::OutputSwitches;
 use crate::rate_limit::RateLimitSettings;
-use crate::send_queue::DirectSends;
 use crate::store::Store;
 use crate::websocket::HubSettings;
+
+mod send_queue;
 use crate::write_retry::WriteRetry;
+pub use send_queue::QueueFlags;
 
 /// Command line of the `wasap` binary.
 #[derive(Debug, Parser)]
@@ -326,45 +328,9 @@ pub struct Config {
     #[arg(long, env = "WASAP_JOURNAL_PRUNE_INTERVAL_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(10..))]
     pub journal_prune_interval_ms: u64,
 
-    /// Send queue: messages an instance sends per minute at most (0: no limit);
-    /// an instance's `pacing` overrides it (docs/API.md, "Send queue").
-    #[arg(long, env = "WASAP_QUEUE_PER_MINUTE", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
-    pub queue_per_minute: u32,
-
-    /// Send queue: messages an instance sends per hour at most (0: no limit).
-    #[arg(long, env = "WASAP_QUEUE_PER_HOUR", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
-    pub queue_per_hour: u32,
-
-    /// Send queue: messages an instance sends per day at most (0: no limit).
-    #[arg(long, env = "WASAP_QUEUE_PER_DAY", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
-    pub queue_per_day: u32,
-
-    /// Send queue: the shortest gap between two queued messages, ms.
-    #[arg(long, env = "WASAP_QUEUE_MIN_GAP_MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
-    pub queue_min_gap_ms: u64,
-
-    /// Send queue: the longest gap between two queued messages, ms (each gap is drawn between the two).
-    #[arg(long, env = "WASAP_QUEUE_MAX_GAP_MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
-    pub queue_max_gap_ms: u64,
-
-    /// Send queue: show "typing…", sized to the text, before each queued text.
-    #[arg(long, env = "WASAP_QUEUE_TYPING", num_args = 0..=1, default_value_t = false, default_missing_value = "true",
-          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
-    pub queue_typing: bool,
-
-    /// Direct (unqueued) sends over a rate limit: `count` (they go, and count)
-    /// or `refuse` (429 with Retry-After).
-    #[arg(long, env = "WASAP_QUEUE_DIRECT_SENDS", value_enum, default_value_t = DirectSends::Count)]
-    pub queue_direct_sends: DirectSends,
-
-    /// Send queue: jobs an instance may have waiting at most.
-    #[arg(long, env = "WASAP_QUEUE_MAX_WAITING", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
-    pub queue_max_waiting: u64,
-
-    /// Send queue: seconds a finished job (sent, delivered, read, failed,
-    /// cancelled) is kept before it is pruned.
-    #[arg(long, env = "WASAP_QUEUE_RETENTION_SECS", default_value_t = 7 * 24 * 3600, value_parser = clap::value_parser!(u64).range(1..))]
-    pub queue_retention_secs: u64,
+    /// The send queue's defaults and limits (`WASAP_QUEUE_*`).
+    #[command(flatten)]
+    pub queue: QueueFlags,
 
     /// Attempts per webhook delivery before it is `failed`.
     #[arg(long, env = "WASAP_WEBHOOK_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -442,21 +408,7 @@ impl Config {
 
     /// The send queue's settings: the default pacing and its limits.
     pub fn queue_settings(&self) -> crate::send_queue::QueueSettings {
-        let some = |n: u32| Some(n).filter(|n| *n > 0);
-        crate::send_queue::QueueSettings {
-            defaults: crate::send_queue::Pacing {
-                per_minute: some(self.queue_per_minute),
-                per_hour: some(self.queue_per_hour),
-                per_day: some(self.queue_per_day),
-                min_gap_ms: Some(self.queue_min_gap_ms),
-                max_gap_ms: Some(self.queue_max_gap_ms.max(self.queue_min_gap_ms)),
-                typing: Some(self.queue_typing),
-                quiet_hours: None,
-                direct_sends: Some(self.queue_direct_sends),
-            },
-            max_waiting: self.queue_max_waiting as i64,
-            retention: Duration::from_secs(self.queue_retention_secs),
-        }
+        self.queue.settings()
     }
 
     /// The instance lifecycle timings.

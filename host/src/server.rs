@@ -152,7 +152,8 @@ impl Server {
                 None,
             ),
             EngineKind::Sim => {
-                let network = SimNetwork::new();
+                // Its record of what WhatsApp took outlives the process (`sent_log.rs`).
+                let network = SimNetwork::with_store(store.clone()).await?;
                 let interval = std::time::Duration::from_secs(config.sim_qr_interval_secs);
                 (Arc::new(SimEngine::new(network.clone(), interval)), Some(network))
             }
@@ -214,6 +215,8 @@ impl Server {
         // which `POST /sim/clock` moves.
         let clock = sim.as_ref().map(SimNetwork::clock).unwrap_or_default();
         let send_queue = SendQueue::new(store.clone(), instances.clone(), clock, config.queue_settings());
+        // Job status events go to /ws (and through the plugins, from the start).
+        send_queue.publish_to(hub.clone());
         let messenger = Messenger::new(instances.clone(), store.clone(), metrics.clone())
             .with_sources(media_from_url.fetcher.clone(), media.clone())
             .with_queue(send_queue.clone());

@@ -119,6 +119,17 @@ fn all_kinds() -> Vec<EventKind> {
             previous: InstanceStatus::ALL[InstanceStatus::ALL.len() - 1 - status as usize],
         });
     }
+    for status in wasap_plugin::events::JobStatus::ALL {
+        kinds.push(EventKind::QueueJob(wasap_plugin::events::QueueJob {
+            job_id: 41,
+            status,
+            kind: "text".into(),
+            batch_id: (status == wasap_plugin::events::JobStatus::Queued).then(|| "bulk-1".into()),
+            message_id: Some("3EB0ABC".into()),
+            failure: (status == wasap_plugin::events::JobStatus::Failed).then(|| "not on WhatsApp".into()),
+            to: Some("628".into()),
+        }));
+    }
     for receipt_type in [ReceiptType::Delivered, ReceiptType::Read, ReceiptType::Played] {
         kinds.push(EventKind::Receipt(Receipt {
             chat: "628@s.whatsapp.net".into(),

@@ -302,6 +302,33 @@ try {
   const deliveries = (await api("GET", `/api/deliveries?instance_id=${ID}`)).deliveries;
   check(deliveries.some((d) => d.status === "delivered"), `deliveries: ${JSON.stringify(deliveries)}`);
 
+  log("the send queue: a job queued for later shows in the list (from its queue.job frame), Cancel makes it cancelled");
+  await page.getByRole("link", { name: "Queue" }).click();
+  await page.getByRole("heading", { name: "Send queue", exact: true }).waitFor();
+  check((await view("queue").getByLabel("Instance").inputValue()) === ID, "the queue view picks the instance");
+  const later = new Date(Date.parse((await api("POST", "/sim/clock", { advance_ms: 0 })).now) + 3600 * 1000).toISOString();
+  // Queued while the view is open: the row comes with the frame, no Refresh.
+  const queued = await api("POST", `/api/send/${ID}`, { to: CONTACT, message: "later, from the queue", send_at: later });
+  check(queued.status === "queued", `the queued send: ${JSON.stringify(queued)}`);
+  const row = page.locator(`#queue-table tr[data-job="${queued.job_id}"]`);
+  await row.and(page.locator('[data-status="queued"]')).waitFor();
+  await page.locator("#queue-waiting", { hasText: /^[1-9]/ }).waitFor();
+  await view("queue").getByLabel("Status").selectOption("queued");
+  await row.waitFor();
+  await view("queue").getByLabel("Status").selectOption("");
+  await row.getByRole("button", { name: `Cancel job ${queued.job_id}` }).click();
+  await page.locator("#queue-message", { hasText: `Job ${queued.job_id} cancelled.` }).waitFor();
+  await row.and(page.locator('[data-status="cancelled"]')).waitFor();
+  check(
+    (await api("GET", `/api/queue/${ID}/${queued.job_id}`)).status === "cancelled",
+    "the server says the job is cancelled",
+  );
+  log("set the instance's pacing from the queue view");
+  await view("queue").getByLabel("Per minute").fill("30");
+  await page.getByRole("button", { name: "Set pacing" }).click();
+  await page.locator("#queue-message", { hasText: `Pacing of ${ID} set.` }).waitFor();
+  await shot("8-queue");
+
   log("plugins: the built-ins are listed with their stats; disable webhook");
   await page.getByRole("link", { name: "Plugins" }).click();
   await page.getByRole("heading", { name: "Plugins", exact: true }).waitFor();
@@ -320,7 +347,7 @@ try {
   await page.locator("#plugins-message", { hasText: "e2e-upload installed and running" }).waitFor();
   await page.locator('#plugin-table tr[data-plugin="e2e-upload"][data-state="running"]').waitFor();
   check((await api("GET", "/api/plugins/e2e-upload")).running === true, "the server runs the uploaded plugin");
-  await shot("8-plugins");
+  await shot("9-plugins");
 
   check(await page.evaluate(() => window.__sameDocument === true), "the page reloaded during the test");
   check(problems.length === 0, `the page reported problems:\n${problems.join("\n")}`);

@@ -497,6 +497,15 @@ fn every_kind() -> Vec<Event> {
             error: "e".into(),
         },
         EventKind::System { message: "s".into() },
+        EventKind::QueueJob(wasap::events::QueueJob {
+            job_id: 1,
+            status: wasap::events::JobStatus::Sent,
+            kind: "text".into(),
+            batch_id: None,
+            message_id: Some("3EB0JOB".into()),
+            failure: None,
+            to: Some("6281234567890".into()),
+        }),
     ];
     kinds.into_iter().map(|kind| new_event("shop", kind)).collect()
 }

@@ -3,6 +3,7 @@
 
 mod auto_read;
 mod builtin_plugins;
+mod bulk_sends;
 mod calls;
 mod cert_guard;
 mod chat_states;
@@ -38,10 +39,12 @@ mod plugin_hardening;
 mod plugin_moderation;
 mod plugins;
 mod polls;
+mod queue_events;
 mod rate_limits;
 mod real_engine;
 mod rich_sends;
 mod send_queue;
+mod send_queue_kill;
 mod startup;
 mod system_events;
 mod text_traffic;

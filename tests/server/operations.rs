@@ -38,6 +38,8 @@ const API_MD_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/queue/{id}"),
     ("get", "/api/queue/{id}/{job}"),
     ("delete", "/api/queue/{id}/{job}"),
+    ("post", "/api/queue/{id}/bulk"),
+    ("delete", "/api/queue/{id}/batches/{batch}"),
     ("post", "/sim/instances/{id}/group-participants"),
     ("get", "/sim/instances/{id}/sent"),
     ("post", "/sim/instances/{id}/disconnect"),

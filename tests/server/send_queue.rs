@@ -1,7 +1,8 @@
 //! The durable, paced send queue (docs/API.md, "Send queue") on the simulated
 //! engine: sends queued with `"queue": true` or `"send_at"` answer 202 and go
 //! out in order at the instance's pace; scheduled sends wait for their time,
-//! quiet hours hold sends back, typing shows before each text, cancel stops a
+//! quiet hours hold sends back (in an IANA zone too, across a daylight
+//! saving change), typing shows before each text, cancel stops a
 //! job, receipts move jobs on, and a direct send over the pace is refused
 //! under `direct_sends: refuse`. Time is moved with `POST /sim/clock`, never
 //! waited for; the sent times are the simulated network's record (`at_ms`).
@@ -271,6 +272,85 @@ async fn quiet_hours_hold_sends_until_they_end() {
     let texts = sent_texts(&api).await;
     assert_eq!(texts.len(), 1, "{texts:?}");
     assert_eq!(texts[0]["text"], "after the quiet");
+    assert_eq!(job(&api, queued["job_id"].as_i64().unwrap()).await["status"], "sent");
+    server.stop().await;
+}
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+const HOUR_MS: i64 = 3600 * 1000;
+
+/// Unix ms of 00:00 UTC on a date (proleptic Gregorian, days-from-civil).
+fn utc_midnight_ms(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe - 719_468) * DAY_MS
+}
+
+/// 00:00 UTC of the first last-Sunday-of-March (when the EU's clocks go
+/// forward, at 01:00 UTC) whose Saturday evening is still ahead of `now`.
+fn next_spring_forward(now: i64) -> i64 {
+    let year = 1970 + now / (365 * DAY_MS + DAY_MS / 4);
+    (year - 1..=year + 1)
+        .map(|year| {
+            let march_31 = utc_midnight_ms(year, 3, 31);
+            // 1970-01-01 was a Thursday: day 0 is weekday 4 (0 = Sunday).
+            march_31 - (march_31 / DAY_MS + 4).rem_euclid(7) * DAY_MS
+        })
+        .find(|sunday| sunday - 3 * HOUR_MS > now)
+        .expect("a spring-forward ahead")
+}
+
+/// Moves the clock to `at` (unix ms), in moves of at most half a year.
+async fn advance_to(api: &Api, at: i64) -> i64 {
+    let mut now = advance(api, 0).await;
+    while now < at {
+        now = advance(api, (at - now).min(180 * DAY_MS) as u64).await;
+    }
+    now
+}
+
+#[tokio::test]
+async fn quiet_hours_in_an_iana_zone_follow_the_clocks_going_forward() {
+    let (server, _dir, _db) = shop().await;
+    let api = server.admin();
+    let (status, body) = api
+        .send(
+            reqwest::Method::PATCH,
+            "/api/instances/shop",
+            Some(json!({ "pacing": { "quiet_hours": { "start": "22:00", "end": "07:00", "timezone": "Mars/Olympus" } } })),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_pacing")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("Mars/Olympus") && message.contains("IANA"), "{body}");
+    set_pacing(
+        &api,
+        json!({ "quiet_hours": { "start": "22:00", "end": "07:00", "timezone": "Europe/Berlin" } }),
+    )
+    .await;
+
+    // Saturday 21:30 UTC is 22:30 in Berlin (CET, +01:00): quiet.
+    let sunday = next_spring_forward(advance(&api, 0).await);
+    advance_to(&api, sunday - 150 * 60 * 1000).await;
+    let queued = queue_text(&api, "guten morgen", json!({})).await;
+    // Sunday 04:58 UTC is 06:58 in Berlin (CEST since 01:00 UTC): still quiet.
+    advance_to(&api, sunday + 5 * HOUR_MS - 2 * 60 * 1000).await;
+    assert!(sent(&api).await.is_empty(), "nothing goes in quiet hours");
+    // 05:01 UTC is 07:01 CEST: the quiet hours ended at 05:00 UTC, an hour
+    // before a fixed +01:00 would have ended them.
+    advance_to(&api, sunday + 5 * HOUR_MS + 60 * 1000).await;
+    let texts = sent_texts(&api).await;
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert_eq!(texts[0]["text"], "guten morgen");
+    let at = texts[0]["at_ms"].as_i64().expect("at_ms");
+    assert!(at >= sunday + 5 * HOUR_MS, "sent at {at}, before 07:00 in Berlin");
     assert_eq!(job(&api, queued["job_id"].as_i64().unwrap()).await["status"], "sent");
     server.stop().await;
 }

@@ -122,3 +122,20 @@ async fn the_prune_drops_old_sent_records_and_those_beyond_the_count() {
         assert_eq!(found(id).await, kept, "{id}");
     }
 }
+
+/// The send queue's recovery asks whether a message id went (`was_sent`):
+/// the same answer on both databases, per instance.
+#[tokio::test]
+async fn was_sent_tells_an_id_whatsapp_took_per_instance() {
+    let (_db, store) = fresh().await;
+    instance(&store, "shop", "online").await;
+    instance(&store, "desk", "online").await;
+    let contact = "6281234567890@s.whatsapp.net";
+    store
+        .record_sent("shop", "3EB0TOOK", contact, "text", 1_700_000_100)
+        .await
+        .unwrap();
+    assert!(store.was_sent("shop", "3EB0TOOK").await.unwrap());
+    assert!(!store.was_sent("shop", "3EB0NEVER").await.unwrap());
+    assert!(!store.was_sent("desk", "3EB0TOOK").await.unwrap());
+}

@@ -1,7 +1,8 @@
 //! The benchmarks' side of a `wasap` server they run as a process: finding
 //! the binary, owning the child process and reading its CPU time, waiting
 //! for it to answer, calling it, and pairing the bench's instance on the sim
-//! engine. Shared by `bench-send` and `bench-outputs`.
+//! engine, and a fresh PostgreSQL database. Shared by `bench-send`,
+//! `bench-outputs` and `bench-queue`.
 
 use std::path::PathBuf;
 use std::process::Child;
@@ -152,4 +153,33 @@ pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
+}
+
+/// A fresh database on the PostgreSQL server of `url`, named after the
+/// bench (`label`), its process and `run`: its URL, and the admin pool and
+/// name to drop it with. Exits with a message when the server is unreachable.
+pub async fn fresh_postgres(url: &str, label: &str, run: usize) -> (String, sqlx::PgPool, String) {
+    let admin = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap_or_else(|e| {
+            eprintln!("cannot connect to {url}: {e}");
+            std::process::exit(2);
+        });
+    let name = format!("wasap_bench_{label}_{}_{run}", std::process::id());
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let mut fresh = reqwest::Url::parse(url).unwrap_or_else(|e| {
+        eprintln!("not a database URL: {url}: {e}");
+        std::process::exit(2);
+    });
+    fresh.set_path(&format!("/{name}"));
+    (fresh.to_string(), admin, name)
 }

@@ -37,6 +37,16 @@ pub fn json_and_value<T: DeserializeOwned + Send>()
         .untuple_one()
 }
 
+/// A JSON body of type `T` of at most `limit` bytes, for the few routes
+/// whose bodies are lists that may be long (a bulk send's recipients).
+pub fn json_up_to<T: DeserializeOwned + Send>(
+    limit: u64,
+) -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
+    raw_up_to(limit).and_then(|content_type: Option<String>, body: Bytes| async move {
+        parse(content_type.as_deref(), &body).map_err(warp::reject::custom)
+    })
+}
+
 /// A JSON body of type `T`, or `T::default()` when the body is empty.
 pub fn json_or_default<T: DeserializeOwned + Default + Send>()
 -> impl Filter<Extract = (T,), Error = warp::Rejection> + Clone {
@@ -53,18 +63,26 @@ pub fn json_or_default<T: DeserializeOwned + Default + Send>()
 /// a body sent without one. (warp's `content_length_limit` would refuse a
 /// body-less POST without `Content-Length` with 411.)
 fn raw() -> impl Filter<Extract = (Option<String>, Bytes), Error = warp::Rejection> + Clone {
+    raw_up_to(MAX_JSON_BODY)
+}
+
+/// [`raw`] with another limit.
+fn raw_up_to(limit: u64) -> impl Filter<Extract = (Option<String>, Bytes), Error = warp::Rejection> + Clone {
     warp::header::optional::<String>("content-type")
         .and(warp::header::optional::<u64>("content-length"))
         .and(warp::body::stream())
-        .and_then(|content_type: Option<String>, length: Option<u64>, stream| async move {
-            if length.is_some_and(|length| length > MAX_JSON_BODY) {
-                return Err(warp::reject::custom(too_large()));
-            }
-            read_limited(stream, MAX_JSON_BODY, "invalid_body", too_large)
-                .await
-                .map(|body| (content_type, body))
-                .map_err(warp::reject::custom)
-        })
+        .and_then(
+            move |content_type: Option<String>, length: Option<u64>, stream| async move {
+                let refuse = || too_large(limit);
+                if length.is_some_and(|length| length > limit) {
+                    return Err(warp::reject::custom(refuse()));
+                }
+                read_limited(stream, limit, "invalid_body", refuse)
+                    .await
+                    .map(|body| (content_type, body))
+                    .map_err(warp::reject::custom)
+            },
+        )
         .untuple_one()
 }
 
@@ -98,11 +116,11 @@ where
     Ok(body.freeze())
 }
 
-fn too_large() -> ApiError {
+fn too_large(limit: u64) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
-        format!("the body is larger than {MAX_JSON_BODY} bytes"),
+        format!("the body is larger than {limit} bytes"),
     )
 }
 

@@ -52,6 +52,7 @@ static ASSETS: &[Asset] = &[
     asset!("poll.js", JS),
     asset!("groups.js", JS),
     asset!("webhooks.js", JS),
+    asset!("queue.js", JS),
     asset!("plugins.js", JS),
 ];
 

@@ -70,6 +70,14 @@ struct SendMediaBase64<'a> {
     /// In a group: the caption mentions every member.
     #[serde(default)]
     mention_all: bool,
+    /// Refused (422 `not_queueable`): media given as bytes cannot be queued.
+    #[serde(default)]
+    #[schemars(skip)]
+    queue: bool,
+    /// Refused as `queue` is.
+    #[serde(rename = "send_at", alias = "sendAt")]
+    #[schemars(skip)]
+    send_at: Option<serde::de::IgnoredAny>,
 }
 
 /// Beyond a send's own errors (503): too many media transfers (429 for the
@@ -212,7 +220,12 @@ async fn send(state: &AppState, id: &str, content_type: Option<String>, body: Bo
         view_once,
         mentions,
         mention_all,
+        queue,
+        send_at,
     } = serde_json::from_slice(&raw).map_err(body::json_error)?;
+    if queue || send_at.is_some() {
+        return Err(super::send_queue::not_queueable());
+    }
     if mentions.len() > MAX_MENTIONS {
         return Err(invalid(
             "too_many_mentions",

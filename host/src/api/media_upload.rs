@@ -200,6 +200,8 @@ async fn read_form(mut form: FormData, spool: &Spool, max_file: u64) -> Result<U
             // Bounded: one field's worth of names past the most a message takes.
             "mentions" if upload.mentions.len() <= MAX_NAMED_MENTIONS => upload.mentions.push(read_text(part).await?),
             "mentionAll" => upload.mention_all = Some(read_text(part).await?),
+            // Refused rather than ignored: the upload would go at once.
+            "queue" | "send_at" | "sendAt" => return Err(super::send_queue::not_queueable()),
             // Unknown fields are drained and ignored, like most form handlers do.
             _ => {
                 read_part(part, MAX_FIELD_BYTES as u64).await?;

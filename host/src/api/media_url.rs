@@ -11,12 +11,17 @@
 //! kind's limit, or the largest limit when the kind is to be sniffed (then
 //! the sniffed kind's limit applies). The MIME type is the response's
 //! `Content-Type` unless it is missing or `application/octet-stream`.
+//!
+//! A send asked to queue (`"queue"`, `"send_at"`) is checked as far as it
+//! can be without the file (the kind, the mentions, the URL's form and
+//! policy, the recipient) and stored; the file is fetched when the job goes,
+//! so the queue never holds media bytes.
 
 use serde::Deserialize;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::{Json, Reply, Response};
+use warp::reply::{Reply, Response};
 
 use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
 use super::error::ApiError;
@@ -25,13 +30,15 @@ use super::messages::Sent;
 use super::outgoing_media::{given_kind, too_large};
 use super::router::Router;
 use super::text_extras::mentions;
-use super::{AppState, body, phone};
+use super::{AppState, body, phone, send_queue};
+use crate::engine::SentMessage;
 use crate::messaging::outgoing_media::{MediaOptions, MediaUrlError};
 use crate::outbound::FetchError;
+use crate::send_queue::Queued;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SendMediaUrl {
+pub(super) struct SendMediaUrl {
     /// A phone number in international form without `+`, or a JID.
     to: String,
     /// An http(s) URL the server fetches (outbound-URL policy applies).
@@ -51,6 +58,13 @@ struct SendMediaUrl {
     /// group JID), besides `mentions`.
     #[serde(default)]
     mention_all: bool,
+    /// Queue the send instead (202 with a job; docs/API.md, "Send queue"):
+    /// the file is fetched when the job goes.
+    #[serde(default)]
+    queue: bool,
+    /// Queue the send to go at this time (RFC 3339) at the earliest; implies `queue`.
+    #[serde(rename = "send_at", alias = "sendAt")]
+    send_at: Option<String>,
 }
 
 /// Beyond a send's own errors: too many media transfers (429, or 503 for the
@@ -58,6 +72,7 @@ struct SendMediaUrl {
 const ERRORS: &[u16] = &[429, 502, 503, 504];
 
 static BY_ID: Endpoint = Endpoint {
+    queued: Some(schema::<Queued>),
     tag: "messages",
     summary: "Send an image, video, audio or document fetched from a URL",
     access: Access::Instance,
@@ -71,6 +86,7 @@ static BY_ID: Endpoint = Endpoint {
     )
 };
 static BY_NUMBER: Endpoint = Endpoint {
+    queued: Some(schema::<Queued>),
     tag: "messages",
     summary: "Send media fetched from a URL, from the instance whose own number is {phone}",
     request: Request::Json(schema::<SendMediaUrl>),
@@ -86,26 +102,62 @@ static BY_NUMBER: Endpoint = Endpoint {
 pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
     let by_id = router
         .route1(&BY_ID)
-        .and(body::json::<SendMediaUrl>())
+        .and(body::json_and_value::<SendMediaUrl>())
         .handle(send_by_id);
     let by_number = router
         .route1(&BY_NUMBER)
-        .and(body::json::<SendMediaUrl>())
+        .and(body::json_and_value::<SendMediaUrl>())
         .handle(send_by_number);
     by_id.or(by_number).unify().boxed()
 }
 
-async fn send_by_id(state: AppState, id: String, body: SendMediaUrl) -> Result<impl Reply, ApiError> {
-    send(&state, &id, body).await
+async fn send_by_id(
+    state: AppState,
+    id: String,
+    body: SendMediaUrl,
+    raw: serde_json::Value,
+) -> Result<Response, ApiError> {
+    send_or_queue(&state, &id, body, raw).await
 }
 
-async fn send_by_number(state: AppState, number: String, body: SendMediaUrl) -> Result<impl Reply, ApiError> {
+async fn send_by_number(
+    state: AppState,
+    number: String,
+    body: SendMediaUrl,
+    raw: serde_json::Value,
+) -> Result<Response, ApiError> {
     let number = phone::normalize(&number)?;
     let id = state.instances.find_by_phone(&number).await?;
-    send(&state, &id, body).await
+    send_or_queue(&state, &id, body, raw).await
 }
 
-async fn send(state: &AppState, id: &str, body: SendMediaUrl) -> Result<Json, ApiError> {
+/// Sends the media now, or queues it once all but the file is known to be sendable.
+async fn send_or_queue(
+    state: &AppState,
+    id: &str,
+    body: SendMediaUrl,
+    raw: serde_json::Value,
+) -> Result<Response, ApiError> {
+    if let Some(send_at) = send_queue::queueing(state, body.queue, body.send_at.as_deref())? {
+        given_kind(body.media_type.as_deref())?;
+        mentions(body.mentions, body.mention_all)?;
+        let url = reqwest::Url::parse(body.media_url.trim()).map_err(|_| fetch_error(FetchError::InvalidUrl))?;
+        state
+            .media_from_url
+            .fetcher
+            .policy()
+            .check_url(&url)
+            .map_err(|refused| fetch_error(refused.into()))?;
+        state.messenger.check_sendable(id, &body.to).await?;
+        return send_queue::enqueue(state, id, send_queue::MEDIA_URL, raw, send_at).await;
+    }
+    let sent = send_media_url(state, id, body).await?;
+    Ok(warp::reply::json(&Sent::from(sent)).into_response())
+}
+
+/// Fetches and sends the media `body` asks for now (a direct send, or a
+/// queued one when it goes).
+pub(super) async fn send_media_url(state: &AppState, id: &str, body: SendMediaUrl) -> Result<SentMessage, ApiError> {
     let kind = given_kind(body.media_type.as_deref())?;
     let mentions = mentions(body.mentions, body.mention_all)?;
     state.messenger.check_sendable(id, &body.to).await?;
@@ -121,11 +173,10 @@ async fn send(state: &AppState, id: &str, body: SendMediaUrl) -> Result<Json, Ap
         .fetch_with(&body.media_url, options)
         .await
         .map_err(media_url_error)?;
-    let sent = state
+    Ok(state
         .messenger
         .send_media_mentioning(id, &body.to, media, &mentions)
-        .await?;
-    Ok(warp::reply::json(&Sent::from(sent)))
+        .await?)
 }
 
 fn media_url_error(e: MediaUrlError) -> ApiError {

@@ -14,11 +14,8 @@ use super::router::Router;
 use super::text_extras::{LinkPreviewField, mentions};
 use super::{AppState, body, phone, send_queue};
 use crate::engine::SentMessage;
-use crate::messaging::{SendError, TextSend};
+use crate::messaging::{MAX_TEXT_BYTES, SendError, TextSend};
 use crate::send_queue::Queued;
-
-/// WhatsApp's own limit on a text message.
-const MAX_TEXT_BYTES: usize = 65_536;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -10,6 +10,7 @@
 pub mod auth;
 mod base64_data;
 mod body;
+mod bulk_sends;
 mod calls;
 mod contacts;
 mod dashboard;
@@ -119,6 +120,8 @@ pub fn routes(
         .or(places_and_cards::routes(&mut router))
         .unify()
         .or(send_queue::routes(&mut router))
+        .unify()
+        .or(bulk_sends::routes(&mut router))
         .unify()
         .or(lids::routes(&mut router))
         .unify()

@@ -1,24 +1,27 @@
 //! Sending a poll, by instance or by the instance's own number (docs/API.md,
-//! "Messages"). Its votes come back as `poll_vote` events.
+//! "Messages"). Its votes come back as `poll_vote` events. A poll may be
+//! queued (`"queue"`, `"send_at"`) as a text is: checked now, sent when its
+//! job goes.
 
 use serde::Deserialize;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::reply::{Json, Reply, Response};
+use warp::reply::{Reply, Response};
 
 use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
 use super::error::ApiError;
 use super::handler::Handle;
 use super::messages::{SEND_ERRORS, Sent};
 use super::router::Router;
-use super::{AppState, body, phone};
-use crate::engine::OutgoingPoll;
-use crate::messaging::polls::PollSendError;
+use super::{AppState, body, phone, send_queue};
+use crate::engine::{OutgoingPoll, SentMessage};
+use crate::messaging::polls::{self, InvalidPoll, PollSendError};
+use crate::send_queue::Queued;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SendPoll {
+pub(super) struct SendPoll {
     /// A phone number in international form without `+`, or a JID
     /// (`…@s.whatsapp.net`, `…@g.us`).
     to: String,
@@ -30,6 +33,12 @@ struct SendPoll {
     /// to the number of options (any of them).
     #[serde(rename = "selectableCount", alias = "selectable_count", default = "single_choice")]
     selectable_count: u32,
+    /// Queue the send instead (202 with a job; docs/API.md, "Send queue").
+    #[serde(default)]
+    queue: bool,
+    /// Queue the send to go at this time (RFC 3339) at the earliest; implies `queue`.
+    #[serde(alias = "sendAt")]
+    send_at: Option<String>,
 }
 
 fn single_choice() -> u32 {
@@ -37,6 +46,7 @@ fn single_choice() -> u32 {
 }
 
 static BY_ID: Endpoint = Endpoint {
+    queued: Some(schema::<Queued>),
     tag: "messages",
     summary: "Send a poll; its votes arrive as poll_vote events",
     access: Access::Instance,
@@ -50,6 +60,7 @@ static BY_ID: Endpoint = Endpoint {
     )
 };
 static BY_NUMBER: Endpoint = Endpoint {
+    queued: Some(schema::<Queued>),
     tag: "messages",
     summary: "Send a poll from the instance whose own number is {phone}",
     request: Request::Json(schema::<SendPoll>),
@@ -63,37 +74,68 @@ static BY_NUMBER: Endpoint = Endpoint {
 };
 
 pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
-    let by_id = router.route1(&BY_ID).and(body::json::<SendPoll>()).handle(send_by_id);
+    let by_id = router
+        .route1(&BY_ID)
+        .and(body::json_and_value::<SendPoll>())
+        .handle(send_by_id);
     let by_number = router
         .route1(&BY_NUMBER)
-        .and(body::json::<SendPoll>())
+        .and(body::json_and_value::<SendPoll>())
         .handle(send_by_number);
     by_id.or(by_number).unify().boxed()
 }
 
-async fn send_by_id(state: AppState, id: String, body: SendPoll) -> Result<impl Reply, ApiError> {
-    send(&state, &id, body).await
+async fn send_by_id(state: AppState, id: String, body: SendPoll, raw: serde_json::Value) -> Result<Response, ApiError> {
+    send_or_queue(&state, &id, body, raw).await
 }
 
-async fn send_by_number(state: AppState, number: String, body: SendPoll) -> Result<impl Reply, ApiError> {
+async fn send_by_number(
+    state: AppState,
+    number: String,
+    body: SendPoll,
+    raw: serde_json::Value,
+) -> Result<Response, ApiError> {
     let number = phone::normalize(&number)?;
     let id = state.instances.find_by_phone(&number).await?;
-    send(&state, &id, body).await
+    send_or_queue(&state, &id, body, raw).await
 }
 
-async fn send(state: &AppState, id: &str, body: SendPoll) -> Result<Json, ApiError> {
-    let poll = OutgoingPoll {
-        name: body.name,
-        options: body.options,
+/// Sends the poll now, or queues it once it is known to be sendable.
+async fn send_or_queue(
+    state: &AppState,
+    id: &str,
+    body: SendPoll,
+    raw: serde_json::Value,
+) -> Result<Response, ApiError> {
+    if let Some(send_at) = send_queue::queueing(state, body.queue, body.send_at.as_deref())? {
+        polls::check(poll_of(&body)).map_err(invalid)?;
+        state.messenger.check_sendable(id, &body.to).await?;
+        return send_queue::enqueue(state, id, send_queue::POLL, raw, send_at).await;
+    }
+    let sent = send_poll(state, id, body).await?;
+    Ok(warp::reply::json(&Sent::from(sent)).into_response())
+}
+
+fn poll_of(body: &SendPoll) -> OutgoingPoll {
+    OutgoingPoll {
+        name: body.name.clone(),
+        options: body.options.clone(),
         selectable_count: body.selectable_count,
-    };
-    let sent = state
+    }
+}
+
+fn invalid(why: InvalidPoll) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why.code(), why.to_string())
+}
+
+/// Sends the poll `body` asks for now (a direct send, or a queued one when it goes).
+pub(super) async fn send_poll(state: &AppState, id: &str, body: SendPoll) -> Result<SentMessage, ApiError> {
+    state
         .messenger
-        .send_poll(id, &body.to, poll)
+        .send_poll(id, &body.to, poll_of(&body))
         .await
         .map_err(|e| match e {
-            PollSendError::Invalid(why) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why.code(), why.to_string()),
+            PollSendError::Invalid(why) => invalid(why),
             PollSendError::Send(e) => e.into(),
-        })?;
-    Ok(warp::reply::json(&Sent::from(sent)))
+        })
 }

@@ -22,6 +22,8 @@ use crate::store::send_jobs::JobFilter;
 pub(super) const TEXT: &str = "text";
 pub(super) const LOCATION: &str = "location";
 pub(super) const CONTACT: &str = "contact";
+pub(super) const MEDIA_URL: &str = "media_url";
+pub(super) const POLL: &str = "poll";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -191,6 +193,17 @@ pub(super) fn queueing(state: &AppState, queue: bool, send_at: Option<&str>) -> 
     }
 }
 
+/// The refusal of `queue` / `send_at` on a send of media given as bytes (an
+/// upload, base64): the queue would have to store the file with the job.
+pub(super) fn not_queueable() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not_queueable",
+        "media given as bytes cannot be queued (the queue does not store files): put the file at a URL \
+         and queue a media-url send",
+    )
+}
+
 /// Stores a checked send as a job and answers 202. `body` is the request as
 /// it came; its queueing fields are dropped, so that when it goes it is a
 /// direct send of its route.
@@ -204,6 +217,7 @@ pub(super) async fn enqueue(
     if let Some(fields) = body.as_object_mut() {
         fields.remove("queue");
         fields.remove("send_at");
+        fields.remove("sendAt");
     }
     let queued: Queued = state.send_queue.enqueue(id, kind, &body, send_at, None).await?;
     Ok(warp::reply::with_status(warp::reply::json(&queued), StatusCode::ACCEPTED).into_response())
@@ -221,13 +235,18 @@ impl QueuedSends {
 }
 
 /// A refusal of the route's: for now (not connected, WhatsApp slow, over a
-/// pace) or for good (anything a client would have to change).
+/// pace, all media transfer slots taken, a media URL's host unreachable or
+/// slow) or for good (anything a client would have to change).
 fn undelivered(e: ApiError) -> Undelivered {
+    const FOR_NOW: [StatusCode; 4] = [
+        StatusCode::TOO_MANY_REQUESTS,
+        StatusCode::BAD_GATEWAY,
+        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::GATEWAY_TIMEOUT,
+    ];
     match &e {
         ApiError::Store(_) | ApiError::Paced { .. } => Undelivered::Later(e.to_string()),
-        ApiError::Status { status, code, .. } if *status == StatusCode::SERVICE_UNAVAILABLE => {
-            Undelivered::Later(format!("{code}: {e}"))
-        }
+        ApiError::Status { status, code, .. } if FOR_NOW.contains(status) => Undelivered::Later(format!("{code}: {e}")),
         ApiError::Status { code, .. } => Undelivered::Never(format!("{code}: {e}")),
     }
 }
@@ -245,6 +264,8 @@ impl Dispatch for QueuedSends {
             TEXT => super::messages::send_text(state, id, stored(request)?).await,
             LOCATION => super::places_and_cards::location(state, id, stored(request)?).await,
             CONTACT => super::places_and_cards::contacts(state, id, stored(request)?).await,
+            MEDIA_URL => super::media_url::send_media_url(state, id, stored(request)?).await,
+            POLL => super::polls::send_poll(state, id, stored(request)?).await,
             other => return Err(Undelivered::Never(format!("the queue cannot send a {other}"))),
         };
         sent.map_err(undelivered)

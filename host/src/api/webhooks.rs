@@ -51,7 +51,8 @@ struct CreateBody {
     /// `sudevwa` (the default) or `gowa`.
     format: Option<String>,
     /// Event kinds (`message`, `message_undecryptable`, `receipt`, `group_participants`, ...; the
-    /// formats' names such as `incoming_message` work too); absent or empty: every kind.
+    /// formats' names such as `incoming_message` work too); absent or empty: every kind but
+    /// `queue_job` (the send queue's job status events), which must be named.
     events: Option<Vec<String>>,
 }
 

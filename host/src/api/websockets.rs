@@ -42,7 +42,7 @@ const QUERY: &[QueryParam] = &[
 
 static GLOBAL: Endpoint = Endpoint {
     tag: TAG,
-    summary: "Events of every instance except messages: qr, instance.status, instance.paired, instance.logged_out, plugin.error, system",
+    summary: "Events of every instance except messages: qr, instance.status, instance.paired, instance.logged_out, instance.offline, plugin.error, system, queue.job",
     query: QUERY,
     errors: &[410, 426, 503],
     ..Endpoint::new(Verb::Get, "/ws", "websocket_global", Answer::WebSocket)

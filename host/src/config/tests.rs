@@ -172,3 +172,36 @@ fn api_rate_limit_settings() {
     assert!(parse(&["--api-burst", "0"]).is_err());
     assert!(parse(&["--api-rate", "-1"]).is_err());
 }
+
+#[test]
+fn send_queue_settings_keep_their_flag_names() {
+    let default = parse(&[]).unwrap().queue_settings();
+    assert_eq!(default.defaults.per_minute, None);
+    assert_eq!(
+        (default.max_waiting, default.retention),
+        (100_000, Duration::from_secs(7 * 24 * 3600))
+    );
+    let set = parse(&[
+        "--queue-per-minute",
+        "30",
+        "--queue-min-gap-ms",
+        "500",
+        "--queue-max-gap-ms",
+        "100",
+        "--queue-typing",
+        "--queue-direct-sends",
+        "refuse",
+        "--queue-max-waiting",
+        "7",
+    ])
+    .unwrap()
+    .queue_settings();
+    let pacing = &set.defaults;
+    assert_eq!((pacing.per_minute, pacing.per_hour), (Some(30), None));
+    // A max gap under the min gap is raised to it.
+    assert_eq!((pacing.min_gap_ms, pacing.max_gap_ms), (Some(500), Some(500)));
+    assert_eq!(pacing.typing, Some(true));
+    assert_eq!(pacing.direct_sends, Some(crate::send_queue::DirectSends::Refuse));
+    assert_eq!(set.max_waiting, 7);
+    assert!(parse(&["--queue-max-waiting", "0"]).is_err());
+}

@@ -248,8 +248,9 @@ impl Webhooks {
                         }
                     }
                 }
-                // Global webhooks take the gowa format only.
-                if request.format == Format::Gowa.name() {
+                // Global webhooks take the gowa format only, and have no
+                // event list: every kind but the opt-in ones.
+                if request.format == Format::Gowa.name() && subscriptions::wants(&[], event_kind) {
                     receivers.extend(settings.global.iter().map(|g| (g.id.clone(), g.url.clone())));
                 }
             }

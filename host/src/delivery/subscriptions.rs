@@ -4,8 +4,11 @@
 //! (`message`, `receipt`, ...); the names the payload formats use
 //! (`incoming_message`, `message.ack`, `group.participants`, ...) are
 //! accepted too and stored as the canonical kind, so a user may write
-//! either. An empty list subscribes to every kind. Both name lists are
-//! [`EventKind::NAMES`] and [`EventKind::FORMAT_NAMES`].
+//! either. An empty list subscribes to every kind but the opt-in ones
+//! ([`EventKind::OPT_IN`]: the send queue's `queue_job`), which a webhook
+//! gets only by naming them; the global webhooks, which have no list, never
+//! get them. Both name lists are [`EventKind::NAMES`] and
+//! [`EventKind::FORMAT_NAMES`].
 
 use wasap_events::EventKind;
 
@@ -29,7 +32,10 @@ pub fn canonical_kinds(names: &[String]) -> Result<Vec<String>, String> {
 
 /// Whether a webhook subscribed to `kinds` wants an event of kind `kind`.
 pub fn wants(kinds: &[String], kind: &str) -> bool {
-    kinds.is_empty() || kinds.iter().any(|k| k == kind)
+    if kinds.is_empty() {
+        return !EventKind::OPT_IN.contains(&kind);
+    }
+    kinds.iter().any(|k| k == kind)
 }
 
 #[cfg(test)]
@@ -47,6 +53,8 @@ mod tests {
         assert!(wants(&[], "qr"));
         assert!(wants(&["message".to_owned()], "message"));
         assert!(!wants(&["message".to_owned()], "receipt"));
+        assert!(!wants(&[], "queue_job"), "opt-in");
+        assert!(wants(&["queue_job".to_owned()], "queue_job"));
     }
 
     /// The dashboard is plain JS with no build step, so its feed filter keeps

@@ -11,8 +11,8 @@ pub mod from_whatsapp;
 pub use bus::{Bus, EventFeed};
 pub use wasap_events::{
     Call, ChatState, ChatStateChange, Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction,
-    GroupParticipants, GroupUpdate, GroupUpdateKind, InstanceStatus, Media, Message, ParticipantIds, PollTotal,
-    PollVote, Quoted, Receipt, ReceiptType, Undecryptable, gowa, sudevwa,
+    GroupParticipants, GroupUpdate, GroupUpdateKind, InstanceStatus, JobStatus, Media, Message, ParticipantIds,
+    PollTotal, PollVote, QueueJob, Quoted, Receipt, ReceiptType, Undecryptable, gowa, sudevwa,
 };
 
 /// A new event about `instance_id`, stamped now with a fresh id.

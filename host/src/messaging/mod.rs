@@ -20,6 +20,7 @@ pub mod places_and_cards;
 pub mod polls;
 mod recipient;
 mod recipient_cache;
+pub mod recipient_check;
 mod text_send;
 pub mod vcard;
 pub mod voice_note;
@@ -31,7 +32,7 @@ pub use link_preview::PreviewRequest;
 pub use mentions::Mentions;
 pub use recipient::{Recipient, RecipientError, normalize_phone};
 use recipient_cache::RecipientCache;
-pub use text_send::TextSend;
+pub use text_send::{MAX_TEXT_BYTES, TextSend};
 
 use crate::engine::{
     ContactCard, EngineError, NumberCheck, OutgoingLocation, OutgoingMedia, OutgoingText, SentMessage, Session,

@@ -4,6 +4,9 @@
 
 use super::{Mentions, PreviewRequest};
 
+/// WhatsApp's own limit on a text message, in bytes.
+pub const MAX_TEXT_BYTES: usize = 65_536;
+
 /// A text to send, as asked.
 #[derive(Debug, Clone, Default)]
 pub struct TextSend {

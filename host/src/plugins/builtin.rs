@@ -100,7 +100,7 @@ mod tests {
         let manifest = wasap_plugin_manifest::Manifest::parse(manifest.manifest).expect("a valid manifest");
         for kind in wasap_events::EventKind::NAMES {
             // The host publishes these to /ws itself (see the manifest).
-            let by_the_host = matches!(kind, "plugin_error" | "system");
+            let by_the_host = matches!(kind, "plugin_error" | "system" | "queue_job");
             assert_eq!(
                 manifest.wants_event(kind),
                 !by_the_host,

@@ -6,53 +6,9 @@ use serde::Serialize;
 
 use crate::store::send_jobs::JobRow;
 
-/// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum JobStatus {
-    /// Waiting for its time and its pace.
-    Queued,
-    /// Being sent, with its message id committed.
-    Sending,
-    /// WhatsApp took it.
-    Sent,
-    /// It reached the recipient's device.
-    Delivered,
-    /// The recipient saw it.
-    Read,
-    /// It could not be sent (`failure` says why).
-    Failed,
-    /// Cancelled before it went.
-    Cancelled,
-}
-
-impl JobStatus {
-    pub const ALL: [JobStatus; 7] = [
-        JobStatus::Queued,
-        JobStatus::Sending,
-        JobStatus::Sent,
-        JobStatus::Delivered,
-        JobStatus::Read,
-        JobStatus::Failed,
-        JobStatus::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Queued => "queued",
-            JobStatus::Sending => "sending",
-            JobStatus::Sent => "sent",
-            JobStatus::Delivered => "delivered",
-            JobStatus::Read => "read",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<JobStatus> {
-        JobStatus::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
+/// Where a job is in its life: defined with the job status events, in the
+/// event model (`wasap_events`), so the API and the events say it alike.
+pub use wasap_events::JobStatus;
 
 /// A job as the queue routes answer it.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -60,7 +16,8 @@ pub struct Job {
     pub job_id: i64,
     pub instance_id: String,
     pub status: JobStatus,
-    /// The send route it came from: `text`, `location`, `contact`.
+    /// The send route it came from: `text`, `location`, `contact`,
+    /// `media_url`, `poll`.
     pub kind: String,
     /// The send's body, as the route took it.
     pub request: serde_json::Value,

@@ -6,20 +6,29 @@
 //!
 //! - [`jobs`]: statuses and the API's view of a job;
 //! - [`pacing`]: the rules and the arithmetic of "when may the next one go";
+//! - [`zone`]: the time zone quiet hours are read in (IANA names, offsets);
 //! - [`scheduler`]: the per-instance task;
 //! - [`recovery`]: jobs a crash left `sending`;
-//! - [`receipts`]: delivered and read receipts moving jobs on.
+//! - [`receipts`]: delivered and read receipts moving jobs on;
+//! - [`intake`]: concurrent enqueues stored in one transaction (group commit);
+//! - [`bulk`]: one template to many recipients, queued as a batch
+//!   ([`template`]: its `{{name}}` placeholders).
 //!
 //! The queue does not know how to send a kind of message: the API hands it a
 //! [`Dispatch`] that runs a stored request exactly as its route runs a direct
-//! one. Every status change goes through [`SendQueue::changed`], the one place
-//! job status events will hook in.
+//! one. Every status change goes through [`SendQueue::changed`] (or
+//! [`SendQueue::changed_many`]), which emits its job status event ([`events`]).
 
+pub mod bulk;
+mod events;
+mod intake;
 pub mod jobs;
 pub mod pacing;
 mod receipts;
 mod recovery;
 mod scheduler;
+pub mod template;
+pub mod zone;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -108,7 +117,13 @@ struct Inner {
     /// holds the server's state, which holds this queue, so keeping it past
     /// the stop would keep the whole server alive.
     dispatch: Mutex<Option<Arc<dyn Dispatch>>>,
+    /// Where job status events go: the hub is given by [`SendQueue::publish_to`],
+    /// the events are emitted from [`SendQueue::start`] to [`SendQueue::stop`].
+    hub: Mutex<Option<crate::websocket::Hub>>,
+    events: Mutex<Option<events::JobEvents>>,
     lanes: Mutex<HashMap<String, Arc<scheduler::Lane>>>,
+    /// Where enqueued jobs are stored, together with those of concurrent requests.
+    intake: intake::Intake,
     /// The instances' overrides, read once from the database.
     overrides: Mutex<HashMap<String, Pacing>>,
     /// Messages sent by the queue, per instance, for `/metrics`.
@@ -139,7 +154,10 @@ impl SendQueue {
                 clock,
                 settings,
                 dispatch: Mutex::new(None),
+                hub: Mutex::new(None),
+                events: Mutex::new(None),
                 lanes: Mutex::default(),
+                intake: intake::Intake::default(),
                 overrides: Mutex::default(),
                 sent: Mutex::default(),
                 stop: tokio::sync::watch::channel(false).0,
@@ -158,6 +176,10 @@ impl SendQueue {
             }
             *slot = Some(dispatch);
         }
+        if let Some(hub) = self.inner.hub.lock().unwrap().clone() {
+            let events = events::JobEvents::start(bus.clone(), hub, self.inner.stop.subscribe());
+            *self.inner.events.lock().unwrap() = Some(events);
+        }
         receipts::listen(self.clone(), bus.subscribe());
         self.spawn_prune();
         for instance_id in self.inner.store.instances_with_send_jobs().await? {
@@ -170,6 +192,12 @@ impl SendQueue {
     pub fn stop(&self) {
         self.inner.stop.send_replace(true);
         self.inner.dispatch.lock().unwrap().take();
+        self.inner.events.lock().unwrap().take();
+    }
+
+    /// Publishes the `/ws` frames of job status events to `hub` (from the start on).
+    pub fn publish_to(&self, hub: crate::websocket::Hub) {
+        *self.inner.hub.lock().unwrap() = Some(hub);
     }
 
     /// A guard that stops the queue when dropped: the server holds it while
@@ -215,11 +243,20 @@ impl SendQueue {
         let max = self.inner.settings.max_waiting;
         let id = self
             .inner
-            .store
-            .insert_send_job(job, max)
+            .intake
+            .insert(&self.inner.store, job, max)
             .await?
             .ok_or(QueueError::Full(max))?;
-        self.changed(instance_id, id, JobStatus::Queued);
+        let queued = wasap_events::QueueJob {
+            job_id: id,
+            status: JobStatus::Queued,
+            kind: kind.to_owned(),
+            batch_id: batch_id.map(str::to_owned),
+            message_id: None,
+            failure: None,
+            to: events::recipient(&request),
+        };
+        self.changed(instance_id, queued).await;
         self.lane(instance_id).wake();
         Ok(Queued {
             job_id: id,
@@ -267,7 +304,16 @@ impl SendQueue {
             let job = self.job(instance_id, job_id).await?;
             return Err(QueueError::NotCancellable(job_id, job.status.as_str()));
         }
-        self.changed(instance_id, job_id, JobStatus::Cancelled);
+        let cancelled = wasap_events::QueueJob {
+            job_id,
+            status: JobStatus::Cancelled,
+            kind: job.kind.clone(),
+            batch_id: job.batch_id.clone(),
+            message_id: job.message_id.clone(),
+            failure: None,
+            to: job.request.get("to").and_then(|to| to.as_str()).map(str::to_owned),
+        };
+        self.changed(instance_id, cancelled).await;
         self.lane(instance_id).wake();
         self.job(instance_id, job_id).await
     }
@@ -381,9 +427,16 @@ impl SendQueue {
         Ok(out)
     }
 
-    /// Every job status change passes here (the hook for job status events).
-    fn changed(&self, instance_id: &str, job_id: i64, status: JobStatus) {
-        tracing::debug!(instance = %instance_id, job = job_id, status = status.as_str(), "send job");
+    /// Every job status change passes here: `job` is the job with its new
+    /// status, as its event tells it (see [`events`]). Waits while the plugin
+    /// chain is far behind.
+    async fn changed(&self, instance_id: &str, job: wasap_events::QueueJob) {
+        tracing::debug!(instance = %instance_id, job = job.job_id, status = job.status.as_str(), "send job");
+        let status = job.status;
+        let emitter = self.inner.events.lock().unwrap().clone();
+        if let Some(emitter) = emitter {
+            emitter.emit(instance_id, self.inner.clock.now_ms(), job).await;
+        }
         if status == JobStatus::Sent {
             let mut sent = self.inner.sent.lock().unwrap();
             let key = if sent.len() < MAX_METRIC_SERIES || sent.contains_key(instance_id) {
@@ -392,6 +445,30 @@ impl SendQueue {
                 "_other".to_owned()
             };
             *sent.entry(key).or_default() += 1;
+        }
+    }
+
+    /// [`SendQueue::changed`] for jobs known by id only, all now `status`
+    /// (a batch queued or cancelled): their rows are read for their events,
+    /// a few hundred a query.
+    async fn changed_many(&self, instance_id: &str, ids: &[i64], status: JobStatus) {
+        // With no events to emit there is nothing to read them for (a batch
+        // is only ever queued or cancelled: no `sent` for the metrics).
+        if self.inner.events.lock().unwrap().is_none() {
+            tracing::debug!(instance = %instance_id, jobs = ids.len(), status = status.as_str(), "send jobs");
+            return;
+        }
+        match self.inner.store.send_jobs_by_ids(instance_id, ids).await {
+            Ok(rows) => {
+                for (n, row) in rows.iter().enumerate() {
+                    self.changed(instance_id, events::update(row, status, None)).await;
+                    // Lets the WebSocket writers drain their frames between runs.
+                    if n % 64 == 63 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(instance = %instance_id, error = %e, "the events of a batch's jobs are lost"),
         }
     }
 

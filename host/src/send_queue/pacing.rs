@@ -9,6 +9,8 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use super::zone::Zone;
+
 /// The longest a typing state lasts before a text, however long the text.
 pub const MAX_TYPING_MS: i64 = 5_000;
 /// Typing time per character of the text.
@@ -42,10 +44,14 @@ pub struct QuietHours {
     pub start: String,
     /// `HH:MM`, local time: it ends (before `start`: it runs over midnight).
     pub end: String,
-    /// The local time's offset from UTC: `UTC`, `Z`, or `+HH:MM` / `-HH:MM`.
-    /// (A fixed offset: the server carries no time-zone database, so daylight
-    /// saving changes are not followed.)
+    /// The time zone `start` and `end` are read in: an IANA zone name
+    /// (`Europe/Berlin`, `Asia/Jakarta`), whose daylight saving changes are
+    /// followed, or `UTC` / `Z`, or a fixed offset `+HH:MM` / `-HH:MM`.
+    /// On a spring-forward day a `start` or `end` the clocks skip takes
+    /// effect when they jump; on a fall-back day a `start` or `end` that
+    /// shows twice takes effect the first time.
     #[serde(default = "utc")]
+    #[schemars(example = "Europe/Berlin")]
     pub timezone: String,
 }
 
@@ -90,7 +96,10 @@ pub enum PacingError {
     GapOrder,
     #[error("quiet_hours {0} is not a time of day as HH:MM")]
     BadTime(String),
-    #[error("quiet_hours timezone {0} is not UTC or an offset as +HH:MM / -HH:MM")]
+    #[error(
+        "quiet_hours timezone {0:?} is not an IANA time zone name (such as Europe/Berlin, spelled as the \
+         database does), UTC, or an offset as +HH:MM / -HH:MM"
+    )]
     BadZone(String),
     #[error("quiet_hours start and end are the same")]
     EmptyQuiet,
@@ -105,8 +114,7 @@ pub struct Rules {
     pub min_gap_ms: u64,
     pub max_gap_ms: u64,
     pub typing: bool,
-    /// Quiet hours as (start, end) minutes of the day, local, and the offset in minutes.
-    pub quiet: Option<(i64, i64, i64)>,
+    pub quiet: Option<Quiet>,
     pub direct_sends: DirectSends,
 }
 
@@ -157,6 +165,14 @@ impl Pacing {
     }
 }
 
+/// Quiet hours, checked: local minutes of the day and the zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quiet {
+    pub start_minute: i64,
+    pub end_minute: i64,
+    pub zone: Zone,
+}
+
 fn hh_mm(text: &str) -> Option<i64> {
     let (h, m) = text.split_once(':')?;
     if h.len() != 2 || m.len() != 2 {
@@ -166,27 +182,56 @@ fn hh_mm(text: &str) -> Option<i64> {
     (h < 24 && m < 60).then_some(h * 60 + m)
 }
 
-fn offset_minutes(zone: &str) -> Option<i64> {
-    if zone.eq_ignore_ascii_case("utc") || zone == "Z" {
-        return Some(0);
-    }
-    let (sign, rest) = match zone.as_bytes().first()? {
-        b'+' => (1, &zone[1..]),
-        b'-' => (-1, &zone[1..]),
-        _ => return None,
-    };
-    let minutes = hh_mm(rest).filter(|m| *m <= 14 * 60)?;
-    Some(sign * minutes)
-}
-
-fn quiet_minutes(quiet: &QuietHours) -> Result<(i64, i64, i64), PacingError> {
+fn quiet_minutes(quiet: &QuietHours) -> Result<Quiet, PacingError> {
     let start = hh_mm(&quiet.start).ok_or_else(|| PacingError::BadTime(quiet.start.clone()))?;
     let end = hh_mm(&quiet.end).ok_or_else(|| PacingError::BadTime(quiet.end.clone()))?;
-    let offset = offset_minutes(&quiet.timezone).ok_or_else(|| PacingError::BadZone(quiet.timezone.clone()))?;
+    let zone = Zone::parse(&quiet.timezone).ok_or_else(|| PacingError::BadZone(quiet.timezone.clone()))?;
     if start == end {
         return Err(PacingError::EmptyQuiet);
     }
-    Ok((start, end, offset))
+    Ok(Quiet {
+        start_minute: start,
+        end_minute: end,
+        zone,
+    })
+}
+
+impl Quiet {
+    /// The end of the quiet period `at` falls in, or `None` when it falls in none.
+    ///
+    /// A period starts the first time the zone's clock shows `start` and ends
+    /// the first time after that it shows `end` (see
+    /// [`Zone::first_instant_showing`]), so a period runs across a daylight
+    /// saving change by the clock on the wall: 22:00–07:00 in Berlin is nine
+    /// hours long in winter, eight on the night the clocks go forward and ten
+    /// on the night they go back; and an hour that repeats is not quiet again
+    /// once the period has ended.
+    pub fn ends_after(&self, at: i64) -> Option<i64> {
+        let zone = self.zone;
+        let day_of = |instant: i64| {
+            let local = zone.local_ms(instant);
+            local - local.rem_euclid(DAY)
+        };
+        let showing = |day: i64, minute: i64| zone.first_instant_showing(day + minute * MINUTE);
+        // The last start at or before `at`: today's or yesterday's (local),
+        // tomorrow's too in case an offset change moved it over midnight.
+        let today = day_of(at);
+        let start = [today - DAY, today, today + DAY]
+            .into_iter()
+            .map(|day| showing(day, self.start_minute))
+            .filter(|s| *s <= at)
+            .max()?;
+        // The first end at or after that start: on its day or the next.
+        let start_day = day_of(start);
+        let end = [start_day, start_day + DAY]
+            .into_iter()
+            .map(|day| showing(day, self.end_minute))
+            .filter(|e| *e >= start)
+            .min()?;
+        // An end equal to the start: both fell in one skipped hour, and that
+        // day's period is empty.
+        (at < end).then_some(end)
+    }
 }
 
 impl Rules {
@@ -221,25 +266,7 @@ impl Rules {
 
     /// `at`, or the end of the quiet period it falls in.
     pub fn after_quiet(&self, at: i64) -> i64 {
-        let Some((start, end, offset)) = self.quiet else {
-            return at;
-        };
-        let local_ms = at + offset * MINUTE;
-        let minute = local_ms.rem_euclid(DAY) / MINUTE;
-        let quiet = if start < end {
-            minute >= start && minute < end
-        } else {
-            minute >= start || minute < end
-        };
-        if !quiet {
-            return at;
-        }
-        let day_start = local_ms - local_ms.rem_euclid(DAY);
-        let mut end_local = day_start + end * MINUTE;
-        if end_local <= local_ms {
-            end_local += DAY;
-        }
-        end_local - offset * MINUTE
+        self.quiet.and_then(|quiet| quiet.ends_after(at)).unwrap_or(at)
     }
 
     /// How long the typing state before `text` lasts.
@@ -321,6 +348,91 @@ mod tests {
         assert_eq!(rules.after_quiet(at), DAY + 6 * HOUR);
         // 07:00 UTC is 09:00 local: not quiet.
         assert_eq!(rules.after_quiet(7 * HOUR), 7 * HOUR);
+    }
+
+    fn quiet_in(start: &str, end: &str, timezone: &str) -> Rules {
+        rules(Pacing {
+            quiet_hours: Some(QuietHours {
+                start: start.into(),
+                end: end.into(),
+                timezone: timezone.into(),
+            }),
+            ..Pacing::default()
+        })
+    }
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
+        chrono::NaiveDate::from_ymd_opt(y, mo, d)
+            .and_then(|date| date.and_hms_opt(h, mi, 0))
+            .expect("a valid date")
+            .and_utc()
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn berlin_nights_follow_the_clocks_in_march_and_october() {
+        let rules = quiet_in("22:00", "07:00", "Europe/Berlin");
+        // Saturday 2026-03-28 21:30 UTC is 22:30 CET; the clocks go forward
+        // at 01:00 UTC, so 07:00 on Sunday is 05:00 UTC (CEST), not 06:00.
+        assert_eq!(rules.after_quiet(utc(2026, 3, 28, 20, 59)), utc(2026, 3, 28, 20, 59));
+        assert_eq!(rules.after_quiet(utc(2026, 3, 28, 21, 0)), utc(2026, 3, 29, 5, 0));
+        assert_eq!(rules.after_quiet(utc(2026, 3, 28, 21, 30)), utc(2026, 3, 29, 5, 0));
+        assert_eq!(rules.after_quiet(utc(2026, 3, 29, 4, 59)), utc(2026, 3, 29, 5, 0));
+        assert_eq!(rules.after_quiet(utc(2026, 3, 29, 5, 0)), utc(2026, 3, 29, 5, 0));
+        // Sunday evening is CEST: quiet from 20:00 UTC.
+        assert_eq!(rules.after_quiet(utc(2026, 3, 29, 19, 59)), utc(2026, 3, 29, 19, 59));
+        assert_eq!(rules.after_quiet(utc(2026, 3, 29, 20, 0)), utc(2026, 3, 30, 5, 0));
+        // Saturday 2026-10-24 20:00 UTC is 22:00 CEST; the clocks go back at
+        // 01:00 UTC, so 07:00 on Sunday is 06:00 UTC (CET): a 10-hour night.
+        assert_eq!(rules.after_quiet(utc(2026, 10, 24, 19, 59)), utc(2026, 10, 24, 19, 59));
+        assert_eq!(rules.after_quiet(utc(2026, 10, 24, 20, 0)), utc(2026, 10, 25, 6, 0));
+        // 02:30 shows twice that night; both are inside the period.
+        assert_eq!(rules.after_quiet(utc(2026, 10, 25, 0, 30)), utc(2026, 10, 25, 6, 0));
+        assert_eq!(rules.after_quiet(utc(2026, 10, 25, 1, 30)), utc(2026, 10, 25, 6, 0));
+        assert_eq!(rules.after_quiet(utc(2026, 10, 25, 6, 0)), utc(2026, 10, 25, 6, 0));
+        assert_eq!(rules.after_quiet(utc(2026, 10, 25, 21, 0)), utc(2026, 10, 26, 6, 0));
+    }
+
+    #[test]
+    fn an_end_the_clocks_skip_or_repeat_takes_effect_once() {
+        // 02:30 is skipped on 2026-03-29: the period ends as the clocks jump (01:00 UTC).
+        let skipped = quiet_in("01:00", "02:30", "Europe/Berlin");
+        assert_eq!(skipped.after_quiet(utc(2026, 3, 29, 0, 30)), utc(2026, 3, 29, 1, 0));
+        assert_eq!(skipped.after_quiet(utc(2026, 3, 29, 1, 0)), utc(2026, 3, 29, 1, 0));
+        // Both ends skipped: no quiet that night, the usual one the next.
+        let gone = quiet_in("02:00", "02:30", "Europe/Berlin");
+        assert_eq!(gone.after_quiet(utc(2026, 3, 29, 0, 59)), utc(2026, 3, 29, 0, 59));
+        assert_eq!(gone.after_quiet(utc(2026, 3, 29, 1, 0)), utc(2026, 3, 29, 1, 0));
+        assert_eq!(gone.after_quiet(utc(2026, 3, 30, 0, 10)), utc(2026, 3, 30, 0, 30));
+        // 02:30 shows twice on 2026-10-25: the period ends the first time
+        // (00:30 UTC), and the repeated 02:00–02:30 is not quiet again.
+        let repeated = quiet_in("22:00", "02:30", "Europe/Berlin");
+        assert_eq!(repeated.after_quiet(utc(2026, 10, 25, 0, 10)), utc(2026, 10, 25, 0, 30));
+        assert_eq!(repeated.after_quiet(utc(2026, 10, 25, 1, 10)), utc(2026, 10, 25, 1, 10));
+        // A period that starts the first time 02:30 shows stays quiet through the repeat.
+        let late = quiet_in("02:30", "07:00", "Europe/Berlin");
+        assert_eq!(late.after_quiet(utc(2026, 10, 25, 0, 29)), utc(2026, 10, 25, 0, 29));
+        assert_eq!(late.after_quiet(utc(2026, 10, 25, 1, 10)), utc(2026, 10, 25, 6, 0));
+        // Fixed offsets are unchanged by all this.
+        let fixed = quiet_in("22:00", "07:00", "+01:00");
+        assert_eq!(fixed.after_quiet(utc(2026, 3, 28, 21, 30)), utc(2026, 3, 29, 6, 0));
+    }
+
+    #[test]
+    fn an_unknown_zone_is_refused_by_name() {
+        let bad = Pacing {
+            quiet_hours: Some(QuietHours {
+                start: "22:00".into(),
+                end: "07:00".into(),
+                timezone: "Europe/Atlantis".into(),
+            }),
+            ..Pacing::default()
+        };
+        let message = bad.validate().unwrap_err().to_string();
+        assert!(
+            message.contains("\"Europe/Atlantis\"") && message.contains("IANA"),
+            "{message}"
+        );
     }
 
     #[test]

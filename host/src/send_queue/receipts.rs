@@ -43,7 +43,8 @@ pub(super) fn listen(queue: SendQueue, mut events: broadcast::Receiver<Arc<Event
                 {
                     Ok(moved) => {
                         for job in moved {
-                            queue.changed(&event.instance_id, job, status);
+                            let update = super::events::update(&job, status, None);
+                            queue.changed(&event.instance_id, update).await;
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "a receipt could not move its send job"),

@@ -21,7 +21,13 @@ pub(super) async fn recover(queue: &SendQueue, instance_id: &str, lane: &Lane) {
             continue;
         };
         let now = queue.inner.clock.now_ms();
-        let sent = store.was_sent(instance_id, message_id).await.unwrap_or(false);
+        // Unknown counts as not sent: the resend carries the same id, which
+        // WhatsApp takes as the same message.
+        let sent = store.was_sent(instance_id, message_id).await.unwrap_or_else(|e| {
+            tracing::warn!(instance = %instance_id, job = job.id, error = %e,
+                "could not tell whether a job left sending went; it goes again with the same id");
+            false
+        });
         let (to, status) = if sent {
             ("sent", JobStatus::Sent)
         } else {
@@ -35,7 +41,9 @@ pub(super) async fn recover(queue: &SendQueue, instance_id: &str, lane: &Lane) {
                 if sent {
                     lane.log.lock().unwrap().push(job.updated_at);
                 }
-                queue.changed(instance_id, job.id, status);
+                queue
+                    .changed(instance_id, super::events::update(&job, status, None))
+                    .await;
             }
             Err(e) => {
                 tracing::warn!(instance = %instance_id, job = job.id, error = %e, "a job left sending could not be settled")

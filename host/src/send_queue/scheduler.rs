@@ -208,7 +208,13 @@ async fn send(
     if !store.mark_send_job_sending(job.id, &message_id, clock.now_ms()).await? {
         return Ok(Next::Again);
     }
-    queue.changed(instance_id, job.id, JobStatus::Sending);
+    let job = JobRow {
+        message_id: Some(message_id.clone()),
+        ..job
+    };
+    queue
+        .changed(instance_id, super::events::update(&job, JobStatus::Sending, None))
+        .await;
     let request: serde_json::Value = serde_json::from_str(&job.request).unwrap_or_default();
     let outcome = chosen_id::sending_as(message_id.clone(), dispatch.send(instance_id, &job.kind, &request)).await;
     let now = clock.now_ms();
@@ -223,7 +229,9 @@ async fn send(
                 .await?;
             lane.log.lock().unwrap().push(now);
             state.next_free = now + rules.draw_gap_ms();
-            queue.changed(instance_id, job.id, JobStatus::Sent);
+            queue
+                .changed(instance_id, super::events::update(&job, JobStatus::Sent, None))
+                .await;
             Ok(Next::Again)
         }
         Err(Undelivered::Later(reason)) if job.attempts + 1 < MAX_ATTEMPTS => {
@@ -231,14 +239,24 @@ async fn send(
             store
                 .move_send_job(job.id, &["sending"], "queued", None, Some(&reason), now)
                 .await?;
-            queue.changed(instance_id, job.id, JobStatus::Queued);
+            queue
+                .changed(
+                    instance_id,
+                    super::events::update(&job, JobStatus::Queued, Some(&reason)),
+                )
+                .await;
             Ok(Next::At(now + RETRY_MS))
         }
         Err(Undelivered::Later(reason) | Undelivered::Never(reason)) => {
             store
                 .move_send_job(job.id, &["sending"], "failed", None, Some(&reason), now)
                 .await?;
-            queue.changed(instance_id, job.id, JobStatus::Failed);
+            queue
+                .changed(
+                    instance_id,
+                    super::events::update(&job, JobStatus::Failed, Some(&reason)),
+                )
+                .await;
             Ok(Next::Again)
         }
     }

@@ -23,8 +23,10 @@ pub mod outbox;
 pub mod plugin_kv;
 pub mod polls;
 mod redact;
+pub mod send_batches;
 pub mod send_jobs;
 pub mod sent_content;
+pub mod sim_sent;
 pub mod webhooks;
 mod write_probe;
 

@@ -45,6 +45,9 @@ pub struct JobFilter {
     pub limit: i64,
 }
 
+/// Ids per `IN (...)` list.
+const IDS_PER_QUERY: usize = 500;
+
 const COLUMNS: &str = "id, instance_id, status, kind, request, send_at, due_at, created_at, updated_at, \
                        sent_at, message_id, failure, batch_id, attempts";
 
@@ -198,7 +201,7 @@ impl Store {
     }
 
     /// Moves the instance's jobs sent as `message_id` from one of `from` to
-    /// `to` (a receipt); the ids of the jobs moved.
+    /// `to` (a receipt); the jobs moved, as they are now.
     pub async fn receipt_send_job(
         &self,
         instance_id: &str,
@@ -206,26 +209,49 @@ impl Store {
         from: &[&str],
         to: &str,
         now_ms: i64,
-    ) -> Result<Vec<i64>, StoreError> {
+    ) -> Result<Vec<JobRow>, StoreError> {
         let from = from.join(",");
-        let rows: Vec<(i64,)> = on_pool!(self.pool(), |p| sqlx::query_as(
+        let sql = format!(
             "UPDATE send_jobs SET status = $4, updated_at = $5 WHERE instance_id = $1 AND message_id = $2 \
-             AND ',' || $3 || ',' LIKE '%,' || status || ',%' RETURNING id"
-        )
-        .bind(instance_id)
-        .bind(message_id)
-        .bind(from)
-        .bind(to)
-        .bind(now_ms)
-        .fetch_all(p)
-        .await)?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+             AND ',' || $3 || ',' LIKE '%,' || status || ',%' RETURNING {COLUMNS}"
+        );
+        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql)
+            .bind(instance_id)
+            .bind(message_id)
+            .bind(&from)
+            .bind(to)
+            .bind(now_ms)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// The instance's jobs of `ids` (those that exist), by id; one query per
+    /// [`IDS_PER_QUERY`] ids.
+    pub async fn send_jobs_by_ids(&self, instance_id: &str, ids: &[i64]) -> Result<Vec<JobRow>, StoreError> {
+        let mut jobs = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let list = (0..chunk.len())
+                .map(|i| format!("${}", i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("SELECT {COLUMNS} FROM send_jobs WHERE instance_id = $1 AND id IN ({list}) ORDER BY id");
+            let rows: Vec<JobRow> = on_pool!(self.pool(), |p| {
+                let mut query = sqlx::query_as(&sql).bind(instance_id);
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.fetch_all(p).await
+            })?;
+            jobs.extend(rows);
+        }
+        Ok(jobs)
     }
 
     /// Whether the instance's record of sent messages has `message_id`.
     pub async fn was_sent(&self, instance_id: &str, message_id: &str) -> Result<bool, StoreError> {
         let row: Option<(i64,)> = on_pool!(self.pool(), |p| sqlx::query_as(
-            "SELECT 1 FROM sent_messages WHERE instance_id = $1 AND message_id = $2"
+            // BIGINT on both databases: a bare 1 is INT4 on PostgreSQL, which does not decode as i64.
+            "SELECT CAST(1 AS BIGINT) FROM sent_messages WHERE instance_id = $1 AND message_id = $2"
         )
         .bind(instance_id)
         .bind(message_id)

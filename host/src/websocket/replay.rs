@@ -121,7 +121,8 @@ pub fn channel_of(event: &Event) -> Option<Channel> {
         | EventKind::LoggedOut { .. }
         | EventKind::Offline { .. }
         | EventKind::System { .. } => Some(Channel::Global),
-        EventKind::PluginError { .. } => None,
+        // Published to /ws by the host itself, never journalled.
+        EventKind::PluginError { .. } | EventKind::QueueJob(_) => None,
         // A kind added later: not replayed until it is given a channel here
         // (the tests name every kind, so a new one fails them).
         #[allow(unreachable_patterns)]

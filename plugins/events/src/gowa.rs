@@ -49,6 +49,10 @@
 //!   `announce`, `locked`, `approval`, `photo`, `invite_link`), `text` (the new subject,
 //!   description or photo id, null when removed), `enabled` (a setting's new state) and
 //!   `author` (who changed it), each null when it does not apply or is unknown.
+//! - `queue.job` (a send queue job's new status; wasap's own, not in the source document):
+//!   wrapped like receipts, with `instance_id`, `job_id`, `status`, `kind`, and `batch_id`,
+//!   `message_id`, `failure` and `to` when the job has them; the wrapper's `timestamp` is
+//!   when the status changed.
 //! - Lifecycle, plugin and system events are not part of this format: [`payload`] is `None`.
 
 use serde::Serialize;
@@ -56,7 +60,7 @@ use serde::Serialize;
 use crate::jid::{participants_with_lids, source_string, user_part};
 use crate::model::{
     Call, ChatState, ChatStateChange, Content, Ephemeral, Event, EventKind, GroupParticipants, GroupUpdate, Media,
-    Message, ParticipantIds, PollTotal, PollVote, Receipt, ReceiptType, Undecryptable,
+    Message, ParticipantIds, PollTotal, PollVote, QueueJob, Receipt, ReceiptType, Undecryptable,
 };
 use crate::time::rfc3339_from_secs;
 
@@ -70,12 +74,13 @@ pub enum Payload<'a> {
     GroupUpdate(Wrapped<GroupUpdatePayload<'a>>),
     ChatPresence(Wrapped<ChatPresencePayload<'a>>),
     Call(Wrapped<CallPayload<'a>>),
+    QueueJob(Wrapped<QueueJobPayload<'a>>),
 }
 
 /// The wrapper of receipt and group events.
 #[derive(Debug, Clone, Serialize)]
 pub struct Wrapped<P> {
-    /// `message.ack`, `group.participants`, `group.update`, `chat_presence` or a call's.
+    /// `message.ack`, `group.participants`, `group.update`, `chat_presence`, a call's or `queue.job`.
     pub event: &'static str,
     pub payload: P,
     pub timestamp: String,
@@ -321,6 +326,24 @@ pub struct ChatPresencePayload<'a> {
     pub is_group: bool,
 }
 
+/// `queue.job`'s payload.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueJobPayload<'a> {
+    pub instance_id: &'a str,
+    pub job_id: i64,
+    pub status: &'static str,
+    /// The send route the job came from (`text`, `location`, `contact`, ...).
+    pub kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<&'a str>,
+}
+
 /// `call.offer`'s, `call.missed`'s and `call.ended`'s payload.
 #[derive(Debug, Clone, Serialize)]
 pub struct CallPayload<'a> {
@@ -364,6 +387,7 @@ pub fn payload(event: &Event) -> Option<Payload<'_>> {
         EventKind::CallOffer(call) => Some(Payload::Call(call_payload("call.offer", call))),
         EventKind::CallMissed(call) => Some(Payload::Call(call_payload("call.missed", call))),
         EventKind::CallEnded(call) => Some(Payload::Call(call_payload("call.ended", call))),
+        EventKind::QueueJob(job) => Some(Payload::QueueJob(queue_job_payload(event, job))),
         EventKind::Qr { .. }
         | EventKind::StatusChanged { .. }
         | EventKind::Paired { .. }
@@ -593,6 +617,23 @@ fn chat_presence_payload(change: &ChatStateChange) -> Wrapped<ChatPresencePayloa
             is_group: change.is_group,
         },
         timestamp: rfc3339_from_secs(change.timestamp),
+    }
+}
+
+fn queue_job_payload<'a>(event: &'a Event, job: &'a QueueJob) -> Wrapped<QueueJobPayload<'a>> {
+    Wrapped {
+        event: "queue.job",
+        payload: QueueJobPayload {
+            instance_id: &event.instance_id,
+            job_id: job.job_id,
+            status: job.status.as_str(),
+            kind: &job.kind,
+            batch_id: job.batch_id.as_deref(),
+            message_id: job.message_id.as_deref(),
+            failure: job.failure.as_deref(),
+            to: job.to.as_deref(),
+        },
+        timestamp: rfc3339_from_secs(event.at_us.div_euclid(1_000_000)),
     }
 }
 

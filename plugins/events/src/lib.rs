@@ -21,7 +21,7 @@ mod wit_conversions;
 pub use format::{Format, UnknownFormat};
 pub use model::{
     Call, ChatState, ChatStateChange, Content, DisappearingMode, Ephemeral, Event, EventKind, GroupAction,
-    GroupParticipants, GroupUpdate, GroupUpdateKind, InstanceStatus, Media, Message, ParticipantIds, PollTotal,
-    PollVote, Quoted, Receipt, ReceiptType, Undecryptable,
+    GroupParticipants, GroupUpdate, GroupUpdateKind, InstanceStatus, JobStatus, Media, Message, ParticipantIds,
+    PollTotal, PollVote, QueueJob, Quoted, Receipt, ReceiptType, Undecryptable,
 };
 pub use wit_conversions::KindNotInVersion;

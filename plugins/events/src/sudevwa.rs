@@ -21,6 +21,7 @@
 //! | `instance.offline` | [`EventKind::Offline`] | `instance_id, status, offline_secs, reason` (or null) |
 //! | `plugin.error` | [`EventKind::PluginError`] | `instance_id, plugin, error` |
 //! | `system` | [`EventKind::System`] | `instance_id` (absent for server-wide notices)`, message` |
+//! | `queue.job` | [`EventKind::QueueJob`] | `instance_id, job_id, status, kind, batch_id, message_id, failure, to` (each or null)`, timestamp` (unix s) |
 //!
 //! Fields in `[brackets]` are there only when a LID is known, so that an event about
 //! accounts known by phone number alone keeps the shape it had (for `incoming_message`,
@@ -47,6 +48,10 @@
 //! and shaped flat like them; `instance.offline` is named and shaped like
 //! `instance.status`.
 //!
+//! `queue.job` (a send queue job's new status) is wasap's own too: named like the other
+//! server-side notices (`instance.offline`, `plugin.error`), flat, every field always
+//! present (null when the job has none yet), so a client can read each frame alike.
+//!
 //! `incoming_message`'s `data` is fixed by the source document and has no room for what a
 //! reaction, edit, revocation or deletion acts on, so those messages are not carried here
 //! (use the `gowa` format for them): [`envelope`] returns `None`.
@@ -55,7 +60,7 @@ use serde::Serialize;
 
 use crate::jid::{lid_pair, participants_with_lids};
 use crate::model::ParticipantIds;
-use crate::model::{Call, Content, Event, EventKind, Message, PollTotal, Undecryptable};
+use crate::model::{Call, Content, Event, EventKind, Message, PollTotal, QueueJob, Undecryptable};
 use crate::time::{rfc3339_from_micros, rfc3339_from_millis};
 
 /// One sudevwa payload, borrowing from the event it was made from.
@@ -150,6 +155,17 @@ pub enum Data<'a> {
         #[serde(skip_serializing_if = "str::is_empty")]
         instance_id: &'a str,
         message: &'a str,
+    },
+    QueueJob {
+        instance_id: &'a str,
+        job_id: i64,
+        status: &'static str,
+        kind: &'a str,
+        batch_id: Option<&'a str>,
+        message_id: Option<&'a str>,
+        failure: Option<&'a str>,
+        to: Option<&'a str>,
+        timestamp: i64,
     },
 }
 
@@ -283,6 +299,7 @@ pub fn event_name(event: &Event) -> Option<&'static str> {
         EventKind::Offline { .. } => "instance.offline",
         EventKind::PluginError { .. } => "plugin.error",
         EventKind::System { .. } => "system",
+        EventKind::QueueJob(_) => "queue.job",
     })
 }
 
@@ -406,12 +423,27 @@ pub fn envelope(event: &Event) -> Option<Envelope<'_>> {
             error,
         },
         EventKind::System { message } => Data::System { instance_id, message },
+        EventKind::QueueJob(job) => queue_job_data(instance_id, job, event.at_us.div_euclid(1_000_000)),
     };
     Some(Envelope {
         event: name,
         timestamp: rfc3339_from_micros(event.at_us),
         data,
     })
+}
+
+fn queue_job_data<'a>(instance_id: &'a str, job: &'a QueueJob, timestamp: i64) -> Data<'a> {
+    Data::QueueJob {
+        instance_id,
+        job_id: job.job_id,
+        status: job.status.as_str(),
+        kind: &job.kind,
+        batch_id: job.batch_id.as_deref(),
+        message_id: job.message_id.as_deref(),
+        failure: job.failure.as_deref(),
+        to: job.to.as_deref(),
+        timestamp,
+    }
 }
 
 fn call_data<'a>(instance_id: &'a str, call: &'a Call) -> CallData<'a> {

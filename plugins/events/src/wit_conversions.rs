@@ -53,6 +53,7 @@ macro_rules! wit_conversions {
                     $crate::EventKind::Offline { status, offline_secs, reason } => {
                         w::EventKind::InstanceOffline(w::OfflineAlert { status: status.into(), offline_secs, reason })
                     }
+                    $crate::EventKind::QueueJob(job) => w::EventKind::QueueJob(job.into()),
                 )
             }
         }
@@ -72,6 +73,7 @@ macro_rules! wit_conversions {
                         offline_secs: alert.offline_secs,
                         reason: alert.reason,
                     },
+                    w::EventKind::QueueJob(job) => $crate::EventKind::QueueJob(job.into()),
                 )
             }
         }
@@ -110,6 +112,13 @@ macro_rules! wit_conversions {
         $crate::__wit_record_pair!($crate::PollTotal, w::PollTotal, { option, votes });
         $crate::__wit_record_pair!($crate::Call, w::Call,
             { id, from, from_lid, from_phone, group, is_video, is_group, timestamp, reason, auto_rejected });
+        $crate::__wit_enum_pair!(
+            $crate::JobStatus,
+            w::JobStatus,
+            [Queued, Sending, Sent, Delivered, Read, Failed, Cancelled]
+        );
+        $crate::__wit_record_pair!($crate::QueueJob, w::QueueJob,
+            { job_id, kind, batch_id, message_id, failure, to } into { status });
     };
     // A version released before 0.3.0 (`wit/0.1.0`, `wit/0.2.0`): an event of a kind
     // added since has no twin there, so the way down is `TryFrom`, and the host does

@@ -191,6 +191,15 @@ fn all_kinds() -> Vec<EventKind> {
             error: "e".into(),
         },
         EventKind::System { message: "m".into() },
+        EventKind::QueueJob(wasap_events::QueueJob {
+            job_id: 7,
+            status: wasap_events::JobStatus::Failed,
+            kind: "text".into(),
+            batch_id: Some("b".into()),
+            message_id: Some("3EB0".into()),
+            failure: Some("f".into()),
+            to: Some("62".into()),
+        }),
     ]);
     kinds
 }

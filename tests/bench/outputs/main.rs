@@ -43,7 +43,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use wasap_tests::bench_client::{Process, call, free_port, load_average, pair_instance, sibling_binary, wait_healthy};
+use wasap_tests::bench_client::{
+    Process, call, free_port, fresh_postgres, load_average, pair_instance, sibling_binary, wait_healthy,
+};
 
 use bursts::{burst, drain_burst, live_burst, report_burst};
 use fanout::{fan_out_round, open_listeners};
@@ -196,28 +198,6 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-/// A fresh database on the PostgreSQL server of `url`: its URL, and the
-/// admin pool and name to drop it with.
-async fn fresh_postgres(url: &str, run: usize) -> (String, sqlx::PgPool, String) {
-    let admin = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .unwrap_or_else(|e| fail(&format!("cannot connect to {url}: {e}")));
-    let name = format!("wasap_bench_outputs_{}_{run}", std::process::id());
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let mut fresh = reqwest::Url::parse(url).unwrap_or_else(|e| fail(&format!("--database-url: {e}")));
-    fresh.set_path(&format!("/{name}"));
-    (fresh.to_string(), admin, name)
-}
-
 #[tokio::main]
 async fn main() {
     let options = Options::parse();
@@ -237,7 +217,7 @@ async fn main() {
         for &database in &databases {
             let dir = tempfile::tempdir().unwrap();
             let postgres = match database {
-                "PostgreSQL" => Some(fresh_postgres(options.database_url.as_deref().unwrap(), run).await),
+                "PostgreSQL" => Some(fresh_postgres(options.database_url.as_deref().unwrap(), "outputs", run).await),
                 _ => None,
             };
             let (server, addr) = start_wasap(

@@ -40,6 +40,7 @@ mod cert;
 mod chat_states;
 mod conn;
 pub mod control;
+mod dedupe;
 mod error;
 mod group_admin;
 mod group_receive;

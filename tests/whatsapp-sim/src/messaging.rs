@@ -263,6 +263,13 @@ pub async fn on_message(inner: &Arc<Inner>, conn: u64, node: Node) {
         inner.unhandled(format!("message without to/id: {}", nodes::show(&node)));
         return;
     };
+    // An id this account's clients sent before is acknowledged, not
+    // delivered again, as WhatsApp does (a resend after a crash).
+    if !crate::dedupe::is_retry_resend(&node) && !inner.world().taken.first_time(&sender.0, &id) {
+        info!(target: "whatsapp_sim", from = %sender.0, %id, "a message id taken before: acknowledged only");
+        ack_message(inner, conn, &id, to);
+        return;
+    }
     let mut entries: Vec<(Jid, &Node)> = Vec::new();
     if let Some(participants) = node.get_optional_child("participants") {
         for to_node in participants.get_children_by_tag("to") {
@@ -308,9 +315,14 @@ pub async fn on_message(inner: &Arc<Inner>, conn: u64, node: Node) {
             );
         }
     }
+    ack_message(inner, conn, &id, to);
+}
+
+/// The server's ack of a client's `<message>` `id` to `to`.
+fn ack_message(inner: &Arc<Inner>, conn: u64, id: &str, to: Jid) {
     let ack = NodeBuilder::new("ack")
         .attr("class", "message")
-        .attr("id", id.as_str())
+        .attr("id", id)
         .attr("from", to)
         .attr("t", nodes::now())
         .build();

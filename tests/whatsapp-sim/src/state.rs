@@ -65,6 +65,8 @@ pub struct World {
     pub logins: HashMap<DeviceKey, Vec<HandshakePattern>>,
     /// Accounts' about, picture, blocklist and privacy, by phone number (`profiles.rs`).
     pub profiles: HashMap<String, crate::profiles::Profile>,
+    /// The message ids each account's clients sent, taken once (`dedupe.rs`).
+    pub taken: crate::dedupe::TakenIds,
     pub next_id: u64,
 }
 

@@ -77,3 +77,49 @@ async fn contact_and_client_exchange_texts() {
     client.stop().await;
     eprintln!("contact_and_client_exchange_texts: {:?}", started.elapsed());
 }
+
+/// A client that sends a message again with the id it already went with (a
+/// resend after a crash) gets the server's ack, and the contact gets the
+/// message once; the session goes on for the next message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_id_sent_twice_is_taken_once() {
+    let sim = Simulator::start().await.unwrap();
+    let (client, _linked, _store) = paired(&sim, PHONE).await;
+    let alice = sim.contact(ALICE);
+    let to: Jid = format!("{ALICE}@s.whatsapp.net").parse().unwrap();
+    let text = |body: &str| wa::Message {
+        conversation: Some(body.into()),
+        ..Default::default()
+    };
+    let id = "3EB0DEDUPE0000000001".to_owned();
+    let with_id = || whatsapp_rust::SendOptions::default().with_message_id(id.clone());
+    client
+        .client
+        .send_message_with_options(to.clone(), text("the first copy"), with_id())
+        .await
+        .expect("the first send");
+    alice.wait_text("the first copy", WAIT).await.unwrap();
+    // Same id, whatever it carries now: acknowledged, not delivered.
+    client
+        .client
+        .send_message_with_options(to.clone(), text("the second copy"), with_id())
+        .await
+        .expect("the repeat is acknowledged");
+    client
+        .client
+        .send_message(to, text("the next message"))
+        .await
+        .expect("the next send");
+    alice.wait_text("the next message", WAIT).await.unwrap();
+
+    let received: Vec<(String, Option<String>)> = alice.received().into_iter().map(|m| (m.id, m.text)).collect();
+    let with_the_id: Vec<_> = received.iter().filter(|(got, _)| *got == id).collect();
+    assert_eq!(
+        with_the_id,
+        vec![&(id.clone(), Some("the first copy".to_owned()))],
+        "{received:?}"
+    );
+    assert!(!received.iter().any(|(_, t)| t.as_deref() == Some("the second copy")));
+    assert_eq!(sim.unhandled(), Vec::<String>::new());
+    client.stop().await;
+}

@@ -20,6 +20,7 @@ mod offline;
 mod polls;
 mod profiles;
 mod sends;
+mod sent_log;
 mod session;
 
 pub use address_book::{MAX_SYNCED_CONTACTS, SavedContact};

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::groups::{SimGroup, SimGroups};
 use super::session::SimSession;
@@ -25,7 +25,8 @@ pub struct SimContact {
 
 /// One message an instance sent, as the simulated network received it; also
 /// its read receipts and chat states, which are not messages but go out too.
-#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+/// Read back from the database at start (`sent_log.rs`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SentRecord {
     pub to: String,
     /// When the network took it: unix milliseconds on the server's clock
@@ -41,6 +42,7 @@ pub struct SentRecord {
     /// `target_sender`); `delete_for_me` (an app state change of the
     /// account's own, not a message, for `target_id`); `read` (a read
     /// receipt for `read_ids`), `chat_state` (`state`).
+    #[serde(deserialize_with = "super::sent_log::static_str")]
     pub kind: &'static str,
     /// The text; for an edit, the new text.
     pub text: Option<String>,
@@ -78,7 +80,11 @@ pub struct SentRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_ids: Option<Vec<String>>,
     /// A chat state: `typing`, `recording` or `paused`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::sent_log::static_str_opt"
+    )]
     pub state: Option<&'static str>,
     /// A location's place.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,7 +104,7 @@ pub struct SentRecord {
 }
 
 /// A link preview as the simulated network received it.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SentLinkPreview {
     /// The link, as matched in the text.
     pub url: String,
@@ -109,7 +115,7 @@ pub struct SentLinkPreview {
 }
 
 /// A location as the simulated network received it.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SentLocation {
     pub latitude: f64,
     pub longitude: f64,
@@ -118,7 +124,7 @@ pub struct SentLocation {
 }
 
 /// A contact card as the simulated network received it.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SentContact {
     pub display_name: String,
     pub vcard: String,
@@ -179,11 +185,29 @@ struct Inner {
     /// The server's clock, which stamps the records and which
     /// `POST /sim/clock` moves.
     clock: crate::clock::Clock,
+    /// Where the record of sent messages outlives the process; `None` for a
+    /// network without a database (unit tests).
+    durable: Option<super::sent_log::SentLog>,
 }
 
 impl SimNetwork {
     pub fn new() -> SimNetwork {
         SimNetwork::default()
+    }
+
+    /// A network whose record of sent messages is kept in `store`: what
+    /// WhatsApp took before a restart of the server is still there after
+    /// it (the newest [`SENT_LOG_CAPACITY`] per instance).
+    pub async fn with_store(store: crate::store::Store) -> Result<SimNetwork, crate::store::StoreError> {
+        let (durable, logs) = super::sent_log::SentLog::open(store, SENT_LOG_CAPACITY).await?;
+        let network = SimNetwork {
+            inner: Arc::new(Inner {
+                durable: Some(durable),
+                ..Inner::default()
+            }),
+        };
+        *lock(&network.inner.sent) = logs;
+        Ok(network)
     }
 
     /// The clock the network stamps its records with; the server's, for
@@ -398,9 +422,14 @@ impl SimNetwork {
 
     /// Adds to the instance's record of sent messages, dropping the oldest
     /// past [`SENT_LOG_CAPACITY`]. The dropped record is freed after the lock
-    /// is released: other instances' sends do not wait for it.
-    pub(super) fn record_sent(&self, instance_id: &str, mut record: SentRecord) {
+    /// is released: other instances' sends do not wait for it. A send is
+    /// taken once the returned [`Written`](super::sent_log::Written) is durable.
+    pub(super) fn record_sent(&self, instance_id: &str, mut record: SentRecord) -> super::sent_log::Written {
         record.at_ms = self.inner.clock.now_ms();
+        let written = match &self.inner.durable {
+            Some(durable) => durable.write(instance_id, &record),
+            None => super::sent_log::Written::nothing(),
+        };
         let dropped = {
             let mut sent = lock(&self.inner.sent);
             // The instance's log exists after its first send: look it up
@@ -419,6 +448,7 @@ impl SimNetwork {
         };
         drop(dropped);
         self.inner.sent_signal.notify_waiters();
+        written
     }
 
     pub fn sent(&self, instance_id: &str) -> Vec<SentRecord> {
@@ -491,9 +521,9 @@ mod tests {
         let network = SimNetwork::new();
         let total = SENT_LOG_CAPACITY + 25;
         for i in 0..total {
-            network.record_sent("busy", record(i));
+            let _ = network.record_sent("busy", record(i));
         }
-        network.record_sent("quiet", record(0));
+        let _ = network.record_sent("quiet", record(0));
 
         let busy = network.sent("busy");
         assert_eq!(busy.len(), SENT_LOG_CAPACITY);

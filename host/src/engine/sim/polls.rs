@@ -3,7 +3,7 @@
 //! [`PollBook`](crate::polls::PollBook) exactly as on the real engine (which
 //! decrypts the vote first; here the contact names its options).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::incoming::new_message_id;
 use super::network::{SentRecord, SimError};
@@ -14,7 +14,7 @@ use crate::polls::{Ballot, PollBook};
 use crate::store::polls::StoredPoll;
 
 /// A poll as the simulated network received it.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SentPoll {
     /// The question.
     pub name: String,

@@ -344,19 +344,26 @@ impl SimSession {
         Ok(())
     }
 
-    fn accept(&self, to: &str, record: SentRecord) -> SentMessage {
+    /// The network takes `record`: answered once its record is durable, so
+    /// what a crash of the server interrupts was either taken or not.
+    async fn accept(&self, to: &str, record: SentRecord) -> Result<SentMessage, EngineError> {
         let message_id = record.message_id.clone();
         // A message sent again with the id it went with (the send queue,
-        // after a crash) is taken once, as WhatsApp dedupes ids.
+        // after a crash) is taken once, as WhatsApp dedupes ids; the record
+        // outlives restarts (`sent_log.rs`).
         let repeated = crate::engine::chosen_id::chosen()
             .is_some_and(|id| id == message_id && self.network.has_sent(&self.instance_id, &message_id));
         if !repeated {
-            self.network.record_sent(&self.instance_id, record);
+            self.network
+                .record_sent(&self.instance_id, record)
+                .durable()
+                .await
+                .map_err(|e| EngineError::Protocol(e.to_string()))?;
         }
-        SentMessage {
+        Ok(SentMessage {
             lid: self.network.lid_of(to),
             ..SentMessage::now(message_id, to)
-        }
+        })
     }
 }
 
@@ -380,22 +387,22 @@ impl Session for SimSession {
 
     async fn send_text(&self, to: &str, text: OutgoingText) -> Result<SentMessage, EngineError> {
         self.require_connected()?;
-        Ok(self.accept(to, sends::text(to, text)))
+        self.accept(to, sends::text(to, text)).await
     }
 
     async fn send_media(&self, to: &str, media: OutgoingMedia) -> Result<SentMessage, EngineError> {
         self.require_connected()?;
-        Ok(self.accept(to, sends::media(to, media)))
+        self.accept(to, sends::media(to, media)).await
     }
 
     async fn send_location(&self, to: &str, location: OutgoingLocation) -> Result<SentMessage, EngineError> {
         self.require_connected()?;
-        Ok(self.accept(to, sends::location(to, location)))
+        self.accept(to, sends::location(to, location)).await
     }
 
     async fn send_contacts(&self, to: &str, cards: Vec<ContactCard>) -> Result<SentMessage, EngineError> {
         self.require_connected()?;
-        Ok(self.accept(to, sends::contacts(to, cards)))
+        self.accept(to, sends::contacts(to, cards)).await
     }
 
     async fn send_poll(&self, to: &str, poll: crate::engine::OutgoingPoll) -> Result<SentMessage, EngineError> {
@@ -405,12 +412,12 @@ impl Session for SimSession {
         self.polls
             .sent(super::polls::stored(&record.message_id, to, poll))
             .await;
-        Ok(self.accept(to, record))
+        self.accept(to, record).await
     }
 
     async fn forward(&self, to: &str, forward: OutgoingForward) -> Result<SentMessage, EngineError> {
         self.require_connected()?;
-        Ok(self.accept(to, sends::forward(to, forward)))
+        self.accept(to, sends::forward(to, forward)).await
     }
 
     async fn group_info(&self, group: &str) -> Result<Option<GroupInfo>, EngineError> {
@@ -457,7 +464,7 @@ impl Session for SimSession {
 
     async fn react(&self, target: &MessageRef, emoji: &str) -> Result<SentMessage, EngineError> {
         self.require_connected()?;
-        Ok(self.accept(
+        self.accept(
             &target.chat,
             SentRecord {
                 to: target.chat.clone(),
@@ -467,22 +474,25 @@ impl Session for SimSession {
                 emoji: Some(emoji.to_owned()),
                 ..SentRecord::default()
             },
-        ))
+        )
+        .await
     }
 
     async fn edit_text(&self, target: &MessageRef, text: &str) -> Result<SentMessage, EngineError> {
         self.require_connected()?;
-        let sent = self.accept(
-            &target.chat,
-            SentRecord {
-                to: target.chat.clone(),
-                message_id: new_message_id(),
-                kind: "edit",
-                text: Some(text.to_owned()),
-                target_id: Some(target.id.clone()),
-                ..SentRecord::default()
-            },
-        );
+        let sent = self
+            .accept(
+                &target.chat,
+                SentRecord {
+                    to: target.chat.clone(),
+                    message_id: new_message_id(),
+                    kind: "edit",
+                    text: Some(text.to_owned()),
+                    target_id: Some(target.id.clone()),
+                    ..SentRecord::default()
+                },
+            )
+            .await?;
         // An edit or a revocation keeps its message's id, as on WhatsApp;
         // the record has the id of the protocol message that carried it.
         Ok(SentMessage {
@@ -496,18 +506,20 @@ impl Session for SimSession {
         // Another member's message: revoked as the group's admin (the
         // Messenger has checked the account is one).
         let admin = !target.from_me;
-        let sent = self.accept(
-            &target.chat,
-            SentRecord {
-                to: target.chat.clone(),
-                message_id: new_message_id(),
-                kind: "revoke",
-                target_id: Some(target.id.clone()),
-                admin: admin.then_some(true),
-                target_sender: target.sender.clone().filter(|_| admin),
-                ..SentRecord::default()
-            },
-        );
+        let sent = self
+            .accept(
+                &target.chat,
+                SentRecord {
+                    to: target.chat.clone(),
+                    message_id: new_message_id(),
+                    kind: "revoke",
+                    target_id: Some(target.id.clone()),
+                    admin: admin.then_some(true),
+                    target_sender: target.sender.clone().filter(|_| admin),
+                    ..SentRecord::default()
+                },
+            )
+            .await?;
         // An edit or a revocation keeps its message's id, as on WhatsApp;
         // the record has the id of the protocol message that carried it.
         Ok(SentMessage {
@@ -527,7 +539,8 @@ impl Session for SimSession {
                 target_id: Some(target.id.clone()),
                 ..SentRecord::default()
             },
-        );
+        )
+        .await?;
         Ok(())
     }
 
@@ -543,7 +556,8 @@ impl Session for SimSession {
                 read_ids: Some(messages.iter().map(|m| m.id.clone()).collect()),
                 ..SentRecord::default()
             },
-        );
+        )
+        .await?;
         Ok(())
     }
 
@@ -558,7 +572,8 @@ impl Session for SimSession {
                 state: Some(state.as_str()),
                 ..SentRecord::default()
             },
-        );
+        )
+        .await?;
         Ok(())
     }
 

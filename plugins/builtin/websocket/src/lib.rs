@@ -65,6 +65,8 @@ pub fn channel(event: &Event) -> Option<Channel> {
         | EventKind::System { .. } => Some(Channel::Global),
         // Published by the hub straight from the event bus.
         EventKind::PluginError { .. } => None,
+        // Published to /ws by the send queue itself (docs/API.md, "Send queue").
+        EventKind::QueueJob(_) => None,
     }
 }
 

@@ -16,6 +16,7 @@ mod group_update;
 mod lid;
 mod message;
 mod poll_vote;
+mod queue_job;
 mod receipt;
 mod undecryptable;
 
@@ -28,6 +29,7 @@ pub use group_update::{GroupUpdate, GroupUpdateKind};
 pub use lid::{ParticipantIds, is_lid, pair_of, phone_of};
 pub use message::{Content, DisappearingMode, Ephemeral, Media, Message, Quoted};
 pub use poll_vote::{PollTotal, PollVote};
+pub use queue_job::{JobStatus, QueueJob};
 pub use receipt::{Receipt, ReceiptType};
 pub use undecryptable::Undecryptable;
 
@@ -163,11 +165,17 @@ pub enum EventKind {
     /// Emitted for server-wide notices (start-up, shutdown, configuration warnings).
     #[serde(rename = "system")]
     System { message: String },
+    /// Emitted each time a job of the instance's send queue takes a status: `queued` (stored,
+    /// or put back after an attempt that may succeed later), `sending`, `sent`, `delivered`,
+    /// `read`, `failed`, `cancelled` (see [`QueueJob`]). One of the [`EventKind::OPT_IN`]
+    /// kinds: a webhook gets it only when its `events` names it.
+    #[serde(rename = "queue_job")]
+    QueueJob(QueueJob),
 }
 
 impl EventKind {
     /// Every kind name, in declaration order: what filters and subscriptions may name.
-    pub const NAMES: [&'static str; 17] = [
+    pub const NAMES: [&'static str; 18] = [
         "qr",
         "instance_status",
         "instance_paired",
@@ -185,11 +193,17 @@ impl EventKind {
         "instance_offline",
         "plugin_error",
         "system",
+        "queue_job",
     ];
+
+    /// The kinds a subscription gets only when it names them: an empty event filter (every
+    /// kind) leaves them out, since there are many of them (one per status of every queued
+    /// send) and only a client that tracks its own sends wants them.
+    pub const OPT_IN: [&'static str; 1] = ["queue_job"];
 
     /// The names the payload formats give kinds where they differ from the kind's own name,
     /// as (format's name, kind name): a webhook subscription may use either.
-    pub const FORMAT_NAMES: [(&'static str, &'static str); 17] = [
+    pub const FORMAT_NAMES: [(&'static str, &'static str); 18] = [
         ("incoming_message", "message"),
         ("message.undecryptable", "message_undecryptable"),
         ("message.receipt", "receipt"),
@@ -207,6 +221,7 @@ impl EventKind {
         ("instance.paired", "instance_paired"),
         ("instance.logged_out", "instance_logged_out"),
         ("plugin.error", "plugin_error"),
+        ("queue.job", "queue_job"),
     ];
 
     /// The kind name (one of [`EventKind::NAMES`]) that `name` stands for: a kind name
@@ -241,6 +256,7 @@ impl EventKind {
             EventKind::Offline { .. } => "instance_offline",
             EventKind::PluginError { .. } => "plugin_error",
             EventKind::System { .. } => "system",
+            EventKind::QueueJob(_) => "queue_job",
         }
     }
 }

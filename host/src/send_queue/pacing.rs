@@ -361,13 +361,7 @@ mod tests {
         })
     }
 
-    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
-        chrono::NaiveDate::from_ymd_opt(y, mo, d)
-            .and_then(|date| date.and_hms_opt(h, mi, 0))
-            .expect("a valid date")
-            .and_utc()
-            .timestamp_millis()
-    }
+    use crate::send_queue::zone::tests::utc;
 
     #[test]
     fn berlin_nights_follow_the_clocks_in_march_and_october() {

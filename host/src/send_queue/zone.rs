@@ -106,10 +106,11 @@ impl Zone {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
+    /// Milliseconds since the epoch of a UTC date and time (also for pacing's tests).
+    pub(in crate::send_queue) fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
         chrono::NaiveDate::from_ymd_opt(y, mo, d)
             .and_then(|date| date.and_hms_opt(h, mi, 0))
             .expect("a valid date")

@@ -32,4 +32,16 @@ impl StoreError {
             source,
         }
     }
+
+    /// A failed write of rows that name an instance: [`StoreError::InstanceGone`]
+    /// when the instance was deleted meanwhile (its foreign key refused them),
+    /// else the query's error.
+    pub(crate) fn of_instance_write(e: sqlx::Error) -> StoreError {
+        match &e {
+            sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => {
+                StoreError::InstanceGone
+            }
+            _ => StoreError::Query(e),
+        }
+    }
 }

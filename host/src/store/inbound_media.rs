@@ -28,12 +28,7 @@ impl Store {
             }
             tx.commit().await
         })
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => {
-                StoreError::InstanceGone
-            }
-            _ => StoreError::Query(e),
-        })
+        .map_err(StoreError::of_instance_write)
     }
 
     /// The ticket of `event_id`'s media, if it is still to be downloaded.

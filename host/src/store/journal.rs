@@ -160,12 +160,7 @@ impl Store {
         }
         .await
         });
-        result.map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => {
-                StoreError::InstanceGone
-            }
-            _ => StoreError::Query(e),
-        })
+        result.map_err(StoreError::of_instance_write)
     }
 
     /// Marks the entries `seqs` done. On PostgreSQL through the relaxed pool:

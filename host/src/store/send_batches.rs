@@ -51,12 +51,7 @@ impl Store {
             }
         }
         .await)
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => {
-                StoreError::InstanceGone
-            }
-            _ => StoreError::Query(e),
-        })?;
+        .map_err(StoreError::of_instance_write)?;
         Ok(ids)
     }
 

@@ -26,12 +26,7 @@ impl Store {
             }
             tx.commit().await
         })
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation => {
-                StoreError::InstanceGone
-            }
-            _ => StoreError::Query(e),
-        })
+        .map_err(StoreError::of_instance_write)
     }
 
     /// Every instance's records, `(instance_id, record)`, oldest first, after

@@ -125,11 +125,23 @@ impl Driver {
     pub async fn wait_read(&self, from: &str, ids: &[&str]) {
         match &self.simulator {
             None => {
+                // A read the server sends on its own (auto-read) is recorded
+                // once the simulated network has committed it: poll until then.
                 let from_jid = format!("{from}@s.whatsapp.net");
-                let found = self.sim_records().await.iter().any(|r| {
-                    r["kind"] == "read" && r["to"] == from_jid.as_str() && r["read_ids"] == serde_json::json!(ids)
-                });
-                assert!(found, "a read receipt to {from} for {ids:?}");
+                let deadline = tokio::time::Instant::now() + WAIT;
+                loop {
+                    let found = self.sim_records().await.iter().any(|r| {
+                        r["kind"] == "read" && r["to"] == from_jid.as_str() && r["read_ids"] == serde_json::json!(ids)
+                    });
+                    if found {
+                        break;
+                    }
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "a read receipt to {from} for {ids:?}"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
             }
             Some(simulator) => {
                 simulator

@@ -1,7 +1,8 @@
 // The send queue view, per instance: how many jobs wait and how many went,
 // the jobs (filtered by status) with a cancel button on those still queued,
-// and the instance's pacing rules to set. `queue.job` frames of `/ws` keep
-// the list current: a job's row changes as its status does.
+// and the instance's pacing: the rules in force (its own or the server's
+// defaults) and a form to set its own. `queue.job` frames of `/ws` keep the
+// list current: a job's row changes as its status does.
 
 import { del, get, patch, seg } from "./api.js";
 import { $, act, dateTime, h, say } from "./dom.js";
@@ -15,13 +16,39 @@ const message = () => $("#queue-message");
 const chosen = () => $("#queue-instance").value;
 
 let reload = null;
+/** The chosen instance's own pacing as last read: what the form does not edit is kept from it. */
+let own = {};
+
+/** The pacing rules as the page shows them, in the order of the form. */
+const RULES = [
+  ["per_minute", "Per minute", limit],
+  ["per_hour", "Per hour", limit],
+  ["per_day", "Per day", limit],
+  ["min_gap_ms", "Gap from (ms)", limit],
+  ["max_gap_ms", "Gap to (ms)", limit],
+  ["typing", "Typing before texts", (on) => (on ? "yes" : "no")],
+  ["quiet_hours", "Quiet hours", (q) => (q ? `${q.start}–${q.end} ${q.timezone}` : "none")],
+  ["direct_sends", "Direct sends", String],
+];
+/** The rules the form edits; the others are kept as they are. */
+const EDITED = ["per_minute", "per_hour", "per_day", "min_gap_ms", "max_gap_ms", "typing"];
+
+function limit(n) {
+  return n === 0 ? "none" : String(n);
+}
 
 export function init() {
   const filter = $("#queue-status");
   for (const status of STATUSES) filter.append(h("option", { value: status }, status));
-  $("#queue-instance").addEventListener("change", load);
+  $("#queue-instance").addEventListener("change", () => {
+    load();
+    loadPacing();
+  });
   filter.addEventListener("change", loadJobs);
-  $("#queue-refresh").addEventListener("click", load);
+  $("#queue-refresh").addEventListener("click", () => {
+    load();
+    loadPacing();
+  });
   $("#pacing-form").addEventListener("submit", savePacing);
   bus.addEventListener("instances", (event) => pick(event.detail));
   bus.addEventListener("frame", (event) => {
@@ -35,6 +62,7 @@ export function init() {
 
 export function show() {
   load();
+  loadPacing();
 }
 
 /** Fills the instance picker, keeping the choice while it exists. */
@@ -44,7 +72,10 @@ function pick(list) {
   select.replaceChildren(...list.map((i) => h("option", { value: i.instance_id }, i.instance_id)));
   if (list.length === 0) select.append(h("option", { value: "" }, "no instances yet"));
   if (list.some((i) => i.instance_id === before)) select.value = before;
-  if (select.value !== before && !$("#view-queue").hidden) load();
+  if (select.value !== before && !$("#view-queue").hidden) {
+    load();
+    loadPacing();
+  }
 }
 
 function load() {
@@ -124,25 +155,64 @@ function jobRow(id, job) {
   );
 }
 
-/** Sets the instance's pacing: the fields given, the server's defaults for the rest. */
+/**
+ * Reads the instance's pacing: the rules in force go in the table, its own
+ * in the form (a field it does not set stays empty).
+ */
+async function loadPacing() {
+  const body = $("#pacing-current tbody");
+  const id = chosen();
+  if (!id) {
+    own = {};
+    body.replaceChildren();
+    return;
+  }
+  try {
+    const { pacing, effective } = await get(`/api/instances/${seg(id)}/pacing`);
+    if (id !== chosen()) return;
+    own = pacing;
+    body.replaceChildren(...RULES.map(([name, label, format]) => {
+      const source = name in pacing ? "instance" : "default";
+      return h(
+        "tr",
+        { "data-rule": name, "data-source": source },
+        h("th", { scope: "row" }, label),
+        h("td", {}, format(effective[name])),
+        h("td", { class: "muted" }, source === "instance" ? "this instance" : "server default"),
+      );
+    }));
+    const form = $("#pacing-form");
+    for (const name of EDITED.filter((name) => name !== "typing")) form[name].value = pacing[name] ?? "";
+    form.typing.checked = pacing.typing === true;
+  } catch (e) {
+    say(message(), e.message, true);
+  }
+}
+
+/**
+ * Sets the instance's pacing: the fields given, the server's defaults for
+ * the rest of the form's; the rules the form does not edit are kept.
+ */
 async function savePacing(event) {
   event.preventDefault();
   const id = chosen();
   if (!id) return;
   const form = event.currentTarget;
   const pacing = {};
-  for (const name of ["per_minute", "per_hour", "per_day", "min_gap_ms", "max_gap_ms"]) {
+  for (const [name, value] of Object.entries(own)) if (!EDITED.includes(name)) pacing[name] = value;
+  for (const name of EDITED.filter((name) => name !== "typing")) {
     const value = form[name].value.trim();
     if (value !== "") pacing[name] = Number(value);
   }
   pacing.typing = form.typing.checked;
   const reset = Object.keys(pacing).length === 1 && !pacing.typing;
-  await act(
+  const saved = await act(
     form.querySelector("button[type=submit]"),
     message(),
     () => patch(`/api/instances/${seg(id)}`, { pacing: reset ? null : pacing }),
     reset ? `Pacing of ${id}: the server's defaults.` : `Pacing of ${id} set.`,
   );
+  if (saved) await loadPacing();
 }
 
 function emptyRow(text) {

@@ -239,6 +239,7 @@ impl Server {
                 media: media_from_url.clone(),
                 hub: hub.clone(),
                 webhooks: webhooks.clone(),
+                queue: send_queue.clone(),
             },
             system.clone(),
         )

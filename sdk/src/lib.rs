@@ -4,7 +4,7 @@
 //! manifest subscribes to. It sees the canonical [`Event`] model (re-exported from
 //! `wasap-events`, with its `sudevwa` and `gowa` formats in [`events`]) and answers with an
 //! [`Outcome`]: a verdict (continue, drop, or replace the event) plus actions (send a
-//! message, react to, edit, revoke or mark read an earlier one, show a chat state, change a
+//! message at once or through the instance's send queue, react to, edit, revoke or mark read an earlier one, show a chat state, change a
 //! group's participants, block a contact, decline a call, queue a webhook, publish a
 //! WebSocket frame). It can use the host's [`kv`]
 //! store, [`clock`], [`http`] and [`log`], each only when its manifest grants it.
@@ -74,8 +74,9 @@ pub use wasap_events::{
 
 pub use outcome::{
     Action, BlockContact, CardToSend, ChangeParticipants, Channel, ChatState, DeleteForMe, Edit, Forward,
-    GivenLinkPreview, LinkPreview, MarkRead, MediaType, Outcome, ParticipantChange, Publish, React, RejectCall, Revoke,
-    SendContacts, SendLocation, SendMedia, SendPoll, SendText, SetChatState, Verdict, WebhookRequest, WebhookTarget,
+    GivenLinkPreview, LinkPreview, MarkRead, MediaType, Outcome, ParticipantChange, Publish, QueuedMessage, QueuedSend,
+    React, RejectCall, Revoke, SendContacts, SendLocation, SendMedia, SendPoll, SendText, SetChatState, Verdict,
+    WebhookRequest, WebhookTarget,
 };
 
 /// A plugin: built once from its configuration, then handed every event it subscribes to.

@@ -26,6 +26,22 @@
 //! assert_eq!(outcome.actions.len(), 3);
 //! ```
 //!
+//! A send can go through the instance's send queue instead of at once: at the instance's
+//! pace, or at a time (unix microseconds; here an hour after the message's event), as a
+//! send the HTTP API queued:
+//!
+//! ```
+//! use wasap_plugin::{Outcome, SendText};
+//! # let event = wasap_plugin::testing::message_event(
+//! #     wasap_plugin::testing::text_message("6281234567890@s.whatsapp.net", "remind me"));
+//! # let wasap_plugin::EventKind::Message(message) = &event.kind else { unreachable!() };
+//! const HOUR_US: i64 = 3_600_000_000;
+//! let outcome = Outcome::cont()
+//!     .queue(SendText::new(&message.chat, "Noted, I will remind you in an hour."))
+//!     .schedule(SendText::new(&message.chat, "Your reminder").replying_to(&message.id), event.at_us + HOUR_US);
+//! assert_eq!(outcome.actions.len(), 2);
+//! ```
+//!
 //! The actions that name an earlier message (react, edit, revoke, mark read) name it by its
 //! WhatsApp id: one the instance received (an event's `message.id`) or sent. The host looks
 //! the id up among the instance's messages and does nothing with an unknown one (it logs
@@ -36,14 +52,14 @@ use wasap_events::{Event, Message};
 use crate::bindings::wasap::plugin::types as w;
 
 /// Something the host does on a plugin's behalf (see the WIT `action` variant). Each kind
-/// needs its manifest capability (`send` for messages and the actions on messages and
-/// chats, `moderate` for group participants, blocking and rejecting calls, `webhook`,
+/// needs its manifest capability (`send` for messages, sent at once or queued, and the
+/// actions on messages and chats, `moderate` for group participants, blocking and rejecting calls, `webhook`,
 /// `publish`); the host refuses an action that is not granted.
 pub use w::Action;
 pub use w::{
     BlockContact, CardToSend, ChangeParticipants, Channel, ChatState, DeleteForMe, Edit, Forward, GivenLinkPreview,
-    LinkPreview, MarkRead, MediaType, ParticipantChange, Publish, React, RejectCall, Revoke, SendContacts,
-    SendLocation, SendMedia, SendPoll, SendText, SetChatState, WebhookRequest, WebhookTarget,
+    LinkPreview, MarkRead, MediaType, ParticipantChange, Publish, QueuedMessage, QueuedSend, React, RejectCall, Revoke,
+    SendContacts, SendLocation, SendMedia, SendPoll, SendText, SetChatState, WebhookRequest, WebhookTarget,
 };
 
 /// What becomes of the event after this plugin.
@@ -270,6 +286,35 @@ impl Outcome {
         }))
     }
 
+    /// Puts `message` (a [`SendText`], [`SendMedia`], [`SendLocation`], [`SendContacts`] or
+    /// [`SendPoll`]) in the instance's send queue, to go as soon as the instance's pace
+    /// allows, instead of at once: the host checks it as the HTTP API checks a queued send
+    /// and stores it as a job, which the queue sends with its pacing, statuses and
+    /// `queue-job` events. A queued media send takes no file name. Capability `send`.
+    pub fn queue(self, message: impl Into<QueuedMessage>) -> Outcome {
+        self.queue_send(QueuedSend {
+            message: message.into(),
+            send_at_us: None,
+        })
+    }
+
+    /// Puts `message` in the instance's send queue to go at `send_at_us` (unix
+    /// microseconds, e.g. an event's `at_us` plus a delay, or [`crate::clock::now_us`]
+    /// plus one) at the earliest, then at the instance's pace. A past time means as soon
+    /// as may be; one more than 366 days ahead is refused (logged). Capability `send`.
+    pub fn schedule(self, message: impl Into<QueuedMessage>, send_at_us: i64) -> Outcome {
+        self.queue_send(QueuedSend {
+            message: message.into(),
+            send_at_us: Some(send_at_us),
+        })
+    }
+
+    /// Puts a [`QueuedSend`] in the instance's send queue (see [`Outcome::queue`] and
+    /// [`Outcome::schedule`]). Capability `send`.
+    pub fn queue_send(self, send: QueuedSend) -> Outcome {
+        self.action(Action::Queue(send))
+    }
+
     /// Queues a webhook delivery; the host signs and delivers it durably.
     pub fn webhook(self, request: WebhookRequest) -> Outcome {
         self.action(Action::Webhook(request))
@@ -344,6 +389,36 @@ impl CardToSend {
             phone: None,
             vcard: Some(vcard.into()),
         }
+    }
+}
+
+impl From<SendText> for QueuedMessage {
+    fn from(text: SendText) -> Self {
+        QueuedMessage::Text(text)
+    }
+}
+
+impl From<SendMedia> for QueuedMessage {
+    fn from(media: SendMedia) -> Self {
+        QueuedMessage::Media(media)
+    }
+}
+
+impl From<SendLocation> for QueuedMessage {
+    fn from(location: SendLocation) -> Self {
+        QueuedMessage::Location(location)
+    }
+}
+
+impl From<SendContacts> for QueuedMessage {
+    fn from(contacts: SendContacts) -> Self {
+        QueuedMessage::Contacts(contacts)
+    }
+}
+
+impl From<SendPoll> for QueuedMessage {
+    fn from(poll: SendPoll) -> Self {
+        QueuedMessage::Poll(poll)
     }
 }
 

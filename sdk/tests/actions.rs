@@ -1,13 +1,14 @@
 //! The `Outcome` helpers build the actions of the WIT `action` variant field for field (the
-//! moderation ones of 0.3.0 included), and the actions of `wasap:plugin@0.2.0` on earlier
+//! moderation ones and the queued sends of 0.3.0 included), and the actions of `wasap:plugin@0.2.0` on earlier
 //! messages and chats cross the component boundary unchanged (through the same
 //! conversions the exported `handle-event` uses).
 
 use wasap_plugin::bindings::wasap::plugin::types as w;
 use wasap_plugin::testing::{self, message_event, text_message};
 use wasap_plugin::{
-    Action, BlockContact, ChangeParticipants, ChatState, Edit, Event, EventKind, MarkRead, Outcome, ParticipantChange,
-    Plugin, React, RejectCall, Revoke, SendText, SetChatState,
+    Action, BlockContact, ChangeParticipants, ChatState, Edit, Event, EventKind, MarkRead, MediaType, Outcome,
+    ParticipantChange, Plugin, QueuedMessage, QueuedSend, React, RejectCall, Revoke, SendLocation, SendMedia, SendPoll,
+    SendText, SetChatState,
 };
 
 #[test]
@@ -108,6 +109,54 @@ fn moderation_names_the_group_the_contact_and_the_call() {
             }),
         ]
     );
+}
+
+#[test]
+fn queue_and_schedule_carry_any_queueable_message_and_its_time() {
+    let chat = "6281234567890@s.whatsapp.net";
+    let place = SendLocation {
+        to: chat.to_owned(),
+        latitude: -6.175392,
+        longitude: 106.827153,
+        name: None,
+        address: None,
+    };
+    let media = SendMedia {
+        to: chat.to_owned(),
+        url: "https://files.example/menu.jpg".to_owned(),
+        media_type: MediaType::Image,
+        caption: None,
+        file_name: None,
+        view_once: false,
+        mentions: Vec::new(),
+    };
+    let poll = SendPoll {
+        to: chat.to_owned(),
+        name: "Lunch?".to_owned(),
+        options: vec!["Rice".to_owned(), "Soup".to_owned()],
+        selectable_count: 1,
+    };
+    let outcome = Outcome::cont()
+        .queue(SendText::new(chat, "soon"))
+        .schedule(place.clone(), 1_765_205_824_000_000)
+        .queue(media.clone())
+        .queue_send(QueuedSend {
+            message: poll.clone().into(),
+            send_at_us: Some(7),
+        });
+    let queued = |message, send_at_us| Action::Queue(QueuedSend { message, send_at_us });
+    assert_eq!(
+        outcome.actions,
+        [
+            queued(QueuedMessage::Text(SendText::new(chat, "soon")), None),
+            queued(QueuedMessage::Location(place), Some(1_765_205_824_000_000)),
+            queued(QueuedMessage::Media(media), None),
+            queued(QueuedMessage::Poll(poll), Some(7)),
+        ]
+    );
+    // Through the WIT types, as the component returns them.
+    let wit: w::Outcome = outcome.clone().into();
+    assert_eq!(wit.actions, outcome.actions);
 }
 
 /// Answers each text with the action it names, on the message it came in.

@@ -303,6 +303,9 @@ try {
   check(deliveries.some((d) => d.status === "delivered"), `deliveries: ${JSON.stringify(deliveries)}`);
 
   log("the send queue: a job queued for later shows in the list (from its queue.job frame), Cancel makes it cancelled");
+  // Quiet hours only the API sets: the view shows them, and its form keeps them.
+  const quiet = { start: "22:00", end: "07:00", timezone: "Asia/Jakarta" };
+  await api("PATCH", `/api/instances/${ID}`, { pacing: { quiet_hours: quiet } });
   await page.getByRole("link", { name: "Queue" }).click();
   await page.getByRole("heading", { name: "Send queue", exact: true }).waitFor();
   check((await view("queue").getByLabel("Instance").inputValue()) === ID, "the queue view picks the instance");
@@ -323,10 +326,25 @@ try {
     (await api("GET", `/api/queue/${ID}/${queued.job_id}`)).status === "cancelled",
     "the server says the job is cancelled",
   );
-  log("set the instance's pacing from the queue view");
+  log("the queue view shows the pacing in force: the instance's quiet hours, the server's defaults for the rest");
+  const rule = (name, source) => page.locator(`#pacing-current tr[data-rule="${name}"][data-source="${source}"]`);
+  await rule("quiet_hours", "instance").getByText("22:00–07:00 Asia/Jakarta").waitFor();
+  await rule("per_minute", "default").getByText("none", { exact: true }).waitFor();
+  await rule("typing", "default").getByText("no", { exact: true }).waitFor();
+
+  log("set the instance's pacing from the queue view: the table shows it, the quiet hours are kept");
   await view("queue").getByLabel("Per minute").fill("30");
   await page.getByRole("button", { name: "Set pacing" }).click();
   await page.locator("#queue-message", { hasText: `Pacing of ${ID} set.` }).waitFor();
+  await rule("per_minute", "instance").getByText("30", { exact: true }).waitFor();
+  await rule("quiet_hours", "instance").getByText("22:00–07:00 Asia/Jakarta").waitFor();
+  const pacing = await api("GET", `/api/instances/${ID}/pacing`);
+  check(
+    pacing.pacing.per_minute === 30 && pacing.effective.per_minute === 30
+      && JSON.stringify(pacing.pacing.quiet_hours) === JSON.stringify(quiet),
+    `the server's pacing: ${JSON.stringify(pacing)}`,
+  );
+  check((await view("queue").getByLabel("Per minute").inputValue()) === "30", "the form shows the instance's own rule");
   await shot("8-queue");
 
   log("plugins: the built-ins are listed with their stats; disable webhook");

@@ -6,13 +6,12 @@
 //! clear 422 and queues nothing; a media-by-URL send and a poll go through
 //! the queue to their recipient, and media given as bytes is refused.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 use wasap_tests::engines::{EngineUnderTest, MediaKind, Whatsapp};
 use wasap_tests::file_server::fixtures::{self, sha256_hex};
 use wasap_tests::file_server::{FileServer, Served};
-use wasap_tests::{Api, TestDb, TestServer, WAIT, both_engines, data_dir, online};
+use wasap_tests::send_queue::{Queue, SHOP, SHOP_PHONE, advance_clock, job_id, shop};
+use wasap_tests::{TestDb, TestServer, both_engines, data_dir, online};
 
 const ANN: &str = "6281200000001";
 const BO: &str = "6281200000002";
@@ -24,45 +23,19 @@ both_engines!(
     a_queued_media_url_send_and_a_queued_poll_go_out,
 );
 
-/// The batch's jobs, by id.
-async fn batch_jobs(api: &Api, batch_id: &str) -> Vec<Value> {
-    let (status, page) = api.get(&format!("/api/queue/shop?batch={batch_id}")).await;
-    assert_eq!(status, 200, "{page}");
-    page["jobs"].as_array().expect("jobs").clone()
-}
-
-/// Waits (up to [`WAIT`]) until job `id` went: `sent`, or already
-/// `delivered` or `read` (the real engine's receipts come at once).
-async fn wait_sent(api: &Api, id: &Value) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let (code, job) = api.get(&format!("/api/queue/shop/{id}")).await;
-        assert_eq!(code, 200, "{job}");
-        if ["sent", "delivered", "read"].iter().any(|s| job["status"] == *s) {
-            return job;
-        }
-        assert!(
-            job["status"] == "queued" || job["status"] == "sending",
-            "job {id} ended otherwise: {job}"
-        );
-        assert!(Instant::now() < deadline, "job {id} never went: {job}");
-        // The scheduler runs apart from the request: look again shortly.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn a_bulk_send_with_bad_recipients_reports_them_and_sends_to_the_rest(engine: EngineUnderTest) {
     let whatsapp = Whatsapp::start(engine).await;
     let db = TestDb::new().await;
     let dir = data_dir();
     let mut server = whatsapp.server(&db, dir.path()).await;
-    let token = whatsapp.online(&mut server, "shop", "6281111111111").await;
+    let token = whatsapp.online(&mut server, SHOP, SHOP_PHONE).await;
     let driver = whatsapp.driver(&server, "shop");
     for phone in [ANN, BO, "6281200000004"] {
         driver.contact(phone, true).await;
     }
     driver.contact(GONE, false).await;
     let api = server.client(Some(&token));
+    let queue = Queue::of(&api, SHOP);
 
     let body = json!({
         "template": "Hi {{name}}, your order {{ order }} is ready. }} {{name}}!",
@@ -108,7 +81,7 @@ async fn a_bulk_send_with_bad_recipients_reports_them_and_sends_to_the_rest(engi
     assert_eq!(queued, [(0, ANN), (1, BO), (5, CY_JID)], "{answer}");
 
     // The batch lists as its jobs, each a text job with its rendered text.
-    let listed = batch_jobs(&api, &batch_id).await;
+    let listed = queue.jobs(&format!("batch={batch_id}")).await;
     let expected = [
         (ANN, "Hi Ann, your order 42 is ready. }} Ann!"),
         (BO, "Hi Bo {{order}}, your order 7b is ready. }} Bo {{order}}!"),
@@ -123,7 +96,7 @@ async fn a_bulk_send_with_bad_recipients_reports_them_and_sends_to_the_rest(engi
     }
 
     for job in jobs {
-        wait_sent(&api, &job["job_id"]).await;
+        queue.wait_sent(job_id(job)).await;
     }
     for (to, text) in expected {
         let phone = to.trim_end_matches("@s.whatsapp.net");
@@ -155,14 +128,6 @@ async fn a_bulk_send_with_bad_recipients_reports_them_and_sends_to_the_rest(engi
     server.stop().await;
 }
 
-async fn shop() -> (TestServer, tempfile::TempDir, TestDb) {
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = TestServer::start(&db, dir.path()).await;
-    online(&mut server, "shop", "6281111111111").await;
-    (server, dir, db)
-}
-
 fn texts_sent(sent: &Value) -> Vec<String> {
     sent["messages"]
         .as_array()
@@ -175,17 +140,11 @@ fn texts_sent(sent: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn cancel_works_for_a_batch() {
-    let (server, _dir, _db) = shop().await;
+    let server = shop().await;
     let api = server.admin();
+    let queue = Queue::of(&api, SHOP);
     // One message a minute: the first goes at once, the others wait.
-    let (status, body) = api
-        .send(
-            reqwest::Method::PATCH,
-            "/api/instances/shop",
-            Some(json!({ "pacing": { "per_minute": 1 } })),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    queue.set_pacing(json!({ "per_minute": 1 })).await;
     let recipients: Vec<Value> = (1..=4)
         .map(|n| json!({ "to": format!("628130000000{n}"), "vars": { "n": n } }))
         .collect();
@@ -198,8 +157,7 @@ async fn cancel_works_for_a_batch() {
     assert_eq!(status, 202, "{batch}");
     assert_eq!(batch["queued"], 4);
     let batch_id = batch["batch_id"].as_str().unwrap().to_owned();
-    let first = &batch["jobs"][0]["job_id"];
-    wait_sent(&api, first).await;
+    queue.wait_sent(job_id(&batch["jobs"][0])).await;
 
     // A second batch, scheduled, is not touched by the first's cancel.
     let (status, other) = api
@@ -231,7 +189,8 @@ async fn cancel_works_for_a_batch() {
     let (status, cancelled) = api.delete(&format!("/api/queue/shop/batches/{batch_id}")).await;
     assert_eq!(status, 200, "{cancelled}");
     assert_eq!(cancelled, json!({ "batch_id": batch_id, "cancelled": 3 }));
-    let statuses: Vec<Value> = batch_jobs(&api, &batch_id)
+    let statuses: Vec<Value> = queue
+        .jobs(&format!("batch={batch_id}"))
         .await
         .iter()
         .map(|j| j["status"].clone())
@@ -242,12 +201,10 @@ async fn cancel_works_for_a_batch() {
     assert_eq!((status, again["cancelled"].as_u64()), (200, Some(0)), "{again}");
 
     // Time passes: only the other batch's job goes.
-    let other_job = &other["jobs"][0]["job_id"];
     for _ in 0..10 {
-        let (status, body) = api.post("/sim/clock", json!({ "advance_ms": 60_000 })).await;
-        assert_eq!(status, 200, "{body}");
+        advance_clock(&api, 60_000).await;
     }
-    wait_sent(&api, other_job).await;
+    queue.wait_sent(job_id(&other["jobs"][0])).await;
     let (_, sent) = api.get("/sim/instances/shop/sent").await;
     assert_eq!(texts_sent(&sent), ["note 1", "later"]);
 
@@ -269,7 +226,7 @@ async fn cancel_works_for_a_batch() {
 
 #[tokio::test]
 async fn bad_bulk_requests_get_clear_errors_and_queue_nothing() {
-    let (server, _dir, _db) = shop().await;
+    let server = shop().await;
     let api = server.admin();
     let one = |vars: Value| json!([{ "to": ANN, "vars": vars }]);
     let too_many: Vec<Value> = (0..10_001).map(|_| json!({ "to": ANN })).collect();
@@ -351,8 +308,7 @@ async fn bad_bulk_requests_get_clear_errors_and_queue_nothing() {
         (status, answer["error"]["code"].as_str()),
         (404, Some("instance_not_found"))
     );
-    let (_, page) = api.get("/api/queue/shop").await;
-    assert_eq!(page["jobs"], json!([]), "nothing was queued");
+    assert!(Queue::of(&api, SHOP).jobs("").await.is_empty(), "nothing was queued");
     let (_, sent) = api.get("/sim/instances/shop/sent").await;
     assert_eq!(sent["messages"], json!([]), "nothing was sent");
     server.stop().await;
@@ -365,17 +321,11 @@ async fn a_bulk_send_over_the_waiting_limit_queues_nothing() {
     let mut config = wasap_tests::sim_config(&db, dir.path());
     config.queue.max_waiting = 3;
     let mut server = TestServer::start_with(config).await;
-    online(&mut server, "shop", "6281111111111").await;
+    online(&mut server, SHOP, SHOP_PHONE).await;
     let api = server.admin();
+    let queue = Queue::of(&api, SHOP);
     // One message a minute (the clock stands still): the first goes, the rest wait.
-    let (status, body) = api
-        .send(
-            reqwest::Method::PATCH,
-            "/api/instances/shop",
-            Some(json!({ "pacing": { "per_minute": 1 } })),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    queue.set_pacing(json!({ "per_minute": 1 })).await;
     let batch = |phones: &[&str]| {
         let recipients: Vec<Value> = phones.iter().map(|p| json!({ "to": p })).collect();
         json!({ "template": "Hi", "recipients": recipients })
@@ -384,7 +334,7 @@ async fn a_bulk_send_over_the_waiting_limit_queues_nothing() {
         .post("/api/queue/shop/bulk", batch(&[ANN, BO, "6281200000005"]))
         .await;
     assert_eq!(status, 202, "{first}");
-    wait_sent(&api, &first["jobs"][0]["job_id"]).await;
+    queue.wait_sent(job_id(&first["jobs"][0])).await;
     // Two wait: two more would make four.
     let (status, answer) = api
         .post("/api/queue/shop/bulk", batch(&["6281200000006", "6281200000007"]))
@@ -394,12 +344,7 @@ async fn a_bulk_send_over_the_waiting_limit_queues_nothing() {
         (507, Some("queue_full")),
         "{answer}"
     );
-    let (_, page) = api.get("/api/queue/shop").await;
-    assert_eq!(
-        page["jobs"].as_array().unwrap().len(),
-        3,
-        "the second batch queued nothing"
-    );
+    assert_eq!(queue.jobs("").await.len(), 3, "the second batch queued nothing");
     let (status, answer) = api.post("/api/queue/shop/bulk", batch(&["6281200000006"])).await;
     assert_eq!(status, 202, "one more fits: {answer}");
     server.stop().await;
@@ -410,15 +355,23 @@ async fn a_queued_media_url_send_and_a_queued_poll_go_out(engine: EngineUnderTes
     let db = TestDb::new().await;
     let dir = data_dir();
     let mut server = whatsapp.server(&db, dir.path()).await;
-    let token = whatsapp.online(&mut server, "shop", "6281111111111").await;
+    let token = whatsapp.online(&mut server, SHOP, SHOP_PHONE).await;
     let driver = whatsapp.driver(&server, "shop");
     driver.contact(ANN, true).await;
     let jpeg = fixtures::jpeg();
     let files = FileServer::start([("/img/photo.jpg", Served::file("image/jpeg", &jpeg))]).await;
     let api = server.client(Some(&token));
+    let queue = Queue::of(&api, SHOP);
 
+    // Due in a moment (the server's clock is the wall clock here): until
+    // then the job cannot go, so nothing may have fetched the file yet.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let send_at = wasap::clock::rfc3339_ms(now_ms + 1_500);
     let media = json!({ "to": ANN, "mediaUrl": files.url("/img/photo.jpg"), "caption": "your photo",
-                        "queue": true });
+                        "send_at": send_at });
     let (status, queued) = api.post("/api/send/shop/media-url", media).await;
     assert_eq!(status, 202, "{queued}");
     assert_eq!(queued["status"], "queued");
@@ -427,7 +380,7 @@ async fn a_queued_media_url_send_and_a_queued_poll_go_out(engine: EngineUnderTes
         0,
         "the file is fetched when the job goes, not before"
     );
-    let job = wait_sent(&api, &queued["job_id"]).await;
+    let job = queue.wait_sent(job_id(&queued)).await;
     assert_eq!(job["kind"], "media_url");
     assert_eq!(
         job["request"],
@@ -444,7 +397,7 @@ async fn a_queued_media_url_send_and_a_queued_poll_go_out(engine: EngineUnderTes
                        "selectableCount": 2, "queue": true });
     let (status, queued) = api.post("/api/send/shop/poll", poll).await;
     assert_eq!(status, 202, "{queued}");
-    let job = wait_sent(&api, &queued["job_id"]).await;
+    let job = queue.wait_sent(job_id(&queued)).await;
     assert_eq!(job["kind"], "poll");
     let polls = driver.polls_sent_to(ANN, 1).await;
     assert_eq!(polls.len(), 1, "{polls:?}");
@@ -517,12 +470,7 @@ async fn a_queued_media_url_send_and_a_queued_poll_go_out(engine: EngineUnderTes
         "{answer}"
     );
 
-    let (_, page) = api.get("/api/queue/shop").await;
-    assert_eq!(
-        page["jobs"].as_array().unwrap().len(),
-        2,
-        "only the two good sends were queued"
-    );
+    assert_eq!(queue.jobs("").await.len(), 2, "only the two good sends were queued");
     assert_eq!(driver.media_sent_to(ANN, 1).await.len(), 1, "no upload went");
     whatsapp.assert_all_handled();
     server.stop().await;

@@ -84,8 +84,6 @@ async fn calls_ring_at_webhooks_and_are_rejected_by_route_and_automatically(engi
         server,
         token,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     let mut receiver = WebhookReceiver::start().await;
     let hooks = [

@@ -329,8 +329,6 @@ async fn a_contacts_profile_and_blocking(engine: EngineUnderTest) {
         server,
         token,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     let api = server.client(Some(&token));
     let budi_jid = format!("{BUDI}@s.whatsapp.net");
@@ -411,8 +409,6 @@ async fn the_own_profile_and_privacy_settings(engine: EngineUnderTest) {
         server,
         token,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     let api = server.client(Some(&token));
     let shop_jid = format!("{SHOP}@s.whatsapp.net");

@@ -4,8 +4,10 @@
 //! in, creates an instance, sees its QR code rotate, sees it turn online when
 //! the simulated phone scans it, sends a text from the instance's card, sees
 //! incoming messages in the live feed and reacts to one (then withdraws it),
-//! sets a webhook, retries its failed delivery, disables a plugin and uploads one; each step
-//! is checked on the page by the script and through the API here.
+//! sets a webhook, retries its failed delivery, sees a queued job and cancels
+//! it, sees the instance's pacing in force and sets it, disables a plugin and
+//! uploads one; each step is checked on the page by the script and through
+//! the API here.
 //!
 //! The script leaves screenshots of the main views in the workspace's
 //! `target/screenshots/dashboard/`, for a person to look at.
@@ -160,6 +162,15 @@ async fn a_browser_drives_the_dashboard_end_to_end() {
     assert!(
         reactions.iter().all(|m| m["target_id"] == reactions[0]["target_id"]),
         "both on the same message: {sent:?}"
+    );
+    let (_, pacing) = admin.get("/api/instances/e2e/pacing").await;
+    assert_eq!(
+        (
+            &pacing["pacing"]["per_minute"],
+            &pacing["pacing"]["quiet_hours"]["timezone"]
+        ),
+        (&serde_json::json!(30), &serde_json::json!("Asia/Jakarta")),
+        "the pacing set on the page, the quiet hours kept: {pacing}"
     );
     let (_, plugin) = admin.get("/api/plugins/webhook").await;
     assert_eq!(plugin["enabled"], false, "disabled on the page: {plugin}");

@@ -42,8 +42,6 @@ async fn received_and_own_messages_are_forwarded_exactly(engine: EngineUnderTest
         mut server,
         token,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     driver.contact(ALICE, true).await;
     driver.contact(BOB, true).await;

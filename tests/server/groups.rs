@@ -96,8 +96,6 @@ async fn a_group_is_created_grown_renamed_shared_and_left(engine: EngineUnderTes
         whatsapp,
         mut server,
         driver,
-        db: _db,
-        dir: _dir,
         ..
     } = OnlineShop::start(engine, SHOP).await;
     let api = server.admin();
@@ -302,8 +300,6 @@ async fn the_instance_joins_a_contacts_group_by_its_invite(engine: EngineUnderTe
         mut server,
         driver,
         token,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     let api = server.admin();
     let mut listener = open(&server, "/api/listen/shop", Token::Query(&token)).await;
@@ -390,8 +386,6 @@ async fn bad_group_requests_get_a_4xx_and_change_nothing(engine: EngineUnderTest
         whatsapp,
         server,
         driver,
-        db: _db,
-        dir: _dir,
         ..
     } = OnlineShop::start(engine, SHOP).await;
     let api = server.admin();

@@ -33,8 +33,6 @@ async fn a_temporary_ban_shows_its_reason_and_end_then_the_instance_comes_back(e
         mut server,
         token: _,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     let (status, instance) = server.admin().get("/api/instances/shop").await;
     assert_eq!(status, 200, "{instance}");
@@ -99,8 +97,6 @@ async fn the_watchdog_reconnects_a_deaf_connection_and_says_why(engine: EngineUn
         mut server,
         token: _,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start_configured(engine, SHOP, |config| config.watchdog_secs = WATCHDOG_SECS).await;
     let admin = server.admin();
     let reconnects = "wasap_instance_reconnects_total{instance=\"shop\"}";
@@ -176,8 +172,6 @@ async fn lifecycle_events_reach_the_webhooks_subscribed_to_them(engine: EngineUn
         mut server,
         token: _,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start_configured(engine, SHOP, |config| {
         config.offline_alert_secs = OFFLINE_ALERT_SECS;
         // Long enough a backoff for the outage to pass the alert's threshold.

@@ -37,8 +37,6 @@ async fn webhooks_carry_both_names_of_every_account(engine: EngineUnderTest) {
         server,
         token,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     let kinds = json!(["message", "receipt", "group_participants"]);
     for (path, format) in [("/sudevwa", "sudevwa"), ("/gowa", "gowa")] {
@@ -212,8 +210,6 @@ async fn the_lookup_route_answers_a_lids_number_and_a_numbers_lid(engine: Engine
         mut server,
         token,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     let lid = driver.contact_with_lid(CONTACT).await;
     driver.address_by_lid(CONTACT);

@@ -18,8 +18,6 @@ async fn a_send_answers_with_the_recipients_lid(engine: EngineUnderTest) {
         server,
         token,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     let lid = driver.contact_with_lid(CONTACT).await;
     assert!(lid.ends_with("@lid"), "{lid}");
@@ -76,8 +74,6 @@ async fn locations_cards_and_chat_states_go_out_by_number(engine: EngineUnderTes
         server,
         token: _,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
     let admin = server.admin();

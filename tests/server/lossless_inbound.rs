@@ -22,8 +22,9 @@ use wasap_tests::plugins::{PROBE, component, probe_manifest};
 use wasap_tests::process_memory::rss_kib;
 use wasap_tests::small_disk::SmallDisk;
 use wasap_tests::webhook_receiver::{Received, WebhookReceiver};
-use wasap_tests::websocket::{self as ws, Token};
 use wasap_tests::{TestDb, TestServer, WAIT, both_engines, data_dir, sim_config};
+
+use crate::child;
 
 const INSTANCE: &str = "shop";
 const PHONE: &str = "6289900000001";
@@ -90,34 +91,17 @@ async fn all_delivered(
     ids
 }
 
-/// `wasap serve` flags of a child server on `db` and `dir` on the test's engine.
+/// A child server's flags (`child::flags`), with webhooks to loopback
+/// allowed and writes and webhooks retried fast.
 fn child_flags(whatsapp: &Whatsapp, db: &TestDb, dir: &Path) -> Vec<String> {
-    let dir = dir.display().to_string();
-    let mut flags: Vec<String> = [
-        "--listen",
-        "127.0.0.1:0",
+    let fast = [
         "--allow-private-urls",
-        "--database-url",
-        db.url(),
-        "--data-dir",
-        &dir,
-        "--plugins-dir",
-        &format!("{dir}/plugins.d"),
-        "--reconnect-min-ms",
-        "20",
-        "--reconnect-max-ms",
-        "200",
         "--write-retry-max-ms",
         "200",
         "--webhook-backoff-ms",
         "100",
-        "--log",
-        "warn",
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    flags.extend(whatsapp.engine_flags());
-    flags
+    ];
+    child::flags(whatsapp, db, dir, &fast)
 }
 
 /// Puts the probe into the plugins directory of `dir` as `name`, with
@@ -137,14 +121,9 @@ fn slow_plugin(dir: &Path, ms: u32) {
 /// Creates [`INSTANCE`] on `server`, links it as [`PHONE`], waits until it is
 /// online and points its webhook at `receiver`'s `/hook`.
 async fn online(whatsapp: &Whatsapp, server: &ChildServer, receiver: &WebhookReceiver) -> Driver {
-    let admin = server.admin();
-    let mut global = ws::open_to(server.addr, "/ws", Token::Header(&server.admin_token)).await;
-    let (status, created) = admin.post("/api/instances", json!({ "instance_id": INSTANCE })).await;
-    assert_eq!(status, 201, "{created}");
-    let driver = whatsapp.child_driver(server, INSTANCE);
-    driver.scan(PHONE, "Shop").await;
-    while global.wait_event("instance.status").await.0["data"]["status"] != "online" {}
-    let (status, body) = admin
+    let driver = child::online(whatsapp, server, INSTANCE, PHONE).await;
+    let (status, body) = server
+        .admin()
         .post(
             &format!("/api/instances/{INSTANCE}/webhook-setconfig"),
             json!({ "url": receiver.url("/hook") }),
@@ -213,7 +192,7 @@ async fn a_burst_cut_by_kill_9_reaches_the_webhook_after_the_restart(engine: Eng
     // 5 ms per message: the chain falls behind the burst at once.
     slow_plugin(dir.path(), 5);
     let flags = child_flags(&whatsapp, &db, dir.path());
-    let server = ChildServer::start(crate::child::ENTRY, &flags).await;
+    let server = child::start(&flags).await;
     let driver = online(&whatsapp, &server, &receiver).await;
     let sender = driver.text_sender(CONTACT).await;
 
@@ -246,7 +225,7 @@ async fn a_burst_cut_by_kill_9_reaches_the_webhook_after_the_restart(engine: Eng
     let (sent, lost_with_the_server) = sending.await.expect("the burst");
     assert!(sent.len() >= KILL_AFTER);
 
-    let server = ChildServer::start(crate::child::ENTRY, &flags).await;
+    let server = child::start(&flags).await;
     let delivered = all_delivered(&mut receiver, Vec::new(), &sent, &lost_with_the_server).await;
     eprintln!(
         "{engine:?}: {} taken before and during the kill, {} delivered, {} in flight at the kill",
@@ -276,14 +255,14 @@ async fn a_plugin_that_times_out_1500_messages_and_kill_9_lose_nothing() {
     let manifest = format!("{}{}", &manifest[..limits], &manifest[config..]);
     plugin(dir.path(), "sleepy", &manifest);
     let flags = child_flags(&whatsapp, &db, dir.path());
-    let server = ChildServer::start(crate::child::ENTRY, &flags).await;
+    let server = child::start(&flags).await;
     let driver = online(&whatsapp, &server, &receiver).await;
     let sender = driver.text_sender(CONTACT).await;
     let (sent, refused) = burst(&sender, 0..TOTAL, 32, Arc::default()).await;
     assert!(refused.is_empty(), "every message was accepted: {refused:?}");
     server.kill();
 
-    let server = ChildServer::start(crate::child::ENTRY, &flags).await;
+    let server = child::start(&flags).await;
     all_delivered(&mut receiver, Vec::new(), &sent, &BTreeSet::new()).await;
     server.kill();
 }
@@ -303,7 +282,7 @@ async fn a_stalled_chain_holds_bounded_memory_and_loses_none_of_8000_messages(en
     let mut receiver = WebhookReceiver::start().await;
     slow_plugin(dir.path(), 100);
     let flags = child_flags(&whatsapp, &db, dir.path());
-    let server = ChildServer::start(crate::child::ENTRY, &flags).await;
+    let server = child::start(&flags).await;
     let driver = online(&whatsapp, &server, &receiver).await;
     let sender = driver.text_sender(CONTACT).await;
     // Warm: connections, caches, the plugins' instances.
@@ -371,7 +350,7 @@ async fn a_media_download_cut_by_kill_9_resumes_after_the_restart() {
     // behind it with the images not downloaded.
     slow_plugin(dir.path(), 50);
     let flags = child_flags(&whatsapp, &db, dir.path());
-    let server = ChildServer::start(crate::child::ENTRY, &flags).await;
+    let server = child::start(&flags).await;
     let driver = online(&whatsapp, &server, &receiver).await;
     // The media fields are in the gowa format (the sudevwa one has none).
     let (status, body) = server
@@ -404,7 +383,7 @@ async fn a_media_download_cut_by_kill_9_resumes_after_the_restart() {
     );
     server.kill();
 
-    let server = ChildServer::start(crate::child::ENTRY, &flags).await;
+    let server = child::start(&flags).await;
     let (status, body) = server.admin().post_empty("/api/plugins/slow/disable").await;
     assert_eq!(status, 200, "{body}");
     let mut expected = texts;

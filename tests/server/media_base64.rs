@@ -23,8 +23,6 @@ async fn media_of_every_kind_given_as_base64_reaches_the_contact(engine: EngineU
         server,
         token,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
 

@@ -30,8 +30,6 @@ async fn stickers_voice_notes_and_view_once_media_arrive_as_such(engine: EngineU
         server,
         token: _,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
 

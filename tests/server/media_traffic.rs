@@ -298,8 +298,6 @@ async fn media_uploads_arrive_byte_exact_with_their_kind(engine: EngineUnderTest
         server,
         token: _,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
 

@@ -18,8 +18,6 @@ async fn locations_and_contact_cards_arrive_exactly(engine: EngineUnderTest) {
         server,
         token,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
     let api = server.client(Some(&token));

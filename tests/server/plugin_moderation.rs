@@ -95,8 +95,6 @@ async fn a_plugin_removes_and_promotes_group_participants(engine: EngineUnderTes
         whatsapp,
         mut server,
         driver,
-        db: _db,
-        dir: _dir,
         ..
     } = OnlineShop::start(engine, SHOP).await;
     let api = server.admin();
@@ -149,8 +147,6 @@ async fn a_plugin_blocks_and_unblocks_a_contact(engine: EngineUnderTest) {
         whatsapp,
         server,
         driver,
-        db: _db,
-        dir: _dir,
         ..
     } = OnlineShop::start(engine, SHOP).await;
     let api = server.admin();
@@ -187,8 +183,6 @@ async fn a_plugin_rejects_the_call_it_is_offered(engine: EngineUnderTest) {
         whatsapp,
         server,
         driver,
-        db: _db,
-        dir: _dir,
         ..
     } = OnlineShop::start(engine, SHOP).await;
     driver.contact(ALICE, true).await;
@@ -221,8 +215,6 @@ async fn a_plugin_without_moderate_is_refused_and_nothing_changes(engine: Engine
         whatsapp,
         server,
         driver,
-        db: _db,
-        dir: _dir,
         ..
     } = OnlineShop::start(engine, SHOP).await;
     let api = server.admin();

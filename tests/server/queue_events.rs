@@ -7,9 +7,10 @@
 //! nothing waits on a sleep.
 
 use serde_json::{Value, json};
+use wasap_tests::TestServer;
+use wasap_tests::send_queue::{Queue, SHOP, advance_clock, job_id, shop};
 use wasap_tests::webhook_receiver::{Received, WebhookReceiver};
 use wasap_tests::websocket::{Token, WsClient, open};
-use wasap_tests::{Api, TestDb, TestServer, data_dir, online};
 
 const CONTACT: &str = "6281234567890";
 const LIFE: [&str; 5] = ["queued", "sending", "sent", "delivered", "read"];
@@ -20,17 +21,12 @@ struct Setup {
     ws: WsClient,
     /// The webhook with no event filter.
     unfiltered_id: String,
-    _dir: tempfile::TempDir,
-    _db: TestDb,
 }
 
 /// The instance `shop` online, three webhooks on one receiver (sudevwa and
 /// gowa subscribed to the job events, sudevwa with no filter) and `/ws` open.
 async fn setup() -> Setup {
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = TestServer::start(&db, dir.path()).await;
-    online(&mut server, "shop", "6281111111111").await;
+    let server = shop().await;
     let receiver = WebhookReceiver::start().await;
     let api = server.admin();
     let mut unfiltered_id = String::new();
@@ -56,15 +52,7 @@ async fn setup() -> Setup {
         receiver,
         ws,
         unfiltered_id,
-        _dir: dir,
-        _db: db,
     }
-}
-
-async fn job(api: &Api, id: i64) -> Value {
-    let (status, body) = api.get(&format!("/api/queue/shop/{id}")).await;
-    assert_eq!(status, 200, "{body}");
-    body
 }
 
 /// The next `count` `queue.job` frames on `/ws` (other frames skipped).
@@ -123,23 +111,14 @@ async fn a_queued_text_is_seen_queued_sending_sent_delivered_read_on_ws_and_subs
         mut receiver,
         mut ws,
         unfiltered_id,
-        // Bound, not left to `..`: the database and the directory must outlive the server.
-        _dir,
-        _db,
     } = setup().await;
     let api = server.admin();
-    let (status, queued) = api
-        .post(
-            "/api/send/shop",
-            json!({ "to": CONTACT, "message": "hello", "queue": true }),
-        )
-        .await;
-    assert_eq!(status, 202, "{queued}");
-    let id = queued["job_id"].as_i64().expect("a job id");
+    let queue = Queue::of(&api, SHOP);
+    let id = job_id(&queue.text(CONTACT, "hello", json!({})).await);
 
     // `queued`, `sending` and `sent` come without a receipt.
     let first = job_frames(&mut ws, 3).await;
-    let message_id = job(&api, id).await["message_id"]
+    let message_id = queue.job(id).await["message_id"]
         .as_str()
         .expect("a sent job has its message id")
         .to_owned();
@@ -223,15 +202,10 @@ async fn a_cancelled_job_is_seen_cancelled_and_the_unfiltered_webhook_gets_no_jo
         server,
         mut receiver,
         mut ws,
-        unfiltered_id: _,
-        // Bound, not left to `..`: the database and the directory must outlive the server.
-        _dir,
-        _db,
+        ..
     } = setup().await;
     let api = server.admin();
-    let (status, clock) = api.post("/sim/clock", json!({ "advance_ms": 0 })).await;
-    assert_eq!(status, 200, "{clock}");
-    let send_at = wasap::clock::rfc3339_ms(clock["now_ms"].as_i64().expect("now_ms") + 3_600_000);
+    let send_at = wasap::clock::rfc3339_ms(advance_clock(&api, 0).await + 3_600_000);
     let (status, queued) = api
         .post(
             "/api/send/shop/location",
@@ -239,7 +213,7 @@ async fn a_cancelled_job_is_seen_cancelled_and_the_unfiltered_webhook_gets_no_jo
         )
         .await;
     assert_eq!(status, 202, "{queued}");
-    let id = queued["job_id"].as_i64().expect("a job id");
+    let id = job_id(&queued);
     let (status, body) = api.delete(&format!("/api/queue/shop/{id}")).await;
     assert_eq!(status, 200, "{body}");
 

@@ -51,8 +51,6 @@ async fn link_previews_given_and_fetched_arrive_exactly(engine: EngineUnderTest)
         server,
         token,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
     let api = server.client(Some(&token));
@@ -130,8 +128,6 @@ async fn captions_mention_users(engine: EngineUnderTest) {
         server,
         token: _,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
     let files = FileServer::start([("/photo.jpg", Served::file("image/jpeg", &fixtures::jpeg()))]).await;
@@ -192,8 +188,6 @@ async fn mention_all_names_every_other_member_of_the_group(engine: EngineUnderTe
         server,
         token: _,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     driver
         .group(

@@ -4,42 +4,17 @@
 //! quiet hours hold sends back (in an IANA zone too, across a daylight
 //! saving change), typing shows before each text, cancel stops a
 //! job, receipts move jobs on, and a direct send over the pace is refused
-//! under `direct_sends: refuse`. Time is moved with `POST /sim/clock`, never
-//! waited for; the sent times are the simulated network's record (`at_ms`).
-
-use std::time::{Duration, Instant};
+//! under `direct_sends: refuse`; an instance's pacing reads back as it was
+//! set, and as the rules in force over the server's defaults. Time is moved
+//! with `POST /sim/clock`, never waited for; the sent times are the
+//! simulated network's record (`at_ms`).
 
 use serde_json::{Value, json};
-use wasap_tests::{Api, TestDb, TestServer, WAIT, data_dir, online};
+use wasap_tests::send_queue::{Queue, SHOP, advance_clock as advance, job_id, shop};
+use wasap_tests::{Api, TestDb, TestServer, data_dir, online, sim_config};
 
 const CONTACT: &str = "6281234567890";
 const CONTACT_JID: &str = "6281234567890@s.whatsapp.net";
-
-async fn shop() -> (TestServer, tempfile::TempDir, TestDb) {
-    let db = TestDb::new().await;
-    let dir = data_dir();
-    let mut server = TestServer::start(&db, dir.path()).await;
-    online(&mut server, "shop", "6281111111111").await;
-    (server, dir, db)
-}
-
-async fn set_pacing(api: &Api, pacing: Value) {
-    let (status, body) = api
-        .send(
-            reqwest::Method::PATCH,
-            "/api/instances/shop",
-            Some(json!({ "pacing": pacing })),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-}
-
-/// Moves the server's clock; the server's time after the move (unix ms).
-async fn advance(api: &Api, ms: u64) -> i64 {
-    let (status, body) = api.post("/sim/clock", json!({ "advance_ms": ms })).await;
-    assert_eq!(status, 200, "{body}");
-    body["now_ms"].as_i64().expect("now_ms")
-}
 
 /// Everything the instance sent, as the simulated network recorded it.
 async fn sent(api: &Api) -> Vec<Value> {
@@ -50,37 +25,6 @@ async fn sent(api: &Api) -> Vec<Value> {
 
 async fn sent_texts(api: &Api) -> Vec<Value> {
     sent(api).await.into_iter().filter(|m| m["kind"] == "text").collect()
-}
-
-async fn queue_text(api: &Api, text: &str, extra: Value) -> Value {
-    let mut body = json!({ "to": CONTACT, "message": text, "queue": true });
-    for (k, v) in extra.as_object().expect("fields") {
-        body[k] = v.clone();
-    }
-    let (status, answer) = api.post("/api/send/shop", body).await;
-    assert_eq!(status, 202, "{answer}");
-    assert_eq!(answer["status"], "queued");
-    answer
-}
-
-async fn job(api: &Api, id: i64) -> Value {
-    let (status, body) = api.get(&format!("/api/queue/shop/{id}")).await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-/// Waits (up to [`WAIT`]) until job `id` is in `status`.
-async fn wait_job(api: &Api, id: i64, status: &str) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let job = job(api, id).await;
-        if job["status"] == status {
-            return job;
-        }
-        assert!(Instant::now() < deadline, "job {id} never became {status}: {job}");
-        // A receipt crosses the event bus: look again shortly.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Steps the clock by `step_ms` until `count` texts were sent (at most `max_steps`).
@@ -97,17 +41,16 @@ async fn run_until_sent(api: &Api, count: usize, step_ms: u64, max_steps: usize)
 
 #[tokio::test]
 async fn queued_texts_go_in_order_at_the_pace_with_gaps_in_the_jitter() {
-    let (server, _dir, _db) = shop().await;
+    let server = shop().await;
     let api = server.admin();
-    set_pacing(
-        &api,
-        json!({ "per_minute": 20, "min_gap_ms": 1000, "max_gap_ms": 2000 }),
-    )
-    .await;
+    let queue = Queue::of(&api, SHOP);
+    queue
+        .set_pacing(json!({ "per_minute": 20, "min_gap_ms": 1000, "max_gap_ms": 2000 }))
+        .await;
     let mut ids = Vec::new();
     for n in 0..100 {
-        let answer = queue_text(&api, &format!("m{n:03}"), json!({})).await;
-        ids.push(answer["job_id"].as_i64().expect("a job id"));
+        let answer = queue.text(CONTACT, &format!("m{n:03}"), json!({})).await;
+        ids.push(job_id(&answer));
     }
     const STEP: i64 = 250;
     let texts = run_until_sent(&api, 100, STEP as u64, 4000).await;
@@ -137,18 +80,15 @@ async fn queued_texts_go_in_order_at_the_pace_with_gaps_in_the_jitter() {
         "a gap outside the jitter: {held_by_gap_only:?}"
     );
     for (n, id) in ids.iter().enumerate() {
-        let job = job(&api, *id).await;
+        let job = queue.job(*id).await;
         assert_eq!(job["status"], "sent", "{job}");
         assert_eq!(job["message_id"], texts[n]["message_id"], "{job}");
         assert_eq!(job["attempts"], 1);
     }
-    let (status, page) = api.get("/api/queue/shop?status=sent&limit=30").await;
-    assert_eq!(status, 200, "{page}");
+    let page = queue.page("status=sent&limit=30").await;
     assert_eq!(page["jobs"].as_array().unwrap().len(), 30);
     assert_eq!(page["next_after"], ids[29]);
-    let (_, rest) = api
-        .get(&format!("/api/queue/shop?status=sent&limit=500&after={}", ids[29]))
-        .await;
+    let rest = queue.page(&format!("status=sent&limit=500&after={}", ids[29])).await;
     assert_eq!(rest["jobs"].as_array().unwrap().len(), 70);
     assert!(rest.get("next_after").is_none(), "{rest}");
     let response = api.get_raw("/metrics", None).await;
@@ -162,11 +102,12 @@ async fn queued_texts_go_in_order_at_the_pace_with_gaps_in_the_jitter() {
 
 #[tokio::test]
 async fn typing_shows_before_each_queued_text() {
-    let (server, _dir, _db) = shop().await;
+    let server = shop().await;
     let api = server.admin();
-    set_pacing(&api, json!({ "typing": true })).await;
+    let queue = Queue::of(&api, SHOP);
+    queue.set_pacing(json!({ "typing": true })).await;
     for text in ["one", "two", "three"] {
-        queue_text(&api, text, json!({})).await;
+        queue.text(CONTACT, text, json!({})).await;
     }
     run_until_sent(&api, 3, 1000, 100).await;
     let shown: Vec<(String, String)> = sent(&api)
@@ -199,8 +140,9 @@ async fn typing_shows_before_each_queued_text() {
 
 #[tokio::test]
 async fn a_scheduled_message_waits_for_its_time_and_a_cancelled_one_never_goes() {
-    let (server, _dir, _db) = shop().await;
+    let server = shop().await;
     let api = server.admin();
+    let queue = Queue::of(&api, SHOP);
     let now = advance(&api, 0).await;
     let at = now + 3600 * 1000;
     let send_at = wasap::clock::rfc3339_ms(at);
@@ -219,8 +161,8 @@ async fn a_scheduled_message_waits_for_its_time_and_a_cancelled_one_never_goes()
         )
         .await;
     assert_eq!(status, 202, "{location}");
-    let cancelled = queue_text(&api, "never", json!({ "send_at": send_at })).await;
-    let cancelled_id = cancelled["job_id"].as_i64().unwrap();
+    let cancelled = queue.text(CONTACT, "never", json!({ "send_at": send_at })).await;
+    let cancelled_id = job_id(&cancelled);
     let (status, body) = api.delete(&format!("/api/queue/shop/{cancelled_id}")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "cancelled");
@@ -230,27 +172,28 @@ async fn a_scheduled_message_waits_for_its_time_and_a_cancelled_one_never_goes()
 
     advance(&api, 30 * 60 * 1000).await;
     assert!(sent(&api).await.is_empty(), "nothing goes before its time");
-    let job_id = scheduled["job_id"].as_i64().unwrap();
-    assert_eq!(job(&api, job_id).await["status"], "queued");
+    let scheduled_id = job_id(&scheduled);
+    assert_eq!(queue.job(scheduled_id).await["status"], "queued");
     advance(&api, 31 * 60 * 1000).await;
     let records = sent(&api).await;
     let kinds: Vec<&str> = records.iter().map(|m| m["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["text", "location"], "{records:?}");
     assert_eq!(records[0]["text"], "later");
     assert!(records[0]["at_ms"].as_i64().unwrap() >= at);
-    let sent_job = job(&api, job_id).await;
+    let sent_job = queue.job(scheduled_id).await;
     assert_eq!(sent_job["status"], "sent");
     assert_eq!(sent_job["message_id"], records[0]["message_id"]);
-    assert_eq!(job(&api, cancelled_id).await["status"], "cancelled");
-    let (status, sent_cancel) = api.delete(&format!("/api/queue/shop/{job_id}")).await;
+    assert_eq!(queue.job(cancelled_id).await["status"], "cancelled");
+    let (status, sent_cancel) = api.delete(&format!("/api/queue/shop/{scheduled_id}")).await;
     assert_eq!(status, 409, "{sent_cancel}");
     server.stop().await;
 }
 
 #[tokio::test]
 async fn quiet_hours_hold_sends_until_they_end() {
-    let (server, _dir, _db) = shop().await;
+    let server = shop().await;
     let api = server.admin();
+    let queue = Queue::of(&api, SHOP);
     let now = advance(&api, 0).await;
     let hh_mm = |ms: i64| {
         let minute = ms.rem_euclid(24 * 3600 * 1000) / 60_000;
@@ -260,19 +203,17 @@ async fn quiet_hours_hold_sends_until_they_end() {
     let offset = 3600 * 1000;
     let start = hh_mm(now + offset - 60 * 1000);
     let end = hh_mm(now + offset + 2 * 3600 * 1000);
-    set_pacing(
-        &api,
-        json!({ "quiet_hours": { "start": start, "end": end, "timezone": "+01:00" } }),
-    )
-    .await;
-    let queued = queue_text(&api, "after the quiet", json!({})).await;
+    queue
+        .set_pacing(json!({ "quiet_hours": { "start": start, "end": end, "timezone": "+01:00" } }))
+        .await;
+    let queued = queue.text(CONTACT, "after the quiet", json!({})).await;
     advance(&api, 3600 * 1000).await;
     assert!(sent(&api).await.is_empty(), "nothing goes in quiet hours");
     advance(&api, 3600 * 1000 + 2 * 60 * 1000).await;
     let texts = sent_texts(&api).await;
     assert_eq!(texts.len(), 1, "{texts:?}");
     assert_eq!(texts[0]["text"], "after the quiet");
-    assert_eq!(job(&api, queued["job_id"].as_i64().unwrap()).await["status"], "sent");
+    assert_eq!(queue.job(job_id(&queued)).await["status"], "sent");
     server.stop().await;
 }
 
@@ -314,8 +255,9 @@ async fn advance_to(api: &Api, at: i64) -> i64 {
 
 #[tokio::test]
 async fn quiet_hours_in_an_iana_zone_follow_the_clocks_going_forward() {
-    let (server, _dir, _db) = shop().await;
+    let server = shop().await;
     let api = server.admin();
+    let queue = Queue::of(&api, SHOP);
     let (status, body) = api
         .send(
             reqwest::Method::PATCH,
@@ -330,16 +272,14 @@ async fn quiet_hours_in_an_iana_zone_follow_the_clocks_going_forward() {
     );
     let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("Mars/Olympus") && message.contains("IANA"), "{body}");
-    set_pacing(
-        &api,
-        json!({ "quiet_hours": { "start": "22:00", "end": "07:00", "timezone": "Europe/Berlin" } }),
-    )
-    .await;
+    queue
+        .set_pacing(json!({ "quiet_hours": { "start": "22:00", "end": "07:00", "timezone": "Europe/Berlin" } }))
+        .await;
 
     // Saturday 21:30 UTC is 22:30 in Berlin (CET, +01:00): quiet.
     let sunday = next_spring_forward(advance(&api, 0).await);
     advance_to(&api, sunday - 150 * 60 * 1000).await;
-    let queued = queue_text(&api, "guten morgen", json!({})).await;
+    let queued = queue.text(CONTACT, "guten morgen", json!({})).await;
     // Sunday 04:58 UTC is 06:58 in Berlin (CEST since 01:00 UTC): still quiet.
     advance_to(&api, sunday + 5 * HOUR_MS - 2 * 60 * 1000).await;
     assert!(sent(&api).await.is_empty(), "nothing goes in quiet hours");
@@ -351,17 +291,18 @@ async fn quiet_hours_in_an_iana_zone_follow_the_clocks_going_forward() {
     assert_eq!(texts[0]["text"], "guten morgen");
     let at = texts[0]["at_ms"].as_i64().expect("at_ms");
     assert!(at >= sunday + 5 * HOUR_MS, "sent at {at}, before 07:00 in Berlin");
-    assert_eq!(job(&api, queued["job_id"].as_i64().unwrap()).await["status"], "sent");
+    assert_eq!(queue.job(job_id(&queued)).await["status"], "sent");
     server.stop().await;
 }
 
 #[tokio::test]
 async fn receipts_move_a_sent_job_to_delivered_then_read() {
-    let (server, _dir, _db) = shop().await;
+    let server = shop().await;
     let api = server.admin();
-    let queued = queue_text(&api, "hello", json!({})).await;
-    let id = queued["job_id"].as_i64().unwrap();
-    let sent_job = wait_job(&api, id, "sent").await;
+    let queue = Queue::of(&api, SHOP);
+    let queued = queue.text(CONTACT, "hello", json!({})).await;
+    let id = job_id(&queued);
+    let sent_job = queue.wait_job(id, "sent").await;
     let message_id = sent_job["message_id"].as_str().unwrap().to_owned();
     let (status, body) = api
         .post(
@@ -370,22 +311,25 @@ async fn receipts_move_a_sent_job_to_delivered_then_read() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    wait_job(&api, id, "delivered").await;
+    queue.wait_job(id, "delivered").await;
     api.post(
         "/sim/instances/shop/receipt",
         json!({ "from": CONTACT, "ids": [message_id], "type": "read" }),
     )
     .await;
-    let read = wait_job(&api, id, "read").await;
+    let read = queue.wait_job(id, "read").await;
     assert_eq!(read["message_id"], message_id.as_str());
     server.stop().await;
 }
 
 #[tokio::test]
 async fn direct_sends_over_the_pace_are_refused_with_retry_after_under_refuse() {
-    let (server, _dir, _db) = shop().await;
+    let server = shop().await;
     let api = server.admin();
-    set_pacing(&api, json!({ "per_minute": 2, "direct_sends": "refuse" })).await;
+    let queue = Queue::of(&api, SHOP);
+    queue
+        .set_pacing(json!({ "per_minute": 2, "direct_sends": "refuse" }))
+        .await;
     for n in 0..2 {
         let (status, body) = api
             .post(
@@ -409,7 +353,7 @@ async fn direct_sends_over_the_pace_are_refused_with_retry_after_under_refuse() 
     assert_eq!(body["error"]["code"], "paced");
     assert_eq!(sent_texts(&api).await.len(), 2, "the refused send did not go");
     // A queued send waits for the pace instead, and goes once the minute is over.
-    queue_text(&api, "queued", json!({})).await;
+    queue.text(CONTACT, "queued", json!({})).await;
     advance(&api, 61 * 1000).await;
     let texts = run_until_sent(&api, 3, 1000, 10).await;
     assert_eq!(texts[2]["text"], "queued");
@@ -418,8 +362,9 @@ async fn direct_sends_over_the_pace_are_refused_with_retry_after_under_refuse() 
 
 #[tokio::test]
 async fn bad_queue_requests_get_clear_errors_and_queue_nothing() {
-    let (server, _dir, _db) = shop().await;
+    let server = shop().await;
     let api = server.admin();
+    let queue = Queue::of(&api, SHOP);
     let cases = [
         (
             "/api/send/shop",
@@ -460,8 +405,7 @@ async fn bad_queue_requests_get_clear_errors_and_queue_nothing() {
             "{body} → {answer}"
         );
     }
-    let (_, page) = api.get("/api/queue/shop").await;
-    assert_eq!(page["jobs"], json!([]), "nothing was queued");
+    assert!(queue.jobs("").await.is_empty(), "nothing was queued");
 
     let (status, body) = api
         .send(
@@ -509,6 +453,101 @@ async fn bad_queue_requests_get_clear_errors_and_queue_nothing() {
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (404, Some("instance_not_found")),
+        "{body}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_instances_pacing_reads_back_as_set_and_as_the_rules_in_force_over_the_defaults() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let config = || {
+        let mut config = sim_config(&db, dir.path());
+        config.queue.per_hour = 100;
+        config.queue.min_gap_ms = 500;
+        config.queue.max_gap_ms = 1000;
+        config.queue.typing = true;
+        config
+    };
+    let mut server = TestServer::start_with(config()).await;
+    let token = online(&mut server, SHOP, "6281111111111").await;
+    let api = server.client(Some(&token));
+    let queue = Queue::of(&api, SHOP);
+    let defaults = json!({
+        "per_minute": 0, "per_hour": 100, "per_day": 0, "min_gap_ms": 500, "max_gap_ms": 1000,
+        "typing": true, "quiet_hours": null, "direct_sends": "count",
+    });
+    assert_eq!(
+        queue.pacing().await,
+        json!({ "instance_id": SHOP, "pacing": {}, "effective": defaults }),
+        "no override: the server's defaults"
+    );
+
+    let berlin = json!({ "start": "22:00", "end": "07:00", "timezone": "Europe/Berlin" });
+    let own = json!({ "per_minute": 20, "max_gap_ms": 3000, "typing": false, "quiet_hours": berlin,
+                      "direct_sends": "refuse" });
+    queue.set_pacing(own.clone()).await;
+    let effective = json!({
+        "per_minute": 20, "per_hour": 100, "per_day": 0, "min_gap_ms": 500, "max_gap_ms": 3000,
+        "typing": false, "quiet_hours": berlin, "direct_sends": "refuse",
+    });
+    let expected = json!({ "instance_id": SHOP, "pacing": own, "effective": effective });
+    assert_eq!(queue.pacing().await, expected);
+
+    // Refused rules change nothing.
+    let (status, body) = api
+        .send(
+            reqwest::Method::PATCH,
+            "/api/instances/shop",
+            Some(json!({ "pacing": { "min_gap_ms": 5000, "max_gap_ms": 10 } })),
+        )
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_pacing")));
+    assert_eq!(queue.pacing().await, expected);
+
+    // The override is stored: a restart reads it back.
+    server.stop().await;
+    let server = TestServer::start_with(config()).await;
+    let admin = server.admin();
+    let queue = Queue::of(&admin, SHOP);
+    assert_eq!(queue.pacing().await, expected, "after a restart");
+
+    // A gap under the default's lower bound is lifted to it; quiet hours
+    // without a zone are read in UTC.
+    queue
+        .set_pacing(json!({ "min_gap_ms": 2000, "quiet_hours": { "start": "23:00", "end": "06:00" } }))
+        .await;
+    let answer = queue.pacing().await;
+    let utc = json!({ "start": "23:00", "end": "06:00", "timezone": "UTC" });
+    assert_eq!(answer["pacing"], json!({ "min_gap_ms": 2000, "quiet_hours": utc }));
+    assert_eq!(
+        (&answer["effective"]["min_gap_ms"], &answer["effective"]["max_gap_ms"]),
+        (&json!(2000), &json!(2000)),
+        "{answer}"
+    );
+    assert_eq!(answer["effective"]["quiet_hours"], utc);
+
+    // `null`: back to the defaults.
+    queue.set_pacing(Value::Null).await;
+    assert_eq!(
+        queue.pacing().await,
+        json!({ "instance_id": SHOP, "pacing": {}, "effective": defaults })
+    );
+
+    let (status, body) = admin.get("/api/instances/nobody/pacing").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("instance_not_found")),
+        "{body}"
+    );
+    let (status, created) = admin.post("/api/instances", json!({ "instance_id": "other" })).await;
+    assert_eq!(status, 201, "{created}");
+    let other = server.client(created["token"].as_str());
+    let (status, body) = other.get("/api/instances/shop/pacing").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden")),
         "{body}"
     );
     server.stop().await;

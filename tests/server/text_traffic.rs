@@ -122,8 +122,6 @@ async fn texts_sent_by_instance_and_by_number_arrive_exactly(engine: EngineUnder
         server,
         token,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
 
@@ -170,8 +168,6 @@ async fn a_text_names_the_users_it_mentions(engine: EngineUnderTest) {
         server,
         token,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
     let api = server.client(Some(&token));
@@ -230,8 +226,6 @@ async fn number_checks_say_yes_and_no(engine: EngineUnderTest) {
         server,
         token: _,
         driver,
-        db: _db,
-        dir: _dir,
     } = OnlineShop::start(engine, SHOP).await;
     driver.contact(CONTACT, true).await;
     driver.contact("6289999999999", false).await;

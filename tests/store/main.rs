@@ -12,5 +12,6 @@ mod message_keys;
 mod migrations;
 mod plugin_kv;
 mod polls;
+mod send_jobs;
 mod signal_session;
 mod webhooks;

@@ -20,7 +20,8 @@
 //! and contact cards in `engines/places_and_cards.rs`, for polls and votes
 //! in `engines/polls.rs`, for contacts' chat states in `engines/chat_states.rs`,
 //! for calls and a deaf connection in `engines/calls.rs`, for the phone's
-//! address book (contact sync) in `engines/address_book.rs`.
+//! address book (contact sync) in `engines/address_book.rs`, for WhatsApp
+//! holding back its answers to sends in `engines/held_sends.rs`.
 
 mod actions;
 mod address_book;
@@ -29,6 +30,7 @@ mod chat_states;
 mod child;
 mod deletions;
 mod groups;
+mod held_sends;
 mod kinds;
 mod listened_shop;
 mod media;

@@ -16,6 +16,7 @@ pub mod file_server;
 pub mod outputs;
 pub mod plugins;
 pub mod process_memory;
+pub mod send_queue;
 pub mod sim;
 pub mod small_disk;
 pub mod webhook_receiver;
@@ -150,6 +151,9 @@ pub struct TestServer {
     pub events: Events,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The test's database and data directory, when the server was given
+    /// them to keep ([`TestServer::keep`]): dropped with it, after the stop.
+    kept: Option<(TestDb, tempfile::TempDir)>,
 }
 
 /// A fresh, empty data directory for a server, removed when dropped.
@@ -212,7 +216,14 @@ impl TestServer {
             events,
             shutdown: Some(tx),
             task: Some(task),
+            kept: None,
         }
+    }
+
+    /// Keeps the database and the data directory the server runs on for as
+    /// long as the server: a test that holds the server need not hold them.
+    pub fn keep(&mut self, db: TestDb, dir: tempfile::TempDir) {
+        self.kept = Some((db, dir));
     }
 
     /// `http://127.0.0.1:<port><path>`.

@@ -32,6 +32,7 @@ mod messages;
 mod metrics;
 mod openapi;
 mod outgoing_media;
+mod pacing;
 mod path_param;
 mod phone;
 mod places_and_cards;
@@ -120,6 +121,8 @@ pub fn routes(
         .or(places_and_cards::routes(&mut router))
         .unify()
         .or(send_queue::routes(&mut router))
+        .unify()
+        .or(pacing::routes(&mut router))
         .unify()
         .or(bulk_sends::routes(&mut router))
         .unify()

@@ -1,7 +1,8 @@
-//! The send queue's routes (docs/API.md, "Send queue"): list, read and cancel
-//! an instance's jobs; the `queue` / `send_at` fields the queueable send
-//! routes share; and [`QueuedSends`], which runs a stored request through
-//! its route's own code when the queue sends it.
+//! The send queue's routes (docs/API.md, "Send queue"): list an instance's
+//! jobs (by its id, or by its own number), read and cancel one; the `queue`
+//! / `send_at` fields the queueable send routes share; and [`QueuedSends`],
+//! which runs a stored request through its route's own code when the queue
+//! sends it.
 
 use serde::{Deserialize, Serialize};
 use warp::Filter;
@@ -9,21 +10,17 @@ use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
-use super::AppState;
 use super::endpoint::{Access, Answer, Endpoint, QueryParam, Verb, schema};
 use super::error::ApiError;
 use super::handler::Handle;
 use super::router::Router;
+use super::{AppState, phone};
 use crate::engine::{ChatState, SentMessage};
 use crate::send_queue::{Dispatch, Job, JobStatus, QueueError, Queued, Undelivered};
 use crate::store::send_jobs::JobFilter;
 
 /// The send kinds the queue carries, by the route they come from.
-pub(super) const TEXT: &str = "text";
-pub(super) const LOCATION: &str = "location";
-pub(super) const CONTACT: &str = "contact";
-pub(super) const MEDIA_URL: &str = "media_url";
-pub(super) const POLL: &str = "poll";
+pub(super) use crate::send_queue::kinds::{CONTACT, LOCATION, MEDIA_URL, POLL, TEXT};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,36 +40,52 @@ struct JobPage {
     next_after: Option<i64>,
 }
 
+/// The listing's query, by instance id or by number.
+const LIST_QUERY: &[QueryParam] = &[
+    QueryParam {
+        name: "status",
+        description: "Only jobs in this status",
+        values: &["queued", "sending", "sent", "delivered", "read", "failed", "cancelled"],
+    },
+    QueryParam {
+        name: "batch",
+        description: "Only jobs of this batch",
+        values: &[],
+    },
+    QueryParam {
+        name: "limit",
+        description: "How many at most (1 to 500, default 100)",
+        values: &[],
+    },
+    QueryParam {
+        name: "after",
+        description: "Only jobs after this job id (the previous page's next_after)",
+        values: &[],
+    },
+];
+
 static LIST: Endpoint = Endpoint {
     tag: "queue",
     summary: "An instance's send jobs, oldest first (paged)",
     access: Access::Instance,
-    query: &[
-        QueryParam {
-            name: "status",
-            description: "Only jobs in this status",
-            values: &["queued", "sending", "sent", "delivered", "read", "failed", "cancelled"],
-        },
-        QueryParam {
-            name: "batch",
-            description: "Only jobs of this batch",
-            values: &[],
-        },
-        QueryParam {
-            name: "limit",
-            description: "How many at most (1 to 500, default 100)",
-            values: &[],
-        },
-        QueryParam {
-            name: "after",
-            description: "Only jobs after this job id (the previous page's next_after)",
-            values: &[],
-        },
-    ],
+    query: LIST_QUERY,
     ..Endpoint::new(
         Verb::Get,
         "/api/queue/{id}",
         "list_send_jobs",
+        Answer::Json(200, schema::<JobPage>),
+    )
+};
+static LIST_BY_NUMBER: Endpoint = Endpoint {
+    tag: "queue",
+    summary: "The send jobs of the instance whose own number is {phone}, oldest first (paged)",
+    query: LIST_QUERY,
+    // 422 `invalid_phone` for a {phone} that is not a number.
+    errors: &[422],
+    ..Endpoint::new(
+        Verb::Get,
+        "/api/by-number/{phone}/queue",
+        "list_send_jobs_by_number",
         Answer::Json(200, schema::<JobPage>),
     )
 };
@@ -102,9 +115,19 @@ static CANCEL: Endpoint = Endpoint {
 
 pub fn routes(router: &mut Router) -> BoxedFilter<(Response,)> {
     let list = router.route1(&LIST).and(warp::query::<ListQuery>()).handle(list);
+    let list_by_number = router
+        .route1(&LIST_BY_NUMBER)
+        .and(warp::query::<ListQuery>())
+        .handle(list_by_number);
     let get = router.route2(&GET).handle(get);
     let cancel = router.route2(&CANCEL).handle(cancel);
-    list.or(get).unify().or(cancel).unify().boxed()
+    list.or(list_by_number)
+        .unify()
+        .or(get)
+        .unify()
+        .or(cancel)
+        .unify()
+        .boxed()
 }
 
 impl From<QueueError> for ApiError {
@@ -141,6 +164,16 @@ fn job_id(text: &str) -> Result<i64, ApiError> {
 
 async fn list(state: AppState, id: String, query: ListQuery) -> Result<impl Reply, ApiError> {
     state.instances.get(&id).await?;
+    list_of(&state, &id, query).await
+}
+
+async fn list_by_number(state: AppState, number: String, query: ListQuery) -> Result<impl Reply, ApiError> {
+    let id = phone::instance_by_number(&state, &number).await?;
+    list_of(&state, &id, query).await
+}
+
+/// A page of the jobs of instance `id`, which exists.
+async fn list_of(state: &AppState, id: &str, query: ListQuery) -> Result<warp::reply::Json, ApiError> {
     if let Some(status) = &query.status
         && JobStatus::parse(status).is_none()
     {
@@ -164,7 +197,7 @@ async fn list(state: AppState, id: String, query: ListQuery) -> Result<impl Repl
         after: query.after.unwrap_or(0),
         limit,
     };
-    let jobs = state.send_queue.jobs(&id, filter).await?;
+    let jobs = state.send_queue.jobs(id, filter).await?;
     let next_after = (jobs.len() as i64 == limit)
         .then(|| jobs.last().map(|j| j.job_id))
         .flatten();

@@ -5,6 +5,7 @@ mod address_book;
 mod calls;
 mod chat_states;
 mod groups;
+mod hold_sends;
 mod profiles;
 
 use rand::Rng;
@@ -292,6 +293,7 @@ pub fn routes(router: &mut Router, network: SimNetwork) -> BoxedFilter<(Response
     let sim_calls = calls::routes(router, net.clone());
     let sim_profiles = profiles::routes(router, net.clone());
     let sim_address_book = address_book::route(router, net.clone());
+    let sim_holds = hold_sends::routes(router, net.clone());
     let contacts = router
         .route0(&CONTACTS)
         .and(body::json::<ContactBody>())
@@ -323,6 +325,8 @@ pub fn routes(router: &mut Router, network: SimNetwork) -> BoxedFilter<(Response
         .or(sim_address_book)
         .unify()
         .or(sim_groups)
+        .unify()
+        .or(sim_holds)
         .unify()
         .boxed()
 }

@@ -40,6 +40,7 @@ use crate::engine::{
 use crate::instances::{InstanceError, InstanceManager};
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::store::sent_content::ContentError;
 
 /// Why a message was not sent.
 #[derive(Debug, thiserror::Error)]
@@ -287,20 +288,28 @@ impl Messenger {
     async fn sent_with(&self, id: &str, kind: &'static str, sent: &SentMessage, content: Option<String>) {
         self.metrics.message_sent(id, kind);
         self.count_direct(id);
-        if let Err(e) = self
-            .store
-            .record_sent(id, &sent.message_id, &sent.to, kind, sent.timestamp)
-            .await
-        {
-            tracing::warn!(instance = %id, message_id = %sent.message_id, error = %e,
-                "a sent message could not be recorded; actions on it will not find it");
-            return;
-        }
-        if let Some(content) = content
-            && let Err(e) = self.store.record_sent_content(id, &sent.message_id, &content).await
-        {
-            tracing::warn!(instance = %id, message_id = %sent.message_id, error = %e,
-                "what a sent message said could not be kept; it cannot be forwarded");
+        let recorded = match content {
+            Some(content) => {
+                self.store
+                    .record_sent_with_content(id, &sent.message_id, &sent.to, kind, sent.timestamp, &content)
+                    .await
+            }
+            None => self
+                .store
+                .record_sent(id, &sent.message_id, &sent.to, kind, sent.timestamp)
+                .await
+                .map_err(ContentError::from),
+        };
+        match recorded {
+            Ok(()) => {}
+            Err(ContentError::TooLarge) => {
+                tracing::warn!(instance = %id, message_id = %sent.message_id,
+                    "what a sent message said is too large to keep; it cannot be forwarded");
+            }
+            Err(ContentError::Store(e)) => {
+                tracing::warn!(instance = %id, message_id = %sent.message_id, error = %e,
+                    "a sent message could not be recorded; actions on it will not find it");
+            }
         }
     }
 

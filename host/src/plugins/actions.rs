@@ -3,7 +3,8 @@
 //! messages and chats (react, edit, revoke, delete for me, mark read, chat
 //! state) and the moderation actions (group participants, blocking, rejecting
 //! a call: [`super::moderation`]) go to the instance's send lane (one at a
-//! time, in order, under a server-wide limit), frames to the WebSocket hub,
+//! time, in order, under a server-wide limit), sends to queue to the
+//! instance's queue lane ([`super::queueing`]), frames to the WebSocket hub,
 //! and webhook requests back to the worker, which queues those of a whole
 //! batch together.
 
@@ -15,6 +16,7 @@ use tracing::Instrument;
 use super::bindings::types;
 use super::chain::PluginAction;
 use super::moderation::{Moderation, ModerationError};
+use super::queueing::QueueLane;
 use crate::delivery::{Outgoing, PluginRequest, Target, Webhooks};
 use crate::engine::{ChatState, LinkPreview, MediaKind, OutgoingPoll};
 use crate::messaging::forward::ForwardError;
@@ -22,6 +24,7 @@ use crate::messaging::outgoing_media::{MediaFromUrl, MediaOptions, MediaUrlError
 use crate::messaging::places_and_cards::{self, CardRequest};
 use crate::messaging::polls::PollSendError;
 use crate::messaging::{ActionError, Mentions, Messenger, PreviewRequest, SendError, TextSend};
+use crate::send_queue::SendQueue;
 use crate::websocket::{Channel, Hub};
 
 /// Sends waiting per instance before its worker has to wait.
@@ -40,6 +43,8 @@ pub struct ActionOutputs {
     pub hub: Hub,
     /// `webhook`.
     pub webhooks: Webhooks,
+    /// `queue`: the sends plugins queue.
+    pub queue: SendQueue,
 }
 
 /// The permits every instance's send lane takes one of per send, so that
@@ -53,12 +58,13 @@ pub(super) struct InstanceActions {
     instance_id: String,
     hub: Hub,
     sends: mpsc::Sender<PlannedSend>,
+    queued: QueueLane,
 }
 
 impl InstanceActions {
-    /// The actions of `instance_id`, with its send lane started; the lane
-    /// ends after its last queued send once this is dropped. Called in the
-    /// instance's plugin worker, whose span the lane runs in too.
+    /// The actions of `instance_id`, with its send lane and its queue lane
+    /// started; each ends after its last send once this is dropped. Called
+    /// in the instance's plugin worker, whose span the lanes run in too.
     pub(super) fn start(instance_id: &str, outputs: &ActionOutputs, permits: Arc<Semaphore>) -> InstanceActions {
         let (sends, receiver) = mpsc::channel(SENDS);
         let lane = SendLane {
@@ -72,6 +78,7 @@ impl InstanceActions {
             instance_id: instance_id.to_owned(),
             hub: outputs.hub.clone(),
             sends,
+            queued: QueueLane::start(instance_id, outputs),
         }
     }
 
@@ -107,6 +114,11 @@ impl InstanceActions {
                 types::Action::GroupParticipants(change) => Message::Moderation(Moderation::Participants(change)),
                 types::Action::BlockContact(block) => Message::Moderation(Moderation::Block(block)),
                 types::Action::RejectCall(call) => Message::Moderation(Moderation::RejectCall(call)),
+                // Stored by the queue lane, which the worker never waits on.
+                types::Action::Queue(send) => {
+                    self.queued.plan(plugin, send);
+                    continue;
+                }
                 // The chain has checked the grant and that an instance channel
                 // is the event's own; the hub never waits on a listener.
                 types::Action::Publish(publish) => {
@@ -258,16 +270,8 @@ impl SendLane {
                 // As the media-url route does: the recipient first, so a
                 // message that cannot be sent costs no download.
                 self.messenger.check_sendable(&self.instance_id, &media.to).await?;
-                let kind = match media.media_type {
-                    types::MediaType::Image => MediaKind::Image,
-                    types::MediaType::Video => MediaKind::Video,
-                    types::MediaType::Audio => MediaKind::Audio,
-                    types::MediaType::Document => MediaKind::Document,
-                    types::MediaType::Sticker => MediaKind::Sticker,
-                    types::MediaType::Voice => MediaKind::Voice,
-                };
                 let options = MediaOptions {
-                    kind: Some(kind),
+                    kind: Some(media_kind(media.media_type)),
                     caption: media.caption,
                     file_name: media.file_name,
                     view_once: media.view_once,
@@ -352,6 +356,18 @@ impl SendLane {
             }
         }
         Ok(())
+    }
+}
+
+/// The kind of media a plugin asked for, in the engine's terms.
+pub(super) fn media_kind(media_type: types::MediaType) -> MediaKind {
+    match media_type {
+        types::MediaType::Image => MediaKind::Image,
+        types::MediaType::Video => MediaKind::Video,
+        types::MediaType::Audio => MediaKind::Audio,
+        types::MediaType::Document => MediaKind::Document,
+        types::MediaType::Sticker => MediaKind::Sticker,
+        types::MediaType::Voice => MediaKind::Voice,
     }
 }
 

@@ -180,8 +180,8 @@ fn check_action(manifest: &Manifest, event: &Event, action: &types::Action) -> R
         return Ok(());
     }
     match action {
-        // Everything the instance says to WhatsApp: messages, and the actions
-        // on earlier messages and chats.
+        // Everything the instance says to WhatsApp: messages (at once or
+        // through its send queue), and the actions on earlier messages and chats.
         types::Action::SendText(_)
         | types::Action::SendMedia(_)
         | types::Action::React(_)
@@ -193,7 +193,8 @@ fn check_action(manifest: &Manifest, event: &Event, action: &types::Action) -> R
         | types::Action::SendContacts(_)
         | types::Action::SendPoll(_)
         | types::Action::Forward(_)
-        | types::Action::DeleteForMe(_) => {
+        | types::Action::DeleteForMe(_)
+        | types::Action::Queue(_) => {
             if !caps.send {
                 return Err("sending messages is not granted (capabilities.send)".to_owned());
             }

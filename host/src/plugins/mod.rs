@@ -20,7 +20,8 @@
 //! - [`builtin`]: the outputs compiled into the binary, loaded like the others.
 //! - [`workers`]: the plugin host, and per-instance workers that feed the chain.
 //! - [`actions`]: what the workers do with the actions plugins ask for;
-//!   [`moderation`] the moderation ones (groups, blocking, calls).
+//!   [`moderation`] the moderation ones (groups, blocking, calls),
+//!   [`queueing`] the sends they put in the send queue.
 //! - [`watch`]: hot reload of changed plugin files.
 //! - [`trial`]: `wasap plugin run`, a plugin on fixture events, for authors.
 //! - [`state`], [`access`], [`log_line`]: the host side of the imports.
@@ -42,6 +43,7 @@ pub mod loader;
 mod log_line;
 mod memory_limit;
 mod moderation;
+mod queueing;
 pub mod registry;
 pub mod runner;
 mod runtime;

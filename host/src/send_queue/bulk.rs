@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::kinds::TEXT;
 use super::template::{self, Template, TemplateError};
 use super::{JobStatus, QueueError, SendQueue};
 use crate::messaging::{MAX_TEXT_BYTES, Messenger, RecipientError, SendError};
@@ -26,8 +27,6 @@ pub const MAX_VARS: usize = 64;
 pub const MAX_BATCH_TEXT_BYTES: usize = 32 * 1024 * 1024;
 /// A batch id, at most (longer ones name no batch).
 const MAX_BATCH_ID_BYTES: usize = 64;
-/// The send kind of a bulk send's jobs (the text route's).
-const TEXT: &str = "text";
 
 /// A bulk send, as asked.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -295,6 +294,7 @@ impl SendQueue {
                 .map_err(QueueError::from)?
                 .ok_or(QueueError::Full(max))?
         };
+        self.inner.intake.forget(instance_id);
         self.changed_many(instance_id, &ids, JobStatus::Queued).await;
         if !ids.is_empty() {
             self.lane(instance_id).wake();

@@ -9,8 +9,19 @@
 //! is free, so a lone request is stored at once, and batches grow only while
 //! a commit is under way (a busy server). One writer also keeps SQLite's
 //! writers from queueing for its write lock.
+//!
+//! `max_waiting` is checked against a bound the writer keeps per instance
+//! (the last count plus what it stored since), and the waiting jobs are
+//! counted again only when that bound leaves no room: the count's cost grows
+//! with the backlog, which is largest exactly when the intake is busiest.
+//! The bound only errs high (sends take jobs out without lowering it), except
+//! by what other paths queue meanwhile: a bulk send makes the writer count
+//! again ([`Intake::forget`]), and jobs put back to `queued` after a failed
+//! attempt (at most a run of jobs per instance) are not seen until the next
+//! count.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -21,6 +32,12 @@ use crate::store::{Store, StoreError};
 const MAX_BATCH: usize = 512;
 /// Jobs waiting for the writer at most; past that, enqueues wait for room.
 const BACKLOG: usize = 4096;
+/// Instances whose waiting bound is kept at most (past that, all are
+/// forgotten and counted again).
+const MAX_BOUNDS: usize = 10_000;
+
+/// Per instance, at most how many jobs it has waiting, as the writer knows.
+type Bounds = Arc<Mutex<HashMap<String, i64>>>;
 
 /// An owned [`NewJob`], waiting for the writer with its answer's channel.
 struct Pending {
@@ -53,6 +70,7 @@ impl Pending {
 #[derive(Default)]
 pub(super) struct Intake {
     writer: OnceLock<mpsc::Sender<Pending>>,
+    bounds: Bounds,
 }
 
 impl Intake {
@@ -66,7 +84,7 @@ impl Intake {
     ) -> Result<Option<i64>, StoreError> {
         let writer = self.writer.get_or_init(|| {
             let (tx, rx) = mpsc::channel(BACKLOG);
-            tokio::spawn(write(store.clone(), max_waiting, rx));
+            tokio::spawn(write(store.clone(), max_waiting, self.bounds.clone(), rx));
             tx
         });
         let (reply, answer) = oneshot::channel();
@@ -92,8 +110,16 @@ impl Intake {
     }
 }
 
+impl Intake {
+    /// Jobs of `instance_id` were queued by another path (a bulk send): the
+    /// writer counts its waiting jobs again before it next stores some.
+    pub(super) fn forget(&self, instance_id: &str) {
+        self.bounds.lock().unwrap().remove(instance_id);
+    }
+}
+
 /// The writer: takes what is waiting (up to [`MAX_BATCH`]) and commits it.
-async fn write(store: Store, max_waiting: i64, mut rx: mpsc::Receiver<Pending>) {
+async fn write(store: Store, max_waiting: i64, bounds: Bounds, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // One transaction per instance, in the order the jobs came.
@@ -102,18 +128,27 @@ async fn write(store: Store, max_waiting: i64, mut rx: mpsc::Receiver<Pending>) 
             let (group, rest): (Vec<Pending>, Vec<Pending>) =
                 batch.drain(..).partition(|p| p.instance_id == instance_id);
             batch = rest;
-            commit(&store, max_waiting, &instance_id, group).await;
+            commit(&store, max_waiting, &bounds, &instance_id, group).await;
         }
     }
 }
 
 /// Stores one instance's jobs in one transaction and answers them.
-async fn commit(store: &Store, max_waiting: i64, instance_id: &str, group: Vec<Pending>) {
+async fn commit(store: &Store, max_waiting: i64, bounds: &Bounds, instance_id: &str, group: Vec<Pending>) {
     let jobs: Vec<NewJob<'_>> = group.iter().map(Pending::job).collect();
-    let stored = store.insert_send_batch(instance_id, &jobs, max_waiting).await;
+    let bound = bounds.lock().unwrap().get(instance_id).copied();
+    let stored = store
+        .insert_send_batch_within(instance_id, &jobs, max_waiting, bound)
+        .await;
     drop(jobs);
     match stored {
-        Ok(Some(ids)) => {
+        Ok(Some((ids, bound))) => {
+            let mut bounds = bounds.lock().unwrap();
+            if bounds.len() >= MAX_BOUNDS && !bounds.contains_key(instance_id) {
+                bounds.clear();
+            }
+            bounds.insert(instance_id.to_owned(), bound);
+            drop(bounds);
             for (pending, id) in group.into_iter().zip(ids) {
                 let _ = pending.reply.send(Ok(Some(id)));
             }
@@ -122,6 +157,7 @@ async fn commit(store: &Store, max_waiting: i64, instance_id: &str, group: Vec<P
         // rolls the others back): each on its own, so those that fit, and
         // those that are fine, are stored, and each gets its own answer.
         _ => {
+            bounds.lock().unwrap().remove(instance_id);
             for pending in group {
                 let stored = store.insert_send_job(pending.job(), max_waiting).await;
                 let _ = pending.reply.send(stored);

@@ -23,9 +23,11 @@ pub mod bulk;
 mod events;
 mod intake;
 pub mod jobs;
+pub mod kinds;
 pub mod pacing;
 mod receipts;
 mod recovery;
+mod run_of_jobs;
 mod scheduler;
 pub mod template;
 pub mod zone;
@@ -503,5 +505,12 @@ impl SendQueue {
                 }
             }
         });
+    }
+}
+
+impl SendQueue {
+    /// The server's default pacing, which every instance's override is laid over.
+    pub fn default_pacing(&self) -> &Pacing {
+        &self.inner.settings.defaults
     }
 }

@@ -240,6 +240,12 @@ impl Rules {
         self.per_minute > 0 || self.per_hour > 0 || self.per_day > 0
     }
 
+    /// Whether these rules hold any send back: a rate limit, a gap, typing
+    /// or quiet hours. Without any, due jobs go one after another at once.
+    pub fn paces(&self) -> bool {
+        self.limits_rate() || self.max_gap_ms > 0 || self.typing || self.quiet.is_some()
+    }
+
     /// A gap drawn between the two bounds.
     pub fn draw_gap_ms(&self) -> i64 {
         use rand::Rng;

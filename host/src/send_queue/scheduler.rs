@@ -15,15 +15,15 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use super::pacing::{Rules, SendLog};
-use super::{JobStatus, SendQueue, Undelivered};
+use super::{JobStatus, SendQueue, Undelivered, run_of_jobs};
 use crate::engine::chosen_id;
 use crate::store::send_jobs::JobRow;
 
 /// How long a job waits after a send that may succeed later (the instance
 /// not connected, WhatsApp slow).
-const RETRY_MS: i64 = 5_000;
+pub(super) const RETRY_MS: i64 = 5_000;
 /// Attempts before a job that keeps failing for now fails for good.
-const MAX_ATTEMPTS: i64 = 20;
+pub(super) const MAX_ATTEMPTS: i64 = 20;
 /// How long the scheduler waits after a database error.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 /// A day, the longest rate window.
@@ -40,7 +40,7 @@ pub(super) struct Lane {
 }
 
 /// What the scheduler does next.
-enum Next {
+pub(super) enum Next {
     /// Look again at once (a job went, or was dropped).
     Again,
     /// Sleep until this moment (clock ms) or a wake-up.
@@ -149,12 +149,26 @@ async fn run(queue: SendQueue, instance_id: String, lane: Arc<Lane>) {
 
 /// Looks at the next job: sends it, or says when to look again.
 async fn step(queue: &SendQueue, instance_id: &str, lane: &Lane, state: &mut State) -> Result<Next, super::QueueError> {
-    let Some(job) = queue.inner.store.next_send_jobs(instance_id, 1).await?.pop() else {
+    let rules = queue.rules(instance_id).await?;
+    // Unpaced, the due jobs go as one run (see `run_of_jobs`); paced, one
+    // at a time, each after its wait.
+    let unpaced = !rules.paces() && state.typing.is_none();
+    let limit = if unpaced { run_of_jobs::MAX_RUN } else { 1 };
+    let mut jobs = queue.inner.store.next_send_jobs(instance_id, limit).await?;
+    if jobs.is_empty() {
         state.typing = None;
         return Ok(Next::Idle);
-    };
-    let rules = queue.rules(instance_id).await?;
+    }
     let now = queue.inner.clock.now_ms();
+    if unpaced {
+        let first_due = jobs[0].due_at;
+        jobs.retain(|job| job.due_at <= now);
+        if jobs.is_empty() {
+            return Ok(Next::At(first_due));
+        }
+        return run_of_jobs::send(queue, instance_id, lane, jobs).await;
+    }
+    let job = jobs.swap_remove(0);
     if let Some((typing_job, until)) = state.typing {
         if typing_job == job.id {
             if now < until {
@@ -173,7 +187,7 @@ async fn step(queue: &SendQueue, instance_id: &str, lane: &Lane, state: &mut Sta
     if at > now {
         return Ok(Next::At(at));
     }
-    if rules.typing && job.kind == "text" {
+    if rules.typing && job.kind == super::kinds::TEXT {
         let request: serde_json::Value = serde_json::from_str(&job.request).unwrap_or_default();
         let text = request.get("message").and_then(|m| m.as_str()).unwrap_or_default();
         let until = now + Rules::typing_ms(text);
@@ -224,9 +238,7 @@ async fn send(
                 tracing::warn!(instance = %instance_id, job = job.id, chosen = %message_id, sent = %sent.message_id,
                     "a queued message went with another id than the one chosen");
             }
-            store
-                .move_send_job(job.id, &["sending"], "sent", Some(now), None, now)
-                .await?;
+            store.mark_send_job_sent(job.id, now).await?;
             lane.log.lock().unwrap().push(now);
             state.next_free = now + rules.draw_gap_ms();
             queue

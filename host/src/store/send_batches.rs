@@ -2,8 +2,26 @@
 //! stored together in one transaction, or not at all, and cancelled
 //! together. What a batch is to the API is `send_queue::bulk`'s.
 
-use super::send_jobs::NewJob;
-use super::{Store, StoreError, on_pool};
+use super::send_jobs::{INSERT_ONE, NewJob};
+use super::{Pool, Store, StoreError, on_pool};
+
+/// The instance's jobs waiting (`queued`), counted inside a transaction.
+async fn waiting_with<DB>(tx: &mut sqlx::Transaction<'_, DB>, instance_id: &str) -> Result<i64, sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    let (waiting,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM send_jobs WHERE instance_id = $1 AND status = 'queued'")
+            .bind(instance_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(waiting)
+}
 
 impl Store {
     /// Stores `jobs` as queued, in one transaction: all of them, with their
@@ -15,44 +33,100 @@ impl Store {
         jobs: &[NewJob<'_>],
         max_waiting: i64,
     ) -> Result<Option<Vec<i64>>, StoreError> {
+        Ok(self
+            .insert_send_batch_within(instance_id, jobs, max_waiting, None)
+            .await?
+            .map(|(ids, _)| ids))
+    }
+
+    /// [`Store::insert_send_batch`], given at most how many jobs the
+    /// instance has waiting (`waiting_at_most`, an upper bound its caller
+    /// kept): while the bound leaves room for `jobs`, the waiting jobs are
+    /// not counted, a count whose cost grows with the backlog. Also returns
+    /// the bound after the insert.
+    pub async fn insert_send_batch_within(
+        &self,
+        instance_id: &str,
+        jobs: &[NewJob<'_>],
+        max_waiting: i64,
+        waiting_at_most: Option<i64>,
+    ) -> Result<Option<(Vec<i64>, i64)>, StoreError> {
         debug_assert!(jobs.iter().all(|job| job.instance_id == instance_id));
         // In an async block, so that every error of the transaction passes
         // the mapping below (a `?` would return it unmapped).
-        let ids = on_pool!(self.pool(), |p| async {
-            let mut tx = p.begin().await?;
-            let (waiting,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM send_jobs WHERE instance_id = $1 AND status = 'queued'")
-                    .bind(instance_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if waiting + jobs.len() as i64 > max_waiting {
-                tx.rollback().await?;
-                Ok::<_, sqlx::Error>(None)
-            } else {
+        let stored = match self.pool() {
+            Pool::Sqlite(p) => async {
+                // IMMEDIATE: the write lock first. A transaction that reads
+                // (the count) before it writes cannot take the lock once
+                // another connection has committed, and fails at once
+                // ("database is locked") instead of waiting its turn.
+                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                let waiting = match waiting_at_most {
+                    Some(bound) if bound + (jobs.len() as i64) <= max_waiting => bound,
+                    _ => waiting_with(&mut tx, instance_id).await?,
+                };
+                if waiting + jobs.len() as i64 > max_waiting {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                // In-process: a statement per row costs no round trip.
                 let mut ids = Vec::with_capacity(jobs.len());
                 for job in jobs {
-                    let (id,): (i64,) = sqlx::query_as(
-                        "INSERT INTO send_jobs (instance_id, status, kind, request, send_at, due_at, created_at, \
-                         updated_at, batch_id) VALUES ($1, 'queued', $2, $3, $4, $5, $6, $6, $7) RETURNING id",
-                    )
-                    .bind(job.instance_id)
-                    .bind(job.kind)
-                    .bind(job.request)
-                    .bind(job.send_at)
-                    .bind(job.due_at)
-                    .bind(job.now_ms)
-                    .bind(job.batch_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                    let (id,): (i64,) = sqlx::query_as(&format!("{INSERT_ONE} RETURNING id"))
+                        .bind(job.instance_id)
+                        .bind(job.kind)
+                        .bind(job.request)
+                        .bind(job.send_at)
+                        .bind(job.due_at)
+                        .bind(job.now_ms)
+                        .bind(job.batch_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
                     ids.push(id);
                 }
                 tx.commit().await?;
-                Ok(Some(ids))
+                Ok::<_, sqlx::Error>(Some((ids, waiting + jobs.len() as i64)))
             }
+            .await,
+            Pool::Postgres(p) => async {
+                let mut tx = p.begin().await?;
+                let waiting = match waiting_at_most {
+                    Some(bound) if bound + (jobs.len() as i64) <= max_waiting => bound,
+                    _ => waiting_with(&mut tx, instance_id).await?,
+                };
+                if waiting + jobs.len() as i64 > max_waiting {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                // One statement for all rows: a round trip per row would
+                // bound a busy intake by the connection's latency.
+                let rows: Vec<(i64,)> = sqlx::query_as(
+                    "INSERT INTO send_jobs (instance_id, status, kind, request, send_at, due_at, created_at, \
+                     updated_at, batch_id) SELECT $1, 'queued', kind, request, send_at, due_at, now_ms, now_ms, batch_id \
+                     FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[], $7::TEXT[]) \
+                     WITH ORDINALITY AS job(kind, request, send_at, due_at, now_ms, batch_id, n) ORDER BY n RETURNING id",
+                )
+                .bind(instance_id)
+                .bind(jobs.iter().map(|job| job.kind).collect::<Vec<_>>())
+                .bind(jobs.iter().map(|job| job.request).collect::<Vec<_>>())
+                .bind(jobs.iter().map(|job| job.send_at).collect::<Vec<_>>())
+                .bind(jobs.iter().map(|job| job.due_at).collect::<Vec<_>>())
+                .bind(jobs.iter().map(|job| job.now_ms).collect::<Vec<_>>())
+                .bind(jobs.iter().map(|job| job.batch_id).collect::<Vec<_>>())
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                // The rows took their ids from the sequence in the order they
+                // were inserted (ORDER BY n); RETURNING's own order is not
+                // promised, so the ids are put back in order.
+                let mut ids: Vec<i64> = rows.into_iter().map(|(id,)| id).collect();
+                ids.sort_unstable();
+                Ok(Some((ids, waiting + jobs.len() as i64)))
+            }
+            .await,
         }
-        .await)
         .map_err(StoreError::of_instance_write)?;
-        Ok(ids)
+        Ok(stored)
     }
 
     /// Cancels the batch's jobs that are still queued; their ids.

@@ -45,6 +45,11 @@ pub struct JobFilter {
     pub limit: i64,
 }
 
+/// A queued job's row, as both databases insert it (binds: instance,
+/// kind, request, send_at, due_at, now, batch).
+pub(super) const INSERT_ONE: &str = "INSERT INTO send_jobs (instance_id, status, kind, request, send_at, due_at, \
+                                     created_at, updated_at, batch_id) VALUES ($1, 'queued', $2, $3, $4, $5, $6, $6, $7)";
+
 /// Ids per `IN (...)` list.
 const IDS_PER_QUERY: usize = 500;
 
@@ -58,19 +63,16 @@ impl Store {
         if self.waiting_send_jobs(job.instance_id).await? >= max_waiting {
             return Ok(None);
         }
-        let (id,): (i64,) = on_pool!(self.pool(), |p| sqlx::query_as(
-            "INSERT INTO send_jobs (instance_id, status, kind, request, send_at, due_at, created_at, updated_at, batch_id) \
-             VALUES ($1, 'queued', $2, $3, $4, $5, $6, $6, $7) RETURNING id"
-        )
-        .bind(job.instance_id)
-        .bind(job.kind)
-        .bind(job.request)
-        .bind(job.send_at)
-        .bind(job.due_at)
-        .bind(job.now_ms)
-        .bind(job.batch_id)
-        .fetch_one(p)
-        .await)
+        let (id,): (i64,) = on_pool!(self.pool(), |p| sqlx::query_as(&format!("{INSERT_ONE} RETURNING id"))
+            .bind(job.instance_id)
+            .bind(job.kind)
+            .bind(job.request)
+            .bind(job.send_at)
+            .bind(job.due_at)
+            .bind(job.now_ms)
+            .bind(job.batch_id)
+            .fetch_one(p)
+            .await)
         .map_err(StoreError::from)?;
         Ok(Some(id))
     }
@@ -170,6 +172,81 @@ impl Store {
         .await
         .map(|d| d.rows_affected()))?;
         Ok(done == 1)
+    }
+
+    /// [`Store::mark_send_job_sending`] for several jobs `(id, message id)`,
+    /// in one transaction: one commit for a run of jobs the pacing lets go
+    /// together. Whether each was still queued, in order.
+    pub async fn mark_send_jobs_sending(&self, jobs: &[(i64, &str)], now_ms: i64) -> Result<Vec<bool>, StoreError> {
+        let marked = on_pool!(self.pool(), |p| {
+            async {
+            let mut tx = p.begin().await?;
+            let mut marked = Vec::with_capacity(jobs.len());
+            for (id, message_id) in jobs {
+                let done = sqlx::query(
+                    "UPDATE send_jobs SET status = 'sending', message_id = $2, updated_at = $3, attempts = attempts + 1 \
+                     WHERE id = $1 AND status = 'queued'",
+                )
+                .bind(*id)
+                .bind(*message_id)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                marked.push(done.rows_affected() == 1);
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(marked)
+        }
+        .await
+        })?;
+        Ok(marked)
+    }
+
+    /// Marks job `id` `sent` at `sent_at`, if it is `sending`.
+    ///
+    /// Through the relaxed pool on PostgreSQL (the commit does not wait for
+    /// the WAL flush): a mark lost in a crash of the database server leaves
+    /// the job `sending`, and recovery finds its message in the record of
+    /// sent messages (written, durably, before the send returned) and marks
+    /// it `sent` then. Only the `sending` mark, which carries the message id,
+    /// must be durable before the send.
+    pub async fn mark_send_job_sent(&self, id: i64, sent_at: i64) -> Result<bool, StoreError> {
+        let done = on_pool!(self.relaxed_pool(), |p| {
+            sqlx::query(
+            "UPDATE send_jobs SET status = 'sent', sent_at = $2, updated_at = $2 WHERE id = $1 AND status = 'sending'"
+        )
+        .bind(id)
+        .bind(sent_at)
+        .execute(p)
+        .await
+        .map(|d| d.rows_affected())
+        })?;
+        Ok(done == 1)
+    }
+
+    /// Puts jobs marked `sending` that were not tried back to `queued`, with
+    /// their message ids and without the attempt their mark counted (a run
+    /// of jobs cut short when one of them has to wait).
+    pub async fn release_send_jobs(&self, ids: &[i64], now_ms: i64) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        on_pool!(self.pool(), |p| async {
+            let mut tx = p.begin().await?;
+            for id in ids {
+                sqlx::query(
+                    "UPDATE send_jobs SET status = 'queued', updated_at = $2, attempts = attempts - 1 \
+                     WHERE id = $1 AND status = 'sending'",
+                )
+                .bind(*id)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        }
+        .await)?;
+        Ok(())
     }
 
     /// Moves job `id` from `from` to `to` (with its send time or failure);

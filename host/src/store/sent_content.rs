@@ -22,21 +22,32 @@ pub enum ContentError {
 }
 
 impl Store {
-    /// Keeps `content` with the record of sent message `message_id`.
-    pub async fn record_sent_content(
+    /// [`Store::record_sent`] with what the message said, in one statement
+    /// (one commit, where a record then its content took two). Content over
+    /// [`MAX_SENT_CONTENT_BYTES`] is not kept: the record is, and
+    /// [`ContentError::TooLarge`] says so.
+    pub async fn record_sent_with_content(
         &self,
         instance_id: &str,
         message_id: &str,
+        chat: &str,
+        kind: &str,
+        sent_at: i64,
         content: &str,
     ) -> Result<(), ContentError> {
         if content.len() > MAX_SENT_CONTENT_BYTES {
+            self.record_sent(instance_id, message_id, chat, kind, sent_at).await?;
             return Err(ContentError::TooLarge);
         }
         on_pool!(self.pool(), |p| sqlx::query(
-            "UPDATE sent_messages SET content = $3 WHERE instance_id = $1 AND message_id = $2"
+            "INSERT INTO sent_messages (instance_id, message_id, chat, kind, sent_at, content) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (instance_id, message_id) DO UPDATE SET content = excluded.content"
         )
         .bind(instance_id)
         .bind(message_id)
+        .bind(chat)
+        .bind(kind)
+        .bind(sent_at)
         .bind(content)
         .execute(p)
         .await

@@ -3,7 +3,7 @@
 
 use super::{Driver, EngineUnderTest, OnlineShop, Whatsapp};
 use crate::websocket::{Token, WsClient, open};
-use crate::{Api, TestDb, TestServer};
+use crate::{Api, TestServer};
 
 /// Instance `shop` online on one engine, listened to.
 pub struct ListenedShop {
@@ -15,9 +15,6 @@ pub struct ListenedShop {
     pub listener: WsClient,
     /// WhatsApp's side of the instance.
     pub driver: Driver,
-    // Kept for the life of the test; after `server`, so dropped after it.
-    _db: TestDb,
-    _dir: tempfile::TempDir,
 }
 
 impl ListenedShop {
@@ -28,8 +25,6 @@ impl ListenedShop {
             server,
             token,
             driver,
-            db,
-            dir,
         } = OnlineShop::start(engine, phone).await;
         let listener = open(&server, "/api/listen/shop", Token::Query(&token)).await;
         ListenedShop {
@@ -38,8 +33,6 @@ impl ListenedShop {
             token,
             listener,
             driver,
-            _db: db,
-            _dir: dir,
         }
     }
 

@@ -1,6 +1,6 @@
 //! The start most message tests share: on either engine, instance `shop`
-//! linked and online, and WhatsApp's side of it. A test destructures it,
-//! keeping `db` and `dir` bound (as `_db`, `_dir` when unused) for its life.
+//! linked and online, and WhatsApp's side of it. The server keeps the test's
+//! database and data directory, so a test holds only what it uses.
 
 use super::{Driver, EngineUnderTest, Whatsapp};
 use crate::{TestDb, TestServer, data_dir};
@@ -13,8 +13,6 @@ pub struct OnlineShop {
     pub token: String,
     /// WhatsApp's side of the instance.
     pub driver: Driver,
-    pub db: TestDb,
-    pub dir: tempfile::TempDir,
 }
 
 impl OnlineShop {
@@ -36,6 +34,7 @@ impl OnlineShop {
         let mut config = whatsapp.config(&db, dir.path());
         configure(&mut config);
         let mut server = TestServer::start_with(config).await;
+        server.keep(db, dir);
         let token = whatsapp.online(&mut server, "shop", phone).await;
         let driver = whatsapp.driver(&server, "shop");
         OnlineShop {
@@ -43,8 +42,6 @@ impl OnlineShop {
             server,
             token,
             driver,
-            db,
-            dir,
         }
     }
 }

@@ -83,6 +83,7 @@ async fn serve_inner(stream: TcpStream, inner: &Arc<Inner>, conn_id: u64) -> Res
             pattern: accepted.pattern,
             drop_after_delivery: false,
             deaf: false,
+            held_acks: None,
         },
     );
     let writer = tokio::spawn(write_loop(sink, sealer, rx, stop_tx, conn_id));

@@ -14,6 +14,7 @@
 //! | `GET /devices/{phone}` | its linked devices |
 //! | `POST /unlink` `{"phone","device"}` | unlink a device from the phone |
 //! | `POST /drop` `{"phone","device"}` | cut a device's connection |
+//! | `POST /hold-acks` `{"phone","hold"}` | hold back (`true`) or release the acks of the messages the account's connections send; `{"held"}`: how many were held |
 //! | `GET /connections` | open connections |
 //! | `GET /unhandled` | stanzas the simulator did not handle |
 //! | `POST /groups` `{"id","subject","creator","members"}` | a group is created |
@@ -62,6 +63,12 @@ struct SendMedia {
 struct Device {
     phone: String,
     device: u16,
+}
+
+#[derive(Deserialize)]
+struct HoldAcks {
+    phone: String,
+    hold: bool,
 }
 
 /// A JSON body, whatever content type the caller declared (so a bare
@@ -184,6 +191,13 @@ pub fn routes(sim: Arc<Simulator>) -> impl Filter<Extract = (warp::reply::Respon
         .map(|sim: Arc<Simulator>, body: Device| {
             ok(json!({ "dropped": sim.drop_connection(&body.phone, body.device) }))
         });
+    let hold_acks = warp::path!("hold-acks")
+        .and(warp::post())
+        .and(sim.clone())
+        .and(json_body())
+        .map(|sim: Arc<Simulator>, body: HoldAcks| {
+            ok(json!({ "held": sim.hold_message_acks(&body.phone, body.hold) }))
+        });
     let connections = warp::path!("connections")
         .and(warp::get())
         .and(sim.clone())
@@ -208,6 +222,8 @@ pub fn routes(sim: Arc<Simulator>) -> impl Filter<Extract = (warp::reply::Respon
         .boxed();
     first
         .or(drop)
+        .unify()
+        .or(hold_acks)
         .unify()
         .or(received)
         .unify()

@@ -20,7 +20,8 @@
 //! Files: `server.rs` (shared core), `state.rs` (what the server knows),
 //! `conn.rs` (a connection), `noise.rs` (handshakes), `cert.rs` (the
 //! server's keys), `login.rs`, `router.rs`, `iq/` (IQ handlers),
-//! `messaging.rs` (messages, receipts, acks), `media_server.rs` (the media
+//! `messaging.rs` (messages, receipts, acks), `held_acks.rs` (message acks
+//! held back on purpose), `media_server.rs` (the media
 //! CDN on a port of its own), `media.rs` (media sent and received by
 //! simulated phones), `phone.rs` (pairing),
 //! `signal.rs` (simulated devices' Signal state), `sender_keys.rs` (their
@@ -45,6 +46,7 @@ mod error;
 mod group_admin;
 mod group_receive;
 mod groups;
+mod held_acks;
 mod iq;
 mod login;
 mod media;
@@ -353,6 +355,32 @@ impl Simulator {
             return false;
         };
         world.conns.get_mut(&id).map(|c| c.drop_after_delivery = true).is_some()
+    }
+
+    /// Holds back (`hold`) or releases the server's acks of the messages
+    /// the open connections of account `user` send (`held_acks.rs`): held,
+    /// a message is taken all the same, and its sender hears nothing until
+    /// the release; a connection that closes drops its held acks, and one
+    /// opened later is not held. Returns how many acks were held when it
+    /// was called (sent now when releasing).
+    pub fn hold_message_acks(&self, user: &str, hold: bool) -> usize {
+        held_acks::hold(&mut self.inner.world(), user, hold)
+    }
+
+    /// How many message acks the open connections of account `user` hold.
+    pub fn held_message_acks(&self, user: &str) -> usize {
+        held_acks::held(&self.inner.world(), user)
+    }
+
+    /// Waits until the open connections of account `user` hold at least
+    /// `min` message acks (each for a message taken); returns how many.
+    pub async fn wait_held_message_acks(&self, user: &str, min: usize, timeout: Duration) -> Result<usize> {
+        self.inner
+            .wait_for(timeout, &format!("{min} held acks of {user}'s messages"), |w| {
+                let held = held_acks::held(w, user);
+                (held >= min).then_some(held)
+            })
+            .await
     }
 
     /// The open connections.

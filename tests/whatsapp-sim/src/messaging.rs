@@ -318,7 +318,8 @@ pub async fn on_message(inner: &Arc<Inner>, conn: u64, node: Node) {
     ack_message(inner, conn, &id, to);
 }
 
-/// The server's ack of a client's `<message>` `id` to `to`.
+/// The server's ack of a client's `<message>` `id` to `to`, sent now or,
+/// while the connection's acks are held, once they are released.
 fn ack_message(inner: &Arc<Inner>, conn: u64, id: &str, to: Jid) {
     let ack = NodeBuilder::new("ack")
         .attr("class", "message")
@@ -326,7 +327,7 @@ fn ack_message(inner: &Arc<Inner>, conn: u64, id: &str, to: Jid) {
         .attr("from", to)
         .attr("t", nodes::now())
         .build();
-    inner.world().send(conn, ack);
+    crate::held_acks::ack_or_hold(&mut inner.world(), conn, ack);
 }
 
 /// Decrypts an entry addressed to a simulated primary device and records it.

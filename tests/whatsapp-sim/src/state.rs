@@ -207,6 +207,9 @@ pub struct Conn {
     pub drop_after_delivery: bool,
     /// Cut: whatever still arrives on it is lost, like bytes in flight.
     pub deaf: bool,
+    /// While `Some`, the server's acks of the client's messages are kept
+    /// here instead of sent (`held_acks.rs`); they die with the connection.
+    pub held_acks: Option<Vec<Node>>,
 }
 
 /// How the server handles the answer to one of its IQs.

@@ -5,6 +5,7 @@
 
 mod control;
 mod groups;
+mod held_acks;
 mod lifecycle;
 mod media;
 mod messaging;

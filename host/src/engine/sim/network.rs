@@ -1,6 +1,6 @@
 //! The simulated network's shared state: live sessions, contacts and what was sent.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
@@ -174,7 +174,7 @@ struct Inner {
     contacts: Mutex<HashMap<String, SimContact>>,
     /// The phone number of each registered contact's LID (`lids.rs`).
     lid_owners: Mutex<HashMap<String, String>>,
-    sent: Mutex<HashMap<String, VecDeque<SentRecord>>>,
+    sent: Mutex<HashMap<String, super::sent_records::SentRecords>>,
     groups: SimGroups,
     /// Calls ringing on each instance (`calls.rs`).
     calls: super::calls::SimCalls,
@@ -188,6 +188,8 @@ struct Inner {
     /// Where the record of sent messages outlives the process; `None` for a
     /// network without a database (unit tests).
     durable: Option<super::sent_log::SentLog>,
+    /// Answers to sends held back, per instance (`held_sends.rs`).
+    holds: super::held_sends::SendHolds,
 }
 
 impl SimNetwork {
@@ -206,7 +208,10 @@ impl SimNetwork {
                 ..Inner::default()
             }),
         };
-        *lock(&network.inner.sent) = logs;
+        *lock(&network.inner.sent) = logs
+            .into_iter()
+            .map(|(instance_id, records)| (instance_id, super::sent_records::SentRecords::new(records)))
+            .collect();
         Ok(network)
     }
 
@@ -220,7 +225,7 @@ impl SimNetwork {
     pub(super) fn has_sent(&self, instance_id: &str, message_id: &str) -> bool {
         lock(&self.inner.sent)
             .get(instance_id)
-            .is_some_and(|log| log.iter().any(|record| record.message_id == message_id))
+            .is_some_and(|log| log.has(message_id))
     }
 
     pub(super) fn register(&self, instance_id: &str, session: Arc<SimSession>) {
@@ -438,13 +443,7 @@ impl SimNetwork {
                 Some(log) => log,
                 None => sent.entry(instance_id.to_owned()).or_default(),
             };
-            let dropped = if log.len() >= SENT_LOG_CAPACITY {
-                log.pop_front()
-            } else {
-                None
-            };
-            log.push_back(record);
-            dropped
+            log.push(record, SENT_LOG_CAPACITY)
         };
         drop(dropped);
         self.inner.sent_signal.notify_waiters();
@@ -479,6 +478,29 @@ impl SimNetwork {
         }
     }
 
+    /// Holds back (`hold`) or releases the answers to the instance's sends
+    /// (`held_sends.rs`): while held, a message is taken but its sender is
+    /// not told. The hold as it was before.
+    pub fn hold_sends(&self, instance_id: &str, hold: bool) -> super::held_sends::HoldState {
+        self.inner.holds.set(instance_id, hold)
+    }
+
+    /// The instance's hold once it holds at least `min` answers (each to a
+    /// message taken and durably recorded), or as it is after `timeout`.
+    pub async fn held_sends(
+        &self,
+        instance_id: &str,
+        min: usize,
+        timeout: std::time::Duration,
+    ) -> super::held_sends::HoldState {
+        self.inner.holds.wait_held(instance_id, min, timeout).await
+    }
+
+    /// The answers held back, for a session's sends (`outbox.rs`).
+    pub(super) fn holds(&self) -> &super::held_sends::SendHolds {
+        &self.inner.holds
+    }
+
     /// How many times the instance's current session announced itself available.
     pub fn presence_announcements(&self, instance_id: &str) -> Option<u64> {
         lock(&self.inner.sessions)
@@ -493,6 +515,7 @@ impl SimNetwork {
         }
         lock(&self.inner.sent).remove(instance_id);
         self.inner.calls.forget(instance_id);
+        self.inner.holds.forget(instance_id);
     }
 }
 

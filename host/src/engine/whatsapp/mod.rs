@@ -26,7 +26,8 @@
 //! - `polls.rs`: sending a poll and keeping its secret; `poll_votes.rs`:
 //!   decrypting a vote with it, for the instance's poll book to tally;
 //! - `session.rs`: the [`Session`] requests (send, check, presence, pair code,
-//!   logout, close);
+//!   logout, close); `server_ack.rs`: a queued message counts as sent once
+//!   WhatsApp's server acknowledged it;
 //! - `cert_checks.rs`: whether this binary checks WhatsApp's Noise
 //!   certificates, and the loopback-only rule for a test build that does not;
 //! - `loopback_http.rs` (test builds only): media over plain HTTP to the
@@ -59,6 +60,7 @@ mod poll_votes;
 mod polls;
 mod profiles;
 mod recipient_lid;
+mod server_ack;
 mod session;
 
 use std::sync::atomic::Ordering;

@@ -113,12 +113,19 @@ impl WhatsappSession {
         limit: Duration,
     ) -> Result<SentMessage, EngineError> {
         // An id the send queue chose goes as the stanza id, so a resend
-        // after a crash is the same message to WhatsApp.
-        let options = match crate::engine::chosen_id::chosen() {
+        // after a crash is the same message to WhatsApp; such a message is
+        // sent once WhatsApp acknowledged it (`server_ack.rs`).
+        let deadline = tokio::time::Instant::now() + limit;
+        let chosen = crate::engine::chosen_id::chosen();
+        let acked = chosen.as_deref().map(|id| super::server_ack::expect(&self.client, id));
+        let options = match chosen {
             Some(id) => whatsapp_rust::SendOptions::default().with_message_id(id),
             None => whatsapp_rust::SendOptions::default(),
         };
         let sent = sent_within(limit, self.client.send_message_with_options(to, message, options)).await?;
+        if let Some(acked) = acked {
+            super::server_ack::by(deadline, acked).await?;
+        }
         Ok(with_lid(&self.client, sent).await)
     }
 }

@@ -1,8 +1,9 @@
 //! The chain's quarantine policy, on the committed `probe` test component in
 //! `trap` mode: an installed plugin is quarantined after repeated failures, a
 //! built-in output never is. And the checks of the actions on messages and
-//! chats: capability `send`, an instance to act from, a bounded mark-read; and of the
-//! moderation actions: capability `moderate`, an instance, bounded participants, a call id.
+//! chats and of a send to queue: capability `send`, an instance to act from, a
+//! bounded mark-read; and of the moderation actions: capability `moderate`, an
+//! instance, bounded participants, a call id.
 
 use std::path::Path;
 
@@ -92,9 +93,20 @@ async fn a_builtin_output_is_never_quarantined_an_installed_plugin_is() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Every action on an earlier message or a chat, one of each.
+/// Every action on an earlier message or a chat, one of each, and a send to queue.
 fn message_actions(read_ids: usize) -> Vec<types::Action> {
     vec![
+        types::Action::Queue(types::QueuedSend {
+            message: types::QueuedMessage::Text(types::SendText {
+                to: "6281234567890".to_owned(),
+                text: "later".to_owned(),
+                reply_to: None,
+                mentions: Vec::new(),
+                mention_all: false,
+                link_preview: None,
+            }),
+            send_at_us: Some(1_700_000_000_000_000),
+        }),
         types::Action::React(types::React {
             message_id: "M1".to_owned(),
             emoji: "👍".to_owned(),
@@ -134,7 +146,7 @@ fn manifest(send: bool) -> Manifest {
 fn the_actions_on_messages_and_chats_need_send_and_an_instance() {
     let granted = manifest(true);
     let (_, actions) = check(&granted, &message(), outcome(message_actions(1))).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(actions.len(), 5);
+    assert_eq!(actions.len(), 6);
     for action in message_actions(1) {
         let refused = check(&manifest(false), &message(), outcome(vec![action])).err();
         assert!(

@@ -26,7 +26,11 @@
 //!   `everyone <text>` mentions the whole group, `preview <url>` sends `see <url>` with a
 //!   fetched link preview, `sticker <url>` and `voice <url>` send that media as a
 //!   sticker or a voice note, `once <url>` as a view-once image, and `tag <who> <url>` as
-//!   an image whose caption mentions `<who>`. The moderation actions (capability `moderate`):
+//!   an image whose caption mentions `<who>`. Sends through the send queue: `remind <minutes>
+//!   <text>` schedules `<text>` as a reply, `<minutes>` after the message's event, and `queue
+//!   <what>` queues now the fixed `location`, `contacts` or `poll`, or `image <url>` or
+//!   `document <url>` (the latter with a file name, which the queue refuses). The moderation
+//!   actions (capability `moderate`):
 //!   `add`, `remove`, `promote` and `demote <who>` change participant `<who>` of the
 //!   message's group, `block <who>` and `unblock <who>` block and unblock `<who>`; and a
 //!   `call-offer` event (when the manifest subscribes to it) is rejected.
@@ -37,7 +41,7 @@
 use serde::Deserialize;
 use wasap_plugin::{
     CardToSend, ChatState, Content, Event, EventKind, LinkPreview, MediaType, Message, Outcome, ParticipantChange,
-    Plugin, SendLocation, SendMedia, SendText, export_plugin, kv,
+    Plugin, SendContacts, SendLocation, SendMedia, SendPoll, SendText, export_plugin, kv,
 };
 
 #[derive(Debug, Deserialize)]
@@ -124,7 +128,7 @@ impl Plugin for Probe {
                 let _ = kv::set_json(&key, &count);
                 Outcome::cont()
             }
-            "actions" => act(message, &text),
+            "actions" => act(&event, message, &text),
             _ => Outcome::cont(),
         }
     }
@@ -132,7 +136,7 @@ impl Plugin for Probe {
 
 /// The `actions` mode: the first word of `text` names the action, the second the
 /// message it is on when that is not `message` itself.
-fn act(message: &Message, text: &str) -> Outcome {
+fn act(event: &Event, message: &Message, text: &str) -> Outcome {
     let mut words = text.splitn(3, ' ');
     let verb = words.next().unwrap_or_default();
     let target = words.next().unwrap_or_default();
@@ -147,15 +151,36 @@ fn act(message: &Message, text: &str) -> Outcome {
         "paused" => state(ChatState::Paused),
         "edit" => Outcome::cont().edit(target, rest),
         "revoke" => Outcome::cont().revoke(target),
-        "location" => Outcome::cont().send_location(SendLocation {
-            to: message.chat.clone(),
-            latitude: -6.175392,
-            longitude: 106.827153,
-            name: Some("Monas".to_owned()),
-            address: Some("Gambir, Jakarta Pusat".to_owned()),
-        }),
-        "contacts" => Outcome::cont().send_contacts(&message.chat, vec![CardToSend::phone("Ani", "6281200002222")]),
+        "location" => Outcome::cont().send_location(place(message)),
+        "contacts" => Outcome::cont().send_contacts(&message.chat, cards()),
         "poll" => Outcome::cont().send_poll(&message.chat, "Lunch?", ["Rice", "Noodles", "Soup"], 2),
+        "remind" => {
+            let minutes: i64 = target.parse().unwrap_or_default();
+            let reminder = SendText::new(&message.chat, rest).replying_to(&message.id);
+            Outcome::cont().schedule(reminder, event.at_us + minutes * 60_000_000)
+        }
+        "queue" => match target {
+            "location" => Outcome::cont().queue(place(message)),
+            "contacts" => Outcome::cont().queue(SendContacts {
+                to: message.chat.clone(),
+                cards: cards(),
+            }),
+            "poll" => Outcome::cont().queue(SendPoll {
+                to: message.chat.clone(),
+                name: "Lunch?".to_owned(),
+                options: vec!["Rice".to_owned(), "Noodles".to_owned(), "Soup".to_owned()],
+                selectable_count: 2,
+            }),
+            "image" => Outcome::cont().queue(SendMedia {
+                caption: Some("queued".to_owned()),
+                ..media(message, rest, MediaType::Image)
+            }),
+            "document" => Outcome::cont().queue(SendMedia {
+                file_name: Some("menu.pdf".to_owned()),
+                ..media(message, rest, MediaType::Document)
+            }),
+            _ => Outcome::cont(),
+        },
         "forward" => Outcome::cont().forward(target, rest),
         "forget" => Outcome::cont().delete_for_me(target),
         "mention" => Outcome::cont().send(SendText::new(&message.chat, rest).mentioning([target])),
@@ -184,6 +209,22 @@ fn act(message: &Message, text: &str) -> Outcome {
         }),
         _ => Outcome::cont(),
     }
+}
+
+/// The fixed place of `location`, to the chat of `message`.
+fn place(message: &Message) -> SendLocation {
+    SendLocation {
+        to: message.chat.clone(),
+        latitude: -6.175392,
+        longitude: 106.827153,
+        name: Some("Monas".to_owned()),
+        address: Some("Gambir, Jakarta Pusat".to_owned()),
+    }
+}
+
+/// The fixed card of `contacts`.
+fn cards() -> Vec<CardToSend> {
+    vec![CardToSend::phone("Ani", "6281200002222")]
 }
 
 /// Media of `media_type` from `url`, to the chat of `message`, without a caption.

@@ -322,6 +322,47 @@ async fn receipts_move_a_sent_job_to_delivered_then_read() {
     server.stop().await;
 }
 
+/// Receipts that come together are handled together (send_queue/receipts.rs):
+/// one receipt naming several jobs' messages among others no job sent, and a
+/// read receipt right behind a delivery receipt, leave every job where the
+/// receipts say, in order.
+#[tokio::test]
+async fn receipts_that_come_together_move_every_job_they_name() {
+    let server = shop().await;
+    let api = server.admin();
+    let queue = Queue::of(&api, SHOP);
+    let mut jobs = Vec::new();
+    for n in 0..4 {
+        let queued = queue.text(CONTACT, &format!("together {n}"), json!({})).await;
+        let id = job_id(&queued);
+        let sent_job = queue.wait_job(id, "sent").await;
+        jobs.push((id, sent_job["message_id"].as_str().unwrap().to_owned()));
+    }
+    let mut ids: Vec<&str> = jobs.iter().map(|(_, message_id)| message_id.as_str()).collect();
+    ids.insert(1, "3EB0NOJOBSENTTHIS0001");
+    let (status, body) = api
+        .post(
+            "/sim/instances/shop/receipt",
+            json!({ "from": CONTACT, "ids": ids, "type": "delivered" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The first two are read right behind the delivery receipt.
+    let (status, body) = api
+        .post(
+            "/sim/instances/shop/receipt",
+            json!({ "from": CONTACT, "ids": [jobs[0].1, jobs[1].1], "type": "read" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for (n, (id, message_id)) in jobs.iter().enumerate() {
+        let want = if n < 2 { "read" } else { "delivered" };
+        let job = queue.wait_job(*id, want).await;
+        assert_eq!(job["message_id"], message_id.as_str());
+    }
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn direct_sends_over_the_pace_are_refused_with_retry_after_under_refuse() {
     let server = shop().await;

@@ -10,8 +10,8 @@
 //! one. When a job has to wait (the instance offline), the rest of the run,
 //! not yet tried, goes back to `queued` uncounted.
 
-use super::scheduler::{Lane, MAX_ATTEMPTS, Next, RETRY_MS};
-use super::{JobStatus, QueueError, SendQueue, Undelivered, events};
+use super::scheduler::{Lane, Next, RETRY_MS, Settled, send_and_settle};
+use super::{JobStatus, QueueError, SendQueue, events};
 use crate::engine::chosen_id;
 use crate::store::send_jobs::JobRow;
 
@@ -68,7 +68,8 @@ pub(super) async fn send(
     went
 }
 
-/// Sends the jobs of a run until one has to wait or the store fails.
+/// Sends the jobs of a run, each through [`send_and_settle`], until one has
+/// to wait or the store fails.
 async fn send_each(
     queue: &SendQueue,
     instance_id: &str,
@@ -76,53 +77,19 @@ async fn send_each(
     dispatch: &dyn super::Dispatch,
     jobs: &mut std::vec::IntoIter<JobRow>,
 ) -> Result<Next, QueueError> {
-    let store = &queue.inner.store;
-    let clock = &queue.inner.clock;
     while let Some(job) = jobs.next() {
-        let message_id = job.message_id.clone().unwrap_or_default();
-        let request: serde_json::Value = serde_json::from_str(&job.request).unwrap_or_default();
-        let outcome = chosen_id::sending_as(message_id.clone(), dispatch.send(instance_id, &job.kind, &request)).await;
-        let now = clock.now_ms();
-        match outcome {
-            Ok(sent) => {
-                if sent.message_id != message_id {
-                    tracing::warn!(instance = %instance_id, job = job.id, chosen = %message_id, sent = %sent.message_id,
-                        "a queued message went with another id than the one chosen");
-                }
-                store.mark_send_job_sent(job.id, now).await?;
-                lane.log.lock().unwrap().push(now);
+        if let Settled::Later(now) = send_and_settle(queue, instance_id, lane, dispatch, &job).await? {
+            // What follows would meet the same wait: back to the queue,
+            // as it was, with no attempt counted.
+            let rest: Vec<JobRow> = jobs.by_ref().collect();
+            let ids: Vec<i64> = rest.iter().map(|job| job.id).collect();
+            queue.inner.store.release_send_jobs(&ids, now).await?;
+            for job in &rest {
                 queue
-                    .changed(instance_id, events::update(&job, JobStatus::Sent, None))
+                    .changed(instance_id, events::update(job, JobStatus::Queued, None))
                     .await;
             }
-            Err(Undelivered::Later(reason)) if job.attempts + 1 < MAX_ATTEMPTS => {
-                tracing::info!(instance = %instance_id, job = job.id, %reason, "a queued message will be tried again");
-                store
-                    .move_send_job(job.id, &["sending"], "queued", None, Some(&reason), now)
-                    .await?;
-                queue
-                    .changed(instance_id, events::update(&job, JobStatus::Queued, Some(&reason)))
-                    .await;
-                // What follows would meet the same wait: back to the queue,
-                // as it was, with no attempt counted.
-                let rest: Vec<JobRow> = jobs.by_ref().collect();
-                let ids: Vec<i64> = rest.iter().map(|job| job.id).collect();
-                store.release_send_jobs(&ids, now).await?;
-                for job in &rest {
-                    queue
-                        .changed(instance_id, events::update(job, JobStatus::Queued, None))
-                        .await;
-                }
-                return Ok(Next::At(now + RETRY_MS));
-            }
-            Err(Undelivered::Later(reason) | Undelivered::Never(reason)) => {
-                store
-                    .move_send_job(job.id, &["sending"], "failed", None, Some(&reason), now)
-                    .await?;
-                queue
-                    .changed(instance_id, events::update(&job, JobStatus::Failed, Some(&reason)))
-                    .await;
-            }
+            return Ok(Next::At(now + RETRY_MS));
         }
     }
     Ok(Next::Again)

@@ -23,7 +23,7 @@ use crate::store::send_jobs::JobRow;
 /// not connected, WhatsApp slow).
 pub(super) const RETRY_MS: i64 = 5_000;
 /// Attempts before a job that keeps failing for now fails for good.
-pub(super) const MAX_ATTEMPTS: i64 = 20;
+const MAX_ATTEMPTS: i64 = 20;
 /// How long the scheduler waits after a database error.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 /// A day, the longest rate window.
@@ -223,15 +223,49 @@ async fn send(
         return Ok(Next::Again);
     }
     let job = JobRow {
-        message_id: Some(message_id.clone()),
+        message_id: Some(message_id),
         ..job
     };
     queue
         .changed(instance_id, super::events::update(&job, JobStatus::Sending, None))
         .await;
+    // On top of the shared settling, a sent job holds the next one back by
+    // a gap drawn from the pacing.
+    match send_and_settle(queue, instance_id, lane, &*dispatch, &job).await? {
+        Settled::Sent(at) => {
+            state.next_free = at + rules.draw_gap_ms();
+            Ok(Next::Again)
+        }
+        Settled::Later(at) => Ok(Next::At(at + RETRY_MS)),
+        Settled::Failed => Ok(Next::Again),
+    }
+}
+
+/// How a job marked `sending` was settled by [`send_and_settle`].
+pub(super) enum Settled {
+    /// Sent and marked `sent` at this moment (clock ms).
+    Sent(i64),
+    /// Not sent for now: back to `queued`, as of this moment, to be tried again.
+    Later(i64),
+    /// Not sent, for good or after its last attempt: marked `failed`.
+    Failed,
+}
+
+/// Sends `job`, already marked `sending` with its message id, and records
+/// the outcome: the store's mark, the rate log and the job's event. Both
+/// the single job and a run of jobs ([`run_of_jobs`]) go through it.
+pub(super) async fn send_and_settle(
+    queue: &SendQueue,
+    instance_id: &str,
+    lane: &Lane,
+    dispatch: &dyn super::Dispatch,
+    job: &JobRow,
+) -> Result<Settled, super::QueueError> {
+    let store = &queue.inner.store;
+    let message_id = job.message_id.clone().unwrap_or_default();
     let request: serde_json::Value = serde_json::from_str(&job.request).unwrap_or_default();
     let outcome = chosen_id::sending_as(message_id.clone(), dispatch.send(instance_id, &job.kind, &request)).await;
-    let now = clock.now_ms();
+    let now = queue.inner.clock.now_ms();
     match outcome {
         Ok(sent) => {
             if sent.message_id != message_id {
@@ -240,11 +274,10 @@ async fn send(
             }
             store.mark_send_job_sent(job.id, now).await?;
             lane.log.lock().unwrap().push(now);
-            state.next_free = now + rules.draw_gap_ms();
             queue
-                .changed(instance_id, super::events::update(&job, JobStatus::Sent, None))
+                .changed(instance_id, super::events::update(job, JobStatus::Sent, None))
                 .await;
-            Ok(Next::Again)
+            Ok(Settled::Sent(now))
         }
         Err(Undelivered::Later(reason)) if job.attempts + 1 < MAX_ATTEMPTS => {
             tracing::info!(instance = %instance_id, job = job.id, %reason, "a queued message will be tried again");
@@ -254,10 +287,10 @@ async fn send(
             queue
                 .changed(
                     instance_id,
-                    super::events::update(&job, JobStatus::Queued, Some(&reason)),
+                    super::events::update(job, JobStatus::Queued, Some(&reason)),
                 )
                 .await;
-            Ok(Next::At(now + RETRY_MS))
+            Ok(Settled::Later(now))
         }
         Err(Undelivered::Later(reason) | Undelivered::Never(reason)) => {
             store
@@ -266,10 +299,10 @@ async fn send(
             queue
                 .changed(
                     instance_id,
-                    super::events::update(&job, JobStatus::Failed, Some(&reason)),
+                    super::events::update(job, JobStatus::Failed, Some(&reason)),
                 )
                 .await;
-            Ok(Next::Again)
+            Ok(Settled::Failed)
         }
     }
 }

@@ -2,25 +2,46 @@
 //! stored together in one transaction, or not at all, and cancelled
 //! together. What a batch is to the API is `send_queue::bulk`'s.
 
-use super::send_jobs::{INSERT_ONE, NewJob};
+use sqlx::Transaction;
+
+use super::send_jobs::{NewJob, insert_one};
 use super::{Pool, Store, StoreError, on_pool};
 
-/// The instance's jobs waiting (`queued`), counted inside a transaction.
-async fn waiting_with<DB>(tx: &mut sqlx::Transaction<'_, DB>, instance_id: &str) -> Result<i64, sqlx::Error>
+/// Whether `tx` has room for `adding` more of the instance's jobs under
+/// `max_waiting`: then the transaction back, with how many jobs wait once
+/// they are in. The waiting jobs are counted only when `waiting_at_most`,
+/// an upper bound the caller kept, leaves no room (a count's cost grows
+/// with the backlog). Without room, `tx` is rolled back and `None`.
+async fn within_room<'c, DB>(
+    mut tx: Transaction<'c, DB>,
+    instance_id: &str,
+    adding: i64,
+    max_waiting: i64,
+    waiting_at_most: Option<i64>,
+) -> Result<Option<(Transaction<'c, DB>, i64)>, sqlx::Error>
 where
     DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
     for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
     (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
 {
-    let (waiting,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM send_jobs WHERE instance_id = $1 AND status = 'queued'")
-            .bind(instance_id)
-            .fetch_one(&mut **tx)
-            .await?;
-    Ok(waiting)
+    let waiting = match waiting_at_most {
+        Some(bound) if bound + adding <= max_waiting => bound,
+        _ => {
+            sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM send_jobs WHERE instance_id = $1 AND status = 'queued'")
+                .bind(instance_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .0
+        }
+    };
+    if waiting + adding > max_waiting {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    Ok(Some((tx, waiting + adding)))
 }
 
 impl Store {
@@ -52,6 +73,7 @@ impl Store {
         waiting_at_most: Option<i64>,
     ) -> Result<Option<(Vec<i64>, i64)>, StoreError> {
         debug_assert!(jobs.iter().all(|job| job.instance_id == instance_id));
+        let adding = jobs.len() as i64;
         // In an async block, so that every error of the transaction passes
         // the mapping below (a `?` would return it unmapped).
         let stored = match self.pool() {
@@ -60,44 +82,27 @@ impl Store {
                 // (the count) before it writes cannot take the lock once
                 // another connection has committed, and fails at once
                 // ("database is locked") instead of waiting its turn.
-                let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-                let waiting = match waiting_at_most {
-                    Some(bound) if bound + (jobs.len() as i64) <= max_waiting => bound,
-                    _ => waiting_with(&mut tx, instance_id).await?,
-                };
-                if waiting + jobs.len() as i64 > max_waiting {
-                    tx.rollback().await?;
+                let tx = p.begin_with("BEGIN IMMEDIATE").await?;
+                let Some((mut tx, waiting)) = within_room(tx, instance_id, adding, max_waiting, waiting_at_most).await?
+                else {
                     return Ok(None);
-                }
+                };
                 // In-process: a statement per row costs no round trip.
                 let mut ids = Vec::with_capacity(jobs.len());
                 for job in jobs {
-                    let (id,): (i64,) = sqlx::query_as(&format!("{INSERT_ONE} RETURNING id"))
-                        .bind(job.instance_id)
-                        .bind(job.kind)
-                        .bind(job.request)
-                        .bind(job.send_at)
-                        .bind(job.due_at)
-                        .bind(job.now_ms)
-                        .bind(job.batch_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                    let (id,) = insert_one(job).fetch_one(&mut *tx).await?;
                     ids.push(id);
                 }
                 tx.commit().await?;
-                Ok::<_, sqlx::Error>(Some((ids, waiting + jobs.len() as i64)))
+                Ok::<_, sqlx::Error>(Some((ids, waiting)))
             }
             .await,
             Pool::Postgres(p) => async {
-                let mut tx = p.begin().await?;
-                let waiting = match waiting_at_most {
-                    Some(bound) if bound + (jobs.len() as i64) <= max_waiting => bound,
-                    _ => waiting_with(&mut tx, instance_id).await?,
-                };
-                if waiting + jobs.len() as i64 > max_waiting {
-                    tx.rollback().await?;
+                let tx = p.begin().await?;
+                let Some((mut tx, waiting)) = within_room(tx, instance_id, adding, max_waiting, waiting_at_most).await?
+                else {
                     return Ok(None);
-                }
+                };
                 // One statement for all rows: a round trip per row would
                 // bound a busy intake by the connection's latency.
                 let rows: Vec<(i64,)> = sqlx::query_as(
@@ -121,7 +126,7 @@ impl Store {
                 // promised, so the ids are put back in order.
                 let mut ids: Vec<i64> = rows.into_iter().map(|(id,)| id).collect();
                 ids.sort_unstable();
-                Ok(Some((ids, waiting + jobs.len() as i64)))
+                Ok(Some((ids, waiting)))
             }
             .await,
         }

@@ -45,10 +45,30 @@ pub struct JobFilter {
     pub limit: i64,
 }
 
-/// A queued job's row, as both databases insert it (binds: instance,
-/// kind, request, send_at, due_at, now, batch).
-pub(super) const INSERT_ONE: &str = "INSERT INTO send_jobs (instance_id, status, kind, request, send_at, due_at, \
-                                     created_at, updated_at, batch_id) VALUES ($1, 'queued', $2, $3, $4, $5, $6, $6, $7)";
+/// A queued job's row, as both databases insert it, returning its id.
+const INSERT_ONE: &str = "INSERT INTO send_jobs (instance_id, status, kind, request, send_at, due_at, created_at, \
+                          updated_at, batch_id) VALUES ($1, 'queued', $2, $3, $4, $5, $6, $6, $7) RETURNING id";
+
+/// The statement that stores `job` as queued and returns its id, on either
+/// database.
+pub(super) fn insert_one<'q, DB>(job: &NewJob<'q>) -> sqlx::query::QueryAs<'q, DB, (i64,), DB::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    sqlx::query_as(INSERT_ONE)
+        .bind(job.instance_id)
+        .bind(job.kind)
+        .bind(job.request)
+        .bind(job.send_at)
+        .bind(job.due_at)
+        .bind(job.now_ms)
+        .bind(job.batch_id)
+}
 
 /// Ids per `IN (...)` list.
 const IDS_PER_QUERY: usize = 500;
@@ -63,17 +83,7 @@ impl Store {
         if self.waiting_send_jobs(job.instance_id).await? >= max_waiting {
             return Ok(None);
         }
-        let (id,): (i64,) = on_pool!(self.pool(), |p| sqlx::query_as(&format!("{INSERT_ONE} RETURNING id"))
-            .bind(job.instance_id)
-            .bind(job.kind)
-            .bind(job.request)
-            .bind(job.send_at)
-            .bind(job.due_at)
-            .bind(job.now_ms)
-            .bind(job.batch_id)
-            .fetch_one(p)
-            .await)
-        .map_err(StoreError::from)?;
+        let (id,): (i64,) = on_pool!(self.pool(), |p| insert_one(&job).fetch_one(p).await).map_err(StoreError::from)?;
         Ok(Some(id))
     }
 
@@ -277,29 +287,39 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Moves the instance's jobs sent as `message_id` from one of `from` to
-    /// `to` (a receipt); the jobs moved, as they are now.
-    pub async fn receipt_send_job(
+    /// Moves the instance's jobs sent as one of `message_ids` from one of
+    /// `from` to `to` (receipts); the jobs moved, as they are now. One
+    /// statement per [`IDS_PER_QUERY`] ids: receipts come by the thousand a
+    /// second, most of them for messages no job sent.
+    pub async fn receipt_send_jobs(
         &self,
         instance_id: &str,
-        message_id: &str,
+        message_ids: &[&str],
         from: &[&str],
         to: &str,
         now_ms: i64,
     ) -> Result<Vec<JobRow>, StoreError> {
         let from = from.join(",");
-        let sql = format!(
-            "UPDATE send_jobs SET status = $4, updated_at = $5 WHERE instance_id = $1 AND message_id = $2 \
-             AND ',' || $3 || ',' LIKE '%,' || status || ',%' RETURNING {COLUMNS}"
-        );
-        Ok(on_pool!(self.pool(), |p| sqlx::query_as(&sql)
-            .bind(instance_id)
-            .bind(message_id)
-            .bind(&from)
-            .bind(to)
-            .bind(now_ms)
-            .fetch_all(p)
-            .await)?)
+        let mut moved = Vec::new();
+        for chunk in message_ids.chunks(IDS_PER_QUERY) {
+            let list = (0..chunk.len())
+                .map(|i| format!("${}", i + 5))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "UPDATE send_jobs SET status = $3, updated_at = $4 WHERE instance_id = $1 AND message_id IN ({list}) \
+                 AND ',' || $2 || ',' LIKE '%,' || status || ',%' RETURNING {COLUMNS}"
+            );
+            let rows: Vec<JobRow> = on_pool!(self.pool(), |p| {
+                let mut query = sqlx::query_as(&sql).bind(instance_id).bind(&from).bind(to).bind(now_ms);
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.fetch_all(p).await
+            })?;
+            moved.extend(rows);
+        }
+        Ok(moved)
     }
 
     /// The instance's jobs of `ids` (those that exist), by id; one query per

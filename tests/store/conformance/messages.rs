@@ -56,6 +56,40 @@ async fn sent_message_store_take_once() {
     );
 }
 
+/// Sends keep their messages one per request, many requests at once: the
+/// writes are committed together (store/device/grouped_writes.rs), each
+/// landed when its call returns, the same key twice keeping the last.
+#[tokio::test]
+async fn sent_messages_stored_at_once_by_many_sends_each_land_before_they_return() {
+    let (_db, _store, dev) = fresh().await;
+    let mut sends = tokio::task::JoinSet::new();
+    for sender in 0..16u32 {
+        let dev = dev.clone();
+        sends.spawn(async move {
+            for n in 0..20u32 {
+                let id = format!("S{sender}-{n}");
+                let payload = (sender * 1000 + n).to_be_bytes();
+                // Twice at once: both calls land, the later payload is kept
+                // or the earlier one; never neither.
+                let (a, b) = tokio::join!(
+                    dev.store_sent_message(CHAT, &id, b"first"),
+                    dev.store_sent_message(CHAT, &id, &payload)
+                );
+                a.unwrap();
+                b.unwrap();
+                let taken = dev.take_sent_message(CHAT, &id).await.unwrap();
+                assert!(
+                    taken.as_deref() == Some(&payload[..]) || taken.as_deref() == Some(&b"first"[..]),
+                    "send {sender}, message {n}: {taken:?}"
+                );
+            }
+        });
+    }
+    while let Some(send) = sends.join_next().await {
+        send.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn sent_messages_expire_by_store_time() {
     let (_db, _store, dev) = fresh().await;
@@ -173,7 +207,7 @@ async fn pending_inbound_batches() {
         .collect();
     dev.delete_pending_inbound_batch(&[]).await.unwrap();
     dev.delete_pending_inbound_batch(&keys).await.unwrap();
-    // Removals after a committed batch are queued (store/device/pending_removals.rs):
+    // Removals after a committed batch are queued (store/device/grouped_writes.rs):
     // settled, they have landed.
     dev.settle().await;
     assert_eq!(dev.get_pending_inbound(CHAT, CHAT, "X0").await.unwrap(), None);
@@ -181,6 +215,62 @@ async fn pending_inbound_batches() {
     assert_eq!(
         dev.get_pending_inbound(CHAT, CHAT, "X400").await.unwrap(),
         Some(400u32.to_be_bytes().to_vec())
+    );
+}
+
+/// Live messages are buffered one per sender lane at a time, many lanes at
+/// once: their writes are committed together (store/device/grouped_writes.rs).
+/// Every caller's row must have landed when its call returns, and a key put
+/// twice in one round keeps the last message.
+#[tokio::test]
+async fn pending_inbound_puts_from_many_lanes_each_land_before_they_return() {
+    let (_db, _store, dev) = fresh().await;
+    let mut lanes = tokio::task::JoinSet::new();
+    for lane in 0..32u32 {
+        let dev = dev.clone();
+        lanes.spawn(async move {
+            for n in 0..20u32 {
+                let (sender, id) = (format!("{lane}@s.whatsapp.net"), format!("L{lane}-{n}"));
+                let message = (lane * 1000 + n).to_be_bytes();
+                dev.store_pending_inbound_batch(&[PendingInboundRow {
+                    chat: CHAT,
+                    sender: &sender,
+                    id: &id,
+                    message: &message,
+                }])
+                .await
+                .unwrap();
+                // Read back at once: the put has landed before it returned.
+                assert_eq!(
+                    dev.get_pending_inbound(CHAT, &sender, &id).await.unwrap(),
+                    Some(message.to_vec()),
+                    "lane {lane}, message {n}"
+                );
+            }
+        });
+    }
+    while let Some(lane) = lanes.join_next().await {
+        lane.unwrap();
+    }
+    // The same key twice in one call: the last message is kept.
+    let rows = [
+        PendingInboundRow {
+            chat: CHAT,
+            sender: CHAT,
+            id: "twice",
+            message: b"first",
+        },
+        PendingInboundRow {
+            chat: CHAT,
+            sender: CHAT,
+            id: "twice",
+            message: b"second",
+        },
+    ];
+    dev.store_pending_inbound_batch(&rows).await.unwrap();
+    assert_eq!(
+        dev.get_pending_inbound(CHAT, CHAT, "twice").await.unwrap(),
+        Some(b"second".to_vec())
     );
 }
 

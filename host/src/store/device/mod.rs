@@ -11,14 +11,16 @@
 //! atomic take, token upserts are "newer wins", and pre-keys are marked
 //! uploaded only by an update.
 
+mod address_records;
 mod app_sync;
 mod device_row;
+mod grouped_writes;
 mod msg_secret;
 mod pending_inbound;
-mod pending_removals;
 mod protocol;
 mod retire;
 mod signal;
+mod statements;
 
 use whatsapp_rust::wacore::store::error::StoreError as WaStoreError;
 
@@ -61,8 +63,8 @@ pub struct DeviceBackend {
     device_id: i32,
     /// Closed once the device is wiped: later writes do nothing (`retire.rs`).
     gate: retire::Gate,
-    /// The client's removals of pending-inbound rows, queued (`pending_removals.rs`).
-    pending: pending_removals::PendingRemovals,
+    /// The client's pending-inbound rows and sent messages, group-committed (`grouped_writes.rs`).
+    grouped: grouped_writes::GroupedWrites,
 }
 
 impl DeviceBackend {
@@ -72,10 +74,10 @@ impl DeviceBackend {
     }
 
     /// Waits until every write of this device under way has landed, the
-    /// queued removals of pending-inbound rows included (writes that start
+    /// queued writes of pending-inbound rows included (writes that start
     /// later are not waited for).
     pub async fn settle(&self) {
-        self.pending.flush().await;
+        self.grouped.flush().await;
         drop(self.gate.write().await);
     }
 }
@@ -88,7 +90,7 @@ impl Store {
             relaxed: self.relaxed_pool().clone(),
             device_id,
             gate: self.device_gates.of(device_id),
-            pending: Default::default(),
+            grouped: Default::default(),
         }
     }
 

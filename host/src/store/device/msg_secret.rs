@@ -1,47 +1,116 @@
 //! `MsgSecretStore`: the per-message secrets that decrypt later add-ons
 //! (reactions, poll votes, edits) to messages.
+//! A batch (whatsapp-rust buffers them) is written many rows per statement.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use whatsapp_rust::wacore::store::error::Result;
 use whatsapp_rust::wacore::store::traits::{MsgSecretEntry, MsgSecretStore};
 
-use super::{DeviceBackend, execute, execute_batch, fetch_optional};
+use super::statements::execute_all;
+use super::{DeviceBackend, db, execute, fetch_optional};
 use crate::clock::now_secs;
+use crate::store::on_pool;
+
+/// Rows per statement: 6 parameters each, under both engines' limits.
+const ROWS_PER_STATEMENT: usize = 200;
 
 #[async_trait]
 impl MsgSecretStore for DeviceBackend {
     async fn put_msg_secrets(&self, entries: Vec<MsgSecretEntry>) -> Result<usize> {
+        let count = entries.len();
+        let retired = self.gate.read().await;
+        if *retired || entries.is_empty() {
+            return Ok(count);
+        }
+        // One row per key (PostgreSQL refuses to update a row twice in one
+        // statement): repeated keys merged first by the rules below, which
+        // give what writing them one after the other would.
+        let mut merged: Vec<MsgSecretEntry> = Vec::with_capacity(entries.len());
+        let mut at: HashMap<(Arc<str>, Arc<str>, Arc<str>), usize> = HashMap::with_capacity(entries.len());
+        for entry in entries {
+            let key = (entry.chat.clone(), entry.sender.clone(), entry.msg_id.clone());
+            match at.get(&key) {
+                Some(&i) => {
+                    let kept = &mut merged[i];
+                    kept.secret = entry.secret;
+                    kept.expires_at = if kept.expires_at == 0 || entry.expires_at == 0 {
+                        0
+                    } else {
+                        kept.expires_at.max(entry.expires_at)
+                    };
+                    kept.message_ts = kept.message_ts.max(entry.message_ts);
+                }
+                None => {
+                    at.insert(key, merged.len());
+                    merged.push(entry);
+                }
+            }
+        }
         let now = now_secs();
-        // On conflict the merge rules of whatsapp-rust apply: an expiry of 0
-        // ("never") wins, else the later deadline; the later non-zero parent
-        // time wins. Written as CASE because SQLite's MAX and PostgreSQL's
-        // GREATEST differ.
-        execute_batch!(
-            self,
-            "INSERT INTO wa_msg_secrets \
-                 (device_id, chat, sender, msg_id, secret, created_at, expires_at, message_ts) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (device_id, chat, sender, msg_id) DO UPDATE SET \
-                 secret = excluded.secret, \
-                 expires_at = CASE \
-                     WHEN wa_msg_secrets.expires_at = 0 OR excluded.expires_at = 0 THEN 0 \
-                     WHEN excluded.expires_at > wa_msg_secrets.expires_at THEN excluded.expires_at \
-                     ELSE wa_msg_secrets.expires_at END, \
-                 message_ts = CASE \
-                     WHEN excluded.message_ts > wa_msg_secrets.message_ts THEN excluded.message_ts \
-                     ELSE wa_msg_secrets.message_ts END",
-            &entries,
-            |e| (
-                &*e.chat,
-                &*e.sender,
-                &*e.msg_id,
-                &e.secret[..],
-                now,
-                e.expires_at,
-                e.message_ts
-            )
-        )?;
-        Ok(entries.len())
+        let statements: Vec<String> = merged
+            .chunks(ROWS_PER_STATEMENT)
+            .map(|chunk| {
+                // $1 device, $2 time, then 6 values per row.
+                let values: Vec<String> = (0..chunk.len())
+                    .map(|i| {
+                        let n = 3 + 6 * i;
+                        format!(
+                            "($1, ${}, ${}, ${}, ${}, $2, ${}, ${})",
+                            n,
+                            n + 1,
+                            n + 2,
+                            n + 3,
+                            n + 4,
+                            n + 5
+                        )
+                    })
+                    .collect();
+                // On conflict the merge rules of whatsapp-rust apply: an
+                // expiry of 0 ("never") wins, else the later deadline; the
+                // later non-zero parent time wins. Written as CASE because
+                // SQLite's MAX and PostgreSQL's GREATEST differ.
+                format!(
+                    "INSERT INTO wa_msg_secrets \
+                         (device_id, chat, sender, msg_id, secret, created_at, expires_at, message_ts) \
+                     VALUES {} \
+                     ON CONFLICT (device_id, chat, sender, msg_id) DO UPDATE SET \
+                         secret = excluded.secret, \
+                         expires_at = CASE \
+                             WHEN wa_msg_secrets.expires_at = 0 OR excluded.expires_at = 0 THEN 0 \
+                             WHEN excluded.expires_at > wa_msg_secrets.expires_at THEN excluded.expires_at \
+                             ELSE wa_msg_secrets.expires_at END, \
+                         message_ts = CASE \
+                             WHEN excluded.message_ts > wa_msg_secrets.message_ts THEN excluded.message_ts \
+                             ELSE wa_msg_secrets.message_ts END",
+                    values.join(", ")
+                )
+            })
+            .collect();
+        on_pool!(&self.pool, |p| {
+            let queries = statements
+                .iter()
+                .zip(merged.chunks(ROWS_PER_STATEMENT))
+                .map(|(sql, chunk)| {
+                    let mut query = sqlx::query(sql).bind(self.device_id).bind(now);
+                    for e in chunk {
+                        query = query
+                            .bind(&*e.chat)
+                            .bind(&*e.sender)
+                            .bind(&*e.msg_id)
+                            .bind(&e.secret[..])
+                            .bind(e.expires_at)
+                            .bind(e.message_ts);
+                    }
+                    query
+                })
+                .collect();
+            execute_all(p, queries).await
+        })
+        .map_err(db)?;
+        Ok(count)
     }
 
     async fn get_msg_secret(&self, chat: &str, sender: &str, msg_id: &str) -> Result<Option<Vec<u8>>> {

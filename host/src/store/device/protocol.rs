@@ -9,6 +9,7 @@ use whatsapp_rust::wacore::store::traits::{
     DeviceListRecord, LidPnMappingEntry, PendingInboundKey, PendingInboundRow, ProtocolStore, TcTokenEntry,
 };
 
+use super::grouped_writes::{PENDING_INBOUND, SENT_MESSAGES};
 use super::{DeviceBackend, execute, execute_batch, fetch_all, fetch_optional, serde_err};
 use crate::clock::now_secs;
 
@@ -342,19 +343,10 @@ impl ProtocolStore for DeviceBackend {
         Ok(())
     }
 
+    // One per send, many sends at once: written together (`grouped_writes.rs`).
     async fn store_sent_message(&self, chat_jid: &str, message_id: &str, payload: &[u8]) -> Result<()> {
-        execute!(
-            self,
-            "INSERT INTO wa_sent_messages (device_id, chat_jid, message_id, payload, created_at) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (device_id, chat_jid, message_id) \
-             DO UPDATE SET payload = excluded.payload, created_at = excluded.created_at",
-            chat_jid,
-            message_id,
-            payload,
-            now_secs()
-        )?;
-        Ok(())
+        let row = (vec![chat_jid.to_owned(), message_id.to_owned()], payload.to_vec());
+        self.grouped.put(self, SENT_MESSAGES, vec![row]).await
     }
 
     async fn take_sent_message(&self, chat_jid: &str, message_id: &str) -> Result<Option<Vec<u8>>> {
@@ -410,20 +402,28 @@ impl ProtocolStore for DeviceBackend {
         Ok(deleted as u32)
     }
 
+    // The client's buffer rows of live messages come one per sender lane at
+    // a time: written together with the other lanes' (`grouped_writes.rs`).
     async fn store_pending_inbound_batch(&self, rows: &[PendingInboundRow<'_>]) -> Result<()> {
-        let now = now_secs();
-        execute_batch!(self, PUT_PENDING_INBOUND, rows, |r| (
-            r.chat, r.sender, r.id, r.message, now
-        ))
+        let rows = rows
+            .iter()
+            .map(|r| {
+                (
+                    vec![r.chat.to_owned(), r.sender.to_owned(), r.id.to_owned()],
+                    r.message.to_vec(),
+                )
+            })
+            .collect();
+        self.grouped.put(self, PENDING_INBOUND, rows).await
     }
 
     // The client's removal after a committed batch: queued and batched, off
-    // the sender's lane, so it lands a moment later (`pending_removals.rs`).
+    // the sender's lane, so it lands a moment later (`grouped_writes.rs`).
     async fn delete_pending_inbound_batch(&self, keys: &[PendingInboundKey<'_>]) -> Result<()> {
         let keys = keys
             .iter()
             .map(|k| (k.chat.to_owned(), k.sender.to_owned(), k.id.to_owned()))
             .collect();
-        self.pending.remove(self, keys).await
+        self.grouped.remove(self, keys).await
     }
 }

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use whatsapp_rust::wacore::store::error::{Result, StoreError as WaStoreError};
 use whatsapp_rust::wacore::store::traits::SignalStore;
 
+use super::address_records::{IDENTITIES, SENDER_KEYS, SESSIONS};
 use super::{DeviceBackend, execute, execute_batch, fetch_all, fetch_each, fetch_optional, like_escape};
 
 const PUT_IDENTITY: &str = "INSERT INTO wa_identities (device_id, address, key) VALUES ($1, $2, $3) \
@@ -27,7 +28,8 @@ impl SignalStore for DeviceBackend {
     }
 
     async fn put_identities_batch(&self, identities: &[(Arc<str>, [u8; 32])]) -> Result<()> {
-        execute_batch!(self, PUT_IDENTITY, identities, |(address, key)| (&**address, &key[..]))
+        let rows: Vec<(&str, &[u8])> = identities.iter().map(|(address, key)| (&**address, &key[..])).collect();
+        self.put_address_records(IDENTITIES, &rows).await
     }
 
     async fn load_identity(&self, address: &str) -> Result<Option<[u8; 32]>> {
@@ -70,10 +72,11 @@ impl SignalStore for DeviceBackend {
     }
 
     async fn put_sessions_batch(&self, sessions: &[(Arc<str>, Bytes)]) -> Result<()> {
-        execute_batch!(self, PUT_SESSION, sessions, |(address, record)| (
-            &**address,
-            &record[..]
-        ))
+        let rows: Vec<(&str, &[u8])> = sessions
+            .iter()
+            .map(|(address, record)| (&**address, &record[..]))
+            .collect();
+        self.put_address_records(SESSIONS, &rows).await
     }
 
     async fn delete_session(&self, address: &str) -> Result<()> {
@@ -220,10 +223,11 @@ impl SignalStore for DeviceBackend {
     }
 
     async fn put_sender_keys_batch(&self, sender_keys: &[(Arc<str>, Bytes)]) -> Result<()> {
-        execute_batch!(self, PUT_SENDER_KEY, sender_keys, |(address, record)| (
-            &**address,
-            &record[..]
-        ))
+        let rows: Vec<(&str, &[u8])> = sender_keys
+            .iter()
+            .map(|(address, record)| (&**address, &record[..]))
+            .collect();
+        self.put_address_records(SENDER_KEYS, &rows).await
     }
 
     async fn get_sender_key(&self, address: &str) -> Result<Option<Vec<u8>>> {

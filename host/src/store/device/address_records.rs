@@ -1,0 +1,90 @@
+//! Many per-address Signal records (sessions, identities, sender keys) written
+//! in one statement.
+//!
+//! whatsapp-rust flushes its Signal cache as batches: every session a window
+//! of sends or receipts touched (one per contact, and per own device), each
+//! an upsert of `(device_id, address) → blob`. A statement per row costs a
+//! hand-off to the database driver and back per row; a multi-row upsert costs
+//! one per [`ROWS_PER_STATEMENT`] rows, and the batch still lands whole.
+
+use std::collections::HashMap;
+
+use whatsapp_rust::wacore::store::error::Result;
+
+use super::statements::execute_all;
+use super::{DeviceBackend, db};
+use crate::store::on_pool;
+
+/// Rows per statement: 2 parameters each, under both engines' limits.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// A table of per-address records: its name and the column of the blob.
+#[derive(Clone, Copy)]
+pub(super) struct AddressTable {
+    pub(super) table: &'static str,
+    pub(super) column: &'static str,
+}
+
+pub(super) const SESSIONS: AddressTable = AddressTable {
+    table: "wa_sessions",
+    column: "record",
+};
+pub(super) const IDENTITIES: AddressTable = AddressTable {
+    table: "wa_identities",
+    column: "key",
+};
+pub(super) const SENDER_KEYS: AddressTable = AddressTable {
+    table: "wa_sender_keys",
+    column: "record",
+};
+
+impl DeviceBackend {
+    /// Upserts `rows` (`address`, blob) into `table`, the last of a repeated
+    /// address winning (PostgreSQL refuses to update one row twice in a
+    /// statement), in one transaction when they take more than one statement.
+    pub(super) async fn put_address_records(&self, table: AddressTable, rows: &[(&str, &[u8])]) -> Result<()> {
+        let retired = self.gate.read().await;
+        if *retired || rows.is_empty() {
+            return Ok(());
+        }
+        let mut last: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
+        for (i, (address, _)) in rows.iter().enumerate() {
+            last.insert(address, i);
+        }
+        let rows: Vec<&(&str, &[u8])> = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, (address, _))| last[address] == *i)
+            .map(|(_, row)| row)
+            .collect();
+        let AddressTable { table, column } = table;
+        let statements: Vec<String> = rows
+            .chunks(ROWS_PER_STATEMENT)
+            .map(|chunk| {
+                let values: Vec<String> = (0..chunk.len())
+                    .map(|i| format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i))
+                    .collect();
+                format!(
+                    "INSERT INTO {table} (device_id, address, {column}) VALUES {} \
+                     ON CONFLICT (device_id, address) DO UPDATE SET {column} = excluded.{column}",
+                    values.join(", ")
+                )
+            })
+            .collect();
+        on_pool!(&self.pool, |p| {
+            let queries = statements
+                .iter()
+                .zip(rows.chunks(ROWS_PER_STATEMENT))
+                .map(|(sql, chunk)| {
+                    let mut query = sqlx::query(sql).bind(self.device_id);
+                    for (address, blob) in chunk.iter().copied() {
+                        query = query.bind(*address).bind(*blob);
+                    }
+                    query
+                })
+                .collect();
+            execute_all(p, queries).await
+        })
+        .map_err(db)
+    }
+}

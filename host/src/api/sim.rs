@@ -176,15 +176,30 @@ static GROUP: Endpoint = Endpoint {
         Answer::Json(200, schema::<Delivered>),
     )
 };
-/// `?min=N&wait_ms=T`: answer once at least N messages were sent, waiting up to T ms.
+/// `?min=N&wait_ms=T`: answer once at least N are there (messages sent,
+/// answers held), waiting up to T ms.
 #[derive(Debug, Default, Deserialize)]
-struct SentQuery {
-    min: Option<usize>,
+pub(super) struct WaitQuery {
+    pub(super) min: Option<usize>,
     wait_ms: Option<u64>,
 }
 
-/// The longest a `/sent` request may wait.
-const MAX_SENT_WAIT_MS: u64 = 30_000;
+impl WaitQuery {
+    /// How long to wait for `min`, at most [`MAX_WAIT_MS`].
+    pub(super) fn wait(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.wait_ms.unwrap_or(0).min(MAX_WAIT_MS))
+    }
+}
+
+/// The longest a waiting request (`?wait_ms=`) may wait.
+const MAX_WAIT_MS: u64 = 30_000;
+
+/// The `wait_ms` parameter of [`WaitQuery`], as documented.
+pub(super) const WAIT_MS: QueryParam = QueryParam {
+    name: "wait_ms",
+    description: "How long to wait for `min`, at most 30000",
+    values: &[],
+};
 
 static SENT: Endpoint = Endpoint {
     tag: TAG,
@@ -195,11 +210,7 @@ static SENT: Endpoint = Endpoint {
             description: "Wait until at least this many messages were sent",
             values: &[],
         },
-        QueryParam {
-            name: "wait_ms",
-            description: "How long to wait for `min`, at most 30000",
-            values: &[],
-        },
+        WAIT_MS,
     ],
     ..Endpoint::new(
         Verb::Get,
@@ -279,7 +290,7 @@ pub fn routes(router: &mut Router, network: SimNetwork) -> BoxedFilter<(Response
         .handle(group_participants);
     let sent = router
         .route1(&SENT)
-        .and(warp::query::<SentQuery>())
+        .and(warp::query::<WaitQuery>())
         .and(net.clone())
         .handle(sent);
     let disconnect = router
@@ -477,13 +488,10 @@ async fn group_participants(
     Ok(warp::reply::json(&Delivered { delivered: true }))
 }
 
-async fn sent(state: AppState, id: String, query: SentQuery, network: SimNetwork) -> Result<impl Reply, ApiError> {
+async fn sent(state: AppState, id: String, query: WaitQuery, network: SimNetwork) -> Result<impl Reply, ApiError> {
     check(&state, &id)?;
     let messages = match query.min {
-        Some(min) => {
-            let wait = std::time::Duration::from_millis(query.wait_ms.unwrap_or(0).min(MAX_SENT_WAIT_MS));
-            network.wait_sent(&id, min, wait).await
-        }
+        Some(min) => network.wait_sent(&id, min, query.wait()).await,
         None => network.sent(&id),
     };
     Ok(warp::reply::json(&SentList { messages }))

@@ -15,7 +15,7 @@ use super::super::error::ApiError;
 use super::super::handler::Handle;
 use super::super::router::Router;
 use super::super::{AppState, body};
-use super::{MAX_SENT_WAIT_MS, TAG, check};
+use super::{TAG, WAIT_MS, WaitQuery, check};
 use crate::engine::sim::{HoldState, SimNetwork};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -24,13 +24,6 @@ struct HoldBody {
     /// `true` holds back the answers to the instance's sends from now on;
     /// `false` releases the held ones and stops holding.
     hold: bool,
-}
-
-/// `?min=N&wait_ms=T`: answer once at least N answers are held, waiting up to T ms.
-#[derive(Debug, Default, Deserialize)]
-struct HeldQuery {
-    min: Option<usize>,
-    wait_ms: Option<u64>,
 }
 
 #[derive(Serialize, schemars::JsonSchema)]
@@ -63,11 +56,7 @@ static SHOW: Endpoint = Endpoint {
             description: "Wait until at least this many answers are held",
             values: &[],
         },
-        QueryParam {
-            name: "wait_ms",
-            description: "How long to wait for `min`, at most 30000",
-            values: &[],
-        },
+        WAIT_MS,
     ],
     ..Endpoint::new(
         Verb::Get,
@@ -89,7 +78,7 @@ where
         .handle(set);
     let show = router
         .route1(&SHOW)
-        .and(warp::query::<HeldQuery>())
+        .and(warp::query::<WaitQuery>())
         .and(net)
         .handle(show);
     set.or(show).unify().boxed()
@@ -109,9 +98,8 @@ async fn set(state: AppState, id: String, body: HoldBody, network: SimNetwork) -
     Ok(answer(id, body.hold, before))
 }
 
-async fn show(state: AppState, id: String, query: HeldQuery, network: SimNetwork) -> Result<impl Reply, ApiError> {
+async fn show(state: AppState, id: String, query: WaitQuery, network: SimNetwork) -> Result<impl Reply, ApiError> {
     check(&state, &id)?;
-    let wait = std::time::Duration::from_millis(query.wait_ms.unwrap_or(0).min(MAX_SENT_WAIT_MS));
-    let now = network.held_sends(&id, query.min.unwrap_or(0), wait).await;
+    let now = network.held_sends(&id, query.min.unwrap_or(0), query.wait()).await;
     Ok(answer(id, now.on, now))
 }

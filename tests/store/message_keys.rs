@@ -139,3 +139,63 @@ async fn was_sent_tells_an_id_whatsapp_took_per_instance() {
     assert!(!store.was_sent("shop", "3EB0NEVER").await.unwrap());
     assert!(!store.was_sent("desk", "3EB0TOOK").await.unwrap());
 }
+
+/// Sends that finish at the same moment have their records written together
+/// (`sent_records.rs`): each is there once its call returns, a repeat keeps
+/// the first record and takes the newer content, and a record for an
+/// instance that is gone fails alone.
+#[tokio::test]
+async fn records_of_sends_at_once_each_land_before_they_return() {
+    let (_db, store) = fresh().await;
+    instance(&store, "shop", "online").await;
+    let chat = "6281234567890@s.whatsapp.net";
+    let mut sends = Vec::new();
+    for n in 0..64i64 {
+        let store = store.clone();
+        sends.push(tokio::spawn(async move {
+            let id = format!("3EB0AT{n}");
+            if n % 2 == 0 {
+                store.record_sent("shop", &id, chat, "text", 1_000 + n).await.unwrap();
+            } else {
+                store
+                    .record_sent_with_content("shop", &id, chat, "text", 1_000 + n, &format!("said {n}"))
+                    .await
+                    .unwrap();
+            }
+            // Found the moment the call returned, with what it said.
+            let found = store.find_message("shop", &id).await.unwrap().expect("recorded");
+            assert_eq!((found.chat.as_str(), found.timestamp), (chat, 1_000 + n));
+            let content = store.sent_content("shop", &id).await.unwrap();
+            assert_eq!(content, (n % 2 == 1).then(|| format!("said {n}")), "{id}");
+        }));
+    }
+    // The same id at once: without content, then with, then without again;
+    // and a record whose instance does not exist, among them.
+    let (a, b, c, gone) = tokio::join!(
+        store.record_sent("shop", "3EB0TWICE", chat, "text", 1),
+        store.record_sent_with_content("shop", "3EB0TWICE", "other@s.whatsapp.net", "image", 2, "kept"),
+        store.record_sent("shop", "3EB0TWICE", "third@s.whatsapp.net", "video", 3),
+        store.record_sent("gone", "3EB0GONE", chat, "text", 1),
+    );
+    for send in sends {
+        send.await.unwrap();
+    }
+    a.unwrap();
+    b.unwrap();
+    c.unwrap();
+    assert!(gone.is_err(), "a record of an unknown instance is refused: {gone:?}");
+    // The first record stayed; the content came with the second.
+    let twice = store
+        .find_message("shop", "3EB0TWICE")
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert_eq!(
+        (twice.chat.as_str(), twice.kind.as_str(), twice.timestamp),
+        (chat, "text", 1)
+    );
+    assert_eq!(
+        store.sent_content("shop", "3EB0TWICE").await.unwrap().as_deref(),
+        Some("kept")
+    );
+}

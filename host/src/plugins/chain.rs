@@ -17,6 +17,8 @@
 
 use std::sync::{Arc, RwLock};
 
+use futures::FutureExt as _;
+
 use wasap_plugin_manifest::{ChannelKind, FailurePolicy, Manifest};
 
 use super::bindings::types;
@@ -79,7 +81,27 @@ impl Chain {
         self.snapshot().is_empty()
     }
 
-    /// Passes `event` through the chain.
+    /// Passes each of `events` through the chain, in order, on the plugin
+    /// runtime (one hand-over for them all); their outcomes in the same order.
+    pub async fn run_all(self: &Arc<Self>, events: Vec<Event>) -> Vec<ChainOutcome> {
+        let chain = self.clone();
+        let work = async move {
+            let mut outcomes = Vec::with_capacity(events.len());
+            for event in events {
+                outcomes.push(chain.run(event).await);
+            }
+            outcomes
+        };
+        match super::runtime::run(work).await {
+            Ok(outcomes) => outcomes,
+            // A panic in a plugin call is caught where it happens (a trap);
+            // one anywhere else is a host bug, and goes on up as before.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("the plugin runtime dropped a batch of events: {e}"),
+        }
+    }
+
+    /// Passes `event` through the chain, on the caller's thread.
     pub async fn run(&self, event: Event) -> ChainOutcome {
         let plugins = self.snapshot();
         let mut outcome = ChainOutcome::default();
@@ -96,7 +118,16 @@ impl Chain {
                 continue;
             }
             let wit_event = lowered.get_or_insert_with(|| current.clone().into());
-            let answer = match super::runtime::call(plugin, wit_event).await {
+            let call = std::panic::AssertUnwindSafe(plugin.handle(wit_event)).catch_unwind();
+            let called = call.await.unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err((Failure::Trap(format!("the plugin's call ended abnormally: {what}")), 0))
+            });
+            let answer = match called {
                 Ok((answer, _fuel)) => check(manifest, &current, answer).map_err(|failure| {
                     let in_a_row = plugin.stats.record_bad_output(&failure);
                     (failure, in_a_row)

@@ -243,8 +243,9 @@ impl PluginHost {
 /// closes and the worker ends.
 ///
 /// It takes the events that are waiting (up to [`BATCH`]) at once, runs them
-/// through the chain one by one, and queues the webhook requests of all of
-/// them in one outbox write, awaited and retried until it succeeds: an event
+/// through the chain one by one (handed to the plugin runtime together),
+/// carries out their actions in order, and queues the webhook requests of all
+/// of them in one outbox write, awaited and retried until it succeeds: an event
 /// the worker has moved past is one whose deliveries survive a crash, and it
 /// is reported handled.
 async fn work(host: Weak<Inner>, mut events: mpsc::Receiver<Queued>) {
@@ -254,13 +255,14 @@ async fn work(host: Weak<Inner>, mut events: mpsc::Receiver<Queued>) {
         let Some(inner) = host.upgrade() else { break };
         let host = PluginHost { inner };
         let mut webhooks = Vec::new();
-        for Queued { event, seq } in batch.iter() {
+        let events = batch.iter().map(|queued| (*queued.event).clone()).collect();
+        let outcomes = host.inner.chain.run_all(events).await;
+        for (Queued { event, seq }, outcome) in batch.iter().zip(outcomes) {
             let was_plugin_error = matches!(event.kind, EventKind::PluginError { .. });
             let instance_id = &event.instance_id;
             let actions = actions.get_or_insert_with(|| {
                 InstanceActions::start(instance_id, &host.inner.outputs, host.inner.send_permits.clone())
             });
-            let outcome = host.inner.chain.run((**event).clone()).await;
             for failure in outcome.failures {
                 host.report(instance_id, failure, was_plugin_error);
             }

@@ -22,6 +22,9 @@ pub enum StoreError {
     /// A write for an instance that does not exist (any more): deleted meanwhile.
     #[error("the instance does not exist (any more)")]
     InstanceGone,
+    /// A write queued with others (`sent_records.rs`) failed, or its writer stopped.
+    #[error("database error in a grouped write: {0}")]
+    Grouped(String),
 }
 
 impl StoreError {

@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 
+use super::statements::placeholder_rows;
 use super::{Store, StoreError, on_pool};
 use crate::clock::now_secs;
 use wasap_events::Event;
@@ -98,24 +99,10 @@ impl Store {
             for (chunk, jsons) in events.chunks(INSERT_CHUNK).zip(jsons.chunks(INSERT_CHUNK)) {
                 // Rows of one multi-row VALUES list are inserted, and take
                 // their seqs, in list order on both engines.
-                let values: Vec<String> = (0..chunk.len())
-                    .map(|i| {
-                        let n = i * 6;
-                        format!(
-                            "(${}, ${}, ${}, ${}, ${}, ${})",
-                            n + 1,
-                            n + 2,
-                            n + 3,
-                            n + 4,
-                            n + 5,
-                            n + 6
-                        )
-                    })
-                    .collect();
                 let sql = format!(
                     "INSERT INTO inbound_journal (instance_id, event_id, kind, event, created_at, message_id) VALUES {} \
                      ON CONFLICT (instance_id, event_id) DO NOTHING RETURNING seq, instance_id, event_id",
-                    values.join(", ")
+                    placeholder_rows(chunk.len(), 6)
                 );
                 let mut query = sqlx::query_as::<_, (i64, String, String)>(&sql);
                 for (event, json) in chunk.iter().zip(jsons) {

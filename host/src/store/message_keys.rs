@@ -41,19 +41,8 @@ impl Store {
         kind: &str,
         sent_at: i64,
     ) -> Result<(), StoreError> {
-        on_pool!(self.pool(), |p| sqlx::query(
-            "INSERT INTO sent_messages (instance_id, message_id, chat, kind, sent_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (instance_id, message_id) DO NOTHING"
-        )
-        .bind(instance_id)
-        .bind(message_id)
-        .bind(chat)
-        .bind(kind)
-        .bind(sent_at)
-        .execute(p)
-        .await
-        .map(drop))?;
-        Ok(())
+        self.put_sent_record(instance_id, message_id, chat, kind, sent_at, None)
+            .await
     }
 
     /// The message `message_id` of instance `instance_id`: one this server

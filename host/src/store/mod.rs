@@ -26,7 +26,9 @@ mod redact;
 pub mod send_batches;
 pub mod send_jobs;
 pub mod sent_content;
+mod sent_records;
 pub mod sim_sent;
+mod statements;
 pub mod webhooks;
 mod write_probe;
 
@@ -46,6 +48,20 @@ pub use redact::redact;
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections in the pool. SQLite serialises writers anyway; readers gain from a few.
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
+/// WAL pages written between checkpoints (SQLite's default is 1,000). The
+/// checkpoint runs in the commit that crosses the mark, and copies every page
+/// the WAL holds back into the database file, then syncs it: the inbound
+/// journal, the outbox and the simulated server's queue write the same pages
+/// again and again (a row added, marked, removed), so a longer WAL copies each
+/// of those pages once where a short one copied it many times (BENCHMARKS.md,
+/// "Series G, a third time").
+const SQLITE_CHECKPOINT_PAGES: u32 = 8192;
+/// What the WAL file keeps after a checkpoint; past it, it is cut back.
+const SQLITE_WAL_KEPT_BYTES: u64 = 64 * 1024 * 1024;
+/// Prepared statements kept per connection (sqlx's default is 100). The
+/// multi-row writes have one text per row count, so a busy server has many
+/// more than 100; one prepared again costs more than running it.
+const SQLITE_STATEMENTS_CACHED: usize = 1024;
 const POSTGRES_MAX_CONNECTIONS: u32 = 16;
 /// Connections of the relaxed PostgreSQL pool (only the delivery worker's bookkeeping uses it).
 const RELAXED_MAX_CONNECTIONS: u32 = 2;
@@ -97,6 +113,8 @@ pub struct Store {
     write_probe: write_probe::WriteProbe,
     /// Per-device write gates, closed when a device is wiped (`device/retire.rs`).
     device_gates: device::Gates,
+    /// The records of sent messages, group-committed (`sent_records.rs`).
+    sent_records: sent_records::SentRecords,
 }
 
 impl Store {
@@ -128,7 +146,10 @@ impl Store {
                 // only loses the last commits on power loss: the usual trade.
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                .foreign_keys(true);
+                .foreign_keys(true)
+                .pragma("wal_autocheckpoint", SQLITE_CHECKPOINT_PAGES.to_string())
+                .pragma("journal_size_limit", SQLITE_WAL_KEPT_BYTES.to_string())
+                .statement_cache_capacity(SQLITE_STATEMENTS_CACHED);
             if let Some(dir) = options.get_filename().parent() {
                 create_dir(dir).map_err(|e| StoreError::Open {
                     url: redact(url),
@@ -174,6 +195,7 @@ impl Store {
             webhooks_version: Default::default(),
             write_probe: Default::default(),
             device_gates: Default::default(),
+            sent_records: Default::default(),
         })
     }
 

@@ -22,8 +22,8 @@ pub enum ContentError {
 }
 
 impl Store {
-    /// [`Store::record_sent`] with what the message said, in one statement
-    /// (one commit, where a record then its content took two). Content over
+    /// [`Store::record_sent`] with what the message said, in one row (one
+    /// commit, where a record then its content took two). Content over
     /// [`MAX_SENT_CONTENT_BYTES`] is not kept: the record is, and
     /// [`ContentError::TooLarge`] says so.
     pub async fn record_sent_with_content(
@@ -39,20 +39,8 @@ impl Store {
             self.record_sent(instance_id, message_id, chat, kind, sent_at).await?;
             return Err(ContentError::TooLarge);
         }
-        on_pool!(self.pool(), |p| sqlx::query(
-            "INSERT INTO sent_messages (instance_id, message_id, chat, kind, sent_at, content) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (instance_id, message_id) DO UPDATE SET content = excluded.content"
-        )
-        .bind(instance_id)
-        .bind(message_id)
-        .bind(chat)
-        .bind(kind)
-        .bind(sent_at)
-        .bind(content)
-        .execute(p)
-        .await
-        .map(drop))
-        .map_err(StoreError::from)?;
+        self.put_sent_record(instance_id, message_id, chat, kind, sent_at, Some(content))
+            .await?;
         Ok(())
     }
 

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 
 use whatsapp_rust::wacore::store::error::Result;
 
-use super::statements::execute_all;
 use super::{DeviceBackend, db};
 use crate::store::on_pool;
+use crate::store::statements::execute_all;
 
 /// Rows per statement: 2 parameters each, under both engines' limits.
 const ROWS_PER_STATEMENT: usize = 200;

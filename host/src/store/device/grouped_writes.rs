@@ -40,8 +40,8 @@ use whatsapp_rust::wacore::store::error::{Result, StoreError as WaStoreError};
 
 use super::DeviceBackend;
 use super::retire::Gate;
-use super::statements::execute_all;
 use crate::clock::now_secs;
+use crate::store::statements::execute_all;
 use crate::store::{Pool, on_pool};
 
 /// Rows per put statement: at most 4 parameters each, under both engines' limits.

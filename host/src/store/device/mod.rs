@@ -20,7 +20,7 @@ mod pending_inbound;
 mod protocol;
 mod retire;
 mod signal;
-mod statements;
+mod tc_token_cache;
 
 use whatsapp_rust::wacore::store::error::StoreError as WaStoreError;
 
@@ -65,6 +65,8 @@ pub struct DeviceBackend {
     gate: retire::Gate,
     /// The client's pending-inbound rows and sent messages, group-committed (`grouped_writes.rs`).
     grouped: grouped_writes::GroupedWrites,
+    /// Trusted-contact tokens read before (`tc_token_cache.rs`), shared by the clones.
+    tc_tokens: std::sync::Arc<tc_token_cache::TcTokenCache>,
 }
 
 impl DeviceBackend {
@@ -91,6 +93,7 @@ impl Store {
             device_id,
             gate: self.device_gates.of(device_id),
             grouped: Default::default(),
+            tc_tokens: Default::default(),
         }
     }
 

@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use whatsapp_rust::wacore::store::error::Result;
 use whatsapp_rust::wacore::store::traits::{MsgSecretEntry, MsgSecretStore};
 
-use super::statements::execute_all;
 use super::{DeviceBackend, db, execute, fetch_optional};
 use crate::clock::now_secs;
 use crate::store::on_pool;
+use crate::store::statements::execute_all;
 
 /// Rows per statement: 6 parameters each, under both engines' limits.
 const ROWS_PER_STATEMENT: usize = 200;

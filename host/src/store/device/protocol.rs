@@ -10,6 +10,7 @@ use whatsapp_rust::wacore::store::traits::{
 };
 
 use super::grouped_writes::{PENDING_INBOUND, SENT_MESSAGES};
+use super::tc_token_cache::Cached;
 use super::{DeviceBackend, execute, execute_batch, fetch_all, fetch_optional, serde_err};
 use crate::clock::now_secs;
 
@@ -248,21 +249,31 @@ impl ProtocolStore for DeviceBackend {
     }
 
     async fn get_tc_token(&self, jid: &str) -> Result<Option<TcTokenEntry>> {
+        let generation = match self.tc_tokens.get(jid) {
+            // A wiped device reads what the database says: nothing.
+            Cached::Known(entry) if !*self.gate.read().await => return Ok(entry),
+            Cached::Known(_) => None,
+            Cached::Unknown(generation) => Some(generation),
+        };
         let row = fetch_optional!(
             self,
             (Vec<u8>, i64, Option<i64>),
             "SELECT token, token_timestamp, sender_timestamp FROM wa_tc_tokens WHERE device_id = $1 AND jid = $2",
             jid
         )?;
-        Ok(row.map(|(token, token_timestamp, sender_timestamp)| TcTokenEntry {
+        let entry = row.map(|(token, token_timestamp, sender_timestamp)| TcTokenEntry {
             token,
             token_timestamp,
             sender_timestamp,
-        }))
+        });
+        if let Some(generation) = generation {
+            self.tc_tokens.fill(jid, generation, entry.clone());
+        }
+        Ok(entry)
     }
 
     async fn put_tc_token(&self, jid: &str, entry: &TcTokenEntry) -> Result<()> {
-        execute!(
+        let written = execute!(
             self,
             "INSERT INTO wa_tc_tokens (device_id, jid, token, token_timestamp, sender_timestamp, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) \
@@ -274,12 +285,16 @@ impl ProtocolStore for DeviceBackend {
             entry.token_timestamp,
             entry.sender_timestamp,
             now_secs()
-        )?;
+        );
+        self.tc_tokens.forget(jid);
+        written?;
         Ok(())
     }
 
     async fn delete_tc_token(&self, jid: &str) -> Result<()> {
-        execute!(self, "DELETE FROM wa_tc_tokens WHERE device_id = $1 AND jid = $2", jid)?;
+        let written = execute!(self, "DELETE FROM wa_tc_tokens WHERE device_id = $1 AND jid = $2", jid);
+        self.tc_tokens.forget(jid);
+        written?;
         Ok(())
     }
 
@@ -301,13 +316,15 @@ impl ProtocolStore for DeviceBackend {
                AND (sender_timestamp IS NULL OR sender_timestamp < $3)",
             token_cutoff,
             sender_cutoff
-        )?;
-        Ok(deleted as u32)
+        );
+        // Whatever the outcome: a failed write may still have landed.
+        self.tc_tokens.forget_all();
+        Ok(deleted? as u32)
     }
 
     async fn touch_tc_token_sender_timestamp(&self, jid: &str, sender_timestamp: i64) -> Result<()> {
         // One atomic upsert: the sender bucket only moves forward, token bytes stay.
-        execute!(
+        let written = execute!(
             self,
             "INSERT INTO wa_tc_tokens (device_id, jid, token, token_timestamp, sender_timestamp, updated_at) \
              VALUES ($1, $2, $3, $4, $4, $5) \
@@ -321,14 +338,16 @@ impl ProtocolStore for DeviceBackend {
             &[][..] as &[u8],
             sender_timestamp,
             now_secs()
-        )?;
+        );
+        self.tc_tokens.forget(jid);
+        written?;
         Ok(())
     }
 
     async fn store_received_tc_token(&self, jid: &str, token: &[u8], token_timestamp: i64) -> Result<()> {
         // Newer wins: a stale write never clobbers a fresher real token, a
         // placeholder never blocks the first real one, the sender bucket stays.
-        execute!(
+        let written = execute!(
             self,
             "INSERT INTO wa_tc_tokens (device_id, jid, token, token_timestamp, sender_timestamp, updated_at) \
              VALUES ($1, $2, $3, $4, NULL, $5) \
@@ -339,7 +358,9 @@ impl ProtocolStore for DeviceBackend {
             token,
             token_timestamp,
             now_secs()
-        )?;
+        );
+        self.tc_tokens.forget(jid);
+        written?;
         Ok(())
     }
 

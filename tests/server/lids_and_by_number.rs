@@ -118,7 +118,8 @@ async fn locations_cards_and_chat_states_go_out_by_number(engine: EngineUnderTes
 
     let (status, answer) = admin
         .post(
-            &format!("/api/by-number/{SHOP}/chat-state"),
+            // The number as URL builders escape it: `+` as `%2B`.
+            &format!("/api/by-number/%2B{SHOP}/chat-state"),
             json!({ "to": CONTACT, "state": "typing" }),
         )
         .await;

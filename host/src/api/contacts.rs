@@ -13,7 +13,6 @@ use super::AppState;
 use super::endpoint::{Access, Answer, Endpoint, QueryParam, Verb, schema};
 use super::error::ApiError;
 use super::handler::Handle;
-use super::path_param::decoded;
 use super::router::Router;
 use crate::engine::{BlockedContact, ContactProfile};
 use crate::messaging::RecipientError;
@@ -287,17 +286,17 @@ async fn export(state: AppState, id: String) -> Result<Response, ApiError> {
 }
 
 async fn profile(state: AppState, id: String, contact: String) -> Result<impl Reply, ApiError> {
-    let profile = state.messenger.contact_profile(&id, &decoded(&contact)).await?;
+    let profile = state.messenger.contact_profile(&id, &contact).await?;
     Ok(warp::reply::json(&Profile::from(profile)))
 }
 
 async fn block(state: AppState, id: String, contact: String) -> Result<impl Reply, ApiError> {
-    let jid = state.messenger.set_blocked(&id, &decoded(&contact), true).await?;
+    let jid = state.messenger.set_blocked(&id, &contact, true).await?;
     Ok(warp::reply::json(&BlockChanged { jid, blocked: true }))
 }
 
 async fn unblock(state: AppState, id: String, contact: String) -> Result<impl Reply, ApiError> {
-    let jid = state.messenger.set_blocked(&id, &decoded(&contact), false).await?;
+    let jid = state.messenger.set_blocked(&id, &contact, false).await?;
     Ok(warp::reply::json(&BlockChanged { jid, blocked: false }))
 }
 

@@ -15,7 +15,6 @@ use super::base64_data::{self, Base64Error};
 use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
 use super::error::ApiError;
 use super::handler::Handle;
-use super::path_param::decoded;
 use super::router::Router;
 use super::{AppState, body};
 
@@ -495,12 +494,11 @@ async fn preview(state: AppState, id: String, code: String) -> Result<Json, ApiE
 }
 
 async fn get(state: AppState, id: String, group: String) -> Result<Json, ApiError> {
-    let group = state.messenger.group(&id, &decoded(&group)).await?;
+    let group = state.messenger.group(&id, &group).await?;
     Ok(warp::reply::json(&GroupView::from(group)))
 }
 
 async fn update(state: AppState, id: String, group: String, body: Settings) -> Result<Json, ApiError> {
-    let group = decoded(&group);
     let update = GroupUpdate {
         subject: body.subject,
         description: body.description,
@@ -516,13 +514,13 @@ async fn update(state: AppState, id: String, group: String, body: Settings) -> R
 async fn participants(state: AppState, id: String, group: String, body: ChangeParticipants) -> Result<Json, ApiError> {
     let results = state
         .messenger
-        .change_participants(&id, &decoded(&group), body.action, &body.participants)
+        .change_participants(&id, &group, body.action, &body.participants)
         .await?;
     Ok(warp::reply::json(&ParticipantOutcomes::from(results)))
 }
 
 async fn invite(state: AppState, id: String, group: String) -> Result<Json, ApiError> {
-    let code = state.messenger.invite_code(&id, &decoded(&group), false).await?;
+    let code = state.messenger.invite_code(&id, &group, false).await?;
     Ok(warp::reply::json(&Invite {
         link: invite_link(&code),
         code,
@@ -530,7 +528,7 @@ async fn invite(state: AppState, id: String, group: String) -> Result<Json, ApiE
 }
 
 async fn reset_invite(state: AppState, id: String, group: String) -> Result<Json, ApiError> {
-    let code = state.messenger.invite_code(&id, &decoded(&group), true).await?;
+    let code = state.messenger.invite_code(&id, &group, true).await?;
     Ok(warp::reply::json(&Invite {
         link: invite_link(&code),
         code,
@@ -538,7 +536,6 @@ async fn reset_invite(state: AppState, id: String, group: String) -> Result<Json
 }
 
 async fn leave(state: AppState, id: String, group: String) -> Result<Json, ApiError> {
-    let group = decoded(&group);
     state.messenger.leave_group(&id, &group).await?;
     Ok(warp::reply::json(&Left { left: group }))
 }
@@ -546,10 +543,7 @@ async fn leave(state: AppState, id: String, group: String) -> Result<Json, ApiEr
 async fn photo(state: AppState, id: String, group: String, body: Photo) -> Result<Json, ApiError> {
     let (data, _) = base64_data::split_data_url(&body.image).map_err(photo_error)?;
     let jpeg = base64_data::decode(data, MAX_PHOTO_BYTES as u64).map_err(photo_error)?;
-    let photo_id = state
-        .messenger
-        .set_group_photo(&id, &decoded(&group), jpeg.into())
-        .await?;
+    let photo_id = state.messenger.set_group_photo(&id, &group, jpeg.into()).await?;
     Ok(warp::reply::json(&PhotoSet { photo_id }))
 }
 
@@ -558,7 +552,7 @@ fn photo_error(_: Base64Error) -> ApiError {
 }
 
 async fn requests(state: AppState, id: String, group: String) -> Result<Json, ApiError> {
-    let requests = state.messenger.join_requests(&id, &decoded(&group)).await?;
+    let requests = state.messenger.join_requests(&id, &group).await?;
     Ok(warp::reply::json(&RequestList {
         requests: requests.into_iter().map(RequestView::from).collect(),
     }))
@@ -567,7 +561,7 @@ async fn requests(state: AppState, id: String, group: String) -> Result<Json, Ap
 async fn answer_requests(state: AppState, id: String, group: String, body: AnswerRequests) -> Result<Json, ApiError> {
     let results = state
         .messenger
-        .answer_join_requests(&id, &decoded(&group), body.action, &body.participants)
+        .answer_join_requests(&id, &group, body.action, &body.participants)
         .await?;
     Ok(warp::reply::json(&ParticipantOutcomes::from(results)))
 }

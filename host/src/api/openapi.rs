@@ -83,7 +83,10 @@ pub fn document(endpoints: &[&'static Endpoint]) -> Value {
 fn operation(endpoint: &Endpoint, generator: &mut SchemaGenerator, error: &schemars::Schema) -> Value {
     let mut parameters: Vec<Value> = endpoint
         .path_params()
-        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "minLength": 1}}))
+        .map(|name| {
+            json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "minLength": 1},
+                "description": "Percent-decoded once (`%40` is `@`, `%2B` is `+`)"})
+        })
         .collect();
     parameters.extend(endpoint.query.iter().map(|param| {
         let mut schema = json!({"type": "string"});

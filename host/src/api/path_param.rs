@@ -1,6 +1,7 @@
 //! Path parameters as clients send them: warp hands a path segment over as
-//! it came, so a JID's `@` sent as `%40` (as URL builders do) is decoded
-//! here, once, the same way for every route that takes a JID or a phone.
+//! it came, so a JID's `@` sent as `%40` or a number's `+` sent as `%2B` (as
+//! URL builders do) is decoded here, once, by the router for every route's
+//! parameters alike (`router.rs`).
 
 /// `param` with its `%XX` escapes decoded (`%40` for `@`). A `%` not
 /// followed by two hex digits stays as it is, and so does a segment that

@@ -49,10 +49,13 @@ impl Template {
         Template(segments)
     }
 
-    /// The path parameters of `path` when it matches the template.
+    /// The path parameters of `path` when it matches the template, each
+    /// percent-decoded once (`path_param.rs`): a client's URL builder sends a
+    /// JID's `@` as `%40` and a number's `+` as `%2B`, on every route alike.
     pub fn capture(&self, path: &str) -> Option<Vec<String>> {
         let mut params = Vec::new();
-        self.walk(path, |param| params.push(param.to_owned())).then_some(params)
+        self.walk(path, |param| params.push(super::path_param::decoded(param)))
+            .then_some(params)
     }
 
     /// Whether `path` matches, without copying its parameters (the metrics
@@ -218,6 +221,16 @@ mod tests {
         assert_eq!(t.capture("/api/instances//webhooks/7"), None);
         assert_eq!(t.capture("/api/instances/a/webhooks/7/"), None);
         assert_eq!(t.capture("/api/instance/a/webhooks/7"), None);
+        assert_eq!(
+            t.capture("/api/instances/%2B6281/webhooks/123-4%40g.us"),
+            Some(vec!["+6281".to_owned(), "123-4@g.us".to_owned()]),
+            "parameters are decoded"
+        );
+        assert_eq!(
+            t.capture("/api/instances/a%2540b/webhooks/7"),
+            Some(vec!["a%40b".to_owned(), "7".to_owned()]),
+            "once"
+        );
         let root = Template::parse("/health");
         assert!(root.matches("/health"));
         assert!(!root.matches("/"));

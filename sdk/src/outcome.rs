@@ -290,7 +290,7 @@ impl Outcome {
     /// [`SendPoll`]) in the instance's send queue, to go as soon as the instance's pace
     /// allows, instead of at once: the host checks it as the HTTP API checks a queued send
     /// and stores it as a job, which the queue sends with its pacing, statuses and
-    /// `queue-job` events. A queued media send takes no file name. Capability `send`.
+    /// `queue-job` events. A queued media send's file name goes with it. Capability `send`.
     pub fn queue(self, message: impl Into<QueuedMessage>) -> Outcome {
         self.queue_send(QueuedSend {
             message: message.into(),

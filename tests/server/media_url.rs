@@ -110,7 +110,23 @@ async fn each_media_kind_arrives_byte_exact_from_a_url(engine: EngineUnderTest) 
         let file_name = (kind == MediaKind::Document).then_some(file_name);
         assert_eq!(last.file_name.as_deref(), file_name, "{path}");
     }
-    assert_eq!(driver.media_sent_to(TO, 5).await.len(), 5);
+    // A document under the name the client gives, not the URL's.
+    let body = json!({ "to": TO, "mediaUrl": files.url("/docs/invoice%202024.pdf"), "fileName": "Invoice März.pdf" });
+    let (status, answer) = api.post("/api/send/shop/media-url", body).await;
+    assert_eq!(status, 200, "{answer}");
+    let got = driver.media_sent_to(TO, 6).await;
+    let last = got.last().expect("a media message");
+    assert_eq!(
+        (last.kind, last.file_name.as_deref(), last.sha256_hex.as_str()),
+        (MediaKind::Document, Some("Invoice März.pdf"), sha256_hex(&pdf).as_str())
+    );
+    // A name that is not one line, or too long, is refused before anything is fetched.
+    for bad in ["two\nlines.pdf".to_owned(), "x".repeat(256)] {
+        let body = json!({ "to": TO, "mediaUrl": files.url("/docs/invoice%202024.pdf"), "fileName": bad });
+        let answer = api.post("/api/send/shop/media-url", body).await;
+        assert_eq!(error_code(&answer), (422, json!("invalid_body")), "{answer:?}");
+    }
+    assert_eq!(driver.media_sent_to(TO, 6).await.len(), 6);
     server.stop().await;
     whatsapp.assert_all_handled();
 }

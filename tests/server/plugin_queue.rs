@@ -4,7 +4,7 @@
 //! schedules a reply an hour after the message, which waits in the queue's
 //! job list and goes when the simulated clock gets there; it queues every
 //! kind of message the queue carries, each sent as the API's queued jobs are;
-//! and the sends the host refuses (a time too far ahead, a media file name)
+//! and the sends the host refuses (a time too far ahead)
 //! make no job and hold nothing up.
 
 use std::time::Duration;
@@ -127,10 +127,9 @@ async fn a_plugin_queues_every_kind_and_the_sends_refused_make_no_job() {
     ])
     .await;
 
-    // Refused, and logged: over 366 days ahead, and a media send with a file
-    // name (the media-url route it goes as takes none). The queued sends after
-    // them are stored in order by the same lane, so once those are there, these
-    // were refused.
+    // Refused, and logged: over 366 days ahead. The queued sends after it
+    // are stored in order by the same lane, so once those are there, it was
+    // refused. A document goes under the file name the plugin gave.
     sim.text(CONTACT, "remind 600000 far too late").await;
     sim.text(CONTACT, &format!("queue document {}", files.url("/menu.pdf")))
         .await;
@@ -140,11 +139,12 @@ async fn a_plugin_queues_every_kind_and_the_sends_refused_make_no_job() {
     sim.text(CONTACT, &format!("queue image {}", files.url("/photo.jpg")))
         .await;
 
-    let queued = jobs(&queue, 4).await;
+    let queued = jobs(&queue, 5).await;
     let kinds: Vec<&Value> = queued.iter().map(|job| &job["kind"]).collect();
     assert_eq!(
         kinds,
         [
+            &json!("media_url"),
             &json!("location"),
             &json!("contact"),
             &json!("poll"),
@@ -155,8 +155,14 @@ async fn a_plugin_queues_every_kind_and_the_sends_refused_make_no_job() {
     for job in &queued {
         queue.wait_sent(job_id(job)).await;
     }
-    let records = sim.sent(4).await;
-    assert_eq!(records.len(), 4, "{records:?}");
+    let records = sim.sent(5).await;
+    assert_eq!(records.len(), 5, "{records:?}");
+    assert_eq!(
+        (&records[0]["kind"], &records[0]["file_name"], &records[0]["mime_type"]),
+        (&json!("document"), &json!("menu.pdf"), &json!("application/pdf")),
+        "{records:?}"
+    );
+    let records = &records[1..];
     assert_eq!(
         (&records[0]["kind"], &records[0]["location"]),
         (
@@ -181,11 +187,11 @@ async fn a_plugin_queues_every_kind_and_the_sends_refused_make_no_job() {
         (&json!("image"), &json!(sha256_hex(&photo)), &json!("queued")),
         "{records:?}"
     );
-    for record in &records {
+    for record in records {
         assert_eq!(record["to"], CONTACT_JID, "{record}");
     }
     // Refusals are the host's, after the plugin answered: not the plugin's errors.
     assert_eq!(plugin_errors(&api, "actor").await, 0);
-    assert_eq!(queue.jobs("").await.len(), 4);
+    assert_eq!(queue.jobs("").await.len(), 5);
     server.stop().await;
 }

@@ -29,7 +29,7 @@ use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
 use super::error::ApiError;
 use super::handler::Handle;
 use super::messages::Sent;
-use super::outgoing_media::{given_kind, too_large};
+use super::outgoing_media::{checked_file_name, given_kind, too_large};
 use super::router::Router;
 use super::{AppState, body, phone};
 use crate::messaging::Mentions;
@@ -39,8 +39,6 @@ use crate::messaging::outgoing_media::{self, MediaFile, MediaOptions};
 const FIELDS_OVERHEAD: u64 = 64 * 1024;
 /// Users a caption may mention.
 const MAX_MENTIONS: usize = 256;
-/// A file name, at most.
-const MAX_FILE_NAME_BYTES: usize = 255;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -232,15 +230,7 @@ async fn send(state: &AppState, id: &str, content_type: Option<String>, body: Bo
             format!("a caption mentions at most {MAX_MENTIONS} users"),
         ));
     }
-    if file_name
-        .as_ref()
-        .is_some_and(|name| name.len() > MAX_FILE_NAME_BYTES || name.chars().any(char::is_control))
-    {
-        return Err(invalid(
-            "invalid_body",
-            format!("fileName is at most {MAX_FILE_NAME_BYTES} bytes on one line"),
-        ));
-    }
+    checked_file_name(file_name.as_deref())?;
     let kind = given_kind(media_type.as_deref())?;
     let limit = kind.map_or(state.media_limits.largest(), |kind| state.media_limits.for_kind(kind));
     let (base64, url_type) = base64_data::split_data_url(&text).map_err(base64_error)?;

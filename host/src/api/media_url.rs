@@ -27,7 +27,7 @@ use super::endpoint::{Access, Answer, Endpoint, Request, Verb, schema};
 use super::error::ApiError;
 use super::handler::Handle;
 use super::messages::Sent;
-use super::outgoing_media::{given_kind, too_large};
+use super::outgoing_media::{checked_file_name, given_kind, too_large};
 use super::router::Router;
 use super::text_extras::mentions;
 use super::{AppState, body, phone, send_queue};
@@ -48,6 +48,10 @@ pub(super) struct SendMediaUrl {
     /// image, video, document, audio, sticker (WebP) or voice (a voice
     /// note: Ogg Opus); inferred from the content when absent.
     media_type: Option<String>,
+    /// The file's name, shown with a document (at most 255 bytes, one line);
+    /// when absent, the name the server sent it under, or the URL's last
+    /// path segment.
+    file_name: Option<String>,
     /// The recipient can open the image or video once.
     #[serde(default)]
     view_once: bool,
@@ -138,6 +142,7 @@ async fn send_or_queue(
     body: SendMediaUrl,
     raw: serde_json::Value,
 ) -> Result<Response, ApiError> {
+    checked_file_name(body.file_name.as_deref())?;
     if let Some(send_at) = send_queue::queueing(state, body.queue, body.send_at.as_deref())? {
         given_kind(body.media_type.as_deref())?;
         mentions(body.mentions, body.mention_all)?;
@@ -165,7 +170,7 @@ pub(super) async fn send_media_url(state: &AppState, id: &str, body: SendMediaUr
     let options = MediaOptions {
         kind,
         caption: body.caption,
-        file_name: None,
+        file_name: body.file_name,
         view_once: body.view_once,
     };
     let media = state

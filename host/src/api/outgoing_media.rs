@@ -1,4 +1,5 @@
-//! The API's side of sending files: the `mediaType` a client gave, the 413
+//! The API's side of sending files: the `mediaType` and `fileName` a client
+//! gave, the 413
 //! for a file over its kind's limit, and the 429/503 for a transfer over the
 //! bound on media transfers in flight. Building the message itself is
 //! [`crate::messaging::outgoing_media`]'s, shared with plugins' sends.
@@ -8,7 +9,7 @@ use warp::http::StatusCode;
 use super::error::ApiError;
 use crate::engine::MediaKind;
 use crate::media::Busy;
-use crate::messaging::outgoing_media::{TooLarge, Unsendable};
+use crate::messaging::outgoing_media::{MAX_FILE_NAME_BYTES, TooLarge, Unsendable, file_name_ok};
 
 /// The `mediaType` a client gave: `None` when absent or empty (infer it from
 /// the content), a 422 `invalid_body` when it is not a kind.
@@ -23,6 +24,19 @@ pub(super) fn given_kind(given: Option<&str>) -> Result<Option<MediaKind>, ApiEr
             )
         }),
     }
+}
+
+/// A body's `fileName`: a 422 `invalid_body` unless it may name a sent file
+/// (at most 255 bytes, on one line).
+pub(super) fn checked_file_name(name: Option<&str>) -> Result<(), ApiError> {
+    if name.is_some_and(|name| !file_name_ok(name)) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!("fileName is at most {MAX_FILE_NAME_BYTES} bytes on one line"),
+        ));
+    }
+    Ok(())
 }
 
 /// The form's `viewOnce` field: `true` or `false` (absent or empty: false).

@@ -51,6 +51,15 @@ pub enum MediaUrlError {
     Unsendable(#[from] Unsendable),
 }
 
+/// A file name a client gives, at most (bytes).
+pub const MAX_FILE_NAME_BYTES: usize = 255;
+
+/// Whether `name` may be a sent file's name: at most
+/// [`MAX_FILE_NAME_BYTES`], on one line (no control characters).
+pub fn file_name_ok(name: &str) -> bool {
+    name.len() <= MAX_FILE_NAME_BYTES && !name.chars().any(char::is_control)
+}
+
 /// How a file is to be sent, beyond its bytes.
 #[derive(Debug, Clone, Default)]
 pub struct MediaOptions {

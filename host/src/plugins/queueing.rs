@@ -21,7 +21,7 @@ use tracing::Instrument;
 use super::actions::{ActionOutputs, media_kind};
 use super::bindings::types;
 use crate::engine::OutgoingPoll;
-use crate::messaging::outgoing_media::MediaFromUrl;
+use crate::messaging::outgoing_media::{MAX_FILE_NAME_BYTES, MediaFromUrl, file_name_ok};
 use crate::messaging::places_and_cards::{self, CardRequest};
 use crate::messaging::polls::{self, InvalidPoll};
 use crate::messaging::{MAX_TEXT_BYTES, Messenger, SendError};
@@ -41,7 +41,7 @@ enum Refused {
     EmptyText,
     #[error("a text message holds at most {MAX_TEXT_BYTES} bytes")]
     TextTooLong,
-    #[error("a queued media send has no file name (it goes as POST /api/send/{{id}}/media-url, which takes none)")]
+    #[error("a media file name is at most {MAX_FILE_NAME_BYTES} bytes on one line")]
     FileName,
     #[error(transparent)]
     Url(#[from] FetchError),
@@ -142,7 +142,7 @@ impl Storer {
                 }
             }
             types::QueuedMessage::Media(media) => {
-                if media.file_name.is_some() {
+                if media.file_name.as_deref().is_some_and(|name| !file_name_ok(name)) {
                     return Err(Refused::FileName);
                 }
                 // The URL as written; its host is resolved and checked when the job goes.
@@ -230,6 +230,9 @@ fn job(message: types::QueuedMessage) -> (String, Job) {
             put("mediaType", json!(media_kind(media.media_type).as_str()));
             if let Some(caption) = media.caption {
                 put("caption", json!(caption));
+            }
+            if let Some(file_name) = media.file_name {
+                put("fileName", json!(file_name));
             }
             if media.view_once {
                 put("viewOnce", json!(true));

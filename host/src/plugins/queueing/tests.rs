@@ -62,7 +62,7 @@ fn media_locations_cards_and_polls_are_their_routes_bodies() {
         url: "https://files.example/a.ogg".to_owned(),
         media_type: types::MediaType::Voice,
         caption: Some("listen @6281200005555".to_owned()),
-        file_name: None,
+        file_name: Some("greeting.ogg".to_owned()),
         view_once: true,
         mentions: vec!["6281200005555".to_owned()],
     };
@@ -71,7 +71,7 @@ fn media_locations_cards_and_polls_are_their_routes_bodies() {
         Job {
             kind: "media_url",
             request: json!({ "to": TO, "mediaUrl": "https://files.example/a.ogg", "mediaType": "voice",
-                             "caption": "listen @6281200005555", "viewOnce": true,
+                             "caption": "listen @6281200005555", "fileName": "greeting.ogg", "viewOnce": true,
                              "mentions": ["6281200005555"] }),
         }
     );

@@ -207,7 +207,9 @@ async fn a_burst_cut_by_kill_9_reaches_the_webhook_after_the_restart(engine: Eng
     }
     // The chain is behind: journalled events are not all done. (On the real
     // engine the client may still be decrypting what the simulator counts
-    // as sent: wait, while the burst goes on, for the journal to lead.)
+    // as sent, even after the simulator took the whole burst: wait for the
+    // journal to lead, which the slow chain makes it do as soon as messages
+    // come.)
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let journalled = server.admin().metric("wasap_inbound_journalled_total").await;
@@ -216,7 +218,7 @@ async fn a_burst_cut_by_kill_9_reaches_the_webhook_after_the_restart(engine: Eng
             break;
         }
         assert!(
-            tokio::time::Instant::now() < deadline && !sending.is_finished(),
+            tokio::time::Instant::now() < deadline,
             "the chain kept up ({done} of {journalled} done): nothing was queued"
         );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;

@@ -23,7 +23,7 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::statements::{execute_all, placeholder_rows};
+use super::statements::{execute_chunks, placeholder_rows};
 use super::{Pool, Store, StoreError, on_pool};
 
 /// Rows per statement: 6 parameters each, well under both engines' limits.
@@ -168,26 +168,25 @@ async fn write(pool: &Pool, rows: &[SentRow]) -> Result<(), sqlx::Error> {
             )
         })
         .collect();
-    on_pool!(pool, |p| {
-        let queries = statements
-            .iter()
-            .zip(rows.chunks(ROWS_PER_STATEMENT))
-            .map(|(sql, chunk)| {
-                let mut query = sqlx::query(sql);
-                for row in chunk {
-                    query = query
-                        .bind(&row.instance_id)
-                        .bind(&row.message_id)
-                        .bind(&row.chat)
-                        .bind(&row.kind)
-                        .bind(row.sent_at)
-                        .bind(&row.content);
-                }
-                query
-            })
-            .collect();
-        execute_all(p, queries).await
-    })
+    on_pool!(pool, |p| execute_chunks(
+        p,
+        &statements,
+        rows,
+        ROWS_PER_STATEMENT,
+        |mut query, chunk| {
+            for row in chunk {
+                query = query
+                    .bind(&row.instance_id)
+                    .bind(&row.message_id)
+                    .bind(&row.chat)
+                    .bind(&row.kind)
+                    .bind(row.sent_at)
+                    .bind(&row.content);
+            }
+            query
+        }
+    )
+    .await)
 }
 
 #[cfg(test)]

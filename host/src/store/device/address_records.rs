@@ -7,13 +7,11 @@
 //! hand-off to the database driver and back per row; a multi-row upsert costs
 //! one per [`ROWS_PER_STATEMENT`] rows, and the batch still lands whole.
 
-use std::collections::HashMap;
-
 use whatsapp_rust::wacore::store::error::Result;
 
 use super::{DeviceBackend, db};
 use crate::store::on_pool;
-use crate::store::statements::execute_all;
+use crate::store::statements::{execute_chunks, last_of_each_key};
 
 /// Rows per statement: 2 parameters each, under both engines' limits.
 const ROWS_PER_STATEMENT: usize = 200;
@@ -47,16 +45,7 @@ impl DeviceBackend {
         if *retired || rows.is_empty() {
             return Ok(());
         }
-        let mut last: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
-        for (i, (address, _)) in rows.iter().enumerate() {
-            last.insert(address, i);
-        }
-        let rows: Vec<&(&str, &[u8])> = rows
-            .iter()
-            .enumerate()
-            .filter(|(i, (address, _))| last[address] == *i)
-            .map(|(_, row)| row)
-            .collect();
+        let rows = last_of_each_key(rows, |(address, _)| *address);
         let AddressTable { table, column } = table;
         let statements: Vec<String> = rows
             .chunks(ROWS_PER_STATEMENT)
@@ -71,20 +60,20 @@ impl DeviceBackend {
                 )
             })
             .collect();
-        on_pool!(&self.pool, |p| {
-            let queries = statements
-                .iter()
-                .zip(rows.chunks(ROWS_PER_STATEMENT))
-                .map(|(sql, chunk)| {
-                    let mut query = sqlx::query(sql).bind(self.device_id);
-                    for (address, blob) in chunk.iter().copied() {
-                        query = query.bind(*address).bind(*blob);
-                    }
-                    query
-                })
-                .collect();
-            execute_all(p, queries).await
-        })
+        on_pool!(&self.pool, |p| execute_chunks(
+            p,
+            &statements,
+            &rows,
+            ROWS_PER_STATEMENT,
+            |mut query, chunk| {
+                query = query.bind(self.device_id);
+                for (address, blob) in chunk.iter().copied() {
+                    query = query.bind(*address).bind(*blob);
+                }
+                query
+            }
+        )
+        .await)
         .map_err(db)
     }
 }

@@ -32,7 +32,6 @@
 //! what a crash left. Writes pass the device's gate like every other
 //! (`retire.rs`).
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
@@ -41,7 +40,7 @@ use whatsapp_rust::wacore::store::error::{Result, StoreError as WaStoreError};
 use super::DeviceBackend;
 use super::retire::Gate;
 use crate::clock::now_secs;
-use crate::store::statements::execute_all;
+use crate::store::statements::{execute_chunks, last_of_each_key};
 use crate::store::{Pool, on_pool};
 
 /// Rows per put statement: at most 4 parameters each, under both engines' limits.
@@ -218,16 +217,7 @@ impl Target {
         if *retired {
             return Ok(());
         }
-        let mut last: HashMap<&[String], usize> = HashMap::with_capacity(rows.len());
-        for (i, (key, _)) in rows.iter().enumerate() {
-            last.insert(key, i);
-        }
-        let rows: Vec<&Row> = rows
-            .iter()
-            .enumerate()
-            .filter(|(i, (key, _))| last[key.as_slice()] == *i)
-            .map(|(_, row)| row)
-            .collect();
+        let rows = last_of_each_key(&rows, |(key, _)| key.as_slice());
         let now = now_secs();
         let width = table.keys.len() + 1;
         let columns = table.keys.join(", ");
@@ -252,23 +242,23 @@ impl Target {
                 )
             })
             .collect();
-        on_pool!(&self.pool, |p| {
-            let queries = statements
-                .iter()
-                .zip(rows.chunks(ROWS_PER_STATEMENT))
-                .map(|(sql, chunk)| {
-                    let mut query = sqlx::query(sql).bind(self.device_id).bind(now);
-                    for (key, value) in chunk.iter().copied() {
-                        for part in key {
-                            query = query.bind(part);
-                        }
-                        query = query.bind(value);
+        on_pool!(&self.pool, |p| execute_chunks(
+            p,
+            &statements,
+            &rows,
+            ROWS_PER_STATEMENT,
+            |mut query, chunk| {
+                query = query.bind(self.device_id).bind(now);
+                for (key, value) in chunk.iter().copied() {
+                    for part in key {
+                        query = query.bind(part);
                     }
-                    query
-                })
-                .collect();
-            execute_all(p, queries).await
-        })
+                    query = query.bind(value);
+                }
+                query
+            }
+        )
+        .await)
     }
 
     async fn remove(&self, keys: &[Key]) -> std::result::Result<(), sqlx::Error> {

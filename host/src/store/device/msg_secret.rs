@@ -12,7 +12,7 @@ use whatsapp_rust::wacore::store::traits::{MsgSecretEntry, MsgSecretStore};
 use super::{DeviceBackend, db, execute, fetch_optional};
 use crate::clock::now_secs;
 use crate::store::on_pool;
-use crate::store::statements::execute_all;
+use crate::store::statements::execute_chunks;
 
 /// Rows per statement: 6 parameters each, under both engines' limits.
 const ROWS_PER_STATEMENT: usize = 200;
@@ -89,26 +89,26 @@ impl MsgSecretStore for DeviceBackend {
                 )
             })
             .collect();
-        on_pool!(&self.pool, |p| {
-            let queries = statements
-                .iter()
-                .zip(merged.chunks(ROWS_PER_STATEMENT))
-                .map(|(sql, chunk)| {
-                    let mut query = sqlx::query(sql).bind(self.device_id).bind(now);
-                    for e in chunk {
-                        query = query
-                            .bind(&*e.chat)
-                            .bind(&*e.sender)
-                            .bind(&*e.msg_id)
-                            .bind(&e.secret[..])
-                            .bind(e.expires_at)
-                            .bind(e.message_ts);
-                    }
-                    query
-                })
-                .collect();
-            execute_all(p, queries).await
-        })
+        on_pool!(&self.pool, |p| execute_chunks(
+            p,
+            &statements,
+            &merged,
+            ROWS_PER_STATEMENT,
+            |mut query, chunk| {
+                query = query.bind(self.device_id).bind(now);
+                for e in chunk {
+                    query = query
+                        .bind(&*e.chat)
+                        .bind(&*e.sender)
+                        .bind(&*e.msg_id)
+                        .bind(&e.secret[..])
+                        .bind(e.expires_at)
+                        .bind(e.message_ts);
+                }
+                query
+            }
+        )
+        .await)
         .map_err(db)?;
         Ok(count)
     }

@@ -16,13 +16,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
 use tokio::sync::Mutex;
-use wasap_tests::child_server::ChildServer;
+use wasap_tests::child_server::{ChildLog, ChildServer};
 use wasap_tests::engines::{Driver, EngineUnderTest, TextSender, Whatsapp};
 use wasap_tests::plugins::{PROBE, component, probe_manifest};
 use wasap_tests::process_memory::rss_kib;
 use wasap_tests::small_disk::SmallDisk;
 use wasap_tests::webhook_receiver::{Received, WebhookReceiver};
-use wasap_tests::{TestDb, TestServer, WAIT, both_engines, data_dir, sim_config};
+use wasap_tests::{Api, TestDb, TestServer, WAIT, both_engines, data_dir, sim_config};
 
 use crate::child;
 
@@ -56,24 +56,30 @@ fn ids_by_number(received: &[Received]) -> BTreeMap<usize, BTreeSet<String>> {
 /// Waits until every message of `expected` has reached the receiver; asserts
 /// that each was one event (one id however often it came) and that nothing
 /// arrived that was not sent (`maybe` were in flight when the server died:
-/// they may or may not have reached it). Returns what arrived.
+/// they may or may not have reached it). Returns what arrived. When one never
+/// comes, the failure says where it was last seen (`lookout`).
 async fn all_delivered(
     receiver: &mut WebhookReceiver,
-    mut so_far: Vec<Received>,
+    lookout: Lookout<'_>,
     expected: &BTreeSet<usize>,
     maybe: &BTreeSet<usize>,
 ) -> BTreeMap<usize, BTreeSet<String>> {
     let arrived = |all: &[Received]| ids_by_number(all).keys().copied().collect::<BTreeSet<usize>>();
-    if !arrived(&so_far).is_superset(expected) {
-        let more = receiver
-            .until("every message at the webhook", |all| {
-                let mut seen = arrived(&so_far);
-                seen.extend(arrived(all));
-                seen.is_superset(expected)
-            })
-            .await;
-        so_far.extend(more);
-    }
+    let so_far = match receiver
+        .until_or_timeout(|all| arrived(all).is_superset(expected))
+        .await
+    {
+        Ok(all) => all,
+        Err(all) => {
+            let missing: BTreeSet<usize> = expected.difference(&arrived(&all)).copied().collect();
+            panic!(
+                "timed out waiting for every message at the webhook: {} of {} arrived; {}",
+                expected.len() - missing.len(),
+                expected.len(),
+                lookout.explain(&missing).await
+            )
+        }
+    };
     let ids = ids_by_number(&so_far);
     for (n, event_ids) in &ids {
         assert!(
@@ -89,6 +95,84 @@ async fn all_delivered(
     let distinct: BTreeSet<&String> = ids.values().flatten().collect();
     assert_eq!(distinct.len(), ids.len(), "two messages shared an event id");
     ids
+}
+
+/// Where a message that never reached the webhook was last seen: the
+/// server's journal (`GET /events`), its deliveries, what the simulator
+/// could not handle (a retry receipt, say), and what the child servers
+/// logged (their warnings).
+struct Lookout<'a> {
+    /// The real engine's simulator (none for an in-process sim server).
+    whatsapp: Option<&'a Whatsapp>,
+    api: Api,
+    /// The logs of the child servers of the test, killed ones included.
+    logs: Vec<ChildLog>,
+}
+
+impl<'a> Lookout<'a> {
+    /// Where to look on the real or sim engine with a child `server`, and
+    /// the log of the one `killed` before it.
+    fn of_child(whatsapp: &'a Whatsapp, server: &ChildServer, killed: Option<ChildLog>) -> Lookout<'a> {
+        Lookout {
+            whatsapp: Some(whatsapp),
+            api: server.admin(),
+            logs: killed.into_iter().chain([server.log()]).collect(),
+        }
+    }
+
+    /// One line per missing message, then the simulator's complaints.
+    async fn explain(&self, missing: &BTreeSet<usize>) -> String {
+        // The journal, oldest first: the event id of each missing message in it.
+        let mut journalled: BTreeMap<usize, String> = BTreeMap::new();
+        let mut after = String::new();
+        for _page in 0..100 {
+            let (status, body) = self
+                .api
+                .get(&format!("/api/instances/{INSTANCE}/events?limit=1000&after={after}"))
+                .await;
+            if status != 200 {
+                return format!("the journal could not be read ({status}): {body}");
+            }
+            for entry in body["events"].as_array().into_iter().flatten() {
+                let shown = entry["event"].to_string();
+                let at = shown.find("lossless-").map(|at| at + "lossless-".len());
+                let n = at.and_then(|at| shown.get(at..at + 6)).and_then(|n| n.parse().ok());
+                if let Some(n) = n.filter(|n| missing.contains(n)) {
+                    journalled.insert(n, entry["event"]["id"].as_str().unwrap_or("").to_owned());
+                }
+            }
+            match body["next_cursor"].as_str() {
+                Some(next) if body["has_more"] == true => after = next.to_owned(),
+                _ => break,
+            }
+        }
+        let (_, deliveries) = self
+            .api
+            .get(&format!("/api/deliveries?instance_id={INSTANCE}&limit=1000"))
+            .await;
+        let deliveries = deliveries["deliveries"].as_array().cloned().unwrap_or_default();
+        let lines: Vec<String> = missing
+            .iter()
+            .map(|n| match journalled.get(n) {
+                None => format!("message {n}: not in the journal"),
+                Some(id) => {
+                    let outbox: Vec<String> = deliveries
+                        .iter()
+                        .filter(|d| d["event_id"] == id.as_str())
+                        .map(|d| format!("{} after {} attempt(s) {}", d["status"], d["attempts"], d["last_error"]))
+                        .collect();
+                    format!("message {n}: journalled as {id}, deliveries {outbox:?}")
+                }
+            })
+            .collect();
+        let logged: Vec<String> = self.logs.iter().flat_map(ChildLog::lines).collect();
+        format!(
+            "{}; the simulator did not handle {:?}; the servers logged:\n{}",
+            lines.join("; "),
+            self.whatsapp.map(Whatsapp::unhandled).unwrap_or_default(),
+            logged.join("\n")
+        )
+    }
 }
 
 /// A child server's flags (`child::flags`), with webhooks to loopback
@@ -223,12 +307,19 @@ async fn a_burst_cut_by_kill_9_reaches_the_webhook_after_the_restart(engine: Eng
         );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
+    let killed_log = server.log();
     server.kill();
     let (sent, lost_with_the_server) = sending.await.expect("the burst");
     assert!(sent.len() >= KILL_AFTER);
 
     let server = child::start(&flags).await;
-    let delivered = all_delivered(&mut receiver, Vec::new(), &sent, &lost_with_the_server).await;
+    let delivered = all_delivered(
+        &mut receiver,
+        Lookout::of_child(&whatsapp, &server, Some(killed_log)),
+        &sent,
+        &lost_with_the_server,
+    )
+    .await;
     eprintln!(
         "{engine:?}: {} taken before and during the kill, {} delivered, {} in flight at the kill",
         sent.len(),
@@ -262,10 +353,17 @@ async fn a_plugin_that_times_out_1500_messages_and_kill_9_lose_nothing() {
     let sender = driver.text_sender(CONTACT).await;
     let (sent, refused) = burst(&sender, 0..TOTAL, 32, Arc::default()).await;
     assert!(refused.is_empty(), "every message was accepted: {refused:?}");
+    let killed_log = server.log();
     server.kill();
 
     let server = child::start(&flags).await;
-    all_delivered(&mut receiver, Vec::new(), &sent, &BTreeSet::new()).await;
+    all_delivered(
+        &mut receiver,
+        Lookout::of_child(&whatsapp, &server, Some(killed_log)),
+        &sent,
+        &BTreeSet::new(),
+    )
+    .await;
     server.kill();
 }
 
@@ -331,7 +429,13 @@ async fn a_stalled_chain_holds_bounded_memory_and_loses_none_of_8000_messages(en
     assert_eq!(status, 200, "{body}");
     let mut expected = sent;
     expected.extend(warm);
-    all_delivered(&mut receiver, Vec::new(), &expected, &BTreeSet::new()).await;
+    all_delivered(
+        &mut receiver,
+        Lookout::of_child(&whatsapp, &server, None),
+        &expected,
+        &BTreeSet::new(),
+    )
+    .await;
     server.kill();
     whatsapp.assert_all_handled();
 }
@@ -554,7 +658,17 @@ async fn a_full_disk_stops_nothing_for_good() {
         task.await.expect("the message is taken once space is back");
     }
     let expected: BTreeSet<usize> = (0..50).collect();
-    all_delivered(&mut receiver, Vec::new(), &expected, &BTreeSet::new()).await;
+    all_delivered(
+        &mut receiver,
+        Lookout {
+            whatsapp: None,
+            api: server.admin(),
+            logs: Vec::new(),
+        },
+        &expected,
+        &BTreeSet::new(),
+    )
+    .await;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let (status, problems) = health(&server).await;

@@ -12,9 +12,11 @@
 //! token, and serves until it is killed, or until its stdin closes because
 //! the parent went away. Without [`CHILD_ENV`] the entry returns at once.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::bench_client::Process;
@@ -28,11 +30,36 @@ const READY: &str = "wasap-test-child-ready ";
 /// How long a child may take to start (it compiles the built-in plugins on a cold cache).
 const START_WAIT: Duration = Duration::from_secs(60);
 
+/// How many of a child's last log lines the parent keeps.
+const LOG_KEPT: usize = 200;
+
 /// A server running in a child process; killed (SIGKILL) when dropped.
 pub struct ChildServer {
     process: Process,
     pub addr: SocketAddr,
     pub admin_token: String,
+    log: ChildLog,
+}
+
+/// The last lines (at most `LOG_KEPT`) a child logged: its warnings and errors, or
+/// what `WASAP_TEST_LOG` asks for. Outlives the child, so a test that fails
+/// after a kill can still say what the killed server complained of.
+#[derive(Clone, Default)]
+pub struct ChildLog(Arc<Mutex<VecDeque<String>>>);
+
+impl ChildLog {
+    /// The lines kept, oldest first.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().iter().cloned().collect()
+    }
+
+    fn keep(&self, line: String) {
+        let mut lines = self.0.lock().unwrap();
+        if lines.len() == LOG_KEPT {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+    }
 }
 
 impl ChildServer {
@@ -52,16 +79,22 @@ impl ChildServer {
         let stdout = child.stdout.take().expect("the child's stdout");
         let process = Process(child);
         let (ready_tx, ready) = tokio::sync::oneshot::channel();
-        // Reads the ready line, then drains the rest so the child never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut ready_tx = Some(ready_tx);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                // Anywhere in the line: the harness may have begun it with the test's name.
-                if let Some((_, rest)) = line.split_once(READY)
-                    && let Some(tx) = ready_tx.take()
-                {
-                    let _ = tx.send(rest.to_owned());
+        let log = ChildLog::default();
+        // Reads the ready line, then drains the rest so the child never
+        // blocks on a full pipe, keeping the last lines of its log.
+        std::thread::spawn({
+            let log = log.clone();
+            move || {
+                let mut ready_tx = Some(ready_tx);
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { return };
+                    // Anywhere in the line: the harness may have begun it with the test's name.
+                    match line.split_once(READY) {
+                        Some((_, rest)) if ready_tx.is_some() => {
+                            let _ = ready_tx.take().map(|tx| tx.send(rest.to_owned()));
+                        }
+                        _ => log.keep(line),
+                    }
                 }
             }
         });
@@ -74,7 +107,13 @@ impl ChildServer {
             process,
             addr: addr.parse().expect("the child's address"),
             admin_token: admin_token.to_owned(),
+            log,
         }
+    }
+
+    /// What the child logged (and logs from now on, until it ends).
+    pub fn log(&self) -> ChildLog {
+        self.log.clone()
     }
 
     /// The child's process id (to read its memory from `/proc/<pid>/status`, say).
@@ -108,6 +147,14 @@ pub fn serve_if_child() {
     let Ok(flags) = std::env::var(CHILD_ENV) else { return };
     let flags: Vec<String> = serde_json::from_str(&flags).expect("the child's flags, as a JSON array");
     let config = wasap::Config::from_flags(flags).unwrap_or_else(|e| panic!("the child's flags: {e}"));
+    // Warnings and errors (whatsapp-rust's too) to stdout, where the parent
+    // keeps the last of them (`ChildLog`); rare enough to change no timing.
+    let filter = std::env::var("WASAP_TEST_LOG").unwrap_or_else(|_| "warn".to_owned());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_ansi(false)
+        .with_writer(std::io::stdout)
+        .try_init();
     let runtime = tokio::runtime::Runtime::new().expect("the child server's runtime");
     runtime.block_on(async {
         let server = wasap::Server::bind(config).await.expect("the child server starts");

@@ -112,19 +112,31 @@ impl WebhookReceiver {
     /// Waits (up to [`crate::WAIT`] after the last request) until `done`
     /// says the requests received so far are enough; returns them all.
     pub async fn until(&mut self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        self.until_or_timeout(done).await.unwrap_or_else(|all| {
+            panic!(
+                "timed out waiting for {what}; received {:#?}",
+                all.iter()
+                    .map(|r| (&r.path, r.header("x-wasap-event-id"), String::from_utf8_lossy(&r.body)))
+                    .collect::<Vec<_>>()
+            )
+        })
+    }
+
+    /// [`WebhookReceiver::until`] for a caller that explains a timeout
+    /// itself: `Err` with what did arrive when [`crate::WAIT`] passed
+    /// without a request.
+    pub async fn until_or_timeout(
+        &mut self,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Result<Vec<Received>, Vec<Received>> {
         let mut all = Vec::new();
         while !done(&all) {
             match self.next(crate::WAIT).await {
                 Some(request) => all.push(request),
-                None => panic!(
-                    "timed out waiting for {what}; received {:#?}",
-                    all.iter()
-                        .map(|r| (&r.path, r.header("x-wasap-event-id"), String::from_utf8_lossy(&r.body)))
-                        .collect::<Vec<_>>()
-                ),
+                None => return Err(all),
             }
         }
-        all
+        Ok(all)
     }
 }
 

@@ -60,6 +60,32 @@ async fn update_event(server: &mut TestServer, group: &str, change: GroupUpdateK
     update.clone()
 }
 
+/// The group update events of `group` for each of `changes`, in that
+/// order, whatever order they came in: one change of the API can be several
+/// notifications, and whatsapp-rust handles each on a task of its own.
+async fn update_events(server: &mut TestServer, group: &str, changes: &[GroupUpdateKind]) -> Vec<GroupUpdate> {
+    let mut got: Vec<Option<GroupUpdate>> = vec![None; changes.len()];
+    while got.iter().any(Option::is_none) {
+        let (event, _) = server
+            .events
+            .wait_for(
+                "the group's update events",
+                |e| matches!(&e.kind, EventKind::GroupUpdate(u) if u.group == group && changes.contains(&u.change)),
+            )
+            .await;
+        let EventKind::GroupUpdate(update) = &event.kind else {
+            unreachable!()
+        };
+        let at = changes
+            .iter()
+            .position(|c| *c == update.change)
+            .expect("a change asked for");
+        assert!(got[at].is_none(), "{:?} came twice", update.change);
+        got[at] = Some(update.clone());
+    }
+    got.into_iter().flatten().collect()
+}
+
 /// `update` without its time, which the test cannot know.
 fn untimed(update: GroupUpdate) -> (String, GroupUpdateKind, Option<String>, Option<bool>, Option<String>) {
     (update.group, update.change, update.text, update.enabled, update.author)
@@ -196,29 +222,35 @@ async fn a_group_is_created_grown_renamed_shared_and_left(engine: EngineUnderTes
         (&json!("Team 2"), &json!("Who does what"), &json!(true), &json!(false))
     );
     let me = Some(jid(SHOP));
+    let changes = [
+        GroupUpdateKind::Subject,
+        GroupUpdateKind::Description,
+        GroupUpdateKind::Announce,
+    ];
+    let updates: Vec<_> = update_events(&mut server, &group, &changes)
+        .await
+        .into_iter()
+        .map(untimed)
+        .collect();
     assert_eq!(
-        untimed(update_event(&mut server, &group, GroupUpdateKind::Subject).await),
-        (
-            group.clone(),
-            GroupUpdateKind::Subject,
-            Some("Team 2".to_owned()),
-            None,
-            me.clone()
-        )
-    );
-    assert_eq!(
-        untimed(update_event(&mut server, &group, GroupUpdateKind::Description).await),
-        (
-            group.clone(),
-            GroupUpdateKind::Description,
-            Some("Who does what".to_owned()),
-            None,
-            me.clone()
-        )
-    );
-    assert_eq!(
-        untimed(update_event(&mut server, &group, GroupUpdateKind::Announce).await),
-        (group.clone(), GroupUpdateKind::Announce, None, Some(true), me.clone())
+        updates,
+        [
+            (
+                group.clone(),
+                GroupUpdateKind::Subject,
+                Some("Team 2".to_owned()),
+                None,
+                me.clone()
+            ),
+            (
+                group.clone(),
+                GroupUpdateKind::Description,
+                Some("Who does what".to_owned()),
+                None,
+                me.clone()
+            ),
+            (group.clone(), GroupUpdateKind::Announce, None, Some(true), me.clone()),
+        ]
     );
     assert_eq!(
         driver.group_state(&group).await,

@@ -412,7 +412,7 @@ impl EventHandler for Bridge {
             }
             Event::ChatPresence(update) => self.chat_states.push(update),
             Event::IncomingCall(call) => {
-                if let Some(inbound) = super::calls::incoming(&self.shared.calls, call) {
+                for inbound in super::calls::incoming(&self.shared.calls, call) {
                     self.queue.push_inbound(inbound);
                 }
             }

@@ -27,30 +27,60 @@ struct Ringing {
     creator: Jid,
 }
 
-/// The calls ringing on one session, oldest first.
+/// A `<terminate>` for a call not ringing (yet): its id, reason and time.
+struct EndedEarly {
+    call_id: String,
+    reason: Option<String>,
+    timestamp: i64,
+}
+
+/// The calls ringing on one session, oldest first, and the calls that
+/// stopped before they rang. whatsapp-rust handles `<call>` stanzas each on a
+/// task of its own, so a caller who hangs up at once can have the client
+/// report the terminate before the offer; the offer then comes as a call
+/// that has already stopped.
 #[derive(Default)]
 pub(super) struct RingingCalls {
-    calls: Mutex<VecDeque<Ringing>>,
+    calls: Mutex<(VecDeque<Ringing>, VecDeque<EndedEarly>)>,
 }
 
 impl RingingCalls {
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Ringing>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (VecDeque<Ringing>, VecDeque<EndedEarly>)> {
         self.calls.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn ring(&self, ringing: Ringing) {
-        let mut calls = self.lock();
+    /// Call `ringing` rings, unless it stopped before: then how it stopped.
+    fn ring(&self, ringing: Ringing) -> Option<EndedEarly> {
+        let (calls, ended) = &mut *self.lock();
+        if let Some(at) = ended.iter().position(|e| e.call_id == ringing.offer.id) {
+            return ended.remove(at);
+        }
         calls.retain(|call| call.offer.id != ringing.offer.id);
         if calls.len() >= RINGING_CAPACITY {
             calls.pop_front();
         }
         calls.push_back(ringing);
+        None
+    }
+
+    /// Call `call_id`, not ringing, was terminated: kept (bounded) for an
+    /// offer that may still come.
+    fn ended_early(&self, call_id: &str, reason: Option<&str>, timestamp: i64) {
+        let (_, ended) = &mut *self.lock();
+        if ended.len() >= RINGING_CAPACITY {
+            ended.pop_front();
+        }
+        ended.push_back(EndedEarly {
+            call_id: call_id.to_owned(),
+            reason: reason.map(str::to_owned),
+            timestamp,
+        });
     }
 
     /// Takes call `call_id` off the ringing ones, when `from` (if given) is its caller
     /// (by phone number or LID).
     fn stop(&self, call_id: &str, from: Option<&str>) -> Option<Ringing> {
-        let mut calls = self.lock();
+        let (calls, _) = &mut *self.lock();
         let at = calls.iter().position(|call| {
             call.offer.id == call_id
                 && from.is_none_or(|from| call.offer.from == from || call.offer.from_lid.as_deref() == Some(from))
@@ -59,25 +89,41 @@ impl RingingCalls {
     }
 }
 
-/// What the bridge hands the journal for a `<call>`: an offer (now ringing), or how a
-/// ringing call stopped; `None` for the other call actions and for a call this session
-/// never saw ring (or rejected: WhatsApp tells the instance nothing more about it).
-pub(super) fn incoming(calls: &RingingCalls, call: &IncomingCall) -> Option<InboundEvent> {
+/// What the bridge hands the journal for a `<call>`: an offer (now ringing; followed by
+/// how it stopped when its terminate came first), or how a ringing call stopped; nothing
+/// for the other call actions, for a terminate whose offer has not come, and for a call
+/// this session rejected (WhatsApp tells the instance nothing more about it).
+pub(super) fn incoming(calls: &RingingCalls, call: &IncomingCall) -> Vec<InboundEvent> {
     if let Some(offer) = from_whatsapp::call_offer(call) {
-        calls.ring(Ringing {
+        let ended = calls.ring(Ringing {
             offer: offer.clone(),
             peer: call.from.clone(),
             creator: call.action.call_creator().clone(),
         });
-        return Some(inbound(EventKind::CallOffer(offer)));
+        let mut events = vec![inbound(EventKind::CallOffer(offer.clone()))];
+        if let Some(ended) = ended {
+            events.push(inbound(from_whatsapp::stopped(
+                offer,
+                ended.reason.as_deref(),
+                ended.timestamp,
+            )));
+        }
+        return events;
     }
-    let (call_id, reason) = from_whatsapp::terminated(call)?;
-    let ringing = calls.stop(call_id, None)?;
-    Some(inbound(from_whatsapp::stopped(
-        ringing.offer,
-        reason,
-        call.timestamp.timestamp(),
-    )))
+    let Some((call_id, reason)) = from_whatsapp::terminated(call) else {
+        return Vec::new();
+    };
+    match calls.stop(call_id, None) {
+        Some(ringing) => vec![inbound(from_whatsapp::stopped(
+            ringing.offer,
+            reason,
+            call.timestamp.timestamp(),
+        ))],
+        None => {
+            calls.ended_early(call_id, reason, call.timestamp.timestamp());
+            Vec::new()
+        }
+    }
 }
 
 /// A call that rang while the instance was offline.
@@ -122,4 +168,51 @@ pub(super) async fn reject(session: &WhatsappSession, call_id: &str, from: &str)
     .await
     .map_err(|_| EngineError::Timeout)?
     .map_err(|e| EngineError::Protocol(format!("reject call failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ringing(id: &str) -> Ringing {
+        let caller: Jid = "6281@s.whatsapp.net".parse().unwrap();
+        Ringing {
+            offer: Call {
+                id: id.to_owned(),
+                from: caller.to_string(),
+                from_lid: None,
+                from_phone: None,
+                group: None,
+                is_video: false,
+                is_group: false,
+                timestamp: 1,
+                reason: None,
+                auto_rejected: false,
+            },
+            peer: caller.clone(),
+            creator: caller,
+        }
+    }
+
+    #[test]
+    fn a_call_terminated_before_its_offer_comes_stopped_and_never_rings() {
+        let calls = RingingCalls::default();
+        calls.ended_early("early", Some("timeout"), 7);
+        let ended = calls.ring(ringing("early")).expect("it had stopped");
+        assert_eq!((ended.reason.as_deref(), ended.timestamp), (Some("timeout"), 7));
+        assert!(calls.stop("early", None).is_none(), "it does not ring");
+        // Taken once: the same id offered again rings.
+        assert!(calls.ring(ringing("early")).is_none());
+        assert!(calls.stop("early", None).is_some());
+    }
+
+    #[test]
+    fn early_ends_are_bounded() {
+        let calls = RingingCalls::default();
+        for n in 0..RINGING_CAPACITY + 1 {
+            calls.ended_early(&format!("c{n}"), None, 0);
+        }
+        assert!(calls.ring(ringing("c0")).is_none(), "the oldest was forgotten");
+        assert!(calls.ring(ringing(&format!("c{RINGING_CAPACITY}"))).is_some());
+    }
 }

@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use super::statements::placeholder_rows;
+use super::statements::{Params, padded_count};
 use super::{Store, StoreError, on_pool};
 use crate::clock::now_secs;
 use wasap_events::Event;
@@ -85,6 +85,7 @@ impl Store {
         // duplicates' lookups after it need no transaction either: an entry
         // not done is never pruned.
         let single = events.len() <= INSERT_CHUNK;
+        let params = Params::of(self.pool());
         let result = on_pool!(self.pool(), |p| {
             async {
             let mut tx = if single { None } else { Some(p.begin().await?) };
@@ -99,13 +100,17 @@ impl Store {
             for (chunk, jsons) in events.chunks(INSERT_CHUNK).zip(jsons.chunks(INSERT_CHUNK)) {
                 // Rows of one multi-row VALUES list are inserted, and take
                 // their seqs, in list order on both engines.
+                // Padded with repeats of the last row, which the conflict
+                // clause skips (`padded_count`).
+                let rows = padded_count(chunk.len(), INSERT_CHUNK);
                 let sql = format!(
                     "INSERT INTO inbound_journal (instance_id, event_id, kind, event, created_at, message_id) VALUES {} \
                      ON CONFLICT (instance_id, event_id) DO NOTHING RETURNING seq, instance_id, event_id",
-                    placeholder_rows(chunk.len(), 6)
+                    params.rows(rows, 6)
                 );
                 let mut query = sqlx::query_as::<_, (i64, String, String)>(&sql);
-                for (event, json) in chunk.iter().zip(jsons) {
+                let padding = std::iter::repeat(chunk.iter().zip(jsons).next_back().expect("a chunk has rows"));
+                for (event, json) in chunk.iter().zip(jsons).chain(padding).take(rows) {
                     query = query
                         .bind(&event.instance_id)
                         .bind(&event.id)
@@ -157,6 +162,7 @@ impl Store {
         if seqs.is_empty() {
             return Ok(());
         }
+        let params = Params::of(self.relaxed_pool());
         on_pool!(self.relaxed_pool(), |p| {
             let mut tx = if seqs.len() > SEQ_CHUNK {
                 Some(p.begin().await?)
@@ -164,16 +170,16 @@ impl Store {
                 None
             };
             for chunk in seqs.chunks(SEQ_CHUNK) {
+                // Padded with repeats of the last seq (`padded_count`).
+                let count = padded_count(chunk.len(), SEQ_CHUNK);
                 let sql = format!(
                     "UPDATE inbound_journal SET done = TRUE WHERE seq IN ({})",
-                    (1..=chunk.len())
-                        .map(|n| format!("${n}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    params.list(1, count)
                 );
                 let mut query = sqlx::query(&sql);
-                for seq in chunk {
-                    query = query.bind(*seq);
+                let padding = std::iter::repeat(chunk[chunk.len() - 1]);
+                for seq in chunk.iter().copied().chain(padding).take(count) {
+                    query = query.bind(seq);
                 }
                 match tx.as_mut() {
                     Some(tx) => query.execute(&mut **tx).await?,

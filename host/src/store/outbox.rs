@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 
 use super::deliveries::{AttemptResult, COLUMNS, DeliveryRow, DeliveryStatus, NewDelivery};
+use super::statements::{Params, padded_count};
 use super::{Store, StoreError, on_pool};
 use crate::clock::{now_ms, now_secs};
 
@@ -47,7 +48,7 @@ macro_rules! run_by_number {
     ($tx:ident, $p:ident, $updates:expr, $now:expr) => {
         for (sql, number, ids) in &$updates {
             let mut query = sqlx::query(sql).bind(*number).bind($now);
-            for id in *ids {
+            for id in ids {
                 query = query.bind(*id);
             }
             in_tx_or_pool!($tx, $p, query.execute)?;
@@ -57,16 +58,25 @@ macro_rules! run_by_number {
 
 /// `UPDATE ... SET {set}attempts = $1, updated_at = $2 WHERE id IN (...)`
 /// for each attempt number's ids, [`ID_CHUNK`] ids per statement: the
-/// statements, each with its number and ids.
-fn by_number_updates<'a>(set: &str, groups: &'a BTreeMap<i64, Vec<&'a str>>) -> Vec<(String, i64, &'a [&'a str])> {
+/// statements, each with its number and ids (padded with repeats of the
+/// last id, `padded_count`).
+fn by_number_updates<'a>(
+    params: Params,
+    set: &str,
+    groups: &'a BTreeMap<i64, Vec<&'a str>>,
+) -> Vec<(String, i64, Vec<&'a str>)> {
     let mut updates = Vec::new();
     for (number, ids) in groups {
         for chunk in ids.chunks(ID_CHUNK) {
+            let count = padded_count(chunk.len(), ID_CHUNK);
             let sql = format!(
-                "UPDATE webhook_deliveries SET {set}attempts = $1, updated_at = $2 WHERE id IN ({})",
-                placeholders(3, chunk.len())
+                "UPDATE webhook_deliveries SET {set}attempts = {}, updated_at = {} WHERE id IN ({})",
+                params.list(1, 1),
+                params.list(2, 1),
+                params.list(3, count)
             );
-            updates.push((sql, *number, chunk));
+            let padded = chunk.iter().copied().chain(std::iter::repeat(chunk[chunk.len() - 1]));
+            updates.push((sql, *number, padded.take(count).collect()));
         }
     }
     updates
@@ -78,14 +88,6 @@ async fn commit<DB: sqlx::Database>(tx: Option<sqlx::Transaction<'_, DB>>) -> Re
         Some(tx) => tx.commit().await,
         None => Ok(()),
     }
-}
-
-/// `$first, $first+1, ...` for `count` parameters.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 impl Store {
@@ -112,12 +114,26 @@ impl Store {
             .map(|d| serde_json::to_string(&d.headers).unwrap_or_else(|_| "[]".to_owned()))
             .collect();
         let single = deliveries.len() <= INSERT_CHUNK;
+        let params = Params::of(self.pool());
         let inserted = on_pool!(self.pool(), |p| {
             let mut tx = if single { None } else { Some(p.begin().await?) };
             let mut inserted: Vec<String> = Vec::with_capacity(deliveries.len());
             for (chunk, headers) in deliveries.chunks(INSERT_CHUNK).zip(headers.chunks(INSERT_CHUNK)) {
-                let values: Vec<String> = (0..chunk.len())
-                    .map(|i| format!("({}, 'pending', 0)", placeholders(i * 13 + 1, 13)))
+                // Padded with repeats of the last row under ids of their own
+                // (so the only constraint they meet is the conflict clause's,
+                // which skips them): `padded_count`.
+                let rows = padded_count(chunk.len(), INSERT_CHUNK);
+                let last = chunk.len() - 1;
+                let padding_ids: Vec<String> = (chunk.len()..rows)
+                    .map(|n| format!("{}:padding-{n}", chunk[last].id))
+                    .collect();
+                let ids = chunk.iter().map(|d| &d.id).chain(&padding_ids);
+                let padded = chunk
+                    .iter()
+                    .zip(headers)
+                    .chain(std::iter::repeat((&chunk[last], &headers[last])));
+                let values: Vec<String> = (0..rows)
+                    .map(|i| format!("({}, 'pending', 0)", params.list(i * 13 + 1, 13)))
                     .collect();
                 let sql = format!(
                     "INSERT INTO webhook_deliveries (id, webhook_id, instance_id, event_id, event_kind, url, format, \
@@ -126,9 +142,9 @@ impl Store {
                     values.join(", ")
                 );
                 let mut query = sqlx::query_as::<_, (String,)>(&sql);
-                for (delivery, headers) in chunk.iter().zip(headers) {
+                for (id, (delivery, headers)) in ids.zip(padded) {
                     query = query
-                        .bind(&delivery.id)
+                        .bind(id)
                         .bind(&delivery.webhook_id)
                         .bind(delivery.instance_id.as_deref())
                         .bind(&delivery.event_id)
@@ -211,7 +227,7 @@ impl Store {
             return Ok(());
         }
         let now = now_secs();
-        let updates = by_number_updates("", &by_number);
+        let updates = by_number_updates(Params::of(self.relaxed_pool()), "", &by_number);
         let single = updates.len() == 1;
         on_pool!(self.relaxed_pool(), |p| {
             let mut tx = if single { None } else { Some(p.begin().await?) };
@@ -248,7 +264,7 @@ impl Store {
             }
         }
         let now = now_secs();
-        let updates = by_number_updates("status = 'delivered', ", &delivered);
+        let updates = by_number_updates(Params::of(self.relaxed_pool()), "status = 'delivered', ", &delivered);
         let statements = updates.len() + others.len();
         if statements == 0 {
             return Ok(());

@@ -23,7 +23,7 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::statements::{execute_chunks, placeholder_rows};
+use super::statements::{Params, execute_chunks};
 use super::{Pool, Store, StoreError, on_pool};
 
 /// Rows per statement: 6 parameters each, well under both engines' limits.
@@ -157,6 +157,7 @@ fn merged(rows: Vec<SentRow>) -> Vec<SentRow> {
 }
 
 async fn write(pool: &Pool, rows: &[SentRow]) -> Result<(), sqlx::Error> {
+    let params = Params::of(pool);
     let statements: Vec<String> = rows
         .chunks(ROWS_PER_STATEMENT)
         .map(|chunk| {
@@ -164,7 +165,7 @@ async fn write(pool: &Pool, rows: &[SentRow]) -> Result<(), sqlx::Error> {
                 "INSERT INTO sent_messages (instance_id, message_id, chat, kind, sent_at, content) VALUES {} \
                  ON CONFLICT (instance_id, message_id) DO UPDATE SET content = excluded.content \
                  WHERE excluded.content IS NOT NULL",
-                placeholder_rows(chunk.len(), 6)
+                params.rows(chunk.len(), 6)
             )
         })
         .collect();

@@ -11,7 +11,7 @@ use whatsapp_rust::wacore::store::error::Result;
 
 use super::{DeviceBackend, db};
 use crate::store::on_pool;
-use crate::store::statements::{execute_chunks, last_of_each_key};
+use crate::store::statements::{Params, execute_chunks, last_of_each_key};
 
 /// Rows per statement: 2 parameters each, under both engines' limits.
 const ROWS_PER_STATEMENT: usize = 200;
@@ -47,16 +47,14 @@ impl DeviceBackend {
         }
         let rows = last_of_each_key(rows, |(address, _)| *address);
         let AddressTable { table, column } = table;
+        let params = Params::of(&self.pool);
         let statements: Vec<String> = rows
             .chunks(ROWS_PER_STATEMENT)
             .map(|chunk| {
-                let values: Vec<String> = (0..chunk.len())
-                    .map(|i| format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i))
-                    .collect();
                 format!(
                     "INSERT INTO {table} (device_id, address, {column}) VALUES {} \
                      ON CONFLICT (device_id, address) DO UPDATE SET {column} = excluded.{column}",
-                    values.join(", ")
+                    params.rows(chunk.len(), 3)
                 )
             })
             .collect();
@@ -66,9 +64,8 @@ impl DeviceBackend {
             &rows,
             ROWS_PER_STATEMENT,
             |mut query, chunk| {
-                query = query.bind(self.device_id);
                 for (address, blob) in chunk.iter().copied() {
-                    query = query.bind(*address).bind(*blob);
+                    query = query.bind(self.device_id).bind(*address).bind(*blob);
                 }
                 query
             }

@@ -40,7 +40,7 @@ use whatsapp_rust::wacore::store::error::{Result, StoreError as WaStoreError};
 use super::DeviceBackend;
 use super::retire::Gate;
 use crate::clock::now_secs;
-use crate::store::statements::{execute_chunks, last_of_each_key};
+use crate::store::statements::{Params, execute_chunks, last_of_each_key};
 use crate::store::{Pool, on_pool};
 
 /// Rows per put statement: at most 4 parameters each, under both engines' limits.
@@ -219,18 +219,13 @@ impl Target {
         }
         let rows = last_of_each_key(&rows, |(key, _)| key.as_slice());
         let now = now_secs();
-        let width = table.keys.len() + 1;
+        // Per row: the device, the keys, the value, the time.
+        let width = table.keys.len() + 3;
         let columns = table.keys.join(", ");
-        // $1 device, $2 time, then the keys and the value per row.
+        let params = Params::of(&self.pool);
         let statements: Vec<String> = rows
             .chunks(ROWS_PER_STATEMENT)
             .map(|chunk| {
-                let values: Vec<String> = (0..chunk.len())
-                    .map(|i| {
-                        let row: Vec<String> = (0..width).map(|c| format!("${}", 3 + width * i + c)).collect();
-                        format!("($1, {}, $2)", row.join(", "))
-                    })
-                    .collect();
                 format!(
                     "INSERT INTO {name} (device_id, {columns}, {value}, {time}) VALUES {rows} \
                      ON CONFLICT (device_id, {columns}) DO UPDATE SET {value} = excluded.{value}, \
@@ -238,7 +233,7 @@ impl Target {
                     name = table.name,
                     value = table.value,
                     time = table.time,
-                    rows = values.join(", ")
+                    rows = params.rows(chunk.len(), width)
                 )
             })
             .collect();
@@ -248,12 +243,12 @@ impl Target {
             &rows,
             ROWS_PER_STATEMENT,
             |mut query, chunk| {
-                query = query.bind(self.device_id).bind(now);
                 for (key, value) in chunk.iter().copied() {
+                    query = query.bind(self.device_id);
                     for part in key {
                         query = query.bind(part);
                     }
-                    query = query.bind(value);
+                    query = query.bind(value).bind(now);
                 }
                 query
             }
@@ -266,19 +261,18 @@ impl Target {
         if *retired {
             return Ok(());
         }
+        let params = Params::of(&self.pool);
         for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+            // The device first, then each key's chat, sender and id, in order.
             let matches: Vec<String> = (0..chunk.len())
                 .map(|i| {
-                    format!(
-                        "(chat = ${} AND sender = ${} AND id = ${})",
-                        2 + 3 * i,
-                        3 + 3 * i,
-                        4 + 3 * i
-                    )
+                    let [chat, sender, id] = [0, 1, 2].map(|c| params.list(2 + 3 * i + c, 1));
+                    format!("(chat = {chat} AND sender = {sender} AND id = {id})")
                 })
                 .collect();
             let sql = format!(
-                "DELETE FROM wa_pending_inbound WHERE device_id = $1 AND ({})",
+                "DELETE FROM wa_pending_inbound WHERE device_id = {} AND ({})",
+                params.list(1, 1),
                 matches.join(" OR ")
             );
             on_pool!(&self.pool, |p| {

@@ -12,7 +12,7 @@ use whatsapp_rust::wacore::store::traits::{MsgSecretEntry, MsgSecretStore};
 use super::{DeviceBackend, db, execute, fetch_optional};
 use crate::clock::now_secs;
 use crate::store::on_pool;
-use crate::store::statements::execute_chunks;
+use crate::store::statements::{Params, execute_chunks};
 
 /// Rows per statement: 6 parameters each, under both engines' limits.
 const ROWS_PER_STATEMENT: usize = 200;
@@ -50,24 +50,12 @@ impl MsgSecretStore for DeviceBackend {
             }
         }
         let now = now_secs();
+        let params = Params::of(&self.pool);
         let statements: Vec<String> = merged
             .chunks(ROWS_PER_STATEMENT)
             .map(|chunk| {
-                // $1 device, $2 time, then 6 values per row.
-                let values: Vec<String> = (0..chunk.len())
-                    .map(|i| {
-                        let n = 3 + 6 * i;
-                        format!(
-                            "($1, ${}, ${}, ${}, ${}, $2, ${}, ${})",
-                            n,
-                            n + 1,
-                            n + 2,
-                            n + 3,
-                            n + 4,
-                            n + 5
-                        )
-                    })
-                    .collect();
+                // Per row, in the columns' order: the device, chat,
+                // sender, id, secret, the time, expiry and message time.
                 // On conflict the merge rules of whatsapp-rust apply: an
                 // expiry of 0 ("never") wins, else the later deadline; the
                 // later non-zero parent time wins. Written as CASE because
@@ -85,7 +73,7 @@ impl MsgSecretStore for DeviceBackend {
                          message_ts = CASE \
                              WHEN excluded.message_ts > wa_msg_secrets.message_ts THEN excluded.message_ts \
                              ELSE wa_msg_secrets.message_ts END",
-                    values.join(", ")
+                    params.rows(chunk.len(), 8)
                 )
             })
             .collect();
@@ -95,13 +83,14 @@ impl MsgSecretStore for DeviceBackend {
             &merged,
             ROWS_PER_STATEMENT,
             |mut query, chunk| {
-                query = query.bind(self.device_id).bind(now);
                 for e in chunk {
                     query = query
+                        .bind(self.device_id)
                         .bind(&*e.chat)
                         .bind(&*e.sender)
                         .bind(&*e.msg_id)
                         .bind(&e.secret[..])
+                        .bind(now)
                         .bind(e.expires_at)
                         .bind(e.message_ts);
                 }

@@ -13,6 +13,7 @@ use whatsapp_rust::wacore::store::error::Result;
 use super::{DeviceBackend, db, fetch_all};
 use crate::clock::now_secs;
 use crate::store::on_pool;
+use crate::store::statements::{Params, padded_count};
 
 /// Rows per statement (at most 4 parameters each).
 const CHUNK: usize = 200;
@@ -38,21 +39,24 @@ impl DeviceBackend {
             return Ok(());
         }
         let now = now_secs();
+        let params = Params::of(&self.relaxed);
         for chunk in rows.chunks(CHUNK) {
-            // $1 device, $2 chat, $3 time, then (sender, id, message) per row.
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("($1, $2, ${}, ${}, ${}, $3)", 4 + 3 * i, 5 + 3 * i, 6 + 3 * i))
-                .collect();
             let sql = format!(
                 "INSERT INTO wa_pending_inbound (device_id, chat, sender, id, message, inserted_at) VALUES {} \
                  ON CONFLICT (device_id, chat, sender, id) DO UPDATE SET message = excluded.message, \
                  inserted_at = excluded.inserted_at",
-                values.join(", ")
+                params.rows(chunk.len(), 6)
             );
             on_pool!(&self.relaxed, |p| {
-                let mut query = sqlx::query(&sql).bind(self.device_id).bind(chat).bind(now);
+                let mut query = sqlx::query(&sql);
                 for (sender, id, message) in chunk {
-                    query = query.bind(*sender).bind(*id).bind(*message);
+                    query = query
+                        .bind(self.device_id)
+                        .bind(chat)
+                        .bind(*sender)
+                        .bind(*id)
+                        .bind(*message)
+                        .bind(now);
                 }
                 query.execute(p).await.map(|_| ())
             })
@@ -67,15 +71,23 @@ impl DeviceBackend {
         if *retired || ids.is_empty() {
             return Ok(());
         }
+        let params = Params::of(&self.relaxed);
         for chunk in ids.chunks(CHUNK) {
-            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", 3 + i)).collect();
+            // Padded with repeats of the last id (`padded_count`).
+            let count = padded_count(chunk.len(), CHUNK);
             let sql = format!(
-                "DELETE FROM wa_pending_inbound WHERE device_id = $1 AND chat = $2 AND id IN ({})",
-                list.join(", ")
+                "DELETE FROM wa_pending_inbound WHERE device_id = {} AND chat = {} AND id IN ({})",
+                params.list(1, 1),
+                params.list(2, 1),
+                params.list(3, count)
             );
             on_pool!(&self.relaxed, |p| {
                 let mut query = sqlx::query(&sql).bind(self.device_id).bind(chat);
-                for id in chunk {
+                for id in chunk
+                    .iter()
+                    .chain(std::iter::repeat(&chunk[chunk.len() - 1]))
+                    .take(count)
+                {
                     query = query.bind(*id);
                 }
                 query.execute(p).await.map(|_| ())

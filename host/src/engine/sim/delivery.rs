@@ -18,12 +18,10 @@ impl SimSession {
             .map_err(|_| SimError::NotConnected(self.instance_id.clone()))?;
         // Both names of every account it names, as the network knows them.
         crate::engine::lids::complete(&mut event.kind, &self.network).await;
-        // The server keeps the message while it hands it over (both at
-        // once: whichever lands, a crash loses nothing the route answered
-        // for). WhatsApp's servers keep a message whatever wasap's disk says;
-        // the simulated one keeps it in wasap's database, and when that
-        // cannot write (a full disk, say) the message goes on unkept: it is
-        // then lost only if wasap dies before it is journalled.
+        // The server keeps the message while it hands it over: in its
+        // queue at once, in wasap's database if the ack takes longer than a
+        // moment (`offline.rs`). The route answers once the journal has it,
+        // so a crash loses nothing the route answered for.
         let (held, accepted) = tokio::join!(self.offline.hold(&event), self.inbound.accept(vec![event.clone()]));
         let held = match held {
             Ok(held) => Some(held),

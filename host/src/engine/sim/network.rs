@@ -190,6 +190,10 @@ struct Inner {
     durable: Option<super::sent_log::SentLog>,
     /// Answers to sends held back, per instance (`held_sends.rs`).
     holds: super::held_sends::SendHolds,
+    /// The server's offline queue of each device (by device id), outliving
+    /// its sessions: what one session handed over and had not acknowledged
+    /// is what the next one delivers again (`offline.rs`).
+    offline: Mutex<HashMap<i32, super::offline::OfflineQueue>>,
 }
 
 impl SimNetwork {
@@ -244,6 +248,15 @@ impl SimNetwork {
         {
             sessions.remove(instance_id);
         }
+    }
+
+    /// The offline queue of `device`: the one its earlier sessions used,
+    /// or a new one.
+    pub(super) fn offline_queue(&self, device: &crate::store::DeviceBackend) -> super::offline::OfflineQueue {
+        lock(&self.inner.offline)
+            .entry(device.device_id())
+            .or_insert_with(|| super::offline::OfflineQueue::start(device.clone()))
+            .clone()
     }
 
     pub(super) fn session(&self, instance_id: &str) -> Result<Arc<SimSession>, SimError> {

@@ -53,7 +53,7 @@ impl SimSession {
     pub(super) fn new(request: SessionRequest, network: SimNetwork, linked: bool) -> Arc<SimSession> {
         Arc::new(SimSession {
             instance_id: request.instance_id,
-            offline: OfflineQueue::start(request.device.clone()),
+            offline: network.offline_queue(&request.device),
             device: request.device,
             events: request.events,
             inbound: request.inbound,

@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use super::statements::{Params, padded_count};
+use super::statements::{Params, padded};
 use super::{Store, StoreError, on_pool};
 use crate::clock::now_secs;
 use wasap_events::Event;
@@ -101,16 +101,16 @@ impl Store {
                 // Rows of one multi-row VALUES list are inserted, and take
                 // their seqs, in list order on both engines.
                 // Padded with repeats of the last row, which the conflict
-                // clause skips (`padded_count`).
-                let rows = padded_count(chunk.len(), INSERT_CHUNK);
+                // clause skips (`padded`).
+                let (rows, padded_events) = padded(chunk, INSERT_CHUNK);
+                let (_, padded_jsons) = padded(jsons, INSERT_CHUNK);
                 let sql = format!(
                     "INSERT INTO inbound_journal (instance_id, event_id, kind, event, created_at, message_id) VALUES {} \
                      ON CONFLICT (instance_id, event_id) DO NOTHING RETURNING seq, instance_id, event_id",
                     params.rows(rows, 6)
                 );
                 let mut query = sqlx::query_as::<_, (i64, String, String)>(&sql);
-                let padding = std::iter::repeat(chunk.iter().zip(jsons).next_back().expect("a chunk has rows"));
-                for (event, json) in chunk.iter().zip(jsons).chain(padding).take(rows) {
+                for (event, json) in padded_events.zip(padded_jsons) {
                     query = query
                         .bind(&event.instance_id)
                         .bind(&event.id)
@@ -170,16 +170,15 @@ impl Store {
                 None
             };
             for chunk in seqs.chunks(SEQ_CHUNK) {
-                // Padded with repeats of the last seq (`padded_count`).
-                let count = padded_count(chunk.len(), SEQ_CHUNK);
+                // Padded with repeats of the last seq (`padded`).
+                let (count, padded_seqs) = padded(chunk, SEQ_CHUNK);
                 let sql = format!(
                     "UPDATE inbound_journal SET done = TRUE WHERE seq IN ({})",
                     params.list(1, count)
                 );
                 let mut query = sqlx::query(&sql);
-                let padding = std::iter::repeat(chunk[chunk.len() - 1]);
-                for seq in chunk.iter().copied().chain(padding).take(count) {
-                    query = query.bind(seq);
+                for seq in padded_seqs {
+                    query = query.bind(*seq);
                 }
                 match tx.as_mut() {
                     Some(tx) => query.execute(&mut **tx).await?,

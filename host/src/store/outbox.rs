@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 
 use super::deliveries::{AttemptResult, COLUMNS, DeliveryRow, DeliveryStatus, NewDelivery};
-use super::statements::{Params, padded_count};
+use super::statements::{Params, padded};
 use super::{Store, StoreError, on_pool};
 use crate::clock::{now_ms, now_secs};
 
@@ -59,7 +59,7 @@ macro_rules! run_by_number {
 /// `UPDATE ... SET {set}attempts = $1, updated_at = $2 WHERE id IN (...)`
 /// for each attempt number's ids, [`ID_CHUNK`] ids per statement: the
 /// statements, each with its number and ids (padded with repeats of the
-/// last id, `padded_count`).
+/// last id, `padded`).
 fn by_number_updates<'a>(
     params: Params,
     set: &str,
@@ -68,15 +68,14 @@ fn by_number_updates<'a>(
     let mut updates = Vec::new();
     for (number, ids) in groups {
         for chunk in ids.chunks(ID_CHUNK) {
-            let count = padded_count(chunk.len(), ID_CHUNK);
+            let (count, padded_ids) = padded(chunk, ID_CHUNK);
             let sql = format!(
                 "UPDATE webhook_deliveries SET {set}attempts = {}, updated_at = {} WHERE id IN ({})",
                 params.list(1, 1),
                 params.list(2, 1),
                 params.list(3, count)
             );
-            let padded = chunk.iter().copied().chain(std::iter::repeat(chunk[chunk.len() - 1]));
-            updates.push((sql, *number, padded.take(count).collect()));
+            updates.push((sql, *number, padded_ids.copied().collect()));
         }
     }
     updates
@@ -121,17 +120,13 @@ impl Store {
             for (chunk, headers) in deliveries.chunks(INSERT_CHUNK).zip(headers.chunks(INSERT_CHUNK)) {
                 // Padded with repeats of the last row under ids of their own
                 // (so the only constraint they meet is the conflict clause's,
-                // which skips them): `padded_count`.
-                let rows = padded_count(chunk.len(), INSERT_CHUNK);
-                let last = chunk.len() - 1;
+                // which skips them): `padded`.
+                let (rows, padded_deliveries) = padded(chunk, INSERT_CHUNK);
+                let (_, padded_headers) = padded(headers, INSERT_CHUNK);
                 let padding_ids: Vec<String> = (chunk.len()..rows)
-                    .map(|n| format!("{}:padding-{n}", chunk[last].id))
+                    .map(|n| format!("{}:padding-{n}", chunk[chunk.len() - 1].id))
                     .collect();
                 let ids = chunk.iter().map(|d| &d.id).chain(&padding_ids);
-                let padded = chunk
-                    .iter()
-                    .zip(headers)
-                    .chain(std::iter::repeat((&chunk[last], &headers[last])));
                 let values: Vec<String> = (0..rows)
                     .map(|i| format!("({}, 'pending', 0)", params.list(i * 13 + 1, 13)))
                     .collect();
@@ -142,7 +137,7 @@ impl Store {
                     values.join(", ")
                 );
                 let mut query = sqlx::query_as::<_, (String,)>(&sql);
-                for (id, (delivery, headers)) in ids.zip(padded) {
+                for (id, (delivery, headers)) in ids.zip(padded_deliveries.zip(padded_headers)) {
                     query = query
                         .bind(id)
                         .bind(&delivery.webhook_id)

@@ -7,7 +7,7 @@
 //! them here (`execute_chunks`); `Params` writes their parameters (a
 //! multi-row `VALUES` list, an `IN` list) as each database reads them best,
 //! `padded_count` rounds a row count to the few a connection
-//! prepares, and `last_of_each_key` keeps one row per key.
+//! prepares (`padded` pads a list to it), and `last_of_each_key` keeps one row per key.
 
 use std::collections::HashMap;
 
@@ -139,6 +139,13 @@ pub(crate) fn padded_count(rows: usize, max: usize) -> usize {
     count.min(max)
 }
 
+/// `items` padded with repeats of its last to [`padded_count`] of them (at
+/// most `max`): that count, and the items in order.
+pub(crate) fn padded<T>(items: &[T], max: usize) -> (usize, impl Iterator<Item = &T> + Clone) {
+    let count = padded_count(items.len(), max);
+    (count, items.iter().chain(items.last().into_iter().cycle()).take(count))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -151,6 +158,8 @@ mod tests {
         distinct.dedup();
         assert_eq!(distinct, [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 200]);
         assert_eq!(super::padded_count(0, 10), 1);
+        let (count, items) = super::padded(&[1, 2, 3, 4, 5], 200);
+        assert_eq!((count, items.collect::<Vec<_>>()), (6, vec![&1, &2, &3, &4, &5, &5]));
     }
 
     use super::Params;

@@ -41,19 +41,29 @@ struct EndedEarly {
 /// that has already stopped.
 #[derive(Default)]
 pub(super) struct RingingCalls {
-    calls: Mutex<(VecDeque<Ringing>, VecDeque<EndedEarly>)>,
+    calls: Mutex<Calls>,
+}
+
+/// What [`RingingCalls`] guards.
+#[derive(Default)]
+struct Calls {
+    ringing: VecDeque<Ringing>,
+    ended_early: VecDeque<EndedEarly>,
 }
 
 impl RingingCalls {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (VecDeque<Ringing>, VecDeque<EndedEarly>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Calls> {
         self.calls.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Call `ringing` rings, unless it stopped before: then how it stopped.
     fn ring(&self, ringing: Ringing) -> Option<EndedEarly> {
-        let (calls, ended) = &mut *self.lock();
-        if let Some(at) = ended.iter().position(|e| e.call_id == ringing.offer.id) {
-            return ended.remove(at);
+        let Calls {
+            ringing: calls,
+            ended_early,
+        } = &mut *self.lock();
+        if let Some(at) = ended_early.iter().position(|e| e.call_id == ringing.offer.id) {
+            return ended_early.remove(at);
         }
         calls.retain(|call| call.offer.id != ringing.offer.id);
         if calls.len() >= RINGING_CAPACITY {
@@ -66,7 +76,7 @@ impl RingingCalls {
     /// Call `call_id`, not ringing, was terminated: kept (bounded) for an
     /// offer that may still come.
     fn ended_early(&self, call_id: &str, reason: Option<&str>, timestamp: i64) {
-        let (_, ended) = &mut *self.lock();
+        let ended = &mut self.lock().ended_early;
         if ended.len() >= RINGING_CAPACITY {
             ended.pop_front();
         }
@@ -80,7 +90,7 @@ impl RingingCalls {
     /// Takes call `call_id` off the ringing ones, when `from` (if given) is its caller
     /// (by phone number or LID).
     fn stop(&self, call_id: &str, from: Option<&str>) -> Option<Ringing> {
-        let (calls, _) = &mut *self.lock();
+        let calls = &mut self.lock().ringing;
         let at = calls.iter().position(|call| {
             call.offer.id == call_id
                 && from.is_none_or(|from| call.offer.from == from || call.offer.from_lid.as_deref() == Some(from))

@@ -13,7 +13,7 @@ use whatsapp_rust::wacore::store::error::Result;
 use super::{DeviceBackend, db, fetch_all};
 use crate::clock::now_secs;
 use crate::store::on_pool;
-use crate::store::statements::{Params, padded_count};
+use crate::store::statements::{Params, padded};
 
 /// Rows per statement (at most 4 parameters each).
 const CHUNK: usize = 200;
@@ -73,8 +73,8 @@ impl DeviceBackend {
         }
         let params = Params::of(&self.relaxed);
         for chunk in ids.chunks(CHUNK) {
-            // Padded with repeats of the last id (`padded_count`).
-            let count = padded_count(chunk.len(), CHUNK);
+            // Padded with repeats of the last id (`padded`).
+            let (count, padded_ids) = padded(chunk, CHUNK);
             let sql = format!(
                 "DELETE FROM wa_pending_inbound WHERE device_id = {} AND chat = {} AND id IN ({})",
                 params.list(1, 1),
@@ -83,11 +83,7 @@ impl DeviceBackend {
             );
             on_pool!(&self.relaxed, |p| {
                 let mut query = sqlx::query(&sql).bind(self.device_id).bind(chat);
-                for id in chunk
-                    .iter()
-                    .chain(std::iter::repeat(&chunk[chunk.len() - 1]))
-                    .take(count)
-                {
+                for id in padded_ids {
                     query = query.bind(*id);
                 }
                 query.execute(p).await.map(|_| ())

@@ -54,6 +54,11 @@ pub async fn start(flags: &[String]) -> ChildServer {
     ChildServer::start(ENTRY, flags).await
 }
 
+/// Starts a child server with `flags` and `env` in its environment.
+pub async fn start_with_env(flags: &[String], env: &[(&str, &str)]) -> ChildServer {
+    ChildServer::start_with_env(ENTRY, flags, env).await
+}
+
 /// Ends `server` as `kill -9` does and starts another with `flags` (the same
 /// database and data directory): nothing of the first survives but what it wrote.
 pub async fn restart(server: ChildServer, flags: &[String]) -> ChildServer {

@@ -26,9 +26,9 @@ use wasap_tests::{Api, TestDb, TestServer, WAIT, both_engines, data_dir, sim_con
 
 use crate::child;
 
-const INSTANCE: &str = "shop";
+pub(super) const INSTANCE: &str = "shop";
 const PHONE: &str = "6289900000001";
-const CONTACT: &str = "6281234567890";
+pub(super) const CONTACT: &str = "6281234567890";
 
 /// The text of message `n` of a test; [`number`] finds `n` in a delivery.
 fn text(n: usize) -> String {
@@ -43,7 +43,7 @@ fn number(request: &Received) -> Option<usize> {
 }
 
 /// Per message number, the event ids its deliveries carried.
-fn ids_by_number(received: &[Received]) -> BTreeMap<usize, BTreeSet<String>> {
+pub(super) fn ids_by_number(received: &[Received]) -> BTreeMap<usize, BTreeSet<String>> {
     let mut ids: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
     for request in received {
         if let Some(n) = number(request) {
@@ -64,9 +64,23 @@ async fn all_delivered(
     expected: &BTreeSet<usize>,
     maybe: &BTreeSet<usize>,
 ) -> BTreeMap<usize, BTreeSet<String>> {
+    all_delivered_after(receiver, &mut Vec::new(), lookout, expected, maybe).await
+}
+
+/// [`all_delivered`] for a test that waits more than once: `so_far` holds
+/// the receiver's requests taken before, and gains those taken now; all of
+/// them count, and their event ids must agree too.
+pub(super) async fn all_delivered_after(
+    receiver: &mut WebhookReceiver,
+    so_far: &mut Vec<Received>,
+    lookout: Lookout<'_>,
+    expected: &BTreeSet<usize>,
+    maybe: &BTreeSet<usize>,
+) -> BTreeMap<usize, BTreeSet<String>> {
     let arrived = |all: &[Received]| ids_by_number(all).keys().copied().collect::<BTreeSet<usize>>();
-    let so_far = match receiver
-        .until_or_timeout(|all| arrived(all).is_superset(expected))
+    let earlier = std::mem::take(so_far);
+    *so_far = match receiver
+        .until_or_timeout_after(earlier, |all| arrived(all).is_superset(expected))
         .await
     {
         Ok(all) => all,
@@ -80,7 +94,7 @@ async fn all_delivered(
             )
         }
     };
-    let ids = ids_by_number(&so_far);
+    let ids = ids_by_number(so_far);
     for (n, event_ids) in &ids {
         assert!(
             expected.contains(n) || maybe.contains(n),
@@ -101,7 +115,7 @@ async fn all_delivered(
 /// server's journal (`GET /events`), its deliveries, what the simulator
 /// could not handle (a retry receipt, say), and what the child servers
 /// logged (their warnings).
-struct Lookout<'a> {
+pub(super) struct Lookout<'a> {
     /// The real engine's simulator (none for an in-process sim server).
     whatsapp: Option<&'a Whatsapp>,
     api: Api,
@@ -113,6 +127,11 @@ impl<'a> Lookout<'a> {
     /// Where to look on the real or sim engine with a child `server`, and
     /// the log of the one `killed` before it.
     fn of_child(whatsapp: &'a Whatsapp, server: &ChildServer, killed: Option<ChildLog>) -> Lookout<'a> {
+        Lookout::of_children(whatsapp, server, killed.into_iter().collect())
+    }
+
+    /// [`Lookout::of_child`] after several kills: the logs of every `killed` server.
+    pub(super) fn of_children(whatsapp: &'a Whatsapp, server: &ChildServer, killed: Vec<ChildLog>) -> Lookout<'a> {
         Lookout {
             whatsapp: Some(whatsapp),
             api: server.admin(),
@@ -177,7 +196,7 @@ impl<'a> Lookout<'a> {
 
 /// A child server's flags (`child::flags`), with webhooks to loopback
 /// allowed and writes and webhooks retried fast.
-fn child_flags(whatsapp: &Whatsapp, db: &TestDb, dir: &Path) -> Vec<String> {
+pub(super) fn child_flags(whatsapp: &Whatsapp, db: &TestDb, dir: &Path) -> Vec<String> {
     let fast = [
         "--allow-private-urls",
         "--write-retry-max-ms",
@@ -204,7 +223,7 @@ fn slow_plugin(dir: &Path, ms: u32) {
 
 /// Creates [`INSTANCE`] on `server`, links it as [`PHONE`], waits until it is
 /// online and points its webhook at `receiver`'s `/hook`.
-async fn online(whatsapp: &Whatsapp, server: &ChildServer, receiver: &WebhookReceiver) -> Driver {
+pub(super) async fn online(whatsapp: &Whatsapp, server: &ChildServer, receiver: &WebhookReceiver) -> Driver {
     let driver = child::online(whatsapp, server, INSTANCE, PHONE).await;
     let (status, body) = server
         .admin()
@@ -229,7 +248,7 @@ fn concurrency(engine: EngineUnderTest) -> usize {
 /// Sends messages `range` from `sender`, `concurrency` at a time, until done
 /// or `stop` is set; the numbers WhatsApp took ([`TextSender::send`]) and
 /// those it did not.
-async fn burst(
+pub(super) async fn burst(
     sender: &TextSender,
     range: std::ops::Range<usize>,
     concurrency: usize,

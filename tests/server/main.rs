@@ -45,6 +45,7 @@ mod queue_events;
 mod rate_limits;
 mod real_engine;
 mod rich_sends;
+mod rowless_ratchet;
 mod send_queue;
 mod send_queue_kill;
 mod startup;

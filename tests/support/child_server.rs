@@ -66,10 +66,17 @@ impl ChildServer {
     /// Starts this test binary again as a server: `entry` is the full path of
     /// the `#[test]` that calls [`serve_if_child`], `flags` those of `wasap serve`.
     pub async fn start(entry: &str, flags: &[String]) -> ChildServer {
+        ChildServer::start_with_env(entry, flags, &[]).await
+    }
+
+    /// [`ChildServer::start`], with `env` set in the child's environment
+    /// (a test build's fault, say).
+    pub async fn start_with_env(entry: &str, flags: &[String], env: &[(&str, &str)]) -> ChildServer {
         let exe = std::env::current_exe().expect("the test binary's path");
         let mut child = Command::new(exe)
             .args(["--exact", entry, "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, serde_json::to_string(flags).expect("flags as JSON"))
+            .envs(env.iter().copied())
             // Its stdin is the parent's lifeline: closed when the parent dies.
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

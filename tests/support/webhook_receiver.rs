@@ -129,7 +129,17 @@ impl WebhookReceiver {
         &mut self,
         done: impl Fn(&[Received]) -> bool,
     ) -> Result<Vec<Received>, Vec<Received>> {
-        let mut all = Vec::new();
+        self.until_or_timeout_after(Vec::new(), done).await
+    }
+
+    /// [`WebhookReceiver::until_or_timeout`] for a caller that took some
+    /// requests already: `done` is asked about `earlier` and those after them.
+    pub async fn until_or_timeout_after(
+        &mut self,
+        earlier: Vec<Received>,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Result<Vec<Received>, Vec<Received>> {
+        let mut all = earlier;
         while !done(&all) {
             match self.next(crate::WAIT).await {
                 Some(request) => all.push(request),

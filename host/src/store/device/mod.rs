@@ -20,6 +20,8 @@ mod pending_inbound;
 mod protocol;
 mod retire;
 mod signal;
+#[cfg(feature = "test-whatsapp-server")]
+pub mod slow_pending_rows;
 mod tc_token_cache;
 
 use whatsapp_rust::wacore::store::error::StoreError as WaStoreError;

@@ -435,6 +435,8 @@ impl ProtocolStore for DeviceBackend {
                 )
             })
             .collect();
+        #[cfg(feature = "test-whatsapp-server")]
+        super::slow_pending_rows::wait().await;
         self.grouped.put(self, PENDING_INBOUND, rows).await
     }
 

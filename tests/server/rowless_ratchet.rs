@@ -29,7 +29,8 @@ use crate::lossless_inbound::{CONTACT, Lookout, all_delivered_after, burst, chil
 /// Kills: with one, a run that misses the window (one kill in four does)
 /// would pass without the fix.
 const KILLS: usize = 3;
-/// Messages sent live in each round, before its kill.
+/// Messages sent in each round: those before its kill come live, the rest
+/// wait at WhatsApp for the next server.
 const PER_ROUND: usize = 40;
 /// Messages of a round that reach the webhook before its kill is armed.
 const BEFORE_THE_KILL: usize = 5;

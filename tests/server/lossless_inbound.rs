@@ -78,22 +78,18 @@ pub(super) async fn all_delivered_after(
     maybe: &BTreeSet<usize>,
 ) -> BTreeMap<usize, BTreeSet<String>> {
     let arrived = |all: &[Received]| ids_by_number(all).keys().copied().collect::<BTreeSet<usize>>();
-    let earlier = std::mem::take(so_far);
-    *so_far = match receiver
-        .until_or_timeout_after(earlier, |all| arrived(all).is_superset(expected))
+    if !receiver
+        .extend_until(so_far, |all| arrived(all).is_superset(expected))
         .await
     {
-        Ok(all) => all,
-        Err(all) => {
-            let missing: BTreeSet<usize> = expected.difference(&arrived(&all)).copied().collect();
-            panic!(
-                "timed out waiting for every message at the webhook: {} of {} arrived; {}",
-                expected.len() - missing.len(),
-                expected.len(),
-                lookout.explain(&missing).await
-            )
-        }
-    };
+        let missing: BTreeSet<usize> = expected.difference(&arrived(so_far)).copied().collect();
+        panic!(
+            "timed out waiting for every message at the webhook: {} of {} arrived; {}",
+            expected.len() - missing.len(),
+            expected.len(),
+            lookout.explain(&missing).await
+        )
+    }
     let ids = ids_by_number(so_far);
     for (n, event_ids) in &ids {
         assert!(

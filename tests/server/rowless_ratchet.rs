@@ -14,7 +14,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use wasap::store::device::slow_pending_rows;
@@ -50,11 +49,9 @@ async fn take_until(
     what: &str,
     done: impl Fn(&BTreeSet<usize>) -> bool,
 ) {
-    let earlier = std::mem::take(all);
-    *all = receiver
-        .until_or_timeout_after(earlier, |so_far| done(&numbers(so_far)))
-        .await
-        .unwrap_or_else(|so_far| panic!("timed out waiting for {what}; arrived: {:?}", numbers(&so_far)));
+    if !receiver.extend_until(all, |so_far| done(&numbers(so_far))).await {
+        panic!("timed out waiting for {what}; arrived: {:?}", numbers(all));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,7 +78,7 @@ async fn kills_while_decrypted_messages_wait_for_their_rows_lose_none() {
         let range = round * PER_ROUND..(round + 1) * PER_ROUND;
         let sending = tokio::spawn({
             let (sender, range) = (sender.clone(), range.clone());
-            async move { burst(&sender, range, 1, Arc::new(AtomicUsize::new(0))).await }
+            async move { burst(&sender, range, 1, Arc::default()).await }
         });
         take_until(&mut receiver, &mut arrived, "this round's first messages", |n| {
             n.range(range.clone()).count() >= BEFORE_THE_KILL

@@ -129,24 +129,24 @@ impl WebhookReceiver {
         &mut self,
         done: impl Fn(&[Received]) -> bool,
     ) -> Result<Vec<Received>, Vec<Received>> {
-        self.until_or_timeout_after(Vec::new(), done).await
+        let mut all = Vec::new();
+        match self.extend_until(&mut all, done).await {
+            true => Ok(all),
+            false => Err(all),
+        }
     }
 
-    /// [`WebhookReceiver::until_or_timeout`] for a caller that took some
-    /// requests already: `done` is asked about `earlier` and those after them.
-    pub async fn until_or_timeout_after(
-        &mut self,
-        earlier: Vec<Received>,
-        done: impl Fn(&[Received]) -> bool,
-    ) -> Result<Vec<Received>, Vec<Received>> {
-        let mut all = earlier;
-        while !done(&all) {
+    /// Adds the requests received to `all` (what the caller took before)
+    /// until `done` says `all` is enough: `false` when [`crate::WAIT`]
+    /// passed without a request first.
+    pub async fn extend_until(&mut self, all: &mut Vec<Received>, done: impl Fn(&[Received]) -> bool) -> bool {
+        while !done(all) {
             match self.next(crate::WAIT).await {
                 Some(request) => all.push(request),
-                None => return Err(all),
+                None => return false,
             }
         }
-        Ok(all)
+        true
     }
 }
 

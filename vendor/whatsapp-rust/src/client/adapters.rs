@@ -158,19 +158,21 @@ impl Client {
             .map_err(SignalMaintenanceError::Storage)
     }
 
-    /// wasap patch: with a durability hook registered, wait until no live
-    /// stanza is between its decrypt and its durable pending-inbound row, and
-    /// keep new ones from starting while the guard lives. A whole-cache flush
-    /// under it cannot persist a ratchet advance whose message has no row.
-    /// Without a hook there are no rows to wait for. Never call it while
-    /// holding a read guard of `live_commit_gate` (a hooked stanza does).
+    /// wasap patch: outside the drain, with a durability hook registered,
+    /// wait until no live stanza is between its decrypt and its durable
+    /// pending-inbound row, and keep new ones from starting while the guard
+    /// lives. A whole-cache flush under it cannot persist a ratchet advance
+    /// whose message has no row. Without a hook there are no rows to wait
+    /// for; in the drain the processing permit (one) already excludes every
+    /// stanza. Never call it while holding a read guard of
+    /// `live_commit_gate` (a hooked stanza does).
     pub(crate) async fn settle_live_commits(
         &self,
     ) -> Option<async_lock::RwLockWriteGuard<'_, ()>> {
-        match self.inbound_durability_hook() {
-            Some(_) => Some(self.live_commit_gate.write().await),
-            None => None,
+        if self.inbound_durability_hook().is_none() || self.inbound_commit_batch.is_active() {
+            return None;
         }
+        Some(self.live_commit_gate.write().await)
     }
 
     /// Pre-wire durability gate for the send path. Flushes synchronously only

@@ -403,11 +403,7 @@ impl Client {
             // wasap patch: live (the drain ended before this permit), one
             // permit of many does not stop a hooked stanza between decrypt
             // and row (WASAP-PATCH.md).
-            let _live_commits_settled = if was_draining {
-                None
-            } else {
-                self.settle_live_commits().await
-            };
+            let _live_commits_settled = self.settle_live_commits().await;
             // Even with nothing to commit, flush the Signal cache under the
             // permit. While draining this persists SKDM-only advances (stanzas
             // that mutate Signal state without enqueueing a message), whose
@@ -551,11 +547,7 @@ impl Client {
             if durable && !self.inbound_commit_batch.has_entries() {
                 // wasap patch: live, one permit of many does not stop a
                 // hooked stanza between decrypt and row (WASAP-PATCH.md).
-                let _live_commits_settled = if self.inbound_commit_batch.is_active() {
-                    None
-                } else {
-                    self.settle_live_commits().await
-                };
+                let _live_commits_settled = self.settle_live_commits().await;
                 match self.flush_signal_cache().await {
                     Ok(()) => self.signal_cache.clear_after_flush().await,
                     // Committed/acked state the server never redelivers: keep

@@ -107,65 +107,76 @@ pub fn routes(
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
     let mut router = router::Router::new(state.clone());
     let document: openapi::Document = Arc::new(OnceLock::new());
-    let mut api = health::routes(&mut router)
-        .or(instances::routes(&mut router))
+    let mut api = router
+        .group(health::routes)
+        .guarded()
+        .or(router.group(instances::routes).guarded())
         .unify()
-        .or(messages::routes(&mut router))
+        .or(router.group(messages::routes).guarded())
         .unify()
-        .or(message_actions::routes(&mut router))
+        .or(router.group(message_actions::routes).guarded())
         .unify()
-        .or(calls::routes(&mut router))
+        .or(router.group(calls::routes).guarded())
         .unify()
-        .or(forward::routes(&mut router))
+        .or(router.group(forward::routes).guarded())
         .unify()
-        .or(places_and_cards::routes(&mut router))
+        .or(router.group(places_and_cards::routes).guarded())
         .unify()
-        .or(send_queue::routes(&mut router))
+        .or(router.group(send_queue::routes).guarded())
         .unify()
-        .or(pacing::routes(&mut router))
+        .or(router.group(pacing::routes).guarded())
         .unify()
-        .or(bulk_sends::routes(&mut router))
+        .or(router.group(bulk_sends::routes).guarded())
         .unify()
-        .or(lids::routes(&mut router))
+        .or(router.group(lids::routes).guarded())
         .unify()
-        .or(polls::routes(&mut router))
+        .or(router.group(polls::routes).guarded())
         .unify()
-        .or(contacts::routes(&mut router))
+        .or(router.group(contacts::routes).guarded())
         .unify()
-        .or(profile::routes(&mut router))
+        .or(router.group(profile::routes).guarded())
         .unify()
-        .or(groups::routes(&mut router))
+        .or(router.group(groups::routes).guarded())
         .unify()
-        .or(media_upload::routes(&mut router))
+        .or(router.group(media_upload::routes).guarded())
         .unify()
-        .or(media_url::routes(&mut router))
+        .or(router.group(media_url::routes).guarded())
         .unify()
-        .or(media_base64::routes(&mut router))
+        .or(router.group(media_base64::routes).guarded())
         .unify()
-        .or(statics::routes(&mut router))
+        .or(router.group(statics::routes).guarded())
         .unify()
-        .or(plugins::routes(&mut router))
+        .or(router.group(plugins::routes).guarded())
         .unify()
-        .or(webhooks::routes(&mut router))
+        .or(router.group(webhooks::routes).guarded())
         .unify()
-        .or(deliveries::routes(&mut router))
+        .or(router.group(deliveries::routes).guarded())
         .unify()
-        .or(events::routes(&mut router))
+        .or(router.group(events::routes).guarded())
         .unify()
-        .or(metrics::route(&mut router))
+        .or(router.group(metrics::route).guarded())
         .unify()
-        .or(openapi::route(&mut router, document.clone()))
+        .or(router.group(|r| openapi::route(r, document.clone())).guarded())
         .unify()
-        .or(dashboard::routes(&mut router))
+        .or(router.group(dashboard::routes).guarded())
         .unify()
         .boxed();
     if let Some(hub) = state.websockets.clone() {
-        api = api.or(websockets::routes(&mut router, hub)).unify().boxed();
+        api = api
+            .or(router.group(|r| websockets::routes(r, hub)).guarded())
+            .unify()
+            .boxed();
     }
     if let Some(network) = sim {
-        api = api.or(sim::routes(&mut router, network.clone())).unify().boxed();
-        api = api.or(sim_polls::routes(&mut router, network)).unify().boxed();
-        api = api.or(sim_clock::routes(&mut router)).unify().boxed();
+        api = api
+            .or(router.group(|r| sim::routes(r, network.clone())).guarded())
+            .unify()
+            .boxed();
+        api = api
+            .or(router.group(|r| sim_polls::routes(r, network)).guarded())
+            .unify()
+            .boxed();
+        api = api.or(router.group(sim_clock::routes).guarded()).unify().boxed();
     }
     let doc = openapi::document(router.endpoints());
     let _ = document.set(serde_json::to_vec(&doc).unwrap_or_default().into());

@@ -109,74 +109,67 @@ pub fn routes(
     let document: openapi::Document = Arc::new(OnceLock::new());
     let mut api = router
         .group(health::routes)
-        .guarded()
-        .or(router.group(instances::routes).guarded())
+        .or(router.group(instances::routes))
         .unify()
-        .or(router.group(messages::routes).guarded())
+        .or(router.group(messages::routes))
         .unify()
-        .or(router.group(message_actions::routes).guarded())
+        .or(router.group(message_actions::routes))
         .unify()
-        .or(router.group(calls::routes).guarded())
+        .or(router.group(calls::routes))
         .unify()
-        .or(router.group(forward::routes).guarded())
+        .or(router.group(forward::routes))
         .unify()
-        .or(router.group(places_and_cards::routes).guarded())
+        .or(router.group(places_and_cards::routes))
         .unify()
-        .or(router.group(send_queue::routes).guarded())
+        .or(router.group(send_queue::routes))
         .unify()
-        .or(router.group(pacing::routes).guarded())
+        .or(router.group(pacing::routes))
         .unify()
-        .or(router.group(bulk_sends::routes).guarded())
+        .or(router.group(bulk_sends::routes))
         .unify()
-        .or(router.group(lids::routes).guarded())
+        .or(router.group(lids::routes))
         .unify()
-        .or(router.group(polls::routes).guarded())
+        .or(router.group(polls::routes))
         .unify()
-        .or(router.group(contacts::routes).guarded())
+        .or(router.group(contacts::routes))
         .unify()
-        .or(router.group(profile::routes).guarded())
+        .or(router.group(profile::routes))
         .unify()
-        .or(router.group(groups::routes).guarded())
+        .or(router.group(groups::routes))
         .unify()
-        .or(router.group(media_upload::routes).guarded())
+        .or(router.group(media_upload::routes))
         .unify()
-        .or(router.group(media_url::routes).guarded())
+        .or(router.group(media_url::routes))
         .unify()
-        .or(router.group(media_base64::routes).guarded())
+        .or(router.group(media_base64::routes))
         .unify()
-        .or(router.group(statics::routes).guarded())
+        .or(router.group(statics::routes))
         .unify()
-        .or(router.group(plugins::routes).guarded())
+        .or(router.group(plugins::routes))
         .unify()
-        .or(router.group(webhooks::routes).guarded())
+        .or(router.group(webhooks::routes))
         .unify()
-        .or(router.group(deliveries::routes).guarded())
+        .or(router.group(deliveries::routes))
         .unify()
-        .or(router.group(events::routes).guarded())
+        .or(router.group(events::routes))
         .unify()
-        .or(router.group(metrics::route).guarded())
+        .or(router.group(metrics::route))
         .unify()
-        .or(router.group(|r| openapi::route(r, document.clone())).guarded())
+        .or(router.group(|r| openapi::route(r, document.clone())))
         .unify()
-        .or(router.group(dashboard::routes).guarded())
+        .or(router.group(dashboard::routes))
         .unify()
         .boxed();
     if let Some(hub) = state.websockets.clone() {
-        api = api
-            .or(router.group(|r| websockets::routes(r, hub)).guarded())
-            .unify()
-            .boxed();
+        api = api.or(router.group(|r| websockets::routes(r, hub))).unify().boxed();
     }
     if let Some(network) = sim {
         api = api
-            .or(router.group(|r| sim::routes(r, network.clone())).guarded())
+            .or(router.group(|r| sim::routes(r, network.clone())))
             .unify()
             .boxed();
-        api = api
-            .or(router.group(|r| sim_polls::routes(r, network)).guarded())
-            .unify()
-            .boxed();
-        api = api.or(router.group(sim_clock::routes).guarded()).unify().boxed();
+        api = api.or(router.group(|r| sim_polls::routes(r, network))).unify().boxed();
+        api = api.or(router.group(sim_clock::routes)).unify().boxed();
     }
     let doc = openapi::document(router.endpoints());
     let _ = document.set(serde_json::to_vec(&doc).unwrap_or_default().into());

@@ -115,17 +115,32 @@ impl Router {
     /// before its path is refused: a request for one of the last routes paid
     /// that for over a hundred routes (BENCHMARKS.md, "Series G, a fifth
     /// time"). Behind the guards it pays a template comparison per endpoint
-    /// instead, and enters only the modules that serve its path. A refused guard is a plain not-found, which is what
-    /// each of its routes would have answered, so 404 and 405 stay as they
-    /// were.
-    pub fn group(&mut self, build: impl FnOnce(&mut Router) -> BoxedFilter<(Response,)>) -> Group {
+    /// instead, and enters only the modules that serve its path. A refused
+    /// guard is a plain not-found, which is what each of its routes would
+    /// have answered, so 404 and 405 stay as they were.
+    ///
+    /// The filter borrows nothing from the router (`use<B>`), so the next
+    /// module can be registered while this one is being chained.
+    pub fn group<B>(
+        &mut self,
+        build: B,
+    ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static + use<B>
+    where
+        B: FnOnce(&mut Router) -> BoxedFilter<(Response,)>,
+    {
         let first = self.endpoints.len();
         let routes = build(self);
-        let templates = self.endpoints[first..]
+        let templates: Arc<[Template]> = self.endpoints[first..]
             .iter()
             .map(|endpoint| Template::parse(endpoint.path))
             .collect();
-        Group { templates, routes }
+        warp::path::full()
+            .and_then(move |path: FullPath| {
+                let served = templates.iter().any(|template| template.matches(path.as_str()));
+                ready(if served { Ok(()) } else { Err(warp::reject::not_found()) })
+            })
+            .untuple_one()
+            .and(routes)
     }
 
     /// A route without path parameters.
@@ -205,30 +220,6 @@ impl Router {
             })
             .untuple_one()
             .boxed()
-    }
-}
-
-/// One module's routes and the path templates of its endpoints
-/// ([`Router::group`]).
-pub struct Group {
-    templates: Arc<[Template]>,
-    routes: BoxedFilter<(Response,)>,
-}
-
-impl Group {
-    /// The routes behind their guard: a path none of the templates matches
-    /// is refused as not found before any route is tried.
-    pub fn guarded(
-        self,
-    ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-        let Group { templates, routes } = self;
-        warp::path::full()
-            .and_then(move |path: FullPath| {
-                let served = templates.iter().any(|template| template.matches(path.as_str()));
-                ready(if served { Ok(()) } else { Err(warp::reject::not_found()) })
-            })
-            .untuple_one()
-            .and(routes)
     }
 }
 

@@ -8,6 +8,7 @@
 mod conformance;
 mod fixtures;
 mod journal;
+mod journal_upgrade;
 mod message_keys;
 mod migrations;
 mod plugin_kv;

@@ -1,7 +1,8 @@
 //! Conformance of finding messages by id (`Store::record_sent`,
 //! `find_message`, `sent_messages_prune`): the same on SQLite and PostgreSQL.
 
-use wasap::events::{Content, EventKind, Message, new_event};
+use wasap::events::{Content, EventKind, Message, Receipt, ReceiptType, new_event};
+use wasap::store::journal::Appended;
 use wasap::store::message_keys::KnownMessage;
 
 use crate::fixtures::{fresh, instance};
@@ -82,6 +83,53 @@ async fn sent_and_journalled_messages_are_found_by_id_per_instance() {
     assert_eq!(store.find_message("shop", "3EB0DESK").await.unwrap(), None);
     assert_eq!(store.find_message("desk", "3EB0SENT").await.unwrap(), None);
     assert_eq!(store.find_message("shop", "3EB0NONE").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_message_delivered_again_is_journalled_once_and_other_kinds_have_no_message_id() {
+    let (_db, store) = fresh().await;
+    instance(&store, "shop", "online").await;
+    let contact = "6281234567890@s.whatsapp.net";
+    let first = message("shop", "3EB0TWICE", contact, contact, false);
+    let receipt = new_event(
+        "shop",
+        EventKind::Receipt(Receipt {
+            sender_lid: None,
+            sender_phone: None,
+            chat: contact.to_owned(),
+            sender: contact.to_owned(),
+            ids: vec!["3EB0TWICE".to_owned()],
+            receipt_type: ReceiptType::Read,
+            timestamp: 1_700_000_000,
+        }),
+    );
+    let appended = store.journal_append(&[first.clone(), receipt.clone()]).await.unwrap();
+    let [Appended::New(message_seq), Appended::New(receipt_seq)] = appended[..] else {
+        panic!("both are new: {appended:?}")
+    };
+    // Delivered again, in another batch and twice in one: found by the one key
+    // (instance, message id, event id) it was journalled under.
+    let again = store
+        .journal_append(&[first.clone(), receipt.clone(), first.clone()])
+        .await
+        .unwrap();
+    let duplicate = |seq| Appended::Duplicate { seq, done: false };
+    assert_eq!(
+        again,
+        [duplicate(message_seq), duplicate(receipt_seq), duplicate(message_seq)]
+    );
+    // Another message with the same WhatsApp id from another chat is another event.
+    let other_chat = message("shop", "3EB0TWICE", "6281299990000@s.whatsapp.net", contact, false);
+    assert!(matches!(
+        store.journal_append(&[other_chat]).await.unwrap()[..],
+        [Appended::New(seq)] if seq > receipt_seq
+    ));
+    // The newest journalled message with the id is the one found; the receipt,
+    // which has no message id, is never found as one.
+    let found = store.find_message("shop", "3EB0TWICE").await.unwrap().expect("found");
+    assert_eq!(found.chat, "6281299990000@s.whatsapp.net");
+    assert_eq!(store.find_message("shop", "").await.unwrap(), None);
+    assert_eq!(store.journalled_message("shop", "").await.unwrap(), None);
 }
 
 #[tokio::test]

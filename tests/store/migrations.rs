@@ -59,8 +59,8 @@ fn identifier(word: &str) -> String {
     word.trim_matches('"').to_ascii_lowercase()
 }
 
-/// Applies one migration's DDL to `schema`: CREATE/DROP TABLE and ALTER TABLE ADD, DROP and
-/// RENAME COLUMN. Anything else (indexes, data, types) leaves the columns as they are.
+/// Applies one migration's DDL to `schema`: CREATE/DROP TABLE, ALTER TABLE RENAME TO, and ALTER
+/// TABLE ADD, DROP and RENAME COLUMN. Anything else (indexes, data, types) leaves the columns as they are.
 fn apply(schema: &mut Schema, sql: &str) {
     for statement in without_comments(sql).split(';') {
         let words: Vec<&str> = statement.split_whitespace().collect();
@@ -104,6 +104,15 @@ fn apply(schema: &mut Schema, sql: &str) {
                     .get_mut(&identifier(words[2]))
                     .expect("ALTER TABLE of a known table");
                 assert!(table.remove(&identifier(words[5])), "{statement}: no such column");
+            }
+            ["ALTER", "TABLE", _, "RENAME", "TO", _] => {
+                let columns = schema
+                    .remove(&identifier(words[2]))
+                    .expect("ALTER TABLE of a known table");
+                assert!(
+                    schema.insert(identifier(words[5]), columns).is_none(),
+                    "{statement}: the new name is taken"
+                );
             }
             ["ALTER", "TABLE", _, "RENAME", "COLUMN", _, "TO", _] => {
                 let table = schema

@@ -106,7 +106,7 @@ impl Store {
                 let (_, padded_jsons) = padded(jsons, INSERT_CHUNK);
                 let sql = format!(
                     "INSERT INTO inbound_journal (instance_id, event_id, kind, event, created_at, message_id) VALUES {} \
-                     ON CONFLICT (instance_id, event_id) DO NOTHING RETURNING seq, instance_id, event_id",
+                     ON CONFLICT (instance_id, message_id, event_id) DO NOTHING RETURNING seq, instance_id, event_id",
                     params.rows(rows, 6)
                 );
                 let mut query = sqlx::query_as::<_, (i64, String, String)>(&sql);
@@ -137,12 +137,15 @@ impl Store {
                     answers.push(Appended::New(*seq));
                     continue;
                 }
-                let (seq, done): (i64, bool) =
-                    sqlx::query_as("SELECT seq, done FROM inbound_journal WHERE instance_id = $1 AND event_id = $2")
-                        .bind(&event.instance_id)
-                        .bind(&event.id)
-                        .fetch_one(&mut *tx_conn)
-                        .await?;
+                // By the whole key, so that its one index finds it.
+                let (seq, done): (i64, bool) = sqlx::query_as(
+                    "SELECT seq, done FROM inbound_journal WHERE instance_id = $1 AND message_id = $2 AND event_id = $3",
+                )
+                .bind(&event.instance_id)
+                .bind(message_id(event))
+                .bind(&event.id)
+                .fetch_one(&mut *tx_conn)
+                .await?;
                 answers.push(Appended::Duplicate { seq, done });
             }
             if let Some(tx) = tx {
@@ -378,11 +381,14 @@ impl Store {
 }
 
 /// The WhatsApp id of a journalled message, kept beside it so actions on the
-/// message can find it by id ([`super::message_keys`]).
-fn message_id(event: &Event) -> Option<&str> {
+/// message can find it by id ([`super::message_keys`]); `""` for any other
+/// event. It is part of the entries' unique key (with the instance and the
+/// event id, which already determines it), so one index serves both the
+/// deduplication and the look-ups by message id.
+fn message_id(event: &Event) -> &str {
     match &event.kind {
-        wasap_events::EventKind::Message(message) => Some(&message.id),
-        _ => None,
+        wasap_events::EventKind::Message(message) => &message.id,
+        _ => "",
     }
 }
 

@@ -65,6 +65,10 @@ impl Store {
                 timestamp,
             }));
         }
+        // The journal's entries that are not messages have '' there.
+        if message_id.is_empty() {
+            return Ok(None);
+        }
         let journalled: Option<(String,)> = on_pool!(self.pool(), |p| sqlx::query_as(
             "SELECT event FROM inbound_journal WHERE instance_id = $1 AND message_id = $2 ORDER BY seq DESC LIMIT 1"
         )

@@ -58,6 +58,10 @@ impl Store {
 
     /// The newest journalled message with id `message_id`.
     pub async fn journalled_message(&self, instance_id: &str, message_id: &str) -> Result<Option<Message>, StoreError> {
+        // The journal's entries that are not messages have '' there.
+        if message_id.is_empty() {
+            return Ok(None);
+        }
         let journalled: Option<(String,)> = on_pool!(self.pool(), |p| sqlx::query_as(
             "SELECT event FROM inbound_journal WHERE instance_id = $1 AND message_id = $2 ORDER BY seq DESC LIMIT 1"
         )

@@ -11,7 +11,7 @@ use super::AppState;
 use super::endpoint::{Access, Answer, Endpoint, Verb};
 use super::error::ApiError;
 use super::handler::Handle;
-use super::router::{Router, Template};
+use super::router::{PathSegments, Router, Template};
 use crate::metrics::Metrics;
 
 static METRICS: Endpoint = Endpoint {
@@ -64,9 +64,12 @@ impl RouteLabels {
 
     /// The template `path` matches, or `unmatched`.
     pub fn of(&self, path: &str) -> &'static str {
+        let Some(segments) = PathSegments::of(path) else {
+            return "unmatched";
+        };
         self.0
             .iter()
-            .find(|(template, _)| template.matches(path))
+            .find(|(template, _)| template.matches(&segments))
             .map_or("unmatched", |(_, label)| label)
     }
 }

@@ -1,6 +1,7 @@
-//! What the store suites share: a fresh database with its store, and an
-//! instance row to hang rows on.
+//! What the store suites share: a fresh database with its store, an
+//! instance row to hang rows on, and the journal's events.
 
+use wasap::events::{Content, Event, EventKind, Message, Receipt, ReceiptType, new_event};
 use wasap::store::Store;
 use wasap::store::instances::InstanceRow;
 use wasap_tests::TestDb;
@@ -30,4 +31,47 @@ pub async fn instance(store: &Store, id: &str, status: &str) {
         last_seen: None,
     };
     assert!(store.insert_instance(&row).await.unwrap());
+}
+
+/// A text message from `sender` in `chat`, as the journal keeps it.
+pub fn message(instance_id: &str, id: &str, chat: &str, sender: &str, from_me: bool) -> Event {
+    new_event(
+        instance_id,
+        EventKind::Message(Message {
+            sender_lid: None,
+            sender_phone: None,
+            chat_lid: None,
+            chat_phone: None,
+            id: id.to_owned(),
+            chat: chat.to_owned(),
+            sender: sender.to_owned(),
+            push_name: None,
+            from_me,
+            is_group: chat.ends_with("@g.us"),
+            timestamp: 1_700_000_000,
+            content: Content::Text { text: "hi".to_owned() },
+            quoted: None,
+            forwarded: false,
+            view_once: false,
+            ephemeral: None,
+        }),
+    )
+}
+
+/// A read receipt of `instance` with event id `id`.
+pub fn receipt(instance: &str, id: &str) -> Event {
+    let mut event = new_event(
+        instance,
+        EventKind::Receipt(Receipt {
+            sender_lid: None,
+            sender_phone: None,
+            chat: "6281234567890@s.whatsapp.net".to_owned(),
+            sender: "6281234567890@s.whatsapp.net".to_owned(),
+            ids: vec![format!("msg-{id}")],
+            receipt_type: ReceiptType::Read,
+            timestamp: 1_700_000_000,
+        }),
+    );
+    event.id = id.to_owned();
+    event
 }

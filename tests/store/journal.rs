@@ -1,29 +1,11 @@
 //! Conformance of the inbound journal (`Store::journal_*`): the same behaviour
 //! on SQLite and PostgreSQL.
 
-use wasap::events::{Event, EventKind, Receipt, ReceiptType, new_event};
+use wasap::events::{Event, EventKind};
 use wasap::store::StoreError;
 use wasap::store::journal::{Appended, JournalRetention};
 
-use crate::fixtures::{fresh, instance};
-
-/// A receipt of `instance` with event id `id`.
-fn event(instance: &str, id: &str) -> Event {
-    let mut event = new_event(
-        instance,
-        EventKind::Receipt(Receipt {
-            sender_lid: None,
-            sender_phone: None,
-            chat: "6281234567890@s.whatsapp.net".to_owned(),
-            sender: "6281234567890@s.whatsapp.net".to_owned(),
-            ids: vec![format!("msg-{id}")],
-            receipt_type: ReceiptType::Read,
-            timestamp: 1_700_000_000,
-        }),
-    );
-    event.id = id.to_owned();
-    event
-}
+use crate::fixtures::{fresh, instance, receipt as event};
 
 fn events(instance: &str, prefix: &str, count: usize) -> Vec<Event> {
     (0..count).map(|i| event(instance, &format!("{prefix}{i}"))).collect()

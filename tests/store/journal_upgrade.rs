@@ -7,57 +7,28 @@ use std::borrow::Cow;
 use std::str::FromStr;
 
 use sqlx::migrate::Migrator;
-use wasap::events::{Content, Event, EventKind, Message, Receipt, ReceiptType, new_event};
+use wasap::events::Event;
 use wasap::store::Store;
 use wasap::store::journal::Appended;
 use wasap_tests::TestDb;
 
+use crate::fixtures::{message, receipt};
+
 /// The migration this file checks.
 const ONE_KEY: i64 = 16;
 
+/// Message `id`, with an event id and time of its own (as the server
+/// before the migration wrote them).
 fn text(id: &str) -> Event {
     let contact = "6281234567890@s.whatsapp.net";
-    let mut event = new_event(
-        "shop",
-        EventKind::Message(Message {
-            sender_lid: None,
-            sender_phone: None,
-            chat_lid: None,
-            chat_phone: None,
-            id: id.to_owned(),
-            chat: contact.to_owned(),
-            sender: contact.to_owned(),
-            push_name: None,
-            from_me: false,
-            is_group: false,
-            timestamp: 1_700_000_000,
-            content: Content::Text { text: "hi".to_owned() },
-            quoted: None,
-            forwarded: false,
-            view_once: false,
-            ephemeral: None,
-        }),
-    );
+    let mut event = message("shop", id, contact, contact, false);
     event.id = format!("event-of-{id}");
     event.at_us = 1_700_000_000_000_000;
     event
 }
 
 fn read_receipt() -> Event {
-    let contact = "6281234567890@s.whatsapp.net";
-    let mut event = new_event(
-        "shop",
-        EventKind::Receipt(Receipt {
-            sender_lid: None,
-            sender_phone: None,
-            chat: contact.to_owned(),
-            sender: contact.to_owned(),
-            ids: vec!["3EB0A".to_owned()],
-            receipt_type: ReceiptType::Read,
-            timestamp: 1_700_000_001,
-        }),
-    );
-    event.id = "event-of-a-receipt".to_owned();
+    let mut event = receipt("shop", "event-of-a-receipt");
     event.at_us = 1_700_000_001_000_000;
     event
 }

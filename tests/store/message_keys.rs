@@ -1,36 +1,10 @@
 //! Conformance of finding messages by id (`Store::record_sent`,
 //! `find_message`, `sent_messages_prune`): the same on SQLite and PostgreSQL.
 
-use wasap::events::{Content, EventKind, Message, Receipt, ReceiptType, new_event};
 use wasap::store::journal::Appended;
 use wasap::store::message_keys::KnownMessage;
 
-use crate::fixtures::{fresh, instance};
-
-/// A text message from `sender` in `chat`, as the journal keeps it.
-fn message(instance_id: &str, id: &str, chat: &str, sender: &str, from_me: bool) -> wasap::events::Event {
-    new_event(
-        instance_id,
-        EventKind::Message(Message {
-            sender_lid: None,
-            sender_phone: None,
-            chat_lid: None,
-            chat_phone: None,
-            id: id.to_owned(),
-            chat: chat.to_owned(),
-            sender: sender.to_owned(),
-            push_name: None,
-            from_me,
-            is_group: chat.ends_with("@g.us"),
-            timestamp: 1_700_000_000,
-            content: Content::Text { text: "hi".to_owned() },
-            quoted: None,
-            forwarded: false,
-            view_once: false,
-            ephemeral: None,
-        }),
-    )
-}
+use crate::fixtures::{fresh, instance, message, receipt};
 
 #[tokio::test]
 async fn sent_and_journalled_messages_are_found_by_id_per_instance() {
@@ -91,18 +65,7 @@ async fn a_message_delivered_again_is_journalled_once_and_other_kinds_have_no_me
     instance(&store, "shop", "online").await;
     let contact = "6281234567890@s.whatsapp.net";
     let first = message("shop", "3EB0TWICE", contact, contact, false);
-    let receipt = new_event(
-        "shop",
-        EventKind::Receipt(Receipt {
-            sender_lid: None,
-            sender_phone: None,
-            chat: contact.to_owned(),
-            sender: contact.to_owned(),
-            ids: vec!["3EB0TWICE".to_owned()],
-            receipt_type: ReceiptType::Read,
-            timestamp: 1_700_000_000,
-        }),
-    );
+    let receipt = receipt("shop", "a-receipt");
     let appended = store.journal_append(&[first.clone(), receipt.clone()]).await.unwrap();
     let [Appended::New(message_seq), Appended::New(receipt_seq)] = appended[..] else {
         panic!("both are new: {appended:?}")

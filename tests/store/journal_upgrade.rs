@@ -59,10 +59,15 @@ async fn journal_before_one_key(db: &TestDb) {
         (read_receipt(), true, None),
         (text("3EB0C"), false, Some("3EB0C")),
     ];
-    // The same statements on both engines, each on its own pool type.
+    // The same migrations and statements on both engines, each on its own pool type.
     macro_rules! fill {
-        ($pool:expr) => {{
+        ($pool:expr, $flavour:literal) => {{
             let pool = $pool;
+            before_one_key($flavour)
+                .await
+                .run(&pool)
+                .await
+                .expect("migrations 1 to 15");
             sqlx::query(
                 "INSERT INTO instances (id, name, token_hash, status, created_at) \
                  VALUES ('shop', 'shop', 'hash', 'online', 0)",
@@ -93,25 +98,16 @@ async fn journal_before_one_key(db: &TestDb) {
         }};
     }
     if db.is_postgres() {
-        let pool = sqlx::PgPool::connect(db.url()).await.expect("connect");
-        before_one_key("postgres")
-            .await
-            .run(&pool)
-            .await
-            .expect("migrations 1 to 15");
-        fill!(pool);
+        fill!(sqlx::PgPool::connect(db.url()).await.expect("connect"), "postgres");
     } else {
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(db.url())
             .expect("a SQLite URL")
             .create_if_missing(true)
             .foreign_keys(true);
-        let pool = sqlx::SqlitePool::connect_with(options).await.expect("connect");
-        before_one_key("sqlite")
-            .await
-            .run(&pool)
-            .await
-            .expect("migrations 1 to 15");
-        fill!(pool);
+        fill!(
+            sqlx::SqlitePool::connect_with(options).await.expect("connect"),
+            "sqlite"
+        );
     }
 }
 

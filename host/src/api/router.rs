@@ -54,9 +54,15 @@ impl Template {
     /// percent-decoded once (`path_param.rs`): a client's URL builder sends a
     /// JID's `@` as `%40` and a number's `+` as `%2B`, on every route alike.
     pub fn capture(&self, path: &str) -> Option<Vec<String>> {
-        let mut params = Vec::new();
-        self.walk(path, |param| params.push(super::path_param::decoded(param)))
-            .then_some(params)
+        let segments = PathSegments::of(path)?;
+        self.matches(&segments).then(|| {
+            self.0
+                .iter()
+                .zip(&segments.0)
+                .filter(|(segment, _)| **segment == Segment::Param)
+                .map(|(_, part)| super::path_param::decoded(part))
+                .collect()
+        })
     }
 
     /// Whether `path` matches, without copying its parameters (the module
@@ -67,22 +73,6 @@ impl Template {
                 Segment::Literal(literal) => part == literal,
                 Segment::Param => !part.is_empty(),
             })
-    }
-
-    fn walk<'p>(&self, path: &'p str, mut param: impl FnMut(&'p str)) -> bool {
-        let Some(rest) = path.strip_prefix('/') else {
-            return false;
-        };
-        let mut parts = rest.split('/');
-        for segment in self.0.iter() {
-            match (segment, parts.next()) {
-                (_, None) => return false,
-                (Segment::Literal(literal), Some(part)) if part == *literal => {}
-                (Segment::Param, Some(part)) if !part.is_empty() => param(part),
-                _ => return false,
-            }
-        }
-        parts.next().is_none()
     }
 }
 

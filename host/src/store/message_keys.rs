@@ -8,7 +8,6 @@
 //! (`WASAP_JOURNAL_*`): a message older than that is not found.
 
 use super::{Store, StoreError, on_pool};
-use wasap_events::{Event, EventKind};
 
 /// Rows removed per statement by the prune.
 const PRUNE_BATCH: i64 = 1000;
@@ -65,30 +64,15 @@ impl Store {
                 timestamp,
             }));
         }
-        // The journal's entries that are not messages have '' there.
-        if message_id.is_empty() {
-            return Ok(None);
-        }
-        let journalled: Option<(String,)> = on_pool!(self.pool(), |p| sqlx::query_as(
-            "SELECT event FROM inbound_journal WHERE instance_id = $1 AND message_id = $2 ORDER BY seq DESC LIMIT 1"
-        )
-        .bind(instance_id)
-        .bind(message_id)
-        .fetch_optional(p)
-        .await)?;
-        let Some((json,)) = journalled else { return Ok(None) };
-        let event: Event = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        Ok(match event.kind {
-            EventKind::Message(message) => Some(KnownMessage {
-                kind: message.content.name().to_owned(),
-                id: message.id,
-                chat: message.chat,
-                sender: Some(message.sender),
-                from_me: message.from_me,
-                timestamp: message.timestamp,
-            }),
-            _ => None,
-        })
+        let journalled = self.journalled_message(instance_id, message_id).await?;
+        Ok(journalled.map(|message| KnownMessage {
+            kind: message.content.name().to_owned(),
+            id: message.id,
+            chat: message.chat,
+            sender: Some(message.sender),
+            from_me: message.from_me,
+            timestamp: message.timestamp,
+        }))
     }
 
     /// Removes the sent messages older than `before` (unix seconds) or

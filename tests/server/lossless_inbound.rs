@@ -424,6 +424,12 @@ async fn a_stalled_chain_holds_bounded_memory_and_loses_none_of_8000_messages(en
     }
     let done = server.admin().metric("wasap_inbound_done_total").await;
     assert!(done < 1000.0, "the chain was not stalled: {done} done");
+    // The writes are counted, each with at least one event.
+    let writes = server.admin().metric("wasap_inbound_journal_writes_total").await;
+    assert!(
+        writes >= 1.0 && writes <= journalled,
+        "{writes} journal writes for {journalled} events"
+    );
     let peak = server.admin().metric("wasap_inbound_in_memory_peak").await;
     let bound = server
         .admin()

@@ -1,6 +1,6 @@
 //! The store conformance suite: the whatsapp-rust device store, the
-//! plugins' key-value store, the webhooks with their delivery outbox, and the
-//! two migration histories.
+//! plugins' key-value store, the webhooks with their delivery outbox, the
+//! two migration histories, and how SQLite connections share the file.
 //!
 //! Runs against whichever database `wasap_tests::TestDb` selects (SQLite by
 //! default, PostgreSQL with `WASAP_TEST_DATABASE_URL`), so CI runs it twice.
@@ -15,4 +15,5 @@ mod plugin_kv;
 mod polls;
 mod send_jobs;
 mod signal_session;
+mod sqlite_writes;
 mod webhooks;

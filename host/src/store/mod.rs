@@ -10,6 +10,7 @@
 //! (numbered `$n` parameters, `ON CONFLICT` upserts, `RETURNING`), so the
 //! queries are written once and run on whichever pool is open.
 
+mod checkpointer;
 pub mod contacts;
 pub mod deliveries;
 pub mod device;
@@ -28,6 +29,7 @@ pub mod send_jobs;
 pub mod sent_content;
 mod sent_records;
 pub mod sim_sent;
+pub mod sqlite_busy;
 mod statements;
 pub mod webhooks;
 mod write_probe;
@@ -48,14 +50,6 @@ pub use redact::redact;
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections in the pool. SQLite serialises writers anyway; readers gain from a few.
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
-/// WAL pages written between checkpoints (SQLite's default is 1,000). The
-/// checkpoint runs in the commit that crosses the mark, and copies every page
-/// the WAL holds back into the database file, then syncs it: the inbound
-/// journal, the outbox and the simulated server's queue write the same pages
-/// again and again (a row added, marked, removed), so a longer WAL copies each
-/// of those pages once where a short one copied it many times (BENCHMARKS.md,
-/// "Series G, a third time").
-const SQLITE_CHECKPOINT_PAGES: u32 = 8192;
 /// What the WAL file keeps after a checkpoint; past it, it is cut back.
 const SQLITE_WAL_KEPT_BYTES: u64 = 64 * 1024 * 1024;
 /// Prepared statements kept per connection (sqlx's default is 100). The
@@ -106,6 +100,8 @@ pub struct Store {
     /// WAL flush, for writes whose loss in a crash of the database server is
     /// harmless (see [`outbox`]).
     relaxed: Option<Pool>,
+    /// SQLite on disk only: the WAL's checkpoints (`checkpointer.rs`).
+    checkpointer: Option<std::sync::Arc<checkpointer::Checkpointer>>,
     /// Bumped by every write that changes which webhooks exist or where they
     /// point, so that caches of them (the delivery worker's) know when to reload.
     webhooks_version: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -123,7 +119,7 @@ impl Store {
     /// `postgres://` and `postgresql://` URLs select PostgreSQL; `sqlite:` URLs
     /// select SQLite, whose file (and its directory) is created when missing.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
-        let (pool, relaxed) = if is_postgres_url(url) {
+        let (pool, relaxed, checkpointer) = if is_postgres_url(url) {
             let options = PgConnectOptions::from_str(url).map_err(StoreError::open(url))?;
             let pool = PgPoolOptions::new()
                 .max_connections(POSTGRES_MAX_CONNECTIONS)
@@ -136,7 +132,7 @@ impl Store {
                 .max_connections(RELAXED_MAX_CONNECTIONS)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_lazy_with(options.options([("synchronous_commit", "off")]));
-            (Pool::Postgres(pool), Some(Pool::Postgres(relaxed)))
+            (Pool::Postgres(pool), Some(Pool::Postgres(relaxed)), None)
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(StoreError::open(url))?
@@ -147,7 +143,8 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
-                .pragma("wal_autocheckpoint", SQLITE_CHECKPOINT_PAGES.to_string())
+                // Checkpoints are the checkpointer's, off every write's path.
+                .pragma("wal_autocheckpoint", "0")
                 .pragma("journal_size_limit", SQLITE_WAL_KEPT_BYTES.to_string())
                 .statement_cache_capacity(SQLITE_STATEMENTS_CACHED);
             if let Some(dir) = options.get_filename().parent() {
@@ -167,6 +164,13 @@ impl Store {
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(SQLITE_MAX_CONNECTIONS)
+                // No ping before each use: the file cannot go away under an
+                // open connection, and the ping was a round trip to the
+                // connection's thread for every statement (half the time a
+                // journal write spent getting its connection, BENCHMARKS.md
+                // "Series G, a seventh time").
+                .test_before_acquire(false)
+                .after_connect(|conn, _| Box::pin(sqlite_busy::install(conn)))
                 // A connection that comes back still counting a transaction is
                 // closed, not reused. SQLite rolls a transaction back by itself
                 // when its COMMIT fails with a full disk; sqlx's rollback then
@@ -181,17 +185,27 @@ impl Store {
                     let depth = <sqlx::Sqlite as Database>::TransactionManager::get_transaction_depth(conn);
                     Box::pin(async move { Ok(depth == 0) })
                 })
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await
                 .map_err(StoreError::open(url))?;
             SQLITE_MIGRATIONS.run(&pool).await?;
-            (Pool::Sqlite(pool), None)
+            // A database in memory or read-only has no WAL to copy back.
+            let checkpointer = if on_disk {
+                let checkpointer = checkpointer::Checkpointer::start(&options)
+                    .await
+                    .map_err(StoreError::open(url))?;
+                Some(std::sync::Arc::new(checkpointer))
+            } else {
+                None
+            };
+            (Pool::Sqlite(pool), None, checkpointer)
         } else {
             return Err(StoreError::UnsupportedUrl(redact(url)));
         };
         Ok(Store {
             pool,
             relaxed,
+            checkpointer,
             webhooks_version: Default::default(),
             write_probe: Default::default(),
             device_gates: Default::default(),
@@ -215,6 +229,9 @@ impl Store {
     /// Closes every connection; pending work finishes first.
     pub async fn close(&self) {
         on_pool!(&self.pool, |p| p.close().await);
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop().await;
+        }
         if let Some(relaxed) = &self.relaxed {
             on_pool!(relaxed, |p| p.close().await);
         }

@@ -15,6 +15,9 @@ const CHAIN_QUEUE_AND_BATCH: u64 = 1024 + 64;
 #[derive(Debug, Default)]
 pub struct InboundStats {
     pub(super) journalled: AtomicU64,
+    /// Journal writes (one per batch of hand-overs that waited together):
+    /// events over writes is how well the writer batches.
+    pub(super) journal_writes: AtomicU64,
     pub(super) duplicates: AtomicU64,
     pub(super) replayed: AtomicU64,
     pub(super) published: AtomicU64,
@@ -52,6 +55,11 @@ impl InboundStats {
     pub fn render(&self, out: &mut String) {
         let counters = [
             ("journalled", &self.journalled, "Inbound events written to the journal."),
+            (
+                "journal_writes",
+                &self.journal_writes,
+                "Writes to the journal, one per batch of hand-overs that waited together (journalled and duplicates over this: events per write).",
+            ),
             (
                 "duplicates",
                 &self.duplicates,

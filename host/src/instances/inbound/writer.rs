@@ -83,7 +83,10 @@ pub(super) async fn run(
             .await;
         drop(rows);
         let appended = match appended {
-            Ok(appended) => appended,
+            Ok(appended) => {
+                inbound.stats.journal_writes.fetch_add(1, Ordering::Relaxed);
+                appended
+            }
             Err(_) => {
                 // The instance was deleted (its journal went with it), or the
                 // server is stopping. Nothing is acknowledged, and nothing

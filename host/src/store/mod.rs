@@ -166,9 +166,9 @@ impl Store {
                 .max_connections(SQLITE_MAX_CONNECTIONS)
                 // No ping before each use: the file cannot go away under an
                 // open connection, and the ping was a round trip to the
-                // connection's thread for every statement (half the time a
-                // journal write spent getting its connection, BENCHMARKS.md
-                // "Series G, a seventh time").
+                // connection's thread for every statement (a third of a
+                // journal write's time in a burst, BENCHMARKS.md "Series G,
+                // a seventh time").
                 .test_before_acquire(false)
                 .after_connect(|conn, _| Box::pin(sqlite_busy::install(conn)))
                 // A connection that comes back still counting a transaction is

@@ -7,11 +7,11 @@
 //! handler gives up. The one `busy_timeout` installs sleeps 1, 2, 5, 10 ms
 //! and more between tries; our writes (a journal batch, a done mark, an
 //! outbox row) hold the lock for far less than that, so a write that met
-//! another one slept long after the lock was free. The inbound journal's
-//! writer met one on about a third of its writes, and the engine's acks wait
-//! for it (BENCHMARKS.md, "Series G, a seventh time"). This handler tries
-//! again after [`FIRST_PAUSE`], doubling up to [`LONGEST_PAUSE`], and gives
-//! up after [`super::SQLITE_BUSY_TIMEOUT`] as before.
+//! another one slept long after the lock was free: about 240 such sleeps a
+//! second in a webhook burst (BENCHMARKS.md, "Series G, a seventh time").
+//! This handler tries again after [`FIRST_PAUSE`], doubling up to
+//! [`LONGEST_PAUSE`], and gives up after [`super::SQLITE_BUSY_TIMEOUT`] as
+//! before.
 
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};

@@ -89,19 +89,7 @@ impl Store {
         let result = on_pool!(self.pool(), |p| {
             async {
             let mut tx = if single { None } else { Some(p.begin().await?) };
-            // An idle connection without the pool's ping when there is one: on
-            // PostgreSQL the ping is a round trip that each hand-over waiting
-            // for this write waited for too. A connection the server dropped
-            // meanwhile fails the write, which the writer tries again
-            // (`write_retry`), and the pool closes it when it comes back.
-            let mut conn = if single {
-                Some(match p.try_acquire() {
-                    Some(idle) => idle,
-                    None => p.acquire().await?,
-                })
-            } else {
-                None
-            };
+            let mut conn = if single { Some(p.acquire().await?) } else { None };
             let tx_conn = match (&mut tx, &mut conn) {
                 (Some(tx), _) => &mut **tx,
                 (None, Some(conn)) => &mut **conn,

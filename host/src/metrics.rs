@@ -99,15 +99,7 @@ impl Metrics {
             stats.render(&mut out);
             retry.render_metrics(&mut out);
         }
-        out.push_str(
-            "# HELP wasap_sqlite_busy_waits_total Waits of a SQLite connection for another's write lock (SQLite only).\n\
-             # TYPE wasap_sqlite_busy_waits_total counter\n",
-        );
-        let _ = writeln!(
-            out,
-            "wasap_sqlite_busy_waits_total {}",
-            crate::store::sqlite_busy::waits()
-        );
+        crate::store::sqlite_busy::render_metrics(&mut out);
         out.push_str("# HELP wasap_instances Instances by connection status.\n# TYPE wasap_instances gauge\n");
         for (status, count) in instances_by_status {
             let _ = writeln!(out, "wasap_instances{{status=\"{}\"}} {count}", escape(status));

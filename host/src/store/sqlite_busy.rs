@@ -37,6 +37,16 @@ pub fn waits() -> u64 {
     WAITS.load(Ordering::Relaxed)
 }
 
+/// [`waits`] in the Prometheus text format.
+pub fn render_metrics(out: &mut String) {
+    use std::fmt::Write as _;
+    out.push_str(
+        "# HELP wasap_sqlite_busy_waits_total Waits of a SQLite connection for another's write lock (SQLite only).\n\
+         # TYPE wasap_sqlite_busy_waits_total counter\n",
+    );
+    let _ = writeln!(out, "wasap_sqlite_busy_waits_total {}", waits());
+}
+
 thread_local! {
     /// When the current wait for the lock began. A connection's statements
     /// run on its own worker thread, one at a time, so one per thread is one

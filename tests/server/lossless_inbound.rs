@@ -31,7 +31,7 @@ const PHONE: &str = "6289900000001";
 pub(super) const CONTACT: &str = "6281234567890";
 
 /// The text of message `n` of a test; [`number`] finds `n` in a delivery.
-fn text(n: usize) -> String {
+pub(super) fn text(n: usize) -> String {
     format!("lossless-{n:06}")
 }
 

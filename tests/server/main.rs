@@ -19,6 +19,7 @@ mod groups;
 mod inbound;
 mod instance_health;
 mod instances;
+mod journal_done_marks;
 mod lid_pairs;
 mod lids_and_by_number;
 mod lifecycle_faults;

@@ -50,7 +50,7 @@ async fn an_event_delivered_again_is_journalled_once() {
     let (_db, store) = fresh().await;
     instance(&store, "shop", "online").await;
     let first = new_seqs(&store.journal_append(&events("shop", "e", 2)).await.unwrap());
-    store.journal_mark_done(&first[..1]).await.unwrap();
+    done_through(&store, "shop", first[0]).await;
     // e0 again (done), e1 again (not done), a new one, and the new one twice in one batch.
     let again = store
         .journal_append(&[
@@ -99,17 +99,38 @@ async fn pending_lists_only_the_entries_not_done_in_order() {
     instance(&store, "other", "online").await;
     let seqs = new_seqs(&store.journal_append(&events("shop", "e", 6)).await.unwrap());
     store.journal_append(&events("other", "o", 3)).await.unwrap();
-    store.journal_mark_done(&[seqs[0], seqs[2], seqs[3]]).await.unwrap();
+    assert_eq!(
+        ids(&store.journal_pending("shop", 0, 100).await.unwrap()).len(),
+        6,
+        "nothing done yet"
+    );
+    done_through(&store, "shop", seqs[2]).await;
+    // A watermark only moves up.
+    done_through(&store, "shop", seqs[1]).await;
     let pending = store.journal_pending("shop", 0, 100).await.unwrap();
-    assert_eq!(ids(&pending), ["e1", "e4", "e5"]);
+    assert_eq!(ids(&pending), ["e3", "e4", "e5"]);
     assert!(pending.iter().all(|e| !e.done));
-    assert_eq!(ids(&store.journal_pending("shop", seqs[1], 1).await.unwrap()), ["e4"]);
+    assert_eq!(ids(&store.journal_pending("shop", seqs[3], 1).await.unwrap()), ["e4"]);
+    assert_eq!(
+        ids(&store.journal_pending("other", 0, 100).await.unwrap()),
+        ["o0", "o1", "o2"]
+    );
     // The history has them all, done or not.
     let page = store.journal_page("shop", 0, 100).await.unwrap();
     assert_eq!(
         page.iter().map(|e| e.done).collect::<Vec<_>>(),
-        [true, false, true, true, false, false]
+        [true, true, true, false, false, false]
     );
+    // Several instances in one write; one that does not exist is left out.
+    store
+        .journal_mark_done_through(&[
+            ("shop".to_owned(), seqs[3]),
+            ("gone".to_owned(), seqs[5]),
+            ("shop".to_owned(), seqs[4]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(ids(&store.journal_pending("shop", 0, 100).await.unwrap()), ["e5"]);
     // Every instance's, in seq order.
     let all = store.journal_read(None, 0, 100).await.unwrap();
     assert_eq!(all.entries.len(), 9);
@@ -135,7 +156,7 @@ async fn deleting_an_instance_deletes_its_journal() {
     instance(&store, "other", "online").await;
     let seqs = new_seqs(&store.journal_append(&events("shop", "e", 4)).await.unwrap());
     store.journal_append(&events("other", "o", 1)).await.unwrap();
-    store.journal_mark_done(&seqs).await.unwrap();
+    done_through(&store, "shop", seqs[3]).await;
     let keep_one = JournalRetention {
         before: 0,
         max_per_instance: 1,
@@ -155,10 +176,9 @@ async fn the_prune_keeps_the_newest_and_every_entry_not_done_and_records_its_hor
     instance(&store, "other", "online").await;
     let seqs = new_seqs(&store.journal_append(&events("shop", "e", 10)).await.unwrap());
     let others = new_seqs(&store.journal_append(&events("other", "o", 3)).await.unwrap());
-    store.journal_mark_done(&others).await.unwrap();
-    // e0..e5 done, e6 not, e7..e9 done.
-    let done: Vec<i64> = seqs.iter().copied().filter(|s| *s != seqs[6]).collect();
-    store.journal_mark_done(&done).await.unwrap();
+    done_through(&store, "other", others[2]).await;
+    // e0..e5 done, e6 and after not.
+    done_through(&store, "shop", seqs[5]).await;
     assert_eq!(store.journal_horizon(Some("shop")).await.unwrap(), 0);
 
     // Young entries, and a count not reached: nothing goes.
@@ -189,8 +209,8 @@ async fn the_prune_keeps_the_newest_and_every_entry_not_done_and_records_its_hor
         "e6 holds the rest back"
     );
 
-    // Once e6 is done, age lets everything go up to now.
-    store.journal_mark_done(&[seqs[6]]).await.unwrap();
+    // Once e6..e9 are done, age lets everything go up to now.
+    done_through(&store, "shop", seqs[9]).await;
     let all_old = JournalRetention {
         before: wasap::clock::now_secs() + 1,
         max_per_instance: 100,
@@ -220,4 +240,12 @@ async fn an_entry_learns_what_came_after_it_was_written() {
     let page = store.journal_page("shop", 0, 10).await.unwrap();
     assert_eq!(page[1].event, later);
     assert_eq!(page[0].event, written[0]);
+}
+
+/// Marks `instance`'s entries done through `seq`.
+async fn done_through(store: &wasap::store::Store, instance: &str, seq: i64) {
+    store
+        .journal_mark_done_through(&[(instance.to_owned(), seq)])
+        .await
+        .unwrap();
 }

@@ -31,10 +31,10 @@ use crate::system_events::SystemEvents;
 use crate::write_retry::{Write, WriteRetry, store_closed};
 
 /// Told which events of the inbound journal the plugin host has handled, by
-/// journal seq: the chain ran on them and the webhook deliveries they asked
-/// for are in the outbox (or there was no chain to run).
+/// instance and journal seq: the chain ran on them and the webhook deliveries
+/// they asked for are in the outbox (or there was no chain to run).
 pub trait HandledEvents: Send + Sync {
-    fn handled(&self, seqs: &[i64]);
+    fn handled(&self, instance_id: &str, seqs: &[i64]);
 }
 
 /// An event waiting for an instance's worker, with its journal seq when it
@@ -144,12 +144,12 @@ impl PluginHost {
         }
     }
 
-    fn handled(&self, seqs: &[i64]) {
+    fn handled(&self, instance_id: &str, seqs: &[i64]) {
         if seqs.is_empty() {
             return;
         }
         if let Some((handled, _)) = self.inner.durability.get() {
-            handled.handled(seqs);
+            handled.handled(instance_id, seqs);
         }
     }
 
@@ -198,7 +198,7 @@ impl PluginHost {
         queues.insert(instance_id.to_owned(), sender.clone());
         // At error level, so the span is on whenever any line inside it is.
         let span = tracing::error_span!("plugin_worker", instance = %instance_id);
-        tokio::spawn(work(Arc::downgrade(&self.inner), receiver).instrument(span));
+        tokio::spawn(work(Arc::downgrade(&self.inner), instance_id.to_owned(), receiver).instrument(span));
         sender
     }
 
@@ -248,7 +248,7 @@ impl PluginHost {
 /// of them in one outbox write, awaited and retried until it succeeds: an event
 /// the worker has moved past is one whose deliveries survive a crash, and it
 /// is reported handled.
-async fn work(host: Weak<Inner>, mut events: mpsc::Receiver<Queued>) {
+async fn work(host: Weak<Inner>, instance_id: String, mut events: mpsc::Receiver<Queued>) {
     let mut actions = None;
     let mut batch = Vec::with_capacity(BATCH);
     while events.recv_many(&mut batch, BATCH).await > 0 {
@@ -293,7 +293,7 @@ async fn work(host: Weak<Inner>, mut events: mpsc::Receiver<Queued>) {
         }
         host.inner.pending.fetch_sub(batch.len(), Ordering::Relaxed);
         let seqs: Vec<i64> = batch.drain(..).filter_map(|queued| queued.seq).collect();
-        host.handled(&seqs);
+        host.handled(&instance_id, &seqs);
     }
 }
 
@@ -331,7 +331,7 @@ impl PluginHost {
     /// full; with no plugin in the chain it is handled at once.
     async fn enqueue(&self, event: Arc<Event>, seq: Option<i64>) {
         if self.inner.chain.is_empty() {
-            self.handled(seq.as_slice());
+            self.handled(&event.instance_id, seq.as_slice());
             return;
         }
         let instance_id = event.instance_id.clone();

@@ -3,7 +3,8 @@
 //!
 //! An entry is appended (in order, a batch per transaction) before the event
 //! is acknowledged, marked done once the plugins have run and its webhooks
-//! are in the outbox, and kept after that for the clients' replay
+//! are in the outbox (an instance's entries are done up to a watermark,
+//! `inbound_journal_progress`: see [`DONE`]), and kept after that for the clients' replay
 //! (`GET /api/instances/{id}/events`, `?after=` on the WebSocket routes)
 //! until the retention prune removes it. An entry not done is never pruned.
 //!
@@ -26,8 +27,8 @@ use wasap_events::Event;
 
 /// Rows per multi-row `INSERT` (6 parameters each, far below either engine's limit).
 const INSERT_CHUNK: usize = 200;
-/// Seqs per `IN (...)` list.
-const SEQ_CHUNK: usize = 500;
+/// Instances per done mark statement.
+const MARK_CHUNK: usize = 200;
 
 /// One journalled event.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +58,15 @@ pub struct JournalRetention {
     /// Beyond this many newest entries of an instance, older ones may go.
     pub max_per_instance: i64,
 }
+
+/// Whether the `inbound_journal` row at hand is done: at or below its
+/// instance's watermark (`inbound_journal_progress`, none: nothing done).
+/// Done is a watermark rather than a flag per entry because an instance's
+/// events are published in journal order and handled as a prefix
+/// (`instances/inbound/done_through.rs`): marking a batch done writes one
+/// small row per instance instead of rewriting each entry.
+const DONE: &str = "(seq <= COALESCE((SELECT done_through FROM inbound_journal_progress \
+     WHERE inbound_journal_progress.instance_id = inbound_journal.instance_id), 0))";
 
 /// A row as read, its event still JSON.
 type Row = (i64, String, bool);
@@ -138,9 +148,9 @@ impl Store {
                     continue;
                 }
                 // By the whole key, so that its one index finds it.
-                let (seq, done): (i64, bool) = sqlx::query_as(
-                    "SELECT seq, done FROM inbound_journal WHERE instance_id = $1 AND message_id = $2 AND event_id = $3",
-                )
+                let (seq, done): (i64, bool) = sqlx::query_as(&format!(
+                    "SELECT seq, {DONE} FROM inbound_journal WHERE instance_id = $1 AND message_id = $2 AND event_id = $3"
+                ))
                 .bind(&event.instance_id)
                 .bind(message_id(event))
                 .bind(&event.id)
@@ -158,30 +168,42 @@ impl Store {
         result.map_err(StoreError::of_instance_write)
     }
 
-    /// Marks the entries `seqs` done. On PostgreSQL through the relaxed pool:
-    /// a mark lost in a crash of the database server replays the event, whose
-    /// webhooks the outbox already has (same event id: enqueued once).
-    pub async fn journal_mark_done(&self, seqs: &[i64]) -> Result<(), StoreError> {
-        if seqs.is_empty() {
+    /// Marks done, per instance, its entries up to and including the seq
+    /// given (`(instance, done_through)`; a watermark only moves up, and an
+    /// instance that is gone is left out). On PostgreSQL through the relaxed
+    /// pool: a mark lost in a crash of the database server replays the
+    /// events, whose webhooks the outbox already has (same event id:
+    /// enqueued once).
+    pub async fn journal_mark_done_through(&self, marks: &[(String, i64)]) -> Result<(), StoreError> {
+        if marks.is_empty() {
             return Ok(());
         }
         let params = Params::of(self.relaxed_pool());
         on_pool!(self.relaxed_pool(), |p| {
-            let mut tx = if seqs.len() > SEQ_CHUNK {
+            let mut tx = if marks.len() > MARK_CHUNK {
                 Some(p.begin().await?)
             } else {
                 None
             };
-            for chunk in seqs.chunks(SEQ_CHUNK) {
-                // Padded with repeats of the last seq (`padded`).
-                let (count, padded_seqs) = padded(chunk, SEQ_CHUNK);
+            for chunk in marks.chunks(MARK_CHUNK) {
+                // Padded with repeats of the last mark (`padded`), which the
+                // GROUP BY folds into one row: one upsert may not touch a row
+                // twice. The join leaves out instances deleted meanwhile (their
+                // journal went with them).
+                let (rows, padded_marks) = padded(chunk, MARK_CHUNK);
                 let sql = format!(
-                    "UPDATE inbound_journal SET done = TRUE WHERE seq IN ({})",
-                    params.list(1, count)
+                    "WITH marks (instance_id, done_through) AS (VALUES {}) \
+                     INSERT INTO inbound_journal_progress (instance_id, done_through) \
+                     SELECT marks.instance_id, MAX(marks.done_through) FROM marks \
+                     JOIN instances ON instances.id = marks.instance_id WHERE TRUE GROUP BY marks.instance_id \
+                     ON CONFLICT (instance_id) DO UPDATE SET done_through = \
+                     CASE WHEN excluded.done_through > inbound_journal_progress.done_through \
+                     THEN excluded.done_through ELSE inbound_journal_progress.done_through END",
+                    params.rows(rows, 2)
                 );
                 let mut query = sqlx::query(&sql);
-                for seq in padded_seqs {
-                    query = query.bind(*seq);
+                for (instance_id, through) in padded_marks {
+                    query = query.bind(instance_id).bind(*through);
                 }
                 match tx.as_mut() {
                     Some(tx) => query.execute(&mut **tx).await?,
@@ -224,8 +246,12 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<JournalEntry>, StoreError> {
         let rows: Vec<Row> = on_pool!(self.pool(), |p| sqlx::query_as(
-            "SELECT seq, event, done FROM inbound_journal \
-             WHERE instance_id = $1 AND NOT done AND seq > $2 ORDER BY seq LIMIT $3"
+            // The watermark read once, as a bound of the index range: the
+            // done history before it is not walked.
+            "SELECT seq, event, FALSE FROM inbound_journal \
+             WHERE instance_id = $1 AND seq > $2 \
+             AND seq > COALESCE((SELECT done_through FROM inbound_journal_progress WHERE instance_id = $1), 0) \
+             ORDER BY seq LIMIT $3"
         )
         .bind(instance_id)
         .bind(after_seq)
@@ -258,21 +284,23 @@ impl Store {
     ) -> Result<JournalRead, StoreError> {
         let rows: Vec<Row> = on_pool!(self.pool(), |p| match instance_id {
             Some(instance_id) =>
-                sqlx::query_as(
-                    "SELECT seq, event, done FROM inbound_journal \
-                 WHERE instance_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-                )
+                sqlx::query_as(&format!(
+                    "SELECT seq, event, {DONE} FROM inbound_journal \
+                     WHERE instance_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+                ))
                 .bind(instance_id)
                 .bind(after_seq)
                 .bind(limit)
                 .fetch_all(p)
                 .await,
             None =>
-                sqlx::query_as("SELECT seq, event, done FROM inbound_journal WHERE seq > $1 ORDER BY seq LIMIT $2")
-                    .bind(after_seq)
-                    .bind(limit)
-                    .fetch_all(p)
-                    .await,
+                sqlx::query_as(&format!(
+                    "SELECT seq, event, {DONE} FROM inbound_journal WHERE seq > $1 ORDER BY seq LIMIT $2"
+                ))
+                .bind(after_seq)
+                .bind(limit)
+                .fetch_all(p)
+                .await,
         })?;
         let rows_read = rows.len();
         let (entries, last_seq) = decode(rows);
@@ -330,9 +358,9 @@ impl Store {
             let over_count = over_count.unwrap_or(0);
             let mut removed = 0;
             loop {
-                let oldest: Vec<(i64, bool, i64)> = sqlx::query_as(
-                    "SELECT seq, done, created_at FROM inbound_journal WHERE instance_id = $1 ORDER BY seq LIMIT $2",
-                )
+                let oldest: Vec<(i64, bool, i64)> = sqlx::query_as(&format!(
+                    "SELECT seq, {DONE}, created_at FROM inbound_journal WHERE instance_id = $1 ORDER BY seq LIMIT $2"
+                ))
                 .bind(instance_id)
                 .bind(batch)
                 .fetch_all(p)
@@ -347,12 +375,14 @@ impl Store {
                     break;
                 };
                 let mut tx = p.begin().await?;
-                removed += sqlx::query("DELETE FROM inbound_journal WHERE instance_id = $1 AND done AND seq <= $2")
-                    .bind(instance_id)
-                    .bind(through)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                removed += sqlx::query(&format!(
+                    "DELETE FROM inbound_journal WHERE instance_id = $1 AND seq <= $2 AND {DONE}"
+                ))
+                .bind(instance_id)
+                .bind(through)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
                 sqlx::query(
                     "INSERT INTO inbound_journal_horizon (instance_id, pruned_through) VALUES ($1, $2) \
                      ON CONFLICT (instance_id) DO UPDATE SET pruned_through = \

@@ -19,7 +19,8 @@
 //!   holds back the journal or drops anything, and memory stays bounded. At
 //!   start-up (and after the pipeline restarts from a panic) it begins with the
 //!   journal: every entry not done, in order, with its original id.
-//! - `progress.rs`: journalled events in the chain, marked done once handled.
+//! - `progress.rs`: journalled events in the chain, marked done once handled:
+//!   per instance, a watermark below which every entry is (`done_through.rs`).
 //! - `stats.rs`: the counters of `GET /metrics`.
 //! - `contacts.rs`: the senders of journalled messages, kept as the
 //!   instance's contacts (only what changed, after the ack).
@@ -31,6 +32,7 @@
 //! [`InboundStats::bound_per_instance`]).
 
 mod contacts;
+mod done_through;
 mod ids;
 mod media;
 mod progress;
@@ -145,6 +147,7 @@ impl Inbound {
 /// either restarts both, from the journal.
 async fn supervise(inbound: Inbound, instance_id: String, mut requests: mpsc::Receiver<writer::Request>) {
     loop {
+        let pipeline_run = inbound.progress.next_run();
         let (staged, queue) = mpsc::channel(STAGE_QUEUE);
         let handoff = stage::Handoff::new(staged);
         let shared = handoff.shared();
@@ -153,11 +156,14 @@ async fn supervise(inbound: Inbound, instance_id: String, mut requests: mpsc::Re
         let run = async {
             tokio::join!(
                 writer::run(&inbound, &instance_id, &mut requests, handoff),
-                stage::run(&inbound, &instance_id, queue, shared),
+                stage::run(&inbound, &instance_id, queue, shared, pipeline_run),
             )
         };
         match AssertUnwindSafe(run).catch_unwind().await {
-            Ok(_) => return,
+            Ok(_) => {
+                inbound.progress.ended(&instance_id, pipeline_run);
+                return;
+            }
             Err(_) => {
                 // What was in memory is lost; the journal has all of it. The
                 // hand-overs in the writer's hands were not acknowledged.

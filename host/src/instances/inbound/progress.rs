@@ -1,16 +1,20 @@
 //! Marking journalled events done once the plugin host has handled them.
 //!
-//! The plugin host reports events it has handled by journal seq (the chain
-//! ran and their webhook deliveries are in the outbox, or there was no
-//! chain); their entries are then marked done, many at a time, by a task of
-//! its own, so the plugin workers never wait for it. A failed mark is retried
-//! with backoff; a mark lost in a crash replays its event at the next start,
+//! The stage tells the progress each entry it publishes; the plugin host
+//! reports the entries it has handled (the chain ran and their webhook
+//! deliveries are in the outbox, or there was no chain). From the two,
+//! `done_through.rs` works out how far each instance's journal is done, and a
+//! task of its own writes those watermarks, many instances per statement, so
+//! the plugin workers never wait for it. A failed write is retried with
+//! backoff; a mark lost in a crash replays its events at the next start,
 //! whose webhooks the outbox already holds under the same event id.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::Notify;
 
+use super::done_through::DoneThrough;
 use super::stats::InboundStats;
 use crate::plugins::HandledEvents;
 use crate::store::Store;
@@ -26,8 +30,9 @@ pub struct Progress {
 }
 
 struct Inner {
-    /// Seqs handled and not marked yet.
-    to_mark: Mutex<Vec<i64>>,
+    done: Mutex<DoneThrough>,
+    /// The number of the last pipeline run started.
+    runs: AtomicU64,
     wake: Arc<Notify>,
     stats: Arc<InboundStats>,
 }
@@ -44,7 +49,8 @@ impl Progress {
     pub(crate) fn start(store: Store, retry: WriteRetry, stats: Arc<InboundStats>) -> Progress {
         let wake = Arc::new(Notify::new());
         let inner = Arc::new(Inner {
-            to_mark: Mutex::new(Vec::new()),
+            done: Mutex::new(DoneThrough::default()),
+            runs: AtomicU64::new(0),
             wake: wake.clone(),
             stats,
         });
@@ -54,33 +60,57 @@ impl Progress {
 }
 
 impl Progress {
+    /// The number of a pipeline run starting now (greater than any before).
+    pub(super) fn next_run(&self) -> u64 {
+        self.inner.runs.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// `seq` of `instance_id` is about to be published to the plugin host by
+    /// pipeline `run`: in the chain until it is reported handled.
+    pub(super) fn published(&self, instance_id: &str, run: u64, seq: i64) {
+        lock(&self.inner.done).published(instance_id, run, seq);
+    }
+
+    /// Pipeline `run` of `instance_id` has ended.
+    pub(super) fn ended(&self, instance_id: &str, run: u64) {
+        lock(&self.inner.done).ended(instance_id, run);
+    }
+
     /// Writes the marks gathered so far now, once (the server is stopping:
     /// what is not marked is replayed at the next start).
     pub(super) async fn flush(&self, store: &Store) {
-        let seqs = std::mem::take(&mut *lock(&self.inner.to_mark));
-        if seqs.is_empty() {
+        let (marks, events) = take(&self.inner);
+        if marks.is_empty() {
             return;
         }
-        match store.journal_mark_done(&seqs).await {
+        match store.journal_mark_done_through(&marks).await {
             Ok(()) => {
-                self.inner
-                    .stats
-                    .done
-                    .fetch_add(seqs.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                self.inner.stats.done.fetch_add(events, Ordering::Relaxed);
             }
             Err(e) => {
-                tracing::warn!(events = seqs.len(), error = %e, "handled events not marked done; they are replayed at the next start")
+                tracing::warn!(events, error = %e, "handled events not marked done; they are replayed at the next start")
             }
         }
     }
 }
 
 impl HandledEvents for Progress {
-    fn handled(&self, seqs: &[i64]) {
+    fn handled(&self, instance_id: &str, seqs: &[i64]) {
         self.inner.stats.release(seqs.len());
-        lock(&self.inner.to_mark).extend_from_slice(seqs);
+        lock(&self.inner.done).handled(instance_id, seqs);
         self.inner.wake.notify_one();
     }
+}
+
+/// The watermarks that moved, and how many events they newly mark done.
+fn take(inner: &Inner) -> (Vec<(String, i64)>, u64) {
+    let taken = lock(&inner.done).take();
+    let events = taken.iter().map(|(_, unwritten)| unwritten.events).sum();
+    let marks = taken
+        .into_iter()
+        .map(|(instance, unwritten)| (instance, unwritten.through))
+        .collect();
+    (marks, events)
 }
 
 /// Writes the done marks, as many as have gathered per transaction, until the
@@ -92,22 +122,24 @@ async fn mark(progress: Weak<Inner>, wake: Arc<Notify>, store: Store, retry: Wri
         // many: under load, each statement is a round trip to the database.
         tokio::time::sleep(GATHER).await;
         let Some(inner) = progress.upgrade() else { return };
-        let seqs = std::mem::take(&mut *lock(&inner.to_mark));
+        let (marks, events) = take(&inner);
         let stats = inner.stats.clone();
         drop(inner);
-        if seqs.is_empty() {
+        if marks.is_empty() {
             continue;
         }
-        // A mark of a deleted instance's entry updates nothing; only a closed
+        // A mark of a deleted instance writes nothing; only a closed
         // database (the server is stopping) ends the retries: the entries are
         // replayed at the next start.
         let marked = retry
-            .run(Write::JournalDone, || store.journal_mark_done(&seqs), store_closed)
+            .run(
+                Write::JournalDone,
+                || store.journal_mark_done_through(&marks),
+                store_closed,
+            )
             .await;
         if marked.is_ok() {
-            stats
-                .done
-                .fetch_add(seqs.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            stats.done.fetch_add(events, Ordering::Relaxed);
         }
     }
 }

@@ -118,7 +118,14 @@ fn leave_to_journal(overflow: &mut Overflow, entry: Staged, stats: &InboundStats
 }
 
 /// Publishes journalled events in order until the writer is gone and the queue empty.
-pub(super) async fn run(inbound: &Inbound, instance_id: &str, mut queue: mpsc::Receiver<Staged>, shared: Shared) {
+/// `run` numbers this run of the pipeline, for the done marks (`done_through.rs`).
+pub(super) async fn run(
+    inbound: &Inbound,
+    instance_id: &str,
+    mut queue: mpsc::Receiver<Staged>,
+    shared: Shared,
+    run: u64,
+) {
     let mut last_seq = 0;
     loop {
         let staged = match queue.try_recv() {
@@ -129,7 +136,7 @@ pub(super) async fn run(inbound: &Inbound, instance_id: &str, mut queue: mpsc::R
                     Some(entries) => {
                         for entry in entries {
                             last_seq = entry.seq;
-                            publish(inbound, instance_id, entry).await;
+                            publish(inbound, instance_id, run, entry).await;
                         }
                         continue;
                     }
@@ -141,7 +148,7 @@ pub(super) async fn run(inbound: &Inbound, instance_id: &str, mut queue: mpsc::R
             }
         };
         last_seq = staged.seq;
-        publish(inbound, instance_id, staged).await;
+        publish(inbound, instance_id, run, staged).await;
     }
 }
 
@@ -191,7 +198,7 @@ async fn from_journal(inbound: &Inbound, instance_id: &str, after: i64, shared: 
 
 /// Stores the event's media, then publishes it (waiting while the chain's
 /// queue for the instance is full).
-async fn publish(inbound: &Inbound, instance_id: &str, staged: Staged) {
+async fn publish(inbound: &Inbound, instance_id: &str, run: u64, staged: Staged) {
     let Staged {
         seq,
         mut event,
@@ -234,6 +241,8 @@ async fn publish(inbound: &Inbound, instance_id: &str, staged: Staged) {
         }
     }
     inbound.stats.published.fetch_add(1, Ordering::Relaxed);
+    // Before the bus: with no chain, the plugin host reports it handled at once.
+    inbound.progress.published(instance_id, run, seq);
     inbound.bus.publish_journalled(event, seq).await;
 }
 

@@ -13,7 +13,9 @@ use wasap_tests::webhook_receiver::WebhookReceiver;
 use wasap_tests::{TestDb, WAIT, both_engines, data_dir};
 
 use crate::child;
-use crate::lossless_inbound::{CONTACT, INSTANCE, Lookout, all_delivered_after, burst, child_flags, online};
+use crate::lossless_inbound::{
+    CONTACT, INSTANCE, Lookout, all_delivered_after, burst, child_flags, concurrency, online, text,
+};
 
 /// Messages of the first run.
 const FIRST: usize = 300;
@@ -50,11 +52,7 @@ async fn handled_events_are_not_replayed_after_a_restart(engine: EngineUnderTest
     let server = child::start(&flags).await;
     let driver = online(&whatsapp, &server, &receiver).await;
     let sender = driver.text_sender(CONTACT).await;
-    let concurrency = match engine {
-        EngineUnderTest::Sim => 16,
-        EngineUnderTest::Real => 1,
-    };
-    let (sent, refused) = burst(&sender, 0..FIRST, concurrency, Arc::default()).await;
+    let (sent, refused) = burst(&sender, 0..FIRST, concurrency(engine), Arc::default()).await;
     assert!(refused.is_empty(), "every message was taken: {} refused", refused.len());
     let mut so_far = Vec::new();
     all_delivered_after(
@@ -74,7 +72,7 @@ async fn handled_events_are_not_replayed_after_a_restart(engine: EngineUnderTest
     let deadline = tokio::time::Instant::now() + WAIT;
     // Taken once the instance is back online (before that the sim engine's
     // route refuses it; the simulator keeps it for the login).
-    while !sender.send(&crate::lossless_inbound::text(FIRST)).await {
+    while !sender.send(&text(FIRST)).await {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the restarted instance never took a message"

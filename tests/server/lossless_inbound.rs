@@ -234,7 +234,7 @@ pub(super) async fn online(whatsapp: &Whatsapp, server: &ChildServer, receiver: 
 
 /// How many messages a test sends at once: the sim engine's route takes many
 /// at a time; the simulator's contact encrypts one message after the other.
-fn concurrency(engine: EngineUnderTest) -> usize {
+pub(super) fn concurrency(engine: EngineUnderTest) -> usize {
     match engine {
         EngineUnderTest::Sim => 32,
         EngineUnderTest::Real => 1,

@@ -238,7 +238,8 @@ impl PluginHost {
     }
 }
 
-/// One instance's worker: its events through the chain, in order. It holds
+/// The worker of `instance_id` (every event it is given is that instance's):
+/// its events through the chain, in order. It holds
 /// the host weakly: the host owns the queue, so when the host goes the queue
 /// closes and the worker ends.
 ///
@@ -259,12 +260,11 @@ async fn work(host: Weak<Inner>, instance_id: String, mut events: mpsc::Receiver
         let outcomes = host.inner.chain.run_all(events).await;
         for (Queued { event, seq }, outcome) in batch.iter().zip(outcomes) {
             let was_plugin_error = matches!(event.kind, EventKind::PluginError { .. });
-            let instance_id = &event.instance_id;
             let actions = actions.get_or_insert_with(|| {
-                InstanceActions::start(instance_id, &host.inner.outputs, host.inner.send_permits.clone())
+                InstanceActions::start(&instance_id, &host.inner.outputs, host.inner.send_permits.clone())
             });
             for failure in outcome.failures {
-                host.report(instance_id, failure, was_plugin_error);
+                host.report(&instance_id, failure, was_plugin_error);
             }
             actions
                 .carry_out(event.name(), *seq, outcome.actions, &mut webhooks)

@@ -60,12 +60,11 @@ pub(super) struct Unwritten {
 impl DoneThrough {
     /// `seq` of `instance_id` is about to be published by pipeline `run`.
     pub(super) fn published(&mut self, instance_id: &str, run: u64, seq: i64) {
+        // Looked up before `entry`, which would allocate the key every time.
         let published = match self.instances.get_mut(instance_id) {
             Some(published) => published,
-            None => self.instances.entry(instance_id.to_owned()).or_insert(Published {
-                run,
-                ..Published::default()
-            }),
+            // Run 0 is never started: the first run's entry resets it below.
+            None => self.instances.entry(instance_id.to_owned()).or_default(),
         };
         if run < published.run {
             return;

@@ -249,3 +249,51 @@ async fn done_through(store: &wasap::store::Store, instance: &str, seq: i64) {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_held_connection_journals_as_the_pool_does_and_few_are_held_at_once() {
+    let (_db, store) = fresh().await;
+    instance(&store, "shop", "online").await;
+    // A quarter of the pool may be held: on either engine at least one, and
+    // never every connection.
+    let mut held = Vec::new();
+    while let Some(connection) = store.hold_connection().await.unwrap() {
+        held.push(connection);
+        assert!(held.len() <= 16, "no more may be held than the pool has");
+    }
+    assert!(!held.is_empty(), "one connection at least may be held");
+    // The pool still lends to everyone else meanwhile.
+    let borrowed = new_seqs(&store.journal_append(&events("shop", "p", 3)).await.unwrap());
+    // Writes on a held connection, one after the other, keep their order
+    // and answer as the pool's do, duplicates included.
+    let mut connection = held.pop().unwrap();
+    let first = new_seqs(
+        &store
+            .journal_append_on(&mut connection, &events("shop", "h", 250))
+            .await
+            .unwrap(),
+    );
+    let again = store
+        .journal_append_on(&mut connection, &[event("shop", "h0"), event("shop", "n")])
+        .await
+        .unwrap();
+    assert!(matches!(again[0], Appended::Duplicate { seq, done: false } if seq == first[0]));
+    let Appended::New(last) = again[1] else {
+        panic!("expected a new entry, got {:?}", again[1])
+    };
+    let seqs: Vec<i64> = borrowed.iter().chain(&first).chain([&last]).copied().collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seqs grow in order: {seqs:?}");
+    assert_eq!(store.journal_page("shop", 0, 1000).await.unwrap().len(), 254);
+    // Given back, it may be held again; an instance that is gone fails on
+    // a held connection as it does in the pool.
+    drop(connection);
+    let mut connection = store
+        .hold_connection()
+        .await
+        .unwrap()
+        .expect("a connection given back may be held again");
+    let gone = store
+        .journal_append_on(&mut connection, &events("nobody", "x", 1))
+        .await;
+    assert!(matches!(gone, Err(StoreError::InstanceGone)), "{gone:?}");
+}

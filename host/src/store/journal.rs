@@ -20,8 +20,9 @@
 
 use std::collections::HashMap;
 
+use super::held::on_held;
 use super::statements::{Params, padded};
-use super::{Store, StoreError, on_pool};
+use super::{HeldConnection, Store, StoreError, on_pool};
 use crate::clock::now_secs;
 use wasap_events::Event;
 
@@ -81,6 +82,21 @@ impl Store {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        let mut connection = self.borrow_connection().await.map_err(StoreError::of_instance_write)?;
+        self.journal_append_on(&mut connection, events).await
+    }
+
+    /// [`Store::journal_append`] on a connection the caller holds
+    /// ([`Store::hold_connection`]): a writer with more to write keeps one
+    /// rather than borrowing from the pool for each write.
+    pub async fn journal_append_on(
+        &self,
+        connection: &mut HeldConnection,
+        events: &[Event],
+    ) -> Result<Vec<Appended>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = now_secs();
         let mut jsons = Vec::with_capacity(events.len());
         for event in events {
@@ -96,14 +112,14 @@ impl Store {
         // not done is never pruned.
         let single = events.len() <= INSERT_CHUNK;
         let params = Params::of(self.pool());
-        let result = on_pool!(self.pool(), |p| {
+        let result = on_held!(connection, |c| {
             async {
-            let mut tx = if single { None } else { Some(p.begin().await?) };
-            let mut conn = if single { Some(p.acquire().await?) } else { None };
-            let tx_conn = match (&mut tx, &mut conn) {
-                (Some(tx), _) => &mut **tx,
-                (None, Some(conn)) => &mut **conn,
-                (None, None) => unreachable!("a transaction or a connection"),
+            let mut tx = None;
+            let tx_conn = if single {
+                &mut **c
+            } else {
+                tx = Some(sqlx::Connection::begin(&mut **c).await?);
+                &mut **tx.as_mut().expect("just begun")
             };
             // (instance, event id) → seq of the rows written now.
             let mut written: HashMap<(String, String), i64> = HashMap::with_capacity(events.len());

@@ -15,6 +15,7 @@ pub mod contacts;
 pub mod deliveries;
 pub mod device;
 mod error;
+mod held;
 pub mod inbound_media;
 pub mod instances;
 pub mod journal;
@@ -43,6 +44,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use device::DeviceBackend;
 pub use error::StoreError;
+pub use held::HeldConnection;
 pub use plugin_kv::KvSet;
 pub use redact::redact;
 
@@ -111,6 +113,8 @@ pub struct Store {
     device_gates: device::Gates,
     /// The records of sent messages, group-committed (`sent_records.rs`).
     sent_records: sent_records::SentRecords,
+    /// How many connections writers may keep (`held.rs`).
+    holders: held::Holders,
 }
 
 impl Store {
@@ -202,6 +206,10 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(redact(url)));
         };
+        let holders = held::Holders::for_pool(match pool {
+            Pool::Sqlite(_) => SQLITE_MAX_CONNECTIONS,
+            Pool::Postgres(_) => POSTGRES_MAX_CONNECTIONS,
+        });
         Ok(Store {
             pool,
             relaxed,
@@ -210,6 +218,7 @@ impl Store {
             write_probe: Default::default(),
             device_gates: Default::default(),
             sent_records: Default::default(),
+            holders,
         })
     }
 

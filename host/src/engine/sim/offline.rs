@@ -52,8 +52,9 @@ struct Stored {
 
 /// What the queue's writer is told, in the order it happened.
 enum Change {
-    /// A delivery to keep, in its stored form.
-    Hold(Held, Vec<u8>),
+    /// A delivery to keep, in the form it is stored in (serialised only if
+    /// it is written: nearly every one is acknowledged first).
+    Hold(Held, Box<Stored>),
     /// A delivery acknowledged.
     Release(Held),
     /// Write every hold now, then answer (before the queue is read).
@@ -104,9 +105,8 @@ impl OfflineQueue {
                 .and_then(|media| media.ticket())
                 .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes)),
         };
-        let bytes = serde_json::to_vec(&stored).map_err(|e| SimError::Store(e.to_string()))?;
         self.changes
-            .send(Change::Hold(held.clone(), bytes))
+            .send(Change::Hold(held.clone(), Box::new(stored)))
             .await
             .map_err(|_| closed())?;
         Ok(held)
@@ -139,7 +139,7 @@ fn closed() -> SimError {
 /// every sender is gone.
 async fn write(device: DeviceBackend, mut changes: mpsc::Receiver<Change>) {
     // Holds not written yet, oldest first, with when each came.
-    let mut waiting: VecDeque<(Held, Vec<u8>, Instant)> = VecDeque::new();
+    let mut waiting: VecDeque<(Held, Box<Stored>, Instant)> = VecDeque::new();
     let mut batch = Vec::with_capacity(WAITING);
     loop {
         let due = waiting.front().map(|(_, _, came)| *came + HOLD_DELAY);
@@ -155,7 +155,7 @@ async fn write(device: DeviceBackend, mut changes: mpsc::Receiver<Change>) {
         let mut flushes = Vec::new();
         for change in batch.drain(..) {
             match change {
-                Change::Hold(held, bytes) => waiting.push_back((held, bytes, Instant::now())),
+                Change::Hold(held, stored) => waiting.push_back((held, stored, Instant::now())),
                 Change::Release(held) => match waiting.iter().position(|(w, _, _)| w.id == held.id) {
                     // Acknowledged before it was written: never written.
                     Some(at) => {
@@ -173,10 +173,20 @@ async fn write(device: DeviceBackend, mut changes: mpsc::Receiver<Change>) {
             .take_while(|(_, _, came)| flushing || *came + HOLD_DELAY <= now)
             .count();
         if due > 0 {
-            let rows: Vec<(&str, &str, &[u8])> = waiting
+            let encoded: Vec<(&Held, Vec<u8>)> = waiting
                 .iter()
                 .take(due)
-                .map(|(held, bytes, _)| (held.order.as_str(), held.id.as_str(), bytes.as_slice()))
+                .filter_map(|(held, stored, _)| match serde_json::to_vec(stored) {
+                    Ok(bytes) => Some((held, bytes)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the simulated server cannot encode a message to keep; it goes on unkept");
+                        None
+                    }
+                })
+                .collect();
+            let rows: Vec<(&str, &str, &[u8])> = encoded
+                .iter()
+                .map(|(held, bytes)| (held.order.as_str(), held.id.as_str(), bytes.as_slice()))
                 .collect();
             // WhatsApp's servers keep a message whatever wasap's disk says;
             // the simulated one keeps it in wasap's database, and when that
@@ -186,6 +196,7 @@ async fn write(device: DeviceBackend, mut changes: mpsc::Receiver<Change>) {
                 tracing::warn!(error = %e, messages = rows.len(), "the simulated server cannot keep messages; they go on unkept");
             }
             drop(rows);
+            drop(encoded);
             waiting.drain(..due);
         }
         if !releases.is_empty() {

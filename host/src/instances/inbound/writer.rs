@@ -8,8 +8,14 @@
 //! The new entries then go to the stage; duplicates (WhatsApp delivered an
 //! event again) are acknowledged and left alone: their first delivery is
 //! being handled, or was.
+//!
+//! While more hand-overs wait, the writer keeps its database connection from
+//! one write to the next instead of giving it back to the pool
+//! (`store/held.rs`): in a burst, that saves each write the pool's round
+//! trips, and the acks wait for the writes.
 
 use std::sync::atomic::Ordering;
+use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -17,8 +23,8 @@ use super::stage::{Handoff, Staged};
 use super::{Inbound, REQUESTS_PER_WRITE, contacts, ids, media};
 use crate::engine::InboundEvent;
 use crate::events::Event;
-use crate::store::StoreError;
 use crate::store::journal::Appended;
+use crate::store::{HeldConnection, Store, StoreError};
 use crate::write_retry::{Write, store_closed};
 
 /// One hand-over: events of one `accept` call, and who waits to hear they are journalled.
@@ -37,6 +43,8 @@ pub(super) async fn run(
 ) {
     let mut batch = Vec::with_capacity(REQUESTS_PER_WRITE);
     let mut learnt = contacts::Learnt::default();
+    // The connection kept while hand-overs keep coming (`store/held.rs`).
+    let kept: Kept = Mutex::new(None);
     while requests.recv_many(&mut batch, REQUESTS_PER_WRITE).await > 0 {
         let mut events = Vec::new();
         let mut fetches = Vec::new();
@@ -76,12 +84,16 @@ pub(super) async fn run(
                 Write::Journal,
                 || async {
                     inbound.store.inbound_media_put(&rows).await?;
-                    inbound.store.journal_append(&events).await
+                    journal(&inbound.store, &kept, &events).await
                 },
                 |e| matches!(e, StoreError::InstanceGone) || store_closed(e),
             )
             .await;
         drop(rows);
+        if requests.is_empty() {
+            // Nothing more waits: the connection goes back to the pool.
+            take(&kept);
+        }
         let appended = match appended {
             Ok(appended) => {
                 inbound.stats.journal_writes.fetch_add(1, Ordering::Relaxed);
@@ -132,4 +144,27 @@ pub(super) async fn run(
         }
         handoff.push(staged, &inbound.stats).await;
     }
+}
+
+/// The writer's connection between writes, if it keeps one.
+type Kept = Mutex<Option<HeldConnection>>;
+
+/// Journals `events` on the connection the writer keeps, taking one when it
+/// has none (or borrowing one from the pool for this write when no more
+/// may be kept). A connection whose write failed is not kept.
+async fn journal(store: &Store, kept: &Kept, events: &[Event]) -> Result<Vec<Appended>, StoreError> {
+    let mut connection = match take(kept) {
+        Some(connection) => connection,
+        None => match store.hold_connection().await? {
+            Some(connection) => connection,
+            None => return store.journal_append(events).await,
+        },
+    };
+    let appended = store.journal_append_on(&mut connection, events).await?;
+    *kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection);
+    Ok(appended)
+}
+
+fn take(kept: &Kept) -> Option<HeldConnection> {
+    kept.lock().unwrap_or_else(PoisonError::into_inner).take()
 }

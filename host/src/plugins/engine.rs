@@ -1,6 +1,6 @@
 //! The wasmtime engines plugins run in: components, async calls, fuel,
 //! epoch interruption and the pooling allocator, plus the thread that ticks
-//! the epoch so wall-clock deadlines can interrupt a plugin.
+//! the epoch so wall-clock deadlines can interrupt a plugin (`epoch.rs`).
 //!
 //! Fuel bounds the work of one call; the epoch deadline bounds its wall-clock
 //! time (a plugin waiting in a host call does not burn fuel); the pooling
@@ -14,16 +14,12 @@
 //! built-in outputs in a pool of their own, so that however many instances
 //! the installed plugins hold, the outputs of every tenant still find room.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::compiled::CompiledComponents;
-
-/// How often the epoch advances: the granularity of wall-clock deadlines.
-pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+use super::epoch::Ticker;
 
 /// Core module instances one component may hold (a Python component built by
 /// componentize-py holds about 40, a Rust or JS one 2 to 4).
@@ -81,7 +77,8 @@ pub struct PluginEngine {
     engine: Engine,
     /// The built-in outputs, in a pool of their own.
     builtin_engine: Engine,
-    ticking: Arc<AtomicBool>,
+    /// Advances both engines' epoch while plugin calls are in flight.
+    _ticker: Ticker,
     /// The built-in components this engine compiled.
     compiled: CompiledComponents,
 }
@@ -92,26 +89,11 @@ impl PluginEngine {
     pub fn new(sizes: PoolSizes) -> wasmtime::Result<PluginEngine> {
         let engine = Self::make_engine(sizes)?;
         let builtin_engine = Self::make_engine(PoolSizes::builtins())?;
-        let ticking = Arc::new(AtomicBool::new(true));
-        let (weak, weak_builtin, flag) = (engine.weak(), builtin_engine.weak(), ticking.clone());
-        std::thread::Builder::new()
-            .name("wasap-plugin-epoch".into())
-            .spawn(move || {
-                while flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    match (weak.upgrade(), weak_builtin.upgrade()) {
-                        (Some(engine), Some(builtin_engine)) => {
-                            engine.increment_epoch();
-                            builtin_engine.increment_epoch();
-                        }
-                        _ => break,
-                    }
-                }
-            })?;
+        let ticker = Ticker::start([&engine, &builtin_engine])?;
         Ok(PluginEngine {
             engine,
             builtin_engine,
-            ticking,
+            _ticker: ticker,
             compiled: CompiledComponents::default(),
         })
     }
@@ -169,12 +151,6 @@ impl PluginEngine {
     /// The built-in components this engine compiled, for every server using it.
     pub(super) fn compiled(&self) -> &CompiledComponents {
         &self.compiled
-    }
-}
-
-impl Drop for PluginEngine {
-    fn drop(&mut self) {
-        self.ticking.store(false, Ordering::Relaxed);
     }
 }
 

@@ -37,6 +37,7 @@ pub mod chain;
 mod compiled;
 mod convert;
 pub mod engine;
+mod epoch;
 mod imports_previous;
 mod info;
 pub mod loader;

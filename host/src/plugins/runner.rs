@@ -18,6 +18,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::access::{HttpAccess, KvAccess};
 use super::bindings::types;
+use super::epoch::Running;
 use super::loader::LoadedPlugin;
 use super::memory_limit::MemoryLimit;
 use super::state::PluginState;
@@ -133,6 +134,8 @@ impl RunningPlugin {
         self.arm(&mut live.store)?;
         live.store.data_mut().begin_call();
         let deadline = Duration::from_millis(limits.deadline_ms.into());
+        // The epoch advances while this is held, so the deadline can interrupt the call.
+        let _running = Running::start();
         let call = live.plugin.call_handle_event(&mut live.store, event);
         let outcome = match tokio::time::timeout(deadline + TIMEOUT_GRACE, call).await {
             Ok(Ok(outcome)) => outcome,
@@ -184,6 +187,7 @@ impl RunningPlugin {
         });
         self.arm(&mut store)?;
         let deadline = Duration::from_millis(manifest.limits.deadline_ms.into()) + TIMEOUT_GRACE;
+        let _running = Running::start();
         let start = async {
             let plugin = match self.loaded.pre.instantiate_async(&mut store).await {
                 Ok(plugin) => plugin,

@@ -25,8 +25,16 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// How many plugin calls are in flight, and the tickers' wake-up.
 pub(super) struct Demand {
-    running: Mutex<usize>,
+    calls: Mutex<Calls>,
     wake: Condvar,
+}
+
+struct Calls {
+    /// Plugin calls in flight.
+    running: usize,
+    /// Tickers waiting for one: a call that starts wakes them only if there
+    /// are any, so calls in a burst do not each cost a wake-up system call.
+    waiting: usize,
 }
 
 /// The demand of every engine in the process.
@@ -35,16 +43,16 @@ static DEMAND: Demand = Demand::new();
 impl Demand {
     const fn new() -> Demand {
         Demand {
-            running: Mutex::new(0),
+            calls: Mutex::new(Calls { running: 0, waiting: 0 }),
             wake: Condvar::new(),
         }
     }
 
     /// A call is in flight until the guard is dropped.
     fn enter(&'static self) -> Running {
-        let mut running = self.lock();
-        *running += 1;
-        if *running == 1 {
+        let mut calls = self.lock();
+        calls.running += 1;
+        if calls.running == 1 && calls.waiting > 0 {
             self.wake.notify_all();
         }
         Running(self)
@@ -53,24 +61,26 @@ impl Demand {
     /// Waits until a call is in flight, `stop` is set (see [`Demand::stopped`])
     /// or `timeout` has passed; whether a call is in flight.
     fn wait(&self, stop: &AtomicBool, timeout: Duration) -> bool {
-        let running = self.lock();
-        let (running, _) = self
+        let mut calls = self.lock();
+        calls.waiting += 1;
+        let (mut calls, _) = self
             .wake
-            .wait_timeout_while(running, timeout, |running| {
-                *running == 0 && !stop.load(Ordering::Relaxed)
+            .wait_timeout_while(calls, timeout, |calls| {
+                calls.running == 0 && !stop.load(Ordering::Relaxed)
             })
             .unwrap_or_else(PoisonError::into_inner);
-        *running > 0
+        calls.waiting -= 1;
+        calls.running > 0
     }
 
     /// Wakes the waiting tickers so they see their `stop` flag.
     fn stopped(&self) {
-        let _running = self.lock();
+        let _calls = self.lock();
         self.wake.notify_all();
     }
 
-    fn lock(&self) -> MutexGuard<'_, usize> {
-        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Calls> {
+        self.calls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -86,7 +96,7 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        *self.0.lock() -= 1;
+        self.0.lock().running -= 1;
     }
 }
 

@@ -135,10 +135,13 @@ fn tick(demand: &Demand, stop: &AtomicBool, engines: &[EngineWeak; 2]) {
         if demand.wait(stop, IDLE_CHECK) {
             std::thread::sleep(EPOCH_TICK);
         }
-        let upgraded: Option<Vec<Engine>> = engines.iter().map(EngineWeak::upgrade).collect();
-        match upgraded {
-            Some(engines) => engines.iter().for_each(Engine::increment_epoch),
-            None => return,
+        let [first, second] = engines;
+        match (first.upgrade(), second.upgrade()) {
+            (Some(first), Some(second)) => {
+                first.increment_epoch();
+                second.increment_epoch();
+            }
+            _ => return,
         }
     }
 }

@@ -9,6 +9,7 @@
 #![allow(rustdoc::private_intra_doc_links)]
 
 pub mod admin_token;
+mod allocator;
 pub mod api;
 pub mod clock;
 pub mod config;
